@@ -1,0 +1,2 @@
+export * from './errors';
+export { toGrpcStatus, fromGrpcError, isServiceError } from './grpc';

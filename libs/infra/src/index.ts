@@ -1,0 +1,3 @@
+/** Launchers for the local infrastructure (containerd, NATS, Redis, registry) used by the stack and tests. */
+export * from './containerd';
+export { waitFor } from './wait';
