@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { waitFor } from './wait';
+import { requireCommand } from './deps';
+import { ManagedProcess, type CommandSpec } from './managed-process';
+import { unixSocketAnswers } from './net';
 
 export interface ContainerdPaths {
   /** Directory holding config, root, state and the socket. */
@@ -54,38 +55,50 @@ export function writeContainerdConfig(p: ContainerdPaths): void {
   );
 }
 
-/** A containerd child process. Killing it leaves shims and containers running. */
-export class ContainerdProcess {
-  private child?: ChildProcess;
-  constructor(readonly paths: ContainerdPaths, private readonly binary = 'containerd') {}
+/** The command line of a private containerd; the stack runs it under a watchdog. */
+export function containerdCommand(p: ContainerdPaths, binary = 'containerd'): CommandSpec {
+  return { command: requireCommand(binary, 'containerd'), args: ['--config', p.config] };
+}
 
-  /** Starts containerd (or does nothing if it already runs) and waits for its socket. */
+/**
+ * A containerd child process with its log at `paths.log`. Killing it leaves shims
+ * and containers running; a restart finds them again.
+ */
+export class ContainerdProcess {
+  private readonly proc: ManagedProcess;
+
+  constructor(readonly paths: ContainerdPaths, private readonly binary = 'containerd') {
+    this.proc = new ManagedProcess({
+      name: 'containerd',
+      command: () => containerdCommand(this.paths, this.binary),
+      logPath: paths.log,
+      // The socket file outlives a SIGKILLed containerd, so only an answer counts.
+      ready: () => unixSocketAnswers(this.paths.address),
+    });
+  }
+
+  /** Starts containerd (or does nothing if it already runs) and waits until its socket answers. */
   async start(timeoutMs = 20000): Promise<void> {
-    if (this.child && this.child.exitCode === null) return;
+    if (this.proc.running) return;
+    mkdirSync(this.paths.dir, { recursive: true });
     if (!existsSync(this.paths.config)) writeContainerdConfig(this.paths);
-    const out = openSync(this.paths.log, 'a');
-    this.child = spawn(this.binary, ['--config', this.paths.config], { stdio: ['ignore', out, out], detached: false });
-    const child = this.child;
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`containerd exited with ${child.exitCode}; see ${this.paths.log}`);
-      return existsSync(this.paths.address);
-    }, timeoutMs, 'containerd socket');
+    await this.proc.start(timeoutMs);
   }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.proc.pid;
+  }
+
+  get running(): boolean {
+    return this.proc.running;
   }
 
   /** SIGKILLs containerd, as a crash would. */
   async kill(): Promise<void> {
-    await this.stop('SIGKILL');
+    await this.proc.kill();
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill(signal);
-    await exited;
+    await this.proc.stop(signal);
   }
 }

@@ -1,0 +1,43 @@
+import { join } from 'node:path';
+import { envInt, loadConfig, z } from '@drydock/config';
+
+/** Environment -> validated supervisor configuration (the only reader of process.env is main.ts). */
+const schema = z
+  .object({
+    DRYDOCK_STATE_DIR: z.string().min(1).default('/var/lib/drydock'),
+    DRYDOCK_CONTAINERD_ADDRESS: z.string().optional(),
+    DRYDOCK_CONTAINERD_NAMESPACE: z.string().regex(/^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*$/).default('drydock'),
+    DRYDOCK_CONTAINERD_CALL_TIMEOUT_MS: envInt(30000),
+    DRYDOCK_NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+    DRYDOCK_SUPERVISOR_LISTEN: z.string().default('127.0.0.1:7701'),
+    DRYDOCK_NODE_NAME: z.string().optional(),
+    DRYDOCK_NODE_LABELS: z.string().default(''),
+    DRYDOCK_LOGGER_BINARY: z.string().optional(),
+    DRYDOCK_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    DRYDOCK_HEARTBEAT_INTERVAL_MS: envInt(5000),
+    DRYDOCK_HEARTBEAT_TTL_MS: envInt(15000),
+    DRYDOCK_SHUTDOWN_GRACE_MS: envInt(5000),
+    DRYDOCK_CGROUP_PARENT: z.string().default('/drydock'),
+  })
+  .transform((e) => ({
+    stateDir: e.DRYDOCK_STATE_DIR,
+    containerdAddress: e.DRYDOCK_CONTAINERD_ADDRESS ?? join(e.DRYDOCK_STATE_DIR, 'containerd', 'c.sock'),
+    namespace: e.DRYDOCK_CONTAINERD_NAMESPACE,
+    containerdCallTimeoutMs: e.DRYDOCK_CONTAINERD_CALL_TIMEOUT_MS,
+    natsUrl: e.DRYDOCK_NATS_URL,
+    listen: e.DRYDOCK_SUPERVISOR_LISTEN,
+    nodeName: e.DRYDOCK_NODE_NAME,
+    nodeLabels: e.DRYDOCK_NODE_LABELS,
+    loggerBinary: e.DRYDOCK_LOGGER_BINARY,
+    logLevel: e.DRYDOCK_LOG_LEVEL,
+    heartbeatIntervalMs: e.DRYDOCK_HEARTBEAT_INTERVAL_MS,
+    heartbeatTtlMs: e.DRYDOCK_HEARTBEAT_TTL_MS,
+    shutdownGraceMs: e.DRYDOCK_SHUTDOWN_GRACE_MS,
+    cgroupParent: e.DRYDOCK_CGROUP_PARENT,
+  }));
+
+export type SupervisorConfig = z.infer<typeof schema>;
+
+export function loadSupervisorConfig(env: NodeJS.ProcessEnv): SupervisorConfig {
+  return loadConfig(schema, env);
+}

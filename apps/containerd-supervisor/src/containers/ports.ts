@@ -1,0 +1,118 @@
+/**
+ * Narrow interfaces the container domain depends on; main.ts wires the real
+ * implementations (image store, log writer, event sink, spec builder).
+ */
+import type { supervisorV1 } from '@drydock/proto';
+import type { ctrTypesMount } from '@drydock/proto';
+
+export type Mount = ctrTypesMount.Mount;
+import type { ContainerSpecRecord } from './record';
+
+/** The parts of an image a container needs. */
+export interface ResolvedImage {
+  /** "sha256:<config digest>" */
+  id: string;
+  /** containerd image name (e.g. docker.io/library/busybox:latest). */
+  name: string;
+  /** Chain id of the top layer: the parent of the container's snapshot. */
+  chainId: string;
+  config: ImageRuntimeConfig;
+}
+
+export interface ImageRuntimeConfig {
+  Env?: string[];
+  Cmd?: string[];
+  Entrypoint?: string[];
+  WorkingDir?: string;
+  User?: string;
+  Labels?: Record<string, string>;
+  StopSignal?: string;
+  ExposedPorts?: Record<string, object>;
+  Volumes?: Record<string, object>;
+}
+
+export interface ImageLookup {
+  /** Resolves a reference; NotFoundError("No such image: x") when absent. */
+  resolveImage(ref: string): Promise<ResolvedImage>;
+}
+
+export interface SnapshotOps {
+  prepare(key: string, parent: string): Promise<Mount[]>;
+  mounts(key: string): Promise<Mount[]>;
+  remove(key: string): Promise<void>;
+}
+
+/** A running log writer process for one container run. */
+export interface LogWriterHandle {
+  pid: number;
+  /** Tells the writer that the shim's FIFO writers are open (end of run = EOF from now on). */
+  arm(): void;
+  /** Stops the writer (the task could not be created). */
+  abort(): void;
+}
+
+export interface LogWriterOptions {
+  logPath: string;
+  stdoutFifo: string;
+  stderrFifo?: string;
+  stdinFifo?: string;
+  /** Keep stdin open for the run's lifetime (OpenStdin && !StdinOnce). */
+  holdStdin: boolean;
+}
+
+export interface LogEntryOut {
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+  timeNs: bigint;
+  partial: boolean;
+}
+
+export interface LogReadOptions {
+  stdout: boolean;
+  stderr: boolean;
+  sinceNs?: bigint;
+  untilNs?: bigint;
+  tail?: number;
+  follow: boolean;
+  /** Start at the current end of the file (attach without logs). */
+  fromEnd?: boolean;
+  signal: AbortSignal;
+  isRunning: () => boolean;
+}
+
+export interface LogBackend {
+  spawnWriter(opts: LogWriterOptions): Promise<LogWriterHandle>;
+  /** Signals an adopted writer by pid (after a supervisor restart). */
+  armPid(pid: number): void;
+  read(path: string, opts: LogReadOptions): AsyncIterable<LogEntryOut>;
+}
+
+/** Publishes Docker-shaped lifecycle events (after the change happened). */
+export interface ContainerEvents {
+  container(action: string, c: { id: string; name: string; image: string; labels: Record<string, string> }, extra?: Record<string, string>): void;
+}
+
+export interface SpecInput {
+  record: ContainerSpecRecord;
+  name: string;
+  image: ResolvedImage;
+  /** Rootfs mounts of the container's snapshot (to read /etc/passwd). */
+  rootfs: Mount[];
+  /** Host files generated for the container (/etc/hostname, hosts, resolv.conf). */
+  files: { hostname: string; hosts: string; resolvConf: string };
+  /** Directory holding named volumes. */
+  volumesDir: string;
+}
+
+/** Builds the OCI runtime spec for a container (Docker's defaults + its config). */
+export interface SpecBuilder {
+  build(input: SpecInput): Promise<object>;
+  /** The OCI process spec of an exec inside the container. */
+  execProcess(containerSpec: object, exec: supervisorV1.CreateExecRequest, rootfs: Mount[]): Promise<object>;
+  /** Validates Memory/CPU values with dockerd's texts (throws InvalidArgumentError). */
+  validateHostConfig(hc: supervisorV1.HostConfig): void;
+  /** Applies updated resources to an existing spec. */
+  withResources(spec: object, hc: supervisorV1.HostConfig): object;
+  /** LinuxResources of a spec, for Tasks.Update. */
+  resources(spec: object): object;
+}

@@ -1,0 +1,37 @@
+import { cpus, release, totalmem } from 'node:os';
+import type { supervisorV1 } from '@drydock/proto';
+import type { Handlers } from './handlers';
+
+export interface NodeFacts {
+  nodeId: string;
+  name: string;
+  labels: Record<string, string>;
+  containerdVersion: () => Promise<string>;
+  counts: () => { total: number; running: number; paused: number; stopped: number };
+  imageCount: () => Promise<number>;
+  operatingSystem: string;
+}
+
+/** Thin gRPC adapter describing this node (drydock.supervisor.v1.Node). */
+export function nodeService(f: NodeFacts, h: Handlers): supervisorV1.NodeServer {
+  return {
+    getNodeInfo: h.unary('GetNodeInfo', async () => {
+      const c = f.counts();
+      return {
+        nodeId: f.nodeId,
+        name: f.name,
+        labels: f.labels,
+        cpus: cpus().length,
+        memoryBytes: String(totalmem()),
+        containers: c.total,
+        containersRunning: c.running,
+        containersPaused: c.paused,
+        containersStopped: c.stopped,
+        images: await f.imageCount(),
+        containerdVersion: await f.containerdVersion(),
+        kernelVersion: release(),
+        operatingSystem: f.operatingSystem,
+      };
+    }),
+  };
+}

@@ -1,0 +1,261 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { fromGrpcError, InternalError, isAlreadyExists, isNotFound } from '@drydock/errors';
+import { ctrContent, type ctrTypesDescriptor } from '@drydock/proto';
+import type { ContainerdClient } from '../containerd/containerd-client';
+
+export type Descriptor = ctrTypesDescriptor.Descriptor;
+type WriteRequest = ctrContent.WriteContentRequest;
+type WriteResponse = ctrContent.WriteContentResponse;
+
+/** gRPC metadata key naming the lease a call's new resources are added to (containerd's leases.GRPCHeader). */
+export const LEASE_HEADER = 'containerd-lease';
+
+/** Bytes per Write message: large enough to amortise per-message cost, far below the 64 MiB channel limit. */
+const MESSAGE_BYTES = 1024 * 1024;
+/** Bytes sent but not yet acknowledged: bounds memory while keeping containerd busy. */
+const WINDOW_BYTES = 8 * MESSAGE_BYTES;
+
+export function sha256(data: Buffer | string): string {
+  return 'sha256:' + createHash('sha256').update(data).digest('hex');
+}
+
+/** A unique ingest ref; containerd locks a ref for the duration of one write. */
+export function ingestRef(prefix: string): string {
+  return `${prefix}-${Date.now()}-${randomBytes(6).toString('hex')}`;
+}
+
+export interface CommitResult {
+  digest: string;
+  size: number;
+  /** True if the blob was already in the store (containerd answered ALREADY_EXISTS). */
+  existed: boolean;
+}
+
+/**
+ * One streaming Content.Write session. Data is sent in ~1 MiB messages without
+ * waiting for each answer (containerd answers every message in order with the
+ * offset it reached); at most WINDOW_BYTES are unacknowledged at any time.
+ * Every message after the first carries its offset: containerd truncates the
+ * ingest when a write arrives at offset 0 while data is present.
+ */
+export class ContentWriter {
+  private readonly call;
+  private readonly waiters: { resolve: (r: WriteResponse) => void; reject: (e: Error) => void }[] = [];
+  private readonly inflight: { done: Promise<WriteResponse>; end: number; bytes: number }[] = [];
+  private inflightBytes = 0;
+  private needDrain = false;
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+  private offset = 0;
+  private failure?: Error;
+  private finished = false;
+
+  constructor(
+    private readonly cc: ContainerdClient,
+    readonly ref: string,
+    opts: { leaseId?: string; timeoutMs: number },
+  ) {
+    const md = cc.metadata(opts.leaseId ? { [LEASE_HEADER]: opts.leaseId } : undefined);
+    this.call = cc.content.write(md, { deadline: cc.deadline(opts.timeoutMs) });
+    this.call.on('data', (res: WriteResponse) => this.waiters.shift()?.resolve(res));
+    this.call.on('error', (err: Error) => {
+      this.failure ??= fromGrpcError(err);
+      for (const w of this.waiters.splice(0)) w.reject(this.failure);
+    });
+    this.call.on('end', () => {
+      // containerd closes the stream after a commit; anything still waiting lost its answer.
+      const err = this.failure ?? new InternalError('containerd closed the content write stream early');
+      for (const w of this.waiters.splice(0)) w.reject(err);
+    });
+  }
+
+  /** Opens the ingest (a Stat that takes containerd's lock on the ref). */
+  async open(): Promise<void> {
+    await this.request({ action: ctrContent.WriteAction.STAT, ref: this.ref });
+  }
+
+  /** Queues bytes; waits only when the unacknowledged window is full. */
+  async write(data: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.buffered.push(data);
+    this.bufferedBytes += data.length;
+    if (this.bufferedBytes >= MESSAGE_BYTES) await this.flush();
+  }
+
+  /** Sends what is buffered and commits the blob, verifying size and digest on containerd's side. */
+  async commit(size: number, expected: string, labels: Record<string, string>): Promise<CommitResult> {
+    try {
+      await this.flush();
+      const res = await this.request({
+        action: ctrContent.WriteAction.COMMIT,
+        offset: String(this.offset),
+        total: String(size),
+        expected,
+        labels,
+      });
+      await Promise.all(this.inflight.splice(0).map((f) => f.done));
+      this.inflightBytes = 0;
+      if (res.digest !== expected || Number(res.offset) !== size) {
+        throw new InternalError(`content commit mismatch: got ${res.digest} (${res.offset} bytes), want ${expected} (${size} bytes)`);
+      }
+      return { digest: expected, size, existed: false };
+    } catch (err) {
+      if (isAlreadyExists(err)) return { digest: expected, size, existed: true };
+      throw err;
+    } finally {
+      this.finish();
+    }
+  }
+
+  /** Sends `data` and commits it in the stream's first message (small blobs). */
+  async commitOnce(data: Buffer, expected: string, labels: Record<string, string>): Promise<CommitResult> {
+    try {
+      const res = await this.request({
+        action: ctrContent.WriteAction.COMMIT,
+        ref: this.ref,
+        total: String(data.length),
+        expected,
+        data,
+        labels,
+      });
+      if (res.digest !== expected) throw new InternalError(`content commit mismatch: got ${res.digest}, want ${expected}`);
+      return { digest: expected, size: data.length, existed: false };
+    } catch (err) {
+      if (isAlreadyExists(err)) return { digest: expected, size: data.length, existed: true };
+      throw err;
+    } finally {
+      this.finish();
+    }
+  }
+
+  /** Cancels the write and drops the partial ingest. Never throws. */
+  async abort(): Promise<void> {
+    this.finish(true);
+    try {
+      await this.cc.unary(this.cc.content, this.cc.content.abort, { ref: this.ref });
+    } catch {
+      // Already gone (never opened, or containerd dropped it with the stream); GC takes leftovers with the lease.
+    }
+  }
+
+  private finish(cancel = false): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (cancel) this.call.cancel();
+    else this.call.end();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.bufferedBytes === 0) return;
+    const data = this.buffered.length === 1 ? this.buffered[0] : Buffer.concat(this.buffered, this.bufferedBytes);
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    const req: WriteRequest = { action: ctrContent.WriteAction.WRITE, offset: String(this.offset), data };
+    this.offset += data.length;
+    const done = this.request(req);
+    // Errors surface through the window below or the commit; don't let them go unhandled meanwhile.
+    done.catch(() => undefined);
+    this.inflight.push({ done, end: this.offset, bytes: data.length });
+    this.inflightBytes += data.length;
+    await this.drained();
+    while (this.inflightBytes > WINDOW_BYTES) {
+      const oldest = this.inflight.shift()!;
+      this.inflightBytes -= oldest.bytes;
+      const res = await oldest.done;
+      if (Number(res.offset) !== oldest.end) {
+        throw new InternalError(`content write out of step: containerd is at ${res.offset}, expected ${oldest.end}`);
+      }
+    }
+  }
+
+  private request(req: WriteRequest): Promise<WriteResponse> {
+    if (this.failure) return Promise.reject(this.failure);
+    const p = new Promise<WriteResponse>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.needDrain = !this.call.write(req);
+    return p;
+  }
+
+  /** Respects HTTP/2 flow control: waits until grpc-js has handed the last message on. */
+  private drained(): Promise<void> {
+    if (!this.needDrain || this.failure) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.call.off('drain', done);
+        this.call.off('error', done);
+        this.call.off('close', done);
+        this.needDrain = false;
+        resolve();
+      };
+      this.call.on('drain', done);
+      this.call.on('error', done);
+      this.call.on('close', done);
+    });
+  }
+}
+
+/**
+ * Writes a small blob (config, manifest) in one Commit message under the lease.
+ * If containerd already has it, its labels are brought up to date (they carry
+ * the GC references) and it is added to the lease so GC cannot race the caller.
+ */
+export async function writeBlob(
+  cc: ContainerdClient,
+  data: Buffer,
+  labels: Record<string, string>,
+  opts: { leaseId: string; timeoutMs: number },
+): Promise<{ digest: string; size: number }> {
+  const digest = sha256(data);
+  const w = new ContentWriter(cc, ingestRef('drydock-blob'), opts);
+  try {
+    const res = await w.commitOnce(data, digest, labels);
+    if (res.existed) {
+      await addLeaseResource(cc, opts.leaseId, { id: digest, type: 'content' });
+      await setContentLabels(cc, digest, labels);
+    }
+    return { digest, size: data.length };
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+}
+
+/** Sets (adds or replaces) the given labels on a blob, keeping its others. */
+export async function setContentLabels(cc: ContainerdClient, digest: string, labels: Record<string, string>): Promise<void> {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return;
+  await cc.unary(cc.content, cc.content.update, {
+    info: { digest, labels },
+    updateMask: keys.map((k) => `labels.${k}`),
+  });
+}
+
+/** Protects an existing object with the lease (type `content` or `snapshots/<snapshotter>`). */
+export async function addLeaseResource(cc: ContainerdClient, leaseId: string, resource: { id: string; type: string }): Promise<void> {
+  await cc.unary(cc.leases, cc.leases.addResource, { id: leaseId, resource });
+}
+
+/** Reads a whole blob (manifests and configs: small). Refuses blobs above maxBytes. */
+export async function readBlob(cc: ContainerdClient, digest: string, opts: { maxBytes: number; timeoutMs: number }): Promise<Buffer> {
+  const info = await cc.unary(cc.content, cc.content.info, { digest });
+  const size = Number(info.info?.size ?? 0);
+  if (size > opts.maxBytes) throw new InternalError(`blob ${digest} is ${size} bytes, more than the ${opts.maxBytes} expected of metadata`);
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const call = cc.content.read({ digest }, cc.metadata(), { deadline: cc.deadline(opts.timeoutMs) });
+    call.on('data', (res: ctrContent.ReadContentResponse) => {
+      if (res.data) chunks.push(res.data);
+    });
+    call.on('error', (err: Error) => reject(fromGrpcError(err)));
+    call.on('end', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+/** Blob info, or undefined if containerd does not have it. */
+export async function contentInfo(cc: ContainerdClient, digest: string): Promise<ctrContent.Info | undefined> {
+  try {
+    return (await cc.unary(cc.content, cc.content.info, { digest })).info;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}

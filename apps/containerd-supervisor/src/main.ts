@@ -1,0 +1,163 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { supervisorV1 } from '@drydock/proto';
+import { createLogger } from '@drydock/logging';
+import { loadSupervisorConfig } from './config';
+import { ContainerdClient } from './containerd/containerd-client';
+import { ContainerManager } from './containers/container-manager';
+import { ContainerStore } from './containers/container-store';
+import { TaskMonitor } from './containers/task-monitor';
+import { ExecManager } from './exec/exec-manager';
+import { JetStreamEventSink } from './events/event-sink';
+import { connectNats } from './events/nats-connection';
+import { containersService } from './grpc/containers.service';
+import { execService } from './grpc/exec.service';
+import { Handlers } from './grpc/handlers';
+import { imagesService } from './grpc/images.service';
+import { nodeService } from './grpc/node.service';
+import { ImageStore } from './images';
+import { Heartbeat } from './node/heartbeat';
+import { loadNodeIdentity } from './node/node-identity';
+import { CgroupStatsReader } from './stats/cgroup-stats';
+import { top } from './stats/top';
+import { CgroupStatsSource } from './wiring/stats-adapter';
+import { DockerSpecBuilder } from './wiring/spec-builder';
+import { EventAdapter } from './wiring/event-adapter';
+import { NativeLogBackend } from './wiring/log-backend';
+import { ImageLookupAdapter } from './wiring/image-lookup';
+import type { NatsConnection } from 'nats';
+
+/** Composition root: wires config, clients, domain objects and the gRPC server. */
+async function main(): Promise<void> {
+  const config = loadSupervisorConfig(process.env);
+  const logger = createLogger({ service: 'containerd-supervisor', level: config.logLevel });
+  const identity = await loadNodeIdentity(join(config.stateDir, 'supervisor'), config.nodeName, config.nodeLabels);
+  const log = logger.child({ component: 'main', nodeId: identity.nodeId });
+  const loggerBinary = config.loggerBinary ?? resolve(__dirname, '../../native/drydock-logger');
+  if (!existsSync(loggerBinary)) throw new Error(`log writer binary not found at ${loggerBinary}: run the build (npm run build)`);
+
+  const cc = new ContainerdClient({ address: config.containerdAddress, namespace: config.namespace, callTimeoutMs: config.containerdCallTimeoutMs });
+  // containerd may still be starting (or restarting): wait, never give up.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await cc.waitForReady(2000);
+      break;
+    } catch (err) {
+      if (attempt % 5 === 0) log.warn({ address: config.containerdAddress }, 'waiting for containerd');
+    }
+  }
+
+  const events = new EventAdapter();
+  const images = new ImageStore(cc, logger, { snapshotter: 'overlayfs', platform: 'linux/amd64' });
+  const specs = new DockerSpecBuilder({ cgroupParent: config.cgroupParent, hostCpus: cpus().length });
+  const manager = new ContainerManager(
+    cc,
+    new ContainerStore(cc),
+    new ImageLookupAdapter(images),
+    images.snapshots,
+    new NativeLogBackend(loggerBinary),
+    specs,
+    events,
+    { stateDir: join(config.stateDir, 'supervisor'), nodeId: identity.nodeId, cgroupParent: config.cgroupParent, hostCpus: cpus().length },
+    logger,
+  );
+  const execs = new ExecManager(cc, manager, new NativeLogBackend(loggerBinary), specs, events, join(config.stateDir, 'supervisor'), logger);
+  const monitor = new TaskMonitor(
+    cc,
+    {
+      onExit: (containerId, execId, status, exitedAtNs) => {
+        const p = !execId || execId === containerId ? manager.handleExit(containerId, status, exitedAtNs) : execs.handleExit(containerId, execId, status);
+        p.catch((err) => log.error({ err, containerId, execId }, 'exit handling failed'));
+      },
+      onOom: (containerId) => manager.handleOom(containerId),
+      onResubscribed: () => manager.reconcile(),
+    },
+    logger,
+  );
+  // Subscribe before loading so no exit falls between the snapshot and the stream.
+  monitor.start();
+  await manager.load();
+
+  const handlers = new Handlers(logger.child({ component: 'grpc' }));
+  const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  server.addService(supervisorV1.ContainersService, containersService(manager, new CgroupStatsSource(new CgroupStatsReader()), { top: (pids, psArgs) => top(pids, psArgs) }, handlers));
+  server.addService(supervisorV1.ExecService, execService(execs, handlers));
+  server.addService(supervisorV1.ImagesService, imagesService(images, manager, events, handlers));
+  server.addService(
+    supervisorV1.NodeService,
+    nodeService(
+      {
+        nodeId: identity.nodeId,
+        name: identity.name,
+        labels: identity.labels,
+        counts: () => manager.counts(),
+        imageCount: async () => (await images.listImages({})).length,
+        containerdVersion: async () => (await cc.unary(cc.version, cc.version.version, {})).version ?? '',
+        operatingSystem: await osName(),
+      },
+      handlers,
+    ),
+  );
+  const port = await new Promise<number>((res, rej) => server.bindAsync(config.listen, ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p))));
+  log.info({ listen: config.listen, port }, 'supervisor listening');
+
+  // NATS is optional for serving: events queue in memory until it is reachable.
+  let nc: NatsConnection | undefined;
+  let sink: JetStreamEventSink | undefined;
+  let heartbeat: Heartbeat | undefined;
+  let closing = false;
+  void connectNats({ url: config.natsUrl, name: `containerd-supervisor/${identity.nodeId}`, logger })
+    .then((conn) => {
+      if (closing) return void conn.close();
+      nc = conn;
+      sink = new JetStreamEventSink({ nc: conn, nodeId: identity.nodeId, logger });
+      events.attach(sink);
+      heartbeat = new Heartbeat({
+        nc: conn,
+        identity,
+        supervisorAddress: config.listen,
+        countContainers: async () => manager.counts(),
+        logger,
+        ttlMs: config.heartbeatTtlMs,
+        intervalMs: config.heartbeatIntervalMs,
+      });
+      heartbeat.start();
+    })
+    .catch((err) => log.error({ err }, 'nats connection failed'));
+
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'shutting down; containers keep running');
+    const force = setTimeout(() => process.exit(0), config.shutdownGraceMs).unref();
+    await new Promise<void>((r) => server.tryShutdown(() => r()));
+    monitor.close();
+    manager.close();
+    await heartbeat?.stop().catch(() => undefined);
+    await sink?.close().catch(() => undefined);
+    await nc?.drain().catch(() => undefined);
+    cc.close();
+    clearTimeout(force);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+async function osName(): Promise<string> {
+  try {
+    const text = await readFile('/etc/os-release', 'utf8');
+    return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'Linux';
+  } catch {
+    return 'Linux';
+  }
+}
+
+main().catch((err) => {
+  // eslint-disable-next-line no-console
+  console.error(JSON.stringify({ level: 'fatal', msg: 'supervisor failed to start', err: { message: String(err?.message ?? err), stack: err?.stack } }));
+  process.exit(1);
+});

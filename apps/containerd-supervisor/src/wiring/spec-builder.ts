@@ -1,0 +1,149 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { supervisorV1 } from '@drydock/proto';
+import {
+  buildProcessEnv,
+  cpuResources,
+  defaultSpec,
+  memoryResources,
+  pidsResources,
+  replaceOrAppendEnvValues,
+  resolveUser,
+  tweakCapabilities,
+  DEFAULT_CAPABILITIES,
+  validateResources,
+  type Process,
+  type ResourceOptions,
+  type Spec,
+  type UserMountOption,
+} from '@drydock/oci-spec';
+import type { SpecBuilder, SpecInput } from '../containers/ports';
+import { readRootfsFile } from '../containers/rootfs-files';
+import type { Mount } from '../containers/ports';
+
+export interface SpecBuilderOptions {
+  cgroupParent: string;
+  hostCpus: number;
+}
+
+const num = (v: string | undefined): number => (v ? Number(v) : 0);
+
+/** Docker's HostConfig resource fields (int64 strings on the wire) as numbers. */
+export function resourceOptions(hc: supervisorV1.HostConfig): ResourceOptions {
+  return {
+    memory: num(hc.memory),
+    memorySwap: num(hc.memorySwap),
+    nanoCpus: num(hc.nanoCpus),
+    cpuShares: num(hc.cpuShares),
+    cpuPeriod: num(hc.cpuPeriod),
+    cpuQuota: num(hc.cpuQuota),
+    pidsLimit: num(hc.pidsLimit),
+  };
+}
+
+/** Builds runtime specs with libs/oci-spec's Docker defaults, from facts of this host read once. */
+export class DockerSpecBuilder implements SpecBuilder {
+  private readonly hostNofileHard = readNofileHard();
+  // Without swap accounting (no memsw file) Docker limits memory only and warns.
+  private readonly swapLimitSupported = existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') || existsSync('/sys/fs/cgroup/cgroup.controllers');
+
+  constructor(private readonly opts: SpecBuilderOptions) {}
+
+  async build(input: SpecInput): Promise<object> {
+    const { record, image } = input;
+    const cfg = record.config;
+    const hc = record.hostConfig;
+    const passwd = await readRootfsFile(input.rootfs, 'etc/passwd');
+    const group = await readRootfsFile(input.rootfs, 'etc/group');
+    const user = resolveUser(cfg.user ?? '', passwd, group);
+    const hostname = cfg.hostname || record.id.slice(0, 12);
+    const mounts: UserMountOption[] = (hc.mounts ?? []).map((m) => {
+      if (m.type === 'tmpfs') return { type: 'tmpfs', destination: m.target ?? '', data: m.options ?? '' };
+      const source = m.type === 'volume' ? join(input.volumesDir, m.source ?? '', '_data') : m.source ?? '';
+      return { type: 'bind', source, destination: m.target ?? '', readOnly: !!m.readOnly };
+    });
+    void image;
+    return defaultSpec({
+      args: [record.path, ...record.args],
+      env: buildProcessEnv(undefined, cfg.env ?? [], { hostname, tty: !!cfg.tty, home: user.home }),
+      cwd: cfg.workingDir || '/',
+      terminal: !!cfg.tty,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      hostname,
+      domainname: cfg.domainname || undefined,
+      readonlyRootfs: !!hc.readonlyRootfs,
+      cgroupsPath: `${this.opts.cgroupParent}/${record.id}`,
+      privileged: !!hc.privileged,
+      capAdd: hc.capAdd,
+      capDrop: hc.capDrop,
+      mounts,
+      networkFiles: { hostname: input.files.hostname, hosts: input.files.hosts, resolvConf: input.files.resolvConf },
+      shmSize: num(hc.shmSize) || undefined,
+      network: hc.networkMode === 'host' ? 'host' : 'private',
+      resources: resourceOptions(hc),
+      swapLimitSupported: this.swapLimitSupported,
+      hostNofileHard: this.hostNofileHard,
+    });
+  }
+
+  async execProcess(containerSpec: object, exec: supervisorV1.CreateExecRequest, rootfs: Mount[]): Promise<object> {
+    const base = (containerSpec as Spec).process!;
+    let user = base.user;
+    if (exec.user) {
+      const u = resolveUser(exec.user, await readRootfsFile(rootfs, 'etc/passwd'), await readRootfsFile(rootfs, 'etc/group'));
+      user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids };
+    }
+    const env = replaceOrAppendEnvValues(base.env ?? [], exec.env ?? []);
+    const p: Process = {
+      ...base,
+      terminal: !!exec.tty,
+      args: exec.cmd ?? [],
+      env: exec.tty && !env.some((e) => e.startsWith('TERM=')) ? [...env, 'TERM=xterm'] : env,
+      cwd: exec.workingDir || base.cwd,
+      user,
+      consoleSize: undefined,
+    };
+    if (exec.privileged) {
+      const caps = tweakCapabilities(DEFAULT_CAPABILITIES, [], [], true);
+      p.capabilities = { bounding: caps, effective: caps, permitted: caps, inheritable: caps };
+    }
+    return p;
+  }
+
+  validateHostConfig(hc: supervisorV1.HostConfig): void {
+    validateResources({ ...resourceOptions(hc), shmSize: num(hc.shmSize) }, this.opts.hostCpus);
+  }
+
+  withResources(spec: object, hc: supervisorV1.HostConfig): object {
+    const s = spec as Spec;
+    const r = resourceOptions(hc);
+    const linux = s.linux ?? {};
+    s.linux = {
+      ...linux,
+      resources: {
+        ...(linux.resources ?? {}),
+        memory: memoryResources(r, this.swapLimitSupported),
+        cpu: cpuResources(r),
+        pids: pidsResources(r),
+      },
+    };
+    return s;
+  }
+
+  resources(spec: object): object {
+    return (spec as Spec).linux?.resources ?? {};
+  }
+}
+
+/** The host's RLIMIT_NOFILE hard limit (runc fails if a container asks for more). */
+function readNofileHard(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const hard = line?.trim().split(/\s+/)[4];
+    return hard && /^\d+$/.test(hard) ? Number(hard) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,200 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, openSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { supervisorV1 } from '@drydock/proto';
+import { freePort, waitFor } from '@drydock/infra';
+import { buildBusyboxRootfsTar, startTestInfra, type TestInfra } from '@drydock/testing';
+
+const repo = resolve(__dirname, '../../../..');
+
+/** Builds the supervisor bundle and the native log writer into `outDir` (what `npm run build` does). */
+export async function buildSupervisor(outDir: string): Promise<{ main: string; logger: string }> {
+  mkdirSync(join(outDir, 'native'), { recursive: true });
+  const logger = join(outDir, 'native', 'drydock-logger');
+  execFileSync('gcc', ['-O2', '-Wall', '-o', logger, join(repo, 'apps/containerd-supervisor/native/drydock-logger.c')], { stdio: 'inherit' });
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const esbuild = require('esbuild') as typeof import('esbuild');
+  const main = join(outDir, 'main.js');
+  await esbuild.build({
+    entryPoints: [join(repo, 'apps/containerd-supervisor/src/main.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    outfile: main,
+    sourcemap: true,
+    tsconfig: join(repo, 'tsconfig.base.json'),
+    external: ['msgpackr-extract'],
+    logLevel: 'error',
+  });
+  return { main, logger };
+}
+
+type Cb<T> = (err: ServiceError | null, res: T) => void;
+
+/** A running supervisor process plus clients; kill() SIGKILLs it like a crash. */
+export class SupervisorHarness {
+  infra!: TestInfra;
+  port = 0;
+  containers!: supervisorV1.ContainersClient;
+  images!: supervisorV1.ImagesClient;
+  exec!: supervisorV1.ExecClient;
+  node!: supervisorV1.NodeClient;
+  private child?: ChildProcess;
+  private build!: { main: string; logger: string };
+  stateDir = '';
+  readonly output: string[] = [];
+
+  async setup(): Promise<void> {
+    this.infra = await startTestInfra({ containerd: true, nats: true, name: 'sup' });
+    this.build = await buildSupervisor(join(this.infra.dir, 'build'));
+    this.stateDir = join(this.infra.dir, 'state');
+    this.port = await freePort();
+    await this.startSupervisor();
+    const target = `127.0.0.1:${this.port}`;
+    const creds = credentials.createInsecure();
+    this.containers = new supervisorV1.ContainersClient(target, creds);
+    this.images = new supervisorV1.ImagesClient(target, creds);
+    this.exec = new supervisorV1.ExecClient(target, creds);
+    this.node = new supervisorV1.NodeClient(target, creds);
+  }
+
+  async startSupervisor(): Promise<void> {
+    const log = openSync(join(this.infra.dir, 'supervisor.log'), 'a');
+    this.child = spawn(process.execPath, ['--enable-source-maps', this.build.main], {
+      env: {
+        PATH: process.env.PATH,
+        DRYDOCK_STATE_DIR: this.stateDir,
+        DRYDOCK_CONTAINERD_ADDRESS: this.infra.containerd!.address,
+        DRYDOCK_NATS_URL: this.infra.nats!.url,
+        DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${this.port}`,
+        DRYDOCK_LOGGER_BINARY: this.build.logger,
+        DRYDOCK_LOG_LEVEL: 'debug',
+        DRYDOCK_HEARTBEAT_INTERVAL_MS: '500',
+        DRYDOCK_HEARTBEAT_TTL_MS: '3000',
+      },
+      stdio: ['ignore', log, log],
+    });
+    const child = this.child;
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`supervisor exited with ${child.exitCode}; see ${join(this.infra.dir, 'supervisor.log')}`);
+      return tcpOpen(this.port);
+    }, 30000, 'supervisor port');
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async kill(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const done = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await done;
+  }
+
+  async stopGracefully(): Promise<number | null> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return c?.exitCode ?? null;
+    const done = new Promise<number | null>((r) => c.once('exit', (code) => r(code)));
+    c.kill('SIGTERM');
+    return done;
+  }
+
+  async teardown(): Promise<void> {
+    this.containers?.close();
+    this.images?.close();
+    this.exec?.close();
+    this.node?.close();
+    if (process.env.DRYDOCK_KEEP_TEST_INFRA) {
+      // debugging aid: leave everything in place and say where
+      // eslint-disable-next-line no-console
+      console.log(`test infrastructure kept in ${this.infra?.dir}`);
+      return;
+    }
+    await this.kill();
+    await this.infra?.stop();
+  }
+
+  // ---------------------------------------------------------------- calls
+
+  call<Req, Res>(client: object, method: (req: Req, cb: Cb<Res>) => unknown, req: Req): Promise<Res> {
+    return new Promise((res, rej) => method.call(client, req, (err: ServiceError | null, r: Res) => (err ? rej(err) : res(r))));
+  }
+
+  c<K extends keyof supervisorV1.ContainersClient>(name: K, req: unknown): Promise<any> {
+    const m = this.containers[name] as unknown as (req: unknown, cb: Cb<unknown>) => unknown;
+    return this.call(this.containers, m, req);
+  }
+
+  async importBusybox(repository = 'busybox', tag = 'latest'): Promise<string> {
+    const tar = join(this.infra.dir, 'busybox.tar');
+    if (!existsSync(tar)) await buildBusyboxRootfsTar(tar);
+    return new Promise((res, rej) => {
+      const stream = this.images.importImage((err, r) => (err ? rej(err) : res(r.id ?? '')));
+      stream.write({ header: { repository, tag, changes: ['CMD ["/bin/sh"]'], message: '', platform: '' } });
+      const rs = createReadStream(tar, { highWaterMark: 256 * 1024 });
+      rs.on('data', (chunk) => stream.write({ chunk: chunk as Buffer }));
+      rs.on('end', () => stream.end());
+      rs.on('error', rej);
+    });
+  }
+
+  /** Creates and starts a container running `sh -c script`. */
+  async run(script: string, extra: Partial<supervisorV1.CreateContainerRequest> = {}): Promise<string> {
+    const res = await this.c('createContainer', {
+      name: extra.name,
+      config: { image: 'busybox', cmd: { values: ['sh', '-c', script] }, ...(extra.config ?? {}) },
+      hostConfig: extra.hostConfig ?? {},
+    });
+    await this.c('startContainer', { id: res.id });
+    return res.id;
+  }
+
+  inspect(id: string): Promise<supervisorV1.ContainerInfo> {
+    return this.c('inspectContainer', { id }).then((r) => r.container);
+  }
+
+  /** Collects logs as { stdout, stderr } text. */
+  logs(id: string, req: Partial<supervisorV1.ContainerLogsRequest> = {}): Promise<{ stdout: string; stderr: string; entries: supervisorV1.LogEntry[] }> {
+    return new Promise((res, rej) => {
+      const s: ClientReadableStream<supervisorV1.LogEntry> = this.containers.containerLogs({ id, stdout: true, stderr: true, ...req });
+      const entries: supervisorV1.LogEntry[] = [];
+      s.on('data', (e: supervisorV1.LogEntry) => entries.push(e));
+      s.on('error', rej);
+      s.on('end', () => {
+        const text = (st: supervisorV1.StdStream) => Buffer.concat(entries.filter((e) => e.stream === st).map((e) => Buffer.from(e.data ?? Buffer.alloc(0)))).toString();
+        res({ stdout: text(supervisorV1.StdStream.STD_STREAM_STDOUT), stderr: text(supervisorV1.StdStream.STD_STREAM_STDERR), entries });
+      });
+    });
+  }
+
+  /** Waits for the exit (condition not-running) and returns the code. */
+  wait(id: string, condition = supervisorV1.WaitCondition.WAIT_CONDITION_NOT_RUNNING): Promise<number> {
+    return new Promise((res, rej) => {
+      const s = this.containers.waitContainer({ id, condition });
+      s.on('data', (r: supervisorV1.WaitContainerResponse) => {
+        if (r.phase === supervisorV1.WaitPhase.WAIT_PHASE_EXITED) res(r.statusCode ?? -1);
+      });
+      s.on('error', rej);
+    });
+  }
+}
+
+export function grpcCode(err: unknown): number | undefined {
+  return (err as ServiceError)?.code;
+}
+
+function tcpOpen(port: number): Promise<boolean> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const net = require('node:net') as typeof import('node:net');
+  return new Promise((r) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      r(true);
+    });
+    s.once('error', () => r(false));
+  });
+}

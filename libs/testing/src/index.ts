@@ -1,0 +1,6 @@
+/** Helpers for integration tests: private infrastructure in /tmp, cleanup, test rootfs tars. */
+export { makeTempDir } from './temp-dir';
+export { startTestInfra, type TestInfra, type TestInfraOptions, type TestContainerd } from './test-infra';
+export { buildBusyboxRootfsTar, isStaticElf, BUSYBOX_APPLETS, BUSYBOX_PATH, type RootfsTar } from './busybox-rootfs';
+export { ctr, deleteAllContainers, killShimsOf } from './containerd-cleanup';
+export { mountsUnder, unmountAllUnder } from './mounts';

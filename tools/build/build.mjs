@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// Builds what `npm start` runs, with esbuild and gcc:
+//   apps/<app>/src/main.ts  -> dist/apps/<app>/main.js   (one CommonJS bundle, libs inlined)
+//   tools/stack/stack.ts    -> dist/tools/stack/stack.js
+//   apps/<app>/native/*.c   -> dist/native/<name>
+// Usage: node tools/build/build.mjs [target...]
+//   target: an app name, "stack", or "lib:<name>" (bundles the lib without writing, to catch
+//   unresolved imports). No target builds every app, the stack and every C helper.
+// DRYDOCK_NATIVE_CFLAGS adds gcc flags (the Dockerfile passes -static).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+// Optional native add-ons that their packages load only when present (bullmq -> msgpackr).
+const OPTIONAL_NATIVE = ['msgpackr-extract'];
+
+const dirs = (p) => (existsSync(p) ? readdirSync(p).filter((n) => statSync(join(p, n)).isDirectory()).sort() : []);
+const apps = dirs(join(root, 'apps')).filter((a) => existsSync(join(root, 'apps', a, 'src/main.ts')));
+
+const esbuildBase = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  // tsconfig.json extends tsconfig.base.json: esbuild resolves the @drydock/* paths from it.
+  tsconfig: join(root, 'tsconfig.json'),
+  external: OPTIONAL_NATIVE,
+  logLevel: 'warning',
+  legalComments: 'none',
+};
+
+async function bundle(entry, outfile) {
+  await build({ ...esbuildBase, entryPoints: [join(root, entry)], outfile: join(root, outfile) });
+  const kb = Math.round(statSync(join(root, outfile)).size / 1024);
+  console.log(`built ${outfile} (${kb} KiB)`);
+}
+
+async function checkLib(name) {
+  const entry = join(root, 'libs', name, 'src/index.ts');
+  if (!existsSync(entry)) throw new Error(`no lib ${name} (${relative(root, entry)})`);
+  await build({ ...esbuildBase, entryPoints: [entry], write: false, sourcemap: false, packages: 'external' });
+  console.log(`checked libs/${name}`);
+}
+
+function compileNative(app) {
+  const dir = join(root, 'apps', app, 'native');
+  if (!existsSync(dir)) return;
+  const sources = readdirSync(dir).filter((f) => f.endsWith('.c')).sort();
+  if (sources.length === 0) return;
+  mkdirSync(join(root, 'dist/native'), { recursive: true });
+  const extra = (process.env.DRYDOCK_NATIVE_CFLAGS ?? '').split(/\s+/).filter(Boolean);
+  for (const src of sources) {
+    const out = join('dist/native', basename(src, '.c'));
+    try {
+      execFileSync('gcc', ['-O2', '-Wall', ...extra, '-o', join(root, out), join(dir, src)], { stdio: 'inherit' });
+    } catch (err) {
+      if (err.code === 'ENOENT') throw new Error('gcc not found: install the Debian packages gcc and libc6-dev (tools/install/ensure-deps.sh does)');
+      throw new Error(`gcc failed on ${relative(root, join(dir, src))}`);
+    }
+    console.log(`built ${out}`);
+  }
+}
+
+async function main() {
+  const targets = process.argv.slice(2);
+  const want = (t) => targets.length === 0 || targets.includes(t);
+  const unknown = targets.filter((t) => t !== 'stack' && !t.startsWith('lib:') && !existsSync(join(root, 'apps', t)));
+  if (unknown.length) throw new Error(`unknown build target(s): ${unknown.join(', ')}`);
+  // C helpers of every wanted app dir, including apps still being written that have no main.ts yet.
+  for (const app of dirs(join(root, 'apps'))) if (want(app)) compileNative(app);
+  const jobs = apps.filter(want).map((app) => bundle(`apps/${app}/src/main.ts`, `dist/apps/${app}/main.js`));
+  if (want('stack')) jobs.push(bundle('tools/stack/stack.ts', 'dist/tools/stack/stack.js'));
+  for (const t of targets.filter((t) => t.startsWith('lib:'))) jobs.push(checkLib(t.slice(4)));
+  const failed = (await Promise.allSettled(jobs)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+main().catch((err) => {
+  // esbuild has printed its diagnostics already
+  if (!err.errors) console.error(`build failed: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# npm test: install what is missing, build, typecheck, then unit, integration and (when
+# present) end-to-end specs. Tests start their own servers on private ports and dirs
+# through @drydock/testing, so nothing is started here. Any failure fails the run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+export NX_DAEMON=false
+
+step() { echo; echo "==> $*"; }
+
+step "dependencies"
+bash tools/install/ensure-deps.sh
+step "build"
+node tools/build/build.mjs
+step "typecheck"
+npx tsc -p tsconfig.json --noEmit
+# --forceExit: a test that leaks a handle must not hang CI until its time limit; the
+# suites still fail on their own assertions. Unit and integration stages both run so
+# one CI pass reports every failure.
+failed=()
+step "unit tests"
+npx jest --ci --forceExit --testPathIgnorePatterns 'int\.spec\.ts$' 'e2e\.spec\.ts$' || failed+=("unit")
+step "integration tests"
+npx jest --ci --forceExit --runInBand --testPathPatterns '\.int\.spec\.ts$' || failed+=("integration")
+if find apps libs tools -name '*.e2e.spec.ts' -not -path '*/node_modules/*' | grep -q .; then
+  step "end-to-end tests"
+  # shellcheck source=../install/ensure-deps.sh
+  source tools/install/ensure-deps.sh
+  ensure_docker_cli
+  npx jest --ci --forceExit --runInBand --testPathPatterns '\.e2e\.spec\.ts$' || failed+=("end-to-end")
+fi
+echo
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "==> FAILED: ${failed[*]} tests"
+  exit 1
+fi
+echo "==> all tests passed"

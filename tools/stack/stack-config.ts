@@ -1,0 +1,59 @@
+import { isAbsolute, join } from 'node:path';
+import { envInt, loadConfig, z } from '@drydock/config';
+
+const schema = z.object({
+  DRYDOCK_STATE_DIR: z.string().refine(isAbsolute, 'must be an absolute path').default('/var/lib/drydock'),
+  DRYDOCK_NATS_PORT: envInt(4222).refine((p) => p > 0 && p < 65536, 'must be a TCP port'),
+  DRYDOCK_REDIS_PORT: envInt(6379).refine((p) => p > 0 && p < 65536, 'must be a TCP port'),
+  DRYDOCK_SUPERVISOR_LISTEN: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').default('127.0.0.1:7701'),
+  // Unix sockets are limited to 108 bytes including the terminating NUL.
+  DRYDOCK_CONTAINERD_ADDRESS: z.string().refine(isAbsolute, 'must be an absolute path').refine((p) => Buffer.byteLength(p) < 108, 'must be shorter than 108 bytes').optional(),
+});
+
+export interface StackConfig {
+  stateDir: string;
+  containerdDir: string;
+  /** containerd's gRPC socket; by default inside containerdDir. */
+  containerdAddress: string;
+  natsDir: string;
+  natsPort: number;
+  redisDir: string;
+  redisPort: number;
+  supervisorListen: string;
+  /** Pid records of what this stack started, to clean up after a stack that was SIGKILLed. */
+  runDir: string;
+}
+
+/** The stack's configuration from the environment; every bad variable is reported at once. */
+export function loadStackConfig(env: NodeJS.ProcessEnv): StackConfig {
+  const c = loadConfig(schema, env);
+  const stateDir = c.DRYDOCK_STATE_DIR.replace(/\/+$/, '') || '/';
+  const containerdDir = join(stateDir, 'containerd');
+  const containerdAddress = c.DRYDOCK_CONTAINERD_ADDRESS ?? join(containerdDir, 'c.sock');
+  if (Buffer.byteLength(containerdAddress) >= 108) {
+    throw new Error(`containerd socket path ${containerdAddress} is too long for a unix socket: use a shorter DRYDOCK_STATE_DIR`);
+  }
+  return {
+    stateDir,
+    containerdDir,
+    containerdAddress,
+    natsDir: join(stateDir, 'nats'),
+    natsPort: c.DRYDOCK_NATS_PORT,
+    redisDir: join(stateDir, 'redis'),
+    redisPort: c.DRYDOCK_REDIS_PORT,
+    supervisorListen: c.DRYDOCK_SUPERVISOR_LISTEN,
+    runDir: join(stateDir, 'run'),
+  };
+}
+
+/** The environment every Drydock service gets from the stack. */
+export function serviceEnv(c: StackConfig, loggerBinary: string): Record<string, string> {
+  return {
+    DRYDOCK_STATE_DIR: c.stateDir,
+    DRYDOCK_CONTAINERD_ADDRESS: c.containerdAddress,
+    DRYDOCK_NATS_URL: `nats://127.0.0.1:${c.natsPort}`,
+    DRYDOCK_REDIS_URL: `redis://127.0.0.1:${c.redisPort}`,
+    DRYDOCK_SUPERVISOR_LISTEN: c.supervisorListen,
+    DRYDOCK_LOGGER_BINARY: loggerBinary,
+  };
+}
