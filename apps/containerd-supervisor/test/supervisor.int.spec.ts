@@ -157,6 +157,30 @@ describe('containerd-supervisor (real containerd)', () => {
     expect(await h.wait(res.id)).toBe(0);
   });
 
+  it('runs a TTY container with stdin: one raw stream, exit code, resize', async () => {
+    const res = await h.c('createContainer', { config: { image: 'busybox', cmd: { values: ['sh'] }, tty: true, openStdin: true, stdinOnce: true, attachStdin: true } });
+    const chunks: Buffer[] = [];
+    const attach = h.containers.attachContainer();
+    const ended = new Promise<void>((r, rej) => {
+      attach.on('data', (m: supervisorV1.AttachContainerResponse) => chunks.push(Buffer.from(m.data ?? Buffer.alloc(0))));
+      attach.on('end', () => r());
+      attach.on('error', rej);
+    });
+    attach.write({ start: { id: res.id, stdin: true, stdout: true, stderr: true, stream: true } });
+    await h.c('startContainer', { id: res.id });
+    await h.c('resizeContainerTty', { id: res.id, width: 100, height: 40 });
+    attach.write({ stdin: Buffer.from('stty size; echo "tty:$(tty)"; exit 7\n') });
+    await ended;
+    const out = Buffer.concat(chunks).toString();
+    expect(out).toContain('40 100');
+    expect(out).toMatch(/tty:\/dev\/pts\/\d+/);
+    // a pty turns \n into \r\n, and there is no stderr stream
+    expect(out).toContain('\r\n');
+    expect(await h.wait(res.id)).toBe(7);
+    const logs = await h.logs(res.id);
+    expect(logs.stderr).toBe('');
+  });
+
   it('keeps containers and every output line across a supervisor SIGKILL, and adopts them', async () => {
     // a counter that outlives the outage, one that exits during it, and a fast writer
     const steady = await h.run('i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo line$i; sleep 0.01; done; sleep 1000', { name: 'steady' });

@@ -261,6 +261,8 @@ export class ContainerManager {
           if (m.type === 'volume' && m.source) await mkdir(join(this.opts.stateDir, 'volumes', m.source, '_data'), { recursive: true });
         }
         const files = await this.writeHostFiles(dir, resolvedConfig);
+        // exists from the start, so an attach made before the first start follows it from byte 0
+        await writeFile(this.logPath(id), '', { flag: 'a', mode: 0o640 });
         const rootfs = await this.snapshots.prepare(id, image.chainId);
         prepared = true;
         const oci = await this.specs.build({ record: spec, name, image, rootfs, files, volumesDir: join(this.opts.stateDir, 'volumes') });
@@ -878,6 +880,12 @@ export class ContainerManager {
     const fh = e.rt.stdin;
     e.rt.stdin = undefined;
     await fh?.close().catch(() => undefined);
+    // the shim holds a writer of its own on the stdin FIFO: only CloseIO gives the process EOF
+    if (this.isRunning(e)) {
+      await this.cc.unary(this.cc.tasks, this.cc.tasks.closeIo, { containerId: e.c.spec.id, stdin: true }).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
   }
 
   /** Stdin is wanted for a run that has not started yet (docker run -i attaches before start). */

@@ -178,6 +178,12 @@ export class ExecManager {
     const fh = e.stdin;
     e.stdin = undefined;
     await fh?.close().catch(() => undefined);
+    // the shim keeps its own writer on the FIFO; CloseIO releases it so the process reads EOF
+    if (fh && e.running) {
+      await this.cc.unary(this.cc.tasks, this.cc.tasks.closeIo, { containerId: e.containerId, execId: id, stdin: true }).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
   }
 
   async resize(id: string, width: number, height: number): Promise<void> {

@@ -77,6 +77,8 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
   const untilPassed = () => opts.untilNs !== undefined && nowNs() >= opts.untilNs;
 
   let fh = await openIfExists(path);
+  // a file that appears later holds only new output: fromEnd then means from its start
+  const existed = !!fh;
   while (!fh) {
     // No output file yet: the logger creates it before the task exists.
     if (!opts.follow || signal?.aborted || untilPassed()) return;
@@ -91,7 +93,7 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
     let start = 0;
     let skip = [false, false, false];
     let lastWasEof = false;
-    const tail = opts.fromEnd ? 0 : opts.tail;
+    const tail = opts.fromEnd && existed ? 0 : opts.fromEnd ? undefined : opts.tail;
     if (tail !== undefined && tail >= 0) {
       const t = await findTailStart(fh, size, filter, tail, chunkBytes);
       start = t.offset;
