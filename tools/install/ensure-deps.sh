@@ -100,7 +100,7 @@ ensure_packages() {
     read -r what pkg <<<"$c"
     check "$what" || missing+=("$pkg (${what#*:})")
   done
-  if [[ ${#missing[@]} -eq 0 ]]; then return 0; fi
+  if [[ ${#missing[@]} -eq 0 ]]; then log "Debian packages present"; return 0; fi
   log "missing: ${missing[*]}"
   apt_install "${APT_PACKAGES[@]}"
   for c in "${CHECKS[@]}"; do
@@ -119,6 +119,8 @@ ensure_node_modules() {
     if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
       log "npm ci"
       npm ci --no-audit --no-fund --loglevel=error
+    else
+      log "node_modules up to date"
     fi
   elif [[ ! -d node_modules ]]; then
     log "npm install"

@@ -7,6 +7,8 @@ const schema = z.object({
   DRYDOCK_REDIS_PORT: envInt(6379).refine((p) => p > 0 && p < 65536, 'must be a TCP port'),
   DRYDOCK_SUPERVISOR_LISTEN: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').default('127.0.0.1:7701'),
   // Unix sockets are limited to 108 bytes including the terminating NUL.
+  // Comma-separated app directory names to run; "none" runs only the infrastructure.
+  DRYDOCK_STACK_APPS: z.string().optional(),
   DRYDOCK_CONTAINERD_ADDRESS: z.string().refine(isAbsolute, 'must be an absolute path').refine((p) => Buffer.byteLength(p) < 108, 'must be shorter than 108 bytes').optional(),
 });
 
@@ -22,6 +24,8 @@ export interface StackConfig {
   supervisorListen: string;
   /** Pid records of what this stack started, to clean up after a stack that was SIGKILLed. */
   runDir: string;
+  /** Apps to run if built; undefined: every built app. */
+  apps?: string[];
 }
 
 /** The stack's configuration from the environment; every bad variable is reported at once. */
@@ -43,6 +47,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv): StackConfig {
     redisPort: c.DRYDOCK_REDIS_PORT,
     supervisorListen: c.DRYDOCK_SUPERVISOR_LISTEN,
     runDir: join(stateDir, 'run'),
+    apps: c.DRYDOCK_STACK_APPS === undefined ? undefined : c.DRYDOCK_STACK_APPS.split(',').map((a) => a.trim()).filter((a) => a && a !== 'none'),
   };
 }
 

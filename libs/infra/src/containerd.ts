@@ -67,13 +67,19 @@ export function containerdCommand(p: ContainerdPaths, binary = 'containerd'): Co
 export class ContainerdProcess {
   private readonly proc: ManagedProcess;
 
-  constructor(readonly paths: ContainerdPaths, private readonly binary = 'containerd') {
+  constructor(
+    readonly paths: ContainerdPaths,
+    private readonly binary = 'containerd',
+    /** dieWithParent: SIGKILL containerd when this process dies (tests); shims live on regardless. */
+    opts: { dieWithParent?: boolean } = {},
+  ) {
     this.proc = new ManagedProcess({
       name: 'containerd',
       command: () => containerdCommand(this.paths, this.binary),
       logPath: paths.log,
       // The socket file outlives a SIGKILLed containerd, so only an answer counts.
       ready: () => unixSocketAnswers(this.paths.address),
+      dieWithParent: opts.dieWithParent,
     });
   }
 

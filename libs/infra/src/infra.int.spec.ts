@@ -1,11 +1,12 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { connect, StringCodec } from 'nats';
 import Redis from 'ioredis';
 import { buildBusyboxRootfsTar, ctr, makeTempDir, mountsUnder, startTestInfra, type TestInfra } from '@drydock/testing';
-import { NatsServerProcess, RegistryProcess, unixSocketAnswers } from '@drydock/infra';
+import { buildSync } from 'esbuild';
+import { NatsServerProcess, RegistryProcess, unixSocketAnswers, waitFor } from '@drydock/infra';
 
 const run = promisify(execFile);
 
@@ -113,6 +114,38 @@ describe('startTestInfra().stop()', () => {
     try {
       const nats = new NatsServerProcess({ dir, binary: 'nats-server-that-does-not-exist' });
       await expect(nats.start()).rejects.toThrow(/install the Debian package nats-server/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('dieWithParent', () => {
+  it('takes a server down with the process that started it, even on SIGKILL', async () => {
+    const dir = await makeTempDir('orphan');
+    try {
+      // A separate node process owns the server, so the test can SIGKILL the owner.
+      const script = buildSync({
+        stdin: {
+          contents: `import { RedisServerProcess } from '@drydock/infra';
+            const r = new RedisServerProcess({ dir: ${JSON.stringify(dir)}, dieWithParent: true });
+            r.start().then(() => console.log(r.pid), (e) => { console.error(e); process.exit(1); });
+            setInterval(() => undefined, 1000);`,
+          resolveDir: resolve(__dirname, '../../..'),
+          loader: 'ts',
+        },
+        bundle: true,
+        platform: 'node',
+        tsconfig: resolve(__dirname, '../../../tsconfig.json'),
+        write: false,
+        logLevel: 'error',
+      }).outputFiles[0].text;
+      writeFileSync(join(dir, 'owner.js'), script);
+      const owner = spawn(process.execPath, [join(dir, 'owner.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const redisPid = Number(await new Promise<string>((r) => owner.stdout!.once('data', (d: Buffer) => r(d.toString().trim()))));
+      expect(alive(redisPid)).toBe(true);
+      owner.kill('SIGKILL');
+      await waitFor(() => !alive(redisPid), 5000, 'redis-server to die with its owner');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { requireCommand } from './deps';
 import { waitFor } from './wait';
 
 /** What to run: an absolute program path and its arguments. */
@@ -21,6 +22,11 @@ export interface ManagedProcessOptions {
   ready: () => Promise<boolean>;
   /** Own process group: a terminal's Ctrl-C then reaches only the parent, which stops children in order. */
   detached?: boolean;
+  /**
+   * SIGKILL the child when this process dies, however it dies (setpriv --pdeathsig):
+   * a test run killed by a timeout then leaves no servers behind.
+   */
+  dieWithParent?: boolean;
 }
 
 /** The last lines of a log file, for error messages that can be acted on. */
@@ -50,6 +56,11 @@ export class ManagedProcess {
   async start(timeoutMs = 20000): Promise<void> {
     if (this.running) return;
     const spec = this.opts.command();
+    if (this.opts.dieWithParent) {
+      // setpriv sets the flag and execs the server: same pid, nothing else changes.
+      spec.args = ['--pdeathsig', 'SIGKILL', '--', spec.command, ...spec.args];
+      spec.command = requireCommand('setpriv', 'util-linux');
+    }
     const out = openSync(this.opts.logPath, 'a');
     let spawnError: Error | undefined;
     let child: ChildProcess;

@@ -10,6 +10,8 @@ export interface NatsServerOptions {
   /** TCP port on 127.0.0.1; a free one is picked at first start when omitted. */
   port?: number;
   binary?: string;
+  /** SIGKILL the server when this process dies (tests). */
+  dieWithParent?: boolean;
 }
 
 /** nats-server with JetStream, storing under `storeDir`, reachable only from this host. */
@@ -36,6 +38,7 @@ export class NatsServerProcess {
       command: () => natsServerCommand({ storeDir: this.dir, port: this.port, binary: this.opts.binary }),
       logPath: this.logPath,
       ready: () => tcpAccepts(this.port),
+      dieWithParent: opts.dieWithParent,
     });
   }
 

@@ -12,6 +12,8 @@ export interface RedisServerOptions {
   /** Keep data across restarts with an append-only file (the stack); tests keep nothing. */
   persistent?: boolean;
   binary?: string;
+  /** SIGKILL the server when this process dies (tests). */
+  dieWithParent?: boolean;
 }
 
 /** redis-server bound to 127.0.0.1, logging to stdout, working in `dir`. */
@@ -47,6 +49,7 @@ export class RedisServerProcess {
         redisServerCommand({ dir: this.dir, port: this.port, persistent: this.opts.persistent, binary: this.opts.binary }),
       logPath: this.logPath,
       ready: () => tcpAccepts(this.port),
+      dieWithParent: opts.dieWithParent,
     });
   }
 

@@ -15,6 +15,8 @@ export interface RegistryOptions {
   /** Basic auth: user -> plain password (hashed with bcrypt into an htpasswd file). */
   htpasswd?: { users: Record<string, string>; realm?: string };
   binary?: string;
+  /** SIGKILL the server when this process dies (tests). */
+  dieWithParent?: boolean;
 }
 
 const STD_B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -81,6 +83,7 @@ export class RegistryProcess {
       }),
       logPath: this.logPath,
       ready: () => tcpAccepts(this.port),
+      dieWithParent: opts.dieWithParent,
     });
   }
 

@@ -42,7 +42,8 @@ export interface TestInfra {
 }
 
 /**
- * Starts the requested servers in a fresh /tmp directory on free ports. If one
+ * Starts the requested servers in a fresh /tmp directory on free ports; they are
+ * SIGKILLed if the test process dies without stop(). If one
  * fails to start, the others are stopped and the error (naming a missing Debian
  * package where that is the cause) is thrown: tests never skip silently.
  */
@@ -54,21 +55,21 @@ export async function startTestInfra(opts: TestInfraOptions): Promise<TestInfra>
   try {
     const starts: Promise<void>[] = [];
     if (opts.containerd) {
-      const process = new ContainerdProcess(containerdPaths(join(dir, 'ctd')));
+      const process = new ContainerdProcess(containerdPaths(join(dir, 'ctd')), 'containerd', { dieWithParent: true });
       infra.containerd = { process, address: process.paths.address, namespace: 'drydock' };
       starts.push(process.start());
     }
     if (opts.nats) {
-      infra.nats = new NatsServerProcess({ dir: join(dir, 'nats') });
+      infra.nats = new NatsServerProcess({ dir: join(dir, 'nats'), dieWithParent: true });
       starts.push(infra.nats.start());
     }
     if (opts.redis) {
-      infra.redis = new RedisServerProcess({ dir: join(dir, 'redis') });
+      infra.redis = new RedisServerProcess({ dir: join(dir, 'redis'), dieWithParent: true });
       starts.push(infra.redis.start());
     }
     if (opts.registry) {
       const extra = typeof opts.registry === 'object' ? opts.registry : {};
-      infra.registry = new RegistryProcess({ dir: join(dir, 'registry'), ...extra });
+      infra.registry = new RegistryProcess({ dir: join(dir, 'registry'), ...extra, dieWithParent: true });
       starts.push(infra.registry.start());
     }
     const results = await Promise.allSettled(starts);

@@ -355,15 +355,19 @@ export class ContainerManager {
     let logger: LogWriterHandle | undefined;
     let taskCreated = false;
     try {
-      await this.deleteTask(id); // a stopped task of the previous run may linger
-      const rootfs = await this.snapshots.mounts(id);
-      logger = await this.logBackend.spawnWriter({
-        logPath: this.logPath(id),
-        stdoutFifo: fifos.stdout,
-        stderrFifo: fifos.stderr,
-        stdinFifo: fifos.stdin,
-        holdStdin: !!cfg.openStdin && !cfg.stdinOnce,
-      });
+      // a stopped task of the previous run lingers only if its deletion failed
+      if (e.c.state.ioDir) await this.deleteTask(id);
+      const [rootfs, writer] = await Promise.all([
+        this.snapshots.mounts(id),
+        this.logBackend.spawnWriter({
+          logPath: this.logPath(id),
+          stdoutFifo: fifos.stdout,
+          stderrFifo: fifos.stderr,
+          stdinFifo: fifos.stdin,
+          holdStdin: !!cfg.openStdin && !cfg.stdinOnce,
+        }),
+      ]);
+      logger = writer;
       if (fifos.stdin) {
         // O_RDWR on a FIFO never blocks, and holding a writer before the shim opens
         // its reader keeps the container's stdin from seeing EOF at once.
@@ -433,18 +437,21 @@ export class ContainerManager {
   private async recordExit(e: Entry, exitStatus: number, exitedAtNs: string | undefined): Promise<void> {
     const id = e.c.spec.id;
     const ranMs = Date.now() - e.rt.startedAtMs;
-    await this.deleteTask(id);
-    await e.rt.stdin?.close().catch(() => undefined);
-    e.rt.stdin = undefined;
-    e.rt.logger = undefined;
     const ioDir = e.c.state.ioDir;
-    e.c.state = { ...e.c.state, exitCode: exitStatus, finishedAtNs: exitedAtNs ?? nowNs(), oomKilled: e.rt.oom || e.c.state.oomKilled, ioDir: undefined, loggerPid: undefined };
+    e.c.state = { ...e.c.state, exitCode: exitStatus, finishedAtNs: exitedAtNs ?? nowNs(), oomKilled: e.rt.oom || e.c.state.oomKilled, loggerPid: undefined };
     e.rt.task = 'none';
     e.rt.pid = 0;
-    await this.saveState(e);
-    if (ioDir) await rm(ioDir, { recursive: true, force: true }).catch(() => undefined);
+    void e.rt.stdin?.close().catch(() => undefined);
+    e.rt.stdin = undefined;
+    e.rt.logger = undefined;
+    // Waiters and the die event go first: containerd keeps the exit in the stopped
+    // task until Tasks.Delete, so a crash before the writes below is re-read on boot.
     this.events.container('die', this.actor(e.c), { exitCode: String(exitStatus) });
     for (const w of e.rt.exitWaiters.splice(0)) w(exitStatus);
+    // The exit is persisted before the task that also holds it is deleted.
+    await this.saveState(e);
+    if (await this.deleteTask(id)) e.c.state.ioDir = undefined;
+    if (ioDir) await rm(ioDir, { recursive: true, force: true }).catch(() => undefined);
 
     const hc = e.c.spec.hostConfig;
     if (hc.autoRemove && !e.rt.removing) {
@@ -626,7 +633,7 @@ export class ContainerManager {
           this.events.container('kill', this.actor(e.c), { signal: '9' });
           await exited;
         }
-        await this.deleteTask(id, true);
+        if (e.c.state.ioDir || e.rt.task !== 'none') await this.deleteTask(id, true);
         await this.store.delete(id);
         await this.snapshots.remove(id);
       } catch (err) {
@@ -960,19 +967,24 @@ export class ContainerManager {
     }
   }
 
-  private async deleteTask(id: string, kill = false): Promise<void> {
+  /** Deletes the container's task (killing it first if asked); true when no task is left. */
+  private async deleteTask(id: string, kill = false): Promise<boolean> {
     try {
       if (kill) await this.cc.unary(this.cc.tasks, this.cc.tasks.kill, { containerId: id, signal: 9, all: true }).catch(() => undefined);
       await this.cc.unary(this.cc.tasks, this.cc.tasks.delete, { containerId: id });
+      return true;
     } catch (err) {
-      if (isNotFound(err)) return;
-      // a running task refuses deletion: kill it first (only when asked)
+      if (isNotFound(err)) return true;
       if (kill) {
+        // a killed task needs a moment to be reaped before it can be deleted
         await sleep(50);
-        await this.cc.unary(this.cc.tasks, this.cc.tasks.delete, { containerId: id }).catch(() => undefined);
-        return;
+        return this.cc.unary(this.cc.tasks, this.cc.tasks.delete, { containerId: id }).then(
+          () => true,
+          (e2) => isNotFound(e2),
+        );
       }
-      if (!isNotFound(err)) this.log.debug({ err, containerId: id }, 'task delete failed');
+      this.log.debug({ err, containerId: id }, 'task delete failed');
+      return false;
     }
   }
 
