@@ -1,5 +1,7 @@
-import { status } from '@grpc/grpc-js';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import * as tarStream from 'tar-stream';
+import { ctr } from '@drydock/testing';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection, AckPolicy, DeliverPolicy } from 'nats';
 import { supervisorV1 } from '@drydock/proto';
@@ -94,6 +96,56 @@ describe('containerd-supervisor (real containerd)', () => {
     expect(missing.details).toBe('No such container: nosuchthing');
     const execStopped = await h.call(h.exec, h.exec.createExec, { containerId: 'basic', cmd: ['true'] }).catch((e) => e);
     expect(grpcCode(execStopped)).toBe(status.FAILED_PRECONDITION);
+  });
+
+  it('refuses an import with ../ entries and survives a client killed mid-stream, leaving nothing behind', async () => {
+    const listImages = async () => (await h.call<supervisorV1.ListImagesRequest, supervisorV1.ListImagesResponse>(h.images, h.images.listImages, {})).images ?? [];
+    const contentCount = async () => (await ctr(h.infra.containerd!.address, ['content', 'ls', '-q'], 'drydock')).trim().split('\n').filter(Boolean).length;
+    const imagesBefore = (await listImages()).length;
+    const contentBefore = await contentCount();
+
+    const pack = tarStream.pack();
+    pack.entry({ name: 'ok.txt' }, 'fine\n');
+    pack.entry({ name: '../evil' }, 'escape\n');
+    pack.finalize();
+    const evil: Buffer[] = [];
+    for await (const c of pack) evil.push(c as Buffer);
+    const err = await new Promise<ServiceError>((res, rej) => {
+      const s = h.images.importImage((e) => (e ? res(e) : rej(new Error('import of ../ succeeded'))));
+      s.write({ header: { repository: 'evil', tag: 'latest', changes: [] } });
+      s.write({ chunk: Buffer.concat(evil) });
+      s.end();
+    });
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toMatch(/escapes the root/);
+
+    // a client that dies after half of a large import
+    const cancelled = await new Promise<ServiceError>((res) => {
+      const s = h.images.importImage((e) => res(e!));
+      s.write({ header: { repository: 'halfway', tag: 'latest', changes: [] } });
+      // the first half of a real rootfs tar, then the client is gone
+      const tar = readFileSync(join(h.infra.dir, 'busybox.tar'));
+      s.write({ chunk: tar.subarray(0, tar.length >> 1) });
+      setTimeout(() => s.cancel(), 300);
+    });
+    expect(cancelled.code).toBe(status.CANCELLED);
+
+    // a follower that goes away mid-stream
+    const id = await h.run('while true; do echo tick; sleep 0.05; done', { name: 'follow-me' });
+    await new Promise<void>((res) => {
+      const s = h.containers.containerLogs({ id, follow: true, stdout: true, stderr: true });
+      s.once('data', () => {
+        s.cancel();
+        res();
+      });
+      s.on('error', () => undefined);
+    });
+    await h.c('removeContainer', { id, force: true });
+
+    await waitFor(async () => (await contentCount()) === contentBefore, 10000, 'aborted upload to be cleaned up');
+    expect((await listImages()).length).toBe(imagesBefore);
+    const info: supervisorV1.GetNodeInfoResponse = await h.call(h.node, h.node.getNodeInfo, {}); // still serving
+    expect(info.containerdVersion).toMatch(/^1\.6/);
   });
 
   it('stops with the stop signal, then SIGKILL after the timeout; kill, pause and resume', async () => {

@@ -1,5 +1,5 @@
 import type { supervisorV1 } from '@drydock/proto';
-import { InvalidArgumentError } from '@drydock/errors';
+import { InvalidArgumentError, UnavailableError } from '@drydock/errors';
 import type { ContainerManager } from '../containers/container-manager';
 import type { ImageStore } from '../images';
 import type { EventAdapter } from '../wiring/event-adapter';
@@ -24,7 +24,11 @@ export function imagesService(images: ImageStore, containers: ContainerManager, 
       async function* chunks(): AsyncIterable<Buffer> {
         for (;;) {
           const n = await it.next();
-          if (n.done) return;
+          if (n.done) {
+            // grpc-js ends the message stream on cancellation too: a cut-off upload must not import
+            if (call.cancelled) throw new UnavailableError('import cancelled by the client');
+            return;
+          }
           if (n.value.chunk && n.value.chunk.length > 0) yield Buffer.from(n.value.chunk);
         }
       }
