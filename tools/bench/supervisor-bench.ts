@@ -10,8 +10,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, createReadStream } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { credentials, type ServiceError } from '@grpc/grpc-js';
-import { supervisorV1 } from '@drydock/proto';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { ctrContainers, ctrTasks, supervisorV1 } from '@drydock/proto';
 import { freePort, tcpAccepts, waitFor } from '@drydock/infra';
 import { buildBusyboxRootfsTar, startTestInfra } from '@drydock/testing';
 
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
       DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${port}`,
       DRYDOCK_LOGGER_BINARY: logger,
       DRYDOCK_LOG_LEVEL: 'warn',
-      TRACE_CALLS: process.env.TRACE_CALLS,
+      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -133,6 +133,10 @@ async function main(): Promise<void> {
       if (i >= 3) floor.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
 
+    // containerd called directly (no supervisor): the same create, start, wait, delete calls on a
+    // bind-mounted copy of the rootfs, with no stdio. The floor the supervisor adds to.
+    const direct = await containerdDirect(infra.containerd!.address, bundle, spec, runs);
+
     await new Promise((r) => setTimeout(r, 3000));
     const idle = rssMb(child.pid!);
     const l = stats(lat);
@@ -140,12 +144,13 @@ async function main(): Promise<void> {
     const rows = [
       ['workload', 'median ms', 'min ms', 'max ms', 'target'],
       [`supervisor create+start+wait+remove of true (n=${runs})`, l.median.toFixed(1), l.min.toFixed(1), l.max.toFixed(1), '<= 60'],
+      [`containerd direct create+start+wait+delete (n=${runs})`, stats(direct).median.toFixed(1), stats(direct).min.toFixed(1), stats(direct).max.toFixed(1), 'floor'],
       [`bare runc run true (n=${runs})`, f.median.toFixed(1), f.min.toFixed(1), f.max.toFixed(1), 'floor'],
       ['supervisor idle RSS (MB)', idle.toFixed(1), '', '', '< 80'],
     ];
     for (const [k, v] of Object.entries(phases)) rows.push([`  phase ${k}`, stats(v.slice(3)).median.toFixed(1), '', '', '']);
     for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(52) : c.padStart(10))).join(' '));
-    if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ runs, latencyMs: l, runcMs: f, idleRssMb: idle, samples: lat }, null, 2));
+    if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ runs, latencyMs: l, runcMs: f, containerdMs: stats(direct), idleRssMb: idle, samples: lat }, null, 2));
     containers.close();
     images.close();
   } finally {
@@ -153,6 +158,34 @@ async function main(): Promise<void> {
     await new Promise((r) => child.once('exit', r));
     await infra.stop();
   }
+}
+
+async function containerdDirect(address: string, bundle: string, runcSpec: { root: object; linux?: { namespaces?: object[] } }, n: number): Promise<number[]> {
+  const md = new Metadata();
+  md.set('containerd-namespace', 'bench-direct');
+  const opts = { 'grpc.default_authority': 'localhost' };
+  const target = `unix://${address}`;
+  const cs = new ctrContainers.ContainersClient(target, credentials.createInsecure(), opts);
+  const ts = new ctrTasks.TasksClient(target, credentials.createInsecure(), opts);
+  const u = <Req, Res>(c: object, m: (r: Req, md: Metadata, cb: Cb<Res>) => unknown, r: Req) =>
+    new Promise<Res>((res, rej) => m.call(c, r, md, (e: ServiceError | null, x: Res) => (e ? rej(e) : res(x))));
+  const spec = { ...runcSpec, root: { path: 'rootfs', readonly: true } };
+  const out: number[] = [];
+  for (let i = 0; i < n + 3; i++) {
+    const id = `direct${i}`;
+    const t0 = process.hrtime.bigint();
+    await u(cs, cs.create, { container: { id, runtime: { name: 'io.containerd.runc.v2' }, spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec', value: Buffer.from(JSON.stringify(spec)) } } });
+    await u(ts, ts.create, { containerId: id, rootfs: [{ type: 'bind', source: join(bundle, 'rootfs'), options: ['rbind', 'ro'] }] });
+    const waited = u(ts, ts.wait, { containerId: id });
+    await u(ts, ts.start, { containerId: id });
+    await waited;
+    await u(ts, ts.delete, { containerId: id });
+    await u(cs, cs.delete, { id });
+    if (i >= 3) out.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  cs.close();
+  ts.close();
+  return out;
 }
 
 main().catch((err) => {

@@ -144,9 +144,9 @@ export class ContainerManager {
           break;
         }
         case ctrTypesTask.Status.CREATED:
-          // Created but never started: the supervisor died mid-start. Clean up.
+          // Created but never started: the supervisor died mid-start. Deleting the task closes
+          // the shim's FIFO ends; the run's log writer then arms itself, drains and exits.
           await this.deleteTask(id);
-          if (e.c.state.loggerPid) this.killPid(e.c.state.loggerPid);
           e.rt.task = 'none';
           break;
         default:
@@ -387,11 +387,11 @@ export class ContainerManager {
       e.rt.pid = created.pid ?? 0;
       e.rt.oom = false;
       const startedAtNs = nowNs();
-      e.c.state = { ...e.c.state, startedAtNs, finishedAtNs: e.c.state.finishedAtNs, oomKilled: false, error: '', ioDir: runDir, loggerPid: logger.pid };
+      e.c.state = { ...e.c.state, startedAtNs, finishedAtNs: e.c.state.finishedAtNs, oomKilled: false, error: '', ioDir: runDir };
       e.rt.task = 'running';
       e.rt.startedAtMs = Date.now();
-      await this.cc.unary(this.cc.tasks, this.cc.tasks.start, { containerId: id });
-      await this.saveState(e);
+      // the state write and the start are independent: a crash between them is reconciled from the task
+      await Promise.all([this.cc.unary(this.cc.tasks, this.cc.tasks.start, { containerId: id }), this.saveState(e)]);
     } catch (err) {
       e.rt.task = 'none';
       await e.rt.stdin?.close().catch(() => undefined);
@@ -438,7 +438,7 @@ export class ContainerManager {
     const id = e.c.spec.id;
     const ranMs = Date.now() - e.rt.startedAtMs;
     const ioDir = e.c.state.ioDir;
-    e.c.state = { ...e.c.state, exitCode: exitStatus, finishedAtNs: exitedAtNs ?? nowNs(), oomKilled: e.rt.oom || e.c.state.oomKilled, loggerPid: undefined };
+    e.c.state = { ...e.c.state, exitCode: exitStatus, finishedAtNs: exitedAtNs ?? nowNs(), oomKilled: e.rt.oom || e.c.state.oomKilled };
     e.rt.task = 'none';
     e.rt.pid = 0;
     void e.rt.stdin?.close().catch(() => undefined);
@@ -838,10 +838,6 @@ export class ContainerManager {
   /** Recorded output, Docker `logs` semantics. */
   logs(ref: string, opts: Omit<LogReadOptions, 'isRunning'>): AsyncIterable<LogEntryOut> {
     const e = this.resolve(ref);
-    return this.logs_(e, opts);
-  }
-
-  private logs_(e: Entry, opts: Omit<LogReadOptions, 'isRunning'>): AsyncIterable<LogEntryOut> {
     const id = e.c.spec.id;
     return this.logBackend.read(this.logPath(id), { ...opts, isRunning: () => this.entries.has(id) && (this.isRunning(e) || !!e.rt.starting) });
   }
@@ -893,12 +889,6 @@ export class ContainerManager {
         if (!isNotFound(err)) throw err;
       });
     }
-  }
-
-  /** Stdin is wanted for a run that has not started yet (docker run -i attaches before start). */
-  stdinReady(ref: string): Promise<void> {
-    const e = this.resolve(ref);
-    return e.rt.starting ?? Promise.resolve();
   }
 
   async resize(ref: string, width: number, height: number): Promise<void> {
@@ -986,19 +976,6 @@ export class ContainerManager {
       this.log.debug({ err, containerId: id }, 'task delete failed');
       return false;
     }
-  }
-
-  private killPid(pid: number): void {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
-  }
-
-  /** Volume directory usage check used by volume removal (not yet exposed). */
-  volumeInUse(name: string): boolean {
-    return [...this.entries.values()].some((e) => (e.c.spec.hostConfig.mounts ?? []).some((m) => m.type === 'volume' && m.source === name));
   }
 
   close(): void {

@@ -82,8 +82,6 @@ export interface LogReadOptions {
 
 export interface LogBackend {
   spawnWriter(opts: LogWriterOptions): Promise<LogWriterHandle>;
-  /** Signals an adopted writer by pid (after a supervisor restart). */
-  armPid(pid: number): void;
   read(path: string, opts: LogReadOptions): AsyncIterable<LogEntryOut>;
 }
 

@@ -31,8 +31,6 @@ export interface ContainerStateRecord {
   manuallyStopped: boolean;
   /** Directory of the current run's FIFOs, so a new supervisor can reopen stdin. */
   ioDir?: string;
-  /** Pid of the current run's log writer (to arm or stop it). */
-  loggerPid?: number;
 }
 
 export const initialState = (): ContainerStateRecord => ({ exitCode: 0, oomKilled: false, error: '', restartCount: 0, manuallyStopped: false });

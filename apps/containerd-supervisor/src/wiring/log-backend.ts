@@ -10,14 +10,6 @@ export class NativeLogBackend implements LogBackend {
     return spawnLogger({ binary: this.binary, ...opts });
   }
 
-  armPid(pid: number): void {
-    try {
-      process.kill(pid, 'SIGUSR1');
-    } catch {
-      // the writer already armed itself and finished
-    }
-  }
-
   read(path: string, opts: LogReadOptions): AsyncIterable<LogEntryOut> {
     return readLogs(path, opts);
   }
