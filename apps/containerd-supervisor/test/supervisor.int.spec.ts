@@ -233,6 +233,16 @@ describe('containerd-supervisor (real containerd)', () => {
     expect(logs.stderr).toBe('');
   });
 
+  it('reports OOMKilled when the memory limit kills the container', async () => {
+    // a shell variable that outgrows an 8 MiB limit
+    const id = await h.run('x=$(head -c 64000000 /dev/zero | tr "\\0" a); echo survived', { name: 'oom', hostConfig: { memory: String(8 * 1024 * 1024), memorySwap: String(8 * 1024 * 1024) } });
+    const code = await h.wait(id);
+    expect(code).toBe(137);
+    // containerd's OOM event may trail the exit by a moment
+    await waitFor(async () => (await h.inspect(id)).state?.oomKilled === true, 5000, 'OOMKilled');
+    expect((await h.logs(id)).stdout).not.toContain('survived');
+  });
+
   it('keeps containers and every output line across a supervisor SIGKILL, and adopts them', async () => {
     // a counter that outlives the outage, one that exits during it, and a fast writer
     const steady = await h.run('i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo line$i; sleep 0.01; done; sleep 1000', { name: 'steady' });

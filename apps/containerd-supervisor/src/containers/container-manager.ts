@@ -479,6 +479,14 @@ export class ContainerManager {
     if (!e) return;
     e.rt.oom = true;
     this.events.container('oom', this.actor(e.c));
+    // The shim's OOM notice can trail the exit it caused: mark the run that just ended.
+    if (e.rt.task === 'none' && e.c.state.finishedAtNs && !e.c.state.oomKilled) {
+      const ageMs = Date.now() - Number(BigInt(e.c.state.finishedAtNs) / 1000000n);
+      if (ageMs < 5000) {
+        e.c.state.oomKilled = true;
+        void this.saveState(e).catch((err) => this.log.warn({ err, containerId: id }, 'oom state not saved'));
+      }
+    }
   }
 
   private waitExit(e: Entry): Promise<number> {
