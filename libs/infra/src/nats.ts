@@ -1,8 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { requireCommand } from './deps';
-import { ManagedProcess, type CommandSpec } from './managed-process';
-import { freePort, tcpAccepts } from './net';
+import { LoopbackServerProcess } from './loopback-server';
+import type { CommandSpec } from './managed-process';
 
 export interface NatsServerOptions {
   /** JetStream store directory; the log file goes here too. */
@@ -22,53 +20,17 @@ export function natsServerCommand(o: { storeDir: string; port: number; binary?: 
   };
 }
 
-/** A private nats-server child process (JetStream on). start/stop are idempotent. */
-export class NatsServerProcess {
-  readonly dir: string;
-  readonly logPath: string;
-  private chosenPort?: number;
-  private readonly proc: ManagedProcess;
-
+/** A private nats-server child process (JetStream on). */
+export class NatsServerProcess extends LoopbackServerProcess {
   constructor(private readonly opts: NatsServerOptions) {
-    this.dir = opts.dir;
-    this.logPath = join(opts.dir, 'nats-server.log');
-    this.chosenPort = opts.port;
-    this.proc = new ManagedProcess({
-      name: 'nats-server',
-      command: () => natsServerCommand({ storeDir: this.dir, port: this.port, binary: this.opts.binary }),
-      logPath: this.logPath,
-      ready: () => tcpAccepts(this.port),
-      dieWithParent: opts.dieWithParent,
-    });
+    super({ name: 'nats-server', dir: opts.dir, logFile: 'nats-server.log', port: opts.port, dieWithParent: opts.dieWithParent });
   }
 
-  /** The port; known once start() has been called. */
-  get port(): number {
-    if (this.chosenPort === undefined) throw new Error('nats-server has no port before start()');
-    return this.chosenPort;
+  protected command(): CommandSpec {
+    return natsServerCommand({ storeDir: this.dir, port: this.port, binary: this.opts.binary });
   }
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
-  }
-
-  get pid(): number | undefined {
-    return this.proc.pid;
-  }
-
-  /** Starts nats-server and waits until its port accepts; keeps the port across restarts. */
-  async start(timeoutMs = 20000): Promise<void> {
-    if (this.proc.running) return;
-    mkdirSync(this.dir, { recursive: true });
-    this.chosenPort ??= await freePort();
-    await this.proc.start(timeoutMs);
-  }
-
-  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    return this.proc.stop(signal);
-  }
-
-  kill(): Promise<void> {
-    return this.proc.kill();
   }
 }

@@ -1,8 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { requireCommand } from './deps';
-import { ManagedProcess, type CommandSpec } from './managed-process';
-import { freePort, tcpAccepts } from './net';
+import { LoopbackServerProcess } from './loopback-server';
+import type { CommandSpec } from './managed-process';
 
 export interface RedisServerOptions {
   /** Working directory (dump/AOF files); the log file goes here too. */
@@ -32,53 +30,17 @@ export function redisServerCommand(o: { dir: string; port: number; persistent?: 
   };
 }
 
-/** A private redis-server child process. start/stop are idempotent. */
-export class RedisServerProcess {
-  readonly dir: string;
-  readonly logPath: string;
-  private chosenPort?: number;
-  private readonly proc: ManagedProcess;
-
+/** A private redis-server child process. */
+export class RedisServerProcess extends LoopbackServerProcess {
   constructor(private readonly opts: RedisServerOptions) {
-    this.dir = opts.dir;
-    this.logPath = join(opts.dir, 'redis-server.log');
-    this.chosenPort = opts.port;
-    this.proc = new ManagedProcess({
-      name: 'redis-server',
-      command: () =>
-        redisServerCommand({ dir: this.dir, port: this.port, persistent: this.opts.persistent, binary: this.opts.binary }),
-      logPath: this.logPath,
-      ready: () => tcpAccepts(this.port),
-      dieWithParent: opts.dieWithParent,
-    });
+    super({ name: 'redis-server', dir: opts.dir, logFile: 'redis-server.log', port: opts.port, dieWithParent: opts.dieWithParent });
   }
 
-  /** The port; known once start() has been called. */
-  get port(): number {
-    if (this.chosenPort === undefined) throw new Error('redis-server has no port before start()');
-    return this.chosenPort;
+  protected command(): CommandSpec {
+    return redisServerCommand({ dir: this.dir, port: this.port, persistent: this.opts.persistent, binary: this.opts.binary });
   }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
-  }
-
-  get pid(): number | undefined {
-    return this.proc.pid;
-  }
-
-  async start(timeoutMs = 20000): Promise<void> {
-    if (this.proc.running) return;
-    mkdirSync(this.dir, { recursive: true });
-    this.chosenPort ??= await freePort();
-    await this.proc.start(timeoutMs);
-  }
-
-  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    return this.proc.stop(signal);
-  }
-
-  kill(): Promise<void> {
-    return this.proc.kill();
   }
 }

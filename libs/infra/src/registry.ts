@@ -4,8 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { requireCommand } from './deps';
-import { ManagedProcess } from './managed-process';
-import { freePort, tcpAccepts } from './net';
+import { LoopbackServerProcess } from './loopback-server';
+import type { CommandSpec } from './managed-process';
 
 export interface RegistryOptions {
   /** Holds config.yml, the storage root (`data/`), htpasswd and the log. */
@@ -63,33 +63,16 @@ export function registryConfig(o: { dir: string; port: number; htpasswdPath?: st
 }
 
 /** A private distribution registry (Debian's docker-registry) child process. */
-export class RegistryProcess {
-  readonly dir: string;
-  readonly logPath: string;
+export class RegistryProcess extends LoopbackServerProcess {
   readonly configPath: string;
-  private chosenPort?: number;
-  private readonly proc: ManagedProcess;
 
   constructor(private readonly opts: RegistryOptions) {
-    this.dir = opts.dir;
-    this.logPath = join(opts.dir, 'registry.log');
+    super({ name: 'docker-registry', dir: opts.dir, logFile: 'registry.log', port: opts.port, dieWithParent: opts.dieWithParent });
     this.configPath = join(opts.dir, 'config.yml');
-    this.chosenPort = opts.port;
-    this.proc = new ManagedProcess({
-      name: 'docker-registry',
-      command: () => ({
-        command: requireCommand(this.opts.binary ?? 'docker-registry', 'docker-registry'),
-        args: ['serve', this.configPath],
-      }),
-      logPath: this.logPath,
-      ready: () => tcpAccepts(this.port),
-      dieWithParent: opts.dieWithParent,
-    });
   }
 
-  get port(): number {
-    if (this.chosenPort === undefined) throw new Error('registry has no port before start()');
-    return this.chosenPort;
+  protected command(): CommandSpec {
+    return { command: requireCommand(this.opts.binary ?? 'docker-registry', 'docker-registry'), args: ['serve', this.configPath] };
   }
 
   /** host:port, as it appears in image references. */
@@ -101,14 +84,8 @@ export class RegistryProcess {
     return `http://${this.host}`;
   }
 
-  get pid(): number | undefined {
-    return this.proc.pid;
-  }
-
-  async start(timeoutMs = 20000): Promise<void> {
-    if (this.proc.running) return;
+  protected prepare(): void {
     mkdirSync(join(this.dir, 'data'), { recursive: true });
-    this.chosenPort ??= await freePort();
     let htpasswdPath: string | undefined;
     if (this.opts.htpasswd) {
       htpasswdPath = join(this.dir, 'htpasswd');
@@ -116,14 +93,5 @@ export class RegistryProcess {
       writeFileSync(htpasswdPath, lines.join(''), { mode: 0o600 });
     }
     writeFileSync(this.configPath, registryConfig({ dir: this.dir, port: this.port, htpasswdPath, realm: this.opts.htpasswd?.realm }));
-    await this.proc.start(timeoutMs);
-  }
-
-  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    return this.proc.stop(signal);
-  }
-
-  kill(): Promise<void> {
-    return this.proc.kill();
   }
 }
