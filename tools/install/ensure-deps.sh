@@ -26,7 +26,7 @@ CHECKS=(
 # "service package": services that Debian packages may start on install or at boot.
 # Drydock runs its own instances on its own sockets and ports.
 SERVICES=("containerd containerd" "redis-server redis-server" "nats-server nats-server"
-  "docker-registry docker-registry" "docker docker.io" "docker.socket docker.io")
+  "docker-registry docker-registry" "docker.socket docker.io" "docker docker.io")
 
 APT_UPDATED=0
 
@@ -129,18 +129,63 @@ ensure_node_modules() {
 }
 
 # The docker CLI for end-to-end tests. Debian 12 has no client-only package (docker-cli
-# is newer Debian); docker.io brings dockerd too, which is stopped and disabled at once:
-# Drydock's gateway is the engine the CLI talks to.
+# is newer Debian); docker.io brings dockerd too. Its maintainer scripts are kept from
+# starting anything (policy-rc.d in apt_install), and whatever still came up because of
+# the install (dockerd, docker.socket, or a containerd.service that docker.service pulled
+# in under a site policy-rc.d that allows starts) is stopped: Drydock's gateway is the
+# engine the CLI talks to, and the stack runs its own containerd. Docker 20.10's CLI is fine.
 ensure_docker_cli() {
-  if command -v docker >/dev/null 2>&1; then return 0; fi
+  if command -v docker >/dev/null 2>&1; then log "docker CLI present: $(command -v docker)"; return 0; fi
   if [[ $APT_UPDATED -eq 0 ]]; then log "apt-get update"; as_root apt-get update -qq; APT_UPDATED=1; fi
-  if apt-cache policy docker-cli 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+  # Captured, not piped into grep -q: under pipefail an early grep exit would SIGPIPE apt-cache.
+  local candidate
+  candidate="$(apt-cache policy docker-cli 2>/dev/null || true)"
+  if grep -q 'Candidate: [0-9]' <<<"$candidate"; then
     apt_install docker-cli
   else
     log "no docker-cli package: installing docker.io for its client; dockerd must not be started"
+    local units=(docker.socket docker containerd) was_active=() u dockerd_before=0
+    for u in "${units[@]}"; do if service_active "$u"; then was_active+=("$u"); fi; done
+    if pgrep -x dockerd >/dev/null 2>&1; then dockerd_before=1; fi
     apt_install docker.io
+    for u in "${units[@]}"; do
+      [[ " ${was_active[*]} " == *" $u "* ]] && continue
+      service_active "$u" || continue
+      log "stopping system service $u (started by the docker.io install; Drydock runs its own)"
+      # docker's units are disabled too (no dockerd at boot, no socket activation); a
+      # containerd.service that was there before only goes back to not running.
+      if [[ $u == containerd ]]; then stop_service "$u" stop; else stop_service "$u" disable; fi
+    done
+    if [[ $dockerd_before -eq 0 ]] && pgrep -x dockerd >/dev/null 2>&1; then
+      log "dockerd is running after the docker.io install and would not stop: stop it (Drydock's gateway serves the CLI)"
+      return 1
+    fi
   fi
   command -v docker >/dev/null 2>&1 || { log "docker CLI still missing"; return 1; }
+  log "docker CLI installed: $(docker --version 2>/dev/null || command -v docker)"
+}
+
+# Whether a system service (systemd unit, else sysvinit script) is running.
+service_active() {
+  local s="$1"
+  if [[ -d /run/systemd/system ]]; then
+    systemctl is-active --quiet "$s" 2>/dev/null
+  elif [[ $s != *.socket && -x /etc/init.d/$s ]]; then
+    as_root /etc/init.d/"$s" status >/dev/null 2>&1
+  else
+    return 1
+  fi
+}
+
+# stop_service NAME stop|disable
+stop_service() {
+  local s="$1" how="$2"
+  if [[ -d /run/systemd/system ]]; then
+    if [[ $how == disable ]]; then as_root systemctl disable --now "$s" >/dev/null 2>&1 || true
+    else as_root systemctl stop "$s" >/dev/null 2>&1 || true; fi
+  elif [[ -x /etc/init.d/$s ]]; then
+    as_root /etc/init.d/"$s" stop >/dev/null 2>&1 || true
+  fi
 }
 
 main() {

@@ -1,15 +1,20 @@
 import { isAbsolute, join } from 'node:path';
 import { envInt, loadConfig, z } from '@drydock/config';
 
+const unixSocketPath = z.string().refine(isAbsolute, 'must be an absolute path').refine((p) => Buffer.byteLength(p) < 108, 'must be shorter than 108 bytes');
+
 const schema = z.object({
   DRYDOCK_STATE_DIR: z.string().refine(isAbsolute, 'must be an absolute path').default('/var/lib/drydock'),
   DRYDOCK_NATS_PORT: envInt(4222).refine((p) => p > 0 && p < 65536, 'must be a TCP port'),
   DRYDOCK_REDIS_PORT: envInt(6379).refine((p) => p > 0 && p < 65536, 'must be a TCP port'),
   DRYDOCK_SUPERVISOR_LISTEN: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').default('127.0.0.1:7701'),
-  // Unix sockets are limited to 108 bytes including the terminating NUL.
   // Comma-separated app directory names to run; "none" runs only the infrastructure.
   DRYDOCK_STACK_APPS: z.string().optional(),
-  DRYDOCK_CONTAINERD_ADDRESS: z.string().refine(isAbsolute, 'must be an absolute path').refine((p) => Buffer.byteLength(p) < 108, 'must be shorter than 108 bytes').optional(),
+  // Unix sockets are limited to 108 bytes including the terminating NUL.
+  DRYDOCK_CONTAINERD_ADDRESS: unixSocketPath.optional(),
+  // Where the api-gateway serves the Docker API (what DOCKER_HOST points at); dockerd's
+  // /var/run/docker.sock is left alone so that a real Docker on the same host keeps working.
+  DRYDOCK_GATEWAY_SOCKET: unixSocketPath.default('/run/drydock/docker.sock'),
 });
 
 export interface StackConfig {
@@ -22,6 +27,10 @@ export interface StackConfig {
   redisDir: string;
   redisPort: number;
   supervisorListen: string;
+  /** Where clients reach the supervisor: its listen address, with a wildcard host replaced by loopback. */
+  supervisorAddress: string;
+  /** The api-gateway's Docker API socket (DOCKER_HOST=unix://<this>). */
+  gatewaySocket: string;
   /** Pid records of what this stack started, to clean up after a stack that was SIGKILLed. */
   runDir: string;
   /** Apps to run if built; undefined: every built app. */
@@ -46,6 +55,8 @@ export function loadStackConfig(env: NodeJS.ProcessEnv): StackConfig {
     redisDir: join(stateDir, 'redis'),
     redisPort: c.DRYDOCK_REDIS_PORT,
     supervisorListen: c.DRYDOCK_SUPERVISOR_LISTEN,
+    supervisorAddress: clientAddress(c.DRYDOCK_SUPERVISOR_LISTEN),
+    gatewaySocket: c.DRYDOCK_GATEWAY_SOCKET,
     runDir: join(stateDir, 'run'),
     apps: c.DRYDOCK_STACK_APPS === undefined ? undefined : c.DRYDOCK_STACK_APPS.split(',').map((a) => a.trim()).filter((a) => a && a !== 'none'),
   };
@@ -59,6 +70,15 @@ export function serviceEnv(c: StackConfig, loggerBinary: string): Record<string,
     DRYDOCK_NATS_URL: `nats://127.0.0.1:${c.natsPort}`,
     DRYDOCK_REDIS_URL: `redis://127.0.0.1:${c.redisPort}`,
     DRYDOCK_SUPERVISOR_LISTEN: c.supervisorListen,
+    DRYDOCK_SUPERVISOR_ADDRESS: c.supervisorAddress,
+    DRYDOCK_GATEWAY_SOCKET: c.gatewaySocket,
     DRYDOCK_LOGGER_BINARY: loggerBinary,
   };
+}
+
+/** host:port to connect to for a listen address; 0.0.0.0 and [::] listen on loopback too. */
+export function clientAddress(listen: string): string {
+  const i = listen.lastIndexOf(':');
+  const host = listen.slice(0, i);
+  return ['0.0.0.0', '::', '[::]', '*'].includes(host) ? `127.0.0.1:${listen.slice(i + 1)}` : listen;
 }

@@ -136,7 +136,10 @@ async function main(): Promise<void> {
     }
     log(`${signal}: stopping services, then nats and redis, then containerd (containers keep running)`);
     stopping = (async () => {
-      await Promise.all(apps.map((w) => w.stop('SIGTERM')));
+      // Clients of the supervisor (the gateway, ...) first, then the supervisor.
+      const sup = apps[built.indexOf('containerd-supervisor')];
+      await Promise.all(apps.filter((w) => w !== sup).map((w) => w.stop('SIGTERM')));
+      if (sup) await sup.stop('SIGTERM');
       await Promise.all([nats.stop('SIGTERM'), redis.stop('SIGTERM')]);
       await containerd.stop('SIGTERM');
       // An adopted containerd that an earlier (SIGKILLed) stack started is ours to stop too.
@@ -165,9 +168,27 @@ async function main(): Promise<void> {
   if (stopping) return;
   log(`containerd ${paths.address}`);
   log(`NATS ${env.DRYDOCK_NATS_URL}, Redis ${env.DRYDOCK_REDIS_URL}`);
-  for (const w of apps) w.start();
-  if (built.includes('containerd-supervisor')) log(`supervisor gRPC ${config.supervisorListen}`);
+  // The supervisor first: the gateway (and any other app) calls it from its first request.
+  // Not answering in time is logged, not fatal: the watchdog keeps restarting it and
+  // clients retry, so the rest of the stack still comes up.
+  const supervisor = apps[built.indexOf('containerd-supervisor')];
+  if (supervisor) {
+    supervisor.start();
+    const port = Number(config.supervisorAddress.slice(config.supervisorAddress.lastIndexOf(':') + 1));
+    const host = config.supervisorAddress.slice(0, config.supervisorAddress.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+    await waitFor(() => tcpAccepts(port, host), READY_TIMEOUT_MS, `supervisor on ${config.supervisorAddress}`).catch((err: Error) => log(`${err.message}; starting the other apps anyway`));
+    if (stopping) return;
+    log(`supervisor gRPC ${config.supervisorListen}`);
+  }
+  for (const w of apps) if (w !== supervisor) w.start();
   log(`running ${['containerd', 'nats', 'redis', ...appNames].join(', ')}; Ctrl-C stops them (containers keep running)`);
+  if (built.includes('api-gateway')) {
+    // Printed once the socket answers, so that copying the line gives a working CLI.
+    waitFor(() => unixSocketAnswers(config.gatewaySocket), READY_TIMEOUT_MS, `the gateway on ${config.gatewaySocket}`).then(
+      () => stopping || log(`docker CLI: export DOCKER_HOST=unix://${config.gatewaySocket}`),
+      (err: Error) => stopping || log(`${err.message}; see [gateway] above`),
+    );
+  }
 }
 
 main().catch((err: Error) => {

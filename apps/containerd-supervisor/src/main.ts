@@ -18,6 +18,12 @@ import { execService } from './grpc/exec.service';
 import { Handlers } from './grpc/handlers';
 import { imagesService } from './grpc/images.service';
 import { nodeService } from './grpc/node.service';
+import { archivesService } from './grpc/archives.service';
+import { volumesService } from './grpc/volumes.service';
+import { ArchiveManager, VolumeCopyUp } from './archives/archive-manager';
+import { RootfsMounter } from './archives/rootfs-mounter';
+import { VolumeStore } from './volumes/volume-store';
+import { diskUsage } from './node/disk-usage';
 import { ImageStore } from './images';
 import { Heartbeat } from './node/heartbeat';
 import { loadNodeIdentity } from './node/node-identity';
@@ -53,6 +59,9 @@ async function main(): Promise<void> {
   const events = new EventAdapter();
   const images = new ImageStore(cc, logger, { snapshotter: 'overlayfs', platform: 'linux/amd64' });
   const specs = new DockerSpecBuilder({ cgroupParent: config.cgroupParent, hostCpus: cpus().length });
+  // Volumes live beside the services' state (not under supervisor/): <DRYDOCK_STATE_DIR>/volumes/<name>/_data.
+  const volumes = new VolumeStore(join(config.stateDir, 'volumes'), logger);
+  const mounter = new RootfsMounter(join(config.stateDir, 'supervisor', 'mnt'), logger);
   const manager = new ContainerManager(
     cc,
     new ContainerStore(cc),
@@ -61,6 +70,8 @@ async function main(): Promise<void> {
     new NativeLogBackend(loggerBinary),
     specs,
     events,
+    volumes,
+    new VolumeCopyUp(mounter),
     { stateDir: join(config.stateDir, 'supervisor'), nodeId: identity.nodeId, cgroupParent: config.cgroupParent, hostCpus: cpus().length },
     logger,
   );
@@ -86,6 +97,8 @@ async function main(): Promise<void> {
   server.addService(supervisorV1.ContainersService, containersService(manager, new CgroupStatsSource(new CgroupStatsReader()), { top: (pids, psArgs) => top(pids, psArgs) }, handlers));
   server.addService(supervisorV1.ExecService, execService(execs, handlers));
   server.addService(supervisorV1.ImagesService, imagesService(images, manager, events, handlers));
+  server.addService(supervisorV1.ArchivesService, archivesService(new ArchiveManager(manager, mounter, logger), handlers));
+  server.addService(supervisorV1.VolumesService, volumesService(volumes, (name) => manager.volumeUsers(name), handlers));
   server.addService(
     supervisorV1.NodeService,
     nodeService(
@@ -97,6 +110,7 @@ async function main(): Promise<void> {
         imageCount: async () => (await images.listImages({})).length,
         containerdVersion: async () => (await cc.unary(cc.version, cc.version.version, {})).version ?? '',
         operatingSystem: await osName(),
+        diskUsage: () => diskUsage({ images, containers: manager, snapshotUsage: (id) => images.snapshots.usage(id), volumes }),
       },
       handlers,
     ),

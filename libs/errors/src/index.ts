@@ -1,2 +1,3 @@
 export * from './errors';
 export { toGrpcStatus, fromGrpcError, isServiceError } from './grpc';
+export { toHttpError } from './http';

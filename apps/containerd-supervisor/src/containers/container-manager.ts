@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, open, rm, writeFile, readFile, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@drydock/logging';
@@ -19,7 +20,7 @@ import { containerFilter, type Filter, type FilterableContainer } from './filter
 import { humanDuration } from './human';
 import { KeyedLock } from './keyed-lock';
 import { newContainerId, normalizeName, randomName } from './names';
-import type { ContainerEvents, ImageLookup, LogBackend, LogEntryOut, LogReadOptions, LogWriterHandle, Mount, SnapshotOps, SpecBuilder } from './ports';
+import type { ContainerEvents, ImageLookup, LogBackend, LogEntryOut, LogReadOptions, LogWriterHandle, Mount, SnapshotOps, SpecBuilder, VolumeOps, VolumeSeeder } from './ports';
 import { initialState, nowNs, nsToTimestamp, timestampToNs, type ContainerSpecRecord, type ContainerStateRecord } from './record';
 import { nextRestartDelayMs, restartsOnBoot, shouldRestart, validateRestartPolicy } from './restart-policy';
 import { mergeEnv, parseSignal } from '@drydock/oci-spec';
@@ -80,6 +81,8 @@ export class ContainerManager {
     private readonly logBackend: LogBackend,
     private readonly specs: SpecBuilder,
     private readonly events: ContainerEvents,
+    private readonly volumes: VolumeOps,
+    private readonly seeder: VolumeSeeder,
     private readonly opts: ContainerManagerOptions,
     logger: Logger,
   ) {
@@ -231,7 +234,8 @@ export class ContainerManager {
       if (argv.length === 0) throw new InvalidArgumentError('No command specified');
       const resolvedConfig: supervisorV1.ContainerConfig = {
         ...config,
-        hostname: config.hostname || id.slice(0, 12),
+        // dockerd: the host's name on the host network, else the short id
+        hostname: config.hostname || (netMode === 'host' ? hostname() : id.slice(0, 12)),
         entrypoint: { values: entrypoint },
         cmd: { values: cmd },
         env: mergeEnv(config.env ?? [], ic.Env ?? []),
@@ -257,15 +261,17 @@ export class ContainerManager {
       let prepared = false;
       try {
         await mkdir(dir, { recursive: true });
+        const newVolumes = new Set<string>();
         for (const m of hc.mounts ?? []) {
-          if (m.type === 'volume' && m.source) await mkdir(join(this.opts.stateDir, 'volumes', m.source, '_data'), { recursive: true });
+          if (m.type === 'volume' && m.source && (await this.volumes.ensure(m.source)).created) newVolumes.add(m.source);
         }
         const files = await this.writeHostFiles(dir, resolvedConfig);
         // exists from the start, so an attach made before the first start follows it from byte 0
         await writeFile(this.logPath(id), '', { flag: 'a', mode: 0o640 });
         const rootfs = await this.snapshots.prepare(id, image.chainId);
         prepared = true;
-        const oci = await this.specs.build({ record: spec, name, image, rootfs, files, volumesDir: join(this.opts.stateDir, 'volumes') });
+        await this.copyUpVolumes(id, hc.mounts ?? [], newVolumes, rootfs);
+        const oci = await this.specs.build({ record: spec, name, image, rootfs, files, volumesDir: this.volumes.root });
         await this.store.create(stored, oci, id);
       } catch (err) {
         // nothing half-made: snapshot, directory and record go together
@@ -278,6 +284,21 @@ export class ContainerManager {
       const warnings: string[] = [];
       return { id, warnings };
     });
+  }
+
+  /**
+   * Docker's copy-up: a volume that is new (created by this container) and
+   * still empty gets the image's content at the mount target, unless the mount
+   * asks for `nocopy`. Done at create, from the fresh snapshot (the image's view).
+   */
+  private async copyUpVolumes(id: string, mounts: supervisorV1.Mount[], newVolumes: Set<string>, rootfs: Mount[]): Promise<void> {
+    for (const m of mounts) {
+      if (m.type !== 'volume' || !m.source || !newVolumes.has(m.source)) continue;
+      if ((m.options ?? '').split(',').includes('nocopy')) continue;
+      if (!(await this.volumes.isEmpty(m.source))) continue;
+      await this.seeder.copyUp(rootfs, m.target ?? '/', this.volumes.dataPath(m.source));
+      this.log.debug({ containerId: id, volume: m.source, target: m.target }, 'volume populated from image');
+    }
   }
 
   private validateMount(m: supervisorV1.Mount): void {
@@ -730,7 +751,7 @@ export class ContainerManager {
       status: this.status(e),
       exitCode: e.c.state.exitCode,
       createdNs: BigInt(e.c.spec.createdNs),
-      mountSources: mounts.map((m) => (m.type === 'volume' ? join(this.opts.stateDir, 'volumes', m.source ?? '', '_data') : m.source ?? '')),
+      mountSources: mounts.map((m) => (m.type === 'volume' ? this.volumes.dataPath(m.source ?? '') : m.source ?? '')),
       mountDestinations: mounts.map((m) => m.target ?? ''),
       volumeNames: mounts.filter((m) => m.type === 'volume').map((m) => m.source ?? ''),
     };
@@ -779,7 +800,7 @@ export class ContainerManager {
     return (e.c.spec.hostConfig.mounts ?? []).map((m) => ({
       type: m.type,
       name: m.type === 'volume' ? m.source : '',
-      source: m.type === 'volume' ? join(this.opts.stateDir, 'volumes', m.source ?? '', '_data') : m.source ?? '',
+      source: m.type === 'volume' ? this.volumes.dataPath(m.source ?? '') : m.source ?? '',
       destination: m.target,
       mode: m.type === 'bind' ? (m.readOnly ? 'ro' : '') : m.type === 'volume' ? 'z' : '',
       rw: !m.readOnly,
@@ -839,6 +860,37 @@ export class ContainerManager {
       (this.isRunning(e) ? running : stopped).push(e.c.spec.id);
     }
     return { running, stopped };
+  }
+
+  /** Ids of the containers (any state) mounting the named volume: Docker's "in use". */
+  volumeUsers(name: string): string[] {
+    const out: string[] = [];
+    for (const e of this.entries.values()) {
+      if ((e.c.spec.hostConfig.mounts ?? []).some((m) => m.type === 'volume' && m.source === name)) out.push(e.c.spec.id);
+    }
+    return out;
+  }
+
+  /** Every container id, for disk usage. */
+  ids(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /**
+   * What archive operations need about a container's root filesystem: the
+   * init pid while it runs (its root is reachable as /proc/<pid>/root), the
+   * snapshot mounts (always), and the mount targets (hidden from diff).
+   */
+  async rootfsTarget(ref: string): Promise<{ id: string; name: string; pid: number; mounts: Mount[]; readonlyRootfs: boolean; mountTargets: string[] }> {
+    const e = this.resolve(ref);
+    return {
+      id: e.c.spec.id,
+      name: e.c.name,
+      pid: this.isRunning(e) ? e.rt.pid : 0,
+      mounts: await this.snapshots.mounts(e.c.spec.id),
+      readonlyRootfs: !!e.c.spec.hostConfig.readonlyRootfs,
+      mountTargets: (e.c.spec.hostConfig.mounts ?? []).map((m) => m.target ?? '').filter((t) => t),
+    };
   }
 
   // ------------------------------------------------------------------ logs / attach

@@ -42,6 +42,23 @@ export interface SnapshotOps {
   remove(key: string): Promise<void>;
 }
 
+/** Local named volumes (see volumes/volume-store.ts). */
+export interface VolumeOps {
+  /** Directory holding every volume (`<name>/_data` each). */
+  readonly root: string;
+  /** Host directory of a volume's data. */
+  dataPath(name: string): string;
+  /** The volume, created if missing (Docker auto-creates on `-v name:/path`). */
+  ensure(name: string): Promise<{ created: boolean }>;
+  /** Whether the volume holds nothing yet (image content is copied up only then). */
+  isEmpty(name: string): Promise<boolean>;
+}
+
+/** Copies the image's content at a path into a new volume (Docker's copy-up), from the container's rootfs mounts. */
+export interface VolumeSeeder {
+  copyUp(rootfs: Mount[], containerPath: string, destDir: string): Promise<void>;
+}
+
 /** A running log writer process for one container run. */
 export interface LogWriterHandle {
   pid: number;

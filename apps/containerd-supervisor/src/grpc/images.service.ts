@@ -88,6 +88,22 @@ export function imagesService(images: ImageStore, containers: ContainerManager, 
       events.image('tag', id, name);
       return {};
     }),
+    imageHistory: h.unary('ImageHistory', async (req: supervisorV1.ImageHistoryRequest) => {
+      const rows = await images.imageHistory(req.ref ?? '');
+      return { rows: rows.map((r) => ({ id: r.Id, created: String(r.Created), createdBy: r.CreatedBy, tags: r.Tags ?? [], size: String(r.Size), comment: r.Comment })) };
+    }),
+    pruneImages: h.unary('PruneImages', async (req: supervisorV1.PruneImagesRequest) => {
+      const res = await images.pruneImages({
+        filters: (req.filters ?? []).map((f) => ({ key: f.key ?? '', values: f.values ?? [] })),
+        isInUse: async (imageId) => {
+          const u = containers.imageUsers(imageId);
+          return { running: u.running.length > 0, containerIds: [...u.running, ...u.stopped] };
+        },
+      });
+      for (const u of res.untagged) events.image('untag', u, u);
+      for (const d of res.deleted.filter((x) => x.startsWith('sha256:'))) events.image('delete', d, d);
+      return { untagged: res.untagged, deleted: res.deleted, spaceReclaimed: String(res.spaceReclaimed) };
+    }),
     removeImage: h.unary('RemoveImage', async (req: supervisorV1.RemoveImageRequest) => {
       const res = await images.removeImage(req.ref ?? '', {
         force: req.force,

@@ -1,6 +1,8 @@
 import { cpus, release, totalmem } from 'node:os';
 import type { supervisorV1 } from '@drydock/proto';
 import type { Handlers } from './handlers';
+import type { DiskUsage } from '../node/disk-usage';
+import { volumeMessage } from './volumes.service';
 
 export interface NodeFacts {
   nodeId: string;
@@ -10,7 +12,10 @@ export interface NodeFacts {
   counts: () => { total: number; running: number; paused: number; stopped: number };
   imageCount: () => Promise<number>;
   operatingSystem: string;
+  /** docker system df (node/disk-usage.ts). */
+  diskUsage: () => Promise<DiskUsage>;
 }
+
 
 /** Thin gRPC adapter describing this node (drydock.supervisor.v1.Node). */
 export function nodeService(f: NodeFacts, h: Handlers): supervisorV1.NodeServer {
@@ -31,6 +36,15 @@ export function nodeService(f: NodeFacts, h: Handlers): supervisorV1.NodeServer 
         containerdVersion: await f.containerdVersion(),
         kernelVersion: release(),
         operatingSystem: f.operatingSystem,
+      };
+    }),
+    getDiskUsage: h.unary('GetDiskUsage', async () => {
+      const du = await f.diskUsage();
+      return {
+        layersSize: String(du.layersSize),
+        images: du.images.map((i) => ({ id: i.id, size: String(i.size), sharedSize: String(i.sharedSize), containers: i.containers })),
+        containers: du.containers.map((c) => ({ id: c.id, sizeRw: String(c.sizeRw) })),
+        volumes: du.volumes.map((v) => volumeMessage(v.volume, v.refCount, v.size)),
       };
     }),
   };

@@ -216,6 +216,51 @@ export function isDanglingName(name: string): boolean {
   return name.startsWith(DANGLING_PREFIX);
 }
 
+/** Docker's image prune filters: dangling (default true), label, label!, until. */
+export function pruneFilter(filters: Filter[]): (row: ImageSummary) => boolean {
+  let danglingOnly = true;
+  const checks: ((row: ImageSummary) => boolean)[] = [];
+  const labelMatch = (spec: string, labels: Record<string, string>) => {
+    const i = spec.indexOf('=');
+    return i < 0 ? spec in labels : labels[spec.slice(0, i)] === spec.slice(i + 1);
+  };
+  for (const f of filters) {
+    switch (f.key) {
+      case 'dangling':
+        for (const v of f.values) {
+          const x = v.toLowerCase();
+          if (x === 'false' || x === '0') danglingOnly = false;
+          else if (x !== 'true' && x !== '1') throw new InvalidArgumentError(`Invalid filter 'dangling=${v}'`);
+        }
+        break;
+      case 'label':
+        checks.push((r) => f.values.every((v) => labelMatch(v, r.labels)));
+        break;
+      case 'label!':
+        checks.push((r) => !f.values.some((v) => labelMatch(v, r.labels)));
+        break;
+      case 'until': {
+        const limits = f.values.map(parseUntil);
+        checks.push((r) => limits.every((ms) => Date.parse(r.created) < ms));
+        break;
+      }
+      default:
+        throw new InvalidArgumentError(`Invalid filter '${f.key}'`);
+    }
+  }
+  return (r) => (!danglingOnly || r.repoTags.length === 0) && checks.every((c) => c(r));
+}
+
+/** `until`: Unix seconds, a Go duration before now (`24h`, `1h30m`), or an RFC 3339 time; epoch ms. */
+function parseUntil(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const dur = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(v);
+  if (dur && v) return Date.now() - ((Number(dur[1] ?? 0) * 60 + Number(dur[2] ?? 0)) * 60 + Number(dur[3] ?? 0)) * 1000;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidArgumentError(`invalid filter 'until=${v}'`);
+  return t;
+}
+
 function tsToDate(ts: { seconds?: string; nanos?: number } | undefined): Date | undefined {
   if (!ts?.seconds) return undefined;
   return new Date(Number(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6));
@@ -478,6 +523,33 @@ export class ImageStore {
       this.log.info({ imageId: entry.id, untagged, deleted: deleted.length }, 'image removed');
       return { untagged, deleted };
     });
+  }
+
+  /**
+   * `docker image prune`: with `dangling=true` (the default) untagged images,
+   * with `dangling=false` (`-a`) every image, that no container uses; `label`,
+   * `label!` and `until` narrow it. Space is the size of the images deleted.
+   */
+  async pruneImages(opts: { filters: Filter[]; isInUse: (imageId: string) => Promise<ImageUsage> }): Promise<{ untagged: string[]; deleted: string[]; spaceReclaimed: number }> {
+    const pred = pruneFilter(opts.filters);
+    const untagged: string[] = [];
+    const deleted: string[] = [];
+    let spaceReclaimed = 0;
+    for (const row of await this.listImages({})) {
+      if (!pred(row)) continue;
+      if ((await opts.isInUse(row.id)).containerIds.length > 0) continue;
+      try {
+        const res = await this.removeImage(row.id, { force: true, isInUse: opts.isInUse });
+        untagged.push(...res.untagged);
+        deleted.push(...res.deleted);
+        if (res.deleted.includes(row.id)) spaceReclaimed += row.size;
+      } catch (err) {
+        // taken by a container or removed meanwhile: prune skips it, as Docker does
+        this.log.debug({ err, imageId: row.id }, 'image not pruned');
+      }
+    }
+    this.log.info({ deleted: deleted.length, spaceReclaimed }, 'images pruned');
+    return { untagged, deleted, spaceReclaimed };
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ export class SupervisorHarness {
   images!: supervisorV1.ImagesClient;
   exec!: supervisorV1.ExecClient;
   node!: supervisorV1.NodeClient;
+  archives!: supervisorV1.ArchivesClient;
+  volumes!: supervisorV1.VolumesClient;
   private child?: ChildProcess;
   private build!: { main: string; logger: string };
   stateDir = '';
@@ -57,6 +59,8 @@ export class SupervisorHarness {
     this.images = new supervisorV1.ImagesClient(target, creds);
     this.exec = new supervisorV1.ExecClient(target, creds);
     this.node = new supervisorV1.NodeClient(target, creds);
+    this.archives = new supervisorV1.ArchivesClient(target, creds);
+    this.volumes = new supervisorV1.VolumesClient(target, creds);
   }
 
   async startSupervisor(): Promise<void> {
@@ -107,6 +111,8 @@ export class SupervisorHarness {
     this.images?.close();
     this.exec?.close();
     this.node?.close();
+    this.archives?.close();
+    this.volumes?.close();
     if (process.env.DRYDOCK_KEEP_TEST_INFRA) {
       // debugging aid: leave everything in place and say where
       // eslint-disable-next-line no-console

@@ -932,6 +932,241 @@ export interface GetNodeInfoResponse_LabelsEntry {
   value: string;
 }
 
+export interface ImageHistoryRequest {
+  ref?: string | undefined;
+}
+
+export interface ImageHistoryRow {
+  /** Id: the image id for the top row, "<missing>" for the others (as Docker shows). */
+  id?:
+    | string
+    | undefined;
+  /** Created: Unix seconds. */
+  created?: string | undefined;
+  createdBy?: string | undefined;
+  tags?: string[] | undefined;
+  size?: string | undefined;
+  comment?: string | undefined;
+}
+
+export interface ImageHistoryResponse {
+  rows?: ImageHistoryRow[] | undefined;
+}
+
+export interface PruneImagesRequest {
+  /** Filters: dangling=false (all unused), until=<time>, label=... */
+  filters?: Filter[] | undefined;
+}
+
+export interface PruneImagesResponse {
+  untagged?: string[] | undefined;
+  deleted?: string[] | undefined;
+  spaceReclaimed?: string | undefined;
+}
+
+/** PathStat is Docker's container path stat (X-Docker-Container-Path-Stat). */
+export interface PathStat {
+  name?: string | undefined;
+  size?:
+    | string
+    | undefined;
+  /** Mode: Go os.FileMode bits (type bits included, as Docker sends them). */
+  mode?:
+    | number
+    | undefined;
+  /** Mtime: RFC 3339 with nanoseconds. */
+  mtime?: string | undefined;
+  linkTarget?: string | undefined;
+}
+
+export interface StatPathRequest {
+  id?: string | undefined;
+  path?: string | undefined;
+}
+
+export interface StatPathResponse {
+  stat?: PathStat | undefined;
+}
+
+export interface GetArchiveRequest {
+  id?: string | undefined;
+  path?: string | undefined;
+}
+
+export interface GetArchiveResponse {
+  stat?: PathStat | undefined;
+  chunk?: Buffer | undefined;
+}
+
+export interface PutArchiveHeader {
+  id?:
+    | string
+    | undefined;
+  /** Path: an existing directory in the container to extract into. */
+  path?:
+    | string
+    | undefined;
+  /** NoOverwriteDirNonDir: refuse to replace a directory with a non-directory and vice versa. */
+  noOverwriteDirNonDir?:
+    | boolean
+    | undefined;
+  /** CopyUidGid: keep the tar's ownership (default: the container's root). */
+  copyUidGid?: boolean | undefined;
+}
+
+export interface PutArchiveRequest {
+  header?: PutArchiveHeader | undefined;
+  chunk?: Buffer | undefined;
+}
+
+export interface PutArchiveResponse {
+}
+
+export interface ExportContainerRequest {
+  id?: string | undefined;
+}
+
+export interface ArchiveChunk {
+  data?: Buffer | undefined;
+}
+
+export interface ContainerChangesRequest {
+  id?: string | undefined;
+}
+
+export interface ContainerChange {
+  path?:
+    | string
+    | undefined;
+  /** Kind: 0 modified, 1 added, 2 deleted (Docker's numbering). */
+  kind?: number | undefined;
+}
+
+export interface ContainerChangesResponse {
+  changes?: ContainerChange[] | undefined;
+}
+
+export interface Volume {
+  name?:
+    | string
+    | undefined;
+  /** Driver: always "local". */
+  driver?:
+    | string
+    | undefined;
+  /** Mountpoint: the host directory holding the data. */
+  mountpoint?:
+    | string
+    | undefined;
+  /** CreatedAt: RFC 3339. */
+  createdAt?: string | undefined;
+  labels?: { [key: string]: string } | undefined;
+  options?:
+    | { [key: string]: string }
+    | undefined;
+  /** Scope: "local". */
+  scope?:
+    | string
+    | undefined;
+  /** RefCount: containers using it (-1 if not computed). */
+  refCount?:
+    | number
+    | undefined;
+  /** Size in bytes (-1 if not computed). */
+  size?: string | undefined;
+}
+
+export interface Volume_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface Volume_OptionsEntry {
+  key: string;
+  value: string;
+}
+
+export interface CreateVolumeRequest {
+  /** Name: empty generates a 64-hex name (anonymous volume). */
+  name?: string | undefined;
+  driver?: string | undefined;
+  driverOpts?: { [key: string]: string } | undefined;
+  labels?: { [key: string]: string } | undefined;
+}
+
+export interface CreateVolumeRequest_DriverOptsEntry {
+  key: string;
+  value: string;
+}
+
+export interface CreateVolumeRequest_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface CreateVolumeResponse {
+  volume?: Volume | undefined;
+}
+
+export interface ListVolumesRequest {
+  filters?: Filter[] | undefined;
+}
+
+export interface ListVolumesResponse {
+  volumes?: Volume[] | undefined;
+  warnings?: string[] | undefined;
+}
+
+export interface InspectVolumeRequest {
+  name?: string | undefined;
+}
+
+export interface InspectVolumeResponse {
+  volume?: Volume | undefined;
+}
+
+export interface RemoveVolumeRequest {
+  name?: string | undefined;
+  force?: boolean | undefined;
+}
+
+export interface RemoveVolumeResponse {
+}
+
+export interface PruneVolumesRequest {
+  filters?: Filter[] | undefined;
+}
+
+export interface PruneVolumesResponse {
+  deleted?: string[] | undefined;
+  spaceReclaimed?: string | undefined;
+}
+
+export interface GetDiskUsageRequest {
+}
+
+export interface ImageUsage {
+  id?: string | undefined;
+  size?: string | undefined;
+  sharedSize?: string | undefined;
+  containers?: number | undefined;
+}
+
+export interface ContainerUsage {
+  id?:
+    | string
+    | undefined;
+  /** SizeRw: bytes in the container's writable layer. */
+  sizeRw?: string | undefined;
+}
+
+export interface GetDiskUsageResponse {
+  layersSize?: string | undefined;
+  images?: ImageUsage[] | undefined;
+  containers?: ContainerUsage[] | undefined;
+  volumes?: Volume[] | undefined;
+}
+
 function createBaseStringList(): StringList {
   return { values: [] };
 }
@@ -10650,6 +10885,3469 @@ export const GetNodeInfoResponse_LabelsEntry: MessageFns<GetNodeInfoResponse_Lab
   },
 };
 
+function createBaseImageHistoryRequest(): ImageHistoryRequest {
+  return { ref: "" };
+}
+
+export const ImageHistoryRequest: MessageFns<ImageHistoryRequest> = {
+  encode(message: ImageHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== undefined && message.ref !== "") {
+      writer.uint32(10).string(message.ref);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImageHistoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImageHistoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImageHistoryRequest {
+    return { ref: isSet(object.ref) ? globalThis.String(object.ref) : "" };
+  },
+
+  toJSON(message: ImageHistoryRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== undefined && message.ref !== "") {
+      obj.ref = message.ref;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImageHistoryRequest>, I>>(base?: I): ImageHistoryRequest {
+    return ImageHistoryRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImageHistoryRequest>, I>>(object: I): ImageHistoryRequest {
+    const message = createBaseImageHistoryRequest();
+    message.ref = object.ref ?? "";
+    return message;
+  },
+};
+
+function createBaseImageHistoryRow(): ImageHistoryRow {
+  return { id: "", created: "0", createdBy: "", tags: [], size: "0", comment: "" };
+}
+
+export const ImageHistoryRow: MessageFns<ImageHistoryRow> = {
+  encode(message: ImageHistoryRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.created !== undefined && message.created !== "0") {
+      writer.uint32(16).int64(message.created);
+    }
+    if (message.createdBy !== undefined && message.createdBy !== "") {
+      writer.uint32(26).string(message.createdBy);
+    }
+    if (message.tags !== undefined && message.tags.length !== 0) {
+      for (const v of message.tags) {
+        writer.uint32(34).string(v!);
+      }
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      writer.uint32(40).int64(message.size);
+    }
+    if (message.comment !== undefined && message.comment !== "") {
+      writer.uint32(50).string(message.comment);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImageHistoryRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImageHistoryRow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.created = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.createdBy = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.tags!.push(el);
+            }
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.size = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.comment = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImageHistoryRow {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      created: isSet(object.created) ? globalThis.String(object.created) : "0",
+      createdBy: isSet(object.createdBy)
+        ? globalThis.String(object.createdBy)
+        : isSet(object.created_by)
+        ? globalThis.String(object.created_by)
+        : "",
+      tags: globalThis.Array.isArray(object?.tags) ? object.tags.map((e: any) => globalThis.String(e)) : [],
+      size: isSet(object.size) ? globalThis.String(object.size) : "0",
+      comment: isSet(object.comment) ? globalThis.String(object.comment) : "",
+    };
+  },
+
+  toJSON(message: ImageHistoryRow): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.created !== undefined && message.created !== "0") {
+      obj.created = message.created;
+    }
+    if (message.createdBy !== undefined && message.createdBy !== "") {
+      obj.createdBy = message.createdBy;
+    }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      obj.size = message.size;
+    }
+    if (message.comment !== undefined && message.comment !== "") {
+      obj.comment = message.comment;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImageHistoryRow>, I>>(base?: I): ImageHistoryRow {
+    return ImageHistoryRow.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImageHistoryRow>, I>>(object: I): ImageHistoryRow {
+    const message = createBaseImageHistoryRow();
+    message.id = object.id ?? "";
+    message.created = object.created ?? "0";
+    message.createdBy = object.createdBy ?? "";
+    message.tags = object.tags?.map((e) => e) || [];
+    message.size = object.size ?? "0";
+    message.comment = object.comment ?? "";
+    return message;
+  },
+};
+
+function createBaseImageHistoryResponse(): ImageHistoryResponse {
+  return { rows: [] };
+}
+
+export const ImageHistoryResponse: MessageFns<ImageHistoryResponse> = {
+  encode(message: ImageHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rows !== undefined && message.rows.length !== 0) {
+      for (const v of message.rows) {
+        ImageHistoryRow.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImageHistoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImageHistoryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = ImageHistoryRow.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.rows!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImageHistoryResponse {
+    return {
+      rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => ImageHistoryRow.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ImageHistoryResponse): unknown {
+    const obj: any = {};
+    if (message.rows?.length) {
+      obj.rows = message.rows.map((e) => ImageHistoryRow.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImageHistoryResponse>, I>>(base?: I): ImageHistoryResponse {
+    return ImageHistoryResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImageHistoryResponse>, I>>(object: I): ImageHistoryResponse {
+    const message = createBaseImageHistoryResponse();
+    message.rows = object.rows?.map((e) => ImageHistoryRow.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePruneImagesRequest(): PruneImagesRequest {
+  return { filters: [] };
+}
+
+export const PruneImagesRequest: MessageFns<PruneImagesRequest> = {
+  encode(message: PruneImagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filters !== undefined && message.filters.length !== 0) {
+      for (const v of message.filters) {
+        Filter.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneImagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneImagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = Filter.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.filters!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneImagesRequest {
+    return {
+      filters: globalThis.Array.isArray(object?.filters) ? object.filters.map((e: any) => Filter.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PruneImagesRequest): unknown {
+    const obj: any = {};
+    if (message.filters?.length) {
+      obj.filters = message.filters.map((e) => Filter.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneImagesRequest>, I>>(base?: I): PruneImagesRequest {
+    return PruneImagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneImagesRequest>, I>>(object: I): PruneImagesRequest {
+    const message = createBasePruneImagesRequest();
+    message.filters = object.filters?.map((e) => Filter.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePruneImagesResponse(): PruneImagesResponse {
+  return { untagged: [], deleted: [], spaceReclaimed: "0" };
+}
+
+export const PruneImagesResponse: MessageFns<PruneImagesResponse> = {
+  encode(message: PruneImagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.untagged !== undefined && message.untagged.length !== 0) {
+      for (const v of message.untagged) {
+        writer.uint32(10).string(v!);
+      }
+    }
+    if (message.deleted !== undefined && message.deleted.length !== 0) {
+      for (const v of message.deleted) {
+        writer.uint32(18).string(v!);
+      }
+    }
+    if (message.spaceReclaimed !== undefined && message.spaceReclaimed !== "0") {
+      writer.uint32(24).int64(message.spaceReclaimed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneImagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneImagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.untagged!.push(el);
+            }
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.deleted!.push(el);
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.spaceReclaimed = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneImagesResponse {
+    return {
+      untagged: globalThis.Array.isArray(object?.untagged) ? object.untagged.map((e: any) => globalThis.String(e)) : [],
+      deleted: globalThis.Array.isArray(object?.deleted) ? object.deleted.map((e: any) => globalThis.String(e)) : [],
+      spaceReclaimed: isSet(object.spaceReclaimed)
+        ? globalThis.String(object.spaceReclaimed)
+        : isSet(object.space_reclaimed)
+        ? globalThis.String(object.space_reclaimed)
+        : "0",
+    };
+  },
+
+  toJSON(message: PruneImagesResponse): unknown {
+    const obj: any = {};
+    if (message.untagged?.length) {
+      obj.untagged = message.untagged;
+    }
+    if (message.deleted?.length) {
+      obj.deleted = message.deleted;
+    }
+    if (message.spaceReclaimed !== undefined && message.spaceReclaimed !== "0") {
+      obj.spaceReclaimed = message.spaceReclaimed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneImagesResponse>, I>>(base?: I): PruneImagesResponse {
+    return PruneImagesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneImagesResponse>, I>>(object: I): PruneImagesResponse {
+    const message = createBasePruneImagesResponse();
+    message.untagged = object.untagged?.map((e) => e) || [];
+    message.deleted = object.deleted?.map((e) => e) || [];
+    message.spaceReclaimed = object.spaceReclaimed ?? "0";
+    return message;
+  },
+};
+
+function createBasePathStat(): PathStat {
+  return { name: "", size: "0", mode: 0, mtime: "", linkTarget: "" };
+}
+
+export const PathStat: MessageFns<PathStat> = {
+  encode(message: PathStat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      writer.uint32(16).int64(message.size);
+    }
+    if (message.mode !== undefined && message.mode !== 0) {
+      writer.uint32(24).uint32(message.mode);
+    }
+    if (message.mtime !== undefined && message.mtime !== "") {
+      writer.uint32(34).string(message.mtime);
+    }
+    if (message.linkTarget !== undefined && message.linkTarget !== "") {
+      writer.uint32(42).string(message.linkTarget);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PathStat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePathStat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.mode = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.mtime = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.linkTarget = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PathStat {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      size: isSet(object.size) ? globalThis.String(object.size) : "0",
+      mode: isSet(object.mode) ? globalThis.Number(object.mode) : 0,
+      mtime: isSet(object.mtime) ? globalThis.String(object.mtime) : "",
+      linkTarget: isSet(object.linkTarget)
+        ? globalThis.String(object.linkTarget)
+        : isSet(object.link_target)
+        ? globalThis.String(object.link_target)
+        : "",
+    };
+  },
+
+  toJSON(message: PathStat): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      obj.size = message.size;
+    }
+    if (message.mode !== undefined && message.mode !== 0) {
+      obj.mode = Math.round(message.mode);
+    }
+    if (message.mtime !== undefined && message.mtime !== "") {
+      obj.mtime = message.mtime;
+    }
+    if (message.linkTarget !== undefined && message.linkTarget !== "") {
+      obj.linkTarget = message.linkTarget;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PathStat>, I>>(base?: I): PathStat {
+    return PathStat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PathStat>, I>>(object: I): PathStat {
+    const message = createBasePathStat();
+    message.name = object.name ?? "";
+    message.size = object.size ?? "0";
+    message.mode = object.mode ?? 0;
+    message.mtime = object.mtime ?? "";
+    message.linkTarget = object.linkTarget ?? "";
+    return message;
+  },
+};
+
+function createBaseStatPathRequest(): StatPathRequest {
+  return { id: "", path: "" };
+}
+
+export const StatPathRequest: MessageFns<StatPathRequest> = {
+  encode(message: StatPathRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.path !== undefined && message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatPathRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatPathRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StatPathRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+    };
+  },
+
+  toJSON(message: StatPathRequest): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.path !== undefined && message.path !== "") {
+      obj.path = message.path;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StatPathRequest>, I>>(base?: I): StatPathRequest {
+    return StatPathRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StatPathRequest>, I>>(object: I): StatPathRequest {
+    const message = createBaseStatPathRequest();
+    message.id = object.id ?? "";
+    message.path = object.path ?? "";
+    return message;
+  },
+};
+
+function createBaseStatPathResponse(): StatPathResponse {
+  return { stat: undefined };
+}
+
+export const StatPathResponse: MessageFns<StatPathResponse> = {
+  encode(message: StatPathResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stat !== undefined) {
+      PathStat.encode(message.stat, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatPathResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatPathResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stat = PathStat.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StatPathResponse {
+    return { stat: isSet(object.stat) ? PathStat.fromJSON(object.stat) : undefined };
+  },
+
+  toJSON(message: StatPathResponse): unknown {
+    const obj: any = {};
+    if (message.stat !== undefined) {
+      obj.stat = PathStat.toJSON(message.stat);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StatPathResponse>, I>>(base?: I): StatPathResponse {
+    return StatPathResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StatPathResponse>, I>>(object: I): StatPathResponse {
+    const message = createBaseStatPathResponse();
+    message.stat = (object.stat !== undefined && object.stat !== null) ? PathStat.fromPartial(object.stat) : undefined;
+    return message;
+  },
+};
+
+function createBaseGetArchiveRequest(): GetArchiveRequest {
+  return { id: "", path: "" };
+}
+
+export const GetArchiveRequest: MessageFns<GetArchiveRequest> = {
+  encode(message: GetArchiveRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.path !== undefined && message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetArchiveRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetArchiveRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetArchiveRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+    };
+  },
+
+  toJSON(message: GetArchiveRequest): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.path !== undefined && message.path !== "") {
+      obj.path = message.path;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetArchiveRequest>, I>>(base?: I): GetArchiveRequest {
+    return GetArchiveRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetArchiveRequest>, I>>(object: I): GetArchiveRequest {
+    const message = createBaseGetArchiveRequest();
+    message.id = object.id ?? "";
+    message.path = object.path ?? "";
+    return message;
+  },
+};
+
+function createBaseGetArchiveResponse(): GetArchiveResponse {
+  return { stat: undefined, chunk: undefined };
+}
+
+export const GetArchiveResponse: MessageFns<GetArchiveResponse> = {
+  encode(message: GetArchiveResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stat !== undefined) {
+      PathStat.encode(message.stat, writer.uint32(10).fork()).join();
+    }
+    if (message.chunk !== undefined) {
+      writer.uint32(18).bytes(message.chunk);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetArchiveResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetArchiveResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stat = PathStat.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chunk = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetArchiveResponse {
+    return {
+      stat: isSet(object.stat) ? PathStat.fromJSON(object.stat) : undefined,
+      chunk: isSet(object.chunk) ? Buffer.from(bytesFromBase64(object.chunk)) : undefined,
+    };
+  },
+
+  toJSON(message: GetArchiveResponse): unknown {
+    const obj: any = {};
+    if (message.stat !== undefined) {
+      obj.stat = PathStat.toJSON(message.stat);
+    }
+    if (message.chunk !== undefined) {
+      obj.chunk = base64FromBytes(message.chunk);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetArchiveResponse>, I>>(base?: I): GetArchiveResponse {
+    return GetArchiveResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetArchiveResponse>, I>>(object: I): GetArchiveResponse {
+    const message = createBaseGetArchiveResponse();
+    message.stat = (object.stat !== undefined && object.stat !== null) ? PathStat.fromPartial(object.stat) : undefined;
+    message.chunk = object.chunk ?? undefined;
+    return message;
+  },
+};
+
+function createBasePutArchiveHeader(): PutArchiveHeader {
+  return { id: "", path: "", noOverwriteDirNonDir: false, copyUidGid: false };
+}
+
+export const PutArchiveHeader: MessageFns<PutArchiveHeader> = {
+  encode(message: PutArchiveHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.path !== undefined && message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.noOverwriteDirNonDir !== undefined && message.noOverwriteDirNonDir !== false) {
+      writer.uint32(24).bool(message.noOverwriteDirNonDir);
+    }
+    if (message.copyUidGid !== undefined && message.copyUidGid !== false) {
+      writer.uint32(32).bool(message.copyUidGid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutArchiveHeader {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePutArchiveHeader();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.noOverwriteDirNonDir = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.copyUidGid = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PutArchiveHeader {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      noOverwriteDirNonDir: isSet(object.noOverwriteDirNonDir)
+        ? globalThis.Boolean(object.noOverwriteDirNonDir)
+        : isSet(object.no_overwrite_dir_non_dir)
+        ? globalThis.Boolean(object.no_overwrite_dir_non_dir)
+        : false,
+      copyUidGid: isSet(object.copyUidGid)
+        ? globalThis.Boolean(object.copyUidGid)
+        : isSet(object.copy_uid_gid)
+        ? globalThis.Boolean(object.copy_uid_gid)
+        : false,
+    };
+  },
+
+  toJSON(message: PutArchiveHeader): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.path !== undefined && message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.noOverwriteDirNonDir !== undefined && message.noOverwriteDirNonDir !== false) {
+      obj.noOverwriteDirNonDir = message.noOverwriteDirNonDir;
+    }
+    if (message.copyUidGid !== undefined && message.copyUidGid !== false) {
+      obj.copyUidGid = message.copyUidGid;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PutArchiveHeader>, I>>(base?: I): PutArchiveHeader {
+    return PutArchiveHeader.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PutArchiveHeader>, I>>(object: I): PutArchiveHeader {
+    const message = createBasePutArchiveHeader();
+    message.id = object.id ?? "";
+    message.path = object.path ?? "";
+    message.noOverwriteDirNonDir = object.noOverwriteDirNonDir ?? false;
+    message.copyUidGid = object.copyUidGid ?? false;
+    return message;
+  },
+};
+
+function createBasePutArchiveRequest(): PutArchiveRequest {
+  return { header: undefined, chunk: undefined };
+}
+
+export const PutArchiveRequest: MessageFns<PutArchiveRequest> = {
+  encode(message: PutArchiveRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      PutArchiveHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.chunk !== undefined) {
+      writer.uint32(18).bytes(message.chunk);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutArchiveRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePutArchiveRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = PutArchiveHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chunk = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PutArchiveRequest {
+    return {
+      header: isSet(object.header) ? PutArchiveHeader.fromJSON(object.header) : undefined,
+      chunk: isSet(object.chunk) ? Buffer.from(bytesFromBase64(object.chunk)) : undefined,
+    };
+  },
+
+  toJSON(message: PutArchiveRequest): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = PutArchiveHeader.toJSON(message.header);
+    }
+    if (message.chunk !== undefined) {
+      obj.chunk = base64FromBytes(message.chunk);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PutArchiveRequest>, I>>(base?: I): PutArchiveRequest {
+    return PutArchiveRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PutArchiveRequest>, I>>(object: I): PutArchiveRequest {
+    const message = createBasePutArchiveRequest();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? PutArchiveHeader.fromPartial(object.header)
+      : undefined;
+    message.chunk = object.chunk ?? undefined;
+    return message;
+  },
+};
+
+function createBasePutArchiveResponse(): PutArchiveResponse {
+  return {};
+}
+
+export const PutArchiveResponse: MessageFns<PutArchiveResponse> = {
+  encode(_: PutArchiveResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutArchiveResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePutArchiveResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): PutArchiveResponse {
+    return {};
+  },
+
+  toJSON(_: PutArchiveResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PutArchiveResponse>, I>>(base?: I): PutArchiveResponse {
+    return PutArchiveResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PutArchiveResponse>, I>>(_: I): PutArchiveResponse {
+    const message = createBasePutArchiveResponse();
+    return message;
+  },
+};
+
+function createBaseExportContainerRequest(): ExportContainerRequest {
+  return { id: "" };
+}
+
+export const ExportContainerRequest: MessageFns<ExportContainerRequest> = {
+  encode(message: ExportContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportContainerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportContainerRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: ExportContainerRequest): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportContainerRequest>, I>>(base?: I): ExportContainerRequest {
+    return ExportContainerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportContainerRequest>, I>>(object: I): ExportContainerRequest {
+    const message = createBaseExportContainerRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseArchiveChunk(): ArchiveChunk {
+  return { data: Buffer.alloc(0) };
+}
+
+export const ArchiveChunk: MessageFns<ArchiveChunk> = {
+  encode(message: ArchiveChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data !== undefined && message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ArchiveChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArchiveChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ArchiveChunk {
+    return { data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: ArchiveChunk): unknown {
+    const obj: any = {};
+    if (message.data !== undefined && message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ArchiveChunk>, I>>(base?: I): ArchiveChunk {
+    return ArchiveChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ArchiveChunk>, I>>(object: I): ArchiveChunk {
+    const message = createBaseArchiveChunk();
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseContainerChangesRequest(): ContainerChangesRequest {
+  return { id: "" };
+}
+
+export const ContainerChangesRequest: MessageFns<ContainerChangesRequest> = {
+  encode(message: ContainerChangesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerChangesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerChangesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerChangesRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: ContainerChangesRequest): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerChangesRequest>, I>>(base?: I): ContainerChangesRequest {
+    return ContainerChangesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerChangesRequest>, I>>(object: I): ContainerChangesRequest {
+    const message = createBaseContainerChangesRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseContainerChange(): ContainerChange {
+  return { path: "", kind: 0 };
+}
+
+export const ContainerChange: MessageFns<ContainerChange> = {
+  encode(message: ContainerChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== undefined && message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.kind !== undefined && message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerChange {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      kind: isSet(object.kind) ? globalThis.Number(object.kind) : 0,
+    };
+  },
+
+  toJSON(message: ContainerChange): unknown {
+    const obj: any = {};
+    if (message.path !== undefined && message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.kind !== undefined && message.kind !== 0) {
+      obj.kind = Math.round(message.kind);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerChange>, I>>(base?: I): ContainerChange {
+    return ContainerChange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerChange>, I>>(object: I): ContainerChange {
+    const message = createBaseContainerChange();
+    message.path = object.path ?? "";
+    message.kind = object.kind ?? 0;
+    return message;
+  },
+};
+
+function createBaseContainerChangesResponse(): ContainerChangesResponse {
+  return { changes: [] };
+}
+
+export const ContainerChangesResponse: MessageFns<ContainerChangesResponse> = {
+  encode(message: ContainerChangesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.changes !== undefined && message.changes.length !== 0) {
+      for (const v of message.changes) {
+        ContainerChange.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerChangesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerChangesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = ContainerChange.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.changes!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerChangesResponse {
+    return {
+      changes: globalThis.Array.isArray(object?.changes)
+        ? object.changes.map((e: any) => ContainerChange.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ContainerChangesResponse): unknown {
+    const obj: any = {};
+    if (message.changes?.length) {
+      obj.changes = message.changes.map((e) => ContainerChange.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerChangesResponse>, I>>(base?: I): ContainerChangesResponse {
+    return ContainerChangesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerChangesResponse>, I>>(object: I): ContainerChangesResponse {
+    const message = createBaseContainerChangesResponse();
+    message.changes = object.changes?.map((e) => ContainerChange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseVolume(): Volume {
+  return {
+    name: "",
+    driver: "",
+    mountpoint: "",
+    createdAt: "",
+    labels: {},
+    options: {},
+    scope: "",
+    refCount: 0,
+    size: "0",
+  };
+}
+
+export const Volume: MessageFns<Volume> = {
+  encode(message: Volume, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.driver !== undefined && message.driver !== "") {
+      writer.uint32(18).string(message.driver);
+    }
+    if (message.mountpoint !== undefined && message.mountpoint !== "") {
+      writer.uint32(26).string(message.mountpoint);
+    }
+    if (message.createdAt !== undefined && message.createdAt !== "") {
+      writer.uint32(34).string(message.createdAt);
+    }
+    globalThis.Object.entries(message.labels || {}).forEach(([key, value]: [string, string]) => {
+      Volume_LabelsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
+    globalThis.Object.entries(message.options || {}).forEach(([key, value]: [string, string]) => {
+      Volume_OptionsEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    if (message.scope !== undefined && message.scope !== "") {
+      writer.uint32(58).string(message.scope);
+    }
+    if (message.refCount !== undefined && message.refCount !== 0) {
+      writer.uint32(64).int32(message.refCount);
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      writer.uint32(72).int64(message.size);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Volume {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVolume();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.driver = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mountpoint = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = Volume_LabelsEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.labels![entry5.key] = entry5.value;
+            }
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = Volume_OptionsEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.options![entry6.key] = entry6.value;
+            }
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.refCount = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.size = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Volume {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      driver: isSet(object.driver) ? globalThis.String(object.driver) : "",
+      mountpoint: isSet(object.mountpoint) ? globalThis.String(object.mountpoint) : "",
+      createdAt: isSet(object.createdAt)
+        ? globalThis.String(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.String(object.created_at)
+        : "",
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      options: isObject(object.options)
+        ? (globalThis.Object.entries(object.options) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      scope: isSet(object.scope) ? globalThis.String(object.scope) : "",
+      refCount: isSet(object.refCount)
+        ? globalThis.Number(object.refCount)
+        : isSet(object.ref_count)
+        ? globalThis.Number(object.ref_count)
+        : 0,
+      size: isSet(object.size) ? globalThis.String(object.size) : "0",
+    };
+  },
+
+  toJSON(message: Volume): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.driver !== undefined && message.driver !== "") {
+      obj.driver = message.driver;
+    }
+    if (message.mountpoint !== undefined && message.mountpoint !== "") {
+      obj.mountpoint = message.mountpoint;
+    }
+    if (message.createdAt !== undefined && message.createdAt !== "") {
+      obj.createdAt = message.createdAt;
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    if (message.options) {
+      const entries = globalThis.Object.entries(message.options) as [string, string][];
+      if (entries.length > 0) {
+        obj.options = {};
+        entries.forEach(([k, v]) => {
+          obj.options[k] = v;
+        });
+      }
+    }
+    if (message.scope !== undefined && message.scope !== "") {
+      obj.scope = message.scope;
+    }
+    if (message.refCount !== undefined && message.refCount !== 0) {
+      obj.refCount = Math.round(message.refCount);
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      obj.size = message.size;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Volume>, I>>(base?: I): Volume {
+    return Volume.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Volume>, I>>(object: I): Volume {
+    const message = createBaseVolume();
+    message.name = object.name ?? "";
+    message.driver = object.driver ?? "";
+    message.mountpoint = object.mountpoint ?? "";
+    message.createdAt = object.createdAt ?? "";
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.options = (globalThis.Object.entries(object.options ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.scope = object.scope ?? "";
+    message.refCount = object.refCount ?? 0;
+    message.size = object.size ?? "0";
+    return message;
+  },
+};
+
+function createBaseVolume_LabelsEntry(): Volume_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const Volume_LabelsEntry: MessageFns<Volume_LabelsEntry> = {
+  encode(message: Volume_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Volume_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVolume_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Volume_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Volume_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Volume_LabelsEntry>, I>>(base?: I): Volume_LabelsEntry {
+    return Volume_LabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Volume_LabelsEntry>, I>>(object: I): Volume_LabelsEntry {
+    const message = createBaseVolume_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseVolume_OptionsEntry(): Volume_OptionsEntry {
+  return { key: "", value: "" };
+}
+
+export const Volume_OptionsEntry: MessageFns<Volume_OptionsEntry> = {
+  encode(message: Volume_OptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Volume_OptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVolume_OptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Volume_OptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Volume_OptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Volume_OptionsEntry>, I>>(base?: I): Volume_OptionsEntry {
+    return Volume_OptionsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Volume_OptionsEntry>, I>>(object: I): Volume_OptionsEntry {
+    const message = createBaseVolume_OptionsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateVolumeRequest(): CreateVolumeRequest {
+  return { name: "", driver: "", driverOpts: {}, labels: {} };
+}
+
+export const CreateVolumeRequest: MessageFns<CreateVolumeRequest> = {
+  encode(message: CreateVolumeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.driver !== undefined && message.driver !== "") {
+      writer.uint32(18).string(message.driver);
+    }
+    globalThis.Object.entries(message.driverOpts || {}).forEach(([key, value]: [string, string]) => {
+      CreateVolumeRequest_DriverOptsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    globalThis.Object.entries(message.labels || {}).forEach(([key, value]: [string, string]) => {
+      CreateVolumeRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateVolumeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateVolumeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.driver = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = CreateVolumeRequest_DriverOptsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.driverOpts![entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = CreateVolumeRequest_LabelsEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.labels![entry4.key] = entry4.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateVolumeRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      driver: isSet(object.driver) ? globalThis.String(object.driver) : "",
+      driverOpts: isObject(object.driverOpts)
+        ? (globalThis.Object.entries(object.driverOpts) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.driver_opts)
+        ? (globalThis.Object.entries(object.driver_opts) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: CreateVolumeRequest): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.driver !== undefined && message.driver !== "") {
+      obj.driver = message.driver;
+    }
+    if (message.driverOpts) {
+      const entries = globalThis.Object.entries(message.driverOpts) as [string, string][];
+      if (entries.length > 0) {
+        obj.driverOpts = {};
+        entries.forEach(([k, v]) => {
+          obj.driverOpts[k] = v;
+        });
+      }
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateVolumeRequest>, I>>(base?: I): CreateVolumeRequest {
+    return CreateVolumeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateVolumeRequest>, I>>(object: I): CreateVolumeRequest {
+    const message = createBaseCreateVolumeRequest();
+    message.name = object.name ?? "";
+    message.driver = object.driver ?? "";
+    message.driverOpts = (globalThis.Object.entries(object.driverOpts ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseCreateVolumeRequest_DriverOptsEntry(): CreateVolumeRequest_DriverOptsEntry {
+  return { key: "", value: "" };
+}
+
+export const CreateVolumeRequest_DriverOptsEntry: MessageFns<CreateVolumeRequest_DriverOptsEntry> = {
+  encode(message: CreateVolumeRequest_DriverOptsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateVolumeRequest_DriverOptsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateVolumeRequest_DriverOptsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateVolumeRequest_DriverOptsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CreateVolumeRequest_DriverOptsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateVolumeRequest_DriverOptsEntry>, I>>(
+    base?: I,
+  ): CreateVolumeRequest_DriverOptsEntry {
+    return CreateVolumeRequest_DriverOptsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateVolumeRequest_DriverOptsEntry>, I>>(
+    object: I,
+  ): CreateVolumeRequest_DriverOptsEntry {
+    const message = createBaseCreateVolumeRequest_DriverOptsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateVolumeRequest_LabelsEntry(): CreateVolumeRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const CreateVolumeRequest_LabelsEntry: MessageFns<CreateVolumeRequest_LabelsEntry> = {
+  encode(message: CreateVolumeRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateVolumeRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateVolumeRequest_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateVolumeRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CreateVolumeRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateVolumeRequest_LabelsEntry>, I>>(base?: I): CreateVolumeRequest_LabelsEntry {
+    return CreateVolumeRequest_LabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateVolumeRequest_LabelsEntry>, I>>(
+    object: I,
+  ): CreateVolumeRequest_LabelsEntry {
+    const message = createBaseCreateVolumeRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateVolumeResponse(): CreateVolumeResponse {
+  return { volume: undefined };
+}
+
+export const CreateVolumeResponse: MessageFns<CreateVolumeResponse> = {
+  encode(message: CreateVolumeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.volume !== undefined) {
+      Volume.encode(message.volume, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateVolumeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateVolumeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.volume = Volume.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateVolumeResponse {
+    return { volume: isSet(object.volume) ? Volume.fromJSON(object.volume) : undefined };
+  },
+
+  toJSON(message: CreateVolumeResponse): unknown {
+    const obj: any = {};
+    if (message.volume !== undefined) {
+      obj.volume = Volume.toJSON(message.volume);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateVolumeResponse>, I>>(base?: I): CreateVolumeResponse {
+    return CreateVolumeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateVolumeResponse>, I>>(object: I): CreateVolumeResponse {
+    const message = createBaseCreateVolumeResponse();
+    message.volume = (object.volume !== undefined && object.volume !== null)
+      ? Volume.fromPartial(object.volume)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListVolumesRequest(): ListVolumesRequest {
+  return { filters: [] };
+}
+
+export const ListVolumesRequest: MessageFns<ListVolumesRequest> = {
+  encode(message: ListVolumesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filters !== undefined && message.filters.length !== 0) {
+      for (const v of message.filters) {
+        Filter.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListVolumesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListVolumesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = Filter.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.filters!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListVolumesRequest {
+    return {
+      filters: globalThis.Array.isArray(object?.filters) ? object.filters.map((e: any) => Filter.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListVolumesRequest): unknown {
+    const obj: any = {};
+    if (message.filters?.length) {
+      obj.filters = message.filters.map((e) => Filter.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListVolumesRequest>, I>>(base?: I): ListVolumesRequest {
+    return ListVolumesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListVolumesRequest>, I>>(object: I): ListVolumesRequest {
+    const message = createBaseListVolumesRequest();
+    message.filters = object.filters?.map((e) => Filter.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListVolumesResponse(): ListVolumesResponse {
+  return { volumes: [], warnings: [] };
+}
+
+export const ListVolumesResponse: MessageFns<ListVolumesResponse> = {
+  encode(message: ListVolumesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.volumes !== undefined && message.volumes.length !== 0) {
+      for (const v of message.volumes) {
+        Volume.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    if (message.warnings !== undefined && message.warnings.length !== 0) {
+      for (const v of message.warnings) {
+        writer.uint32(18).string(v!);
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListVolumesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListVolumesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = Volume.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.volumes!.push(el);
+            }
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.warnings!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListVolumesResponse {
+    return {
+      volumes: globalThis.Array.isArray(object?.volumes) ? object.volumes.map((e: any) => Volume.fromJSON(e)) : [],
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ListVolumesResponse): unknown {
+    const obj: any = {};
+    if (message.volumes?.length) {
+      obj.volumes = message.volumes.map((e) => Volume.toJSON(e));
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListVolumesResponse>, I>>(base?: I): ListVolumesResponse {
+    return ListVolumesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListVolumesResponse>, I>>(object: I): ListVolumesResponse {
+    const message = createBaseListVolumesResponse();
+    message.volumes = object.volumes?.map((e) => Volume.fromPartial(e)) || [];
+    message.warnings = object.warnings?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseInspectVolumeRequest(): InspectVolumeRequest {
+  return { name: "" };
+}
+
+export const InspectVolumeRequest: MessageFns<InspectVolumeRequest> = {
+  encode(message: InspectVolumeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectVolumeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectVolumeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectVolumeRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: InspectVolumeRequest): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectVolumeRequest>, I>>(base?: I): InspectVolumeRequest {
+    return InspectVolumeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectVolumeRequest>, I>>(object: I): InspectVolumeRequest {
+    const message = createBaseInspectVolumeRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseInspectVolumeResponse(): InspectVolumeResponse {
+  return { volume: undefined };
+}
+
+export const InspectVolumeResponse: MessageFns<InspectVolumeResponse> = {
+  encode(message: InspectVolumeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.volume !== undefined) {
+      Volume.encode(message.volume, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectVolumeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectVolumeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.volume = Volume.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectVolumeResponse {
+    return { volume: isSet(object.volume) ? Volume.fromJSON(object.volume) : undefined };
+  },
+
+  toJSON(message: InspectVolumeResponse): unknown {
+    const obj: any = {};
+    if (message.volume !== undefined) {
+      obj.volume = Volume.toJSON(message.volume);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectVolumeResponse>, I>>(base?: I): InspectVolumeResponse {
+    return InspectVolumeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectVolumeResponse>, I>>(object: I): InspectVolumeResponse {
+    const message = createBaseInspectVolumeResponse();
+    message.volume = (object.volume !== undefined && object.volume !== null)
+      ? Volume.fromPartial(object.volume)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveVolumeRequest(): RemoveVolumeRequest {
+  return { name: "", force: false };
+}
+
+export const RemoveVolumeRequest: MessageFns<RemoveVolumeRequest> = {
+  encode(message: RemoveVolumeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.force !== undefined && message.force !== false) {
+      writer.uint32(16).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveVolumeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveVolumeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveVolumeRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: RemoveVolumeRequest): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.force !== undefined && message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveVolumeRequest>, I>>(base?: I): RemoveVolumeRequest {
+    return RemoveVolumeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveVolumeRequest>, I>>(object: I): RemoveVolumeRequest {
+    const message = createBaseRemoveVolumeRequest();
+    message.name = object.name ?? "";
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseRemoveVolumeResponse(): RemoveVolumeResponse {
+  return {};
+}
+
+export const RemoveVolumeResponse: MessageFns<RemoveVolumeResponse> = {
+  encode(_: RemoveVolumeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveVolumeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveVolumeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RemoveVolumeResponse {
+    return {};
+  },
+
+  toJSON(_: RemoveVolumeResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveVolumeResponse>, I>>(base?: I): RemoveVolumeResponse {
+    return RemoveVolumeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveVolumeResponse>, I>>(_: I): RemoveVolumeResponse {
+    const message = createBaseRemoveVolumeResponse();
+    return message;
+  },
+};
+
+function createBasePruneVolumesRequest(): PruneVolumesRequest {
+  return { filters: [] };
+}
+
+export const PruneVolumesRequest: MessageFns<PruneVolumesRequest> = {
+  encode(message: PruneVolumesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filters !== undefined && message.filters.length !== 0) {
+      for (const v of message.filters) {
+        Filter.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneVolumesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneVolumesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = Filter.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.filters!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneVolumesRequest {
+    return {
+      filters: globalThis.Array.isArray(object?.filters) ? object.filters.map((e: any) => Filter.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PruneVolumesRequest): unknown {
+    const obj: any = {};
+    if (message.filters?.length) {
+      obj.filters = message.filters.map((e) => Filter.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneVolumesRequest>, I>>(base?: I): PruneVolumesRequest {
+    return PruneVolumesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneVolumesRequest>, I>>(object: I): PruneVolumesRequest {
+    const message = createBasePruneVolumesRequest();
+    message.filters = object.filters?.map((e) => Filter.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePruneVolumesResponse(): PruneVolumesResponse {
+  return { deleted: [], spaceReclaimed: "0" };
+}
+
+export const PruneVolumesResponse: MessageFns<PruneVolumesResponse> = {
+  encode(message: PruneVolumesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deleted !== undefined && message.deleted.length !== 0) {
+      for (const v of message.deleted) {
+        writer.uint32(10).string(v!);
+      }
+    }
+    if (message.spaceReclaimed !== undefined && message.spaceReclaimed !== "0") {
+      writer.uint32(16).int64(message.spaceReclaimed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneVolumesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneVolumesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.deleted!.push(el);
+            }
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.spaceReclaimed = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneVolumesResponse {
+    return {
+      deleted: globalThis.Array.isArray(object?.deleted) ? object.deleted.map((e: any) => globalThis.String(e)) : [],
+      spaceReclaimed: isSet(object.spaceReclaimed)
+        ? globalThis.String(object.spaceReclaimed)
+        : isSet(object.space_reclaimed)
+        ? globalThis.String(object.space_reclaimed)
+        : "0",
+    };
+  },
+
+  toJSON(message: PruneVolumesResponse): unknown {
+    const obj: any = {};
+    if (message.deleted?.length) {
+      obj.deleted = message.deleted;
+    }
+    if (message.spaceReclaimed !== undefined && message.spaceReclaimed !== "0") {
+      obj.spaceReclaimed = message.spaceReclaimed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneVolumesResponse>, I>>(base?: I): PruneVolumesResponse {
+    return PruneVolumesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneVolumesResponse>, I>>(object: I): PruneVolumesResponse {
+    const message = createBasePruneVolumesResponse();
+    message.deleted = object.deleted?.map((e) => e) || [];
+    message.spaceReclaimed = object.spaceReclaimed ?? "0";
+    return message;
+  },
+};
+
+function createBaseGetDiskUsageRequest(): GetDiskUsageRequest {
+  return {};
+}
+
+export const GetDiskUsageRequest: MessageFns<GetDiskUsageRequest> = {
+  encode(_: GetDiskUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDiskUsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDiskUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetDiskUsageRequest {
+    return {};
+  },
+
+  toJSON(_: GetDiskUsageRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDiskUsageRequest>, I>>(base?: I): GetDiskUsageRequest {
+    return GetDiskUsageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDiskUsageRequest>, I>>(_: I): GetDiskUsageRequest {
+    const message = createBaseGetDiskUsageRequest();
+    return message;
+  },
+};
+
+function createBaseImageUsage(): ImageUsage {
+  return { id: "", size: "0", sharedSize: "0", containers: 0 };
+}
+
+export const ImageUsage: MessageFns<ImageUsage> = {
+  encode(message: ImageUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      writer.uint32(16).int64(message.size);
+    }
+    if (message.sharedSize !== undefined && message.sharedSize !== "0") {
+      writer.uint32(24).int64(message.sharedSize);
+    }
+    if (message.containers !== undefined && message.containers !== 0) {
+      writer.uint32(32).int32(message.containers);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImageUsage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImageUsage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sharedSize = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.containers = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImageUsage {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      size: isSet(object.size) ? globalThis.String(object.size) : "0",
+      sharedSize: isSet(object.sharedSize)
+        ? globalThis.String(object.sharedSize)
+        : isSet(object.shared_size)
+        ? globalThis.String(object.shared_size)
+        : "0",
+      containers: isSet(object.containers) ? globalThis.Number(object.containers) : 0,
+    };
+  },
+
+  toJSON(message: ImageUsage): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      obj.size = message.size;
+    }
+    if (message.sharedSize !== undefined && message.sharedSize !== "0") {
+      obj.sharedSize = message.sharedSize;
+    }
+    if (message.containers !== undefined && message.containers !== 0) {
+      obj.containers = Math.round(message.containers);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImageUsage>, I>>(base?: I): ImageUsage {
+    return ImageUsage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImageUsage>, I>>(object: I): ImageUsage {
+    const message = createBaseImageUsage();
+    message.id = object.id ?? "";
+    message.size = object.size ?? "0";
+    message.sharedSize = object.sharedSize ?? "0";
+    message.containers = object.containers ?? 0;
+    return message;
+  },
+};
+
+function createBaseContainerUsage(): ContainerUsage {
+  return { id: "", sizeRw: "0" };
+}
+
+export const ContainerUsage: MessageFns<ContainerUsage> = {
+  encode(message: ContainerUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.sizeRw !== undefined && message.sizeRw !== "0") {
+      writer.uint32(16).int64(message.sizeRw);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerUsage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerUsage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sizeRw = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerUsage {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      sizeRw: isSet(object.sizeRw)
+        ? globalThis.String(object.sizeRw)
+        : isSet(object.size_rw)
+        ? globalThis.String(object.size_rw)
+        : "0",
+    };
+  },
+
+  toJSON(message: ContainerUsage): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.sizeRw !== undefined && message.sizeRw !== "0") {
+      obj.sizeRw = message.sizeRw;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerUsage>, I>>(base?: I): ContainerUsage {
+    return ContainerUsage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerUsage>, I>>(object: I): ContainerUsage {
+    const message = createBaseContainerUsage();
+    message.id = object.id ?? "";
+    message.sizeRw = object.sizeRw ?? "0";
+    return message;
+  },
+};
+
+function createBaseGetDiskUsageResponse(): GetDiskUsageResponse {
+  return { layersSize: "0", images: [], containers: [], volumes: [] };
+}
+
+export const GetDiskUsageResponse: MessageFns<GetDiskUsageResponse> = {
+  encode(message: GetDiskUsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.layersSize !== undefined && message.layersSize !== "0") {
+      writer.uint32(8).int64(message.layersSize);
+    }
+    if (message.images !== undefined && message.images.length !== 0) {
+      for (const v of message.images) {
+        ImageUsage.encode(v!, writer.uint32(18).fork()).join();
+      }
+    }
+    if (message.containers !== undefined && message.containers.length !== 0) {
+      for (const v of message.containers) {
+        ContainerUsage.encode(v!, writer.uint32(26).fork()).join();
+      }
+    }
+    if (message.volumes !== undefined && message.volumes.length !== 0) {
+      for (const v of message.volumes) {
+        Volume.encode(v!, writer.uint32(34).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDiskUsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDiskUsageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.layersSize = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const el = ImageUsage.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.images!.push(el);
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const el = ContainerUsage.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.containers!.push(el);
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const el = Volume.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.volumes!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDiskUsageResponse {
+    return {
+      layersSize: isSet(object.layersSize)
+        ? globalThis.String(object.layersSize)
+        : isSet(object.layers_size)
+        ? globalThis.String(object.layers_size)
+        : "0",
+      images: globalThis.Array.isArray(object?.images) ? object.images.map((e: any) => ImageUsage.fromJSON(e)) : [],
+      containers: globalThis.Array.isArray(object?.containers)
+        ? object.containers.map((e: any) => ContainerUsage.fromJSON(e))
+        : [],
+      volumes: globalThis.Array.isArray(object?.volumes) ? object.volumes.map((e: any) => Volume.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GetDiskUsageResponse): unknown {
+    const obj: any = {};
+    if (message.layersSize !== undefined && message.layersSize !== "0") {
+      obj.layersSize = message.layersSize;
+    }
+    if (message.images?.length) {
+      obj.images = message.images.map((e) => ImageUsage.toJSON(e));
+    }
+    if (message.containers?.length) {
+      obj.containers = message.containers.map((e) => ContainerUsage.toJSON(e));
+    }
+    if (message.volumes?.length) {
+      obj.volumes = message.volumes.map((e) => Volume.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDiskUsageResponse>, I>>(base?: I): GetDiskUsageResponse {
+    return GetDiskUsageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDiskUsageResponse>, I>>(object: I): GetDiskUsageResponse {
+    const message = createBaseGetDiskUsageResponse();
+    message.layersSize = object.layersSize ?? "0";
+    message.images = object.images?.map((e) => ImageUsage.fromPartial(e)) || [];
+    message.containers = object.containers?.map((e) => ContainerUsage.fromPartial(e)) || [];
+    message.volumes = object.volumes?.map((e) => Volume.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** Containers manages the lifecycle of containers on this node. */
 export type ContainersService = typeof ContainersService;
 export const ContainersService = {
@@ -11391,6 +15089,27 @@ export const ImagesService = {
     responseSerialize: (value: RemoveImageResponse): Buffer => Buffer.from(RemoveImageResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemoveImageResponse => RemoveImageResponse.decode(value),
   },
+  /** ImageHistory lists the image's history rows (docker history). */
+  imageHistory: {
+    path: "/drydock.supervisor.v1.Images/ImageHistory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ImageHistoryRequest): Buffer => Buffer.from(ImageHistoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImageHistoryRequest => ImageHistoryRequest.decode(value),
+    responseSerialize: (value: ImageHistoryResponse): Buffer =>
+      Buffer.from(ImageHistoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImageHistoryResponse => ImageHistoryResponse.decode(value),
+  },
+  /** PruneImages removes dangling (or, with all, unused) images. */
+  pruneImages: {
+    path: "/drydock.supervisor.v1.Images/PruneImages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PruneImagesRequest): Buffer => Buffer.from(PruneImagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PruneImagesRequest => PruneImagesRequest.decode(value),
+    responseSerialize: (value: PruneImagesResponse): Buffer => Buffer.from(PruneImagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PruneImagesResponse => PruneImagesResponse.decode(value),
+  },
 } as const;
 
 export interface ImagesServer extends UntypedServiceImplementation {
@@ -11407,6 +15126,10 @@ export interface ImagesServer extends UntypedServiceImplementation {
   tagImage: handleUnaryCall<TagImageRequest, TagImageResponse>;
   /** RemoveImage untags and deletes an image, with Docker's conflict rules. */
   removeImage: handleUnaryCall<RemoveImageRequest, RemoveImageResponse>;
+  /** ImageHistory lists the image's history rows (docker history). */
+  imageHistory: handleUnaryCall<ImageHistoryRequest, ImageHistoryResponse>;
+  /** PruneImages removes dangling (or, with all, unused) images. */
+  pruneImages: handleUnaryCall<PruneImagesRequest, PruneImagesResponse>;
 }
 
 export interface ImagesClient extends Client {
@@ -11494,11 +15217,360 @@ export interface ImagesClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveImageResponse) => void,
   ): ClientUnaryCall;
+  /** ImageHistory lists the image's history rows (docker history). */
+  imageHistory(
+    request: ImageHistoryRequest,
+    callback: (error: ServiceError | null, response: ImageHistoryResponse) => void,
+  ): ClientUnaryCall;
+  imageHistory(
+    request: ImageHistoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ImageHistoryResponse) => void,
+  ): ClientUnaryCall;
+  imageHistory(
+    request: ImageHistoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ImageHistoryResponse) => void,
+  ): ClientUnaryCall;
+  /** PruneImages removes dangling (or, with all, unused) images. */
+  pruneImages(
+    request: PruneImagesRequest,
+    callback: (error: ServiceError | null, response: PruneImagesResponse) => void,
+  ): ClientUnaryCall;
+  pruneImages(
+    request: PruneImagesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PruneImagesResponse) => void,
+  ): ClientUnaryCall;
+  pruneImages(
+    request: PruneImagesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PruneImagesResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ImagesClient = makeGenericClientConstructor(ImagesService, "drydock.supervisor.v1.Images") as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): ImagesClient;
   service: typeof ImagesService;
+  serviceName: string;
+};
+
+/**
+ * Archives reads and writes files of a container's root filesystem (docker cp,
+ * export, diff). Paths are absolute inside the container; symlinks resolve inside
+ * the container's root, never outside it.
+ */
+export type ArchivesService = typeof ArchivesService;
+export const ArchivesService = {
+  /** StatPath describes one path (HEAD /containers/{id}/archive). */
+  statPath: {
+    path: "/drydock.supervisor.v1.Archives/StatPath" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StatPathRequest): Buffer => Buffer.from(StatPathRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StatPathRequest => StatPathRequest.decode(value),
+    responseSerialize: (value: StatPathResponse): Buffer => Buffer.from(StatPathResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StatPathResponse => StatPathResponse.decode(value),
+  },
+  /** GetArchive streams a tar of the path: the first message carries `stat`, the rest `chunk`s. */
+  getArchive: {
+    path: "/drydock.supervisor.v1.Archives/GetArchive" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: GetArchiveRequest): Buffer => Buffer.from(GetArchiveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetArchiveRequest => GetArchiveRequest.decode(value),
+    responseSerialize: (value: GetArchiveResponse): Buffer => Buffer.from(GetArchiveResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetArchiveResponse => GetArchiveResponse.decode(value),
+  },
+  /**
+   * PutArchive extracts a tar into a directory: the first message carries `header`,
+   * the rest `chunk`s. Entries escaping the directory are refused (INVALID_ARGUMENT).
+   */
+  putArchive: {
+    path: "/drydock.supervisor.v1.Archives/PutArchive" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: PutArchiveRequest): Buffer => Buffer.from(PutArchiveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PutArchiveRequest => PutArchiveRequest.decode(value),
+    responseSerialize: (value: PutArchiveResponse): Buffer => Buffer.from(PutArchiveResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PutArchiveResponse => PutArchiveResponse.decode(value),
+  },
+  /** ExportContainer streams the whole root filesystem as a tar (docker export). */
+  exportContainer: {
+    path: "/drydock.supervisor.v1.Archives/ExportContainer" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ExportContainerRequest): Buffer =>
+      Buffer.from(ExportContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportContainerRequest => ExportContainerRequest.decode(value),
+    responseSerialize: (value: ArchiveChunk): Buffer => Buffer.from(ArchiveChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ArchiveChunk => ArchiveChunk.decode(value),
+  },
+  /** ContainerChanges lists what changed against the image (docker diff). */
+  containerChanges: {
+    path: "/drydock.supervisor.v1.Archives/ContainerChanges" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ContainerChangesRequest): Buffer =>
+      Buffer.from(ContainerChangesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ContainerChangesRequest => ContainerChangesRequest.decode(value),
+    responseSerialize: (value: ContainerChangesResponse): Buffer =>
+      Buffer.from(ContainerChangesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ContainerChangesResponse => ContainerChangesResponse.decode(value),
+  },
+} as const;
+
+export interface ArchivesServer extends UntypedServiceImplementation {
+  /** StatPath describes one path (HEAD /containers/{id}/archive). */
+  statPath: handleUnaryCall<StatPathRequest, StatPathResponse>;
+  /** GetArchive streams a tar of the path: the first message carries `stat`, the rest `chunk`s. */
+  getArchive: handleServerStreamingCall<GetArchiveRequest, GetArchiveResponse>;
+  /**
+   * PutArchive extracts a tar into a directory: the first message carries `header`,
+   * the rest `chunk`s. Entries escaping the directory are refused (INVALID_ARGUMENT).
+   */
+  putArchive: handleClientStreamingCall<PutArchiveRequest, PutArchiveResponse>;
+  /** ExportContainer streams the whole root filesystem as a tar (docker export). */
+  exportContainer: handleServerStreamingCall<ExportContainerRequest, ArchiveChunk>;
+  /** ContainerChanges lists what changed against the image (docker diff). */
+  containerChanges: handleUnaryCall<ContainerChangesRequest, ContainerChangesResponse>;
+}
+
+export interface ArchivesClient extends Client {
+  /** StatPath describes one path (HEAD /containers/{id}/archive). */
+  statPath(
+    request: StatPathRequest,
+    callback: (error: ServiceError | null, response: StatPathResponse) => void,
+  ): ClientUnaryCall;
+  statPath(
+    request: StatPathRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StatPathResponse) => void,
+  ): ClientUnaryCall;
+  statPath(
+    request: StatPathRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StatPathResponse) => void,
+  ): ClientUnaryCall;
+  /** GetArchive streams a tar of the path: the first message carries `stat`, the rest `chunk`s. */
+  getArchive(request: GetArchiveRequest, options?: Partial<CallOptions>): ClientReadableStream<GetArchiveResponse>;
+  getArchive(
+    request: GetArchiveRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<GetArchiveResponse>;
+  /**
+   * PutArchive extracts a tar into a directory: the first message carries `header`,
+   * the rest `chunk`s. Entries escaping the directory are refused (INVALID_ARGUMENT).
+   */
+  putArchive(
+    callback: (error: ServiceError | null, response: PutArchiveResponse) => void,
+  ): ClientWritableStream<PutArchiveRequest>;
+  putArchive(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PutArchiveResponse) => void,
+  ): ClientWritableStream<PutArchiveRequest>;
+  putArchive(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PutArchiveResponse) => void,
+  ): ClientWritableStream<PutArchiveRequest>;
+  putArchive(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PutArchiveResponse) => void,
+  ): ClientWritableStream<PutArchiveRequest>;
+  /** ExportContainer streams the whole root filesystem as a tar (docker export). */
+  exportContainer(request: ExportContainerRequest, options?: Partial<CallOptions>): ClientReadableStream<ArchiveChunk>;
+  exportContainer(
+    request: ExportContainerRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ArchiveChunk>;
+  /** ContainerChanges lists what changed against the image (docker diff). */
+  containerChanges(
+    request: ContainerChangesRequest,
+    callback: (error: ServiceError | null, response: ContainerChangesResponse) => void,
+  ): ClientUnaryCall;
+  containerChanges(
+    request: ContainerChangesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ContainerChangesResponse) => void,
+  ): ClientUnaryCall;
+  containerChanges(
+    request: ContainerChangesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ContainerChangesResponse) => void,
+  ): ClientUnaryCall;
+}
+
+export const ArchivesClient = makeGenericClientConstructor(
+  ArchivesService,
+  "drydock.supervisor.v1.Archives",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): ArchivesClient;
+  service: typeof ArchivesService;
+  serviceName: string;
+};
+
+/** Volumes manages local named volumes on this node (driver "local"). */
+export type VolumesService = typeof VolumesService;
+export const VolumesService = {
+  /** CreateVolume creates a volume, or returns the existing one of that name. */
+  createVolume: {
+    path: "/drydock.supervisor.v1.Volumes/CreateVolume" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateVolumeRequest): Buffer => Buffer.from(CreateVolumeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateVolumeRequest => CreateVolumeRequest.decode(value),
+    responseSerialize: (value: CreateVolumeResponse): Buffer =>
+      Buffer.from(CreateVolumeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateVolumeResponse => CreateVolumeResponse.decode(value),
+  },
+  listVolumes: {
+    path: "/drydock.supervisor.v1.Volumes/ListVolumes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListVolumesRequest): Buffer => Buffer.from(ListVolumesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListVolumesRequest => ListVolumesRequest.decode(value),
+    responseSerialize: (value: ListVolumesResponse): Buffer => Buffer.from(ListVolumesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListVolumesResponse => ListVolumesResponse.decode(value),
+  },
+  inspectVolume: {
+    path: "/drydock.supervisor.v1.Volumes/InspectVolume" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InspectVolumeRequest): Buffer => Buffer.from(InspectVolumeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InspectVolumeRequest => InspectVolumeRequest.decode(value),
+    responseSerialize: (value: InspectVolumeResponse): Buffer =>
+      Buffer.from(InspectVolumeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InspectVolumeResponse => InspectVolumeResponse.decode(value),
+  },
+  /** RemoveVolume fails with FAILED_PRECONDITION while a container uses it (unless force). */
+  removeVolume: {
+    path: "/drydock.supervisor.v1.Volumes/RemoveVolume" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveVolumeRequest): Buffer => Buffer.from(RemoveVolumeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveVolumeRequest => RemoveVolumeRequest.decode(value),
+    responseSerialize: (value: RemoveVolumeResponse): Buffer =>
+      Buffer.from(RemoveVolumeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveVolumeResponse => RemoveVolumeResponse.decode(value),
+  },
+  /** PruneVolumes removes unused volumes matching the filters. */
+  pruneVolumes: {
+    path: "/drydock.supervisor.v1.Volumes/PruneVolumes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PruneVolumesRequest): Buffer => Buffer.from(PruneVolumesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PruneVolumesRequest => PruneVolumesRequest.decode(value),
+    responseSerialize: (value: PruneVolumesResponse): Buffer =>
+      Buffer.from(PruneVolumesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PruneVolumesResponse => PruneVolumesResponse.decode(value),
+  },
+} as const;
+
+export interface VolumesServer extends UntypedServiceImplementation {
+  /** CreateVolume creates a volume, or returns the existing one of that name. */
+  createVolume: handleUnaryCall<CreateVolumeRequest, CreateVolumeResponse>;
+  listVolumes: handleUnaryCall<ListVolumesRequest, ListVolumesResponse>;
+  inspectVolume: handleUnaryCall<InspectVolumeRequest, InspectVolumeResponse>;
+  /** RemoveVolume fails with FAILED_PRECONDITION while a container uses it (unless force). */
+  removeVolume: handleUnaryCall<RemoveVolumeRequest, RemoveVolumeResponse>;
+  /** PruneVolumes removes unused volumes matching the filters. */
+  pruneVolumes: handleUnaryCall<PruneVolumesRequest, PruneVolumesResponse>;
+}
+
+export interface VolumesClient extends Client {
+  /** CreateVolume creates a volume, or returns the existing one of that name. */
+  createVolume(
+    request: CreateVolumeRequest,
+    callback: (error: ServiceError | null, response: CreateVolumeResponse) => void,
+  ): ClientUnaryCall;
+  createVolume(
+    request: CreateVolumeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateVolumeResponse) => void,
+  ): ClientUnaryCall;
+  createVolume(
+    request: CreateVolumeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateVolumeResponse) => void,
+  ): ClientUnaryCall;
+  listVolumes(
+    request: ListVolumesRequest,
+    callback: (error: ServiceError | null, response: ListVolumesResponse) => void,
+  ): ClientUnaryCall;
+  listVolumes(
+    request: ListVolumesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListVolumesResponse) => void,
+  ): ClientUnaryCall;
+  listVolumes(
+    request: ListVolumesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListVolumesResponse) => void,
+  ): ClientUnaryCall;
+  inspectVolume(
+    request: InspectVolumeRequest,
+    callback: (error: ServiceError | null, response: InspectVolumeResponse) => void,
+  ): ClientUnaryCall;
+  inspectVolume(
+    request: InspectVolumeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InspectVolumeResponse) => void,
+  ): ClientUnaryCall;
+  inspectVolume(
+    request: InspectVolumeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InspectVolumeResponse) => void,
+  ): ClientUnaryCall;
+  /** RemoveVolume fails with FAILED_PRECONDITION while a container uses it (unless force). */
+  removeVolume(
+    request: RemoveVolumeRequest,
+    callback: (error: ServiceError | null, response: RemoveVolumeResponse) => void,
+  ): ClientUnaryCall;
+  removeVolume(
+    request: RemoveVolumeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveVolumeResponse) => void,
+  ): ClientUnaryCall;
+  removeVolume(
+    request: RemoveVolumeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveVolumeResponse) => void,
+  ): ClientUnaryCall;
+  /** PruneVolumes removes unused volumes matching the filters. */
+  pruneVolumes(
+    request: PruneVolumesRequest,
+    callback: (error: ServiceError | null, response: PruneVolumesResponse) => void,
+  ): ClientUnaryCall;
+  pruneVolumes(
+    request: PruneVolumesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PruneVolumesResponse) => void,
+  ): ClientUnaryCall;
+  pruneVolumes(
+    request: PruneVolumesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PruneVolumesResponse) => void,
+  ): ClientUnaryCall;
+}
+
+export const VolumesClient = makeGenericClientConstructor(
+  VolumesService,
+  "drydock.supervisor.v1.Volumes",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): VolumesClient;
+  service: typeof VolumesService;
   serviceName: string;
 };
 
@@ -11515,11 +15587,24 @@ export const NodeService = {
     responseSerialize: (value: GetNodeInfoResponse): Buffer => Buffer.from(GetNodeInfoResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetNodeInfoResponse => GetNodeInfoResponse.decode(value),
   },
+  /** GetDiskUsage reports images, containers and volumes disk use (docker system df). */
+  getDiskUsage: {
+    path: "/drydock.supervisor.v1.Node/GetDiskUsage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetDiskUsageRequest): Buffer => Buffer.from(GetDiskUsageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetDiskUsageRequest => GetDiskUsageRequest.decode(value),
+    responseSerialize: (value: GetDiskUsageResponse): Buffer =>
+      Buffer.from(GetDiskUsageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetDiskUsageResponse => GetDiskUsageResponse.decode(value),
+  },
 } as const;
 
 export interface NodeServer extends UntypedServiceImplementation {
   /** GetNodeInfo returns identity, capacity and usage of this node. */
   getNodeInfo: handleUnaryCall<GetNodeInfoRequest, GetNodeInfoResponse>;
+  /** GetDiskUsage reports images, containers and volumes disk use (docker system df). */
+  getDiskUsage: handleUnaryCall<GetDiskUsageRequest, GetDiskUsageResponse>;
 }
 
 export interface NodeClient extends Client {
@@ -11538,6 +15623,22 @@ export interface NodeClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetNodeInfoResponse) => void,
+  ): ClientUnaryCall;
+  /** GetDiskUsage reports images, containers and volumes disk use (docker system df). */
+  getDiskUsage(
+    request: GetDiskUsageRequest,
+    callback: (error: ServiceError | null, response: GetDiskUsageResponse) => void,
+  ): ClientUnaryCall;
+  getDiskUsage(
+    request: GetDiskUsageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetDiskUsageResponse) => void,
+  ): ClientUnaryCall;
+  getDiskUsage(
+    request: GetDiskUsageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetDiskUsageResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,74 @@
+import { credentials, Metadata, type CallOptions, type ServiceError } from '@grpc/grpc-js';
+import { supervisorV1 } from '@drydock/proto';
+import { fromGrpcError } from '@drydock/errors';
+
+type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+/**
+ * gRPC clients of one node's containerd-supervisor over one channel. Unary
+ * calls carry a deadline; failures come back as taxonomy errors (so routes map
+ * them to HTTP in one place).
+ */
+export class SupervisorClient {
+  readonly containers: supervisorV1.ContainersClient;
+  readonly exec: supervisorV1.ExecClient;
+  readonly images: supervisorV1.ImagesClient;
+  readonly archives: supervisorV1.ArchivesClient;
+  readonly volumes: supervisorV1.VolumesClient;
+  readonly node: supervisorV1.NodeClient;
+  private closed = false;
+
+  constructor(readonly address: string, private readonly callTimeoutMs: number) {
+    const creds = credentials.createInsecure();
+    const opts = {
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
+    };
+    this.containers = new supervisorV1.ContainersClient(address, creds, opts);
+    this.exec = new supervisorV1.ExecClient(address, creds, opts);
+    this.images = new supervisorV1.ImagesClient(address, creds, opts);
+    this.archives = new supervisorV1.ArchivesClient(address, creds, opts);
+    this.volumes = new supervisorV1.VolumesClient(address, creds, opts);
+    this.node = new supervisorV1.NodeClient(address, creds, opts);
+  }
+
+  /** `await sc.call(sc.containers, sc.containers.inspectContainer, { id })` */
+  call<Req, Res>(client: object, method: Unary<Req, Res>, req: Req, timeoutMs = this.callTimeoutMs): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      method.call(client, req, new Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of [this.containers, this.exec, this.images, this.archives, this.volumes, this.node]) c.close();
+  }
+}
+
+/**
+ * "Where does this container live": the narrow interface the scheduler will
+ * fill for a cluster. On one node every answer is the local supervisor.
+ */
+export interface ContainerLocator {
+  /** The supervisor owning an existing container (by id, prefix or name). */
+  forContainer(ref: string): Promise<SupervisorClient>;
+  /** The supervisor that creates new containers and holds images and volumes. */
+  local(): SupervisorClient;
+  /** Every node's supervisor (for listings). */
+  all(): SupervisorClient[];
+}
+
+export class SingleNodeLocator implements ContainerLocator {
+  constructor(private readonly supervisor: SupervisorClient) {}
+  async forContainer(): Promise<SupervisorClient> {
+    return this.supervisor;
+  }
+  local(): SupervisorClient {
+    return this.supervisor;
+  }
+  all(): SupervisorClient[] {
+    return [this.supervisor];
+  }
+}

@@ -1,0 +1,51 @@
+import { envBool, envInt, loadConfig, z } from '@drydock/config';
+
+/** Environment -> validated gateway configuration (main.ts passes process.env). */
+const schema = z
+  .object({
+    DRYDOCK_GATEWAY_SOCKET: z.string().default('/run/drydock/docker.sock'),
+    // octal text, like chmod
+    DRYDOCK_GATEWAY_SOCKET_MODE: z.string().regex(/^[0-7]{3,4}$/).default('0660'),
+    DRYDOCK_GATEWAY_TCP: z.string().regex(/^[^:]+:\d+$/, 'expected host:port').optional(),
+    DRYDOCK_GATEWAY_TLS_CERT: z.string().optional(),
+    DRYDOCK_GATEWAY_TLS_KEY: z.string().optional(),
+    DRYDOCK_GATEWAY_TLS_CA: z.string().optional(),
+    DRYDOCK_GATEWAY_INSECURE_TCP: envBool(false),
+    DRYDOCK_SUPERVISOR_ADDRESS: z.string().default('127.0.0.1:7701'),
+    DRYDOCK_NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+    DRYDOCK_GATEWAY_CALL_TIMEOUT_MS: envInt(60000),
+    DRYDOCK_GATEWAY_MAX_JSON_BYTES: envInt(4 * 1024 * 1024),
+    DRYDOCK_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  })
+  .superRefine((e, ctx) => {
+    if (!e.DRYDOCK_GATEWAY_TCP) return;
+    const tls = [e.DRYDOCK_GATEWAY_TLS_CERT, e.DRYDOCK_GATEWAY_TLS_KEY, e.DRYDOCK_GATEWAY_TLS_CA];
+    const host = e.DRYDOCK_GATEWAY_TCP.slice(0, e.DRYDOCK_GATEWAY_TCP.lastIndexOf(':'));
+    if (tls.every(Boolean)) return;
+    if (tls.some(Boolean)) {
+      ctx.addIssue({ code: 'custom', path: ['DRYDOCK_GATEWAY_TLS_CERT'], message: 'TCP with TLS needs DRYDOCK_GATEWAY_TLS_CERT, _KEY and _CA (client certificates are verified)' });
+      return;
+    }
+    if (!e.DRYDOCK_GATEWAY_INSECURE_TCP) {
+      ctx.addIssue({ code: 'custom', path: ['DRYDOCK_GATEWAY_TCP'], message: 'plain TCP needs DRYDOCK_GATEWAY_INSECURE_TCP=true (and is allowed on loopback only); otherwise configure TLS' });
+    } else if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
+      ctx.addIssue({ code: 'custom', path: ['DRYDOCK_GATEWAY_TCP'], message: 'plain TCP is allowed on loopback only' });
+    }
+  })
+  .transform((e) => ({
+    socketPath: e.DRYDOCK_GATEWAY_SOCKET,
+    socketMode: parseInt(e.DRYDOCK_GATEWAY_SOCKET_MODE, 8),
+    tcp: e.DRYDOCK_GATEWAY_TCP,
+    tls: e.DRYDOCK_GATEWAY_TLS_CERT ? { cert: e.DRYDOCK_GATEWAY_TLS_CERT, key: e.DRYDOCK_GATEWAY_TLS_KEY!, ca: e.DRYDOCK_GATEWAY_TLS_CA! } : undefined,
+    supervisorAddress: e.DRYDOCK_SUPERVISOR_ADDRESS,
+    natsUrl: e.DRYDOCK_NATS_URL,
+    callTimeoutMs: e.DRYDOCK_GATEWAY_CALL_TIMEOUT_MS,
+    maxJsonBytes: e.DRYDOCK_GATEWAY_MAX_JSON_BYTES,
+    logLevel: e.DRYDOCK_LOG_LEVEL,
+  }));
+
+export type GatewayConfig = z.infer<typeof schema>;
+
+export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
+  return loadConfig(schema, env);
+}

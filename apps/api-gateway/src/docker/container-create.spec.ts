@@ -1,0 +1,186 @@
+import { parseBind, parseCreateBody, parseMount } from './container-create';
+import { goJsonSyntaxError } from './json-types';
+
+describe('parseCreateBody', () => {
+  it('maps what `docker run --name web -e A=1 -v /srv:/data:ro --tmpfs /run -m 64m busybox sh -c x` sends', () => {
+    const body = {
+      Hostname: '',
+      Domainname: '',
+      User: '',
+      AttachStdin: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      OpenStdin: false,
+      StdinOnce: false,
+      Env: ['A=1'],
+      Cmd: ['sh', '-c', 'x'],
+      Image: 'busybox',
+      Volumes: {},
+      WorkingDir: '',
+      Entrypoint: null,
+      OnBuild: null,
+      Labels: { team: 'a' },
+      ExposedPorts: { '80/tcp': {} },
+      StopSignal: 'SIGINT',
+      StopTimeout: 3,
+      HostConfig: {
+        Binds: ['/srv:/data:ro'],
+        NetworkMode: 'default',
+        PortBindings: {},
+        RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 },
+        AutoRemove: true,
+        CapAdd: ['NET_ADMIN'],
+        CapDrop: null,
+        Privileged: false,
+        ReadonlyRootfs: true,
+        Tmpfs: { '/run': 'size=1m' },
+        Memory: 67108864,
+        MemorySwap: -1,
+        NanoCpus: 500000000,
+        CpuShares: 512,
+        CpuPeriod: 0,
+        CpuQuota: 0,
+        PidsLimit: 50,
+        ShmSize: 0,
+        Init: null,
+      },
+      NetworkingConfig: { EndpointsConfig: {} },
+    };
+    expect(parseCreateBody('web', body)).toEqual({
+      request: {
+        name: 'web',
+        config: {
+          image: 'busybox',
+          cmd: { values: ['sh', '-c', 'x'] },
+          entrypoint: undefined,
+          env: ['A=1'],
+          workingDir: '',
+          user: '',
+          hostname: '',
+          domainname: '',
+          labels: { team: 'a' },
+          tty: false,
+          openStdin: false,
+          stdinOnce: false,
+          attachStdin: false,
+          attachStdout: true,
+          attachStderr: true,
+          stopSignal: 'SIGINT',
+          stopTimeout: 3,
+          exposedPorts: ['80/tcp'],
+        },
+        hostConfig: {
+          mounts: [
+            { type: 'bind', source: '/srv', target: '/data', readOnly: true, options: '' },
+            { type: 'tmpfs', source: '', target: '/run', readOnly: false, options: 'size=1m' },
+          ],
+          binds: ['/srv:/data:ro'],
+          readonlyRootfs: true,
+          memory: '67108864',
+          memorySwap: '-1',
+          nanoCpus: '500000000',
+          cpuShares: '512',
+          cpuPeriod: '0',
+          cpuQuota: '0',
+          pidsLimit: '50',
+          shmSize: '0',
+          restartPolicy: { name: 'on-failure', maximumRetryCount: 2 },
+          autoRemove: true,
+          networkMode: 'default',
+          privileged: false,
+          capAdd: ['NET_ADMIN'],
+          capDrop: [],
+          init: false,
+        },
+      },
+      bindSources: ['/srv'],
+      warnings: [],
+    });
+  });
+
+  it('keeps null and [] apart for Cmd and Entrypoint as dockerd merges them', () => {
+    const cfg = (b: object) => parseCreateBody('', { Image: 'busybox', ...b }).request.config!;
+    expect(cfg({ Cmd: null }).cmd).toBeUndefined();
+    // no entrypoint override: an empty Cmd takes the image's CMD
+    expect(cfg({ Cmd: [] }).cmd).toBeUndefined();
+    expect(cfg({ Cmd: [], Entrypoint: ['sh'] })).toMatchObject({ cmd: { values: [] }, entrypoint: { values: ['sh'] } });
+    expect(cfg({ Entrypoint: null }).entrypoint).toBeUndefined();
+    expect(cfg({ Entrypoint: [] }).entrypoint).toEqual({ values: [] });
+    expect(cfg({ Entrypoint: [''] }).entrypoint).toEqual({ values: [] });
+    // strslice accepts a plain string
+    expect(cfg({ Cmd: 'echo hi' }).cmd).toEqual({ values: ['echo hi'] });
+  });
+
+  it('defaults an empty NetworkMode and turns Config.Volumes into anonymous volumes', () => {
+    const r = parseCreateBody('', { Image: 'busybox', Volumes: { '/data': {} }, HostConfig: {} }).request;
+    expect(r.hostConfig!.networkMode).toBe('default');
+    expect(r.hostConfig!.mounts).toEqual([{ type: 'volume', source: expect.stringMatching(/^[0-9a-f]{64}$/), target: '/data', readOnly: false, options: '' }]);
+  });
+
+  it('answers wrong JSON types with Go decoder texts', () => {
+    expect(() => parseCreateBody('', { Image: 'busybox', HostConfig: { Memory: '1g' } })).toThrow(
+      'json: cannot unmarshal string into Go struct field ContainerConfigWrapper.HostConfig.Memory of type int64',
+    );
+    expect(() => parseCreateBody('', { Image: 'busybox', Env: 'A=1' })).toThrow('json: cannot unmarshal string into Go struct field ContainerConfigWrapper.Env of type []string');
+    expect(() => parseCreateBody('', { Image: 'busybox', Tty: 1 })).toThrow('json: cannot unmarshal number 1 into Go struct field ContainerConfigWrapper.Tty of type bool');
+    expect(() => parseCreateBody('', { Image: 'busybox', HostConfig: { NanoCpus: 1.5 } })).toThrow('json: cannot unmarshal number 1.5 into Go struct field ContainerConfigWrapper.HostConfig.NanoCpus of type int64');
+    expect(() => parseCreateBody('', [])).toThrow('json: cannot unmarshal array into Go value of type runconfig.ContainerConfigWrapper');
+  });
+
+  it('refuses what cannot run with dockerd-like texts', () => {
+    expect(() => parseCreateBody('', undefined)).toThrow('Config cannot be empty in order to create a container');
+    expect(() => parseCreateBody('', {})).toThrow('Config cannot be empty in order to create a container');
+    expect(() => parseCreateBody('', { HostConfig: {} })).toThrow('Config cannot be empty in order to create a container');
+    expect(() => parseCreateBody('', { Cmd: ['x'] })).toThrow('No image was specified');
+    expect(() => parseCreateBody('', { Image: 'busybox', WorkingDir: 'rel' })).toThrow("the working directory 'rel' is invalid, it needs to be an absolute path");
+    expect(() => parseCreateBody('', { Image: 'busybox', HostConfig: { Init: true } })).toThrow(/--init is not supported/);
+    expect(() => parseCreateBody('', { Image: 'busybox', HostConfig: { Binds: ['/a:/x', 'v:/x'] } })).toThrow('Duplicate mount point: /x');
+  });
+
+  it('warns about published ports it ignores', () => {
+    expect(parseCreateBody('', { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } }).warnings).toEqual([
+      'Published ports are not supported on this node (no container networking) and were ignored',
+    ]);
+  });
+});
+
+describe('parseBind', () => {
+  it('tells binds from named volumes', () => {
+    expect(parseBind('/host/dir:/c')).toEqual({ type: 'bind', source: '/host/dir', target: '/c', readOnly: false, options: '' });
+    expect(parseBind('/h:/c:ro,rshared')).toEqual({ type: 'bind', source: '/h', target: '/c', readOnly: true, options: 'rshared' });
+    expect(parseBind('data:/var/lib/x:rw')).toEqual({ type: 'volume', source: 'data', target: '/var/lib/x', readOnly: false, options: '' });
+  });
+  it('rejects bad specs', () => {
+    expect(() => parseBind('/only')).toThrow("invalid volume specification: '/only'");
+    expect(() => parseBind('/h:/c:bogus')).toThrow('invalid mode: bogus');
+    expect(() => parseBind('/h:rel')).toThrow(`invalid volume specification: '/h:rel': invalid mount config for type "bind": invalid mount path: 'rel' mount path must be absolute`);
+  });
+});
+
+describe('parseMount', () => {
+  it('maps --mount entries', () => {
+    expect(parseMount({ Type: 'bind', Source: '/x', Target: '/y', ReadOnly: true, BindOptions: { Propagation: 'rslave' } }, 0)).toEqual({ type: 'bind', source: '/x', target: '/y', readOnly: true, options: 'rslave' });
+    expect(parseMount({ Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1048576, Mode: 0o1777 } }, 0)).toEqual({ type: 'tmpfs', source: '', target: '/t', readOnly: false, options: 'size=1048576,mode=1777' });
+    expect(parseMount({ Type: 'volume', Source: 'v', Target: '/v' }, 0)).toEqual({ type: 'volume', source: 'v', target: '/v', readOnly: false, options: '' });
+  });
+  it('rejects unknown types and misplaced options', () => {
+    expect(() => parseMount({ Type: 'npipe', Target: '/x' }, 0)).toThrow('invalid mount config for type "npipe": mount type unknown');
+    expect(() => parseMount({ Type: 'volume', Source: 'v', Target: '/x', BindOptions: {} }, 0)).toThrow('invalid mount config for type "volume": field BindOptions must not be specified');
+  });
+});
+
+describe('goJsonSyntaxError', () => {
+  const msg = (raw: string) => {
+    try {
+      JSON.parse(raw);
+    } catch (err) {
+      return goJsonSyntaxError(raw, err as Error);
+    }
+    return 'parsed';
+  };
+  it("speaks Go's encoding/json", () => {
+    expect(msg('{bad json')).toBe("invalid character 'b' looking for beginning of value");
+    expect(msg('{"Image":')).toBe('unexpected EOF');
+  });
+});

@@ -1,0 +1,218 @@
+import { DeliverPolicy, NatsError, type ConsumerMessages, type Consumer, type NatsConnection, type OrderedConsumerOptions } from 'nats';
+import { UnavailableError } from '@drydock/errors';
+import type { Logger } from '@drydock/logging';
+import type { FilterArgs } from './docker-filters';
+import { eventMatches, type DockerEventMessage } from './event-filter';
+import { eventNanos, nanosToIso } from './event-time';
+
+/** What GET /events asks for; times in nanoseconds since the epoch. */
+export interface EventQuery {
+  since?: bigint;
+  until?: bigint;
+  filters: FilterArgs;
+}
+
+/** An open event stream: iterate `events`; close() stops the consumer (idempotent). */
+export interface EventSubscription {
+  events: AsyncIterable<DockerEventMessage>;
+  close(): void;
+}
+
+/** The narrow interface the events route depends on. */
+export interface EventSource {
+  /** Fails (Unavailable) before anything is streamed when the event store cannot be reached. */
+  open(query: EventQuery, now?: Date): Promise<EventSubscription>;
+}
+
+export interface JetStreamEventSourceOptions {
+  nats: () => Promise<NatsConnection>;
+  logger: Logger;
+  /** Default DRYDOCK_EVENTS (the supervisors' event sink stream). */
+  streamName?: string;
+  /** Default `drydock.events` (subjects `<prefix>.<nodeId>.<type>`). */
+  subjectPrefix?: string;
+  /** How long to wait for a NATS connection before answering 503. Default 3000 ms. */
+  connectTimeoutMs?: number;
+  /** Deadline of each JetStream API call. Default 5000 ms. */
+  apiTimeoutMs?: number;
+  /** How often a live request re-checks for a stream that does not exist yet. Default 1000 ms. */
+  streamPollMs?: number;
+}
+
+const JS_STREAM_NOT_FOUND = 10059;
+const EVENT_TYPES = new Set(['container', 'image', 'volume', 'network']);
+
+/**
+ * Serves Docker events from the JetStream stream the supervisors publish to, so
+ * history survives gateway restarts. Each request gets its own ephemeral ordered
+ * consumer starting at `since` (or at new messages); nats-server 2.9 consumers
+ * take one filter subject, so the type is narrowed on the server only when the
+ * request filters on exactly one type, everything else is filtered here.
+ */
+export class JetStreamEventSource implements EventSource {
+  private readonly log: Logger;
+  private readonly streamName: string;
+  private readonly prefix: string;
+  private readonly connectTimeoutMs: number;
+  private readonly apiTimeoutMs: number;
+  private readonly pollMs: number;
+
+  constructor(private readonly opts: JetStreamEventSourceOptions) {
+    this.log = opts.logger.child({ component: 'event-source' });
+    this.streamName = opts.streamName ?? 'DRYDOCK_EVENTS';
+    this.prefix = opts.subjectPrefix ?? 'drydock.events';
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
+    this.apiTimeoutMs = opts.apiTimeoutMs ?? 5000;
+    this.pollMs = opts.streamPollMs ?? 1000;
+  }
+
+  /** `drydock.events.*.<type>` when the filter names one type, else the whole stream. */
+  subjectFor(filters: FilterArgs): string {
+    const types = filters.get('type');
+    return types.length === 1 && EVENT_TYPES.has(types[0]) ? `${this.prefix}.*.${types[0]}` : `${this.prefix}.>`;
+  }
+
+  async open(query: EventQuery, now: Date = new Date()): Promise<EventSubscription> {
+    const nc = await this.connect();
+    // dockerd: an `until` already past returns the stored events up to it and ends
+    const onlyPast = query.until !== undefined && query.until < BigInt(now.getTime()) * 1_000_000n;
+    let streamState: { last_seq: number; last_ts: string } | undefined;
+    try {
+      const jsm = await nc.jetstreamManager({ timeout: this.apiTimeoutMs });
+      streamState = (await jsm.streams.info(this.streamName)).state;
+    } catch (err) {
+      if (!isStreamNotFound(err)) throw unavailable(err);
+    }
+    if (onlyPast && (!streamState || streamState.last_seq === 0 || (query.since !== undefined && Date.parse(streamState.last_ts) * 1e6 < Number(query.since)))) {
+      return emptySubscription();
+    }
+    const sub = new OrderedSubscription(nc, this.streamName, this.subjectFor(query.filters), query, onlyPast, streamState?.last_seq ?? 0, this.apiTimeoutMs, this.pollMs, !!streamState, this.log);
+    await sub.start().catch((err) => {
+      sub.close();
+      throw unavailable(err);
+    });
+    return sub;
+  }
+
+  private async connect(): Promise<NatsConnection> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, rej) => {
+      timer = setTimeout(() => rej(new Error(`no connection to NATS within ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+    });
+    try {
+      const nc = await Promise.race([this.opts.nats(), timeout]);
+      if (nc.isClosed()) throw new Error('NATS connection is closed');
+      return nc;
+    } catch (err) {
+      throw unavailable(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+class OrderedSubscription implements EventSubscription {
+  private consumer?: Consumer;
+  private messages?: ConsumerMessages;
+  private closed = false;
+  private wake?: () => void;
+  readonly events: AsyncIterable<DockerEventMessage>;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly stream: string,
+    private readonly subject: string,
+    private readonly q: EventQuery,
+    private readonly onlyPast: boolean,
+    private readonly endSeq: number,
+    private readonly apiTimeoutMs: number,
+    private readonly pollMs: number,
+    private streamExists: boolean,
+    private readonly log: Logger,
+  ) {
+    this.events = { [Symbol.asyncIterator]: () => this.iterate() };
+  }
+
+  /** Creates the consumer now when the stream exists, so a failure is still an HTTP error. */
+  async start(): Promise<void> {
+    if (this.streamExists) await this.createConsumer();
+  }
+
+  private async createConsumer(): Promise<void> {
+    const js = this.nc.jetstream({ timeout: this.apiTimeoutMs });
+    const opts: Partial<OrderedConsumerOptions> = { filterSubjects: this.subject, inactive_threshold: 30_000 };
+    // dockerd with `until` but no `since` replays its whole buffer: here the whole stream
+    if (this.q.since !== undefined) opts.opt_start_time = nanosToIso(this.q.since);
+    else opts.deliver_policy = this.q.until !== undefined ? DeliverPolicy.All : DeliverPolicy.New;
+    const consumer = await js.consumers.get(this.stream, opts);
+    this.consumer = consumer;
+    const messages = await consumer.consume({ max_messages: 256 });
+    this.messages = messages;
+    if (this.closed) messages.stop();
+  }
+
+  private async *iterate(): AsyncGenerator<DockerEventMessage> {
+    try {
+      // a live request before any supervisor created the stream: wait for it
+      while (!this.consumer && !this.closed) {
+        const jsm = await this.nc.jetstreamManager({ timeout: this.apiTimeoutMs }).catch(() => undefined);
+        const exists = jsm ? await jsm.streams.info(this.stream).then(() => true, () => false) : false;
+        if (exists) {
+          await this.createConsumer();
+          break;
+        }
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, this.pollMs);
+          this.wake = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
+      }
+      if (this.closed || !this.consumer || !this.messages) return;
+      if (this.onlyPast && (await this.consumer.info(true)).num_pending === 0) return;
+      for await (const m of this.messages) {
+        const last = this.onlyPast && (m.info.pending === 0 || m.seq >= this.endSeq);
+        let ev: DockerEventMessage | undefined;
+        try {
+          ev = m.json<DockerEventMessage>();
+        } catch (err) {
+          this.log.warn({ err, seq: m.seq }, 'undecodable event skipped');
+        }
+        if (ev && this.wanted(ev)) yield ev;
+        if (last) return;
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  private wanted(ev: DockerEventMessage): boolean {
+    const t = eventNanos(ev.timeNano, ev.time);
+    if (this.q.since !== undefined && t < this.q.since) return false;
+    if (this.q.until !== undefined && t > this.q.until) return false;
+    return eventMatches(this.q.filters, ev);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake?.();
+    this.messages?.stop();
+    // the ordered consumer is ephemeral; deleting it now spares the server the inactivity wait
+    this.consumer?.delete().catch(() => undefined);
+  }
+}
+
+function emptySubscription(): EventSubscription {
+  return { events: { async *[Symbol.asyncIterator]() {} }, close: () => undefined };
+}
+
+function isStreamNotFound(err: unknown): boolean {
+  return err instanceof NatsError && (err.api_error?.err_code === JS_STREAM_NOT_FOUND || err.message === 'stream not found');
+}
+
+function unavailable(err: unknown): UnavailableError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new UnavailableError(`events are not available: cannot reach the event store (NATS JetStream): ${reason}`, { cause: err });
+}

@@ -1,0 +1,254 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import findMyWay, { type HTTPVersion, type Instance } from 'find-my-way';
+import { InvalidArgumentError, NotFoundError, toHttpError } from '@drydock/errors';
+import type { Logger } from '@drydock/logging';
+
+export const API_VERSION = '1.41';
+export const MIN_API_VERSION = '1.12';
+
+/** What a plain route handler gets. */
+export interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** The API version the client asked for (from the path prefix), or the server's. */
+  apiVersion: string;
+  log: Logger;
+  /** Parses the JSON body (empty body -> undefined); malformed JSON is a 400 like dockerd's. */
+  json<T = unknown>(): Promise<T | undefined>;
+  /** Sends a JSON response. */
+  send(status: number, body: unknown, headers?: Record<string, string>): void;
+  /** 204 No Content (or another empty status). */
+  empty(status?: number): void;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+  /** The client's FIN does not mean it went away (a hijacked stream with stdin, without an upgrade). */
+  allowHalfOpen(): void;
+}
+
+/** What a hijacking route (attach, exec start) gets: the raw socket after the request head. */
+export interface HijackCtx {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  apiVersion: string;
+  log: Logger;
+}
+
+export type Handler = (ctx: Ctx) => Promise<void> | void;
+export type HijackHandler = (ctx: HijackCtx) => Promise<void> | void;
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+
+/**
+ * The Docker API router: routes are registered without the version prefix and
+ * match `/vX.Y/...` and unversioned paths alike, as dockerd does. Upgrade
+ * requests (attach, exec start) go to hijack routes, falling back to the plain
+ * handler for clients that do not ask for an upgrade.
+ */
+export class Router {
+  private readonly plain: Instance<HTTPVersion.V1> = findMyWay({ ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 1024 });
+  private readonly hijack: Instance<HTTPVersion.V1> = findMyWay({ ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 1024 });
+  private readonly handlers = new Map<string, Handler>();
+  private readonly hijackers = new Map<string, HijackHandler>();
+
+  constructor(private readonly maxJsonBytes: number) {}
+
+  on(method: Method | Method[], path: string, handler: Handler): void {
+    for (const m of Array.isArray(method) ? method : [method]) {
+      const key = `${m} ${path}`;
+      this.handlers.set(key, handler);
+      this.plain.on(m, path, () => undefined, { key });
+    }
+  }
+
+  onHijack(method: Method, path: string, handler: HijackHandler): void {
+    const key = `${method} ${path}`;
+    this.hijackers.set(key, handler);
+    this.hijack.on(method, path, () => undefined, { key });
+  }
+
+  /** Splits `/v1.41/containers/json` into version and path; rejects versions dockerd rejects. */
+  static splitVersion(url: string): { version: string; path: string; query: URLSearchParams } {
+    const q = url.indexOf('?');
+    let path = q >= 0 ? url.slice(0, q) : url;
+    const query = new URLSearchParams(q >= 0 ? url.slice(q + 1) : '');
+    let version = API_VERSION;
+    const m = /^\/v([0-9]+(?:\.[0-9]+)*)(\/.*)$/.exec(path);
+    if (m) {
+      version = m[1];
+      path = m[2];
+      if (compareVersions(version, API_VERSION) > 0) {
+        throw new InvalidArgumentError(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
+      }
+      if (compareVersions(version, MIN_API_VERSION) < 0) {
+        throw new InvalidArgumentError(`client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+      }
+    }
+    return { version, path, query };
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, log: Logger): Promise<void> {
+    const ac = new AbortController();
+    res.on('close', () => ac.abort());
+    // The server keeps sockets half-open (for hijacked streams), so a client that goes
+    // away mid-stream shows up as the socket's 'end', not as the response's 'close'.
+    let halfOpen = false;
+    const socket = req.socket;
+    const onEnd = () => {
+      if (!halfOpen) ac.abort();
+    };
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+    res.once('finish', () => {
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+    });
+    let ctx: Ctx | undefined;
+    try {
+      const { version, path, query } = Router.splitVersion(req.url ?? '/');
+      const found = this.plain.find(req.method as Method, safeDecodePath(path));
+      const handler = found ? this.handlers.get((found.store as { key: string }).key) : undefined;
+      if (!found || !handler) throw new NotFoundError(`page not found`);
+      ctx = makeCtx(req, res, found.params as Record<string, string>, query, version, log, ac.signal, this.maxJsonBytes, () => (halfOpen = true));
+      await handler(ctx);
+    } catch (err) {
+      sendError(res, err, log);
+    }
+  }
+
+  /** Returns false when no hijack route matches (the server then treats it as a plain request). */
+  matchHijack(req: IncomingMessage): boolean {
+    try {
+      const { path } = Router.splitVersion(req.url ?? '/');
+      return !!this.hijack.find(req.method as Method, safeDecodePath(path));
+    } catch {
+      return false;
+    }
+  }
+
+  async handleHijack(req: IncomingMessage, socket: Duplex, head: Buffer, log: Logger): Promise<void> {
+    try {
+      const { version, path, query } = Router.splitVersion(req.url ?? '/');
+      const found = this.hijack.find(req.method as Method, safeDecodePath(path));
+      const handler = found ? this.hijackers.get((found.store as { key: string }).key) : undefined;
+      if (!found || !handler) throw new NotFoundError('page not found');
+      await handler({ req, socket, head, params: found.params as Record<string, string>, query, apiVersion: version, log });
+    } catch (err) {
+      // before the 101 a hijack route fails like any request
+      if (socket.writable) {
+        const { status, message, classified } = toHttpError(err);
+        if (!classified) log.error({ err }, 'request failed');
+        const body = JSON.stringify({ message });
+        socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      }
+    }
+  }
+}
+
+/** Percent-decoding happens per parameter in find-my-way; a malformed escape is a 400, not a crash. */
+function safeDecodePath(p: string): string {
+  try {
+    decodeURIComponent(p);
+  } catch {
+    throw new InvalidArgumentError(`invalid URL path: ${p}`);
+  }
+  return p;
+}
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+function makeCtx(
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: Record<string, string>,
+  query: URLSearchParams,
+  apiVersion: string,
+  log: Logger,
+  signal: AbortSignal,
+  maxJson: number,
+  allowHalfOpen: () => void,
+): Ctx {
+  return {
+    allowHalfOpen,
+    req,
+    res,
+    params,
+    query,
+    apiVersion,
+    log,
+    signal,
+    json: <T>() => readJson<T>(req, maxJson),
+    send: (status, body, headers) => {
+      const text = JSON.stringify(body) + '\n';
+      res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...(headers ?? {}) });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    },
+    empty: (status = 204) => {
+      res.writeHead(status);
+      res.end();
+    },
+  };
+}
+
+async function readJson<T>(req: IncomingMessage, max: number): Promise<T | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > max) throw new InvalidArgumentError(`request body is larger than ${max} bytes`);
+    chunks.push(c as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    // dockerd wraps JSON syntax errors as invalid parameters (400)
+    throw new InvalidArgumentError(`invalid character in JSON body: ${(err as Error).message}`);
+  }
+}
+
+/** Writes Docker's error shape; unclassified errors are logged with their stack, clients see a generic text. */
+export function sendError(res: ServerResponse, err: unknown, log: Logger): void {
+  const { status, message, classified } = toHttpError(err);
+  if (!classified) log.error({ err }, 'request failed');
+  if (res.headersSent) {
+    // a streaming response already started: all we can do is end it
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ message }) + '\n';
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(res.req?.method === 'HEAD' ? undefined : body);
+}
+
+export function statusText(status: number): string {
+  return (
+    {
+      200: 'OK',
+      204: 'No Content',
+      304: 'Not Modified',
+      400: 'Bad Request',
+      401: 'Unauthorized',
+      403: 'Forbidden',
+      404: 'Not Found',
+      409: 'Conflict',
+      413: 'Payload Too Large',
+      500: 'Internal Server Error',
+      501: 'Not Implemented',
+      503: 'Service Unavailable',
+    } as Record<number, string>
+  )[status] ?? 'Error';
+}

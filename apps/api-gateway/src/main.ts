@@ -1,0 +1,68 @@
+import type { NatsConnection } from 'nats';
+import { connect } from 'nats';
+import { createLogger } from '@drydock/logging';
+import { loadGatewayConfig } from './config';
+import { SingleNodeLocator, SupervisorClient } from './backend/supervisor-client';
+import { Router } from './http/router';
+import { GatewayServer } from './http/server';
+import { registerContainerRoutes } from './routes/containers.routes';
+import { registerEventRoutes } from './routes/events.routes';
+import { registerExecRoutes } from './routes/exec.routes';
+import { registerImageRoutes } from './routes/images.routes';
+import { registerStreamRoutes } from './routes/streams.routes';
+import { registerSystemRoutes } from './routes/system.routes';
+import { registerVolumeRoutes } from './routes/volumes.routes';
+import type { RouteDeps } from './routes/deps';
+
+const VERSION = '20.10.24-drydock';
+
+/** Composition root: config, clients, routes, listeners, drain on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  const config = loadGatewayConfig(process.env);
+  const logger = createLogger({ service: 'api-gateway', level: config.logLevel });
+  const log = logger.child({ component: 'main' });
+  const supervisor = new SupervisorClient(config.supervisorAddress, config.callTimeoutMs);
+  const nodes = new SingleNodeLocator(supervisor);
+
+  // NATS is needed for events only: connect lazily and keep retrying, never block startup.
+  let natsPromise: Promise<NatsConnection> | undefined;
+  const nats = () =>
+    (natsPromise ??= connect({ servers: config.natsUrl.split(','), name: 'api-gateway', maxReconnectAttempts: -1, waitOnFirstConnect: true, reconnectTimeWait: 500 }).catch((err) => {
+      natsPromise = undefined;
+      throw err;
+    }));
+  const deps: RouteDeps = { nodes, nats, stateDir: process.env.DRYDOCK_STATE_DIR ?? '/var/lib/drydock' };
+
+  const router = new Router(config.maxJsonBytes);
+  registerSystemRoutes(router, nodes, { version: VERSION, gitCommit: '', stateDir: deps.stateDir });
+  registerContainerRoutes(router, deps);
+  registerStreamRoutes(router, deps);
+  registerExecRoutes(router, deps);
+  registerImageRoutes(router, deps);
+  registerVolumeRoutes(router, deps);
+  registerEventRoutes(router, deps);
+
+  const server = new GatewayServer(router, logger);
+  await server.listen({ socketPath: config.socketPath, socketMode: config.socketMode, tcp: config.tcp, tls: config.tls });
+  log.info({ dockerHost: `unix://${config.socketPath}` }, `export DOCKER_HOST=unix://${config.socketPath}`);
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'shutting down');
+    setTimeout(() => process.exit(0), 3000).unref();
+    await server.close();
+    supervisor.close();
+    if (natsPromise) await (await natsPromise.catch(() => undefined))?.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  // eslint-disable-next-line no-console
+  console.error(JSON.stringify({ level: 'fatal', msg: 'api-gateway failed to start', err: { message: String(err?.message ?? err), stack: err?.stack } }));
+  process.exit(1);
+});

@@ -1,0 +1,480 @@
+import { mkdir } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import type { ClientReadableStream } from '@grpc/grpc-js';
+import { supervisorV1 } from '@drydock/proto';
+import { errorCode, fromGrpcError, InvalidArgumentError } from '@drydock/errors';
+import type { ContainerLocator, SupervisorClient } from '../backend/supervisor-client';
+import type { Ctx, Router } from '../http/router';
+import { parseCreateBody } from '../docker/container-create';
+import { containerJson, containerSummaryJson, type SummarySizes } from '../docker/container-json';
+import { parseUpdateBody } from '../docker/container-update';
+import { parseFilters, parseFilterTime } from '../docker/filters';
+import { boolQuery, goJsonSyntaxError, intQuery } from '../docker/json-types';
+import { statsJson } from '../docker/stats';
+import { unixNanos } from '../docker/time';
+import type { RouteDeps } from './deps';
+
+const S = supervisorV1;
+
+/**
+ * Create bodies are read here rather than with ctx.json(): dockerd 20.10 answers
+ * malformed JSON in create with 500 (clients rely on the status class), every
+ * other route with 400. Same cap as the gateway's default JSON limit.
+ */
+const MAX_CREATE_BODY_BYTES = 4 * 1024 * 1024;
+
+/** Filters `docker container prune` accepts; the rest are dockerd's 400. */
+const PRUNE_FILTERS = new Set(['until', 'label', 'label!']);
+
+/**
+ * /containers/*: lifecycle, inspection, stats and file access. Thin: parse the
+ * Docker request, call the owning node's supervisor, convert the answer. Errors
+ * from the supervisor already carry Docker's words and pass through unchanged.
+ */
+export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'>): void {
+  const nodes = deps.nodes;
+  const owner = (ctx: Ctx) => nodes.forContainer(ctx.params.id);
+
+  // ---------------------------------------------------------------- create / list / prune
+
+  router.on('POST', '/containers/create', async (ctx) => {
+    const ct = ctx.req.headers['content-type'];
+    const raw = await readBody(ctx, MAX_CREATE_BODY_BYTES);
+    if (raw.trim() && ct && !/^application\/json\b/i.test(ct.split(';')[0].trim())) {
+      throw new InvalidArgumentError(`unsupported Content-Type header (${ct}): must be 'application/json'`);
+    }
+    let body: unknown;
+    try {
+      body = raw.trim() ? JSON.parse(raw) : undefined;
+    } catch (err) {
+      ctx.send(500, { message: goJsonSyntaxError(raw, err as Error) });
+      return;
+    }
+    const parsed = parseCreateBody(ctx.query.get('name') ?? '', body);
+    // dockerd creates a missing host directory for `-v /src:/dst` (not for --mount type=bind).
+    // The gateway and the supervisor share the node's filesystem in the single-node stack;
+    // with remote nodes this belongs to the supervisor.
+    for (const dir of parsed.bindSources) await mkdir(dir, { recursive: true });
+    const sc = nodes.local();
+    const res = await sc.call(sc.containers, sc.containers.createContainer, parsed.request);
+    ctx.send(201, { Id: res.id ?? '', Warnings: [...(res.warnings ?? []), ...parsed.warnings] });
+  });
+
+  router.on('GET', '/containers/json', async (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters'));
+    const limit = intQuery(ctx.query, 'limit') ?? 0;
+    const all = boolQuery(ctx.query, 'all') || limit > 0;
+    const withSize = boolQuery(ctx.query, 'size');
+    const perNode = await Promise.all(
+      nodes.all().map(async (sc) => {
+        const [list, sizes] = await Promise.all([
+          sc.call(sc.containers, sc.containers.listContainers, { all, limit: limit > 0 ? limit : 0, filters }),
+          withSize ? containerSizes(sc) : Promise.resolve(undefined),
+        ]);
+        return (list.containers ?? []).map((c) => ({ c, size: sizes?.(c) }));
+      }),
+    );
+    let rows = perNode.flat().sort((a, b) => (unixNanos(b.c.created) > unixNanos(a.c.created) ? 1 : -1));
+    if (limit > 0) rows = rows.slice(0, limit);
+    ctx.send(200, rows.map(({ c, size }) => containerSummaryJson(c, size)));
+  });
+
+  router.on('POST', '/containers/prune', async (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters'));
+    for (const f of filters) if (!PRUNE_FILTERS.has(f.key)) throw new InvalidArgumentError(`Invalid filter '${f.key}'`);
+    const now = Date.now();
+    const until = filters.find((f) => f.key === 'until')?.values.map((v) => parseFilterTime(v, now));
+    const notLabels = filters.find((f) => f.key === 'label!')?.values ?? [];
+    const labels = filters.find((f) => f.key === 'label');
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const sc of nodes.all()) {
+      const list = await sc.call(sc.containers, sc.containers.listContainers, {
+        all: true,
+        filters: [{ key: 'status', values: ['created', 'exited', 'dead'] }, ...(labels ? [labels] : [])],
+      });
+      const victims = (list.containers ?? []).filter((c) => {
+        const createdMs = Number(unixNanos(c.created) / 1000000n);
+        if (until && !until.every((t) => createdMs < t)) return false;
+        return !notLabels.some((l) => labelMatches(c.labels ?? {}, l));
+      });
+      if (victims.length === 0) continue;
+      const sizes = await containerSizes(sc).catch(() => undefined);
+      for (const c of victims) {
+        try {
+          await sc.call(sc.containers, sc.containers.removeContainer, { id: c.id, force: false });
+        } catch (err) {
+          // started or removed meanwhile: dockerd's prune skips it too
+          ctx.log.debug({ err, containerId: c.id }, 'prune skipped container');
+          continue;
+        }
+        deleted.push(c.id ?? '');
+        reclaimed += sizes?.(c).sizeRw ?? 0;
+      }
+    }
+    // dockerd 20.10 sends null (not []) when nothing was deleted
+    ctx.send(200, { ContainersDeleted: deleted.length > 0 ? deleted : null, SpaceReclaimed: reclaimed });
+  });
+
+  // ---------------------------------------------------------------- lifecycle
+
+  router.on('POST', '/containers/:id/start', async (ctx) => {
+    const raw = await readBody(ctx, MAX_CREATE_BODY_BYTES);
+    if (raw.trim() && raw.trim() !== 'null' && raw.trim() !== '{}') {
+      throw new InvalidArgumentError('starting container with non-empty request body was deprecated since API v1.22 and removed in v1.24');
+    }
+    const sc = await owner(ctx);
+    const res = await sc.call(sc.containers, sc.containers.startContainer, { id: ctx.params.id });
+    ctx.empty(res.alreadyStarted ? 304 : 204);
+  });
+
+  router.on('POST', '/containers/:id/stop', async (ctx) => {
+    const t = intQuery(ctx.query, 't');
+    const sc = await owner(ctx);
+    // the stop itself may take the whole grace period: the deadline covers it
+    const res = await sc.call(sc.containers, sc.containers.stopContainer, { id: ctx.params.id, timeoutSeconds: t }, callTimeout(t));
+    ctx.empty(res.alreadyStopped ? 304 : 204);
+  });
+
+  router.on('POST', '/containers/:id/restart', async (ctx) => {
+    const t = intQuery(ctx.query, 't');
+    const sc = await owner(ctx);
+    await sc.call(sc.containers, sc.containers.restartContainer, { id: ctx.params.id, timeoutSeconds: t }, callTimeout(t));
+    ctx.empty(204);
+  });
+
+  router.on('POST', '/containers/:id/kill', async (ctx) => {
+    const sc = await owner(ctx);
+    await sc.call(sc.containers, sc.containers.killContainer, { id: ctx.params.id, signal: ctx.query.get('signal') ?? '' });
+    ctx.empty(204);
+  });
+
+  router.on('POST', '/containers/:id/pause', async (ctx) => {
+    const sc = await owner(ctx);
+    await sc.call(sc.containers, sc.containers.pauseContainer, { id: ctx.params.id });
+    ctx.empty(204);
+  });
+
+  router.on('POST', '/containers/:id/unpause', async (ctx) => {
+    const sc = await owner(ctx);
+    await sc.call(sc.containers, sc.containers.resumeContainer, { id: ctx.params.id });
+    ctx.empty(204);
+  });
+
+  router.on('POST', '/containers/:id/rename', async (ctx) => {
+    const sc = await owner(ctx);
+    await sc.call(sc.containers, sc.containers.renameContainer, { id: ctx.params.id, newName: ctx.query.get('name') ?? '' });
+    ctx.empty(204);
+  });
+
+  router.on('POST', '/containers/:id/update', async (ctx) => {
+    const req = parseUpdateBody(ctx.params.id, await ctx.json());
+    const sc = await owner(ctx);
+    const res = await sc.call(sc.containers, sc.containers.updateContainer, req);
+    ctx.send(200, { Warnings: res.warnings ?? [] });
+  });
+
+  router.on('POST', '/containers/:id/resize', async (ctx) => {
+    const h = intQuery(ctx.query, 'h') ?? 0;
+    const w = intQuery(ctx.query, 'w') ?? 0;
+    if (h < 0 || w < 0) throw new InvalidArgumentError('invalid terminal size');
+    const sc = await owner(ctx);
+    await sc.call(sc.containers, sc.containers.resizeContainerTty, { id: ctx.params.id, width: w, height: h });
+    ctx.empty(200);
+  });
+
+  router.on('DELETE', '/containers/:id', async (ctx) => {
+    if (boolQuery(ctx.query, 'link')) throw new InvalidArgumentError(`Cannot remove link: containers on this node have no links`);
+    const sc = await owner(ctx);
+    await sc.call(sc.containers, sc.containers.removeContainer, { id: ctx.params.id, force: boolQuery(ctx.query, 'force'), removeVolumes: boolQuery(ctx.query, 'v') });
+    ctx.empty(204);
+  });
+
+  router.on('POST', '/containers/:id/wait', (ctx) => waitContainer(ctx, nodes));
+
+  // ---------------------------------------------------------------- inspection
+
+  router.on('GET', '/containers/:id/json', async (ctx) => {
+    const sc = await owner(ctx);
+    const res = await sc.call(sc.containers, sc.containers.inspectContainer, { id: ctx.params.id });
+    const body = containerJson(res.container ?? {});
+    if (boolQuery(ctx.query, 'size')) {
+      const size = (await containerSizes(sc))(res.container ?? {});
+      body.SizeRw = size.sizeRw;
+      body.SizeRootFs = size.sizeRootFs;
+    }
+    ctx.send(200, body);
+  });
+
+  router.on('GET', '/containers/:id/top', async (ctx) => {
+    const sc = await owner(ctx);
+    const res = await sc.call(sc.containers, sc.containers.topContainer, { id: ctx.params.id, psArgs: ctx.query.get('ps_args') ?? '' });
+    ctx.send(200, { Titles: res.titles ?? [], Processes: (res.processes ?? []).map((p) => p.values ?? []) });
+  });
+
+  router.on('GET', '/containers/:id/stats', (ctx) => stats(ctx, nodes));
+
+  router.on('GET', '/containers/:id/changes', async (ctx) => {
+    const sc = await owner(ctx);
+    const res = await sc.call(sc.archives, sc.archives.containerChanges, { id: ctx.params.id });
+    const changes = (res.changes ?? []).map((c) => ({ Path: c.path ?? '', Kind: c.kind ?? 0 }));
+    ctx.send(200, changes.length > 0 ? changes : null);
+  });
+
+  // ---------------------------------------------------------------- files
+
+  router.on('HEAD', '/containers/:id/archive', async (ctx) => {
+    const path = archivePath(ctx);
+    const sc = await owner(ctx);
+    const res = await sc.call(sc.archives, sc.archives.statPath, { id: ctx.params.id, path });
+    ctx.res.writeHead(200, { 'X-Docker-Container-Path-Stat': pathStatHeader(res.stat ?? {}), 'Content-Type': 'application/x-tar' });
+    ctx.res.end();
+  });
+
+  router.on('GET', '/containers/:id/archive', async (ctx) => {
+    const path = archivePath(ctx);
+    const sc = await owner(ctx);
+    const call = sc.archives.getArchive({ id: ctx.params.id, path });
+    let started = false;
+    for await (const m of messages(call, ctx.signal)) {
+      if (m.stat && !started) {
+        started = true;
+        ctx.res.writeHead(200, { 'X-Docker-Container-Path-Stat': pathStatHeader(m.stat), 'Content-Type': 'application/x-tar' });
+      } else if (m.chunk && m.chunk.length > 0) {
+        if (!started) throw new Error('GetArchive sent data before the path stat');
+        await write(ctx.res, m.chunk);
+      }
+    }
+    if (ctx.signal.aborted) return;
+    if (!started) throw new Error('GetArchive ended without a path stat');
+    ctx.res.end();
+  });
+
+  router.on('PUT', '/containers/:id/archive', async (ctx) => {
+    const path = archivePath(ctx);
+    const sc = await owner(ctx);
+    await putArchive(ctx, sc, {
+      id: ctx.params.id,
+      path,
+      noOverwriteDirNonDir: boolQuery(ctx.query, 'noOverwriteDirNonDir'),
+      copyUidGid: boolQuery(ctx.query, 'copyUIDGID'),
+    });
+    ctx.empty(200);
+  });
+
+  router.on('GET', '/containers/:id/export', async (ctx) => {
+    const sc = await owner(ctx);
+    const call = sc.archives.exportContainer({ id: ctx.params.id });
+    for await (const m of messages(call, ctx.signal)) {
+      // headers wait for the first chunk so that a 404 still reaches the client as an error
+      if (!ctx.res.headersSent) ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+      if (m.data && m.data.length > 0) await write(ctx.res, m.data);
+    }
+    if (ctx.signal.aborted) return;
+    if (!ctx.res.headersSent) ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    ctx.res.end();
+  });
+}
+
+// ---------------------------------------------------------------- wait
+
+function waitCondition(v: string | null): supervisorV1.WaitCondition {
+  switch (v ?? '') {
+    case '':
+    case 'not-running':
+      return S.WaitCondition.WAIT_CONDITION_NOT_RUNNING;
+    case 'next-exit':
+      return S.WaitCondition.WAIT_CONDITION_NEXT_EXIT;
+    case 'removed':
+      return S.WaitCondition.WAIT_CONDITION_REMOVED;
+    default:
+      throw new InvalidArgumentError(`invalid condition: ${JSON.stringify(v)}`);
+  }
+}
+
+/**
+ * POST /containers/{id}/wait. `docker run` blocks on this response's HEADERS
+ * before it calls start, so "200 OK" is flushed as soon as the supervisor says
+ * the wait is registered (from then on the exit cannot be missed); the body
+ * follows when the condition is met. Errors before that are plain HTTP errors.
+ */
+async function waitContainer(ctx: Ctx, nodes: ContainerLocator): Promise<void> {
+  const condition = waitCondition(ctx.query.get('condition'));
+  const sc = await nodes.forContainer(ctx.params.id);
+  const call = sc.containers.waitContainer({ id: ctx.params.id, condition });
+  const open = () => {
+    if (ctx.res.headersSent) return;
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    ctx.res.flushHeaders();
+  };
+  try {
+    for await (const m of messages(call, ctx.signal)) {
+      if (m.phase === S.WaitPhase.WAIT_PHASE_REGISTERED) open();
+      else if (m.phase === S.WaitPhase.WAIT_PHASE_EXITED) {
+        open();
+        ctx.res.end(JSON.stringify({ Error: m.error ? { Message: m.error } : null, StatusCode: m.statusCode ?? 0 }) + '\n');
+        return;
+      }
+    }
+  } catch (err) {
+    if (!ctx.res.headersSent) throw err;
+    // the status line is out: report like dockerd does when its wait fails midway
+    const e = fromGrpcError(err);
+    ctx.res.end(JSON.stringify({ Error: { Message: e.message }, StatusCode: -1 }) + '\n');
+    return;
+  }
+  if (ctx.signal.aborted) return;
+  if (!ctx.res.headersSent) throw new Error('WaitContainer ended without a result');
+  ctx.res.end(JSON.stringify({ Error: { Message: 'wait ended without an exit status' }, StatusCode: -1 }) + '\n');
+}
+
+// ---------------------------------------------------------------- stats
+
+/**
+ * GET /containers/{id}/stats. stream=1: one JSON object per line and second until
+ * the client leaves. stream=0: like dockerd, two samples a second apart so that
+ * precpu_stats makes the CPU percentage meaningful (one-shot=1 skips the wait).
+ */
+async function stats(ctx: Ctx, nodes: ContainerLocator): Promise<void> {
+  const stream = ctx.query.has('stream') ? boolQuery(ctx.query, 'stream') : true;
+  const oneShot = boolQuery(ctx.query, 'one-shot');
+  if (oneShot && stream) throw new InvalidArgumentError('cannot have stream=true and one-shot=true');
+  const sc = await nodes.forContainer(ctx.params.id);
+  const info = (await sc.call(sc.containers, sc.containers.inspectContainer, { id: ctx.params.id })).container ?? {};
+  const id = info.id ?? ctx.params.id;
+  const name = info.name ?? '';
+  const call = sc.containers.containerStats({ id, stream: !oneShot });
+  let prev: supervisorV1.ContainerStatsResponse | undefined;
+  let last: supervisorV1.ContainerStatsResponse | undefined;
+  for await (const cur of messages(call, ctx.signal)) {
+    if (stream) {
+      if (!ctx.res.headersSent) ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+      await write(ctx.res, JSON.stringify(statsJson(id, name, cur, prev)) + '\n');
+      prev = cur;
+      continue;
+    }
+    prev = last;
+    last = cur;
+    if (prev || oneShot) break;
+  }
+  if (ctx.signal.aborted) return;
+  if (stream) {
+    if (!ctx.res.headersSent) ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    ctx.res.end();
+    return;
+  }
+  if (!last) throw new Error('ContainerStats sent no sample');
+  ctx.send(200, statsJson(id, name, last, prev));
+}
+
+// ---------------------------------------------------------------- archives
+
+function archivePath(ctx: Ctx): string {
+  const p = ctx.query.get('path') ?? '';
+  if (!p) throw new InvalidArgumentError('bad parameter: path cannot be empty');
+  return p;
+}
+
+/** X-Docker-Container-Path-Stat: base64 JSON of Docker's container.PathStat. */
+export function pathStatHeader(s: supervisorV1.PathStat): string {
+  const json = { name: s.name ?? '', size: Number(s.size ?? '0'), mode: s.mode ?? 0, mtime: s.mtime || '0001-01-01T00:00:00Z', linkTarget: s.linkTarget ?? '' };
+  return Buffer.from(JSON.stringify(json)).toString('base64');
+}
+
+/** Streams the request body (a tar) into PutArchive with backpressure; resolves with the supervisor's answer. */
+async function putArchive(ctx: Ctx, sc: SupervisorClient, header: supervisorV1.PutArchiveHeader): Promise<void> {
+  let call!: ReturnType<supervisorV1.ArchivesClient['putArchive']>;
+  const done = new Promise<void>((resolve, reject) => {
+    call = sc.archives.putArchive((err) => (err ? reject(fromGrpcError(err)) : resolve()));
+  });
+  const onAbort = () => call.cancel();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  // a failed extraction (path traversal, missing dir) ends the call early: stop pumping then
+  let failed = false;
+  done.catch(() => (failed = true));
+  try {
+    call.write({ header });
+    for await (const chunk of ctx.req) {
+      if (failed) break;
+      if (!call.write({ chunk: chunk as Buffer })) await Promise.race([new Promise((r) => call.once('drain', r)), done.catch(() => undefined)]);
+    }
+    call.end();
+    await done;
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+/** The messages of a server stream; errors become taxonomy errors, the client leaving cancels the call. */
+async function* messages<T>(call: ClientReadableStream<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const onAbort = () => call.cancel();
+  if (signal.aborted) call.cancel();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const m of call) yield m as T;
+  } catch (err) {
+    if (signal.aborted) return;
+    throw fromGrpcError(err);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    // stops the supervisor's work when the consumer stopped reading early (no-op after the end)
+    call.cancel();
+  }
+}
+
+/** Writes with backpressure; returns early when the client is gone. */
+async function write(res: ServerResponse, data: Buffer | string): Promise<void> {
+  if (res.destroyed) return;
+  if (res.write(data)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+async function readBody(ctx: Ctx, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of ctx.req) {
+    size += (c as Buffer).length;
+    if (size > max) throw new InvalidArgumentError(`request body is larger than ${max} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A deadline for stop/restart that outlasts the grace period the user asked for. */
+function callTimeout(t: number | undefined): number | undefined {
+  return t !== undefined && t > 0 ? (t + 60) * 1000 : undefined;
+}
+
+function labelMatches(labels: Record<string, string>, v: string): boolean {
+  const eq = v.indexOf('=');
+  return eq < 0 ? v in labels : labels[v.slice(0, eq)] === v.slice(eq + 1);
+}
+
+/** Sizes for `ps -s` / prune from the node's disk usage (one call for all containers). */
+async function containerSizes(sc: SupervisorClient): Promise<(c: { id?: string; imageId?: string }) => SummarySizes> {
+  let du: supervisorV1.GetDiskUsageResponse;
+  try {
+    du = await sc.call(sc.node, sc.node.getDiskUsage, {});
+  } catch (err) {
+    // a node without disk accounting reports zeros rather than failing `ps -s`
+    if (errorCode(err) !== 'NOT_IMPLEMENTED') throw err;
+    du = {};
+  }
+  const rw = new Map((du.containers ?? []).map((c) => [c.id ?? '', Number(c.sizeRw ?? '0')]));
+  const img = new Map((du.images ?? []).map((i) => [i.id ?? '', Number(i.size ?? '0')]));
+  return (c) => {
+    const sizeRw = rw.get(c.id ?? '') ?? 0;
+    return { sizeRw, sizeRootFs: sizeRw + (img.get(c.imageId ?? '') ?? 0) };
+  };
+}
+

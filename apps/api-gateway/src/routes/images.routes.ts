@@ -1,0 +1,197 @@
+import type { IncomingMessage } from 'node:http';
+import type { ClientWritableStream } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
+import { fromGrpcError, InvalidArgumentError, NotFoundError, NotImplementedError } from '@drydock/errors';
+import type { supervisorV1 } from '@drydock/proto';
+import type { SupervisorClient } from '../backend/supervisor-client';
+import { boolParam, FilterArgs } from '../events/docker-filters';
+import { toDeleteItems, toDockerVolume, toHistory, toImageInspect, toImageSummary, unixSeconds } from '../images/image-json';
+import { familiarName, hasRegistryHost, joinReference, parseImagePath } from '../images/image-path';
+import type { Ctx, Router } from '../http/router';
+import type { RouteDeps } from './deps';
+
+/** The image snapshotter the supervisor uses (GraphDriver.Name in inspect). */
+const GRAPH_DRIVER = 'overlayfs';
+
+/**
+ * /images/* and /system/df. Image names contain "/" and ":", so everything
+ * under /images/ that is not a fixed path goes to one wildcard route per
+ * method, which routes on the trailing verb (see parseImagePath).
+ * GET /images/get and POST /images/load arrive with registry support.
+ */
+export function registerImageRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'>): void {
+  const sc = () => deps.nodes.local();
+
+  router.on('GET', '/images/json', async (ctx) => {
+    const s = sc();
+    const res = await s.call(s.images, s.images.listImages, { all: boolParam(ctx.query, 'all'), filters: FilterArgs.fromJson(ctx.query.get('filters')).toProto() });
+    ctx.send(200, (res.images ?? []).map((i) => toImageSummary(i)));
+  });
+
+  router.on('POST', '/images/create', async (ctx) => {
+    const fromSrc = ctx.query.get('fromSrc');
+    const fromImage = ctx.query.get('fromImage');
+    if (fromSrc === '-') return importImage(ctx, sc());
+    if (fromSrc) throw new NotImplementedError(`importing from a URL is not supported yet by this Drydock node: ${fromSrc}`);
+    if (fromImage) return refusePull(ctx, joinReference(fromImage, ctx.query.get('tag')));
+    throw new InvalidArgumentError('either fromImage or fromSrc must be given');
+  });
+
+  router.on('POST', '/images/prune', async (ctx) => {
+    const s = sc();
+    const res = await s.call(s.images, s.images.pruneImages, { filters: FilterArgs.fromJson(ctx.query.get('filters')).toProto() }, 10 * 60_000);
+    const items = toDeleteItems(res.untagged, res.deleted);
+    ctx.send(200, { ImagesDeleted: items.length > 0 ? items : null, SpaceReclaimed: Number(res.spaceReclaimed ?? 0) });
+  });
+
+  router.on(['GET', 'HEAD'], '/images/*', async (ctx) => {
+    const { name, verb } = parseImagePath(ctx.req.method ?? 'GET', ctx.params['*'] ?? '');
+    const s = sc();
+    if (verb === 'json') {
+      const res = await s.call(s.images, s.images.inspectImage, { ref: name });
+      ctx.send(200, toImageInspect(res, GRAPH_DRIVER));
+    } else if (verb === 'history') {
+      const res = await s.call(s.images, s.images.imageHistory, { ref: name });
+      ctx.send(200, toHistory(res.rows ?? []));
+    } else {
+      // GET /images/{name}/get (docker save of one image) comes with registry support
+      throw new NotImplementedError(`image export is not supported yet by this Drydock node`);
+    }
+  });
+
+  router.on('POST', '/images/*', async (ctx) => {
+    const { name, verb } = parseImagePath('POST', ctx.params['*'] ?? '');
+    if (verb === 'push') throw new NotImplementedError(`push is not supported yet by this Drydock node: ${name}`);
+    const s = sc();
+    await s.call(s.images, s.images.tagImage, { source: name, repository: ctx.query.get('repo') ?? '', tag: ctx.query.get('tag') ?? '' });
+    ctx.empty(201);
+  });
+
+  router.on('DELETE', '/images/*', async (ctx) => {
+    const { name } = parseImagePath('DELETE', ctx.params['*'] ?? '');
+    const s = sc();
+    const res = await s.call(s.images, s.images.removeImage, { ref: name, force: boolParam(ctx.query, 'force'), noPrune: boolParam(ctx.query, 'noprune') });
+    ctx.send(200, toDeleteItems(res.untagged, res.deleted));
+  });
+
+  router.on('GET', '/system/df', async (ctx) => {
+    ctx.send(200, await diskUsage(sc()));
+  });
+}
+
+/**
+ * docker import: the request body is the tar. dockerd answers only once the
+ * import is done, so failures are still plain HTTP errors; success is one
+ * progress message carrying the id, which `docker import` prints.
+ */
+async function importImage(ctx: Ctx, s: SupervisorClient): Promise<void> {
+  const header: supervisorV1.ImportHeader = {
+    repository: ctx.query.get('repo') ?? '',
+    tag: ctx.query.get('tag') ?? '',
+    changes: ctx.query.getAll('changes').filter((c) => c !== ''),
+    message: ctx.query.get('message') ?? '',
+    platform: ctx.query.get('platform') ?? '',
+  };
+  let call!: ClientWritableStream<supervisorV1.ImportImageRequest>;
+  const done = new Promise<supervisorV1.ImportImageResponse>((resolve, reject) => {
+    // no deadline: an import takes as long as the upload; the client's disconnect cancels it
+    call = s.images.importImage(new Metadata(), {}, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+  });
+  done.catch(() => undefined);
+  const cancel = () => call.cancel();
+  ctx.signal.addEventListener('abort', cancel, { once: true });
+  try {
+    call.write({ header });
+    await pipeBody(ctx.req, call, done);
+    call.end();
+    const res = await done;
+    const body = JSON.stringify({ status: res.id ?? '' }) + '\r\n';
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    ctx.res.end(body);
+  } finally {
+    ctx.signal.removeEventListener('abort', cancel);
+  }
+}
+
+/** Streams the request body into the gRPC call with back-pressure; stops early if the call already failed. */
+async function pipeBody(req: IncomingMessage, call: ClientWritableStream<supervisorV1.ImportImageRequest>, done: Promise<unknown>): Promise<void> {
+  let failed = false;
+  done.catch(() => {
+    failed = true;
+  });
+  for await (const chunk of req) {
+    if (failed) break;
+    if (!call.write({ chunk: chunk as Buffer })) {
+      await Promise.race([new Promise((r) => call.once('drain', r)), done.catch(() => undefined)]);
+    }
+  }
+  if (failed) await done;
+}
+
+/**
+ * Registry pulls arrive with a later issue. Until then answer like dockerd does
+ * for a repository it cannot pull, so `docker pull` and `docker run` (which
+ * pulls after a 404 from create) fail with a clear message.
+ */
+function refusePull(ctx: Ctx, ref: string): void {
+  if (hasRegistryHost(ref)) {
+    ctx.send(500, { message: `pull is not supported yet by this Drydock node: ${ref}` });
+    return;
+  }
+  throw new NotFoundError(`pull access denied for ${familiarName(ref)}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`);
+}
+
+/** types.DiskUsage of API 1.41 from the node's usage plus the image, container and volume listings. */
+async function diskUsage(s: SupervisorClient): Promise<Record<string, unknown>> {
+  const [du, images, containers, volumes] = await Promise.all([
+    s.call(s.node, s.node.getDiskUsage, {}, 5 * 60_000),
+    s.call(s.images, s.images.listImages, { all: true, filters: [] }),
+    s.call(s.containers, s.containers.listContainers, { all: true, limit: 0, filters: [] }),
+    s.call(s.volumes, s.volumes.listVolumes, { filters: [] }),
+  ]);
+  const imageUsage = new Map((du.images ?? []).map((u) => [u.id ?? '', u]));
+  const containerUsage = new Map((du.containers ?? []).map((u) => [u.id ?? '', u]));
+  const volumeUsage = new Map((du.volumes ?? []).map((v) => [v.name ?? '', v]));
+  const imageSize = new Map((images.images ?? []).map((i) => [i.id ?? '', Number(i.size ?? 0)]));
+  return {
+    LayersSize: Number(du.layersSize ?? 0),
+    Images: (images.images ?? []).map((i) => {
+      const u = imageUsage.get(i.id ?? '');
+      return toImageSummary(i, { sharedSize: Number(u?.sharedSize ?? 0), containers: u?.containers ?? i.containers ?? 0 });
+    }),
+    Containers: (containers.containers ?? []).map((c) => {
+      const sizeRw = Number(containerUsage.get(c.id ?? '')?.sizeRw ?? 0);
+      return {
+        Id: c.id ?? '',
+        Names: [`/${c.name ?? ''}`],
+        Image: c.image ?? '',
+        ImageID: c.imageId ?? '',
+        Command: c.command ?? '',
+        Created: unixSeconds(c.created),
+        Ports: [],
+        SizeRw: sizeRw,
+        SizeRootFs: sizeRw + (imageSize.get(c.imageId ?? '') ?? 0),
+        Labels: c.labels ?? {},
+        State: c.state ?? '',
+        Status: c.status ?? '',
+        HostConfig: { NetworkMode: 'default' },
+        NetworkSettings: { Networks: {} },
+        Mounts: (c.mounts ?? []).map((m) => ({
+          Type: m.type ?? '',
+          ...(m.name ? { Name: m.name } : {}),
+          Source: m.source ?? '',
+          Destination: m.destination ?? '',
+          ...(m.type === 'volume' ? { Driver: 'local' } : {}),
+          Mode: m.mode ?? '',
+          RW: !!m.rw,
+          Propagation: m.propagation ?? '',
+        })),
+      };
+    }),
+    Volumes: (volumes.volumes ?? []).map((v) => {
+      const u = volumeUsage.get(v.name ?? '');
+      return toDockerVolume({ ...v, refCount: u?.refCount ?? v.refCount, size: u?.size ?? v.size }, true);
+    }),
+    BuildCache: [],
+  };
+}

@@ -1,0 +1,49 @@
+import { InvalidArgumentError } from '@drydock/errors';
+import { boolParam, FilterArgs } from '../events/docker-filters';
+import { toDockerVolume } from '../images/image-json';
+import type { Router } from '../http/router';
+import type { RouteDeps } from './deps';
+
+interface VolumeCreateBody {
+  Name?: string;
+  Driver?: string;
+  DriverOpts?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+}
+
+/** /volumes: local named volumes of the node (driver "local"). */
+export function registerVolumeRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'>): void {
+  const sc = () => deps.nodes.local();
+
+  router.on('GET', '/volumes', async (ctx) => {
+    const s = sc();
+    const res = await s.call(s.volumes, s.volumes.listVolumes, { filters: FilterArgs.fromJson(ctx.query.get('filters')).toProto() });
+    ctx.send(200, { Volumes: (res.volumes ?? []).map((v) => toDockerVolume(v)), Warnings: res.warnings && res.warnings.length > 0 ? res.warnings : null });
+  });
+
+  router.on('POST', '/volumes/create', async (ctx) => {
+    const body = (await ctx.json<VolumeCreateBody>()) ?? {};
+    if (typeof body !== 'object' || Array.isArray(body)) throw new InvalidArgumentError('invalid volume create request: expected a JSON object');
+    const s = sc();
+    const res = await s.call(s.volumes, s.volumes.createVolume, { name: body.Name ?? '', driver: body.Driver ?? '', driverOpts: body.DriverOpts ?? {}, labels: body.Labels ?? {} });
+    ctx.send(201, toDockerVolume(res.volume));
+  });
+
+  router.on('POST', '/volumes/prune', async (ctx) => {
+    const s = sc();
+    const res = await s.call(s.volumes, s.volumes.pruneVolumes, { filters: FilterArgs.fromJson(ctx.query.get('filters')).toProto() }, 10 * 60_000);
+    ctx.send(200, { VolumesDeleted: res.deleted && res.deleted.length > 0 ? res.deleted : null, SpaceReclaimed: Number(res.spaceReclaimed ?? 0) });
+  });
+
+  router.on('GET', '/volumes/:name', async (ctx) => {
+    const s = sc();
+    const res = await s.call(s.volumes, s.volumes.inspectVolume, { name: ctx.params.name });
+    ctx.send(200, toDockerVolume(res.volume));
+  });
+
+  router.on('DELETE', '/volumes/:name', async (ctx) => {
+    const s = sc();
+    await s.call(s.volumes, s.volumes.removeVolume, { name: ctx.params.name, force: boolParam(ctx.query, 'force') });
+    ctx.empty(204);
+  });
+}
