@@ -68,6 +68,8 @@ describe('docker CLI: gateway restart without disruption', () => {
     });
 
     it('past events are whole', async () => {
+      // --until has whole seconds: let the second of the last event pass first
+      await new Promise((r) => setTimeout(r, 1100));
       const r = await s.docker(['events', '--since', since, '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'type=container', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], { timeoutMs: 20000 });
       expect(r.code).toBe(0);
       const lines = r.stdout.trimEnd().split('\n');

@@ -116,6 +116,7 @@ class OrderedSubscription implements EventSubscription {
   private messages?: ConsumerMessages;
   private closed = false;
   private wake?: () => void;
+  private onClose?: () => void;
   readonly events: AsyncIterable<DockerEventMessage>;
 
   constructor(
@@ -142,8 +143,11 @@ class OrderedSubscription implements EventSubscription {
     const js = this.nc.jetstream({ timeout: this.apiTimeoutMs });
     const opts: Partial<OrderedConsumerOptions> = { filterSubjects: this.subject, inactive_threshold: 30_000 };
     // dockerd with `until` but no `since` replays its whole buffer: here the whole stream
+    // `until` without `since` replays the history, as dockerd replays its buffer. (nats.js'
+    // ordered consumer hangs on DeliverPolicy.All with nats-server 2.9: start by time instead.)
     if (this.q.since !== undefined) opts.opt_start_time = nanosToIso(this.q.since);
-    else opts.deliver_policy = this.q.until !== undefined ? DeliverPolicy.All : DeliverPolicy.New;
+    else if (this.q.until !== undefined) opts.opt_start_time = new Date(1000).toISOString();
+    else opts.deliver_policy = DeliverPolicy.New;
     const consumer = await js.consumers.get(this.stream, opts);
     this.consumer = consumer;
     const messages = await consumer.consume({ max_messages: 256 });
@@ -171,7 +175,15 @@ class OrderedSubscription implements EventSubscription {
       }
       if (this.closed || !this.consumer || !this.messages) return;
       if (this.onlyPast && (await this.consumer.info(true)).num_pending === 0) return;
-      for await (const m of this.messages) {
+      // Iterated by hand: leaving a `for await` calls the iterator's return(), which in
+      // nats.js waits for a consumer close that a stopped pull never delivers (hangs).
+      const it = this.messages[Symbol.asyncIterator]();
+      // a stopped pull does not always end a pending next(): close() ends the wait itself
+      const closed = new Promise<{ done: true; value: undefined }>((r) => (this.onClose = () => r({ done: true, value: undefined })));
+      for (;;) {
+        const next = await Promise.race([it.next(), closed]);
+        if (next.done || this.closed) return;
+        const m = next.value;
         const last = this.onlyPast && (m.info.pending === 0 || m.seq >= this.endSeq);
         let ev: DockerEventMessage | undefined;
         try {
@@ -198,6 +210,7 @@ class OrderedSubscription implements EventSubscription {
     if (this.closed) return;
     this.closed = true;
     this.wake?.();
+    this.onClose?.();
     this.messages?.stop();
     // the ordered consumer is ephemeral; deleting it now spares the server the inactivity wait
     this.consumer?.delete().catch(() => undefined);
