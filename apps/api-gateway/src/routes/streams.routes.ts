@@ -87,10 +87,8 @@ export function registerStreamRoutes(router: Router, deps: Pick<RouteDeps, 'node
     // `docker run -i` sends stdin (and its FIN) right after the 101, before it starts the
     // container, and the supervisor drops stdin for a container that is not running (there is
     // no FIFO yet). dockerd's stdin pipe buffers instead: hold the bytes until the task runs.
-    const stdinReady = start.stdin && !info.state?.running ? untilStarted(sc, info, conn.signal) : undefined;
     await pumpHijacked(conn, call, log, {
       stdin: !!start.stdin,
-      stdinReady,
       toStdin: (data) => ({ stdin: data }),
       closeStdin: () => ({ closeStdin: true }),
       onMessage: async (m: supervisorV1.AttachContainerResponse) => {
@@ -117,8 +115,6 @@ export async function pumpHijacked<Req, Res>(
   log: Logger,
   o: {
     stdin: boolean;
-    /** Stdin bytes and the FIN are held until this settles (in order). */
-    stdinReady?: Promise<void>;
     toStdin: (data: Buffer) => Req;
     closeStdin: () => Req;
     onMessage: (m: Res) => Promise<boolean>;
@@ -138,7 +134,7 @@ export async function pumpHijacked<Req, Res>(
       // the call finished meanwhile
     }
   };
-  let queue = o.stdinReady ?? Promise.resolve();
+  let queue: Promise<void> = Promise.resolve();
   const inOrder = (fn: () => void) => {
     queue = queue.then(fn, fn);
   };
@@ -186,27 +182,6 @@ async function inspect(nodes: ContainerLocator, ref: string): Promise<{ sc: Supe
   const info = res.container;
   if (!info?.id) throw new NotFoundError(`No such container: ${ref}`);
   return { sc, info: info as supervisorV1.ContainerInfo & { id: string } };
-}
-
-/** Poll period while stdin waits for the container to start (the CLI starts it ~1 round trip later). */
-const START_POLL_MS = 50;
-
-/**
- * Resolves once the container runs, or ran since `before` (a new StartedAt: a
- * short-lived process may be gone already), or is gone, or the client left. Never rejects.
- */
-async function untilStarted(sc: SupervisorClient, before: supervisorV1.ContainerInfo, signal: AbortSignal): Promise<void> {
-  const startedAt = (c: supervisorV1.ContainerInfo | undefined) => `${c?.state?.startedAt?.seconds ?? ''}.${c?.state?.startedAt?.nanos ?? ''}`;
-  const initial = startedAt(before);
-  try {
-    while (!signal.aborted) {
-      const c = (await sc.call(sc.containers, sc.containers.inspectContainer, { id: before.id })).container;
-      if (!c || c.state?.running || startedAt(c) !== initial) return;
-      await new Promise((r) => setTimeout(r, START_POLL_MS));
-    }
-  } catch {
-    // removed meanwhile: nothing will read the stdin
-  }
 }
 
 function toStreamId(s: supervisorV1.StdStream | undefined): StreamId {

@@ -42,6 +42,10 @@ interface Runtime {
   starting?: Promise<void>;
   /** Set while an exit is being recorded (task delete, state write, die event). */
   exiting?: Promise<void>;
+  /** Stdin written before the run started (docker run -i attaches first), and whether it was closed. */
+  pendingStdin?: { chunks: Buffer[]; bytes: number; closed: boolean };
+  /** Stdin writes and closes run one after another, in arrival order. */
+  stdinChain?: Promise<void>;
   exitWaiters: ((code: number) => void)[];
   removeWaiters: ((code: number) => void)[];
 }
@@ -433,6 +437,7 @@ export class ContainerManager {
     e.rt.starting = undefined;
     e.rt.restartTimer = undefined;
     this.events.container('start', this.actor(e.c));
+    this.flushPendingStdin(e);
     return true;
   }
 
@@ -465,6 +470,7 @@ export class ContainerManager {
     void e.rt.stdin?.close().catch(() => undefined);
     e.rt.stdin = undefined;
     e.rt.logger = undefined;
+    e.rt.pendingStdin = undefined; // stdin sent to a run that ended is not kept for the next one
     // Waiters and the die event go first: containerd keeps the exit in the stopped
     // task until Tasks.Delete, so a crash before the writes below is re-read on boot.
     this.events.container('die', this.actor(e.c), { exitCode: String(exitStatus) });
@@ -925,30 +931,67 @@ export class ContainerManager {
   }
 
   /** Writes to the container's stdin (opening the current run's FIFO if this supervisor did not start it). */
-  async writeStdin(ref: string, data: Buffer): Promise<void> {
+  writeStdin(ref: string, data: Buffer): Promise<void> {
     const e = this.resolve(ref);
+    return this.stdinOp(e, () => this.writeStdinNow(e, data));
+  }
+
+  /** The attached client closed stdin: with StdinOnce the container sees EOF. */
+  closeStdin(ref: string): Promise<void> {
+    const e = this.resolve(ref);
+    return this.stdinOp(e, () => this.closeStdinNow(e));
+  }
+
+  private stdinOp(e: Entry, op: () => Promise<void>): Promise<void> {
+    const next = (e.rt.stdinChain ?? Promise.resolve()).then(op, op);
+    e.rt.stdinChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async writeStdinNow(e: Entry, data: Buffer): Promise<void> {
     if (!e.c.spec.config.openStdin) return;
     if (e.rt.starting) await e.rt.starting;
-    if (!e.rt.stdin && this.isRunning(e) && e.c.state.ioDir) {
+    if (!this.isRunning(e) || e.rt.pendingStdin) {
+      // Before the first start the client's stdin waits here, as it would in dockerd's
+      // stdin pipe; the run flushes it (and what queued behind it) once started.
+      const p = (e.rt.pendingStdin ??= { chunks: [], bytes: 0, closed: false });
+      if (p.bytes + data.length > MAX_PENDING_STDIN) throw new FailedPreconditionError(`Container ${e.c.spec.id} is not running`);
+      p.chunks.push(Buffer.from(data));
+      p.bytes += data.length;
+      return;
+    }
+    if (!e.rt.stdin && e.c.state.ioDir) {
       e.rt.stdin = await open(join(e.c.state.ioDir, 'stdin'), 'r+');
     }
     if (e.rt.stdin) await e.rt.stdin.write(data);
   }
 
-  /** The attached client closed stdin: with StdinOnce the container sees EOF. */
-  async closeStdin(ref: string): Promise<void> {
-    const e = this.resolve(ref);
+  private async closeStdinNow(e: Entry): Promise<void> {
     if (!e.c.spec.config.stdinOnce) return;
     if (e.rt.starting) await e.rt.starting;
+    if (!this.isRunning(e) || e.rt.pendingStdin) {
+      (e.rt.pendingStdin ??= { chunks: [], bytes: 0, closed: false }).closed = true;
+      return;
+    }
     const fh = e.rt.stdin;
     e.rt.stdin = undefined;
     await fh?.close().catch(() => undefined);
     // the shim holds a writer of its own on the stdin FIFO: only CloseIO gives the process EOF
-    if (this.isRunning(e)) {
-      await this.cc.unary(this.cc.tasks, this.cc.tasks.closeIo, { containerId: e.c.spec.id, stdin: true }).catch((err) => {
-        if (!isNotFound(err)) throw err;
-      });
-    }
+    await this.cc.unary(this.cc.tasks, this.cc.tasks.closeIo, { containerId: e.c.spec.id, stdin: true }).catch((err) => {
+      if (!isNotFound(err)) throw err;
+    });
+  }
+
+  /** Hands stdin that arrived before the start to the running process (in order, then EOF if closed). */
+  private flushPendingStdin(e: Entry): void {
+    if (!e.rt.pendingStdin) return;
+    void this.stdinOp(e, async () => {
+      const p = e.rt.pendingStdin;
+      e.rt.pendingStdin = undefined;
+      if (!p) return;
+      for (const c of p.chunks) await this.writeStdinNow(e, c);
+      if (p.closed) await this.closeStdinNow(e);
+    }).catch((err) => this.log.warn({ err, containerId: e.c.spec.id }, 'early stdin not delivered'));
   }
 
   async resize(ref: string, width: number, height: number): Promise<void> {
@@ -1046,6 +1089,9 @@ export class ContainerManager {
     }
   }
 }
+
+/** Stdin a not-yet-started container holds for its first run (dockerd's pipe holds 64 KiB; we allow more). */
+const MAX_PENDING_STDIN = 4 * 1024 * 1024;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
