@@ -150,7 +150,7 @@ export class DockerStack {
   }
 
   async startSupervisor(): Promise<void> {
-    const child = spawn(process.execPath, ['--enable-source-maps', this.build.supervisor], {
+    const child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.supervisor], {
       env: {
         PATH: process.env.PATH,
         DRYDOCK_STATE_DIR: this.stateDir,
@@ -170,7 +170,7 @@ export class DockerStack {
   }
 
   async startGateway(): Promise<void> {
-    const child = spawn(process.execPath, ['--enable-source-maps', this.build.gateway], {
+    const child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.gateway], {
       env: {
         PATH: process.env.PATH,
         DRYDOCK_GATEWAY_SOCKET: this.socket,

@@ -105,6 +105,11 @@ export class ContainerManager {
     }
     await this.reconcile();
     for (const e of this.entries.values()) {
+      if (e.rt.task === 'none' && e.c.spec.hostConfig.autoRemove && e.c.state.startedAtNs) {
+        // an auto-remove container whose run ended while the supervisor was away (or mid-removal)
+        void this.remove(e.c.spec.id, { force: true }).catch((err) => this.log.warn({ err, containerId: e.c.spec.id }, 'auto-remove on boot failed'));
+        continue;
+      }
       if (e.rt.task === 'none' && !e.rt.restartTimer && restartsOnBoot(e.c.spec.hostConfig.restartPolicy, e.c.state.manuallyStopped) && e.c.state.startedAtNs) {
         this.log.info({ containerId: e.c.spec.id }, 'restarting container on boot');
         void this.start(e.c.spec.id).catch((err) => this.log.warn({ err, containerId: e.c.spec.id }, 'boot restart failed'));
@@ -475,8 +480,9 @@ export class ContainerManager {
     // task until Tasks.Delete, so a crash before the writes below is re-read on boot.
     this.events.container('die', this.actor(e.c), { exitCode: String(exitStatus) });
     for (const w of e.rt.exitWaiters.splice(0)) w(exitStatus);
-    // The exit is persisted before the task that also holds it is deleted.
-    await this.saveState(e);
+    // The exit is persisted before the task that also holds it is deleted; an auto-remove
+    // container is deleted right after instead (load() finishes removals a crash interrupted).
+    if (!e.c.spec.hostConfig.autoRemove) await this.saveState(e);
     if (await this.deleteTask(id)) e.c.state.ioDir = undefined;
     if (ioDir) await rm(ioDir, { recursive: true, force: true }).catch(() => undefined);
 
@@ -670,16 +676,21 @@ export class ContainerManager {
         }
         if (e.c.state.ioDir || e.rt.task !== 'none') await this.deleteTask(id, true);
         await this.store.delete(id);
-        await this.snapshots.remove(id);
       } catch (err) {
         e.rt.removing = false;
         throw err;
       }
+      // The record is gone from containerd: the container no longer exists. Waiters (docker
+      // run --rm) are answered now; the snapshot and files go after (a leftover snapshot
+      // without a container or lease is collected by containerd's GC).
       this.entries.delete(id);
-      await rm(this.dir(id), { recursive: true, force: true }).catch((err) => this.log.warn({ err, containerId: id }, 'container directory not removed'));
       this.events.container('destroy', this.actor(e.c));
       for (const w of e.rt.removeWaiters.splice(0)) w(e.c.state.exitCode);
       for (const w of e.rt.exitWaiters.splice(0)) w(e.c.state.exitCode);
+      await Promise.all([
+        this.snapshots.remove(id).catch((err) => this.log.warn({ err, containerId: id }, 'container snapshot not removed')),
+        rm(this.dir(id), { recursive: true, force: true }).catch((err) => this.log.warn({ err, containerId: id }, 'container directory not removed')),
+      ]);
     });
   }
 

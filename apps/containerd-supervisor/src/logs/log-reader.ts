@@ -145,7 +145,9 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
       if (!opts.follow) return;
       if (untilPassed()) return;
       const st = await fh.stat();
-      if (st.nlink === 0) return; // container removed
+      // container removed: done once its last run's end is read (docker run --rm removes the
+      // container as soon as it exits, possibly before the log writer wrote its last records)
+      if (st.nlink === 0 && (lastWasEof || Date.now() - lastGrowth >= graceMs)) return;
       if (st.size < pos) return; // truncated under us: nothing sensible to follow
       const now = Date.now();
       if (lastWasEof || parser.offset === 0) {

@@ -65,7 +65,7 @@ export class SupervisorHarness {
 
   async startSupervisor(): Promise<void> {
     const log = openSync(join(this.infra.dir, 'supervisor.log'), 'a');
-    this.child = spawn(process.execPath, ['--enable-source-maps', '--max-semi-space-size=1', this.build.main], {
+    this.child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.main], {
       env: {
         PATH: process.env.PATH,
         DRYDOCK_STATE_DIR: this.stateDir,
