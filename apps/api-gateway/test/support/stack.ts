@@ -169,9 +169,13 @@ export class DockerStack {
     }, 30000, 'supervisor gRPC port');
   }
 
+  /** Extra gateway environment (e.g. TCP + TLS listeners); set before setup(). */
+  gatewayEnv: Record<string, string> = {};
+
   async startGateway(): Promise<void> {
     const child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.gateway], {
       env: {
+        ...this.gatewayEnv,
         PATH: process.env.PATH,
         DRYDOCK_GATEWAY_SOCKET: this.socket,
         DRYDOCK_SUPERVISOR_ADDRESS: `127.0.0.1:${this.supervisorPort}`,

@@ -126,7 +126,8 @@ export class ExecManager {
       e.stdin = undefined;
       await this.cc.unary(this.cc.tasks, this.cc.tasks.deleteProcess, { containerId: e.containerId, execId: id }).catch(() => undefined);
       // dockerd reports a failed exec start in the stream and as exit code 126
-      const message = `OCI runtime exec failed: ${err instanceof Error ? err.message : String(err)}\r\n`;
+      const text = err instanceof Error ? err.message : String(err);
+      const message = `${text.startsWith('OCI runtime exec failed') ? text : `OCI runtime exec failed: ${text}`}\r\n`;
       this.finish(e, 126);
       return { output: once({ stream: 'stdout', data: Buffer.from(message), timeNs: 0n, partial: false }), exitCode: Promise.resolve(126), tty: !!req.tty };
     }

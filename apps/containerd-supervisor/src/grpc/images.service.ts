@@ -15,6 +15,11 @@ function rfc3339ToTimestamp(s: string | undefined): { seconds: string; nanos: nu
 
 /** Thin gRPC adapter over ImageStore (drydock.supervisor.v1.Images). */
 export function imagesService(images: ImageStore, containers: ContainerManager, events: EventAdapter, h: Handlers): supervisorV1.ImagesServer {
+  /** Docker's rmi/prune conflict rules need the image's containers, running ones first. */
+  const isInUse = async (imageId: string) => {
+    const u = containers.imageUsers(imageId);
+    return { running: u.running.length > 0, containerIds: [...u.running, ...u.stopped] };
+  };
   return {
     importImage: h.clientStream('ImportImage', async (_messages: AsyncIterable<supervisorV1.ImportImageRequest>, call) => {
       const it = incoming<supervisorV1.ImportImageRequest>(call)[Symbol.asyncIterator]();
@@ -95,26 +100,22 @@ export function imagesService(images: ImageStore, containers: ContainerManager, 
     pruneImages: h.unary('PruneImages', async (req: supervisorV1.PruneImagesRequest) => {
       const res = await images.pruneImages({
         filters: (req.filters ?? []).map((f) => ({ key: f.key ?? '', values: f.values ?? [] })),
-        isInUse: async (imageId) => {
-          const u = containers.imageUsers(imageId);
-          return { running: u.running.length > 0, containerIds: [...u.running, ...u.stopped] };
-        },
+        isInUse,
       });
       for (const u of res.untagged) events.image('untag', u, u);
       for (const d of res.deleted.filter((x) => x.startsWith('sha256:'))) events.image('delete', d, d);
       return { untagged: res.untagged, deleted: res.deleted, spaceReclaimed: String(res.spaceReclaimed) };
     }),
     removeImage: h.unary('RemoveImage', async (req: supervisorV1.RemoveImageRequest) => {
+      // dockerd's untag and delete events name the image by id
+      const imageId = (await images.resolveImage(req.ref ?? '')).id;
       const res = await images.removeImage(req.ref ?? '', {
         force: req.force,
         noPrune: req.noPrune,
-        isInUse: async (imageId) => {
-          const u = containers.imageUsers(imageId);
-          return { running: u.running.length > 0, containerIds: [...u.running, ...u.stopped] };
-        },
+        isInUse,
       });
-      for (const u of res.untagged) events.image('untag', res.deleted[0] ?? u, u);
-      if (res.deleted.length > 0) events.image('delete', res.deleted[0], res.deleted[0]);
+      for (let i = 0; i < res.untagged.length; i++) events.image('untag', imageId, imageId);
+      if (res.deleted.length > 0) events.image('delete', imageId, imageId);
       return { untagged: res.untagged, deleted: res.deleted };
     }),
   };

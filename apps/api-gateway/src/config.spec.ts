@@ -1,0 +1,20 @@
+import { loadGatewayConfig } from './config';
+
+describe('gateway config', () => {
+  it('listens on the unix socket only by default', () => {
+    const c = loadGatewayConfig({});
+    expect(c).toMatchObject({ socketPath: '/run/drydock/docker.sock', socketMode: 0o660, tcp: undefined, tls: undefined });
+  });
+
+  it('refuses plain TCP unless explicitly insecure, and then only on loopback', () => {
+    expect(() => loadGatewayConfig({ DRYDOCK_GATEWAY_TCP: '0.0.0.0:2375' })).toThrow(/DRYDOCK_GATEWAY_INSECURE_TCP/);
+    expect(() => loadGatewayConfig({ DRYDOCK_GATEWAY_TCP: '0.0.0.0:2375', DRYDOCK_GATEWAY_INSECURE_TCP: 'true' })).toThrow(/loopback only/);
+    expect(loadGatewayConfig({ DRYDOCK_GATEWAY_TCP: '127.0.0.1:2375', DRYDOCK_GATEWAY_INSECURE_TCP: 'true' }).tcp).toBe('127.0.0.1:2375');
+  });
+
+  it('needs the whole TLS triple (client certificates are always verified)', () => {
+    expect(() => loadGatewayConfig({ DRYDOCK_GATEWAY_TCP: '0.0.0.0:2376', DRYDOCK_GATEWAY_TLS_CERT: '/c.pem' })).toThrow(/needs DRYDOCK_GATEWAY_TLS_CERT, _KEY and _CA/);
+    const c = loadGatewayConfig({ DRYDOCK_GATEWAY_TCP: '0.0.0.0:2376', DRYDOCK_GATEWAY_TLS_CERT: '/c', DRYDOCK_GATEWAY_TLS_KEY: '/k', DRYDOCK_GATEWAY_TLS_CA: '/ca' });
+    expect(c.tls).toEqual({ cert: '/c', key: '/k', ca: '/ca' });
+  });
+});
