@@ -249,6 +249,23 @@ describe('docker CLI: containers', () => {
       expect(r.stdout).toMatch(/^statme\|[\d.]+[KMG]?i?B \/ [\d.]+[KMGT]?i?B\|1\n$/);
     });
 
+    it('stats streams samples until the CLI is stopped', async () => {
+      const p = s.spawnCli(['stats', '--format', '{{.Name}} {{.PIDs}}', 'statme'], { timeoutMs: 3500 });
+      const r = await p.done;
+      // the CLI redraws its table once a second: several samples in 3.5 s
+      expect((r.stdout.match(/statme 1/g) ?? []).length).toBeGreaterThanOrEqual(2);
+    });
+
+    it('start -a -i attaches stdin and output and returns the exit code', async () => {
+      expect((await s.docker(['create', '-i', '--name', 'startai', 'busybox', 'sh', '-c', 'read x; echo got:$x; exit 3'])).code).toBe(0);
+      const r = await s.docker(['start', '-a', '-i', 'startai'], { input: 'hello\n' });
+      expect(out(r)).toEqual({ code: 3, stdout: 'got:hello\n', stderr: '' });
+    });
+
+    it('port of a container without published ports prints nothing', async () => {
+      expect(out(await s.docker(['port', 'startai']))).toEqual({ code: 0, stdout: '', stderr: '' });
+    });
+
     it('update -m changes the memory limit of a running container', async () => {
       await s.docker(['run', '-d', '--name', 'updateme', 'busybox', 'sleep', '1000']);
       expect(out(await s.docker(['update', '-m', '64m', '--memory-swap', '-1', 'updateme']))).toEqual({ code: 0, stdout: 'updateme\n', stderr: '' });

@@ -124,6 +124,7 @@ describe('parseCreateBody', () => {
     );
     expect(() => parseCreateBody('', { Image: 'busybox', Env: 'A=1' })).toThrow('json: cannot unmarshal string into Go struct field ContainerConfigWrapper.Env of type []string');
     expect(() => parseCreateBody('', { Image: 'busybox', Tty: 1 })).toThrow('json: cannot unmarshal number 1 into Go struct field ContainerConfigWrapper.Tty of type bool');
+    expect(() => parseCreateBody('', { Image: 'busybox', HostConfig: { Memory: 1e30 } })).toThrow('json: cannot unmarshal number 1e+30 into Go struct field ContainerConfigWrapper.HostConfig.Memory of type int64');
     expect(() => parseCreateBody('', { Image: 'busybox', HostConfig: { NanoCpus: 1.5 } })).toThrow('json: cannot unmarshal number 1.5 into Go struct field ContainerConfigWrapper.HostConfig.NanoCpus of type int64');
     expect(() => parseCreateBody('', [])).toThrow('json: cannot unmarshal array into Go value of type runconfig.ContainerConfigWrapper');
   });

@@ -42,7 +42,10 @@ export class JsonReader {
     const v = o[key];
     if (v === undefined || v === null) return undefined;
     if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(path, v, goType);
-    return BigInt(v).toString();
+    const n = BigInt(v);
+    // Go's decoder refuses numbers that overflow the field ("cannot unmarshal number 1e+30 ... of type int64")
+    if (n > 9223372036854775807n || n < -9223372036854775808n) this.fail(path, v, goType);
+    return n.toString();
   }
 
   /** []string; null stays undefined so "unset" and "empty" differ. */
