@@ -1,20 +1,4 @@
-import { parseFilters, parseFilterTime } from './filters';
-
-describe('parseFilters', () => {
-  it('reads the map form and the legacy list form', () => {
-    expect(parseFilters('{"status":{"exited":true,"created":false},"label":{"a=b":true}}')).toEqual([
-      { key: 'status', values: ['exited'] },
-      { key: 'label', values: ['a=b'] },
-    ]);
-    expect(parseFilters('{"status":["exited","dead"]}')).toEqual([{ key: 'status', values: ['exited', 'dead'] }]);
-    expect(parseFilters(null)).toEqual([]);
-    expect(parseFilters('')).toEqual([]);
-  });
-  it('rejects garbage with 400 text', () => {
-    expect(() => parseFilters('{')).toThrow('invalid filter');
-    expect(() => parseFilters('{"status":"exited"}')).toThrow('invalid filter');
-  });
-});
+import { parseFilterTime } from './filters';
 
 describe('parseFilterTime', () => {
   const now = Date.parse('2024-01-02T00:00:00Z');

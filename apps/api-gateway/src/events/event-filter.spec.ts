@@ -1,4 +1,4 @@
-import { FilterArgs } from './docker-filters';
+import { FilterArgs } from '../http/query';
 import { eventMatches, stripTag, type DockerEventMessage } from './event-filter';
 
 const die: DockerEventMessage = {

@@ -1,4 +1,4 @@
-import type { FilterArgs } from './docker-filters';
+import type { FilterArgs } from '../http/query';
 
 /** The event message as the supervisor publishes it (Docker's events.Message of API 1.41). */
 export interface DockerEventMessage {

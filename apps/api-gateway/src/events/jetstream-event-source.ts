@@ -1,7 +1,7 @@
 import { DeliverPolicy, NatsError, type ConsumerMessages, type Consumer, type NatsConnection, type OrderedConsumerOptions } from 'nats';
 import { UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
-import type { FilterArgs } from './docker-filters';
+import type { FilterArgs } from '../http/query';
 import { eventMatches, type DockerEventMessage } from './event-filter';
 import { eventNanos, nanosToIso } from './event-time';
 

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import { InvalidArgumentError } from '@drydock/errors';
+import { drained } from './drain';
 import type { Ctx, HijackCtx } from './router';
 
 /** API 1.41 labels every hijacked stream raw-stream, multiplexed or not (>= 1.42 says multiplexed-stream). */
@@ -177,15 +178,5 @@ function responseConn(res: ServerResponse, input: Readable, signal: AbortSignal)
 function writeWithBackpressure(w: NodeJS.WritableStream & { writableEnded?: boolean; destroyed?: boolean }, chunk: Buffer, signal: AbortSignal, ended: () => boolean): Promise<void> {
   if (signal.aborted || ended() || w.writableEnded || w.destroyed || chunk.length === 0) return Promise.resolve();
   if (w.write(chunk)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      w.removeListener('drain', done);
-      w.removeListener('close', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    w.once('drain', done);
-    w.once('close', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return drained(w, signal);
 }

@@ -8,7 +8,8 @@ import type { Ctx, Router } from '../http/router';
 import { parseCreateBody } from '../docker/container-create';
 import { containerJson, containerSummaryJson, type SummarySizes } from '../docker/container-json';
 import { parseUpdateBody } from '../docker/container-update';
-import { parseFilters, parseFilterTime } from '../docker/filters';
+import { parseFilterTime } from '../docker/filters';
+import { FilterArgs } from '../http/query';
 import { boolQuery, goJsonSyntaxError, intQuery } from '../docker/json-types';
 import { statsJson } from '../docker/stats';
 import { unixNanos } from '../docker/time';
@@ -61,7 +62,7 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
   });
 
   router.on('GET', '/containers/json', async (ctx) => {
-    const filters = parseFilters(ctx.query.get('filters'));
+    const filters = FilterArgs.fromJson(ctx.query.get('filters')).toProto();
     const limit = intQuery(ctx.query, 'limit') ?? 0;
     const all = boolQuery(ctx.query, 'all') || limit > 0;
     const withSize = boolQuery(ctx.query, 'size');
@@ -80,12 +81,12 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
   });
 
   router.on('POST', '/containers/prune', async (ctx) => {
-    const filters = parseFilters(ctx.query.get('filters'));
-    for (const f of filters) if (!PRUNE_FILTERS.has(f.key)) throw new InvalidArgumentError(`Invalid filter '${f.key}'`);
+    const args = FilterArgs.fromJson(ctx.query.get('filters'));
+    for (const k of args.keys()) if (!PRUNE_FILTERS.has(k)) throw new InvalidArgumentError(`Invalid filter '${k}'`);
     const now = Date.now();
-    const until = filters.find((f) => f.key === 'until')?.values.map((v) => parseFilterTime(v, now));
-    const notLabels = filters.find((f) => f.key === 'label!')?.values ?? [];
-    const labels = filters.find((f) => f.key === 'label');
+    const until = args.contains('until') ? args.get('until').map((v) => parseFilterTime(v, now)) : undefined;
+    const notLabels = args.get('label!');
+    const labels = args.contains('label') ? { key: 'label', values: args.get('label') } : undefined;
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const sc of nodes.all()) {

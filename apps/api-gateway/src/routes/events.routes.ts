@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from '@drydock/errors';
-import { FilterArgs } from '../events/docker-filters';
+import { FilterArgs } from '../http/query';
 import { parseEventTime } from '../events/event-time';
 import { JetStreamEventSource, type EventSource } from '../events/jetstream-event-source';
+import { drained } from '../http/drain';
 import type { Router } from '../http/router';
 import type { RouteDeps } from './deps';
 
@@ -49,14 +50,3 @@ export function registerEventRoutes(router: Router, deps: Pick<RouteDeps, 'nats'
   });
 }
 
-function drained(res: NodeJS.WritableStream, signal: AbortSignal): Promise<void> {
-  return new Promise((r) => {
-    const done = () => {
-      res.removeListener('drain', done);
-      signal.removeEventListener('abort', done);
-      r();
-    };
-    res.once('drain', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

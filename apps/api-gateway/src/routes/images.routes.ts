@@ -4,7 +4,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { fromGrpcError, InvalidArgumentError, NotFoundError, NotImplementedError } from '@drydock/errors';
 import type { supervisorV1 } from '@drydock/proto';
 import type { SupervisorClient } from '../backend/supervisor-client';
-import { boolParam, FilterArgs } from '../events/docker-filters';
+import { boolParam, FilterArgs } from '../http/query';
 import { toDeleteItems, toDockerVolume, toHistory, toImageInspect, toImageSummary, unixSeconds } from '../images/image-json';
 import { familiarName, hasRegistryHost, joinReference, parseImagePath } from '../images/image-path';
 import type { Ctx, Router } from '../http/router';

@@ -1,4 +1,5 @@
-import { boolValue, formatLogTime, parseLogTime, parseTail } from './streams.routes';
+import { boolParam } from '../http/query';
+import { formatLogTime, parseLogTime, parseTail } from './streams.routes';
 
 describe('log timestamps', () => {
   it('formats like dockerd (RFC3339NanoFixed, UTC, nine fraction digits)', () => {
@@ -24,6 +25,6 @@ describe('log timestamps', () => {
     expect(parseTail('2')).toBe(2);
     expect(parseTail('0')).toBe(0);
     const q = new URLSearchParams('a=1&b=0&c=false&d=true&e=&f=none&g=yes');
-    expect(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'missing'].map((k) => boolValue(q, k))).toEqual([true, false, false, true, false, false, true, false]);
+    expect(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'missing'].map((k) => boolParam(q, k))).toEqual([true, false, false, true, false, false, true, false]);
   });
 });

@@ -5,6 +5,8 @@ import type { Logger } from '@drydock/logging';
 import type { ContainerLocator, SupervisorClient } from '../backend/supervisor-client';
 import { acceptPlain, acceptUpgrade, type RawConn } from '../http/hijack';
 import { outputEncoder, STDERR, STDOUT, type StreamId } from '../http/mux';
+import { drained } from '../http/drain';
+import { boolParam } from '../http/query';
 import type { Router } from '../http/router';
 import type { RouteDeps } from './deps';
 
@@ -17,18 +19,18 @@ export function registerStreamRoutes(router: Router, deps: Pick<RouteDeps, 'node
 
   router.on('GET', '/containers/:id/logs', async (ctx) => {
     const q = ctx.query;
-    const stdout = boolValue(q, 'stdout');
-    const stderr = boolValue(q, 'stderr');
+    const stdout = boolParam(q, 'stdout');
+    const stderr = boolParam(q, 'stderr');
     if (!stdout && !stderr) throw new InvalidArgumentError('Bad parameters: you must choose at least one stream');
     const req: supervisorV1.ContainerLogsRequest = {
-      follow: boolValue(q, 'follow'),
+      follow: boolParam(q, 'follow'),
       stdout,
       stderr,
       since: parseLogTime(q.get('since') ?? '', 'since'),
       until: parseLogTime(q.get('until') ?? '', 'until'),
       tail: parseTail(q.get('tail') ?? ''),
     };
-    const timestamps = boolValue(q, 'timestamps');
+    const timestamps = boolParam(q, 'timestamps');
     const { sc, info } = await inspect(nodes, ctx.params.id);
     const encode = outputEncoder(!!info.config?.tty);
     const call = sc.containers.containerLogs({ ...req, id: info.id });
@@ -67,11 +69,11 @@ export function registerStreamRoutes(router: Router, deps: Pick<RouteDeps, 'node
   const attach = async (a: { id: string; query: URLSearchParams; log: Logger }, accept: () => RawConn) => {
     const q = a.query;
     const start: supervisorV1.AttachStart = {
-      stdin: boolValue(q, 'stdin'),
-      stdout: boolValue(q, 'stdout'),
-      stderr: boolValue(q, 'stderr'),
-      logs: boolValue(q, 'logs'),
-      stream: boolValue(q, 'stream'),
+      stdin: boolParam(q, 'stdin'),
+      stdout: boolParam(q, 'stdout'),
+      stderr: boolParam(q, 'stderr'),
+      logs: boolParam(q, 'logs'),
+      stream: boolParam(q, 'stream'),
     };
     // detachKeys is accepted and ignored: the detach sequence (ctrl-p ctrl-q) is not interpreted yet
     const { sc, info } = await inspect(nodes, a.id);
@@ -188,25 +190,6 @@ function toStreamId(s: supervisorV1.StdStream | undefined): StreamId {
   return s === supervisorV1.StdStream.STD_STREAM_STDERR ? STDERR : STDOUT;
 }
 
-function drained(res: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.removeListener('drain', done);
-      res.removeListener('close', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** dockerd's httputils.BoolValue: anything but "", "0", "no", "false", "none" is true. */
-export function boolValue(q: URLSearchParams, key: string): boolean {
-  const v = (q.get(key) ?? '').trim().toLowerCase();
-  return !['', '0', 'no', 'false', 'none'].includes(v);
-}
 
 /** tail: "all", empty, negative or not a number -> everything (dockerd ignores what Atoi rejects). */
 export function parseTail(v: string): number | undefined {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@drydock/errors';
-import { boolParam, FilterArgs } from '../events/docker-filters';
+import { boolParam, FilterArgs } from '../http/query';
 import { toDockerVolume } from '../images/image-json';
 import type { Router } from '../http/router';
 import type { RouteDeps } from './deps';
