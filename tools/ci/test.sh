@@ -29,9 +29,15 @@ if find apps libs tools -name '*.e2e.spec.ts' -not -path '*/node_modules/*' | gr
   ensure_docker_cli
   npx jest --ci --forceExit --runInBand --testPathPatterns '\.e2e\.spec\.ts$' || failed+=("end-to-end")
 fi
+# The Drydock-vs-Docker bench, every workload once at tiny sizes (~10 s): keeps the tool
+# working. Numbers are never asserted; a crash or a failed workload fails the run.
+step "bench smoke"
+bench_out="$(mktemp -d /tmp/dd-bench-smoke.XXXXXX)"
+npm run bench -- --smoke --out "$bench_out" || failed+=("bench smoke")
+rm -rf "$bench_out"
 echo
 if [[ ${#failed[@]} -gt 0 ]]; then
-  echo "==> FAILED: ${failed[*]} tests"
+  echo "==> FAILED: ${failed[*]}"
   exit 1
 fi
 echo "==> all tests passed"

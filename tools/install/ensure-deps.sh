@@ -4,6 +4,7 @@
 # Idempotent; prints one line per check that leads to an action.
 #   bash tools/install/ensure-deps.sh               # packages + node_modules
 #   bash tools/install/ensure-deps.sh --docker-cli  # also the docker CLI (end-to-end tests)
+#   bash tools/install/ensure-deps.sh --dockerd     # also dockerd (npm run bench)
 # Sourcing it defines the functions without running anything.
 set -euo pipefail
 
@@ -144,25 +145,43 @@ ensure_docker_cli() {
     apt_install docker-cli
   else
     log "no docker-cli package: installing docker.io for its client; dockerd must not be started"
-    local units=(docker.socket docker containerd) was_active=() u dockerd_before=0
-    for u in "${units[@]}"; do if service_active "$u"; then was_active+=("$u"); fi; done
-    if pgrep -x dockerd >/dev/null 2>&1; then dockerd_before=1; fi
-    apt_install docker.io
-    for u in "${units[@]}"; do
-      [[ " ${was_active[*]} " == *" $u "* ]] && continue
-      service_active "$u" || continue
-      log "stopping system service $u (started by the docker.io install; Drydock runs its own)"
-      # docker's units are disabled too (no dockerd at boot, no socket activation); a
-      # containerd.service that was there before only goes back to not running.
-      if [[ $u == containerd ]]; then stop_service "$u" stop; else stop_service "$u" disable; fi
-    done
-    if [[ $dockerd_before -eq 0 ]] && pgrep -x dockerd >/dev/null 2>&1; then
-      log "dockerd is running after the docker.io install and would not stop: stop it (Drydock's gateway serves the CLI)"
-      return 1
-    fi
+    install_docker_io || return 1
   fi
   command -v docker >/dev/null 2>&1 || { log "docker CLI still missing"; return 1; }
   log "docker CLI installed: $(docker --version 2>/dev/null || command -v docker)"
+}
+
+# Debian's docker.io (dockerd 20.10 and the CLI) with nothing left running: its maintainer
+# scripts are kept from starting anything (policy-rc.d in apt_install), and whatever still
+# came up because of the install (dockerd, docker.socket, or a containerd.service that
+# docker.service pulled in under a site policy-rc.d that allows starts) is stopped.
+install_docker_io() {
+  local units=(docker.socket docker containerd) was_active=() u dockerd_before=0
+  for u in "${units[@]}"; do if service_active "$u"; then was_active+=("$u"); fi; done
+  if pgrep -x dockerd >/dev/null 2>&1; then dockerd_before=1; fi
+  apt_install docker.io
+  for u in "${units[@]}"; do
+    [[ " ${was_active[*]} " == *" $u "* ]] && continue
+    service_active "$u" || continue
+    log "stopping system service $u (started by the docker.io install; Drydock runs its own)"
+    # docker's units are disabled too (no dockerd at boot, no socket activation); a
+    # containerd.service that was there before only goes back to not running.
+    if [[ $u == containerd ]]; then stop_service "$u" stop; else stop_service "$u" disable; fi
+  done
+  if [[ $dockerd_before -eq 0 ]] && pgrep -x dockerd >/dev/null 2>&1; then
+    log "dockerd is running after the docker.io install and would not stop: stop it (Drydock's gateway serves the CLI)"
+    return 1
+  fi
+}
+
+# dockerd for `npm run bench` (Drydock against Docker Engine): the bench starts its own
+# private dockerd and containerd under a temporary directory; no system service is used.
+ensure_dockerd() {
+  if command -v dockerd >/dev/null 2>&1; then log "dockerd present: $(command -v dockerd)"; return 0; fi
+  if [[ $APT_UPDATED -eq 0 ]]; then log "apt-get update"; as_root apt-get update -qq; APT_UPDATED=1; fi
+  log "installing docker.io for dockerd (the bench runs a private one; no system service is started)"
+  install_docker_io || return 1
+  command -v dockerd >/dev/null 2>&1 || { log "dockerd still missing after installing docker.io"; return 1; }
 }
 
 # Whether a system service (systemd unit, else sysvinit script) is running.
@@ -192,6 +211,7 @@ main() {
   ensure_packages
   ensure_node_modules
   if [[ "${1:-}" == "--docker-cli" ]]; then ensure_docker_cli; fi
+  if [[ "${1:-}" == "--dockerd" ]]; then ensure_docker_cli; ensure_dockerd; fi
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

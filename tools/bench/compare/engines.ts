@@ -1,0 +1,281 @@
+/**
+ * The two engines the comparison drives with the same docker CLI: a private Docker Engine
+ * (dockerd + its own containerd) and a private Drydock stack (containerd + NATS +
+ * containerd-supervisor + api-gateway). Both live under /tmp directories of their own, log
+ * at warn level, and are torn down completely (containers, shims, mounts, directories).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { delimiter, join, resolve } from 'node:path';
+import { ContainerdProcess, containerdPaths, freePort, requireCommand, tcpAccepts, waitFor } from '@drydock/infra';
+import { killShimsOf, makeTempDir, startTestInfra, unmountAllUnder, type TestInfra } from '@drydock/testing';
+import { build } from 'esbuild';
+
+// The tool runs bundled as dist/tools/bench/<tool>.js.
+const repo = resolve(__dirname, '../../..');
+
+/** The docker CLI both engines are driven with: /usr/local/bin/docker, else `docker` in PATH. */
+export function findDockerCli(): string {
+  const candidates = ['/usr/local/bin/docker', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'docker'))];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error('the docker CLI is missing: install it with `bash tools/install/ensure-deps.sh --dockerd` (Debian package docker.io)');
+  return found;
+}
+
+/**
+ * Bundles the supervisor and gateway from the working tree and compiles the log writer into
+ * outDir (not dist/: other runs may be using those files).
+ */
+async function buildServices(outDir: string): Promise<{ supervisor: string; gateway: string; logger: string }> {
+  mkdirSync(outDir, { recursive: true });
+  const logger = join(outDir, 'drydock-logger');
+  execFileSync('gcc', ['-O2', '-Wall', '-o', logger, join(repo, 'apps/containerd-supervisor/native/drydock-logger.c')], { stdio: 'inherit' });
+  const bundle = (entry: string, outfile: string) =>
+    build({ entryPoints: [join(repo, entry)], outfile, bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, tsconfig: join(repo, 'tsconfig.json'), external: ['msgpackr-extract'], logLevel: 'error' });
+  const supervisor = join(outDir, 'supervisor.js');
+  const gateway = join(outDir, 'gateway.js');
+  await Promise.all([bundle('apps/containerd-supervisor/src/main.ts', supervisor), bundle('apps/api-gateway/src/main.ts', gateway)]);
+  return { supervisor, gateway, logger };
+}
+
+/** A process counted in an engine's resident memory. */
+export interface EngineProcess {
+  role: string;
+  pid: number;
+}
+
+export interface Engine {
+  readonly name: string;
+  /** unix socket serving the Docker Engine API */
+  readonly socket: string;
+  start(): Promise<void>;
+  /** Daemons: the engine's own processes plus its containerd (and NATS for Drydock). */
+  daemons(): EngineProcess[];
+  /** Per-container helpers: containerd shims, and Drydock's drydock-logger writers. */
+  perContainer(): EngineProcess[];
+  /** Idempotent. */
+  stop(): Promise<void>;
+}
+
+export function pingOk(socketPath: string): Promise<boolean> {
+  return new Promise((res) => {
+    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: 1000 }, (r) => {
+      r.resume();
+      res(r.statusCode === 200);
+    });
+    req.on('error', () => res(false));
+    req.on('timeout', () => (req.destroy(), res(false)));
+    req.end();
+  });
+}
+
+function argvOf(pid: string): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return []; // exited meanwhile
+  }
+}
+
+/** containerd-shim-runc-v2 processes serving the containerd at `address` (matched on their -address). */
+export function shimsOf(address: string): EngineProcess[] {
+  const out: EngineProcess[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = argvOf(entry);
+    if (!argv[0]?.includes('containerd-shim')) continue;
+    const i = argv.indexOf('-address');
+    if (i >= 0 && argv[i + 1] === address) out.push({ role: 'shim', pid: Number(entry) });
+  }
+  return out;
+}
+
+function processesRunning(binary: string): EngineProcess[] {
+  const out: EngineProcess[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (/^\d+$/.test(entry) && argvOf(entry)[0] === binary) out.push({ role: 'logger', pid: Number(entry) });
+  }
+  return out;
+}
+
+async function terminate(child: ChildProcess | undefined, graceMs = 15000): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await gone;
+  clearTimeout(t);
+}
+
+/**
+ * Docker Engine 20.10 (Debian's docker.io) on private directories and socket, with its own
+ * containerd: without --containerd dockerd would use (or start) the system one on
+ * /run/containerd. No bridge, iptables or userland proxy: every container runs with
+ * `--network none` on both engines, so no networking is compared.
+ */
+export class DockerEngine implements Engine {
+  readonly name = 'Docker';
+  dir = '';
+  socket = '';
+  private containerd?: ContainerdProcess;
+  private dockerd?: ChildProcess;
+  private stopping?: Promise<void>;
+
+  async start(): Promise<void> {
+    const dockerdBin = requireCommand('dockerd', 'docker.io');
+    this.dir = await makeTempDir('bench-docker');
+    this.socket = join(this.dir, 'docker.sock');
+    this.containerd = new ContainerdProcess(containerdPaths(join(this.dir, 'ctd')), 'containerd', { dieWithParent: true });
+    await this.containerd.start();
+    // An empty daemon.json: a host /etc/docker/daemon.json must not change the setup.
+    const config = join(this.dir, 'daemon.json');
+    writeFileSync(config, '{}\n');
+    const log = openSync(join(this.dir, 'dockerd.log'), 'a');
+    const child = spawn(
+      dockerdBin,
+      [
+        '--config-file', config,
+        '--data-root', join(this.dir, 'docker'),
+        '--exec-root', join(this.dir, 'exec'),
+        '--pidfile', join(this.dir, 'docker.pid'),
+        '-H', `unix://${this.socket}`,
+        '--containerd', this.containerd.paths.address,
+        '--iptables=false', '--ip6tables=false', '--bridge=none', '--ip-masq=false', '--userland-proxy=false',
+        '--storage-driver', 'overlay2',
+        '--log-level=warn',
+      ],
+      { stdio: ['ignore', log, log], env: { PATH: process.env.PATH } },
+    );
+    this.dockerd = child;
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`dockerd exited with ${child.exitCode}:\n${this.logTail()}`);
+      return pingOk(this.socket);
+    }, 60000, `dockerd on ${this.socket}`);
+  }
+
+  logTail(lines = 30): string {
+    try {
+      return readFileSync(join(this.dir, 'dockerd.log'), 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  daemons(): EngineProcess[] {
+    return [
+      { role: 'dockerd', pid: this.dockerd?.pid ?? 0 },
+      { role: 'containerd', pid: this.containerd?.pid ?? 0 },
+    ].filter((p) => p.pid > 0);
+  }
+
+  /** dockerd's json-file log driver copies output inside dockerd itself: shims only. */
+  perContainer(): EngineProcess[] {
+    return this.containerd ? shimsOf(this.containerd.paths.address) : [];
+  }
+
+  stop(): Promise<void> {
+    return (this.stopping ??= this.doStop());
+  }
+
+  private async doStop(): Promise<void> {
+    // dockerd stops its containers on SIGTERM (no live-restore); shims left behind are killed.
+    await terminate(this.dockerd, 30000);
+    await this.containerd?.stop();
+    if (this.containerd) killShimsOf(this.containerd.paths.address);
+    if (!this.dir) return;
+    unmountAllUnder(this.dir);
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+/**
+ * The Drydock stack as the e2e harness runs it (services bundled from the working tree,
+ * private containerd + NATS from @drydock/testing), but at log level warn like dockerd and
+ * with the flags tools/stack runs services with.
+ */
+export class DrydockEngine implements Engine {
+  readonly name = 'Drydock';
+  socket = '';
+  infra?: TestInfra;
+  private logger = '';
+  private supervisor?: ChildProcess;
+  private gateway?: ChildProcess;
+  private stopping?: Promise<void>;
+
+  async start(): Promise<void> {
+    const infra = await startTestInfra({ containerd: true, nats: true, name: 'bench-dd' });
+    this.infra = infra;
+    const build = await buildServices(join(infra.dir, 'build'));
+    this.logger = build.logger;
+    const stateDir = join(infra.dir, 'state');
+    mkdirSync(stateDir, { recursive: true });
+    this.socket = join(infra.dir, 'd.sock');
+    const port = await freePort();
+    const nodeFlags = (process.env.DRYDOCK_NODE_FLAGS ?? '--max-semi-space-size=1').split(/\s+/).filter(Boolean);
+    const env = { PATH: process.env.PATH, DRYDOCK_STATE_DIR: stateDir, DRYDOCK_NATS_URL: infra.nats!.url, DRYDOCK_LOG_LEVEL: 'warn' };
+    this.supervisor = spawn(process.execPath, [...nodeFlags, build.supervisor], {
+      env: { ...env, DRYDOCK_CONTAINERD_ADDRESS: infra.containerd!.address, DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${port}`, DRYDOCK_LOGGER_BINARY: build.logger },
+      stdio: ['ignore', this.logFile('supervisor'), this.logFile('supervisor')],
+    });
+    const sup = this.supervisor;
+    await waitFor(async () => {
+      if (sup.exitCode !== null) throw new Error(`supervisor exited with ${sup.exitCode}:\n${this.logTail('supervisor')}`);
+      return tcpAccepts(port);
+    }, 30000, 'supervisor gRPC port');
+    this.gateway = spawn(process.execPath, [...nodeFlags, build.gateway], {
+      env: { ...env, DRYDOCK_GATEWAY_SOCKET: this.socket, DRYDOCK_SUPERVISOR_ADDRESS: `127.0.0.1:${port}` },
+      stdio: ['ignore', this.logFile('gateway'), this.logFile('gateway')],
+    });
+    const gw = this.gateway;
+    await waitFor(async () => {
+      if (gw.exitCode !== null) throw new Error(`gateway exited with ${gw.exitCode}:\n${this.logTail('gateway')}`);
+      return pingOk(this.socket);
+    }, 30000, `gateway on ${this.socket}`);
+  }
+
+  private logFile(name: string): number {
+    return openSync(join(this.infra!.dir, `${name}.log`), 'a');
+  }
+
+  logTail(name: 'supervisor' | 'gateway', lines = 30): string {
+    const f = join(this.infra?.dir ?? '', `${name}.log`);
+    return existsSync(f) ? readFileSync(f, 'utf8').split('\n').slice(-lines).join('\n') : '';
+  }
+
+  daemons(): EngineProcess[] {
+    return [
+      { role: 'supervisor', pid: this.supervisor?.pid ?? 0 },
+      { role: 'gateway', pid: this.gateway?.pid ?? 0 },
+      { role: 'containerd', pid: this.infra?.containerd?.process.pid ?? 0 },
+      { role: 'nats', pid: this.infra?.nats?.pid ?? 0 },
+    ].filter((p) => p.pid > 0);
+  }
+
+  /** Shims plus the detached drydock-logger of each container run (they own the log files). */
+  perContainer(): EngineProcess[] {
+    if (!this.infra?.containerd) return [];
+    return [...shimsOf(this.infra.containerd.address), ...(this.logger ? processesRunning(this.logger) : [])];
+  }
+
+  stop(): Promise<void> {
+    return (this.stopping ??= this.doStop());
+  }
+
+  private async doStop(): Promise<void> {
+    await terminate(this.gateway);
+    await terminate(this.supervisor);
+    // deletes every container, kills leftover shims, unmounts and removes the directory
+    await this.infra?.stop();
+    if (this.logger) for (const p of processesRunning(this.logger)) process.kill(p.pid, 'SIGKILL');
+  }
+}
+
+/** Versions of the pieces both engines stand on, for the report header. */
+export function versionOf(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10000 }).trim().split('\n')[0];
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,341 @@
+/**
+ * Drydock against Docker Engine, side by side, in one run. Starts a private Docker Engine
+ * (dockerd 20.10 + its own containerd) and a private Drydock stack, imports the same busybox
+ * rootfs into both as busybox:latest, and drives both with the same real docker CLI, one
+ * engine after the other for every sample (A B A B ...), so drift of the machine hits both.
+ * Prints a table per workload (median, min, max, Drydock/Docker) and writes results.md,
+ * chart.svg and results.json under bench-results/<timestamp>/. Numbers are never asserted.
+ *
+ *   npm run bench                   # full run
+ *   npm run bench -- --smoke        # every workload once at tiny sizes (npm test)
+ *   npm run bench -- --runs 20 --parallel 20 --containers 100 --logs-mb 50 --out dir
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { buildBusyboxRootfsTar } from '@drydock/testing';
+import { DockerEngine, DrydockEngine, findDockerCli, versionOf, type Engine, type EngineProcess } from './compare/engines';
+import { markdownTable, stats, svgChart, terminalTable, type Row } from './compare/report';
+
+const repo = resolve(__dirname, '../../..');
+const argv = process.argv.slice(2);
+const smoke = argv.includes('--smoke');
+const opt = (name: string, full: number, tiny: number): number => {
+  const i = argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(argv[i + 1]) : smoke ? tiny : full;
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} needs a non-negative number`);
+  return v;
+};
+const cfg = {
+  warmups: opt('warmups', 3, 0),
+  runs: opt('runs', 20, 1),
+  parallel: opt('parallel', 20, 2),
+  parallelRounds: opt('parallel-rounds', 3, 1),
+  containers: opt('containers', 100, 3),
+  queries: opt('queries', 10, 1),
+  execs: opt('execs', 20, 1),
+  logsBytes: Math.round(opt('logs-mb', 50, 0.0625) * 1024 * 1024),
+  logsRuns: opt('logs-runs', 3, 1),
+};
+const outArg = argv.indexOf('--out') >= 0 ? argv[argv.indexOf('--out') + 1] : '';
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const outDir = resolve(repo, outArg || join('bench-results', smoke ? `smoke-${stamp}` : stamp));
+const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+
+const dockerBin = findDockerCli();
+const LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  bytes: number;
+}
+
+/** Runs the docker CLI against `engine`; stdout is discarded (as `> /dev/null`) unless kept. */
+function docker(engine: Engine, args: string[], opts: { keep?: boolean; count?: boolean; timeoutMs?: number } = {}): Promise<CliRun> {
+  return new Promise((res, rej) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(dockerBin, args, {
+      env: { PATH: process.env.PATH, HOME: configDir, DOCKER_CONFIG: configDir, DOCKER_HOST: `unix://${engine.socket}`, DOCKER_CLI_HINTS: 'false' },
+      stdio: ['ignore', opts.keep || opts.count ? 'pipe' : 'ignore', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let bytes = 0;
+    child.stdout?.on('data', (d: Buffer) => {
+      bytes += d.length;
+      if (opts.keep) stdout += d.toString();
+    });
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120000);
+    child.on('error', rej);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (code !== 0) rej(new Error(`${engine.name}: docker ${args.join(' ')} exited ${code}: ${stderr.trim().slice(0, 500)}`));
+      else res({ code, stdout, stderr, ms, bytes });
+    });
+  });
+}
+
+let configDir = '';
+const progress = (s: string) => process.stdout.write(`\r\x1b[K${s}`);
+const done = () => process.stdout.write('\n');
+
+/** n rounds of fn on each engine in turn (Drydock, Docker, Drydock, Docker, ...). */
+async function alternate(label: string, engines: Engine[], n: number, fn: (e: Engine, i: number) => Promise<number>): Promise<Map<Engine, number[]>> {
+  const out = new Map<Engine, number[]>(engines.map((e) => [e, []]));
+  for (let i = 0; i < n; i++) {
+    for (const e of engines) {
+      progress(`${label}: ${e.name} ${i + 1}/${n}`);
+      out.get(e)!.push(await fn(e, i));
+    }
+  }
+  if (n > 0) done();
+  return out;
+}
+
+/** Runs fn over items with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (x: T) => Promise<unknown>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    for (let x = queue.shift(); x !== undefined; x = queue.shift()) await fn(x);
+  }));
+}
+
+function rssMb(procs: EngineProcess[]): number {
+  let kb = 0;
+  for (const p of procs) {
+    try {
+      const line = readFileSync(`/proc/${p.pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+      kb += Number(line?.split(/\s+/)[1] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return kb / 1024;
+}
+
+async function removeAll(e: Engine): Promise<void> {
+  const ids = (await docker(e, ['ps', '-aq'], { keep: true })).stdout.split('\n').filter(Boolean);
+  for (let i = 0; i < ids.length; i += 25) await docker(e, ['rm', '-f', ...ids.slice(i, i + 25)]);
+}
+
+function machine(docker: DockerEngine): Record<string, string> {
+  const osRelease = readFileSync('/etc/os-release', 'utf8').match(/^PRETTY_NAME="?([^"\n]*)/m)?.[1] ?? 'unknown';
+  const env = { ...process.env, DOCKER_HOST: `unix://${docker.socket}`, DOCKER_CONFIG: configDir };
+  let server = 'unknown';
+  try {
+    server = execFileSync(dockerBin, ['version', '--format', '{{.Server.Version}}'], { env, encoding: 'utf8' }).trim();
+  } catch {
+    // reported as unknown
+  }
+  return {
+    CPU: cpus()[0]?.model ?? 'unknown',
+    cores: String(cpus().length),
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    kernel: release(),
+    distro: osRelease,
+    Node: process.version,
+    'docker CLI': `${versionOf(dockerBin, ['--version'])} (${dockerBin})`,
+    dockerd: `${versionOf('dockerd', ['--version'])} (API server ${server})`,
+    containerd: versionOf('containerd', ['--version']),
+    runc: versionOf('runc', ['--version']),
+  };
+}
+
+/** Bare `runc run true` on the same rootfs: what starting a container costs with no engine at all. */
+function runcFloor(dir: string, tar: string, n: number): number[] {
+  const bundle = join(dir, 'runc-bundle');
+  mkdirSync(join(bundle, 'rootfs'), { recursive: true });
+  execFileSync('tar', ['-xf', tar, '-C', join(bundle, 'rootfs')]);
+  execFileSync('runc', ['spec'], { cwd: bundle });
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+  spec.process.terminal = false;
+  spec.process.args = ['true'];
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+  const out: number[] = [];
+  for (let i = 0; i < n + 1; i++) {
+    const t0 = process.hrtime.bigint();
+    execFileSync('runc', ['--root', join(dir, 'runc-root'), 'run', `bench${i}`], { cwd: bundle, stdio: 'ignore' });
+    if (i > 0) out.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const dd = new DrydockEngine();
+  const dk = new DockerEngine();
+  const engines: Engine[] = [dd, dk];
+  const rows: Row[] = [];
+  const failures: string[] = [];
+  const memoryNotes: string[] = [];
+  let info: Record<string, string> = {};
+  const stopAll = () => Promise.allSettled(engines.map((e) => e.stop()));
+  const onSignal = () => void stopAll().then(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  /** A workload that fails on either engine becomes a "not measured" row; the run exits 1. */
+  const workload = async (name: string, unit: string, fn: () => Promise<Omit<Row, 'workload' | 'unit'>>) => {
+    try {
+      rows.push({ workload: name, unit, ...(await fn()) });
+    } catch (err) {
+      done();
+      const msg = (err as Error).message.split('\n')[0];
+      failures.push(`${name}: ${msg}`);
+      rows.push({ workload: name, unit, notMeasured: `failed: ${msg}` });
+      console.error(`workload failed: ${name}: ${msg}`);
+      await Promise.allSettled(engines.map(removeAll));
+    }
+  };
+  const both = (m: Map<Engine, number[]>) => ({ drydock: stats(m.get(dd)!), docker: stats(m.get(dk)!) });
+
+  try {
+    progress('starting Docker Engine and the Drydock stack');
+    await Promise.all([dd.start(), dk.start()]);
+    done();
+    configDir = join(dk.dir, 'client');
+    mkdirSync(configDir, { recursive: true });
+    writeFileSync(join(configDir, 'config.json'), '{}\n');
+    info = machine(dk);
+    const tar = join(dk.dir, 'busybox.tar');
+    await buildBusyboxRootfsTar(tar);
+    for (const e of engines) await docker(e, ['import', tar, 'busybox:latest']);
+
+    const run = ['run', '--rm', '--network', 'none', 'busybox', 'true'];
+    await workload('`run --rm --network none busybox true`', 'ms', async () => {
+      await alternate('warm-up', engines, cfg.warmups, async (e) => (await docker(e, run)).ms);
+      const m = await alternate('run --rm true', engines, cfg.runs, async (e) => (await docker(e, run)).ms);
+      const floor = stats(runcFloor(dk.dir, tar, Math.max(cfg.runs, 1)));
+      return { ...both(m), floor: floor && { label: 'bare `runc run true`, no engine', stats: floor }, target: 'Drydock <= 0.75x Docker' };
+    });
+
+    // Idle: no containers, after the run workload has warmed both engines up; 2 s to settle.
+    await new Promise((r) => setTimeout(r, 2000));
+    await workload('resident memory, idle (daemons + containerd, no containers)', 'MB', async () => {
+      const m = await alternate('memory idle', engines, 1, async (e) => rssMb([...e.daemons(), ...e.perContainer()]));
+      return { ...both(m), target: 'Drydock <= 2x Docker' };
+    });
+
+    await workload(`${cfg.parallel} parallel \`run -d busybox sleep 600\``, 'containers/s', async () => {
+      const m = await alternate('parallel run -d', engines, cfg.parallelRounds, async (e, round) => {
+        const t0 = process.hrtime.bigint();
+        await Promise.all(Array.from({ length: cfg.parallel }, (_, i) => docker(e, ['run', '-d', '--network', 'none', '--name', `par-${round}-${i}`, 'busybox', 'sleep', '600'])));
+        const s = Number(process.hrtime.bigint() - t0) / 1e9;
+        await removeAll(e);
+        return cfg.parallel / s;
+      });
+      return { ...both(m), higherIsBetter: true, target: 'Drydock >= Docker' };
+    });
+
+    const n = cfg.containers;
+    await workload(`${n} containers running (\`sleep 600\`)`, 'setup', async () => {
+      for (const e of engines) {
+        await pool(Array.from({ length: n }, (_, i) => i), 10, async (i) => {
+          await docker(e, ['run', '-d', '--network', 'none', '--name', `c${i}`, 'busybox', 'sleep', '600']);
+          progress(`creating ${n} containers: ${e.name} c${i}`);
+        });
+      }
+      done();
+      return { notMeasured: 'setup for the rows below' };
+    });
+    rows.pop(); // the setup row only reports a failure
+    if (!failures.some((f) => f.includes('containers running'))) {
+      await new Promise((r) => setTimeout(r, 2000));
+      await workload(`resident memory, ${n} containers running (daemons + containerd + per-container processes)`, 'MB', async () => {
+        const m = await alternate('memory loaded', engines, 1, async (e) => {
+          const per = e.perContainer();
+          memoryNotes.push(`${e.name} with ${n} containers: ${e.daemons().map((p) => p.role).join(' + ')} (${rssMb(e.daemons()).toFixed(1)} MB) + ${per.length} per-container processes (${[...new Set(per.map((p) => p.role))].join(', ') || 'none'}; ${rssMb(per).toFixed(1)} MB)`);
+          return rssMb([...e.daemons(), ...per]);
+        });
+        return both(m);
+      });
+      await workload(`\`ps -a\` with ${n} containers`, 'ms', async () => {
+        const m = await alternate('ps -a', engines, cfg.queries, async (e) => (await docker(e, ['ps', '-a'])).ms);
+        return { ...both(m), target: 'Drydock <= Docker' };
+      });
+      await workload('`inspect <name>`', 'ms', async () => {
+        const name = `c${Math.floor(n / 2)}`;
+        return both(await alternate('inspect', engines, cfg.queries, async (e) => (await docker(e, ['inspect', name])).ms));
+      });
+      await workload('`exec <name> true`', 'ms', async () => {
+        return both(await alternate('exec true', engines, cfg.execs, async (e) => (await docker(e, ['exec', 'c0', 'true'])).ms));
+      });
+    }
+    progress('removing containers');
+    for (const e of engines) await removeAll(e);
+    done();
+
+    const mb = cfg.logsBytes / 2 ** 20;
+    await workload(`\`logs\` of a container that printed ${mb >= 1 ? `${mb.toFixed(0)} MB` : `${(cfg.logsBytes / 1024).toFixed(0)} KB`}`, 'ms', async () => {
+      for (const e of engines) {
+        progress(`logs: ${e.name} writing ${cfg.logsBytes} bytes`);
+        await docker(e, ['run', '-d', '--network', 'none', '--name', 'logs', 'busybox', 'sh', '-c', `yes ${LINE} | head -c ${cfg.logsBytes}`]);
+        await docker(e, ['wait', 'logs'], { timeoutMs: 300000 });
+        // A fast `logs` that printed less would flatter an engine: check the size once, untimed.
+        const got = (await docker(e, ['logs', 'logs'], { count: true, timeoutMs: 300000 })).bytes;
+        if (got !== cfg.logsBytes) throw new Error(`${e.name}: docker logs printed ${got} bytes, expected ${cfg.logsBytes}`);
+      }
+      done();
+      const m = await alternate('logs > /dev/null', engines, cfg.logsRuns, async (e) => (await docker(e, ['logs', 'logs'], { timeoutMs: 300000 })).ms);
+      for (const e of engines) await removeAll(e);
+      return both(m);
+    });
+
+    rows.push({ workload: 'pull of a ~100 MB image', unit: 's', notMeasured: 'not available yet: Drydock has no registry pull (the registry issue is open)' });
+  } finally {
+    progress('stopping both engines');
+    const stopped = await stopAll();
+    done();
+    for (const s of stopped) if (s.status === 'rejected') failures.push(`teardown: ${(s.reason as Error).message}`);
+  }
+
+  const header = Object.entries(info).map(([k, v]) => `- ${k}: ${v}`).join('\n');
+  const memoryCounted = [
+    'Memory is the sum of VmRSS (/proc/<pid>/status) of the engine\'s processes, container processes themselves excluded.',
+    'Drydock: containerd-supervisor + api-gateway + its containerd + NATS (no Redis: the supervisor and gateway do not use it); with containers: + containerd-shim-runc-v2 + drydock-logger per container.',
+    'Docker: dockerd + its containerd; with containers: + containerd-shim-runc-v2 per container (dockerd\'s json-file driver writes logs inside dockerd).',
+    'Idle counts the same sets with no container present (no shims or loggers exist then).',
+  ];
+  const md = [
+    `# Drydock vs Docker Engine (${smoke ? 'smoke run, numbers meaningless' : new Date().toISOString()})`,
+    '',
+    header,
+    '',
+    `Command: \`${command}\``,
+    '',
+    'Each sample is one docker CLI invocation (wall time, CLI start-up included), the engines taking turns',
+    '(Drydock, Docker, Drydock, ...). Every container runs with `--network none` on both engines.',
+    '',
+    markdownTable(rows),
+    '',
+    ...memoryCounted.map((l) => `- ${l}`),
+    ...memoryNotes.map((l) => `- ${l}`),
+    '',
+  ].join('\n');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'results.md'), md);
+  writeFileSync(join(outDir, 'chart.svg'), svgChart(rows, `Drydock vs Docker Engine, medians (${info.CPU ?? ''}, ${info.cores ?? '?'} cores)`));
+  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ command, config: cfg, machine: info, rows, memoryNotes, failures }, null, 2));
+
+  console.log();
+  console.log(header);
+  console.log();
+  console.log(terminalTable(rows));
+  console.log();
+  for (const l of [...memoryCounted, ...memoryNotes]) console.log(l);
+  console.log(`\nwritten: ${join(outDir, 'results.md')}, chart.svg, results.json`);
+  if (failures.length) {
+    console.error(`\n${failures.length} failure(s):\n  ${failures.join('\n  ')}`);
+    process.exit(1);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
