@@ -33,7 +33,8 @@ export function registerStreamRoutes(router: Router, deps: Pick<RouteDeps, 'node
     const timestamps = boolParam(q, 'timestamps');
     const { sc, info } = await inspect(nodes, ctx.params.id);
     const encode = outputEncoder(!!info.config?.tty);
-    const call = sc.containers.containerLogs({ ...req, id: info.id });
+    // without per-line times, lines may come merged: far fewer messages for big logs
+    const call = sc.containers.containerLogs({ ...req, id: info.id, merge: !timestamps });
     const cancel = () => call.cancel();
     ctx.signal.addEventListener('abort', cancel, { once: true });
 

@@ -935,6 +935,8 @@ export class ContainerManager {
       follow: opts.stream,
       fromEnd: !opts.logs,
       signal: opts.signal,
+      // attached clients (docker run) wait on the stream's end: notice the exit within 50 ms
+      pollIntervalMs: 50,
       // Attached before start (docker run): keep following until a run has started and ended.
       isRunning: () => this.entries.has(id) && (this.isRunning(e) || !!e.rt.starting || (!e.c.state.startedAtNs && !e.rt.removing) || !!e.rt.restartTimer),
     });

@@ -94,7 +94,10 @@ export interface LogReadOptions {
   /** Start at the current end of the file (attach without logs). */
   fromEnd?: boolean;
   signal: AbortSignal;
-  isRunning: () => boolean;
+  /** Consulted when the output ended or has not begun; may wait briefly for the exit. */
+  isRunning: () => boolean | Promise<boolean>;
+  /** How often a follower re-checks besides inotify wake-ups (default 250 ms). */
+  pollIntervalMs?: number;
 }
 
 export interface LogBackend {

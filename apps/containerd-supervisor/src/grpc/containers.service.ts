@@ -3,6 +3,7 @@ import { supervisorV1 } from '@drydock/proto';
 import { InvalidArgumentError } from '@drydock/errors';
 import type { ContainerManager } from '../containers/container-manager';
 import type { LogEntryOut } from '../containers/ports';
+import { mergeEntries } from '../logs/merge-entries';
 import { nsToTimestamp, timestampToNs } from '../containers/record';
 import { incoming, type Handlers } from './handlers';
 
@@ -94,7 +95,7 @@ async function* logStream(m: ContainerManager, req: supervisorV1.ContainerLogsRe
     tail,
     signal,
   });
-  for await (const e of it) {
+  for await (const e of req.merge ? mergeEntries(it) : it) {
     yield { stream: toStdStream(e), data: e.data, time: nsToTimestamp(e.timeNs.toString()), partial: e.partial };
   }
 }

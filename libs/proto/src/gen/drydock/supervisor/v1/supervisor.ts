@@ -608,7 +608,15 @@ export interface ContainerLogsRequest {
     | Timestamp
     | undefined;
   /** Tail: last N lines; unset or negative means all. */
-  tail?: number | undefined;
+  tail?:
+    | number
+    | undefined;
+  /**
+   * Merge: consecutive entries of one stream may arrive merged into one message
+   * (up to 64 KiB) with the time of its first line; for clients that show no
+   * per-line times (docker logs without --timestamps), far fewer messages.
+   */
+  merge?: boolean | undefined;
 }
 
 export interface LogEntry {
@@ -5757,7 +5765,16 @@ export const InspectContainerResponse: MessageFns<InspectContainerResponse> = {
 };
 
 function createBaseContainerLogsRequest(): ContainerLogsRequest {
-  return { id: "", follow: false, stdout: false, stderr: false, since: undefined, until: undefined, tail: undefined };
+  return {
+    id: "",
+    follow: false,
+    stdout: false,
+    stderr: false,
+    since: undefined,
+    until: undefined,
+    tail: undefined,
+    merge: false,
+  };
 }
 
 export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
@@ -5782,6 +5799,9 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
     }
     if (message.tail !== undefined) {
       writer.uint32(56).int32(message.tail);
+    }
+    if (message.merge !== undefined && message.merge !== false) {
+      writer.uint32(64).bool(message.merge);
     }
     return writer;
   },
@@ -5855,6 +5875,14 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
             message.tail = reader.int32();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.merge = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5876,6 +5904,7 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
       since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
       until: isSet(object.until) ? fromJsonTimestamp(object.until) : undefined,
       tail: isSet(object.tail) ? globalThis.Number(object.tail) : undefined,
+      merge: isSet(object.merge) ? globalThis.Boolean(object.merge) : false,
     };
   },
 
@@ -5902,6 +5931,9 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
     if (message.tail !== undefined) {
       obj.tail = Math.round(message.tail);
     }
+    if (message.merge !== undefined && message.merge !== false) {
+      obj.merge = message.merge;
+    }
     return obj;
   },
 
@@ -5921,6 +5953,7 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
       ? Timestamp.fromPartial(object.until)
       : undefined;
     message.tail = object.tail ?? undefined;
+    message.merge = object.merge ?? false;
     return message;
   },
 };
