@@ -18,16 +18,19 @@ npx tsc -p tsconfig.json --noEmit
 # suites still fail on their own assertions. Unit and integration stages both run so
 # one CI pass reports every failure.
 failed=()
+# each stage's counts, summed into one closing line at the end
+results="$(mktemp -d /tmp/dd-test-results.XXXXXX)"
+trap 'rm -rf "$results"' EXIT
 step "unit tests"
-npx jest --ci --forceExit --testPathIgnorePatterns 'int\.spec\.ts$' 'e2e\.spec\.ts$' || failed+=("unit")
+npx jest --ci --forceExit --json --outputFile "$results/unit.json" --testPathIgnorePatterns 'int\.spec\.ts$' 'e2e\.spec\.ts$' || failed+=("unit")
 step "integration tests"
-npx jest --ci --forceExit --runInBand --testPathPatterns '\.int\.spec\.ts$' || failed+=("integration")
+npx jest --ci --forceExit --runInBand --json --outputFile "$results/integration.json" --testPathPatterns '\.int\.spec\.ts$' || failed+=("integration")
 if find apps libs tools -name '*.e2e.spec.ts' -not -path '*/node_modules/*' | grep -q .; then
   step "end-to-end tests"
   # shellcheck source=../install/ensure-deps.sh
   source tools/install/ensure-deps.sh
   ensure_docker_cli
-  npx jest --ci --forceExit --runInBand --testPathPatterns '\.e2e\.spec\.ts$' || failed+=("end-to-end")
+  npx jest --ci --forceExit --runInBand --json --outputFile "$results/e2e.json" --testPathPatterns '\.e2e\.spec\.ts$' || failed+=("end-to-end")
 fi
 # The Drydock-vs-Docker bench, every workload once at tiny sizes (~10 s): keeps the tool
 # working. Numbers are never asserted; a crash or a failed workload fails the run.
@@ -36,6 +39,14 @@ bench_out="$(mktemp -d /tmp/dd-bench-smoke.XXXXXX)"
 npm run bench -- --smoke --out "$bench_out" || failed+=("bench smoke")
 rm -rf "$bench_out"
 echo
+# the plain closing line: every test of every stage
+node -e '
+  let p = 0, f = 0;
+  for (const file of process.argv.slice(1)) {
+    try { const r = require(file); p += r.numPassedTests; f += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0); } catch { f += 1; }
+  }
+  console.log(`tests: ${p} passed, ${f} failed`);
+' "$results"/*.json
 if [[ ${#failed[@]} -gt 0 ]]; then
   echo "==> FAILED: ${failed[*]}"
   exit 1
