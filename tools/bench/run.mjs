@@ -22,8 +22,7 @@ await build({
   format: 'cjs',
   sourcemap: true,
   tsconfig: join(root, 'tsconfig.json'),
-  // esbuild is a tool's dependency at run time (the comparison bundles the services itself).
-  external: ['msgpackr-extract', 'esbuild'],
+  external: ['msgpackr-extract'],
   logLevel: 'warning',
 });
 const r = spawnSync(process.execPath, ['--enable-source-maps', outfile, ...args], { stdio: 'inherit' });

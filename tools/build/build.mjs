@@ -6,6 +6,7 @@
 // Usage: node tools/build/build.mjs [target...]
 //   target: an app name, "stack", or "lib:<name>" (bundles the lib without writing, to catch
 //   unresolved imports). No target builds every app, the stack and every C helper.
+// --out DIR writes there instead of dist/ (tests and benches build private copies).
 // DRYDOCK_NATIVE_CFLAGS adds gcc flags (the Dockerfile passes -static).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -14,6 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const argv = process.argv.slice(2);
+const outFlag = argv.indexOf('--out');
+const outDir = outFlag >= 0 ? resolve(argv[outFlag + 1] ?? '') : join(root, 'dist');
+if (outFlag >= 0) argv.splice(outFlag, 2);
 // Optional native add-ons that their packages load only when present (bullmq -> msgpackr).
 const OPTIONAL_NATIVE = ['msgpackr-extract'];
 
@@ -34,9 +39,9 @@ const esbuildBase = {
 };
 
 async function bundle(entry, outfile) {
-  await build({ ...esbuildBase, entryPoints: [join(root, entry)], outfile: join(root, outfile) });
-  const kb = Math.round(statSync(join(root, outfile)).size / 1024);
-  console.log(`built ${outfile} (${kb} KiB)`);
+  await build({ ...esbuildBase, entryPoints: [join(root, entry)], outfile: join(outDir, outfile) });
+  const kb = Math.round(statSync(join(outDir, outfile)).size / 1024);
+  console.log(`built ${relative(root, join(outDir, outfile))} (${kb} KiB)`);
 }
 
 async function checkLib(name) {
@@ -51,29 +56,29 @@ function compileNative(app) {
   if (!existsSync(dir)) return;
   const sources = readdirSync(dir).filter((f) => f.endsWith('.c')).sort();
   if (sources.length === 0) return;
-  mkdirSync(join(root, 'dist/native'), { recursive: true });
+  mkdirSync(join(outDir, 'native'), { recursive: true });
   const extra = (process.env.DRYDOCK_NATIVE_CFLAGS ?? '').split(/\s+/).filter(Boolean);
   for (const src of sources) {
-    const out = join('dist/native', basename(src, '.c'));
+    const out = join(outDir, 'native', basename(src, '.c'));
     try {
-      execFileSync('gcc', ['-O2', '-Wall', ...extra, '-o', join(root, out), join(dir, src)], { stdio: 'inherit' });
+      execFileSync('gcc', ['-O2', '-Wall', ...extra, '-o', out, join(dir, src)], { stdio: 'inherit' });
     } catch (err) {
       if (err.code === 'ENOENT') throw new Error('gcc not found: install the Debian packages gcc and libc6-dev (tools/install/ensure-deps.sh does)');
       throw new Error(`gcc failed on ${relative(root, join(dir, src))}`);
     }
-    console.log(`built ${out}`);
+    console.log(`built ${relative(root, out)}`);
   }
 }
 
 async function main() {
-  const targets = process.argv.slice(2);
+  const targets = argv;
   const want = (t) => targets.length === 0 || targets.includes(t);
   const unknown = targets.filter((t) => t !== 'stack' && !t.startsWith('lib:') && !existsSync(join(root, 'apps', t)));
   if (unknown.length) throw new Error(`unknown build target(s): ${unknown.join(', ')}`);
   // C helpers of every wanted app dir, including apps still being written that have no main.ts yet.
   for (const app of dirs(join(root, 'apps'))) if (want(app)) compileNative(app);
-  const jobs = apps.filter(want).map((app) => bundle(`apps/${app}/src/main.ts`, `dist/apps/${app}/main.js`));
-  if (want('stack')) jobs.push(bundle('tools/stack/stack.ts', 'dist/tools/stack/stack.js'));
+  const jobs = apps.filter(want).map((app) => bundle(`apps/${app}/src/main.ts`, `apps/${app}/main.js`));
+  if (want('stack')) jobs.push(bundle('tools/stack/stack.ts', 'tools/stack/stack.js'));
   for (const t of targets.filter((t) => t.startsWith('lib:'))) jobs.push(checkLib(t.slice(4)));
   const failed = (await Promise.allSettled(jobs)).find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;

@@ -4,3 +4,4 @@ export { startTestInfra, type TestInfra, type TestInfraOptions, type TestContain
 export { buildBusyboxRootfsTar, isStaticElf, BUSYBOX_APPLETS, BUSYBOX_PATH, type RootfsTar } from './busybox-rootfs';
 export { ctr, deleteAllContainers, killShimsOf } from './containerd-cleanup';
 export { mountsUnder, unmountAllUnder } from './mounts';
+export { buildDrydock, type DrydockBuild } from './build-drydock';

@@ -9,8 +9,7 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, wri
 import { request } from 'node:http';
 import { delimiter, join, resolve } from 'node:path';
 import { ContainerdProcess, containerdPaths, freePort, requireCommand, tcpAccepts, waitFor } from '@drydock/infra';
-import { killShimsOf, makeTempDir, startTestInfra, unmountAllUnder, type TestInfra } from '@drydock/testing';
-import { build } from 'esbuild';
+import { buildDrydock, killShimsOf, makeTempDir, startTestInfra, unmountAllUnder, type TestInfra } from '@drydock/testing';
 
 // The tool runs bundled as dist/tools/bench/<tool>.js.
 const repo = resolve(__dirname, '../../..');
@@ -23,21 +22,6 @@ export function findDockerCli(): string {
   return found;
 }
 
-/**
- * Bundles the supervisor and gateway from the working tree and compiles the log writer into
- * outDir (not dist/: other runs may be using those files).
- */
-async function buildServices(outDir: string): Promise<{ supervisor: string; gateway: string; logger: string }> {
-  mkdirSync(outDir, { recursive: true });
-  const logger = join(outDir, 'drydock-logger');
-  execFileSync('gcc', ['-O2', '-Wall', '-o', logger, join(repo, 'apps/containerd-supervisor/native/drydock-logger.c')], { stdio: 'inherit' });
-  const bundle = (entry: string, outfile: string) =>
-    build({ entryPoints: [join(repo, entry)], outfile, bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, tsconfig: join(repo, 'tsconfig.json'), external: ['msgpackr-extract'], logLevel: 'error' });
-  const supervisor = join(outDir, 'supervisor.js');
-  const gateway = join(outDir, 'gateway.js');
-  await Promise.all([bundle('apps/containerd-supervisor/src/main.ts', supervisor), bundle('apps/api-gateway/src/main.ts', gateway)]);
-  return { supervisor, gateway, logger };
-}
 
 /** A process counted in an engine's resident memory. */
 export interface EngineProcess {
@@ -206,7 +190,7 @@ export class DrydockEngine implements Engine {
   async start(): Promise<void> {
     const infra = await startTestInfra({ containerd: true, nats: true, name: 'bench-dd' });
     this.infra = infra;
-    const build = await buildServices(join(infra.dir, 'build'));
+    const build = buildDrydock(join(infra.dir, 'build'));
     this.logger = build.logger;
     const stateDir = join(infra.dir, 'state');
     mkdirSync(stateDir, { recursive: true });

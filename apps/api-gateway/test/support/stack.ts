@@ -1,7 +1,7 @@
 // End-to-end harness: a private containerd + NATS (via @drydock/testing), the supervisor and
 // the gateway as separate processes built from the current sources, a busybox:latest image,
 // and the REAL docker CLI pointed at the gateway's socket. One instance per test file.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { constants } from 'node:os';
@@ -9,7 +9,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
 import { freePort, tcpAccepts, waitFor } from '@drydock/infra';
-import { buildBusyboxRootfsTar, startTestInfra, type TestInfra } from '@drydock/testing';
+import { buildBusyboxRootfsTar, buildDrydock, startTestInfra, type DrydockBuild, type TestInfra } from '@drydock/testing';
 
 const repo = resolve(__dirname, '../../../..');
 
@@ -49,33 +49,7 @@ export function findDockerCli(): string {
   return found;
 }
 
-async function bundle(entry: string, outfile: string): Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const esbuild = require('esbuild') as typeof import('esbuild');
-  await esbuild.build({
-    entryPoints: [join(repo, entry)],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    outfile,
-    sourcemap: true,
-    tsconfig: join(repo, 'tsconfig.json'),
-    external: ['msgpackr-extract'],
-    logLevel: 'error',
-  });
-}
 
-/** Bundles the supervisor and gateway from the working tree, and compiles the log writer, into outDir. */
-export async function buildServices(outDir: string): Promise<{ supervisor: string; gateway: string; logger: string }> {
-  mkdirSync(outDir, { recursive: true });
-  const logger = join(outDir, 'drydock-logger');
-  execFileSync('gcc', ['-O2', '-Wall', '-o', logger, join(repo, 'apps/containerd-supervisor/native/drydock-logger.c')], { stdio: 'inherit' });
-  const supervisor = join(outDir, 'supervisor.js');
-  const gateway = join(outDir, 'gateway.js');
-  await Promise.all([bundle('apps/containerd-supervisor/src/main.ts', supervisor), bundle('apps/api-gateway/src/main.ts', gateway)]);
-  return { supervisor, gateway, logger };
-}
 
 function pingOk(socketPath: string): Promise<boolean> {
   return new Promise((res) => {
@@ -112,7 +86,7 @@ export class DockerStack {
   supervisorPort = 0;
   images!: supervisorV1.ImagesClient;
   readonly dockerBin = findDockerCli();
-  private build!: { supervisor: string; gateway: string; logger: string };
+  private build!: DrydockBuild;
   private supervisor?: ChildProcess;
   private gateway?: ChildProcess;
   private stateDir = '';
@@ -121,7 +95,7 @@ export class DockerStack {
 
   async setup(name = 'e2e'): Promise<void> {
     this.infra = await startTestInfra({ containerd: true, nats: true, name });
-    this.build = await buildServices(join(this.infra.dir, 'build'));
+    this.build = buildDrydock(join(this.infra.dir, 'build'));
     this.stateDir = join(this.infra.dir, 'state');
     this.socket = join(this.infra.dir, 'd.sock');
     if (Buffer.byteLength(this.socket) >= 108) throw new Error(`gateway socket path ${this.socket} is too long for a unix socket`);

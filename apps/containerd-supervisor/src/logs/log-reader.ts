@@ -151,8 +151,12 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
       if (st.size < pos) return; // truncated under us: nothing sensible to follow
       const now = Date.now();
       if (lastWasEof || parser.offset === 0) {
-        // The last run ended (or none ever started): done unless a new run is up.
-        if (!(await opts.isRunning())) return;
+        // The last run ended (or none ever started): done unless a new run is up, or
+        // output landed while we asked (isRunning may wait for an exit).
+        if (!(await opts.isRunning())) {
+          if ((await fh.stat()).size > pos) continue;
+          return;
+        }
       } else if (now - lastGrowth >= graceMs && now - lastRunningCheck >= graceMs) {
         lastRunningCheck = now;
         if (!(await opts.isRunning())) return;

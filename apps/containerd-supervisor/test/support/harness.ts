@@ -1,34 +1,13 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, openSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, existsSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
 import { freePort, waitFor } from '@drydock/infra';
-import { buildBusyboxRootfsTar, startTestInfra, type TestInfra } from '@drydock/testing';
+import { buildBusyboxRootfsTar, buildDrydock, startTestInfra, type DrydockBuild, type TestInfra } from '@drydock/testing';
 
 const repo = resolve(__dirname, '../../../..');
 
-/** Builds the supervisor bundle and the native log writer into `outDir` (what `npm run build` does). */
-export async function buildSupervisor(outDir: string): Promise<{ main: string; logger: string }> {
-  mkdirSync(join(outDir, 'native'), { recursive: true });
-  const logger = join(outDir, 'native', 'drydock-logger');
-  execFileSync('gcc', ['-O2', '-Wall', '-o', logger, join(repo, 'apps/containerd-supervisor/native/drydock-logger.c')], { stdio: 'inherit' });
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const esbuild = require('esbuild') as typeof import('esbuild');
-  const main = join(outDir, 'main.js');
-  await esbuild.build({
-    entryPoints: [join(repo, 'apps/containerd-supervisor/src/main.ts')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    outfile: main,
-    sourcemap: true,
-    tsconfig: join(repo, 'tsconfig.base.json'),
-    external: ['msgpackr-extract'],
-    logLevel: 'error',
-  });
-  return { main, logger };
-}
 
 type Cb<T> = (err: ServiceError | null, res: T) => void;
 
@@ -43,13 +22,13 @@ export class SupervisorHarness {
   archives!: supervisorV1.ArchivesClient;
   volumes!: supervisorV1.VolumesClient;
   private child?: ChildProcess;
-  private build!: { main: string; logger: string };
+  private build!: DrydockBuild;
   stateDir = '';
   readonly output: string[] = [];
 
   async setup(): Promise<void> {
     this.infra = await startTestInfra({ containerd: true, nats: true, name: 'sup' });
-    this.build = await buildSupervisor(join(this.infra.dir, 'build'));
+    this.build = buildDrydock(join(this.infra.dir, 'build'));
     this.stateDir = join(this.infra.dir, 'state');
     this.port = await freePort();
     await this.startSupervisor();
@@ -65,7 +44,7 @@ export class SupervisorHarness {
 
   async startSupervisor(): Promise<void> {
     const log = openSync(join(this.infra.dir, 'supervisor.log'), 'a');
-    this.child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.main], {
+    this.child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.supervisor], {
       env: {
         PATH: process.env.PATH,
         DRYDOCK_STATE_DIR: this.stateDir,

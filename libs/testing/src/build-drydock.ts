@@ -1,0 +1,25 @@
+import { execFileSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+
+const repo = resolve(__dirname, '../../..');
+
+export interface DrydockBuild {
+  supervisor: string;
+  gateway: string;
+  /** The native log writer the supervisor hands to each container run. */
+  logger: string;
+}
+
+/**
+ * Builds the services from the working tree with the project's own build
+ * (tools/build/build.mjs) into a private directory, so tests and benches never
+ * race `dist/` of a running stack.
+ */
+export function buildDrydock(outDir: string): DrydockBuild {
+  execFileSync(process.execPath, [join(repo, 'tools/build/build.mjs'), '--out', outDir, 'containerd-supervisor', 'api-gateway'], { stdio: 'pipe' });
+  return {
+    supervisor: join(outDir, 'apps/containerd-supervisor/main.js'),
+    gateway: join(outDir, 'apps/api-gateway/main.js'),
+    logger: join(outDir, 'native/drydock-logger'),
+  };
+}
