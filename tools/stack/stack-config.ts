@@ -15,6 +15,8 @@ const schema = z.object({
   // Where the api-gateway serves the Docker API (what DOCKER_HOST points at); dockerd's
   // /var/run/docker.sock is left alone so that a real Docker on the same host keeps working.
   DRYDOCK_GATEWAY_SOCKET: unixSocketPath.default('/run/drydock/docker.sock'),
+  // Where the registry-proxy serves the OCI distribution API; its storage is $DRYDOCK_STATE_DIR/registry.
+  DRYDOCK_REGISTRY_PROXY_LISTEN: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').default('127.0.0.1:5100'),
 });
 
 export interface StackConfig {
@@ -31,6 +33,9 @@ export interface StackConfig {
   supervisorAddress: string;
   /** The api-gateway's Docker API socket (DOCKER_HOST=unix://<this>). */
   gatewaySocket: string;
+  /** The registry-proxy's listen address and content store. */
+  registryProxyListen: string;
+  registryDir: string;
   /** Pid records of what this stack started, to clean up after a stack that was SIGKILLed. */
   runDir: string;
   /** Apps to run if built; undefined: every built app. */
@@ -57,6 +62,8 @@ export function loadStackConfig(env: NodeJS.ProcessEnv): StackConfig {
     supervisorListen: c.DRYDOCK_SUPERVISOR_LISTEN,
     supervisorAddress: clientAddress(c.DRYDOCK_SUPERVISOR_LISTEN),
     gatewaySocket: c.DRYDOCK_GATEWAY_SOCKET,
+    registryProxyListen: c.DRYDOCK_REGISTRY_PROXY_LISTEN,
+    registryDir: join(stateDir, 'registry'),
     runDir: join(stateDir, 'run'),
     apps: c.DRYDOCK_STACK_APPS === undefined ? undefined : c.DRYDOCK_STACK_APPS.split(',').map((a) => a.trim()).filter((a) => a && a !== 'none'),
   };
@@ -73,6 +80,14 @@ export function serviceEnv(c: StackConfig, loggerBinary: string): Record<string,
     DRYDOCK_SUPERVISOR_ADDRESS: c.supervisorAddress,
     DRYDOCK_GATEWAY_SOCKET: c.gatewaySocket,
     DRYDOCK_LOGGER_BINARY: loggerBinary,
+  };
+}
+
+/** What the registry-proxy gets on top of serviceEnv: where to listen and store. */
+export function registryProxyEnv(c: StackConfig): Record<string, string> {
+  return {
+    DRYDOCK_REGISTRY_PROXY_LISTEN: c.registryProxyListen,
+    DRYDOCK_REGISTRY_PROXY_DIR: c.registryDir,
   };
 }
 

@@ -22,7 +22,7 @@ import {
 } from '@drydock/infra';
 import { LinePrefixer } from './line-prefix';
 import { PidRecords } from './pid-records';
-import { loadStackConfig, serviceEnv, type StackConfig } from './stack-config';
+import { loadStackConfig, registryProxyEnv, serviceEnv, type StackConfig } from './stack-config';
 
 /**
  * Node flags of every service. A 1 MB young generation keeps an idle service's
@@ -125,7 +125,11 @@ async function main(): Promise<void> {
   const loggerBinary = join(repoRoot, 'dist/native/drydock-logger');
   const env = { ...process.env, ...serviceEnv(config, loggerBinary) };
   const apps = built.map((app, i) =>
-    supervised(appNames[i], () => ({ command: node, args: [...SERVICE_NODE_FLAGS, join(repoRoot, 'dist/apps', app, 'main.js')], env, cwd: repoRoot }), records),
+    supervised(
+      appNames[i],
+      () => ({ command: node, args: [...SERVICE_NODE_FLAGS, join(repoRoot, 'dist/apps', app, 'main.js')], env: app === 'registry-proxy' ? { ...env, ...registryProxyEnv(config) } : env, cwd: repoRoot }),
+      records,
+    ),
   );
 
   let stopping: Promise<void> | undefined;
@@ -184,6 +188,7 @@ async function main(): Promise<void> {
   }
   for (const w of apps) if (w !== supervisor) w.start();
   log(`running ${['containerd', 'nats', 'redis', ...appNames].join(', ')}; Ctrl-C stops them (containers keep running)`);
+  if (built.includes('registry-proxy')) log(`registry http://${config.registryProxyListen} (storage ${config.registryDir})`);
   if (built.includes('api-gateway')) {
     // Printed once the socket answers, so that copying the line gives a working CLI.
     waitFor(() => unixSocketAnswers(config.gatewaySocket), READY_TIMEOUT_MS, `the gateway on ${config.gatewaySocket}`).then(
