@@ -6,6 +6,6 @@ export { RegistryProcess, registryConfig, bcryptHash, type RegistryOptions } fro
 export { ManagedProcess, logTail, type CommandSpec, type ManagedProcessOptions } from './managed-process';
 export { Watchdog, type WatchdogOptions } from './watchdog';
 export { Backoff, backoffDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
-export { freePort, tcpAccepts, unixSocketAnswers } from './net';
+export { dockerPingOk, freePort, tcpAccepts, unixSocketAnswers } from './net';
 export { requireCommand, MissingDependencyError } from './deps';
 export { waitFor } from './wait';

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 
 /**
@@ -42,4 +43,17 @@ export function tcpAccepts(port: number, host = '127.0.0.1', timeoutMs = 1000): 
  */
 export function unixSocketAnswers(path: string, timeoutMs = 1000): Promise<boolean> {
   return probe({ path }, timeoutMs);
+}
+
+/** Whether a Docker API server answers GET /_ping with 200 on a unix socket. */
+export function dockerPingOk(socketPath: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((res) => {
+    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: timeoutMs }, (r) => {
+      r.resume();
+      res(r.statusCode === 200);
+    });
+    req.on('error', () => res(false));
+    req.on('timeout', () => (req.destroy(), res(false)));
+    req.end();
+  });
 }

@@ -6,9 +6,8 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { delimiter, join, resolve } from 'node:path';
-import { ContainerdProcess, containerdPaths, freePort, requireCommand, tcpAccepts, waitFor } from '@drydock/infra';
+import { ContainerdProcess, containerdPaths, dockerPingOk, freePort, requireCommand, tcpAccepts, waitFor } from '@drydock/infra';
 import { buildDrydock, killShimsOf, makeTempDir, startTestInfra, unmountAllUnder, type TestInfra } from '@drydock/testing';
 
 // The tool runs bundled as dist/tools/bench/<tool>.js.
@@ -42,17 +41,6 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
-export function pingOk(socketPath: string): Promise<boolean> {
-  return new Promise((res) => {
-    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: 1000 }, (r) => {
-      r.resume();
-      res(r.statusCode === 200);
-    });
-    req.on('error', () => res(false));
-    req.on('timeout', () => (req.destroy(), res(false)));
-    req.end();
-  });
-}
 
 function argvOf(pid: string): string[] {
   try {
@@ -134,7 +122,7 @@ export class DockerEngine implements Engine {
     this.dockerd = child;
     await waitFor(async () => {
       if (child.exitCode !== null) throw new Error(`dockerd exited with ${child.exitCode}:\n${this.logTail()}`);
-      return pingOk(this.socket);
+      return dockerPingOk(this.socket);
     }, 60000, `dockerd on ${this.socket}`);
   }
 
@@ -214,7 +202,7 @@ export class DrydockEngine implements Engine {
     const gw = this.gateway;
     await waitFor(async () => {
       if (gw.exitCode !== null) throw new Error(`gateway exited with ${gw.exitCode}:\n${this.logTail('gateway')}`);
-      return pingOk(this.socket);
+      return dockerPingOk(this.socket);
     }, 30000, `gateway on ${this.socket}`);
   }
 

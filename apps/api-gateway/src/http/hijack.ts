@@ -132,7 +132,6 @@ function socketConn(socket: Duplex, input: Readable): RawConn {
   socket.on('error', gone);
   socket.on('close', gone);
   // input stays paused (buffered) until readInput: bytes sent right after the request are stdin
-  let reading = false;
   return {
     signal: ac.signal,
     write: (chunk) => writeWithBackpressure(socket, chunk, ac.signal, () => ended),
@@ -141,20 +140,25 @@ function socketConn(socket: Duplex, input: Readable): RawConn {
       ended = true;
       socket.end();
     },
-    readInput: (onData, onEnd) => {
-      if (reading) throw new Error('readInput called twice');
-      reading = true;
-      input.removeAllListeners('data');
-      input.on('data', (c: Buffer) => onData(c));
-      input.once('end', onEnd);
-      input.resume();
-    },
+    readInput: inputReader(input),
+  };
+}
+
+/** RawConn.readInput over a readable: the client's bytes, once, then its FIN. */
+function inputReader(input: Readable): RawConn['readInput'] {
+  let reading = false;
+  return (onData, onEnd) => {
+    if (reading) throw new Error('readInput called twice');
+    reading = true;
+    input.removeAllListeners('data');
+    input.on('data', (c: Buffer) => onData(c));
+    input.once('end', onEnd);
+    input.resume();
   };
 }
 
 function responseConn(res: ServerResponse, input: Readable, signal: AbortSignal): RawConn {
   let ended = false;
-  let reading = false;
   input.on('error', () => undefined);
   return {
     signal,
@@ -164,14 +168,7 @@ function responseConn(res: ServerResponse, input: Readable, signal: AbortSignal)
       ended = true;
       res.end();
     },
-    readInput: (onData, onEnd) => {
-      if (reading) throw new Error('readInput called twice');
-      reading = true;
-      input.removeAllListeners('data');
-      input.on('data', (c: Buffer) => onData(c));
-      input.once('end', onEnd);
-      input.resume();
-    },
+    readInput: inputReader(input),
   };
 }
 

@@ -4,6 +4,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { fromGrpcError, InvalidArgumentError, NotFoundError, NotImplementedError } from '@drydock/errors';
 import type { supervisorV1 } from '@drydock/proto';
 import type { SupervisorClient } from '../backend/supervisor-client';
+import { containerSummaryJson } from '../docker/container-json';
 import { boolParam, FilterArgs } from '../http/query';
 import { toDeleteItems, toDockerVolume, toHistory, toImageInspect, toImageSummary, unixSeconds } from '../images/image-json';
 import { familiarName, hasRegistryHost, joinReference, parseImagePath } from '../images/image-path';
@@ -161,32 +162,7 @@ async function diskUsage(s: SupervisorClient): Promise<Record<string, unknown>> 
     }),
     Containers: (containers.containers ?? []).map((c) => {
       const sizeRw = Number(containerUsage.get(c.id ?? '')?.sizeRw ?? 0);
-      return {
-        Id: c.id ?? '',
-        Names: [`/${c.name ?? ''}`],
-        Image: c.image ?? '',
-        ImageID: c.imageId ?? '',
-        Command: c.command ?? '',
-        Created: unixSeconds(c.created),
-        Ports: [],
-        SizeRw: sizeRw,
-        SizeRootFs: sizeRw + (imageSize.get(c.imageId ?? '') ?? 0),
-        Labels: c.labels ?? {},
-        State: c.state ?? '',
-        Status: c.status ?? '',
-        HostConfig: { NetworkMode: 'default' },
-        NetworkSettings: { Networks: {} },
-        Mounts: (c.mounts ?? []).map((m) => ({
-          Type: m.type ?? '',
-          ...(m.name ? { Name: m.name } : {}),
-          Source: m.source ?? '',
-          Destination: m.destination ?? '',
-          ...(m.type === 'volume' ? { Driver: 'local' } : {}),
-          Mode: m.mode ?? '',
-          RW: !!m.rw,
-          Propagation: m.propagation ?? '',
-        })),
-      };
+      return containerSummaryJson(c, { sizeRw, sizeRootFs: sizeRw + (imageSize.get(c.imageId ?? '') ?? 0) });
     }),
     Volumes: (volumes.volumes ?? []).map((v) => {
       const u = volumeUsage.get(v.name ?? '');

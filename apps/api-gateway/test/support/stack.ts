@@ -8,7 +8,7 @@ import { constants } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
-import { freePort, tcpAccepts, waitFor } from '@drydock/infra';
+import { dockerPingOk, freePort, tcpAccepts, waitFor } from '@drydock/infra';
 import { buildBusyboxRootfsTar, buildDrydock, startTestInfra, type DrydockBuild, type TestInfra } from '@drydock/testing';
 
 const repo = resolve(__dirname, '../../../..');
@@ -51,17 +51,6 @@ export function findDockerCli(): string {
 
 
 
-function pingOk(socketPath: string): Promise<boolean> {
-  return new Promise((res) => {
-    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: 1000 }, (r) => {
-      r.resume();
-      res(r.statusCode === 200);
-    });
-    req.on('error', () => res(false));
-    req.on('timeout', () => (req.destroy(), res(false)));
-    req.end();
-  });
-}
 
 export function alive(pid: number): boolean {
   try {
@@ -162,7 +151,7 @@ export class DockerStack {
     this.gateway = child;
     await waitFor(async () => {
       if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${this.logTail('gateway')}`);
-      return pingOk(this.socket);
+      return dockerPingOk(this.socket);
     }, 30000, `gateway on ${this.socket}`);
   }
 
