@@ -4,6 +4,8 @@ import type { ContainerManager } from '../containers/container-manager';
 import type { ImageStore } from '../images';
 import type { EventAdapter } from '../wiring/event-adapter';
 import { incoming, type Handlers } from './handlers';
+import { imageArchiveHandlers } from './images-archive.service';
+import { imageDistributionHandlers } from './images-distribution.service';
 
 function rfc3339ToTimestamp(s: string | undefined): { seconds: string; nanos: number } | undefined {
   if (!s) return undefined;
@@ -21,6 +23,8 @@ export function imagesService(images: ImageStore, containers: ContainerManager, 
     return { running: u.running.length > 0, containerIds: [...u.running, ...u.stopped] };
   };
   return {
+    ...imageDistributionHandlers(h),
+    ...imageArchiveHandlers(h),
     importImage: h.clientStream('ImportImage', async (_messages: AsyncIterable<supervisorV1.ImportImageRequest>, call) => {
       const it = incoming<supervisorV1.ImportImageRequest>(call)[Symbol.asyncIterator]();
       const first = await it.next();

@@ -408,6 +408,62 @@ export class ImageStore {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // ingest API for pull and load (content is written by the caller under the lease)
+
+  /** The containerd client, for callers writing content under a lease of withLease. */
+  get containerd(): ContainerdClient {
+    return this.cc;
+  }
+
+  get snapshotterName(): string {
+    return this.snapshotter;
+  }
+
+  /** The node's default platform (pull and load pick it from an index). */
+  get defaultPlatform(): PlatformSpec {
+    return this.platform;
+  }
+
+  /**
+   * Runs `fn` under a fresh lease. On success the lease is released (the named
+   * image keeps its content); on failure it is deleted with a synchronous GC, so
+   * nothing `fn` wrote stays behind.
+   */
+  async withLease<T>(purpose: string, fn: (leaseId: string) => Promise<T>): Promise<T> {
+    const leaseId = await this.createLease(purpose);
+    let ok = false;
+    try {
+      const res = await fn(leaseId);
+      ok = true;
+      return res;
+    } finally {
+      await this.deleteLease(leaseId, !ok);
+    }
+  }
+
+  /** Unpacks layer blob `layer` (diff id = last element of the chain) as snapshot `chainId` on `parent`. */
+  unpack(layer: Descriptor, chainId: string, parent: string | undefined, leaseId: string): Promise<void> {
+    return this.unpackLayer(layer, chainId, parent, leaseId);
+  }
+
+  /** True when the layer's chain is already unpacked (pull shows "Already exists"). */
+  hasSnapshot(chainId: string): Promise<boolean> {
+    return this.snapshotExists(chainId);
+  }
+
+  /**
+   * Points every full reference in `names` ("docker.io/library/busybox:latest",
+   * "docker.io/library/busybox@sha256:...") at `target` under the name lock; with
+   * no names the image is kept by its dangling record.
+   */
+  nameImage(names: string[], target: Descriptor): Promise<void> {
+    return this.withNameLock(async () => {
+      if (names.length === 0) await this.ensureDangling(target);
+      for (const n of names) await this.pointName(n, target);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // read
 
   /** `docker images`, newest first. */

@@ -972,6 +972,84 @@ export interface PruneImagesResponse {
   spaceReclaimed?: string | undefined;
 }
 
+export interface PullImageRequest {
+  /**
+   * Ref: normalized or familiar reference with tag or digest ("busybox",
+   * "127.0.0.1:5000/team/app:1", "alpine@sha256:..."). A missing tag means latest.
+   */
+  ref?:
+    | string
+    | undefined;
+  /** Platform "os/arch[/variant]" picked from an index (default: the node's). */
+  platform?:
+    | string
+    | undefined;
+  /**
+   * RegistryAuth: the client's X-Registry-Auth header as sent (base64url JSON
+   * AuthConfig); passed to the registry-proxy per request, never stored.
+   */
+  registryAuth?: string | undefined;
+}
+
+export interface PushImageRequest {
+  /** Ref: repository with optional tag ("127.0.0.1:5000/team/app:1"). */
+  ref?: string | undefined;
+  registryAuth?: string | undefined;
+}
+
+/** ImageProgress is one line of Docker's JSON progress stream. */
+export interface ImageProgress {
+  /**
+   * Id: the short layer id (12 hex) or the tag for "Pulling from"; empty for
+   * whole-image messages.
+   */
+  id?:
+    | string
+    | undefined;
+  /**
+   * Status: Docker's words ("Pulling fs layer", "Downloading", "Pull complete",
+   * "Layer already exists", "Digest: sha256:...", "Status: ...").
+   */
+  status?:
+    | string
+    | undefined;
+  /** Current/Total: byte progress for Downloading/Extracting/Pushing (0 = none). */
+  current?: string | undefined;
+  total?:
+    | string
+    | undefined;
+  /** Aux: the push result {"Tag","Digest","Size"} sent once per pushed tag. */
+  aux?: PushResult | undefined;
+}
+
+export interface PushResult {
+  tag?: string | undefined;
+  digest?: string | undefined;
+  size?: string | undefined;
+}
+
+export interface ExportImagesRequest {
+  /** Refs: names or ids, as `docker save` takes them. */
+  refs?: string[] | undefined;
+}
+
+export interface LoadImagesHeader {
+  quiet?: boolean | undefined;
+}
+
+export interface LoadImagesRequest {
+  header?: LoadImagesHeader | undefined;
+  chunk?: Buffer | undefined;
+}
+
+export interface LoadImagesResponse {
+  /**
+   * Lines Docker prints: "Loaded image: busybox:latest" per tag, or
+   * "Loaded image ID: sha256:..." for an untagged image.
+   */
+  loaded?: string[] | undefined;
+}
+
 /** PathStat is Docker's container path stat (X-Docker-Container-Path-Stat). */
 export interface PathStat {
   name?: string | undefined;
@@ -11406,6 +11484,734 @@ export const PruneImagesResponse: MessageFns<PruneImagesResponse> = {
   },
 };
 
+function createBasePullImageRequest(): PullImageRequest {
+  return { ref: "", platform: "", registryAuth: "" };
+}
+
+export const PullImageRequest: MessageFns<PullImageRequest> = {
+  encode(message: PullImageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== undefined && message.ref !== "") {
+      writer.uint32(10).string(message.ref);
+    }
+    if (message.platform !== undefined && message.platform !== "") {
+      writer.uint32(18).string(message.platform);
+    }
+    if (message.registryAuth !== undefined && message.registryAuth !== "") {
+      writer.uint32(26).string(message.registryAuth);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PullImageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePullImageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.platform = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.registryAuth = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PullImageRequest {
+    return {
+      ref: isSet(object.ref) ? globalThis.String(object.ref) : "",
+      platform: isSet(object.platform) ? globalThis.String(object.platform) : "",
+      registryAuth: isSet(object.registryAuth)
+        ? globalThis.String(object.registryAuth)
+        : isSet(object.registry_auth)
+        ? globalThis.String(object.registry_auth)
+        : "",
+    };
+  },
+
+  toJSON(message: PullImageRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== undefined && message.ref !== "") {
+      obj.ref = message.ref;
+    }
+    if (message.platform !== undefined && message.platform !== "") {
+      obj.platform = message.platform;
+    }
+    if (message.registryAuth !== undefined && message.registryAuth !== "") {
+      obj.registryAuth = message.registryAuth;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PullImageRequest>, I>>(base?: I): PullImageRequest {
+    return PullImageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PullImageRequest>, I>>(object: I): PullImageRequest {
+    const message = createBasePullImageRequest();
+    message.ref = object.ref ?? "";
+    message.platform = object.platform ?? "";
+    message.registryAuth = object.registryAuth ?? "";
+    return message;
+  },
+};
+
+function createBasePushImageRequest(): PushImageRequest {
+  return { ref: "", registryAuth: "" };
+}
+
+export const PushImageRequest: MessageFns<PushImageRequest> = {
+  encode(message: PushImageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== undefined && message.ref !== "") {
+      writer.uint32(10).string(message.ref);
+    }
+    if (message.registryAuth !== undefined && message.registryAuth !== "") {
+      writer.uint32(18).string(message.registryAuth);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushImageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushImageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.registryAuth = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushImageRequest {
+    return {
+      ref: isSet(object.ref) ? globalThis.String(object.ref) : "",
+      registryAuth: isSet(object.registryAuth)
+        ? globalThis.String(object.registryAuth)
+        : isSet(object.registry_auth)
+        ? globalThis.String(object.registry_auth)
+        : "",
+    };
+  },
+
+  toJSON(message: PushImageRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== undefined && message.ref !== "") {
+      obj.ref = message.ref;
+    }
+    if (message.registryAuth !== undefined && message.registryAuth !== "") {
+      obj.registryAuth = message.registryAuth;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PushImageRequest>, I>>(base?: I): PushImageRequest {
+    return PushImageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PushImageRequest>, I>>(object: I): PushImageRequest {
+    const message = createBasePushImageRequest();
+    message.ref = object.ref ?? "";
+    message.registryAuth = object.registryAuth ?? "";
+    return message;
+  },
+};
+
+function createBaseImageProgress(): ImageProgress {
+  return { id: "", status: "", current: "0", total: "0", aux: undefined };
+}
+
+export const ImageProgress: MessageFns<ImageProgress> = {
+  encode(message: ImageProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.status !== undefined && message.status !== "") {
+      writer.uint32(18).string(message.status);
+    }
+    if (message.current !== undefined && message.current !== "0") {
+      writer.uint32(24).int64(message.current);
+    }
+    if (message.total !== undefined && message.total !== "0") {
+      writer.uint32(32).int64(message.total);
+    }
+    if (message.aux !== undefined) {
+      PushResult.encode(message.aux, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImageProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImageProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.current = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.total = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.aux = PushResult.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImageProgress {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      current: isSet(object.current) ? globalThis.String(object.current) : "0",
+      total: isSet(object.total) ? globalThis.String(object.total) : "0",
+      aux: isSet(object.aux) ? PushResult.fromJSON(object.aux) : undefined,
+    };
+  },
+
+  toJSON(message: ImageProgress): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.status !== undefined && message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.current !== undefined && message.current !== "0") {
+      obj.current = message.current;
+    }
+    if (message.total !== undefined && message.total !== "0") {
+      obj.total = message.total;
+    }
+    if (message.aux !== undefined) {
+      obj.aux = PushResult.toJSON(message.aux);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImageProgress>, I>>(base?: I): ImageProgress {
+    return ImageProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImageProgress>, I>>(object: I): ImageProgress {
+    const message = createBaseImageProgress();
+    message.id = object.id ?? "";
+    message.status = object.status ?? "";
+    message.current = object.current ?? "0";
+    message.total = object.total ?? "0";
+    message.aux = (object.aux !== undefined && object.aux !== null) ? PushResult.fromPartial(object.aux) : undefined;
+    return message;
+  },
+};
+
+function createBasePushResult(): PushResult {
+  return { tag: "", digest: "", size: "0" };
+}
+
+export const PushResult: MessageFns<PushResult> = {
+  encode(message: PushResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tag !== undefined && message.tag !== "") {
+      writer.uint32(10).string(message.tag);
+    }
+    if (message.digest !== undefined && message.digest !== "") {
+      writer.uint32(18).string(message.digest);
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      writer.uint32(24).int64(message.size);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tag = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.size = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushResult {
+    return {
+      tag: isSet(object.tag) ? globalThis.String(object.tag) : "",
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      size: isSet(object.size) ? globalThis.String(object.size) : "0",
+    };
+  },
+
+  toJSON(message: PushResult): unknown {
+    const obj: any = {};
+    if (message.tag !== undefined && message.tag !== "") {
+      obj.tag = message.tag;
+    }
+    if (message.digest !== undefined && message.digest !== "") {
+      obj.digest = message.digest;
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      obj.size = message.size;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PushResult>, I>>(base?: I): PushResult {
+    return PushResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PushResult>, I>>(object: I): PushResult {
+    const message = createBasePushResult();
+    message.tag = object.tag ?? "";
+    message.digest = object.digest ?? "";
+    message.size = object.size ?? "0";
+    return message;
+  },
+};
+
+function createBaseExportImagesRequest(): ExportImagesRequest {
+  return { refs: [] };
+}
+
+export const ExportImagesRequest: MessageFns<ExportImagesRequest> = {
+  encode(message: ExportImagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.refs !== undefined && message.refs.length !== 0) {
+      for (const v of message.refs) {
+        writer.uint32(10).string(v!);
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportImagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportImagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.refs!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportImagesRequest {
+    return { refs: globalThis.Array.isArray(object?.refs) ? object.refs.map((e: any) => globalThis.String(e)) : [] };
+  },
+
+  toJSON(message: ExportImagesRequest): unknown {
+    const obj: any = {};
+    if (message.refs?.length) {
+      obj.refs = message.refs;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportImagesRequest>, I>>(base?: I): ExportImagesRequest {
+    return ExportImagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportImagesRequest>, I>>(object: I): ExportImagesRequest {
+    const message = createBaseExportImagesRequest();
+    message.refs = object.refs?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseLoadImagesHeader(): LoadImagesHeader {
+  return { quiet: false };
+}
+
+export const LoadImagesHeader: MessageFns<LoadImagesHeader> = {
+  encode(message: LoadImagesHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.quiet !== undefined && message.quiet !== false) {
+      writer.uint32(8).bool(message.quiet);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadImagesHeader {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoadImagesHeader();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.quiet = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LoadImagesHeader {
+    return { quiet: isSet(object.quiet) ? globalThis.Boolean(object.quiet) : false };
+  },
+
+  toJSON(message: LoadImagesHeader): unknown {
+    const obj: any = {};
+    if (message.quiet !== undefined && message.quiet !== false) {
+      obj.quiet = message.quiet;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LoadImagesHeader>, I>>(base?: I): LoadImagesHeader {
+    return LoadImagesHeader.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LoadImagesHeader>, I>>(object: I): LoadImagesHeader {
+    const message = createBaseLoadImagesHeader();
+    message.quiet = object.quiet ?? false;
+    return message;
+  },
+};
+
+function createBaseLoadImagesRequest(): LoadImagesRequest {
+  return { header: undefined, chunk: undefined };
+}
+
+export const LoadImagesRequest: MessageFns<LoadImagesRequest> = {
+  encode(message: LoadImagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      LoadImagesHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.chunk !== undefined) {
+      writer.uint32(18).bytes(message.chunk);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadImagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoadImagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = LoadImagesHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chunk = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LoadImagesRequest {
+    return {
+      header: isSet(object.header) ? LoadImagesHeader.fromJSON(object.header) : undefined,
+      chunk: isSet(object.chunk) ? Buffer.from(bytesFromBase64(object.chunk)) : undefined,
+    };
+  },
+
+  toJSON(message: LoadImagesRequest): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = LoadImagesHeader.toJSON(message.header);
+    }
+    if (message.chunk !== undefined) {
+      obj.chunk = base64FromBytes(message.chunk);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LoadImagesRequest>, I>>(base?: I): LoadImagesRequest {
+    return LoadImagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LoadImagesRequest>, I>>(object: I): LoadImagesRequest {
+    const message = createBaseLoadImagesRequest();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? LoadImagesHeader.fromPartial(object.header)
+      : undefined;
+    message.chunk = object.chunk ?? undefined;
+    return message;
+  },
+};
+
+function createBaseLoadImagesResponse(): LoadImagesResponse {
+  return { loaded: [] };
+}
+
+export const LoadImagesResponse: MessageFns<LoadImagesResponse> = {
+  encode(message: LoadImagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.loaded !== undefined && message.loaded.length !== 0) {
+      for (const v of message.loaded) {
+        writer.uint32(10).string(v!);
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadImagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoadImagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.loaded!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LoadImagesResponse {
+    return {
+      loaded: globalThis.Array.isArray(object?.loaded) ? object.loaded.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: LoadImagesResponse): unknown {
+    const obj: any = {};
+    if (message.loaded?.length) {
+      obj.loaded = message.loaded;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LoadImagesResponse>, I>>(base?: I): LoadImagesResponse {
+    return LoadImagesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LoadImagesResponse>, I>>(object: I): LoadImagesResponse {
+    const message = createBaseLoadImagesResponse();
+    message.loaded = object.loaded?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBasePathStat(): PathStat {
   return { name: "", size: "0", mode: 0, mtime: "", linkTarget: "" };
 }
@@ -15143,6 +15949,61 @@ export const ImagesService = {
     responseSerialize: (value: PruneImagesResponse): Buffer => Buffer.from(PruneImagesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PruneImagesResponse => PruneImagesResponse.decode(value),
   },
+  /**
+   * PullImage fetches an image through the registry-proxy into the content store
+   * and unpacks it. Errors before the first message (unknown manifest, denied) are
+   * gRPC errors; the stream then carries Docker's per-layer progress and ends with
+   * the "Digest:" and "Status:" messages. A failure after the first message ends the
+   * stream with a gRPC error too (the gateway turns it into an errorDetail line).
+   */
+  pullImage: {
+    path: "/drydock.supervisor.v1.Images/PullImage" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: PullImageRequest): Buffer => Buffer.from(PullImageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PullImageRequest => PullImageRequest.decode(value),
+    responseSerialize: (value: ImageProgress): Buffer => Buffer.from(ImageProgress.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImageProgress => ImageProgress.decode(value),
+  },
+  /**
+   * PushImage uploads an image (one tag, or every tag of the repository when `tag`
+   * is empty) through the registry-proxy, with Docker's progress messages.
+   */
+  pushImage: {
+    path: "/drydock.supervisor.v1.Images/PushImage" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: PushImageRequest): Buffer => Buffer.from(PushImageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PushImageRequest => PushImageRequest.decode(value),
+    responseSerialize: (value: ImageProgress): Buffer => Buffer.from(ImageProgress.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImageProgress => ImageProgress.decode(value),
+  },
+  /**
+   * ExportImages streams `docker save`'s tar (Docker's legacy format plus OCI
+   * index.json/oci-layout as Docker 20.10 writes them) of one or more images.
+   */
+  exportImages: {
+    path: "/drydock.supervisor.v1.Images/ExportImages" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ExportImagesRequest): Buffer => Buffer.from(ExportImagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportImagesRequest => ExportImagesRequest.decode(value),
+    responseSerialize: (value: ArchiveChunk): Buffer => Buffer.from(ArchiveChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ArchiveChunk => ArchiveChunk.decode(value),
+  },
+  /**
+   * LoadImages reads a `docker save` tar (the first message carries `header`, the
+   * rest `chunk`s). Nothing is tagged unless the whole archive is valid.
+   */
+  loadImages: {
+    path: "/drydock.supervisor.v1.Images/LoadImages" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: LoadImagesRequest): Buffer => Buffer.from(LoadImagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LoadImagesRequest => LoadImagesRequest.decode(value),
+    responseSerialize: (value: LoadImagesResponse): Buffer => Buffer.from(LoadImagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LoadImagesResponse => LoadImagesResponse.decode(value),
+  },
 } as const;
 
 export interface ImagesServer extends UntypedServiceImplementation {
@@ -15163,6 +16024,29 @@ export interface ImagesServer extends UntypedServiceImplementation {
   imageHistory: handleUnaryCall<ImageHistoryRequest, ImageHistoryResponse>;
   /** PruneImages removes dangling (or, with all, unused) images. */
   pruneImages: handleUnaryCall<PruneImagesRequest, PruneImagesResponse>;
+  /**
+   * PullImage fetches an image through the registry-proxy into the content store
+   * and unpacks it. Errors before the first message (unknown manifest, denied) are
+   * gRPC errors; the stream then carries Docker's per-layer progress and ends with
+   * the "Digest:" and "Status:" messages. A failure after the first message ends the
+   * stream with a gRPC error too (the gateway turns it into an errorDetail line).
+   */
+  pullImage: handleServerStreamingCall<PullImageRequest, ImageProgress>;
+  /**
+   * PushImage uploads an image (one tag, or every tag of the repository when `tag`
+   * is empty) through the registry-proxy, with Docker's progress messages.
+   */
+  pushImage: handleServerStreamingCall<PushImageRequest, ImageProgress>;
+  /**
+   * ExportImages streams `docker save`'s tar (Docker's legacy format plus OCI
+   * index.json/oci-layout as Docker 20.10 writes them) of one or more images.
+   */
+  exportImages: handleServerStreamingCall<ExportImagesRequest, ArchiveChunk>;
+  /**
+   * LoadImages reads a `docker save` tar (the first message carries `header`, the
+   * rest `chunk`s). Nothing is tagged unless the whole archive is valid.
+   */
+  loadImages: handleClientStreamingCall<LoadImagesRequest, LoadImagesResponse>;
 }
 
 export interface ImagesClient extends Client {
@@ -15282,6 +16166,59 @@ export interface ImagesClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PruneImagesResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * PullImage fetches an image through the registry-proxy into the content store
+   * and unpacks it. Errors before the first message (unknown manifest, denied) are
+   * gRPC errors; the stream then carries Docker's per-layer progress and ends with
+   * the "Digest:" and "Status:" messages. A failure after the first message ends the
+   * stream with a gRPC error too (the gateway turns it into an errorDetail line).
+   */
+  pullImage(request: PullImageRequest, options?: Partial<CallOptions>): ClientReadableStream<ImageProgress>;
+  pullImage(
+    request: PullImageRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ImageProgress>;
+  /**
+   * PushImage uploads an image (one tag, or every tag of the repository when `tag`
+   * is empty) through the registry-proxy, with Docker's progress messages.
+   */
+  pushImage(request: PushImageRequest, options?: Partial<CallOptions>): ClientReadableStream<ImageProgress>;
+  pushImage(
+    request: PushImageRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ImageProgress>;
+  /**
+   * ExportImages streams `docker save`'s tar (Docker's legacy format plus OCI
+   * index.json/oci-layout as Docker 20.10 writes them) of one or more images.
+   */
+  exportImages(request: ExportImagesRequest, options?: Partial<CallOptions>): ClientReadableStream<ArchiveChunk>;
+  exportImages(
+    request: ExportImagesRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ArchiveChunk>;
+  /**
+   * LoadImages reads a `docker save` tar (the first message carries `header`, the
+   * rest `chunk`s). Nothing is tagged unless the whole archive is valid.
+   */
+  loadImages(
+    callback: (error: ServiceError | null, response: LoadImagesResponse) => void,
+  ): ClientWritableStream<LoadImagesRequest>;
+  loadImages(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LoadImagesResponse) => void,
+  ): ClientWritableStream<LoadImagesRequest>;
+  loadImages(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LoadImagesResponse) => void,
+  ): ClientWritableStream<LoadImagesRequest>;
+  loadImages(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LoadImagesResponse) => void,
+  ): ClientWritableStream<LoadImagesRequest>;
 }
 
 export const ImagesClient = makeGenericClientConstructor(ImagesService, "drydock.supervisor.v1.Images") as unknown as {
