@@ -15979,8 +15979,8 @@ export const ImagesService = {
     responseDeserialize: (value: Buffer): ImageProgress => ImageProgress.decode(value),
   },
   /**
-   * ExportImages streams `docker save`'s tar (Docker's legacy format plus OCI
-   * index.json/oci-layout as Docker 20.10 writes them) of one or more images.
+   * ExportImages streams `docker save`'s tar in Docker 20.10's format
+   * (manifest.json, repositories, <config>.json, <layer id>/layer.tar) of one or more images.
    */
   exportImages: {
     path: "/drydock.supervisor.v1.Images/ExportImages" as const,
@@ -16038,8 +16038,8 @@ export interface ImagesServer extends UntypedServiceImplementation {
    */
   pushImage: handleServerStreamingCall<PushImageRequest, ImageProgress>;
   /**
-   * ExportImages streams `docker save`'s tar (Docker's legacy format plus OCI
-   * index.json/oci-layout as Docker 20.10 writes them) of one or more images.
+   * ExportImages streams `docker save`'s tar in Docker 20.10's format
+   * (manifest.json, repositories, <config>.json, <layer id>/layer.tar) of one or more images.
    */
   exportImages: handleServerStreamingCall<ExportImagesRequest, ArchiveChunk>;
   /**
@@ -16190,8 +16190,8 @@ export interface ImagesClient extends Client {
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ImageProgress>;
   /**
-   * ExportImages streams `docker save`'s tar (Docker's legacy format plus OCI
-   * index.json/oci-layout as Docker 20.10 writes them) of one or more images.
+   * ExportImages streams `docker save`'s tar in Docker 20.10's format
+   * (manifest.json, repositories, <config>.json, <layer id>/layer.tar) of one or more images.
    */
   exportImages(request: ExportImagesRequest, options?: Partial<CallOptions>): ClientReadableStream<ArchiveChunk>;
   exportImages(
