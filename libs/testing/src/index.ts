@@ -5,3 +5,4 @@ export { buildBusyboxRootfsTar, isStaticElf, BUSYBOX_APPLETS, BUSYBOX_PATH, type
 export { ctr, deleteAllContainers, killShimsOf } from './containerd-cleanup';
 export { mountsUnder, unmountAllUnder } from './mounts';
 export { buildDrydock, type DrydockBuild } from './build-drydock';
+export { buildLayeredImage, pushImage, type LayeredImage, type LayeredImageOptions, type ImageLayer, type PushOptions } from './layered-image';
