@@ -1,0 +1,680 @@
+import { createHash } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+import { UnavailableError } from '@drydock/errors';
+import type { Logger } from '@drydock/logging';
+import { parseDigest } from '../registry/digest';
+import { RegistryError } from '../registry/errors';
+import { validateTag } from '../registry/names';
+import { BlobReader, completeSource } from './blob-reader';
+import { CacheIndex, type CacheEntry, type EntryKind } from './cache-index';
+import { fileMatchesAt, hashFilePrefix, IO_CHUNK_BYTES, removeFile, syncDir, writeAllAt, writeFileAtomic } from './durable-fs';
+import { Flight } from './flight';
+
+/** What the upstream answered to a blob request. */
+export interface UpstreamBody {
+  stream: Readable;
+  /** byte offset the stream starts at: the requested offset for a 206, 0 when the upstream ignored Range (then restart) */
+  offset: number;
+  /** full blob size when known (Content-Length of a 200, total of Content-Range of a 206) */
+  size?: number;
+}
+
+/** Opens the blob upstream from `offset` (Range: bytes=offset-). Rejects with the upstream's error (RegistryError from ../registry/errors with the spec code, or a connection error). */
+export type BlobSource = (offset: number, signal: AbortSignal) => Promise<UpstreamBody>;
+
+export interface BlobCacheOptions {
+  /** Cache root (created if missing). One BlobCache per directory. */
+  dir: string;
+  /** Size limit of verified blobs, manifests and kept partial downloads together. */
+  maxBytes: number;
+  logger: Logger;
+  /** fetch retries with resume inside one read, default 3 */
+  retries?: number;
+  /** Pause before retry n (1-based) is n times this, default 200 ms (tests pass 0). */
+  retryDelayMs?: number;
+}
+
+/** Options of BlobCache.read. */
+export interface BlobReadOptions {
+  /** First byte to stream (a Range request's start); may be beyond what has arrived so far. */
+  start?: number;
+  /** The size the manifest promised; an upstream sending more or a different total fails like a digest mismatch. */
+  expectedSize?: number;
+  source: BlobSource;
+  /** Ends this reader only (rejects the pending read or errors its stream), never the shared fetch. */
+  signal?: AbortSignal;
+}
+
+const HEX_RE = /^[a-f0-9]{64}$/;
+const MAX_REPO_DIR = 200;
+
+/**
+ * The registry-proxy's pull-through cache, on disk under `dir`:
+ *   blobs/sha256/<hex>       verified blobs (appear by rename only after their sha256 matched and was fsynced)
+ *   partial/sha256/<hex>     downloads in progress or interrupted; kept across restarts and resumed with Range
+ *   manifests/sha256/<hex>   "<media type>\n<exact bytes>", written atomically
+ *   tags/<repoKey>/<tag>     the last digest seen for a tag
+ *   tmp/                     temp files before their rename (emptied at init)
+ * A SIGKILL at any moment leaves at worst a partial file, which the next fetch re-hashes and resumes.
+ * Least recently read content is evicted past `maxBytes`; the access order is the files' mtimes, so it
+ * survives restarts. Content being read or fetched is pinned and never evicted.
+ */
+export class BlobCache {
+  private readonly log: Logger;
+  private readonly retries: number;
+  private readonly retryDelayMs: number;
+  private readonly index = new CacheIndex();
+  private readonly flights = new Map<string, Flight>();
+  private readonly runs = new Set<Promise<void>>();
+  private readonly pins = new Map<string, number>();
+  /** Unlinks under way: a commit of the same name waits for them, or the unlink could remove the new file. */
+  private readonly deleting = new Map<string, Promise<void>>();
+  private readonly opens = new Map<string, number>();
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly opts: BlobCacheOptions) {
+    if (!(opts.maxBytes >= 0)) throw new RangeError(`maxBytes must be a number >= 0, got ${opts.maxBytes}`);
+    this.log = opts.logger.child({ component: 'blob-cache' });
+    this.retries = opts.retries ?? 3;
+    this.retryDelayMs = opts.retryDelayMs ?? 200;
+  }
+
+  /** Scans dir, rebuilds the LRU index and usage, deletes junk temp files, KEEPS partial downloads (they resume). */
+  async init(): Promise<void> {
+    const dir = this.opts.dir;
+    await rm(join(dir, 'tmp'), { recursive: true, force: true });
+    for (const d of ['blobs/sha256', 'partial/sha256', 'manifests/sha256', 'tags', 'tmp']) await mkdir(join(dir, d), { recursive: true });
+    const found: Array<CacheEntry & { mtimeMs: number }> = [];
+    for (const kind of ['blob', 'partial', 'manifest'] as const) {
+      const d = this.kindDir(kind);
+      for (const name of await readdir(d)) {
+        const path = join(d, name);
+        const st = await stat(path).catch(() => undefined);
+        if (!st) continue;
+        // Anything that is not a content-addressed file is debris of an older layout or a crash.
+        if (!HEX_RE.test(name) || !st.isFile()) {
+          await rm(path, { recursive: true, force: true });
+          continue;
+        }
+        found.push({ kind, hex: name, size: st.size, mtimeMs: st.mtimeMs });
+      }
+    }
+    found.sort((a, b) => a.mtimeMs - b.mtimeMs);
+    for (const e of found) this.index.add(e.kind, e.hex, e.size);
+    this.log.info({ bytes: this.index.bytes, blobs: this.index.blobs, maxBytes: this.opts.maxBytes }, 'blob cache loaded');
+    this.evict();
+  }
+
+  /** Idempotent; aborts fetches in flight (their readers fail), keeps partials for a later resume. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = (async () => {
+        for (const f of this.flights.values()) {
+          f.abort.abort(new UnavailableError('the blob cache is closing'));
+          f.current?.destroy();
+        }
+        await Promise.allSettled([...this.runs]);
+        await Promise.allSettled([...this.deleting.values()]);
+      })();
+    }
+    return this.closing;
+  }
+
+  /** Size of a verified blob, or undefined; counts as a use for the LRU order. */
+  async stat(digest: string): Promise<{ size: number } | undefined> {
+    const hex = parseDigest(digest);
+    const e = this.index.get('blob', hex);
+    if (!e) return undefined;
+    this.touch('blob', hex);
+    return { size: e.size };
+  }
+
+  /**
+   * A reader of `digest` from byte `start`: served from the cache when present; otherwise joins the ONE fetch in
+   * flight for that digest or starts it via `source` (single flight across all callers, whatever repository they
+   * came from). Resolves once the size is known (upstream answered). Bytes stream to the reader as they land on disk,
+   * but the FINAL byte is released only after the whole blob's sha256 matched `digest`; on a mismatch the reader's
+   * stream errors with RegistryError DIGEST_INVALID, the partial is deleted and nothing is cached. An upstream failure
+   * before any byte rejects the promise with that error. A reader going away does not stop the fetch (others may
+   * wait; the blob gets cached). An interrupted upstream stream is retried from the bytes on disk (Range), up to
+   * `retries` times; after that the partial file STAYS so a later read (even after a process restart) resumes.
+   * A `start` beyond the size rejects with RegistryError RANGE_INVALID (start === size gives an empty stream).
+   * When neither the upstream nor `expectedSize` tells the size, the promise resolves only once the blob verified.
+   */
+  async read(digest: string, opts: BlobReadOptions): Promise<{ size: number; stream: Readable }> {
+    const hex = parseDigest(digest);
+    this.assertOpen();
+    const start = opts.start ?? 0;
+    if (!Number.isSafeInteger(start) || start < 0) throw new RegistryError('RANGE_INVALID', `invalid range start ${start}`);
+    opts.signal?.throwIfAborted();
+
+    if (this.index.has('blob', hex)) {
+      const hit = await this.openCached(hex, start);
+      if (hit) return this.withSignal(hit, opts.signal);
+    }
+
+    const f = this.flights.get(hex) ?? this.startFlight(digest, hex, opts.expectedSize, opts.source);
+    // Both taken before any await: the fetch cannot close the file or lose the pin under us.
+    f.acquire();
+    this.pin(hex);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      f.release();
+      this.unpin(hex);
+    };
+    let size: number;
+    try {
+      size = await abortable(f.sizeKnown.promise, opts.signal);
+      if (start > size) throw new RegistryError('RANGE_INVALID', `range start ${start} is beyond the blob's ${size} bytes`, { size });
+    } catch (err) {
+      release();
+      throw err;
+    }
+    // sizeKnown resolves only after the file is open, and our reference keeps it open.
+    const stream = new BlobReader(f.fh as FileHandle, f, start, size, release);
+    return this.withSignal({ size, stream }, opts.signal);
+  }
+
+  /** Fetches fully into the cache without a reader; resolves with the size once verified and committed. */
+  async ensure(digest: string, opts: { expectedSize?: number; source: BlobSource }): Promise<{ size: number }> {
+    const hex = parseDigest(digest);
+    this.assertOpen();
+    const e = this.index.get('blob', hex);
+    if (e) {
+      this.touch('blob', hex);
+      return { size: e.size };
+    }
+    const f = this.flights.get(hex) ?? this.startFlight(digest, hex, opts.expectedSize, opts.source);
+    return { size: await f.done.promise };
+  }
+
+  /** Manifests and indexes (small): stored only when sha256(body) === digest, else RegistryError DIGEST_INVALID. */
+  async putManifest(digest: string, mediaType: string, body: Buffer): Promise<void> {
+    const hex = parseDigest(digest);
+    this.assertOpen();
+    if (/[\r\n]/.test(mediaType)) throw new RegistryError('MANIFEST_INVALID', `invalid media type ${JSON.stringify(mediaType)}`);
+    const actual = createHash('sha256').update(body).digest('hex');
+    if (actual !== hex) {
+      throw new RegistryError('DIGEST_INVALID', `manifest content does not match digest ${digest}`, { expected: digest, actual: `sha256:${actual}` });
+    }
+    const data = Buffer.concat([Buffer.from(`${mediaType}\n`), body]);
+    await this.deleting.get(`manifest:${hex}`);
+    await writeFileAtomic(join(this.opts.dir, 'tmp'), this.path('manifest', hex), data);
+    this.index.add('manifest', hex, data.length);
+    this.evict();
+  }
+
+  /** A stored manifest (re-verified on read: a damaged file is dropped and reads as missing). Counts as a use. */
+  async getManifest(digest: string): Promise<{ mediaType: string; body: Buffer } | undefined> {
+    const hex = parseDigest(digest);
+    if (!this.index.has('manifest', hex)) return undefined;
+    const data = await readFile(this.path('manifest', hex)).catch(() => undefined);
+    const nl = data ? data.indexOf(0x0a) : -1;
+    const body = data && nl >= 0 ? data.subarray(nl + 1) : undefined;
+    if (!data || !body || createHash('sha256').update(body).digest('hex') !== hex) {
+      if (data) this.log.warn({ digest }, 'dropping damaged cached manifest');
+      this.drop(this.index.get('manifest', hex));
+      return undefined;
+    }
+    this.touch('manifest', hex);
+    return { mediaType: data.subarray(0, nl).toString('utf8'), body: Buffer.from(body) };
+  }
+
+  /** Last tag -> digest seen per "<host>/<repo>" (served when the upstream is unreachable). */
+  async setTag(repoKey: string, tag: string, digest: string): Promise<void> {
+    parseDigest(digest);
+    this.assertOpen();
+    await writeFileAtomic(join(this.opts.dir, 'tmp'), this.tagPath(repoKey, tag), digest);
+  }
+
+  /** The digest last recorded with setTag, or undefined. */
+  async getTag(repoKey: string, tag: string): Promise<string | undefined> {
+    const d = await readFile(this.tagPath(repoKey, tag), 'utf8').catch(() => undefined);
+    if (d === undefined) return undefined;
+    try {
+      parseDigest(d.trim());
+      return d.trim();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Bytes the cache holds on disk (verified blobs, manifests, kept partials; not fetches in flight) and verified blob count. */
+  usage(): { bytes: number; blobs: number } {
+    return { bytes: this.index.bytes, blobs: this.index.blobs };
+  }
+
+  /** How many times `source` was opened for `digest` in this process (tests and metrics). */
+  upstreamOpens(digest: string): number {
+    const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
+    return m ? (this.opens.get(m[1]) ?? 0) : 0;
+  }
+
+  // ---- cached reads
+
+  /** Opens a verified blob for reading, pinned until the stream closes; undefined when it vanished meanwhile. */
+  private async openCached(hex: string, start: number): Promise<{ size: number; stream: Readable } | undefined> {
+    this.pin(hex);
+    let fh: FileHandle;
+    try {
+      fh = await open(this.path('blob', hex), 'r');
+    } catch (err) {
+      this.unpin(hex);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.index.remove('blob', hex);
+      return undefined;
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      void fh.close().catch(() => undefined);
+      this.unpin(hex);
+    };
+    try {
+      const { size } = await fh.stat();
+      if (start > size) throw new RegistryError('RANGE_INVALID', `range start ${start} is beyond the blob's ${size} bytes`, { size });
+      this.touch('blob', hex);
+      return { size, stream: new BlobReader(fh, completeSource(size), start, size, release) };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** Ends the stream when the caller's signal aborts (the fetch goes on). */
+  private withSignal(r: { size: number; stream: Readable }, signal: AbortSignal | undefined): { size: number; stream: Readable } {
+    if (!signal) return r;
+    const onAbort = () => r.stream.destroy(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    r.stream.once('close', () => signal.removeEventListener('abort', onAbort));
+    return r;
+  }
+
+  // ---- the fetch
+
+  private startFlight(digest: string, hex: string, expectedSize: number | undefined, source: BlobSource): Flight {
+    const f = new Flight(hex, expectedSize);
+    this.flights.set(hex, f);
+    this.pin(hex);
+    // Its partial is being worked on: no longer an idle, evictable entry.
+    this.index.remove('partial', hex);
+    const run = this.runFlight(f, digest, source).finally(() => {
+      this.runs.delete(run);
+      this.unpin(hex);
+    });
+    this.runs.add(run);
+    return f;
+  }
+
+  private async runFlight(f: Flight, digest: string, source: BlobSource): Promise<void> {
+    const log = this.log.child({ digest });
+    const partial = this.path('partial', f.hex);
+    try {
+      f.fh = await open(partial, fsc.O_RDWR | fsc.O_CREAT, 0o644);
+      const { size: onDisk } = await f.fh.stat();
+      if (onDisk > 0 && f.expectedSize !== undefined && onDisk > f.expectedSize) {
+        await f.fh.truncate(0);
+      } else if (onDisk > 0) {
+        // A partial from an earlier fetch (maybe an earlier process): its bytes count only
+        // once hashed again, the hash state did not survive.
+        await hashFilePrefix(f.fh, onDisk, f.hash);
+        f.written = onDisk;
+        log.debug({ offset: onDisk }, 'resuming partial blob');
+      }
+      if (f.expectedSize !== undefined) this.learnSize(f, f.expectedSize, digest);
+      // A crash between the last write and the rename leaves a complete partial; the
+      // upstream would answer 416 to a Range starting at its end.
+      if (f.written > 0 && f.hash.copy().digest('hex') === f.hex) {
+        await this.commitBlob(f, digest);
+        return;
+      }
+      await this.download(f, digest, source, log);
+      await this.commitBlob(f, digest);
+    } catch (err) {
+      await this.failFlight(f, digest, err as Error, log);
+    } finally {
+      f.current = undefined;
+      f.release();
+    }
+  }
+
+  /** Pulls the rest of the blob into the partial file, resuming after interruptions. */
+  private async download(f: Flight, digest: string, source: BlobSource, log: Logger): Promise<void> {
+    let retry = 0;
+    let answered = false;
+    for (;;) {
+      this.checkAborted(f);
+      let body: UpstreamBody;
+      try {
+        this.opens.set(f.hex, (this.opens.get(f.hex) ?? 0) + 1);
+        body = await source(f.written, f.abort.signal);
+        answered = true;
+      } catch (err) {
+        // A refusal on the first request is the upstream's answer (404, 401, unreachable):
+        // it goes straight to the caller. Once it has served bytes, a failing reopen is
+        // the interruption continuing.
+        this.checkAborted(f);
+        if (!answered || retry >= this.retries) throw err;
+        retry++;
+        log.warn({ err, offset: f.written, retry }, 'blob upstream reopen failed, retrying');
+        await this.pause(f, retry);
+        continue;
+      }
+      try {
+        f.current = body.stream;
+        await this.consume(f, body, digest);
+        return;
+      } catch (err) {
+        body.stream.destroy();
+        this.checkAborted(f);
+        if (isDigestInvalid(err) || retry >= this.retries) throw err;
+        retry++;
+        log.warn({ err, offset: f.written, retry }, 'blob upstream stream interrupted, resuming');
+        await this.pause(f, retry);
+      } finally {
+        f.current = undefined;
+      }
+    }
+  }
+
+  /** Appends one upstream response to the partial file; throws when it ends early. */
+  private async consume(f: Flight, body: UpstreamBody, digest: string): Promise<void> {
+    const fh = f.fh as FileHandle;
+    // Bytes of this response that repeat what the file already holds (a 200 to a Range request).
+    let compareUntil = 0;
+    if (body.offset !== f.written) {
+      if (body.offset !== 0) throw new Error(`upstream answered from byte ${body.offset}, asked for ${f.written}`);
+      if (f.deliveredHigh === 0) {
+        await fh.truncate(0);
+        f.written = 0;
+        f.hash = createHash('sha256');
+        f.changed();
+      } else {
+        // Readers already hold bytes of the file: rewriting them could hand out bytes
+        // the final hash never covered, so the repeat must equal the file instead.
+        compareUntil = f.written;
+      }
+    }
+    if (body.size !== undefined) this.learnSize(f, body.size, digest);
+    // Only now: an upstream that refuses outright must reject read(), not a stream.
+    if (f.size !== undefined && !f.sizeKnown.settled) f.sizeKnown.resolve(f.size);
+    let pos = body.offset;
+    for (;;) {
+      const batch = await nextBatch(body.stream, IO_CHUNK_BYTES);
+      if (!batch) break;
+      let bufs = batch;
+      if (pos < compareUntil) {
+        const joined = bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
+        const n = Math.min(joined.length, compareUntil - pos);
+        if (!(await fileMatchesAt(fh, joined.subarray(0, n), pos))) throw this.mismatch(digest, 'the upstream resent different bytes');
+        pos += n;
+        if (n === joined.length) continue;
+        bufs = [joined.subarray(n)];
+      }
+      const n = bufs.reduce((s, b) => s + b.length, 0);
+      if (f.size !== undefined && f.written + n > f.size) {
+        throw this.mismatch(digest, `the upstream sent more than the blob's ${f.size} bytes`);
+      }
+      await writeAllAt(fh, bufs, f.written);
+      // Hashed after the write succeeded: the hash must only ever cover bytes on disk.
+      for (const b of bufs) f.hash.update(b);
+      f.written += n;
+      pos += n;
+      f.changed();
+    }
+    if (pos < compareUntil || (f.size !== undefined && f.written < f.size)) {
+      throw new Error(`upstream stream ended at byte ${f.written} of ${f.size ?? 'unknown'}`);
+    }
+  }
+
+  /** Records the blob's total size (resolving readers waits for the upstream's answer); a second, different answer is a mismatch. */
+  private learnSize(f: Flight, size: number, digest: string): void {
+    if (f.size === undefined) {
+      if (f.written > size) throw this.mismatch(digest, `the partial download is larger than the blob's ${size} bytes`);
+      f.size = size;
+    } else if (f.size !== size) {
+      throw this.mismatch(digest, `the blob's size is ${size} bytes, expected ${f.size}`);
+    }
+  }
+
+  /** Verifies the hash, then fsync + rename into blobs/: from here on the blob is served as verified. */
+  private async commitBlob(f: Flight, digest: string): Promise<void> {
+    const actual = f.hash.digest('hex');
+    if (actual !== f.hex) throw this.mismatch(digest, 'sha256 of the content differs', `sha256:${actual}`);
+    const fh = f.fh as FileHandle;
+    await fh.sync();
+    await this.deleting.get(`blob:${f.hex}`);
+    await rename(this.path('partial', f.hex), this.path('blob', f.hex));
+    await syncDir(this.kindDir('blob'));
+    // One synchronous step: a read sees either the flight or the indexed blob, never neither.
+    const size = f.written;
+    f.verified = true;
+    this.index.add('blob', f.hex, size);
+    this.flights.delete(f.hex);
+    if (!f.sizeKnown.settled) f.sizeKnown.resolve(size);
+    f.done.resolve(size);
+    f.changed();
+    this.evict();
+  }
+
+  private async failFlight(f: Flight, digest: string, err: Error, log: Logger): Promise<void> {
+    const failure = f.abort.signal.aborted ? (f.abort.signal.reason as Error) : err;
+    if (isDigestInvalid(failure)) {
+      log.warn({ err: failure }, 'blob from upstream failed verification, discarded');
+      await removeFile(this.path('partial', f.hex)).catch(() => undefined);
+    } else if (f.written > 0) {
+      log.warn({ err: failure, offset: f.written }, 'blob fetch failed, partial kept for resume');
+    } else {
+      await removeFile(this.path('partial', f.hex)).catch(() => undefined);
+    }
+    const kept = !isDigestInvalid(failure) && f.written > 0;
+    f.failure = failure;
+    this.flights.delete(f.hex);
+    if (kept) this.index.add('partial', f.hex, f.written);
+    f.sizeKnown.reject(failure);
+    f.done.reject(failure);
+    f.changed();
+    if (kept) this.evict();
+  }
+
+  private mismatch(digest: string, why: string, actual?: string): RegistryError {
+    return new RegistryError('DIGEST_INVALID', `content from the upstream does not match digest ${digest}: ${why}`, { digest, actual });
+  }
+
+  private checkAborted(f: Flight): void {
+    if (f.abort.signal.aborted) throw f.abort.signal.reason;
+  }
+
+  private async pause(f: Flight, retry: number): Promise<void> {
+    if (this.retryDelayMs > 0) await delay(this.retryDelayMs * retry, undefined, { signal: f.abort.signal });
+  }
+
+  // ---- LRU and pins
+
+  private pin(hex: string): void {
+    this.pins.set(hex, (this.pins.get(hex) ?? 0) + 1);
+  }
+
+  private unpin(hex: string): void {
+    const n = (this.pins.get(hex) ?? 1) - 1;
+    if (n > 0) {
+      this.pins.set(hex, n);
+      return;
+    }
+    this.pins.delete(hex);
+    // The last reader of an oversized (or over-budget) blob is gone: it may go now.
+    if (this.index.bytes > this.opts.maxBytes) this.evict();
+  }
+
+  private touch(kind: EntryKind, hex: string): void {
+    if (!this.index.touch(kind, hex)) return;
+    // The mtime carries the access order across restarts.
+    const now = new Date();
+    utimes(this.path(kind, hex), now, now).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') this.log.warn({ err }, 'cannot record cache access time');
+    });
+  }
+
+  /** Evicts unpinned entries, blobs larger than the whole cache first, then least recently used, until within maxBytes. */
+  private evict(): void {
+    const max = this.opts.maxBytes;
+    if (this.index.bytes <= max) return;
+    for (const e of this.index.oldestFirst()) if (e.size > max && !this.pinned(e)) this.drop(e);
+    for (const e of this.index.oldestFirst()) {
+      if (this.index.bytes <= max) break;
+      if (!this.pinned(e)) this.drop(e);
+    }
+  }
+
+  private pinned(e: CacheEntry): boolean {
+    return e.kind !== 'manifest' && this.pins.has(e.hex);
+  }
+
+  /** Removes an entry from the index at once and its file in the background. */
+  private drop(e: CacheEntry | undefined): void {
+    if (!e) return;
+    this.index.remove(e.kind, e.hex);
+    this.log.debug({ kind: e.kind, digest: `sha256:${e.hex}`, size: e.size }, 'evicting');
+    const key = `${e.kind}:${e.hex}`;
+    const prev = this.deleting.get(key) ?? Promise.resolve();
+    const p: Promise<void> = prev
+      .then(() => removeFile(this.path(e.kind, e.hex)))
+      .catch((err) => this.log.warn({ err, digest: `sha256:${e.hex}` }, 'cannot delete cache file'))
+      .finally(() => {
+        if (this.deleting.get(key) === p) this.deleting.delete(key);
+      });
+    this.deleting.set(key, p);
+  }
+
+  // ---- paths
+
+  private assertOpen(): void {
+    if (this.closing) throw new UnavailableError('the blob cache is closed');
+  }
+
+  private kindDir(kind: EntryKind): string {
+    const top = kind === 'blob' ? 'blobs' : kind === 'partial' ? 'partial' : 'manifests';
+    return join(this.opts.dir, top, 'sha256');
+  }
+
+  private path(kind: EntryKind, hex: string): string {
+    return join(this.kindDir(kind), hex);
+  }
+
+  /** One directory per repository key; keys too long for a file name are hashed. */
+  private tagPath(repoKey: string, tag: string): string {
+    validateTag(tag);
+    if (!repoKey || repoKey.split('/').some((c) => c === '' || c === '.' || c === '..')) {
+      throw new RegistryError('NAME_INVALID', `invalid repository ${JSON.stringify(repoKey)}`);
+    }
+    const enc = encodeURIComponent(repoKey);
+    const name = enc.length <= MAX_REPO_DIR ? enc : `sha256-${createHash('sha256').update(repoKey).digest('hex')}`;
+    return join(this.opts.dir, 'tags', name, tag);
+  }
+}
+
+function isDigestInvalid(err: unknown): boolean {
+  return err instanceof RegistryError && err.code === 'DIGEST_INVALID';
+}
+
+function abortError(signal: AbortSignal): Error {
+  const r = signal.reason;
+  if (r instanceof Error) return r;
+  const e = new Error('the read was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+/** Waits for `p`, or rejects when `signal` aborts first. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * Everything the stream has buffered, up to `max` bytes, as one batch (one writev for many
+ * small network chunks); waits when nothing is buffered; null at the end. A stream that
+ * closes without ending is an interruption.
+ */
+function nextBatch(stream: Readable, max: number): Promise<Buffer[] | null> {
+  return new Promise((resolve, reject) => {
+    const take = (): boolean => {
+      if (stream.errored) {
+        done();
+        reject(stream.errored);
+        return true;
+      }
+      const bufs: Buffer[] = [];
+      let n = 0;
+      let c: Buffer | string | null;
+      while (n < max && (c = stream.read()) !== null) {
+        const b = typeof c === 'string' ? Buffer.from(c) : c;
+        bufs.push(b);
+        n += b.length;
+      }
+      if (bufs.length > 0) {
+        done();
+        resolve(bufs);
+        return true;
+      }
+      if (stream.readableEnded) {
+        done();
+        resolve(null);
+        return true;
+      }
+      if (stream.destroyed) {
+        done();
+        reject(new Error('upstream stream closed before its end'));
+        return true;
+      }
+      return false;
+    };
+    const onReadable = () => void take();
+    const onEnd = () => {
+      done();
+      resolve(null);
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    const onClose = () => {
+      if (!take()) {
+        done();
+        reject(new Error('upstream stream closed before its end'));
+      }
+    };
+    const done = () => {
+      stream.off('readable', onReadable);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+    };
+    stream.on('readable', onReadable);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+    take();
+  });
+}

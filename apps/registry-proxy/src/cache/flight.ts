@@ -1,0 +1,90 @@
+import { createHash, type Hash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { TailSource } from './blob-reader';
+
+/** A promise with its settle functions; never an unhandled rejection (callers may not be listening). */
+export class Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve!: (v: T) => void;
+  reject!: (e: unknown) => void;
+  settled = false;
+  constructor() {
+    this.promise = new Promise<T>((res, rej) => {
+      this.resolve = (v) => {
+        this.settled = true;
+        res(v);
+      };
+      this.reject = (e) => {
+        this.settled = true;
+        rej(e);
+      };
+    });
+    this.promise.catch(() => undefined);
+  }
+}
+
+/**
+ * The one upstream fetch of a digest in this process, and what its readers tail. The
+ * partial file [0, written) is hashed in order into `hash`; readers may have all of it
+ * except the last byte until the whole blob verified, so no reader can complete a blob
+ * that turns out to be wrong.
+ */
+export class Flight implements TailSource {
+  /** Bytes on disk, contiguous from 0, all fed to `hash`. */
+  written = 0;
+  hash: Hash = createHash('sha256');
+  /** Total size once the upstream (or the caller's expectedSize) told it. */
+  size: number | undefined;
+  verified = false;
+  failure: Error | undefined;
+  /** Highest byte position any reader has been handed. */
+  deliveredHigh = 0;
+  /** Opened (read/write) before the upstream is asked; shared by the fetch and its readers. */
+  fh: FileHandle | undefined;
+  /** The upstream stream being consumed, destroyed on close(). */
+  current: Readable | undefined;
+  readonly abort = new AbortController();
+  /** Resolves with the size once known; rejects when the fetch fails before that. */
+  readonly sizeKnown = new Deferred<number>();
+  /** Resolves with the size once the blob is verified and committed. */
+  readonly done = new Deferred<number>();
+  /** The fetch itself holds one reference to `fh`; each reader holds one. */
+  private refs = 1;
+  private readonly events = new EventEmitter().setMaxListeners(0);
+
+  constructor(
+    readonly hex: string,
+    readonly expectedSize: number | undefined,
+  ) {}
+
+  get readable(): number {
+    return this.verified ? this.written : Math.max(0, this.written - 1);
+  }
+
+  onChange(listener: () => void): () => void {
+    this.events.once('change', listener);
+    return () => this.events.off('change', listener);
+  }
+
+  delivered(position: number): void {
+    if (position > this.deliveredHigh) this.deliveredHigh = position;
+  }
+
+  changed(): void {
+    this.events.emit('change');
+  }
+
+  acquire(): void {
+    this.refs++;
+  }
+
+  /** Drops one reference to the file; the last one closes it. */
+  release(): void {
+    if (--this.refs > 0) return;
+    const fh = this.fh;
+    this.fh = undefined;
+    void fh?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,1 @@
+export { BlobCache, type BlobCacheOptions, type BlobReadOptions, type BlobSource, type UpstreamBody } from './blob-cache';
