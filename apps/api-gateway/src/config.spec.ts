@@ -17,4 +17,10 @@ describe('gateway config', () => {
     const c = loadGatewayConfig({ DRYDOCK_GATEWAY_TCP: '0.0.0.0:2376', DRYDOCK_GATEWAY_TLS_CERT: '/c', DRYDOCK_GATEWAY_TLS_KEY: '/k', DRYDOCK_GATEWAY_TLS_CA: '/ca' });
     expect(c.tls).toEqual({ cert: '/c', key: '/k', ca: '/ca' });
   });
+
+  it('reaches the registry-proxy on loopback port 5100 unless DRYDOCK_REGISTRY_PROXY_URL says otherwise', () => {
+    expect(loadGatewayConfig({}).registryProxyUrl).toBe('http://127.0.0.1:5100');
+    expect(loadGatewayConfig({ DRYDOCK_REGISTRY_PROXY_URL: 'http://registry-proxy:5100/' }).registryProxyUrl).toBe('http://registry-proxy:5100');
+    expect(() => loadGatewayConfig({ DRYDOCK_REGISTRY_PROXY_URL: '127.0.0.1:5100' })).toThrow(/DRYDOCK_REGISTRY_PROXY_URL/);
+  });
 });

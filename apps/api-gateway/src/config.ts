@@ -13,6 +13,8 @@ const schema = z
     DRYDOCK_GATEWAY_INSECURE_TCP: envBool(false),
     DRYDOCK_SUPERVISOR_ADDRESS: z.string().default('127.0.0.1:7701'),
     DRYDOCK_NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+    // The registry-proxy's control endpoints (docker login, search); pulls and pushes go through the supervisor.
+    DRYDOCK_REGISTRY_PROXY_URL: z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'expected http(s)://host:port').default('http://127.0.0.1:5100'),
     DRYDOCK_GATEWAY_CALL_TIMEOUT_MS: envInt(60000),
     DRYDOCK_GATEWAY_MAX_JSON_BYTES: envInt(4 * 1024 * 1024),
     DRYDOCK_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -39,6 +41,7 @@ const schema = z
     tls: e.DRYDOCK_GATEWAY_TLS_CERT ? { cert: e.DRYDOCK_GATEWAY_TLS_CERT, key: e.DRYDOCK_GATEWAY_TLS_KEY!, ca: e.DRYDOCK_GATEWAY_TLS_CA! } : undefined,
     supervisorAddress: e.DRYDOCK_SUPERVISOR_ADDRESS,
     natsUrl: e.DRYDOCK_NATS_URL,
+    registryProxyUrl: e.DRYDOCK_REGISTRY_PROXY_URL.replace(/\/$/, ''),
     callTimeoutMs: e.DRYDOCK_GATEWAY_CALL_TIMEOUT_MS,
     maxJsonBytes: e.DRYDOCK_GATEWAY_MAX_JSON_BYTES,
     logLevel: e.DRYDOCK_LOG_LEVEL,

@@ -9,6 +9,8 @@ import { registerContainerRoutes } from './routes/containers.routes';
 import { registerEventRoutes } from './routes/events.routes';
 import { registerExecRoutes } from './routes/exec.routes';
 import { registerImageRoutes } from './routes/images.routes';
+import { registerRegistryRoutes } from './routes/registry.routes';
+import { RegistryProxyClient } from './registry/registry-proxy-client';
 import { registerStreamRoutes } from './routes/streams.routes';
 import { registerSystemRoutes } from './routes/system.routes';
 import { registerVolumeRoutes } from './routes/volumes.routes';
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
   registerStreamRoutes(router, deps);
   registerExecRoutes(router, deps);
   registerImageRoutes(router, deps);
+  registerRegistryRoutes(router, new RegistryProxyClient(config.registryProxyUrl, config.callTimeoutMs));
   registerVolumeRoutes(router, deps);
   registerEventRoutes(router, deps);
 

@@ -1,13 +1,16 @@
 import type { IncomingMessage } from 'node:http';
-import type { ClientWritableStream } from '@grpc/grpc-js';
+import type { ClientReadableStream, ClientWritableStream } from '@grpc/grpc-js';
 import { Metadata } from '@grpc/grpc-js';
-import { fromGrpcError, InvalidArgumentError, NotFoundError, NotImplementedError } from '@drydock/errors';
+import { fromGrpcError, InvalidArgumentError, NotImplementedError } from '@drydock/errors';
 import type { supervisorV1 } from '@drydock/proto';
 import type { SupervisorClient } from '../backend/supervisor-client';
 import { containerSummaryJson } from '../docker/container-json';
 import { boolParam, FilterArgs } from '../http/query';
 import { toDeleteItems, toDockerVolume, toHistory, toImageInspect, toImageSummary, unixSeconds } from '../images/image-json';
-import { familiarName, hasRegistryHost, joinReference, parseImagePath } from '../images/image-path';
+import { joinReference, parseImagePath } from '../images/image-path';
+import { writeProgressStream } from '../images/progress';
+import { pushRegistryAuth } from '../registry/auth-config';
+import { headerValue, readSmallBody } from '../registry/http-input';
 import type { Ctx, Router } from '../http/router';
 import type { RouteDeps } from './deps';
 
@@ -18,7 +21,7 @@ const GRAPH_DRIVER = 'overlayfs';
  * /images/* and /system/df. Image names contain "/" and ":", so everything
  * under /images/ that is not a fixed path goes to one wildcard route per
  * method, which routes on the trailing verb (see parseImagePath).
- * GET /images/get and POST /images/load arrive with registry support.
+ * Pull and push relay the supervisor's progress stream (images/progress.ts).
  */
 export function registerImageRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'>): void {
   const sc = () => deps.nodes.local();
@@ -34,7 +37,7 @@ export function registerImageRoutes(router: Router, deps: Pick<RouteDeps, 'nodes
     const fromImage = ctx.query.get('fromImage');
     if (fromSrc === '-') return importImage(ctx, sc());
     if (fromSrc) throw new NotImplementedError(`importing from a URL is not supported yet by this Drydock node: ${fromSrc}`);
-    if (fromImage) return refusePull(ctx, joinReference(fromImage, ctx.query.get('tag')));
+    if (fromImage) return pullImage(ctx, sc(), fromImage);
     throw new InvalidArgumentError('either fromImage or fromSrc must be given');
   });
 
@@ -62,7 +65,7 @@ export function registerImageRoutes(router: Router, deps: Pick<RouteDeps, 'nodes
 
   router.on('POST', '/images/*', async (ctx) => {
     const { name, verb } = parseImagePath('POST', ctx.params['*'] ?? '');
-    if (verb === 'push') throw new NotImplementedError(`push is not supported yet by this Drydock node: ${name}`);
+    if (verb === 'push') return pushImage(ctx, sc(), name);
     const s = sc();
     await s.call(s.images, s.images.tagImage, { source: name, repository: ctx.query.get('repo') ?? '', tag: ctx.query.get('tag') ?? '' });
     ctx.empty(201);
@@ -130,16 +133,47 @@ async function pipeBody(req: IncomingMessage, call: ClientWritableStream<supervi
 }
 
 /**
- * Registry pulls arrive with a later issue. Until then answer like dockerd does
- * for a repository it cannot pull, so `docker pull` and `docker run` (which
- * pulls after a 404 from create) fail with a clear message.
+ * docker pull (POST /images/create?fromImage&tag[&platform]): the supervisor
+ * pulls through the registry-proxy; X-Registry-Auth goes along as the client
+ * sent it. Errors before the first progress message are plain HTTP errors.
  */
-function refusePull(ctx: Ctx, ref: string): void {
-  if (hasRegistryHost(ref)) {
-    ctx.send(500, { message: `pull is not supported yet by this Drydock node: ${ref}` });
-    return;
+async function pullImage(ctx: Ctx, s: SupervisorClient, fromImage: string): Promise<void> {
+  // "pull -a" may send a trailing ":" (dockerd trims it too)
+  const ref = joinReference(fromImage.replace(/:$/, ''), ctx.query.get('tag'));
+  const call = s.images.pullImage({ ref, platform: ctx.query.get('platform') ?? '', registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, new Metadata());
+  await relayProgress(ctx, call);
+}
+
+/**
+ * docker push (POST /images/{name}/push?tag): one tag, or every tag of the
+ * repository without one. dockerd insists on credentials (the header, or an
+ * AuthConfig body from old clients).
+ */
+async function pushImage(ctx: Ctx, s: SupervisorClient, name: string): Promise<void> {
+  const registryAuth = pushRegistryAuth(headerValue(ctx.req, 'x-registry-auth'), await readSmallBody(ctx.req));
+  const tag = ctx.query.get('tag') ?? '';
+  const call = s.images.pushImage({ ref: tag ? `${name}:${tag}` : name, registryAuth }, new Metadata());
+  await relayProgress(ctx, call);
+}
+
+/** Progress stream of a server-streaming call; no deadline (a pull takes what it takes), the client's disconnect cancels it. */
+async function relayProgress(ctx: Ctx, call: ClientReadableStream<supervisorV1.ImageProgress>): Promise<void> {
+  const cancel = () => call.cancel();
+  ctx.signal.addEventListener('abort', cancel, { once: true });
+  try {
+    await writeProgressStream(ctx.res, grpcMessages(call), ctx.signal);
+  } finally {
+    ctx.signal.removeEventListener('abort', cancel);
+    call.cancel();
   }
-  throw new NotFoundError(`pull access denied for ${familiarName(ref)}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`);
+}
+
+async function* grpcMessages<T>(call: ClientReadableStream<T>): AsyncIterable<T> {
+  try {
+    for await (const m of call) yield m as T;
+  } catch (err) {
+    throw fromGrpcError(err);
+  }
 }
 
 /** types.DiskUsage of API 1.41 from the node's usage plus the image, container and volume listings. */
