@@ -79,6 +79,8 @@ export function serviceEnv(c: StackConfig, loggerBinary: string): Record<string,
     DRYDOCK_SUPERVISOR_LISTEN: c.supervisorListen,
     DRYDOCK_SUPERVISOR_ADDRESS: c.supervisorAddress,
     DRYDOCK_GATEWAY_SOCKET: c.gatewaySocket,
+    // pulls and pushes (supervisor), login and search (gateway) go through the registry-proxy
+    DRYDOCK_REGISTRY_PROXY_URL: `http://${clientAddress(c.registryProxyListen)}`,
     DRYDOCK_LOGGER_BINARY: loggerBinary,
   };
 }

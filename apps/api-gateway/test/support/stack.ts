@@ -1,6 +1,7 @@
-// End-to-end harness: a private containerd + NATS (via @drydock/testing), the supervisor and
-// the gateway as separate processes built from the current sources, a busybox:latest image,
-// and the REAL docker CLI pointed at the gateway's socket. One instance per test file.
+// End-to-end harness: a private containerd + NATS + docker-registry (via @drydock/testing), the
+// supervisor, the registry-proxy and the gateway as separate processes built from the current
+// sources, a busybox:latest image, and the REAL docker CLI pointed at the gateway's socket.
+// One instance per test file.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -73,17 +74,20 @@ export class DockerStack {
   /** DOCKER_HOST=unix://<socket>; well under the 108-byte limit (infra dirs are /tmp/<short>). */
   socket = '';
   supervisorPort = 0;
+  /** The registry-proxy's port on 127.0.0.1 (DRYDOCK_REGISTRY_PROXY_URL of the services). */
+  registryProxyPort = 0;
   images!: supervisorV1.ImagesClient;
   readonly dockerBin = findDockerCli();
   private build!: DrydockBuild;
   private supervisor?: ChildProcess;
   private gateway?: ChildProcess;
+  private registryProxy?: ChildProcess;
   private stateDir = '';
   private dockerConfig = '';
   private readonly clis = new Set<ChildProcess>();
 
   async setup(name = 'e2e'): Promise<void> {
-    this.infra = await startTestInfra({ containerd: true, nats: true, name });
+    this.infra = await startTestInfra({ containerd: true, nats: true, registry: true, name });
     this.build = buildDrydock(join(this.infra.dir, 'build'));
     this.stateDir = join(this.infra.dir, 'state');
     this.socket = join(this.infra.dir, 'd.sock');
@@ -93,6 +97,8 @@ export class DockerStack {
     mkdirSync(this.dockerConfig, { recursive: true });
     writeFileSync(join(this.dockerConfig, 'config.json'), '{}\n');
     this.supervisorPort = await freePort();
+    this.registryProxyPort = await freePort();
+    await this.startRegistryProxy();
     await this.startSupervisor();
     await this.startGateway();
     this.images = new supervisorV1.ImagesClient(`127.0.0.1:${this.supervisorPort}`, credentials.createInsecure());
@@ -104,7 +110,7 @@ export class DockerStack {
   }
 
   /** Last lines of a service's log, for failure messages. */
-  logTail(name: 'supervisor' | 'gateway', lines = 30): string {
+  logTail(name: 'supervisor' | 'gateway' | 'registry-proxy', lines = 30): string {
     try {
       return readFileSync(join(this.infra.dir, `${name}.log`), 'utf8').split('\n').slice(-lines).join('\n');
     } catch {
@@ -119,6 +125,7 @@ export class DockerStack {
         DRYDOCK_STATE_DIR: this.stateDir,
         DRYDOCK_CONTAINERD_ADDRESS: this.infra.containerd!.address,
         DRYDOCK_NATS_URL: this.infra.nats!.url,
+        DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl,
         DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${this.supervisorPort}`,
         DRYDOCK_LOGGER_BINARY: this.build.logger,
         DRYDOCK_LOG_LEVEL: 'debug',
@@ -143,6 +150,7 @@ export class DockerStack {
         DRYDOCK_GATEWAY_SOCKET: this.socket,
         DRYDOCK_SUPERVISOR_ADDRESS: `127.0.0.1:${this.supervisorPort}`,
         DRYDOCK_NATS_URL: this.infra.nats!.url,
+        DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl,
         DRYDOCK_STATE_DIR: this.stateDir,
         DRYDOCK_LOG_LEVEL: 'debug',
       },
@@ -153,6 +161,57 @@ export class DockerStack {
       if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${this.logTail('gateway')}`);
       return dockerPingOk(this.socket);
     }, 30000, `gateway on ${this.socket}`);
+  }
+
+  get registryProxyUrl(): string {
+    return `http://127.0.0.1:${this.registryProxyPort}`;
+  }
+
+  /** host:port of the upstream docker-registry (anonymous), as it appears in image references. */
+  get registry(): string {
+    return this.infra.registry!.host;
+  }
+
+  /** Extra registry-proxy environment (mirrors, cache limit, ...); set before setup() or a restart. */
+  registryProxyEnv: Record<string, string> = {};
+
+  /** The registry-proxy on its fixed port with a private store that survives restarts (like the stack's). */
+  async startRegistryProxy(): Promise<void> {
+    const child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.registryProxy], {
+      env: {
+        ...this.registryProxyEnv,
+        PATH: process.env.PATH,
+        DRYDOCK_STATE_DIR: this.stateDir,
+        DRYDOCK_REGISTRY_PROXY_LISTEN: `127.0.0.1:${this.registryProxyPort}`,
+        DRYDOCK_REGISTRY_PROXY_DIR: join(this.infra.dir, 'registry-proxy'),
+        DRYDOCK_LOG_LEVEL: 'debug',
+      },
+      stdio: ['ignore', this.logFile('registry-proxy'), this.logFile('registry-proxy')],
+    });
+    this.registryProxy = child;
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`registry-proxy exited with ${child.exitCode}:\n${this.logTail('registry-proxy')}`);
+      return tcpAccepts(this.registryProxyPort);
+    }, 30000, 'registry-proxy port');
+  }
+
+  get registryProxyPid(): number | undefined {
+    return this.registryProxy?.pid;
+  }
+
+  /** SIGKILLs the registry-proxy, like a crash (mid-pull, say); resolves once it is gone. */
+  async killRegistryProxy(): Promise<void> {
+    const c = this.registryProxy;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await gone;
+  }
+
+  /** SIGKILL, then a fresh registry-proxy on the same port and store. */
+  async restartRegistryProxy(): Promise<void> {
+    await this.killRegistryProxy();
+    await this.startRegistryProxy();
   }
 
   get gatewayPid(): number | undefined {
@@ -291,6 +350,7 @@ export class DockerStack {
       return;
     }
     await this.killGateway();
+    await this.killRegistryProxy();
     const s = this.supervisor;
     if (s && s.exitCode === null && s.signalCode === null) {
       const gone = new Promise((r) => s.once('exit', r));
