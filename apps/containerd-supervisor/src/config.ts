@@ -18,6 +18,16 @@ const schema = z
     DRYDOCK_HEARTBEAT_TTL_MS: envInt(15000),
     DRYDOCK_SHUTDOWN_GRACE_MS: envInt(5000),
     DRYDOCK_CGROUP_PARENT: z.string().default('/drydock'),
+    DRYDOCK_REGISTRY_PROXY_URL: z.string().url().default('http://127.0.0.1:5100'),
+    // Pull/push tuning: dockerd's max-concurrent-downloads/uploads defaults.
+    DRYDOCK_PULL_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(3),
+    DRYDOCK_PUSH_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(5),
+    // How long transient registry-proxy failures (restart, 502) are retried before a pull or push fails.
+    DRYDOCK_REGISTRY_RETRY_MS: envInt(60000),
+    // No byte from the proxy for this long counts as a dead connection (then retried).
+    DRYDOCK_REGISTRY_IDLE_TIMEOUT_MS: envInt(30000),
+    // zlib level for layers compressed at push time (docker import stores them uncompressed).
+    DRYDOCK_PUSH_GZIP_LEVEL: z.coerce.number().int().min(0).max(9).default(6),
   })
   .transform((e) => ({
     stateDir: e.DRYDOCK_STATE_DIR,
@@ -34,6 +44,14 @@ const schema = z
     heartbeatTtlMs: e.DRYDOCK_HEARTBEAT_TTL_MS,
     shutdownGraceMs: e.DRYDOCK_SHUTDOWN_GRACE_MS,
     cgroupParent: e.DRYDOCK_CGROUP_PARENT,
+    registryProxyUrl: e.DRYDOCK_REGISTRY_PROXY_URL,
+    distribution: {
+      maxConcurrentDownloads: e.DRYDOCK_PULL_CONCURRENCY,
+      maxConcurrentUploads: e.DRYDOCK_PUSH_CONCURRENCY,
+      retryWindowMs: e.DRYDOCK_REGISTRY_RETRY_MS,
+      idleTimeoutMs: e.DRYDOCK_REGISTRY_IDLE_TIMEOUT_MS,
+      gzipLevel: e.DRYDOCK_PUSH_GZIP_LEVEL,
+    },
   }));
 
 export type SupervisorConfig = z.infer<typeof schema>;

@@ -25,6 +25,7 @@ import { RootfsMounter } from './archives/rootfs-mounter';
 import { VolumeStore } from './volumes/volume-store';
 import { diskUsage } from './node/disk-usage';
 import { ImageStore } from './images';
+import { ImagePuller, ImagePusher, RegistryClient } from './images/distribution';
 import { Heartbeat } from './node/heartbeat';
 import { loadNodeIdentity } from './node/node-identity';
 import { CgroupStatsReader } from './stats/cgroup-stats';
@@ -58,6 +59,10 @@ async function main(): Promise<void> {
 
   const events = new EventAdapter();
   const images = new ImageStore(cc, logger, { snapshotter: 'overlayfs', platform: 'linux/amd64' });
+  const registry = new RegistryClient({ baseUrl: config.registryProxyUrl, idleTimeoutMs: config.distribution.idleTimeoutMs });
+  const distributionOpts = { ...config.distribution, contentTimeoutMs: 60 * 60 * 1000 };
+  const puller = new ImagePuller(images, registry, logger, distributionOpts);
+  const pusher = new ImagePusher(images, registry, logger, distributionOpts);
   const specs = new DockerSpecBuilder({ cgroupParent: config.cgroupParent, hostCpus: cpus().length });
   // Volumes live beside the services' state (not under supervisor/): <DRYDOCK_STATE_DIR>/volumes/<name>/_data.
   const volumes = new VolumeStore(join(config.stateDir, 'volumes'), logger);
@@ -96,7 +101,7 @@ async function main(): Promise<void> {
   const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   server.addService(supervisorV1.ContainersService, containersService(manager, new CgroupStatsSource(new CgroupStatsReader()), { top: (pids, psArgs) => top(pids, psArgs) }, handlers));
   server.addService(supervisorV1.ExecService, execService(execs, handlers));
-  server.addService(supervisorV1.ImagesService, imagesService(images, manager, events, handlers));
+  server.addService(supervisorV1.ImagesService, imagesService(images, manager, events, handlers, { puller, pusher }));
   server.addService(supervisorV1.ArchivesService, archivesService(new ArchiveManager(manager, mounter, logger), handlers));
   server.addService(supervisorV1.VolumesService, volumesService(volumes, (name) => manager.volumeUsers(name), handlers));
   server.addService(
@@ -150,6 +155,7 @@ async function main(): Promise<void> {
     await new Promise<void>((r) => server.tryShutdown(() => r()));
     monitor.close();
     manager.close();
+    registry.close();
     await heartbeat?.stop().catch(() => undefined);
     await sink?.close().catch(() => undefined);
     await nc?.drain().catch(() => undefined);

@@ -1,15 +1,49 @@
 import type { supervisorV1 } from '@drydock/proto';
-import { NotImplementedError } from '@drydock/errors';
+import type { ImagePuller, ImagePusher, Progress } from '../images/distribution';
+import type { EventAdapter } from '../wiring/event-adapter';
 import type { Handlers } from './handlers';
 
-/** Pull and push (drydock.supervisor.v1.Images): thin adapter over the distribution domain code. */
-export function imageDistributionHandlers(h: Handlers): Pick<supervisorV1.ImagesServer, 'pullImage' | 'pushImage'> {
+export interface DistributionDeps {
+  puller: ImagePuller;
+  pusher: ImagePusher;
+  events: EventAdapter;
+}
+
+function toMessage(p: Progress): supervisorV1.ImageProgress {
   return {
-    pullImage: h.serverStream('PullImage', async function* (_req: supervisorV1.PullImageRequest): AsyncIterable<supervisorV1.ImageProgress> {
-      throw new NotImplementedError('pull is not wired yet');
+    id: p.id,
+    status: p.status,
+    current: p.current !== undefined ? String(p.current) : undefined,
+    total: p.total !== undefined ? String(p.total) : undefined,
+    aux: p.aux ? { tag: p.aux.tag, digest: p.aux.digest, size: String(p.aux.size) } : undefined,
+  };
+}
+
+/** Pull and push (drydock.supervisor.v1.Images): thin adapter over the distribution domain code. */
+export function imageDistributionHandlers(h: Handlers, d: DistributionDeps): Pick<supervisorV1.ImagesServer, 'pullImage' | 'pushImage'> {
+  return {
+    pullImage: h.serverStream('PullImage', async function* (req: supervisorV1.PullImageRequest, signal): AsyncIterable<supervisorV1.ImageProgress> {
+      const it = d.puller.pull({ ref: req.ref ?? '', platform: req.platform || undefined, auth: req.registryAuth || undefined }, signal);
+      for (;;) {
+        const n = await it.next();
+        if (n.done) {
+          // dockerd's pull event names the image by the familiar reference, after the names are set
+          d.events.image('pull', n.value.reference, n.value.reference);
+          return;
+        }
+        yield toMessage(n.value);
+      }
     }),
-    pushImage: h.serverStream('PushImage', async function* (_req: supervisorV1.PushImageRequest): AsyncIterable<supervisorV1.ImageProgress> {
-      throw new NotImplementedError('push is not wired yet');
+    pushImage: h.serverStream('PushImage', async function* (req: supervisorV1.PushImageRequest, signal): AsyncIterable<supervisorV1.ImageProgress> {
+      const it = d.pusher.push({ ref: req.ref ?? '', auth: req.registryAuth || undefined }, signal);
+      for (;;) {
+        const n = await it.next();
+        if (n.done) {
+          for (const t of n.value) d.events.image('push', t.reference, t.reference);
+          return;
+        }
+        yield toMessage(n.value);
+      }
     }),
   };
 }

@@ -5,7 +5,7 @@ import type { ImageStore } from '../images';
 import type { EventAdapter } from '../wiring/event-adapter';
 import { incoming, type Handlers } from './handlers';
 import { imageArchiveHandlers } from './images-archive.service';
-import { imageDistributionHandlers } from './images-distribution.service';
+import { imageDistributionHandlers, type DistributionDeps } from './images-distribution.service';
 
 function rfc3339ToTimestamp(s: string | undefined): { seconds: string; nanos: number } | undefined {
   if (!s) return undefined;
@@ -16,14 +16,14 @@ function rfc3339ToTimestamp(s: string | undefined): { seconds: string; nanos: nu
 }
 
 /** Thin gRPC adapter over ImageStore (drydock.supervisor.v1.Images). */
-export function imagesService(images: ImageStore, containers: ContainerManager, events: EventAdapter, h: Handlers): supervisorV1.ImagesServer {
+export function imagesService(images: ImageStore, containers: ContainerManager, events: EventAdapter, h: Handlers, distribution: Omit<DistributionDeps, 'events'>): supervisorV1.ImagesServer {
   /** Docker's rmi/prune conflict rules need the image's containers, running ones first. */
   const isInUse = async (imageId: string) => {
     const u = containers.imageUsers(imageId);
     return { running: u.running.length > 0, containerIds: [...u.running, ...u.stopped] };
   };
   return {
-    ...imageDistributionHandlers(h),
+    ...imageDistributionHandlers(h, { ...distribution, events }),
     ...imageArchiveHandlers(h),
     importImage: h.clientStream('ImportImage', async (_messages: AsyncIterable<supervisorV1.ImportImageRequest>, call) => {
       const it = incoming<supervisorV1.ImportImageRequest>(call)[Symbol.asyncIterator]();

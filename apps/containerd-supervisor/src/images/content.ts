@@ -69,9 +69,15 @@ export class ContentWriter {
     });
   }
 
-  /** Opens the ingest (a Stat that takes containerd's lock on the ref). */
-  async open(): Promise<void> {
-    await this.request({ action: ctrContent.WriteAction.STAT, ref: this.ref });
+  /**
+   * Opens the ingest (a Stat that takes containerd's lock on the ref) and
+   * returns the bytes it already holds: writes continue from there, so an
+   * interrupted ingest under a stable ref resumes (pull).
+   */
+  async open(): Promise<number> {
+    const res = await this.request({ action: ctrContent.WriteAction.STAT, ref: this.ref });
+    this.offset = Number(res.offset ?? 0);
+    return this.offset;
   }
 
   /** Queues bytes; waits only when the unacknowledged window is full. */
@@ -126,6 +132,11 @@ export class ContentWriter {
     } finally {
       this.finish();
     }
+  }
+
+  /** Ends the stream but keeps what containerd received: a writer with the same ref resumes it (pull retries). */
+  detach(): void {
+    this.finish(true);
   }
 
   /** Cancels the write and drops the partial ingest. Never throws. */

@@ -377,7 +377,7 @@ export class ImageStore {
    * rootfs.ApplyLayer: Prepare a temporary key, Diff.Apply, Commit). An already
    * unpacked chain is only added to the lease.
    */
-  private async unpackLayer(layer: Descriptor, chainId: string, parent: string | undefined, leaseId: string): Promise<void> {
+  private async unpackLayer(layer: Descriptor, chainId: string, parent: string | undefined, leaseId: string, diffId = layer.digest): Promise<void> {
     const md = { [LEASE_HEADER]: leaseId };
     const snapshotter = this.snapshotter;
     // Lease first, then look: GC cannot collect the snapshot between the two.
@@ -388,8 +388,8 @@ export class ImageStore {
     let committed = false;
     try {
       const res = await this.cc.unary(this.cc.diff, this.cc.diff.apply, { diff: layer, mounts: prepared.mounts ?? [] }, { metadata: md, timeoutMs: this.importTimeoutMs });
-      if (res.applied?.digest !== layer.digest) {
-        throw new InternalError(`wrong diff id calculated on extraction: ${res.applied?.digest}, want ${layer.digest}`);
+      if (res.applied?.digest !== diffId) {
+        throw new InternalError(`wrong diff id calculated on extraction: ${res.applied?.digest}, want ${diffId}`);
       }
       try {
         await this.cc.unary(this.cc.snapshots, this.cc.snapshots.commit, { snapshotter, name: chainId, key }, { metadata: md });
@@ -441,9 +441,13 @@ export class ImageStore {
     }
   }
 
-  /** Unpacks layer blob `layer` (diff id = last element of the chain) as snapshot `chainId` on `parent`. */
-  unpack(layer: Descriptor, chainId: string, parent: string | undefined, leaseId: string): Promise<void> {
-    return this.unpackLayer(layer, chainId, parent, leaseId);
+  /**
+   * Unpacks layer blob `layer` as snapshot `chainId` on `parent`; the uncompressed
+   * digest containerd computes must equal `diffId` (default: the blob's own digest,
+   * i.e. an uncompressed layer).
+   */
+  unpack(layer: Descriptor, chainId: string, parent: string | undefined, leaseId: string, diffId?: string): Promise<void> {
+    return this.unpackLayer(layer, chainId, parent, leaseId, diffId ?? layer.digest);
   }
 
   /** True when the layer's chain is already unpacked (pull shows "Already exists"). */

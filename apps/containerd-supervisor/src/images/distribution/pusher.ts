@@ -1,0 +1,291 @@
+import { createHash } from 'node:crypto';
+import { createGzip } from 'node:zlib';
+import { fromGrpcError, InvalidArgumentError, NotFoundError, UnavailableError } from '@drydock/errors';
+import type { Logger } from '@drydock/logging';
+import { isManifestMediaType, MediaTypes, type Manifest } from '@drydock/oci-spec';
+import type { ctrContent } from '@drydock/proto';
+import type { ContainerdClient } from '../../containerd/containerd-client';
+import { addLeaseResource, contentInfo, ContentWriter, readBlob, setContentLabels, sha256, writeBlob } from '../content';
+import type { ImageStore, ResolvedImage } from '../image-store';
+import { GC_LABELS } from '../image-model';
+import { parseNormalizedNamed, withTag, type ImageReference } from '../reference';
+import { Limiter, ProgressChannel, ProgressThrottle, shortLayerId, type Progress } from './progress';
+import { mergeSource, SOURCE_LABEL, type DistributionOptions } from './puller';
+import { translatePushError } from './registry-errors';
+import type { CallOptions, RegistryClient } from './registry-client';
+import { retryingText, withRetry } from './retry';
+
+export interface PushRequest {
+  /** Repository with optional tag; without a tag every tag of the repository is pushed. */
+  ref: string;
+  auth?: string;
+}
+
+export interface PushedTag {
+  /** Familiar `repo:tag`. */
+  reference: string;
+  tag: string;
+  digest: string;
+  size: number;
+  imageId: string;
+}
+
+/** Label on an uncompressed layer blob naming its gzip-compressed twin made for push (reused by the next push). */
+export const GZIP_LABEL = 'drydock.io/gzip';
+
+const UNCOMPRESSED_LAYERS = new Set<string>([MediaTypes.OciLayer, MediaTypes.DockerLayer]);
+
+/**
+ * `docker push` (moby's distribution/push_v2.go): per tag, each layer is
+ * checked (HEAD), mounted from a repository it was pulled from on the same
+ * registry, or uploaded monolithically; uncompressed layers (docker import)
+ * are gzip-compressed into a new content blob first. The manifest pushed is
+ * the pulled one, byte for byte, when the layers are unchanged; otherwise a
+ * Docker schema2 manifest as dockerd 20.10 writes it.
+ */
+export class ImagePusher {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly store: ImageStore,
+    private readonly registry: RegistryClient,
+    logger: Logger,
+    private readonly opts: DistributionOptions,
+  ) {
+    this.log = logger.child({ component: 'image-pusher' });
+  }
+
+  async *push(req: PushRequest, signal: AbortSignal): AsyncGenerator<Progress, PushedTag[]> {
+    const repo = parseNormalizedNamed(req.ref);
+    if (repo.digest !== undefined) throw new InvalidArgumentError('cannot push a digest reference');
+    const o: CallOptions = { auth: req.auth || undefined, signal };
+    yield { id: '', status: `The push refers to repository [${repo.name}]` };
+    const tags = repo.tag ? [repo] : await this.tagsOf(repo);
+    if (tags.length === 0) throw new NotFoundError(`An image does not exist locally with the tag: ${repo.familiarName}`);
+    const out: PushedTag[] = [];
+    for (const tagRef of tags) {
+      let img: ResolvedImage;
+      try {
+        img = await this.store.resolveImage(tagRef.toString());
+      } catch {
+        throw new NotFoundError(`An image does not exist locally with the tag: ${tagRef.familiarName}`);
+      }
+      const ch = new ProgressChannel<Progress>();
+      const work = this.store.withLease('push', (leaseId) => this.pushTag(tagRef, img, leaseId, ch, o)).then(
+        (r) => {
+          ch.close();
+          return r;
+        },
+        (err) => {
+          const e = signal.aborted ? new UnavailableError('push cancelled by the client', { cause: err }) : translatePushError(err);
+          ch.close(e);
+          throw e;
+        },
+      );
+      work.catch(() => undefined);
+      yield* ch;
+      out.push(await work);
+    }
+    return out;
+  }
+
+  /** Every tag of the repository, in lexical order (dockerd's reference store order). */
+  private async tagsOf(repo: ImageReference): Promise<ImageReference[]> {
+    const tags = new Set<string>();
+    for (const row of await this.store.listImages({})) {
+      for (const t of row.repoTags) {
+        const r = parseNormalizedNamed(t);
+        if (r.name === repo.name && r.tag) tags.add(r.tag);
+      }
+    }
+    return [...tags].sort().map((t) => withTag(repo, t));
+  }
+
+  private async pushTag(tagRef: ImageReference, img: ResolvedImage, leaseId: string, ch: ProgressChannel<Progress>, o: CallOptions): Promise<PushedTag> {
+    const started = Date.now();
+    const cc = this.store.containerd;
+    const layers = img.manifest.layers;
+    for (const d of img.diffIds) ch.push({ id: shortLayerId(d), status: 'Preparing' });
+    const limiter = new Limiter(this.opts.maxConcurrentUploads);
+    const pushed = await Promise.all(
+      layers.map((l, i) => {
+        if (i >= this.opts.maxConcurrentUploads) ch.push({ id: shortLayerId(img.diffIds[i]), status: 'Waiting' });
+        return this.pushLayer(tagRef, l, img.diffIds[i], leaseId, limiter, ch, o);
+      }),
+    );
+    // The config goes up like a layer, silently.
+    const config = img.manifest.config;
+    await this.retry(o, async () => {
+      if (await this.registry.hasBlob(tagRef.name, config.digest, o)) return;
+      const bytes = await readBlob(cc, config.digest, { maxBytes: 16 * 1024 * 1024, timeoutMs: this.opts.contentTimeoutMs });
+      await this.registry.uploadBlob(tagRef.name, config.digest, bytes.length, oneChunk(bytes), o);
+    });
+
+    const unchanged = pushed.every((p, i) => p.digest === layers[i].digest);
+    let body: Buffer;
+    let mediaType: string;
+    if (unchanged) {
+      // Same bytes, same digest as where the image came from.
+      body = await readBlob(cc, img.manifestDigest, { maxBytes: 4 * 1024 * 1024, timeoutMs: this.opts.contentTimeoutMs });
+      mediaType = img.manifest.mediaType ?? (isManifestMediaType(img.target.mediaType ?? '') ? img.target.mediaType! : MediaTypes.OciManifest);
+    } else {
+      const manifest: Manifest = {
+        schemaVersion: 2,
+        mediaType: MediaTypes.DockerManifest,
+        config: { mediaType: MediaTypes.DockerConfig, size: Number(config.size), digest: config.digest },
+        layers: pushed.map((p) => ({ mediaType: p.mediaType, size: p.size, digest: p.digest })),
+      };
+      // dockerd marshals schema2 manifests with a three-space indent.
+      body = Buffer.from(JSON.stringify(manifest, null, 3));
+      mediaType = MediaTypes.DockerManifest;
+    }
+    const digest = sha256(body);
+    await this.retry(o, () => this.registry.putManifest(tagRef.name, tagRef.tag!, mediaType, body, o));
+
+    // Keep the manifest as pushed and name it `<repo>@<digest>`: image inspect shows it as a RepoDigest,
+    // and its GC references keep compressed layers made for this push.
+    const labels: Record<string, string> = { [GC_LABELS.contentConfig]: config.digest };
+    pushed.forEach((p, i) => (labels[GC_LABELS.contentLayer(i)] = p.digest));
+    await writeBlob(cc, body, labels, { leaseId, timeoutMs: this.opts.contentTimeoutMs });
+    await this.store.nameImage([`${tagRef.name}@${digest}`], { mediaType, digest, size: String(body.length) });
+
+    ch.push({ id: '', status: `${tagRef.tag}: digest: ${digest} size: ${body.length}` });
+    ch.push({ id: '', status: '', aux: { tag: tagRef.tag!, digest, size: body.length } });
+    this.log.info({ ref: tagRef.toString(), digest, layers: layers.length, ms: Date.now() - started }, 'image pushed');
+    return { reference: `${tagRef.familiarName}:${tagRef.tag}`, tag: tagRef.tag!, digest, size: body.length, imageId: img.id };
+  }
+
+  /** One layer: exists upstream, mounted, or uploaded. Returns the descriptor the manifest lists. */
+  private async pushLayer(
+    tagRef: ImageReference,
+    layer: Manifest['layers'][number],
+    diffId: string,
+    leaseId: string,
+    limiter: Limiter,
+    ch: ProgressChannel<Progress>,
+    o: CallOptions,
+  ): Promise<{ mediaType: string; digest: string; size: number }> {
+    const release = await limiter.acquire();
+    const id = shortLayerId(diffId);
+    const cc = this.store.containerd;
+    try {
+      const blob = UNCOMPRESSED_LAYERS.has(layer.mediaType) ? await this.gzipped(layer, diffId, leaseId) : { mediaType: layer.mediaType, digest: layer.digest, size: Number(layer.size) };
+      await this.retry(o, async () => {
+        if (await this.registry.hasBlob(tagRef.name, blob.digest, o)) {
+          ch.push({ id, status: 'Layer already exists' });
+          return;
+        }
+        const info = await contentInfo(cc, blob.digest);
+        const sources = (info?.labels?.[SOURCE_LABEL(tagRef.domain)] ?? '').split(',').filter((r) => r && r !== tagRef.path);
+        for (const from of sources) {
+          if (await this.registry.mountBlob(tagRef.name, blob.digest, from, o)) {
+            ch.push({ id, status: `Mounted from ${from}` });
+            return;
+          }
+        }
+        const throttle = new ProgressThrottle();
+        let sent = 0;
+        const report = (n: number) => {
+          sent += n;
+          if (throttle.shouldReport(sent, blob.size)) ch.push({ id, status: 'Pushing', current: sent, total: blob.size });
+        };
+        await this.registry.uploadBlob(tagRef.name, blob.digest, blob.size, counted(readContent(cc, blob.digest, this.opts.contentTimeoutMs), report), o);
+        ch.push({ id, status: 'Pushed' });
+      }, { ch, id });
+      // Next pushes to other repositories of this registry can mount it from here.
+      const labels = (await contentInfo(cc, blob.digest))?.labels ?? {};
+      await setContentLabels(cc, blob.digest, mergeSource(labels, { [SOURCE_LABEL(tagRef.domain)]: tagRef.path }, tagRef.domain));
+      return blob;
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * The gzip twin of an uncompressed layer blob: the one a previous push made
+   * (named by GZIP_LABEL) if it is still there, else compressed now into a new
+   * blob under the push's lease.
+   */
+  private async gzipped(layer: Manifest['layers'][number], diffId: string, leaseId: string): Promise<{ mediaType: string; digest: string; size: number }> {
+    const cc = this.store.containerd;
+    const info = await contentInfo(cc, layer.digest);
+    const known = info?.labels?.[GZIP_LABEL];
+    if (known) {
+      const gz = await contentInfo(cc, known);
+      if (gz) {
+        await addLeaseResource(cc, leaseId, { id: known, type: 'content' });
+        return { mediaType: MediaTypes.DockerLayerGzip, digest: known, size: Number(gz.size ?? 0) };
+      }
+    }
+    const started = Date.now();
+    const w = new ContentWriter(cc, `drydock-gzip-${layer.digest}-${Date.now()}`, { leaseId, timeoutMs: this.opts.contentTimeoutMs });
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await w.open();
+      const gzip = createGzip({ level: this.opts.gzipLevel });
+      const feed = (async () => {
+        try {
+          for await (const chunk of readContent(cc, layer.digest, this.opts.contentTimeoutMs)) {
+            if (!gzip.write(chunk)) await new Promise((r) => gzip.once('drain', r));
+          }
+          gzip.end();
+        } catch (err) {
+          gzip.destroy(err as Error);
+        }
+      })();
+      for await (const chunk of gzip as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        size += chunk.length;
+        await w.write(chunk);
+      }
+      await feed;
+      const digest = 'sha256:' + hash.digest('hex');
+      const res = await w.commit(size, digest, { [GC_LABELS.uncompressed]: diffId });
+      if (res.existed) await addLeaseResource(cc, leaseId, { id: digest, type: 'content' });
+      await setContentLabels(cc, layer.digest, { [GZIP_LABEL]: digest });
+      this.log.info({ diffId, digest, from: Number(layer.size), to: size, level: this.opts.gzipLevel, ms: Date.now() - started }, 'layer compressed for push');
+      return { mediaType: MediaTypes.DockerLayerGzip, digest, size };
+    } catch (err) {
+      await w.abort();
+      throw err;
+    }
+  }
+
+  /** Retries transient failures; a layer's line shows Docker's countdown. */
+  private retry<T>(o: CallOptions, fn: () => Promise<T>, line?: { ch: ProgressChannel<Progress>; id: string }): Promise<T> {
+    return withRetry(fn, {
+      windowMs: this.opts.retryWindowMs,
+      signal: o.signal,
+      upstreamUnavailable: true,
+      onRetry: (err, attempt) => this.log.warn({ err, attempt, layer: line?.id }, 'push step retried'),
+      onWait: line ? (s) => line.ch.push({ id: line.id, status: retryingText(s) }) : undefined,
+    });
+  }
+}
+
+async function* oneChunk(b: Buffer): AsyncIterable<Buffer> {
+  yield b;
+}
+
+async function* counted(src: AsyncIterable<Buffer>, report: (n: number) => void): AsyncIterable<Buffer> {
+  for await (const c of src) {
+    report(c.length);
+    yield c;
+  }
+}
+
+/** A blob from containerd's content store as a stream. */
+export async function* readContent(cc: ContainerdClient, digest: string, timeoutMs: number): AsyncIterable<Buffer> {
+  const call = cc.content.read({ digest }, cc.metadata(), { deadline: cc.deadline(timeoutMs) });
+  try {
+    for await (const res of call as AsyncIterable<ctrContent.ReadContentResponse>) {
+      if (res.data && res.data.length) yield Buffer.from(res.data);
+    }
+  } catch (err) {
+    throw fromGrpcError(err);
+  } finally {
+    call.cancel();
+  }
+}
+
