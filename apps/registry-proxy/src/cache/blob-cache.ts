@@ -74,6 +74,9 @@ export class BlobCache {
   /** Unlinks under way: a commit of the same name waits for them, or the unlink could remove the new file. */
   private readonly deleting = new Map<string, Promise<void>>();
   private readonly opens = new Map<string, number>();
+  /** mtime updates in flight (close() waits for them so the next process sees the order). */
+  private readonly touches = new Set<Promise<void>>();
+  private lastTouchS = 0;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly opts: BlobCacheOptions) {
@@ -119,6 +122,7 @@ export class BlobCache {
         }
         await Promise.allSettled([...this.runs]);
         await Promise.allSettled([...this.deleting.values()]);
+        await Promise.allSettled([...this.touches]);
       })();
     }
     return this.closing;
@@ -207,6 +211,7 @@ export class BlobCache {
     await this.deleting.get(`manifest:${hex}`);
     await writeFileAtomic(join(this.opts.dir, 'tmp'), this.path('manifest', hex), data);
     this.index.add('manifest', hex, data.length);
+    this.stamp('manifest', hex);
     this.evict();
   }
 
@@ -402,6 +407,9 @@ export class BlobCache {
         compareUntil = f.written;
       }
     }
+    // Errors between two batches (while a write is awaited) must not go unhandled;
+    // nextBatch finds them on stream.errored.
+    body.stream.on('error', () => undefined);
     if (body.size !== undefined) this.learnSize(f, body.size, digest);
     // Only now: an upstream that refuses outright must reject read(), not a stream.
     if (f.size !== undefined && !f.sizeKnown.settled) f.sizeKnown.resolve(f.size);
@@ -457,6 +465,7 @@ export class BlobCache {
     const size = f.written;
     f.verified = true;
     this.index.add('blob', f.hex, size);
+    this.stamp('blob', f.hex);
     this.flights.delete(f.hex);
     if (!f.sizeKnown.settled) f.sizeKnown.resolve(size);
     f.done.resolve(size);
@@ -477,7 +486,10 @@ export class BlobCache {
     const kept = !isDigestInvalid(failure) && f.written > 0;
     f.failure = failure;
     this.flights.delete(f.hex);
-    if (kept) this.index.add('partial', f.hex, f.written);
+    if (kept) {
+      this.index.add('partial', f.hex, f.written);
+      this.stamp('partial', f.hex);
+    }
     f.sizeKnown.reject(failure);
     f.done.reject(failure);
     f.changed();
@@ -514,22 +526,40 @@ export class BlobCache {
   }
 
   private touch(kind: EntryKind, hex: string): void {
-    if (!this.index.touch(kind, hex)) return;
-    // The mtime carries the access order across restarts.
-    const now = new Date();
-    utimes(this.path(kind, hex), now, now).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') this.log.warn({ err }, 'cannot record cache access time');
-    });
+    if (this.index.touch(kind, hex)) this.stamp(kind, hex);
+  }
+
+  /**
+   * Records the access order in the file's mtime, so it survives restarts. Commits are
+   * stamped too: the kernel's own mtimes tick coarsely (jiffies), and one strictly
+   * increasing clock keeps two uses in one millisecond in order.
+   */
+  private stamp(kind: EntryKind, hex: string): void {
+    const t = Math.max(Date.now() / 1000, this.lastTouchS + 1e-6);
+    this.lastTouchS = t;
+    const p: Promise<void> = utimes(this.path(kind, hex), t, t)
+      .catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') this.log.warn({ err }, 'cannot record cache access time');
+      })
+      .finally(() => this.touches.delete(p));
+    this.touches.add(p);
   }
 
   /** Evicts unpinned entries, blobs larger than the whole cache first, then least recently used, until within maxBytes. */
   private evict(): void {
     const max = this.opts.maxBytes;
     if (this.index.bytes <= max) return;
-    for (const e of this.index.oldestFirst()) if (e.size > max && !this.pinned(e)) this.drop(e);
+    // An oversized blob still being read goes when its last reader does; it must not
+    // flush everything else out meanwhile.
+    let oversizedPinned = 0;
     for (const e of this.index.oldestFirst()) {
-      if (this.index.bytes <= max) break;
-      if (!this.pinned(e)) this.drop(e);
+      if (e.size <= max) continue;
+      if (this.pinned(e)) oversizedPinned += e.size;
+      else this.drop(e);
+    }
+    for (const e of this.index.oldestFirst()) {
+      if (this.index.bytes - oversizedPinned <= max) break;
+      if (e.size <= max && !this.pinned(e)) this.drop(e);
     }
   }
 

@@ -28,8 +28,8 @@ export class Deferred<T> {
 /**
  * The one upstream fetch of a digest in this process, and what its readers tail. The
  * partial file [0, written) is hashed in order into `hash`; readers may have all of it
- * except the last byte until the whole blob verified, so no reader can complete a blob
- * that turns out to be wrong.
+ * except the blob's final byte until the whole blob verified, so no reader can complete
+ * a blob that turns out to be wrong.
  */
 export class Flight implements TailSource {
   /** Bytes on disk, contiguous from 0, all fed to `hash`. */
@@ -60,7 +60,10 @@ export class Flight implements TailSource {
   ) {}
 
   get readable(): number {
-    return this.verified ? this.written : Math.max(0, this.written - 1);
+    if (this.verified) return this.written;
+    // Withhold the final byte: with the size known that is byte size-1, otherwise the
+    // last byte written so far (it may be the final one).
+    return this.size !== undefined ? Math.min(this.written, this.size - 1) : Math.max(0, this.written - 1);
   }
 
   onChange(listener: () => void): () => void {
