@@ -9,6 +9,8 @@
  *   npm run bench                   # full run
  *   npm run bench -- --smoke        # every workload once at tiny sizes (npm test)
  *   npm run bench -- --runs 20 --parallel 20 --containers 100 --logs-mb 50 --out dir
+ *   npm run bench -- --pull-mb 100 --pull-runs 5 --pull-concurrency 10
+ *   npm run bench -- --only pull    # just the registry pulls (or: containers, logs)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildBusyboxRootfsTar } from '@drydock/testing';
 import { DockerEngine, DrydockEngine, findDockerCli, versionOf, type Engine, type EngineProcess } from './compare/engines';
+import { getsPerBlob, PullRegistry, threeLayers, upstreamWindow, type PushedImage } from './compare/pull';
 import { markdownTable, stats, svgChart, terminalTable, type Row } from './compare/report';
 
 const repo = resolve(__dirname, '../../..');
@@ -37,7 +40,15 @@ const cfg = {
   execs: opt('execs', 20, 1),
   logsBytes: Math.round(opt('logs-mb', 50, 0.0625) * 1024 * 1024),
   logsRuns: opt('logs-runs', 3, 1),
+  // ~100 MB in three layers (50/30/20); smoke: 300 KB
+  pullBytes: Math.round(opt('pull-mb', 100, 0.3) * 1e6),
+  pullRuns: opt('pull-runs', 5, 1),
+  pullConcurrency: opt('pull-concurrency', 10, 10),
+  pullConcurrentRounds: opt('pull-concurrent-rounds', 3, 1),
 };
+// Workload groups: containers (run, memory, parallel, N containers), logs, pull.
+const onlyArg = argv.indexOf('--only') >= 0 ? argv[argv.indexOf('--only') + 1].split(',') : undefined;
+const want = (group: 'containers' | 'logs' | 'pull') => !onlyArg || onlyArg.includes(group);
 const outArg = argv.indexOf('--out') >= 0 ? argv[argv.indexOf('--out') + 1] : '';
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outDir = resolve(repo, outArg || join('bench-results', smoke ? `smoke-${stamp}` : stamp));
@@ -166,6 +177,103 @@ function runcFloor(dir: string, tar: string, n: number): number[] {
   return out;
 }
 
+type Workload = (name: string, unit: string, fn: () => Promise<Omit<Row, 'workload' | 'unit'>>) => Promise<void>;
+
+/** Per-pull details for results.json: upstream GETs per blob, timings, the Drydock breakdown. */
+const pullDetails: Record<string, unknown>[] = [];
+
+const sizeLabel = (bytes: number) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(0)} MB` : `${(bytes / 1e3).toFixed(0)} KB`);
+
+/**
+ * Registry pulls with the real `docker pull` against a private docker-registry on 127.0.0.1
+ * (plain HTTP for both: dockerd treats 127.0.0.0/8 as insecure, and so does the registry-proxy).
+ * Every timed pull is of an image never pulled before, so it is cold for Docker's store and
+ * for Drydock's node and proxy cache alike; the pulled image id is checked (untimed) so a pull
+ * that fetched less cannot flatter an engine, and it is removed again (untimed).
+ */
+async function pullWorkloads(dd: DrydockEngine, dk: DockerEngine, engines: Engine[], rows: Row[], workload: Workload, notes: string[]): Promise<void> {
+  const reg = new PullRegistry(join(dk.dir, 'pull'));
+  await reg.start();
+  const sizes = threeLayers(cfg.pullBytes);
+  const label = `${sizeLabel(cfg.pullBytes)} 3-layer (${sizes.map(sizeLabel).join(' + ')})`;
+  const pull = async (e: Engine, img: PushedImage): Promise<number> => (await docker(e, ['pull', img.ref], { timeoutMs: 600000 })).ms / 1000;
+  const settle = async (e: Engine, img: PushedImage): Promise<void> => {
+    const id = (await docker(e, ['image', 'inspect', '-f', '{{.Id}}', img.ref], { keep: true })).stdout.trim();
+    if (id !== img.image.configDigest) throw new Error(`${e.name}: pulled ${img.ref} has id ${id}, expected ${img.image.configDigest}`);
+    await docker(e, ['rmi', img.ref]);
+  };
+  /** Upstream GETs of one timed pull (or concurrent batch) that started at startMs and took `seconds`. */
+  const record = (kind: string, e: Engine, img: PushedImage, seconds: number, since: number, startMs: number) => {
+    const gets = reg.blobGets(since);
+    const blobs = getsPerBlob(img, gets);
+    pullDetails.push({ kind, engine: e.name, ref: img.ref, seconds, blobs, upstream: upstreamWindow(gets, startMs) });
+    return blobs;
+  };
+  try {
+    await workload(`\`pull\` of a new ${label} image from a local registry, cold`, 's', async () => {
+      const images: PushedImage[] = [];
+      const m = await alternate('pull cold', engines, cfg.pullRuns, async (e, i) => {
+        images[i] ??= await reg.fresh(`pull-${i}`, sizes);
+        const since = reg.mark();
+        const startMs = Date.now();
+        const s = await pull(e, images[i]);
+        record('cold', e, images[i], s, since, startMs);
+        await settle(e, images[i]);
+        return s;
+      });
+      return { drydock: stats(m.get(dd)!), docker: stats(m.get(dk)!), target: 'Drydock <= Docker' };
+    });
+
+    await workload(`\`pull\` of that ${sizeLabel(cfg.pullBytes)} image, in Drydock's proxy cache but not on the node`, 's', async () => {
+      const img = await reg.fresh('pull-warm', sizes);
+      await pull(dd, img);
+      await settle(dd, img);
+      const xs: number[] = [];
+      for (let i = 0; i < cfg.pullRuns; i++) {
+        progress(`pull, proxy cache warm: Drydock ${i + 1}/${cfg.pullRuns}`);
+        const since = reg.mark();
+        const startMs = Date.now();
+        xs.push(await pull(dd, img));
+        const refetched = record('warm', dd, img, xs[xs.length - 1], since, startMs).filter((b) => b.gets > 0);
+        if (refetched.length) notes.push(`warm pull ${i + 1} fetched ${refetched.length} blob(s) upstream again: ${refetched.map((b) => `${b.digest.slice(7, 19)} x${b.gets}`).join(', ')}`);
+        await settle(dd, img);
+      }
+      done();
+      return { drydock: stats(xs), target: 'no Docker counterpart (dockerd has no pull-through cache)' };
+    });
+
+    const n = cfg.pullConcurrency;
+    const perBlob = new Map<Engine, number[]>(engines.map((e) => [e, []]));
+    await workload(`${n} concurrent \`pull\` of one new ${sizeLabel(cfg.pullBytes)} image`, 's', async () => {
+      const m = await alternate(`${n} concurrent pulls`, engines, cfg.pullConcurrentRounds, async (e, round) => {
+        const img = await reg.fresh(`pull-many-${round}-${e.name.toLowerCase()}`, sizes);
+        const since = reg.mark();
+        const startMs = Date.now();
+        const t0 = process.hrtime.bigint();
+        await Promise.all(Array.from({ length: n }, () => pull(e, img)));
+        const s = Number(process.hrtime.bigint() - t0) / 1e9;
+        const blobs = record(`${n} concurrent`, e, img, s, since, startMs);
+        perBlob.get(e)!.push(...blobs.map((b) => b.gets));
+        notes.push(`${e.name}, ${n} concurrent pulls (round ${round + 1}): upstream GETs per blob ${blobs.every((b) => b.gets === 1) ? '1 per blob' : blobs.map((b) => `${b.digest.slice(7, 19)}: ${b.gets}`).join(', ')}`);
+        await settle(e, img);
+        return s;
+      });
+      return { drydock: stats(m.get(dd)!), docker: stats(m.get(dk)!), target: 'Drydock <= Docker' };
+    });
+    if (perBlob.get(dd)!.length) {
+      rows.push({
+        workload: `upstream GETs per blob in those ${n} concurrent pulls (config + layers, every round)`,
+        unit: 'GETs',
+        drydock: stats(perBlob.get(dd)!),
+        docker: stats(perBlob.get(dk)!),
+        target: 'Drydock: exactly 1 per blob',
+      });
+    }
+  } finally {
+    await reg.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const dd = new DrydockEngine();
   const dk = new DockerEngine();
@@ -173,6 +281,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const failures: string[] = [];
   const memoryNotes: string[] = [];
+  const pullNotes: string[] = [];
   let info: Record<string, string> = {};
   const stopAll = () => Promise.allSettled(engines.map((e) => e.stop()));
   const onSignal = () => void stopAll().then(() => process.exit(130));
@@ -206,72 +315,74 @@ async function main(): Promise<void> {
     await buildBusyboxRootfsTar(tar);
     for (const e of engines) await docker(e, ['import', tar, 'busybox:latest']);
 
-    const run = ['run', '--rm', '--network', 'none', 'busybox', 'true'];
-    await workload('`run --rm --network none busybox true`', 'ms', async () => {
-      await alternate('warm-up', engines, cfg.warmups, async (e) => (await docker(e, run)).ms);
-      const m = await alternate('run --rm true', engines, cfg.runs, async (e) => (await docker(e, run)).ms);
-      const floor = stats(runcFloor(dk.dir, tar, Math.max(cfg.runs, 1)));
-      return { ...both(m), floor: floor && { label: 'bare `runc run true`, no engine', stats: floor }, target: 'Drydock <= 0.75x Docker' };
-    });
-
-    // Idle: no containers, after the run workload has warmed both engines up; 2 s to settle.
-    await new Promise((r) => setTimeout(r, 2000));
-    await workload('resident memory, idle (daemons + containerd, no containers)', 'MB', async () => {
-      const m = await alternate('memory idle', engines, 1, async (e) => rssMb([...e.daemons(), ...e.perContainer()]));
-      return { ...both(m), target: 'Drydock <= 2x Docker' };
-    });
-
-    await workload(`${cfg.parallel} parallel \`run -d busybox sleep 600\``, 'containers/s', async () => {
-      const m = await alternate('parallel run -d', engines, cfg.parallelRounds, async (e, round) => {
-        const t0 = process.hrtime.bigint();
-        await Promise.all(Array.from({ length: cfg.parallel }, (_, i) => docker(e, ['run', '-d', '--network', 'none', '--name', `par-${round}-${i}`, 'busybox', 'sleep', '600'])));
-        const s = Number(process.hrtime.bigint() - t0) / 1e9;
-        await removeAll(e);
-        return cfg.parallel / s;
+    if (want('containers')) {
+      const run = ['run', '--rm', '--network', 'none', 'busybox', 'true'];
+      await workload('`run --rm --network none busybox true`', 'ms', async () => {
+        await alternate('warm-up', engines, cfg.warmups, async (e) => (await docker(e, run)).ms);
+        const m = await alternate('run --rm true', engines, cfg.runs, async (e) => (await docker(e, run)).ms);
+        const floor = stats(runcFloor(dk.dir, tar, Math.max(cfg.runs, 1)));
+        return { ...both(m), floor: floor && { label: 'bare `runc run true`, no engine', stats: floor }, target: 'Drydock <= 0.75x Docker' };
       });
-      return { ...both(m), higherIsBetter: true, target: 'Drydock >= Docker' };
-    });
 
-    const n = cfg.containers;
-    await workload(`${n} containers running (\`sleep 600\`)`, 'setup', async () => {
-      for (const e of engines) {
-        await pool(Array.from({ length: n }, (_, i) => i), 10, async (i) => {
-          await docker(e, ['run', '-d', '--network', 'none', '--name', `c${i}`, 'busybox', 'sleep', '600']);
-          progress(`creating ${n} containers: ${e.name} c${i}`);
+      // Idle: no containers, after the run workload has warmed both engines up; 2 s to settle.
+      await new Promise((r) => setTimeout(r, 2000));
+      await workload('resident memory, idle (daemons + containerd, no containers)', 'MB', async () => {
+        const m = await alternate('memory idle', engines, 1, async (e) => rssMb([...e.daemons(), ...e.perContainer()]));
+        return { ...both(m), target: 'Drydock <= 2x Docker' };
+      });
+
+      await workload(`${cfg.parallel} parallel \`run -d busybox sleep 600\``, 'containers/s', async () => {
+        const m = await alternate('parallel run -d', engines, cfg.parallelRounds, async (e, round) => {
+          const t0 = process.hrtime.bigint();
+          await Promise.all(Array.from({ length: cfg.parallel }, (_, i) => docker(e, ['run', '-d', '--network', 'none', '--name', `par-${round}-${i}`, 'busybox', 'sleep', '600'])));
+          const s = Number(process.hrtime.bigint() - t0) / 1e9;
+          await removeAll(e);
+          return cfg.parallel / s;
+        });
+        return { ...both(m), higherIsBetter: true, target: 'Drydock >= Docker' };
+      });
+
+      const n = cfg.containers;
+      await workload(`${n} containers running (\`sleep 600\`)`, 'setup', async () => {
+        for (const e of engines) {
+          await pool(Array.from({ length: n }, (_, i) => i), 10, async (i) => {
+            await docker(e, ['run', '-d', '--network', 'none', '--name', `c${i}`, 'busybox', 'sleep', '600']);
+            progress(`creating ${n} containers: ${e.name} c${i}`);
+          });
+        }
+        done();
+        return { notMeasured: 'setup for the rows below' };
+      });
+      rows.pop(); // the setup row only reports a failure
+      if (!failures.some((f) => f.includes('containers running'))) {
+        await new Promise((r) => setTimeout(r, 2000));
+        await workload(`resident memory, ${n} containers running (daemons + containerd + per-container processes)`, 'MB', async () => {
+          const m = await alternate('memory loaded', engines, 1, async (e) => {
+            const per = e.perContainer();
+            memoryNotes.push(`${e.name} with ${n} containers: ${e.daemons().map((p) => p.role).join(' + ')} (${rssMb(e.daemons()).toFixed(1)} MB) + ${per.length} per-container processes (${[...new Set(per.map((p) => p.role))].join(', ') || 'none'}; ${rssMb(per).toFixed(1)} MB)`);
+            return rssMb([...e.daemons(), ...per]);
+          });
+          return both(m);
+        });
+        await workload(`\`ps -a\` with ${n} containers`, 'ms', async () => {
+          const m = await alternate('ps -a', engines, cfg.queries, async (e) => (await docker(e, ['ps', '-a'])).ms);
+          return { ...both(m), target: 'Drydock <= Docker' };
+        });
+        await workload('`inspect <name>`', 'ms', async () => {
+          const name = `c${Math.floor(n / 2)}`;
+          return both(await alternate('inspect', engines, cfg.queries, async (e) => (await docker(e, ['inspect', name])).ms));
+        });
+        await workload('`exec <name> true`', 'ms', async () => {
+          return both(await alternate('exec true', engines, cfg.execs, async (e) => (await docker(e, ['exec', 'c0', 'true'])).ms));
         });
       }
+      progress('removing containers');
+      for (const e of engines) await removeAll(e);
       done();
-      return { notMeasured: 'setup for the rows below' };
-    });
-    rows.pop(); // the setup row only reports a failure
-    if (!failures.some((f) => f.includes('containers running'))) {
-      await new Promise((r) => setTimeout(r, 2000));
-      await workload(`resident memory, ${n} containers running (daemons + containerd + per-container processes)`, 'MB', async () => {
-        const m = await alternate('memory loaded', engines, 1, async (e) => {
-          const per = e.perContainer();
-          memoryNotes.push(`${e.name} with ${n} containers: ${e.daemons().map((p) => p.role).join(' + ')} (${rssMb(e.daemons()).toFixed(1)} MB) + ${per.length} per-container processes (${[...new Set(per.map((p) => p.role))].join(', ') || 'none'}; ${rssMb(per).toFixed(1)} MB)`);
-          return rssMb([...e.daemons(), ...per]);
-        });
-        return both(m);
-      });
-      await workload(`\`ps -a\` with ${n} containers`, 'ms', async () => {
-        const m = await alternate('ps -a', engines, cfg.queries, async (e) => (await docker(e, ['ps', '-a'])).ms);
-        return { ...both(m), target: 'Drydock <= Docker' };
-      });
-      await workload('`inspect <name>`', 'ms', async () => {
-        const name = `c${Math.floor(n / 2)}`;
-        return both(await alternate('inspect', engines, cfg.queries, async (e) => (await docker(e, ['inspect', name])).ms));
-      });
-      await workload('`exec <name> true`', 'ms', async () => {
-        return both(await alternate('exec true', engines, cfg.execs, async (e) => (await docker(e, ['exec', 'c0', 'true'])).ms));
-      });
     }
-    progress('removing containers');
-    for (const e of engines) await removeAll(e);
-    done();
 
     const mb = cfg.logsBytes / 2 ** 20;
-    await workload(`\`logs\` of a container that printed ${mb >= 1 ? `${mb.toFixed(0)} MB` : `${(cfg.logsBytes / 1024).toFixed(0)} KB`}`, 'ms', async () => {
+    if (want('logs')) await workload(`\`logs\` of a container that printed ${mb >= 1 ? `${mb.toFixed(0)} MB` : `${(cfg.logsBytes / 1024).toFixed(0)} KB`}`, 'ms', async () => {
       for (const e of engines) {
         progress(`logs: ${e.name} writing ${cfg.logsBytes} bytes`);
         await docker(e, ['run', '-d', '--network', 'none', '--name', 'logs', 'busybox', 'sh', '-c', `yes ${LINE} | head -c ${cfg.logsBytes}`]);
@@ -286,7 +397,7 @@ async function main(): Promise<void> {
       return both(m);
     });
 
-    rows.push({ workload: 'pull of a ~100 MB image', unit: 's', notMeasured: 'not available yet: Drydock has no registry pull (the registry issue is open)' });
+    if (want('pull')) await pullWorkloads(dd, dk, engines, rows, workload, pullNotes);
   } finally {
     progress('stopping both engines');
     const stopped = await stopAll();
@@ -297,7 +408,7 @@ async function main(): Promise<void> {
   const header = Object.entries(info).map(([k, v]) => `- ${k}: ${v}`).join('\n');
   const memoryCounted = [
     'Memory is the sum of VmRSS (/proc/<pid>/status) of the engine\'s processes, container processes themselves excluded.',
-    'Drydock: containerd-supervisor + api-gateway + its containerd + NATS (no Redis: the supervisor and gateway do not use it); with containers: + containerd-shim-runc-v2 + drydock-logger per container.',
+    'Drydock: containerd-supervisor + api-gateway + registry-proxy + its containerd + NATS (no Redis: the services do not use it); with containers: + containerd-shim-runc-v2 + drydock-logger per container.',
     'Docker: dockerd + its containerd; with containers: + containerd-shim-runc-v2 per container (dockerd\'s json-file driver writes logs inside dockerd).',
     'Idle counts the same sets with no container present (no shims or loggers exist then).',
   ];
@@ -316,18 +427,20 @@ async function main(): Promise<void> {
     ...memoryCounted.map((l) => `- ${l}`),
     ...memoryNotes.map((l) => `- ${l}`),
     '',
+    ...pullNotes.map((l) => `- ${l}`),
+    '',
   ].join('\n');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'results.md'), md);
   writeFileSync(join(outDir, 'chart.svg'), svgChart(rows, `Drydock vs Docker Engine, medians (${info.CPU ?? ''}, ${info.cores ?? '?'} cores)`));
-  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ command, config: cfg, machine: info, rows, memoryNotes, failures }, null, 2));
+  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ command, config: cfg, machine: info, rows, memoryNotes, pull: pullDetails, failures }, null, 2));
 
   console.log();
   console.log(header);
   console.log();
   console.log(terminalTable(rows));
   console.log();
-  for (const l of [...memoryCounted, ...memoryNotes]) console.log(l);
+  for (const l of [...memoryCounted, ...memoryNotes, '', ...pullNotes]) console.log(l);
   console.log(`\nwritten: ${join(outDir, 'results.md')}, chart.svg, results.json`);
   if (failures.length) {
     console.error(`\n${failures.length} failure(s):\n  ${failures.join('\n  ')}`);

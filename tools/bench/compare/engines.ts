@@ -164,7 +164,8 @@ export class DockerEngine implements Engine {
 /**
  * The Drydock stack as the e2e harness runs it (services bundled from the working tree,
  * private containerd + NATS from @drydock/testing), but at log level warn like dockerd and
- * with the flags tools/stack runs services with.
+ * with the flags tools/stack runs services with. The registry-proxy is the one pulls go
+ * through; DRYDOCK_BENCH_LOG_LEVEL (e.g. debug) raises every service's level to time a pull.
  */
 export class DrydockEngine implements Engine {
   readonly name = 'Drydock';
@@ -173,6 +174,7 @@ export class DrydockEngine implements Engine {
   private logger = '';
   private supervisor?: ChildProcess;
   private gateway?: ChildProcess;
+  private registryProxy?: ChildProcess;
   private stopping?: Promise<void>;
 
   async start(): Promise<void> {
@@ -184,8 +186,24 @@ export class DrydockEngine implements Engine {
     mkdirSync(stateDir, { recursive: true });
     this.socket = join(infra.dir, 'd.sock');
     const port = await freePort();
+    const proxyPort = await freePort();
     const nodeFlags = (process.env.DRYDOCK_NODE_FLAGS ?? '--max-semi-space-size=1').split(/\s+/).filter(Boolean);
-    const env = { PATH: process.env.PATH, DRYDOCK_STATE_DIR: stateDir, DRYDOCK_NATS_URL: infra.nats!.url, DRYDOCK_LOG_LEVEL: 'warn' };
+    const env = {
+      PATH: process.env.PATH,
+      DRYDOCK_STATE_DIR: stateDir,
+      DRYDOCK_NATS_URL: infra.nats!.url,
+      DRYDOCK_LOG_LEVEL: process.env.DRYDOCK_BENCH_LOG_LEVEL ?? 'warn',
+      DRYDOCK_REGISTRY_PROXY_URL: `http://127.0.0.1:${proxyPort}`,
+    };
+    this.registryProxy = spawn(process.execPath, [...nodeFlags, build.registryProxy], {
+      env: { ...env, DRYDOCK_REGISTRY_PROXY_LISTEN: `127.0.0.1:${proxyPort}` },
+      stdio: ['ignore', this.logFile('registry-proxy'), this.logFile('registry-proxy')],
+    });
+    const rp = this.registryProxy;
+    await waitFor(async () => {
+      if (rp.exitCode !== null) throw new Error(`registry-proxy exited with ${rp.exitCode}:\n${this.logTail('registry-proxy')}`);
+      return tcpAccepts(proxyPort);
+    }, 30000, 'registry-proxy port');
     this.supervisor = spawn(process.execPath, [...nodeFlags, build.supervisor], {
       env: { ...env, DRYDOCK_CONTAINERD_ADDRESS: infra.containerd!.address, DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${port}`, DRYDOCK_LOGGER_BINARY: build.logger },
       stdio: ['ignore', this.logFile('supervisor'), this.logFile('supervisor')],
@@ -210,8 +228,13 @@ export class DrydockEngine implements Engine {
     return openSync(join(this.infra!.dir, `${name}.log`), 'a');
   }
 
-  logTail(name: 'supervisor' | 'gateway', lines = 30): string {
-    const f = join(this.infra?.dir ?? '', `${name}.log`);
+  /** Where each service writes its log (the pull breakdown reads them). */
+  logPath(name: 'supervisor' | 'gateway' | 'registry-proxy'): string {
+    return join(this.infra?.dir ?? '', `${name}.log`);
+  }
+
+  logTail(name: 'supervisor' | 'gateway' | 'registry-proxy', lines = 30): string {
+    const f = this.logPath(name);
     return existsSync(f) ? readFileSync(f, 'utf8').split('\n').slice(-lines).join('\n') : '';
   }
 
@@ -219,6 +242,7 @@ export class DrydockEngine implements Engine {
     return [
       { role: 'supervisor', pid: this.supervisor?.pid ?? 0 },
       { role: 'gateway', pid: this.gateway?.pid ?? 0 },
+      { role: 'registry-proxy', pid: this.registryProxy?.pid ?? 0 },
       { role: 'containerd', pid: this.infra?.containerd?.process.pid ?? 0 },
       { role: 'nats', pid: this.infra?.nats?.pid ?? 0 },
     ].filter((p) => p.pid > 0);
@@ -237,6 +261,7 @@ export class DrydockEngine implements Engine {
   private async doStop(): Promise<void> {
     await terminate(this.gateway);
     await terminate(this.supervisor);
+    await terminate(this.registryProxy);
     // deletes every container, kills leftover shims, unmounts and removes the directory
     await this.infra?.stop();
     if (this.logger) for (const p of processesRunning(this.logger)) process.kill(p.pid, 'SIGKILL');
