@@ -40,6 +40,7 @@ export interface LayeredImage {
   /** Of the OCI manifest in the layout; pushImage reports the digest of what it pushed. */
   manifestDigest: string;
   configDigest: string;
+  configSize: number;
   layers: ImageLayer[];
   /** Sum of the compressed layer sizes: the bytes a cold pull downloads (config and manifest aside). */
   downloadBytes: number;
@@ -168,7 +169,7 @@ export async function buildLayeredImage(opts: LayeredImageOptions): Promise<Laye
       manifests: [{ mediaType: types.manifest, digest: manifestDigest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': opts.tag } }],
     }),
   );
-  return { dir: opts.dir, tag: opts.tag, manifestDigest, configDigest, layers, downloadBytes: layers.reduce((n, l) => n + l.size, 0) };
+  return { dir: opts.dir, tag: opts.tag, manifestDigest, configDigest, configSize: config.length, layers, downloadBytes: layers.reduce((n, l) => n + l.size, 0) };
 }
 
 export interface PushOptions {
