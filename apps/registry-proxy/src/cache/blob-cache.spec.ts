@@ -224,6 +224,42 @@ describe('BlobCache', () => {
     expect(await ls(blobsDir())).toEqual([digest.slice(7)]);
   });
 
+  it('starts over when a partial cannot be right: as long as the blob but wrong, or refused with 416', async () => {
+    const data = randomBytes(8192);
+    const digest = sha256Digest(data);
+    await mkdir(partialDir(), { recursive: true });
+    await writeFile(join(partialDir(), digest.slice(7)), Buffer.alloc(8192));
+    const up = new FakeUpstream(data);
+    const cache = await newCache();
+    expect(await cache.ensure(digest, { source: up.source, expectedSize: 8192 })).toEqual({ size: 8192 });
+    expect(up.offsets).toEqual([0]);
+
+    const other = randomBytes(8192);
+    await writeFile(join(partialDir(), sha256Digest(other).slice(7)), Buffer.alloc(9000));
+    const up2 = new FakeUpstream(other).plan({ reject: new RegistryError('RANGE_INVALID', 'requested range not satisfiable') });
+    const cache2 = await newCache();
+    const r = await cache2.read(up2.digest, { source: up2.source });
+    expect((await readAll(r.stream)).equals(other)).toBe(true);
+    expect(up2.offsets).toEqual([9000, 0]);
+  });
+
+  it('serves an empty blob only once it verified', async () => {
+    const up = new FakeUpstream(Buffer.alloc(0));
+    const cache = await newCache();
+    const r = await cache.read(up.digest, { source: up.source });
+    expect(r.size).toBe(0);
+    expect((await readAll(r.stream)).length).toBe(0);
+    expect(await cache.stat(up.digest)).toEqual({ size: 0 });
+    const liar = new FakeUpstream(Buffer.alloc(0)).plan({ noSize: true });
+    const wrong = sha256Digest('not empty');
+    const r2 = await cache.read(wrong, { source: liar.source, expectedSize: 0 });
+    expect(r2.size).toBe(0);
+    const res = await tap(r2.stream).ended;
+    expect(res.ended).toBe(false);
+    expect(res.err).toMatchObject({ code: 'DIGEST_INVALID' });
+    expect(await ls(blobsDir())).toEqual([up.digest.slice(7)]);
+  });
+
   it('restarts from zero when the upstream ignores Range and no reader has bytes yet', async () => {
     const up = new FakeUpstream(randomBytes(2 * MiB)).plan({ cutAfter: MiB }, { ignoreRange: true });
     const cache = await newCache();

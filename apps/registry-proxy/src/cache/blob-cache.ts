@@ -23,7 +23,10 @@ export interface UpstreamBody {
   size?: number;
 }
 
-/** Opens the blob upstream from `offset` (Range: bytes=offset-). Rejects with the upstream's error (RegistryError from ../registry/errors with the spec code, or a connection error). */
+/**
+ * Opens the blob upstream from `offset` (Range: bytes=offset-). Rejects with the upstream's error (RegistryError from ../registry/errors with the spec code, or a connection error).
+ * A 416 answer should reject with RegistryError RANGE_INVALID: the cache then drops its partial and asks again from 0.
+ */
 export type BlobSource = (offset: number, signal: AbortSignal) => Promise<UpstreamBody>;
 
 export interface BlobCacheOptions {
@@ -310,10 +313,12 @@ export class BlobCache {
     this.pin(hex);
     // Its partial is being worked on: no longer an idle, evictable entry.
     this.index.remove('partial', hex);
-    const run = this.runFlight(f, digest, source).finally(() => {
-      this.runs.delete(run);
-      this.unpin(hex);
-    });
+    const run = this.runFlight(f, digest, source)
+      .catch((err) => this.log.error({ err, digest }, 'blob fetch bookkeeping failed'))
+      .finally(() => {
+        this.runs.delete(run);
+        this.unpin(hex);
+      });
     this.runs.add(run);
     return f;
   }
@@ -322,6 +327,8 @@ export class BlobCache {
     const log = this.log.child({ digest });
     const partial = this.path('partial', f.hex);
     try {
+      // An eviction of this partial may still be unlinking it: that must not hit the new file.
+      await this.deleting.get(`partial:${f.hex}`);
       f.fh = await open(partial, fsc.O_RDWR | fsc.O_CREAT, 0o644);
       const { size: onDisk } = await f.fh.stat();
       if (onDisk > 0 && f.expectedSize !== undefined && onDisk > f.expectedSize) {
@@ -340,6 +347,8 @@ export class BlobCache {
         await this.commitBlob(f, digest);
         return;
       }
+      // All the bytes, but the wrong ones (a power loss can leave zeros): start over.
+      if (f.size !== undefined && f.written >= f.size) await this.restartFromZero(f);
       await this.download(f, digest, source, log);
       await this.commitBlob(f, digest);
     } catch (err) {
@@ -354,6 +363,7 @@ export class BlobCache {
   private async download(f: Flight, digest: string, source: BlobSource, log: Logger): Promise<void> {
     let retry = 0;
     let answered = false;
+    let restarted = false;
     for (;;) {
       this.checkAborted(f);
       let body: UpstreamBody;
@@ -362,10 +372,18 @@ export class BlobCache {
         body = await source(f.written, f.abort.signal);
         answered = true;
       } catch (err) {
+        this.checkAborted(f);
+        // A partial the upstream cannot continue (416: it is as long as the blob, or
+        // longer) is not worth keeping: fetch the blob from its start.
+        if (f.written > 0 && f.deliveredHigh === 0 && err instanceof RegistryError && err.code === 'RANGE_INVALID' && !restarted) {
+          restarted = true;
+          log.warn({ offset: f.written }, 'upstream refused to resume the partial blob, restarting');
+          await this.restartFromZero(f);
+          continue;
+        }
         // A refusal on the first request is the upstream's answer (404, 401, unreachable):
         // it goes straight to the caller. Once it has served bytes, a failing reopen is
         // the interruption continuing.
-        this.checkAborted(f);
         if (!answered || retry >= this.retries) throw err;
         retry++;
         log.warn({ err, offset: f.written, retry }, 'blob upstream reopen failed, retrying');
@@ -374,6 +392,8 @@ export class BlobCache {
       }
       try {
         f.current = body.stream;
+        // close() may have come while the upstream was answering.
+        this.checkAborted(f);
         await this.consume(f, body, digest);
         return;
       } catch (err) {
@@ -397,10 +417,7 @@ export class BlobCache {
     if (body.offset !== f.written) {
       if (body.offset !== 0) throw new Error(`upstream answered from byte ${body.offset}, asked for ${f.written}`);
       if (f.deliveredHigh === 0) {
-        await fh.truncate(0);
-        f.written = 0;
-        f.hash = createHash('sha256');
-        f.changed();
+        await this.restartFromZero(f);
       } else {
         // Readers already hold bytes of the file: rewriting them could hand out bytes
         // the final hash never covered, so the repeat must equal the file instead.
@@ -440,6 +457,14 @@ export class BlobCache {
     if (pos < compareUntil || (f.size !== undefined && f.written < f.size)) {
       throw new Error(`upstream stream ended at byte ${f.written} of ${f.size ?? 'unknown'}`);
     }
+  }
+
+  /** Empties the partial file (no reader holds any of its bytes). */
+  private async restartFromZero(f: Flight): Promise<void> {
+    await (f.fh as FileHandle).truncate(0);
+    f.written = 0;
+    f.hash = createHash('sha256');
+    f.changed();
   }
 
   /** Records the blob's total size (resolving readers waits for the upstream's answer); a second, different answer is a mismatch. */

@@ -8,6 +8,8 @@ export interface TailSource {
   readonly readable: number;
   /** Set once no more bytes will come; readers fail with it. */
   readonly failure: Error | undefined;
+  /** The whole file is verified: a reader may end (an empty range or blob waits for this too). */
+  readonly verified: boolean;
   /** Calls `listener` at the next change of `readable` or `failure`; returns the unsubscribe. */
   onChange(listener: () => void): () => void;
   /** A reader has handed out bytes up to `position` (the fetch must not rewrite them). */
@@ -16,7 +18,7 @@ export interface TailSource {
 
 /** A complete, verified file: everything readable, nothing changes. */
 export function completeSource(size: number): TailSource {
-  return { readable: size, failure: undefined, onChange: () => () => undefined, delivered: () => undefined };
+  return { readable: size, failure: undefined, verified: true, onChange: () => () => undefined, delivered: () => undefined };
 }
 
 /**
@@ -69,7 +71,7 @@ export class BlobReader extends Readable {
           this.destroy(this.source.failure);
           return;
         }
-        if (this.pos >= this.end) {
+        if (this.pos >= this.end && this.source.verified) {
           this.push(null);
           return;
         }
