@@ -8,6 +8,9 @@ import type { Page, RegistryStore } from '../registry/registry-store';
 import { parseContentRange, parseRange } from './range';
 import { parseRegistryPath, type RegistryPath } from './paths';
 import { toRegistryErrorResponse } from './registry-errors';
+import { parseRemoteName } from '../upstream/remote-name';
+import type { ControlRoutes } from './control-routes';
+import type { RemoteRoutes } from './remote-routes';
 
 /** The narrow store interface the adapter needs (tests can hand it a fake). */
 export type RegistryBackend = Pick<
@@ -30,6 +33,10 @@ export type RegistryBackend = Pick<
 
 export interface RegistryServerOptions {
   maxManifestBytes: number;
+  /** Repositories of remote registries (`/v2/<host>/<repo>/...`); without it they are plain local names. */
+  remote?: RemoteRoutes;
+  /** `/drydock/v1/auth` and `/drydock/v1/search`. */
+  control?: ControlRoutes;
 }
 
 const API_VERSION_HEADER = { 'Docker-Distribution-API-Version': 'registry/2.0' };
@@ -82,6 +89,14 @@ export class RegistryServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const log = this.log.child({ requestId: this.nextRequestId++ });
     const url = new URL(req.url ?? '/', 'http://registry');
+    // The caller going away cancels the upstream work it alone caused.
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort(new Error('the client went away'));
+    });
+    if (this.opts.control && url.pathname.startsWith('/drydock/')) {
+      if (await this.opts.control.handle(url.pathname, url.searchParams, req, res, gone.signal, log)) return;
+    }
     for (const [k, v] of Object.entries(API_VERSION_HEADER)) res.setHeader(k, v);
     try {
       const route = this.router.find(req.method as 'GET', url.pathname) ? parseRegistryPath(url.pathname) : undefined;
@@ -89,9 +104,15 @@ export class RegistryServer {
         req.resume();
         return sendJson(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: 'no such registry endpoint', detail: { path: url.pathname } }] });
       }
-      await this.dispatch(route, req, res, url.searchParams);
+      const remoteName = this.opts.remote && 'name' in route ? parseRemoteName(route.name) : undefined;
+      if (remoteName) await this.opts.remote!.dispatch(route as RegistryPath & { name: string }, remoteName, req, res, url.searchParams, gone.signal, log);
+      else await this.dispatch(route, req, res, url.searchParams);
       log.debug({ method: req.method, path: url.pathname, status: res.statusCode }, 'request');
     } catch (err) {
+      if (gone.signal.aborted) {
+        log.debug({ method: req.method, path: url.pathname }, 'client went away');
+        return void res.destroy();
+      }
       const e = toRegistryErrorResponse(err);
       if (e.classified) log.debug({ method: req.method, path: url.pathname, status: e.status, code: e.body.errors[0].code }, 'request failed');
       else log.error({ err, method: req.method, path: url.pathname }, 'request failed');
