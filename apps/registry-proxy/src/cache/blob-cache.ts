@@ -25,7 +25,8 @@ export interface UpstreamBody {
 
 /**
  * Opens the blob upstream from `offset` (Range: bytes=offset-). Rejects with the upstream's error (RegistryError from ../registry/errors with the spec code, or a connection error).
- * A 416 answer should reject with RegistryError RANGE_INVALID: the cache then drops its partial and asks again from 0.
+ * A 416 answer should reject with RegistryError RANGE_INVALID or an error carrying `status: 416` (also as a `cause`):
+ * the cache then drops its partial and asks again from 0.
  */
 export type BlobSource = (offset: number, signal: AbortSignal) => Promise<UpstreamBody>;
 
@@ -375,7 +376,7 @@ export class BlobCache {
         this.checkAborted(f);
         // A partial the upstream cannot continue (416: it is as long as the blob, or
         // longer) is not worth keeping: fetch the blob from its start.
-        if (f.written > 0 && f.deliveredHigh === 0 && err instanceof RegistryError && err.code === 'RANGE_INVALID' && !restarted) {
+        if (f.written > 0 && f.deliveredHigh === 0 && !restarted && isRangeNotSatisfiable(err)) {
           restarted = true;
           log.warn({ offset: f.written }, 'upstream refused to resume the partial blob, restarting');
           await this.restartFromZero(f);
@@ -633,6 +634,21 @@ export class BlobCache {
     const name = enc.length <= MAX_REPO_DIR ? enc : `sha256-${createHash('sha256').update(repoKey).digest('hex')}`;
     return join(this.opts.dir, 'tags', name, tag);
   }
+}
+
+/**
+ * The upstream answered 416 to a Range request: a RegistryError RANGE_INVALID, or any
+ * error with `status: 416`, anywhere on the cause chain (the upstream client's own
+ * error class stays unknown to the cache).
+ */
+function isRangeNotSatisfiable(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let i = 0; i < 16 && cur; i++) {
+    if (cur instanceof RegistryError && cur.code === 'RANGE_INVALID') return true;
+    if ((cur as { status?: unknown }).status === 416) return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 function isDigestInvalid(err: unknown): boolean {
