@@ -24,7 +24,7 @@ export function imagesService(images: ImageStore, containers: ContainerManager, 
   };
   return {
     ...imageDistributionHandlers(h, { ...distribution, events }),
-    ...imageArchiveHandlers(h),
+    ...imageArchiveHandlers(h, images, events),
     importImage: h.clientStream('ImportImage', async (_messages: AsyncIterable<supervisorV1.ImportImageRequest>, call) => {
       const it = incoming<supervisorV1.ImportImageRequest>(call)[Symbol.asyncIterator]();
       const first = await it.next();

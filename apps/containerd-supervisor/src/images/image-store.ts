@@ -415,6 +415,11 @@ export class ImageStore {
     return this.cc;
   }
 
+  /** The store's logger, for the code built on its ingest API (save/load) to derive its own from. */
+  get logger(): Logger {
+    return this.log;
+  }
+
   get snapshotterName(): string {
     return this.snapshotter;
   }
