@@ -118,7 +118,7 @@ export class ImagePusher {
     await this.retry(o, async () => {
       if (await this.registry.hasBlob(tagRef.name, config.digest, o)) return;
       const bytes = await readBlob(cc, config.digest, { maxBytes: 16 * 1024 * 1024, timeoutMs: this.opts.contentTimeoutMs });
-      await this.registry.uploadBlob(tagRef.name, config.digest, bytes.length, oneChunk(bytes), o);
+      await this.registry.uploadBlob(tagRef.name, config.digest, bytes.length, () => oneChunk(bytes), o);
     });
 
     const unchanged = pushed.every((p, i) => p.digest === layers[i].digest);
@@ -183,13 +183,15 @@ export class ImagePusher {
             return;
           }
         }
-        const throttle = new ProgressThrottle();
-        let sent = 0;
-        const report = (n: number) => {
-          sent += n;
-          if (throttle.shouldReport(sent, blob.size)) ch.push({ id, status: 'Pushing', current: sent, total: blob.size });
+        const body = () => {
+          const throttle = new ProgressThrottle();
+          let sent = 0;
+          return counted(readContent(cc, blob.digest, this.opts.contentTimeoutMs), (n) => {
+            sent += n;
+            if (throttle.shouldReport(sent, blob.size)) ch.push({ id, status: 'Pushing', current: sent, total: blob.size });
+          });
         };
-        await this.registry.uploadBlob(tagRef.name, blob.digest, blob.size, counted(readContent(cc, blob.digest, this.opts.contentTimeoutMs), report), o);
+        await this.registry.uploadBlob(tagRef.name, blob.digest, blob.size, body, o);
         ch.push({ id, status: 'Pushed' });
       }, { ch, id });
       // Next pushes to other repositories of this registry can mount it from here.

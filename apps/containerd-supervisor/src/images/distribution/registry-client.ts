@@ -92,24 +92,33 @@ export class RegistryClient {
     }
   }
 
-  /** Cross-repository mount: true when mounted (201), false when the registry wants an upload (202). */
+  /**
+   * Cross-repository mount from repository path `from` of the same registry
+   * (`team/app`, without the host): true when mounted (201), false when the
+   * registry wants an upload (202).
+   */
   async mountBlob(name: string, digest: string, from: string, o: CallOptions): Promise<boolean> {
-    const q = `mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(this.repoPath(from))}`;
+    const q = `mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
     const res = await this.send('POST', `${this.repoPath(name)}/blobs/uploads/?${q}`, { 'Content-Length': '0' }, o);
     res.resume();
     return res.statusCode === 201;
   }
 
-  /** Monolithic upload: POST ?digest= with the whole blob as body. */
-  async uploadBlob(name: string, digest: string, size: number, body: AsyncIterable<Buffer>, o: CallOptions): Promise<void> {
-    const res = await this.send(
-      'POST',
-      `${this.repoPath(name)}/blobs/uploads/?digest=${encodeURIComponent(digest)}`,
-      { 'Content-Length': String(size), 'Content-Type': 'application/octet-stream' },
-      o,
-      body,
-    );
+  /**
+   * Monolithic upload: POST ?digest= with the whole blob as body (the proxy's
+   * contract). A registry without monolithic POST answers 202 with an upload
+   * session instead; the bytes then go again with PUT <location>&digest=.
+   */
+  async uploadBlob(name: string, digest: string, size: number, body: () => AsyncIterable<Buffer>, o: CallOptions): Promise<void> {
+    const headers = { 'Content-Length': String(size), 'Content-Type': 'application/octet-stream' };
+    const res = await this.send('POST', `${this.repoPath(name)}/blobs/uploads/?digest=${encodeURIComponent(digest)}`, headers, o, body());
     res.resume();
+    const location = header(res, 'location');
+    if (res.statusCode !== 202 || !location) return;
+    const url = new URL(location, this.base);
+    url.searchParams.set('digest', digest);
+    const put = await this.send('PUT', url.pathname.replace(/^.*?\/v2\//, '') + url.search, headers, o, body());
+    put.resume();
   }
 
   /** PUT of a manifest by tag; returns the registry's Docker-Content-Digest. */
