@@ -320,6 +320,20 @@ describe('BlobCache', () => {
     expect(up.offsets).toEqual([0]);
   });
 
+  it('reads ahead only about one chunk for a reader that does not consume (back-pressure, not memory)', async () => {
+    const up = new FakeUpstream(randomBytes(16 * MiB));
+    const cache = await newCache();
+    const { stream } = await cache.read(up.digest, { source: up.source });
+    stream.on('readable', () => undefined); // paused: asks to fill its buffer, never reads
+    await cache.ensure(up.digest, { source: up.source });
+    await new Promise((r) => setImmediate(r));
+    expect(stream.readableLength).toBeGreaterThan(0);
+    expect(stream.readableLength).toBeLessThanOrEqual(2 * MiB);
+    stream.removeAllListeners('readable');
+    expect((await readAll(stream)).equals(up.data)).toBe(true);
+    expect(up.offsets).toEqual([0]);
+  });
+
   it('keeps fetching when a reader goes away', async () => {
     const up = new FakeUpstream(randomBytes(3 * MiB)).plan({ holdAt: MiB });
     const cache = await newCache();

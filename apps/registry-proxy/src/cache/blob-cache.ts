@@ -111,7 +111,12 @@ export class BlobCache {
       }
     }
     found.sort((a, b) => a.mtimeMs - b.mtimeMs);
-    for (const e of found) this.index.add(e.kind, e.hex, e.size);
+    const verified = new Set(found.filter((e) => e.kind === 'blob').map((e) => e.hex));
+    for (const e of found) {
+      // A partial next to its verified blob is a leftover (content-addressed: the blob wins).
+      if (e.kind === 'partial' && verified.has(e.hex)) await removeFile(this.path('partial', e.hex));
+      else this.index.add(e.kind, e.hex, e.size);
+    }
     this.log.info({ bytes: this.index.bytes, blobs: this.index.blobs, maxBytes: this.opts.maxBytes }, 'blob cache loaded');
     this.evict();
   }
