@@ -12,7 +12,7 @@ export interface TailSource {
   readonly verified: boolean;
   /** Calls `listener` at the next change of `readable` or `failure`; returns the unsubscribe. */
   onChange(listener: () => void): () => void;
-  /** A reader has handed out bytes up to `position` (the fetch must not rewrite them). */
+  /** A reader is taking (or took) bytes up to `position`: the fetch must not rewrite them. */
   delivered(position: number): void;
 }
 
@@ -78,12 +78,13 @@ export class BlobReader extends Readable {
         const avail = Math.min(this.source.readable, this.end);
         if (avail > this.pos) {
           const len = Math.min(avail - this.pos, IO_CHUNK_BYTES);
+          // Claimed before the read: the fetch must not rewrite bytes a read is taking.
+          this.source.delivered(this.pos + len);
           const buf = Buffer.allocUnsafe(len);
           const { bytesRead } = await this.fh.read(buf, 0, len, this.pos);
           if (this.destroyed) return;
           if (bytesRead === 0) throw new Error(`blob file ended at ${this.pos} of ${this.end} bytes`);
           this.pos += bytesRead;
-          this.source.delivered(this.pos);
           if (!this.push(bytesRead < len ? buf.subarray(0, bytesRead) : buf)) return;
           continue;
         }
