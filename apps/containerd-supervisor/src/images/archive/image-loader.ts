@@ -298,7 +298,9 @@ export class ImageLoader {
 /** The tar validator's words for a bad layer tar, in dockerd's where it has them. */
 function layerTarError(err: unknown): InvalidArgumentError {
   const msg = err instanceof Error ? err.message : String(err);
-  if (/^invalid tar header|^invalid tar: unexpected EOF|^invalid gzip data/.test(msg)) return tarError(/gzip/.test(msg) ? new Error('unexpected EOF') : err);
+  // Go's gzip reader fails a damaged stream with "unexpected EOF" as well
+  if (/^invalid gzip data/.test(msg)) return tarError(new Error('unexpected EOF'));
+  if (/^invalid tar header|^invalid tar: unexpected EOF/.test(msg)) return tarError(err);
   return err instanceof InvalidArgumentError ? err : tarError(err);
 }
 
