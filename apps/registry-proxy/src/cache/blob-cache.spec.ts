@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { build } from 'esbuild';
 import { createLogger } from '@drydock/logging';
 import { sha256Digest } from '../registry/digest';
 import { RegistryError } from '../registry/errors';
@@ -210,6 +212,45 @@ describe('BlobCache', () => {
     expect(second.offsets).toEqual([2 * MiB]);
     expect(second.sentBytes).toBe(data.length - 2 * MiB);
     expect(cache2.usage()).toEqual({ bytes: data.length, blobs: 1 });
+  });
+
+  it('resumes after a SIGKILL mid-fetch: nothing visible in blobs/, the partial continues where the disk left off', async () => {
+    const data = randomBytes(6 * MiB + 3);
+    const holdAt = 4 * MiB + 99;
+    const dataPath = join(dir, 'blob.bin');
+    await writeFile(dataPath, data);
+    const child = join(dir, 'child.js');
+    await build({
+      entryPoints: [join(__dirname, 'testing', 'killed-fetch.child.ts')],
+      outfile: child,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      tsconfig: join(__dirname, '../../../../tsconfig.json'),
+      logLevel: 'warning',
+    });
+    const cacheDir = join(dir, 'cache');
+    const proc = spawn(process.execPath, [child, cacheDir, dataPath, String(holdAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.on('exit', (_code, signal) => resolve(signal)));
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
+      proc.on('exit', (code) => reject(new Error(`child exited with ${code} before the hold`)));
+    });
+    proc.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+
+    const hex = sha256Digest(data).slice(7);
+    expect(await ls(join(cacheDir, 'blobs', 'sha256'))).toEqual([]);
+    expect((await stat(join(cacheDir, 'partial', 'sha256', hex))).size).toBe(holdAt);
+    const up = new FakeUpstream(data);
+    const cache = new BlobCache({ dir: cacheDir, maxBytes: 1024 * MiB, logger, retryDelayMs: 0 });
+    caches.push(cache);
+    await cache.init();
+    const r = await cache.read(up.digest, { source: up.source });
+    expect((await readAll(r.stream)).equals(data)).toBe(true);
+    expect(up.offsets).toEqual([holdAt]);
+    expect(up.sentBytes).toBe(data.length - holdAt);
   });
 
   it('commits a partial that was complete when the process died without asking the upstream', async () => {
