@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { extract, pack, type Headers } from 'tar-stream';
+import { extract, pack, type Header } from 'tar-stream';
+
+type Headers = Partial<Header> & { name: string };
 import { InvalidArgumentError, NotFoundError } from '@drydock/errors';
 import { createLogger } from '@drydock/logging';
 import { chainIds } from '@drydock/oci-spec';
