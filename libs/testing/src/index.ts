@@ -6,3 +6,4 @@ export { ctr, deleteAllContainers, killShimsOf } from './containerd-cleanup';
 export { mountsUnder, unmountAllUnder } from './mounts';
 export { buildDrydock, type DrydockBuild } from './build-drydock';
 export { buildLayeredImage, pushImage, type LayeredImage, type LayeredImageOptions, type ImageLayer, type PushOptions } from './layered-image';
+export { TokenServer, TokenAuthRegistry, RegistryTap, type TokenServerOptions, type TokenRequest, type TapMode, type TapRequest } from './registry-upstreams';

@@ -53,6 +53,7 @@ const TOKEN_MARGIN_MS = 5000;
 export class RegistryClient {
   private readonly pings = new Map<string, { at: number; result: PingResult }>();
   private readonly tokens = new Map<string, CachedToken>();
+  private readonly preferred = new Map<string, { origin: string; at: number }>();
   private readonly log: Logger;
 
   constructor(
@@ -71,19 +72,32 @@ export class RegistryClient {
    */
   async withEndpoints<T>(host: string, purpose: 'pull' | 'push', op: (ep: Endpoint) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const endpoints = await this.resolver.endpoints(host, purpose);
+    // dockerd walks the list for every pull; a pull here is many requests, so the
+    // endpoint that answered last time goes first for a while (HTTPS keeps being tried
+    // again once that expires).
+    const key = `${purpose} ${host}`;
+    const preferred = this.preferred.get(key);
+    if (preferred && this.now() - preferred.at < PING_TTL_MS) {
+      const i = endpoints.findIndex((e) => e.origin === preferred.origin);
+      if (i > 0) endpoints.unshift(...endpoints.splice(i, 1));
+    }
     let last: unknown;
     let tlsConfirmed = false;
     for (const ep of endpoints) {
       if (tlsConfirmed && ep.origin.startsWith('http:')) continue;
       try {
-        return await op(ep);
+        const result = await op(ep);
+        if (endpoints.length > 1) this.preferred.set(key, { origin: ep.origin, at: this.now() });
+        return result;
       } catch (err) {
         if (signal?.aborted) throw err;
         const transport = findCause(err, TransportError);
-        if (transport) this.pings.delete(ep.origin);
-        else if (ep.origin.startsWith('https:')) tlsConfirmed = true;
+        if (transport) {
+          this.pings.delete(ep.origin);
+          if (preferred?.origin === ep.origin) this.preferred.delete(key);
+        } else if (ep.origin.startsWith('https:')) tlsConfirmed = true;
         if (!transport && !ep.mirror) throw err;
-        this.log.info({ endpoint: ep.origin, err: (err as Error).message }, 'trying next endpoint');
+        this.log.debug({ endpoint: ep.origin, err: (err as Error).message }, 'trying next endpoint');
         last = err;
       }
     }
