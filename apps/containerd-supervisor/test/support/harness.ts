@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
 import { freePort, waitFor } from '@drydock/infra';
-import { buildBusyboxRootfsTar, buildDrydock, startTestInfra, type DrydockBuild, type TestInfra } from '@drydock/testing';
+import { buildBusyboxRootfsTar, buildDrydock, startTestInfra, type DrydockBuild, type TestInfra, type TestInfraOptions } from '@drydock/testing';
 
 const repo = resolve(__dirname, '../../../..');
 
@@ -22,15 +22,22 @@ export class SupervisorHarness {
   archives!: supervisorV1.ArchivesClient;
   volumes!: supervisorV1.VolumesClient;
   private child?: ChildProcess;
+  private proxyChild?: ChildProcess;
+  /** Base URL of the registry-proxy the supervisor uses (setup({ registryProxy: true })). */
+  registryProxyUrl?: string;
   private build!: DrydockBuild;
   stateDir = '';
   readonly output: string[] = [];
 
-  async setup(): Promise<void> {
-    this.infra = await startTestInfra({ containerd: true, nats: true, name: 'sup' });
+  async setup(opts: { registry?: TestInfraOptions['registry']; registryProxy?: boolean } = {}): Promise<void> {
+    this.infra = await startTestInfra({ containerd: true, nats: true, registry: opts.registry, name: 'sup' });
     this.build = buildDrydock(join(this.infra.dir, 'build'));
     this.stateDir = join(this.infra.dir, 'state');
     this.port = await freePort();
+    if (opts.registryProxy) {
+      this.registryProxyUrl = `http://127.0.0.1:${await freePort()}`;
+      await this.startRegistryProxy();
+    }
     await this.startSupervisor();
     const target = `127.0.0.1:${this.port}`;
     const creds = credentials.createInsecure();
@@ -55,6 +62,7 @@ export class SupervisorHarness {
         DRYDOCK_LOG_LEVEL: 'debug',
         DRYDOCK_HEARTBEAT_INTERVAL_MS: '500',
         DRYDOCK_HEARTBEAT_TTL_MS: '3000',
+        ...(this.registryProxyUrl ? { DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl } : {}),
       },
       stdio: ['ignore', log, log],
     });
@@ -63,6 +71,36 @@ export class SupervisorHarness {
       if (child.exitCode !== null) throw new Error(`supervisor exited with ${child.exitCode}; see ${join(this.infra.dir, 'supervisor.log')}`);
       return tcpOpen(this.port);
     }, 30000, 'supervisor port');
+  }
+
+  /** Starts (or restarts) the built registry-proxy on registryProxyUrl's port; its store survives restarts. */
+  async startRegistryProxy(): Promise<void> {
+    const port = Number(new URL(this.registryProxyUrl!).port);
+    const log = openSync(join(this.infra.dir, 'registry-proxy.log'), 'a');
+    const child = spawn(process.execPath, [this.build.registryProxy], {
+      env: {
+        PATH: process.env.PATH,
+        DRYDOCK_STATE_DIR: this.stateDir,
+        DRYDOCK_REGISTRY_PROXY_LISTEN: `127.0.0.1:${port}`,
+        DRYDOCK_REGISTRY_PROXY_DIR: join(this.infra.dir, 'registry-proxy'),
+        DRYDOCK_LOG_LEVEL: 'debug',
+      },
+      stdio: ['ignore', log, log],
+    });
+    this.proxyChild = child;
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`registry-proxy exited with ${child.exitCode}; see ${join(this.infra.dir, 'registry-proxy.log')}`);
+      return tcpOpen(port);
+    }, 30000, 'registry-proxy port');
+  }
+
+  /** SIGKILLs the registry-proxy, like a crash. */
+  async killRegistryProxy(): Promise<void> {
+    const c = this.proxyChild;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const done = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await done;
   }
 
   get pid(): number | undefined {
@@ -99,6 +137,7 @@ export class SupervisorHarness {
       return;
     }
     await this.kill();
+    await this.killRegistryProxy();
     await this.infra?.stop();
   }
 

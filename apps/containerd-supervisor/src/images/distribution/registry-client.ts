@@ -88,6 +88,15 @@ export class RegistryClient {
       return true;
     } catch (err) {
       if (err instanceof RegistryError && err.status === 404) return false;
+      if (!(err instanceof RegistryError) || err.network || err.errors.length > 0) throw err;
+      // A HEAD answer has no body to say why. A manifest GET by the same digest
+      // goes upstream with the same credentials and, refused, says it in words.
+      // (Not a blob GET: the proxy may serve a cached blob without asking the upstream.)
+      try {
+        (await this.send('GET', `${this.repoPath(name)}/manifests/${digest}`, { Accept: MANIFEST_ACCEPT }, o)).destroy();
+      } catch (probe) {
+        if (probe instanceof RegistryError && probe.status === err.status && probe.errors.length > 0) throw probe;
+      }
       throw err;
     }
   }

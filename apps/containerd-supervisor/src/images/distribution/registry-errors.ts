@@ -104,9 +104,15 @@ export function translatePullError(err: unknown, ref: ImageReference): DrydockEr
   return new InternalError(err.message, { cause: err });
 }
 
-/** Push errors: dockerd reports the registry's words as they are (`denied: requested access to the resource is denied`). */
+/**
+ * Push errors: dockerd reports the registry's words (`denied: requested access
+ * to the resource is denied`), and an authentication failure without the
+ * request in front (`no basic auth credentials`, where pull says
+ * `Head "<url>": no basic auth credentials`).
+ */
 export function translatePushError(err: unknown): DrydockError {
   if (!(err instanceof RegistryError)) return findDrydockError(err) ?? new InternalError(String((err as Error)?.message ?? err), { cause: err });
   const first = err.errors[0];
-  return new InternalError(first ? errcodeText(first) : err.message, { cause: err });
+  const text = first ? errcodeText(first) : err.message;
+  return new InternalError(first?.code === 'UNAUTHORIZED' ? text.replace(/^(Get|Head|Post|Put|Patch|Delete) "[^"]*": /, '') : text, { cause: err });
 }
