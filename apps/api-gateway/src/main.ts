@@ -9,6 +9,7 @@ import { registerContainerRoutes } from './routes/containers.routes';
 import { registerEventRoutes } from './routes/events.routes';
 import { registerExecRoutes } from './routes/exec.routes';
 import { registerImageRoutes } from './routes/images.routes';
+import { registerImageArchiveRoutes } from './routes/image-archive.routes';
 import { registerRegistryRoutes } from './routes/registry.routes';
 import { RegistryProxyClient } from './registry/registry-proxy-client';
 import { registerStreamRoutes } from './routes/streams.routes';
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
   registerStreamRoutes(router, deps);
   registerExecRoutes(router, deps);
   registerImageRoutes(router, deps);
+  registerImageArchiveRoutes(router, deps);
   registerRegistryRoutes(router, new RegistryProxyClient(config.registryProxyUrl, config.callTimeoutMs));
   registerVolumeRoutes(router, deps);
   registerEventRoutes(router, deps);

@@ -13,6 +13,7 @@ import { pushRegistryAuth } from '../registry/auth-config';
 import { headerValue, readSmallBody } from '../registry/http-input';
 import type { Ctx, Router } from '../http/router';
 import type { RouteDeps } from './deps';
+import { exportImages } from './image-archive.routes';
 
 /** The image snapshotter the supervisor uses (GraphDriver.Name in inspect). */
 const GRAPH_DRIVER = 'overlayfs';
@@ -58,8 +59,8 @@ export function registerImageRoutes(router: Router, deps: Pick<RouteDeps, 'nodes
       const res = await s.call(s.images, s.images.imageHistory, { ref: name });
       ctx.send(200, toHistory(res.rows ?? []));
     } else {
-      // GET /images/{name}/get (docker save of one image) comes with registry support
-      throw new NotImplementedError(`image export is not supported yet by this Drydock node`);
+      // GET /images/{name}/get: docker save of one image
+      await exportImages(ctx, s, [name]);
     }
   });
 
