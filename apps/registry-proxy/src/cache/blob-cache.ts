@@ -30,6 +30,7 @@ export interface UpstreamBody {
  */
 export type BlobSource = (offset: number, signal: AbortSignal) => Promise<UpstreamBody>;
 
+/** Construction options of BlobCache (main.ts passes the validated config). */
 export interface BlobCacheOptions {
   /** Cache root (created if missing). One BlobCache per directory. */
   dir: string;

@@ -27,10 +27,12 @@ export class CacheIndex {
     return this.blobCount;
   }
 
+  /** The entry, without touching it. */
   get(kind: EntryKind, hex: string): CacheEntry | undefined {
     return this.entries.get(key(kind, hex));
   }
 
+  /** Whether the entry is indexed, without touching it. */
   has(kind: EntryKind, hex: string): boolean {
     return this.entries.has(key(kind, hex));
   }
@@ -53,6 +55,7 @@ export class CacheIndex {
     return true;
   }
 
+  /** Forgets an entry (its file is the caller's business); returns it when it was indexed. */
   remove(kind: EntryKind, hex: string): CacheEntry | undefined {
     const k = key(kind, hex);
     const e = this.entries.get(k);
