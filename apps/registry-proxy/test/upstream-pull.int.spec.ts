@@ -134,6 +134,22 @@ describe('pull-through of an anonymous registry', () => {
   });
 });
 
+describe('cancellation', () => {
+  it('cancels the upstream request a caller alone caused when the caller goes away', async () => {
+    await putImage(anon.registry!.url, 'cancel/app', 'v1', randomBytes(1024));
+    tap.setMode({ match: /\/cancel\/app\/manifests\//, delayMs: 30000 });
+    const ac = new AbortController();
+    const pending = fetch(`${proxy.url}/v2/${tap.host}/cancel/app/manifests/v1`, { signal: ac.signal }).then(
+      () => 'answered',
+      () => 'aborted',
+    );
+    await waitFor(() => tap.count(/\/cancel\/app\/manifests\//) >= 1, 10000, 'the upstream manifest request');
+    ac.abort();
+    expect(await pending).toBe('aborted');
+    await waitFor(() => tap.requests.some((r) => r.path.includes('/cancel/app/manifests/') && r.aborted), 10000, 'the upstream request to be cancelled');
+  });
+});
+
 describe('credentials', () => {
   it('answers Basic challenges with the caller’s X-Registry-Auth', async () => {
     const name = `${basic.registry!.host}/team/app`;

@@ -236,6 +236,8 @@ export interface TapRequest {
   status?: number;
   /** Response body bytes passed to the client so far. */
   bytes: number;
+  /** The client went away (or the tap cut the connection) before the response was complete. */
+  aborted?: boolean;
 }
 
 /**
@@ -321,6 +323,7 @@ export class RegistryTap {
         const length = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
         if (tamper && mode.truncate !== undefined && length !== undefined) headers['content-length'] = String(Math.min(length, mode.truncate));
         const go = () => {
+          if (res.destroyed) return void ures.destroy();
           res.writeHead(ures.statusCode ?? 502, headers);
           if (!tamper) {
             ures.on('data', (c: Buffer) => (seen.bytes += c.length));
@@ -352,7 +355,7 @@ export class RegistryTap {
           out.on('data', (c: Buffer) => (seen.bytes += c.length));
           out.pipe(res);
         };
-        if (mode.delayMs) setTimeout(go, mode.delayMs);
+        if (mode.delayMs) setTimeout(go, mode.delayMs).unref();
         else go();
       },
     );
@@ -360,7 +363,10 @@ export class RegistryTap {
       if (!res.headersSent) res.writeHead(502).end();
       else res.destroy();
     });
-    res.on('close', () => up.destroy());
+    res.on('close', () => {
+      if (!res.writableFinished) seen.aborted = true;
+      up.destroy();
+    });
     req.pipe(up);
   }
 }
