@@ -177,6 +177,38 @@ describe('PullImage / PushImage (supervisor -> registry-proxy -> docker-registry
     }
   });
 
+  it('survives a registry-proxy SIGKILL mid-download: "Retrying in", then the pull resumes where it was', async () => {
+    const big = imageOf([layerOf(await tarOf({ 'resume.bin': randomBytes(3 * 1024 * 1024) }))]);
+    await uploadImage(registryUrl, 'team/resume', 'v1', big);
+    const fwd = await startStallingForwarder(registryUrl, big.layers[0].digest, 1024 * 1024);
+    try {
+      const ref = `${new URL(fwd.url).host}/team/resume:v1`;
+      let killed: Promise<void> | undefined;
+      const ms = await collect(h.images.pullImage({ ref, platform: '', registryAuth: '' }), (m) => {
+        if (m.status === 'Downloading' && !killed) {
+          killed = fwd.stalled.then(async () => {
+            await h.killRegistryProxy();
+            fwd.release();
+            await h.startRegistryProxy();
+          });
+        }
+      });
+      await killed;
+      const s = lines(ms);
+      const id = big.layers[0].digest.slice(7, 19);
+      const retry = s.findIndex((l) => l.startsWith(`${id} Retrying in `));
+      expect(retry).toBeGreaterThan(0);
+      expect(s.slice(-2)).toEqual([`Digest: ${big.manifestDigest}`, `Status: Downloaded newer image for ${ref}`]);
+      // The first progress after the retry continues from the bytes already in the ingest, not from zero.
+      const before = ms.slice(0, retry).filter((m) => m.status === 'Downloading').pop();
+      const resumed = ms.slice(retry).find((m) => m.status === 'Downloading');
+      expect(Number(resumed?.current)).toBeGreaterThan(Number(before?.current));
+      expect((await inspect(ref)).id).toBe(big.configDigest);
+    } finally {
+      await fwd.close();
+    }
+  });
+
   it('push round trip: import -> push -> rmi -> pull gives the same image; a second push finds the layer', async () => {
     await h.importBusybox(`${host}/team/imported`, 'v1');
     const imported = await inspect(`${host}/team/imported:v1`);

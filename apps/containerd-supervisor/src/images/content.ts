@@ -134,8 +134,19 @@ export class ContentWriter {
     }
   }
 
-  /** Ends the stream but keeps what containerd received: a writer with the same ref resumes it (pull retries). */
-  detach(): void {
+  /**
+   * Sends what is buffered, waits for containerd to acknowledge it, and ends
+   * the stream without committing: the ingest keeps every byte written, and a
+   * writer with the same ref resumes it (pull retries). Never throws.
+   */
+  async detach(): Promise<void> {
+    try {
+      await this.flush();
+      await Promise.all(this.inflight.splice(0).map((f) => f.done));
+      this.inflightBytes = 0;
+    } catch {
+      // Whatever containerd has is what the next open() reports.
+    }
     this.finish(true);
   }
 

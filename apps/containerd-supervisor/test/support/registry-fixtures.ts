@@ -126,17 +126,22 @@ export async function putManifest(registryUrl: string, repo: string, ref: string
  * `digest`, sends the headers and the first `bytes` bytes and then stalls
  * (until close()): a pull is reliably caught mid-download.
  */
-export async function startStallingForwarder(target: string, digest: string, bytes: number): Promise<{ url: string; stalled: Promise<void>; close(): Promise<void> }> {
+export async function startStallingForwarder(
+  target: string,
+  digest: string,
+  bytes: number,
+): Promise<{ url: string; stalled: Promise<void>; release(): void; close(): Promise<void> }> {
   const { createServer } = await import('node:http');
   let onStall!: () => void;
   const stalled = new Promise<void>((r) => (onStall = r));
   const open = new Set<import('node:http').ServerResponse>();
+  let stalling = true;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c as Buffer));
     req.on('end', () => {
       const up = request(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (ures) => {
-        if (req.method === 'GET' && req.url?.includes(`/blobs/${digest}`)) {
+        if (stalling && req.method === 'GET' && req.url?.includes(`/blobs/${digest}`)) {
           res.writeHead(ures.statusCode ?? 500, ures.headers);
           const head: Buffer[] = [];
           let n = 0;
@@ -164,6 +169,12 @@ export async function startStallingForwarder(target: string, digest: string, byt
   return {
     url: `http://127.0.0.1:${port}`,
     stalled,
+    /** Later requests pass through; the stalled responses are cut. */
+    release: () => {
+      stalling = false;
+      for (const r of open) r.destroy();
+      open.clear();
+    },
     close: async () => {
       for (const r of open) r.destroy();
       server.closeAllConnections();

@@ -345,7 +345,7 @@ export class ImagePuller {
       }
       ch.push({ id, status: 'Verifying Checksum' });
     } catch (err) {
-      w.detach();
+      await w.detach();
       throw err;
     }
     try {
