@@ -148,14 +148,21 @@ export class RegistryClient {
    * The Authorization header for `access` at `ep`, or none when the registry asked
    * for nothing. `forUrl`/`method` word the error when Basic credentials are missing.
    */
-  async authorization(ep: Endpoint, access: Access, method: string, forUrl: URL, signal?: AbortSignal, options: { offline?: boolean } = {}): Promise<{ header?: string; refreshToken?: string }> {
+  async authorization(
+    ep: Endpoint,
+    access: Access,
+    method: string,
+    forUrl: URL,
+    signal?: AbortSignal,
+    options: { offline?: boolean } = {},
+  ): Promise<{ header?: string; refreshToken?: string; cacheKey?: string }> {
     const ping = await this.ping(ep, signal);
     const c = access.credentials;
     for (const ch of ping.challenges) {
       if (ch.scheme === 'bearer' && ch.params.realm) {
         if (c.registryToken) return { header: `Bearer ${c.registryToken}` };
         const t = await this.token(ep, ch, access, method, forUrl, signal, options.offline);
-        return { header: `Bearer ${t.token}`, refreshToken: t.refreshToken };
+        return { header: `Bearer ${t.token}`, refreshToken: t.refreshToken, cacheKey: t.cacheKey };
       }
       if (ch.scheme === 'basic') {
         if (!c.username && !c.password) {
@@ -171,6 +178,13 @@ export class RegistryClient {
     const url = new URL(r.path, ep.origin);
     const auth = await this.authorization(ep, access, r.method, url, r.signal);
     const res = await send(auth.header ? { ...r.headers, Authorization: auth.header } : { ...r.headers });
+    // A cached token the registry no longer takes (restarted with a new key, revoked):
+    // drop it and ask once more with a fresh one, when the body can be sent again.
+    if (res.status === 401 && auth.cacheKey && this.tokens.delete(auth.cacheKey) && !isStream(r.body)) {
+      drain(res);
+      const again = await this.authorization(ep, access, r.method, url, r.signal);
+      return send(again.header ? { ...r.headers, Authorization: again.header } : { ...r.headers });
+    }
     return res;
   }
 
@@ -183,13 +197,13 @@ export class RegistryClient {
     forUrl: URL,
     signal?: AbortSignal,
     offline = false,
-  ): Promise<{ token: string; refreshToken?: string }> {
+  ): Promise<{ token: string; refreshToken?: string; cacheKey?: string }> {
     const realm = ch.params.realm;
     const service = ch.params.service ?? '';
     const scopes = [...new Set(access.scopes)].sort();
     const key = `${realm}\n${service}\n${scopes.join(' ')}\n${credentialsKey(access.credentials)}`;
     const hit = this.tokens.get(key);
-    if (hit && hit.expiresAt > this.now() && !offline) return { token: hit.token };
+    if (hit && hit.expiresAt > this.now() && !offline) return { token: hit.token, cacheKey: key };
     let realmUrl: URL;
     try {
       realmUrl = new URL(realm);
@@ -251,6 +265,16 @@ export class RegistryClient {
     // Still full: drop the oldest half (Map keeps insertion order).
     if (this.tokens.size >= TOKEN_CACHE_MAX) for (const k of [...this.tokens.keys()].slice(0, TOKEN_CACHE_MAX / 2)) this.tokens.delete(k);
   }
+}
+
+function isStream(body: unknown): boolean {
+  return !!body && !Buffer.isBuffer(body);
+}
+
+/** Discards a response body that will not be used (a buffered one is already read). */
+function drain(res: UpstreamResponse): void {
+  const body = (res as { body?: unknown }).body;
+  if (body && !Buffer.isBuffer(body)) (body as Readable).resume();
 }
 
 /**

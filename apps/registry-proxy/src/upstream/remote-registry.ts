@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Logger } from '@drydock/logging';
 import type { BlobCache, BlobSource, UpstreamBody } from '../cache';
 import { isDigest, parseDigest, sha256Digest } from '../registry/digest';
@@ -7,6 +6,7 @@ import { RegistryError } from '../registry/errors';
 import { MEDIA_TYPES } from '../registry/manifest';
 import { validateTag } from '../registry/names';
 import type { Credentials } from './credentials';
+import { DigestVerifier } from './digest-verifier';
 import type { Endpoint } from './endpoints';
 import { UpstreamError, digestMismatch, findCause } from './errors';
 import type { Access, RegistryClient } from './registry-client';
@@ -346,42 +346,4 @@ async function readSome(body: Readable, limit: number): Promise<Buffer> {
     // a cut error body: what arrived is enough
   }
   return Buffer.concat(chunks).subarray(0, limit);
-}
-
-/**
- * Passes a blob through while hashing it and holds back the last chunk until the
- * whole content matched `digest` (and `size`, when given): a wrong body never
- * completes upstream.
- */
-class DigestVerifier extends Transform {
-  private readonly hash = createHash('sha256');
-  private held?: Buffer;
-  private bytes = 0;
-  failure?: RegistryError;
-
-  constructor(
-    private readonly digest: string,
-    private readonly size: number | undefined,
-  ) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    const prev = this.held;
-    this.held = chunk;
-    cb(null, prev);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    const actual = `sha256:${this.hash.digest('hex')}`;
-    if (this.size !== undefined && this.bytes !== this.size) {
-      this.failure = new RegistryError('SIZE_INVALID', `blob has ${this.bytes} bytes, Content-Length said ${this.size}`);
-    } else if (actual !== this.digest) {
-      this.failure = new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { expected: this.digest, actual });
-    }
-    if (this.failure) return cb(this.failure);
-    cb(null, this.held);
-  }
 }
