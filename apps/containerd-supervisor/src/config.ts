@@ -26,8 +26,9 @@ const schema = z
     DRYDOCK_REGISTRY_RETRY_MS: envInt(60000),
     // No byte from the proxy for this long counts as a dead connection (then retried).
     DRYDOCK_REGISTRY_IDLE_TIMEOUT_MS: envInt(30000),
-    // zlib level for layers compressed at push time (docker import stores them uncompressed).
-    DRYDOCK_PUSH_GZIP_LEVEL: z.coerce.number().int().min(0).max(9).default(6),
+    // zlib level for layers compressed at push time (docker import stores them uncompressed). Measured on
+    // 100 MB of shared libraries: level 1 104 MB/s at 35.5 %, level 6 (Docker's) 37 MB/s at 32.3 %.
+    DRYDOCK_PUSH_GZIP_LEVEL: z.coerce.number().int().min(0).max(9).default(1),
   })
   .transform((e) => ({
     stateDir: e.DRYDOCK_STATE_DIR,

@@ -26,7 +26,7 @@ describe('pull and push (domain, real containerd + docker-registry)', () => {
   let base: TestImage;
   let child: TestImage;
   const logger = createLogger({ service: 'distribution-int', level: 'warn' });
-  const opts = { maxConcurrentDownloads: 3, maxConcurrentUploads: 5, retryWindowMs: 5000, contentTimeoutMs: 60000, gzipLevel: 6 };
+  const opts = { maxConcurrentDownloads: 3, maxConcurrentUploads: 5, retryWindowMs: 5000, contentTimeoutMs: 60000, gzipLevel: 1 };
 
   async function drain<T, R>(gen: AsyncGenerator<T, R>): Promise<{ messages: T[]; result: R }> {
     const messages: T[] = [];

@@ -217,8 +217,7 @@ describe('PullImage / PushImage (supervisor -> registry-proxy -> docker-registry
     const s = lines(first);
     expect(s[0]).toBe(`The push refers to repository [${host}/team/imported]`);
     expect(s[1]).toBe(`${diff.slice(7, 19)} Preparing`);
-    // gzip of the same busybox tar at the same level gives the bytes team/base has: mounted rather than uploaded.
-    expect(s).toContain(`${diff.slice(7, 19)} Mounted from team/base`);
+    expect(s).toContain(`${diff.slice(7, 19)} Pushed`);
     const aux = first.find((m) => m.aux)!.aux!;
     expect(s).toContain(`v1: digest: ${aux.digest} size: ${aux.size}`);
     expect((await inspect(`${host}/team/imported:v1`)).repoDigests).toEqual([`${host}/team/imported@${aux.digest}`]);
@@ -232,6 +231,17 @@ describe('PullImage / PushImage (supervisor -> registry-proxy -> docker-registry
     expect(back.slice(-2)).toEqual([`Digest: ${aux.digest}`, `Status: Downloaded newer image for ${host}/team/imported:v1`]);
     const after = await inspect(`${host}/team/imported:v1`);
     expect({ id: after.id, diffIds: after.diffIds, cmd: after.config?.cmd }).toEqual({ id: imported.id, diffIds: imported.diffIds, cmd: imported.config?.cmd });
+  });
+
+  it('pushes a pulled image with its original manifest, mounting layers from the repository it came from', async () => {
+    await h.call(h.images, h.images.tagImage, { source: `${host}/team/child:v1`, repository: `${host}/team/copy`, tag: 'v1' });
+    const ms = await push(`${host}/team/copy:v1`);
+    const s = lines(ms);
+    // The busybox layer came first with team/base, the second layer with team/child.
+    expect(s).toContain(`${child.layers[0].diffId.slice(7, 19)} Mounted from team/base`);
+    expect(s).toContain(`${child.layers[1].diffId.slice(7, 19)} Mounted from team/child`);
+    expect(ms.find((m) => m.aux)?.aux).toEqual({ tag: 'v1', digest: child.manifestDigest, size: String(child.manifest.length) });
+    expect((await inspect(`${host}/team/copy:v1`)).repoDigests).toEqual(expect.arrayContaining([`${host}/team/copy@${child.manifestDigest}`, `${host}/team/child@${child.manifestDigest}`]));
   });
 
   it('pushes a layer nobody has with Pushing progress, and every tag of a repository when none is given', async () => {

@@ -37,7 +37,7 @@ export interface DistributionOptions {
   retryWindowMs: number;
   /** Deadline of one content write stream to containerd (a whole layer). */
   contentTimeoutMs: number;
-  /** zlib level of layers compressed for push (Docker's default is 6). */
+  /** zlib level of layers compressed for push (Docker uses 6; 1 is ~3x faster for ~10 % more bytes). */
   gzipLevel: number;
 }
 
