@@ -134,6 +134,26 @@ describe('pull-through of an anonymous registry', () => {
   });
 });
 
+describe('mirrors', () => {
+  it('pulls docker.io names from the configured mirror first', async () => {
+    const mirror = await RegistryTap.start({ upstream: anon.registry!.url });
+    const mirrored = await new ProxyProcess(mainJs, join(tmp, 'mirrored'), { DRYDOCK_REGISTRY_MIRRORS: mirror.url }).start();
+    try {
+      const img = await putImage(anon.registry!.url, 'library/mirrored', 'v1', randomBytes(4096));
+      const m = await http(`${mirrored.url}/v2/docker.io/mirrored/manifests/v1`);
+      expect(m.status).toBe(200);
+      expect(m.headers['docker-content-digest']).toBe(img.manifestDigest);
+      const b = await http(`${mirrored.url}/v2/docker.io/library/mirrored/blobs/${img.layerDigest}`);
+      expect(sha(b.body)).toBe(img.layerDigest);
+      expect(mirror.count(/^\/v2\/library\/mirrored\/manifests\//)).toBeGreaterThanOrEqual(1);
+      expect(mirror.count(new RegExp(`/blobs/${img.layerDigest}$`), 'GET')).toBe(1);
+    } finally {
+      await mirrored.stop();
+      await mirror.close();
+    }
+  });
+});
+
 describe('cancellation', () => {
   it('cancels the upstream request a caller alone caused when the caller goes away', async () => {
     await putImage(anon.registry!.url, 'cancel/app', 'v1', randomBytes(1024));

@@ -82,9 +82,11 @@ export class RegistryClient {
       if (i > 0) endpoints.unshift(...endpoints.splice(i, 1));
     }
     let last: unknown;
-    let tlsConfirmed = false;
+    // dockerd's confirmedTLSRegistries: a host that answered over HTTPS is not tried over HTTP.
+    const tlsConfirmed = new Set<string>();
     for (const ep of endpoints) {
-      if (tlsConfirmed && ep.origin.startsWith('http:')) continue;
+      const u = new URL(ep.origin);
+      if (u.protocol === 'http:' && tlsConfirmed.has(u.host)) continue;
       try {
         const result = await op(ep);
         if (endpoints.length > 1) this.preferred.set(key, { origin: ep.origin, at: this.now() });
@@ -95,7 +97,7 @@ export class RegistryClient {
         if (transport) {
           this.pings.delete(ep.origin);
           if (preferred?.origin === ep.origin) this.preferred.delete(key);
-        } else if (ep.origin.startsWith('https:')) tlsConfirmed = true;
+        } else if (u.protocol === 'https:') tlsConfirmed.add(u.host);
         if (!transport && !ep.mirror) throw err;
         this.log.debug({ endpoint: ep.origin, err: (err as Error).message }, 'trying next endpoint');
         last = err;
