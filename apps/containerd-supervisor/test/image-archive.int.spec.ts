@@ -107,7 +107,7 @@ describe('image archive: save and load (real containerd)', () => {
         architecture: 'amd64',
         os: 'linux',
         created: '2021-03-04T05:06:07.123456789Z',
-        config: { Cmd: ['/bin/sh', '-c', 'echo hi'], Env: ['PATH=/bin'] },
+        config: { Cmd: ['/bin/sh', '-c', 'echo hi'], Env: ['PATH=/bin'], Labels: { 'org.example': 'by hand' } },
         rootfs: { type: 'layers', diff_ids: diffIds },
         history: layers.map(() => ({ created: '2021-03-04T05:06:07Z', created_by: 'by hand' })),
         ...extra,
@@ -173,7 +173,7 @@ describe('image archive: save and load (real containerd)', () => {
     expect(await store.listImages()).toEqual([]);
 
     const res = await loader.load(bytes(archive));
-    expect(res).toEqual({ messages: ['Loaded image: archive/busybox:v1', 'Loaded image: archive/busybox:v2'], imageIds: [importedId] });
+    expect(res).toEqual({ messages: ['Loaded image: archive/busybox:v1', 'Loaded image: archive/busybox:v2'], imageIds: [importedId], labels: [{}] });
     const back = await store.resolveImage('archive/busybox:v1');
     expect(back).toMatchObject({ id: importedId, repoTags: ['archive/busybox:v1', 'archive/busybox:v2'], diffIds: [busybox.diffId], chainId: busybox.diffId });
     expect(back.config).toEqual(configBefore);
@@ -207,6 +207,7 @@ describe('image archive: save and load (real containerd)', () => {
     const res = await loader.load(bytes(await archiveTar(a, layers), 1000));
     expect(res.messages).toEqual(['Loaded image: archive/multi:1', 'Loaded image: archive/multi:2', 'Loaded image: other/name:latest']);
     expect(res.imageIds).toEqual([a.id]);
+    expect(res.labels).toEqual([{ 'org.example': 'by hand' }]);
     const img = await store.resolveImage('other/name');
     expect(img).toMatchObject({ id: a.id, diffIds: a.diffIds, chainId: chainIds(a.diffIds)[2] });
     const after = await state();
@@ -228,7 +229,7 @@ describe('image archive: save and load (real containerd)', () => {
 
     // an untagged image prints its id; the tag of an existing image moves and says so
     const u = dockerArchive([{ tar: l2 }], null, { comment: 'untagged' });
-    expect(await loader.load(bytes(await archiveTar(u, [{ tar: l2 }])))).toEqual({ messages: [`Loaded image ID: ${u.id}`], imageIds: [u.id] });
+    expect(await loader.load(bytes(await archiveTar(u, [{ tar: l2 }])))).toEqual({ messages: [`Loaded image ID: ${u.id}`], imageIds: [u.id], labels: [{ 'org.example': 'by hand' }] });
     const moved = dockerArchive([{ tar: l3 }], ['archive/multi:1'], { comment: 'moved' });
     expect((await loader.load(bytes(await archiveTar(moved, [{ tar: l3 }])))).messages).toEqual([
       `The image archive/multi:1 already exists, renaming the old one with ID ${a.id} to empty string`,

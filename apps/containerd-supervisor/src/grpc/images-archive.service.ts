@@ -17,7 +17,7 @@ export function imageArchiveHandlers(h: Handlers, images: ImageStore, events: Ev
       // resolved and measured before the first message: failures reach the client as a status
       const prepared = await exporter.prepare(req.refs ?? []);
       // dockerd logs "save" per image before it writes the archive
-      for (const id of prepared.imageIds) events.image('save', id, id);
+      for (const [i, id] of prepared.imageIds.entries()) events.image('save', id, id, prepared.labels[i]);
       return (async function* (): AsyncGenerator<supervisorV1.ArchiveChunk> {
         for await (const c of prepared.chunks) {
           for (let i = 0; i < c.length; i += CHUNK_BYTES) yield { data: c.subarray(i, i + CHUNK_BYTES) };
@@ -40,7 +40,7 @@ export function imageArchiveHandlers(h: Handlers, images: ImageStore, events: Ev
         }
       }
       const res = await loader.load(chunks());
-      for (const id of res.imageIds) events.image('load', id, id);
+      for (const [i, id] of res.imageIds.entries()) events.image('load', id, id, res.labels[i]);
       return { loaded: res.messages };
     }),
   };

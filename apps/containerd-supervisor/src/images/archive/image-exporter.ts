@@ -18,6 +18,8 @@ const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 export interface PreparedExport {
   /** Image ids in the archive, in the order saved (dockerd emits a "save" event for each). */
   imageIds: string[];
+  /** Per image, its Config.Labels (dockerd copies them into the event). */
+  labels: Record<string, string>[];
   /** The archive; iterate once. Stops reading containerd when the consumer stops. */
   chunks: AsyncIterable<Buffer>;
 }
@@ -53,6 +55,7 @@ export class ImageExporter {
     const images: SaveImage[] = [];
     const layers: { digest: string; diffId: string; compressed: boolean }[][] = [];
     const sizes = new Map<string, number>();
+    const labels: Record<string, string>[] = [];
     for (const w of wanted) {
       const img = await this.store.resolveImage(w.id);
       const config = await readBlob(this.cc, img.manifest.config.digest, { maxBytes: MAX_CONFIG_BYTES, timeoutMs: 30000 });
@@ -63,6 +66,7 @@ export class ImageExporter {
       const imgLayers = descs.map((d, i) => ({ digest: d.digest, diffId: img.diffIds[i], compressed: d.digest !== img.diffIds[i] }));
       for (const l of imgLayers) if (!sizes.has(l.diffId)) sizes.set(l.diffId, await this.uncompressedSize(l));
       layers.push(imgLayers);
+      labels.push(img.config.config?.Labels ?? {});
       images.push({ id: img.id, config, diffIds: img.diffIds, tags: w.tags.map((t) => ({ familiarName: t.familiarName, tag: t.tag ?? 'latest' })) });
     }
     const plan = planSave(images, (i, l) => sizes.get(layers[i][l].diffId) ?? 0, Math.floor(Date.now() / 1000));
@@ -94,7 +98,7 @@ export class ImageExporter {
       yield END_OF_ARCHIVE;
       self.log.info({ images: images.length, layerBytes: bytes, ms: Date.now() - started }, 'images exported');
     }
-    return { imageIds: images.map((i) => i.id), chunks: chunks() };
+    return { imageIds: images.map((i) => i.id), labels, chunks: chunks() };
   }
 
   /**

@@ -44,6 +44,8 @@ export interface LoadResult {
   messages: string[];
   /** Loaded image ids in manifest order (dockerd emits a "load" event for each). */
   imageIds: string[];
+  /** Per image, its Config.Labels (dockerd copies them into the event). */
+  labels: Record<string, string>[];
 }
 
 /** dockerd's words for a tar it cannot read (chrootarchive's "Error processing tar file"). */
@@ -110,7 +112,7 @@ export class ImageLoader {
       // dockerd prints the ids only when the last image had no tag (its counter restarts per image)
       if (lastTagged > 0) idLines = [];
       this.log.info({ images: images.map((i) => i.id), ms: Date.now() - started }, 'images loaded');
-      return { messages: [...messages, ...idLines], imageIds: images.map((i) => i.id) };
+      return { messages: [...messages, ...idLines], imageIds: images.map((i) => i.id), labels: images.map((i) => i.parsed.labels) };
     });
   }
 

@@ -14,6 +14,8 @@ export interface LoadConfig {
   diffIds: string[];
   /** History entries that are not empty_layer: more than diffIds is refused, as dockerd's image store does. */
   nonEmptyHistory: number;
+  /** config.Labels, for the "load" event. */
+  labels: Record<string, string>;
 }
 
 const fail = (msg: string): never => {
@@ -83,5 +85,9 @@ export function parseLoadConfig(buf: Buffer): LoadConfig {
   if (osName === 'windows') fail('cannot load windows image on linux');
   if (osName !== '' && osName !== 'linux') fail(`unsupported os ${osName}`);
   if (nonEmptyHistory > diffIds.length) fail('too many non-empty layers in History section');
-  return { os: osName, diffIds, nonEmptyHistory };
+  const runConfig = goField(v, 'config');
+  const rawLabels = isObject(runConfig) ? goField(runConfig, 'Labels') : undefined;
+  const labels: Record<string, string> = {};
+  if (isObject(rawLabels)) for (const [k, l] of Object.entries(rawLabels)) if (typeof l === 'string') labels[k] = l;
+  return { os: osName, diffIds, nonEmptyHistory, labels };
 }
