@@ -223,6 +223,8 @@ export interface TapMode {
   delayMs?: number;
   /** Throttle response bodies to about this rate (10 slices per second). */
   bytesPerSecond?: number;
+  /** Misbehave on the first N matching responses only (counted from setMode), then pass them through. */
+  times?: number;
 }
 
 /** One request seen by the tap. */
@@ -258,6 +260,8 @@ export interface TapRequest {
 export class RegistryTap {
   readonly requests: TapRequest[] = [];
   private mode: TapMode;
+  /** Responses the current mode has been applied to. */
+  private applied = 0;
   private server?: Server;
   private port = 0;
   private readonly upstream: URL;
@@ -289,6 +293,7 @@ export class RegistryTap {
 
   setMode(mode: TapMode): void {
     this.mode = mode;
+    this.applied = 0;
   }
 
   /** Requests so far whose path matches (and whose method is `method`, when given). */
@@ -318,7 +323,13 @@ export class RegistryTap {
       { host: this.upstream.hostname, port: this.upstream.port, method: req.method, path: req.url, headers: req.headers },
       (ures) => {
         seen.status = ures.statusCode;
-        const tamper = req.method === 'GET' && (ures.statusCode === 200 || ures.statusCode === 206) && (!mode.match || mode.match.test(u.pathname));
+        const tamper =
+          mode === this.mode &&
+          req.method === 'GET' &&
+          (ures.statusCode === 200 || ures.statusCode === 206) &&
+          (!mode.match || mode.match.test(u.pathname)) &&
+          (mode.times === undefined || this.applied < mode.times);
+        if (tamper) this.applied++;
         const headers = { ...ures.headers };
         const length = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
         if (tamper && mode.truncate !== undefined && length !== undefined) headers['content-length'] = String(Math.min(length, mode.truncate));
