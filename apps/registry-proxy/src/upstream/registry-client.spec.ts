@@ -89,6 +89,29 @@ describe('RegistryClient', () => {
     expect(await fetchFrom(good.host)).toBe(`http://${good.host} manifest`);
   });
 
+  it('follows blob redirects to storage without the registry’s credentials', async () => {
+    const storageSaw: (string | undefined)[] = [];
+    const storage = await serve((req, res) => {
+      storageSaw.push(req.headers.authorization);
+      res.end('blob bytes');
+    });
+    const registry = await serve((req, res) => {
+      if (req.url === '/v2/') {
+        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="r"' }).end();
+        return;
+      }
+      if (req.headers.authorization !== `Basic ${Buffer.from('u:p').toString('base64')}`) return void res.writeHead(401).end();
+      res.writeHead(307, { Location: `http://${storage.host}/store/abc?sig=1` }).end();
+    });
+    servers.push(storage.server, registry.server);
+    const client = new RegistryClient(transport, new EndpointResolver({ mirrors: [], insecureRegistries: ['127.0.0.0/8'] }), logger);
+    const access = { credentials: { ...ANONYMOUS, username: 'u', password: 'p' }, scopes: [] };
+    const res = await client.withEndpoints(registry.host, 'pull', (ep) => client.fetch(ep, access, { method: 'GET', path: '/v2/a/blobs/sha256:x', followRedirects: true }));
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('blob bytes');
+    expect(storageSaw).toEqual([undefined]);
+  });
+
   it('words an unreachable registry as dockerd does', async () => {
     const client = new RegistryClient(transport, new EndpointResolver({ mirrors: [], insecureRegistries: ['127.0.0.0/8'] }), logger);
     const access = { credentials: ANONYMOUS, scopes: [] };
