@@ -124,6 +124,19 @@ describe('pull and push (domain, real containerd + docker-registry)', () => {
     expect(img.id).toBe(child.configDigest);
   });
 
+  it('downloads at most three layers at once: the others say "Waiting" first, and unpack in order', async () => {
+    const layers = [];
+    for (let i = 0; i < 5; i++) layers.push(layerOf(await tarOf({ [`l${i}.bin`]: randomBytes(256 * 1024) })));
+    const five = imageOf(layers);
+    await uploadImage(infra.registry!.url, 'team/five', 'v1', five);
+    const { messages } = await pull('team/five:v1');
+    const s = statuses(messages);
+    const ids = layers.map((l) => l.digest.slice(7, 19));
+    expect(s.slice(0, 8)).toEqual(['v1 Pulling from team/five', ...ids.map((id) => `${id} Pulling fs layer`), `${ids[3]} Waiting`, `${ids[4]} Waiting`]);
+    expect(s.filter((x) => x.endsWith('Pull complete'))).toEqual(ids.map((id) => `${id} Pull complete`));
+    expect((await store.inspectImage(`${host}/team/five:v1`)).RootFS.Layers).toEqual(layers.map((l) => l.diffId));
+  });
+
   it('pulls by digest: only the digest name is recorded', async () => {
     const other = imageOf([layerOf(await tarOf({ 'd.txt': 'by digest\n' }))]);
     await uploadImage(infra.registry!.url, 'team/bydigest', undefined, other);

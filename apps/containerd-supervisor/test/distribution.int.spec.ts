@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { RegistryProcess } from '@drydock/infra';
+import { connect, JSONCodec } from 'nats';
 import type { supervisorV1 } from '@drydock/proto';
 import { buildBusyboxRootfsTar, ctr } from '@drydock/testing';
 import { SupervisorHarness } from './support/harness';
@@ -261,6 +262,32 @@ describe('PullImage / PushImage (supervisor -> registry-proxy -> docker-registry
     const pushing = ms.filter((m) => m.status === 'Pushing');
     expect(Number(pushing[pushing.length - 1].current)).toBe(Number(pushing[0].total));
     expect(ms.filter((m) => m.aux).map((m) => m.aux!.tag)).toEqual(['a', 'b']);
+  });
+
+  it('publishes Docker\'s pull and push image events with the familiar reference', async () => {
+    const nc = await connect({ servers: h.infra.nats!.url });
+    try {
+      const consumer = await nc.jetstream().consumers.get('DRYDOCK_EVENTS', { filterSubjects: 'drydock.events.>' });
+      const seen: { Action: string; id: string; name?: string }[] = [];
+      const want = [`pull ${host}/team/base:v1`, `push ${host}/team/imported:v1`];
+      const codec = JSONCodec<{ Action: string; id: string; Actor: { Attributes: Record<string, string> } }>();
+      for (let round = 0; round < 20 && !want.every((w) => seen.some((e) => `${e.Action} ${e.id}` === w)); round++) {
+        for await (const m of await consumer.fetch({ max_messages: 1000, expires: 1000 })) {
+          const e = codec.decode(m.data);
+          seen.push({ Action: e.Action, id: e.id, name: e.Actor.Attributes.name });
+        }
+      }
+      expect(seen).toEqual(
+        expect.arrayContaining([
+          { Action: 'pull', id: `${host}/team/base:v1`, name: `${host}/team/base:v1` },
+          { Action: 'push', id: `${host}/team/imported:v1`, name: `${host}/team/imported:v1` },
+        ]),
+      );
+      // A pull that failed published nothing.
+      expect(seen.filter((e) => e.id.includes(':nope'))).toEqual([]);
+    } finally {
+      await nc.close();
+    }
   });
 
   it('push errors: a missing image and an unauthenticated registry, in dockerd\'s words after the first line', async () => {

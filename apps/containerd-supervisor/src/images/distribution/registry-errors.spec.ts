@@ -50,6 +50,15 @@ describe('registry error translation (dockerd 20.10 words and classes)', () => {
     expect(translatePullError(RegistryError.fromResponse(502, body('UNAVAILABLE', unreachable), 'GET'), ref('127.0.0.1:1/x'))).toMatchObject({ code: 'INTERNAL', message: unreachable });
   });
 
+  it("a registry-proxy that cannot be reached is Drydock's outage (Unavailable), not the registry's answer", () => {
+    const refused = RegistryError.network(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5100'), { code: 'ECONNREFUSED' }), 'GET /v2/docker.io/library/busybox/manifests/latest');
+    expect(translatePullError(refused, ref('busybox'))).toMatchObject({
+      code: 'UNAVAILABLE',
+      message: 'registry-proxy unreachable: GET /v2/docker.io/library/busybox/manifests/latest: connect ECONNREFUSED 127.0.0.1:5100',
+    });
+    expect(translatePushError(refused).code).toBe('UNAVAILABLE');
+  });
+
   it('push drops the request in front of an authentication failure, as dockerd prints it', () => {
     const e = RegistryError.fromResponse(401, body('UNAUTHORIZED', 'Head "http://h/v2/x/blobs/sha256:1": no basic auth credentials'), 'HEAD');
     expect(translatePushError(e)).toMatchObject({ code: 'INTERNAL', message: 'no basic auth credentials' });

@@ -1,4 +1,4 @@
-import { findDrydockError, InternalError, NotFoundError, type DrydockError } from '@drydock/errors';
+import { findDrydockError, InternalError, NotFoundError, UnavailableError, type DrydockError } from '@drydock/errors';
 import { familiarString, type ImageReference } from '../reference';
 
 /** One entry of distribution's error body `{"errors":[{"code","message","detail"}]}`. */
@@ -87,6 +87,7 @@ export function isTransient(err: unknown, opts: { upstreamUnavailable: boolean }
  */
 export function translatePullError(err: unknown, ref: ImageReference): DrydockError {
   if (!(err instanceof RegistryError)) return findDrydockError(err) ?? new InternalError(String((err as Error)?.message ?? err), { cause: err });
+  if (err.network) return proxyUnreachable(err);
   const first = err.errors[0];
   if (first) {
     const text = errcodeText(first);
@@ -112,7 +113,13 @@ export function translatePullError(err: unknown, ref: ImageReference): DrydockEr
  */
 export function translatePushError(err: unknown): DrydockError {
   if (!(err instanceof RegistryError)) return findDrydockError(err) ?? new InternalError(String((err as Error)?.message ?? err), { cause: err });
+  if (err.network) return proxyUnreachable(err);
   const first = err.errors[0];
   const text = first ? errcodeText(first) : err.message;
   return new InternalError(first?.code === 'UNAUTHORIZED' ? text.replace(/^(Get|Head|Post|Put|Patch|Delete) "[^"]*": /, '') : text, { cause: err });
+}
+
+/** The registry-proxy itself could not be reached (after the retries): Drydock's own outage, not the registry's answer. */
+function proxyUnreachable(err: RegistryError): DrydockError {
+  return new UnavailableError(`registry-proxy unreachable: ${err.message}`, { cause: err });
 }
