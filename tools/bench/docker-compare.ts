@@ -18,7 +18,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildBusyboxRootfsTar } from '@drydock/testing';
 import { DockerEngine, DrydockEngine, findDockerCli, versionOf, type Engine, type EngineProcess } from './compare/engines';
-import { getsPerBlob, PullRegistry, threeLayers, upstreamWindow, type PushedImage } from './compare/pull';
+import { cpuSeconds, getsPerBlob, pullMilestones, PullRegistry, threeLayers, upstreamWindow, type PushedImage } from './compare/pull';
 import { markdownTable, stats, svgChart, terminalTable, type Row } from './compare/report';
 
 const repo = resolve(__dirname, '../../..');
@@ -43,7 +43,7 @@ const cfg = {
   // ~100 MB in three layers (50/30/20); smoke: 300 KB
   pullBytes: Math.round(opt('pull-mb', 100, 0.3) * 1e6),
   pullRuns: opt('pull-runs', 5, 1),
-  pullConcurrency: opt('pull-concurrency', 10, 10),
+  pullConcurrency: opt('pull-concurrency', 10, 3),
   pullConcurrentRounds: opt('pull-concurrent-rounds', 3, 1),
 };
 // Workload groups: containers (run, memory, parallel, N containers), logs, pull.
@@ -57,6 +57,11 @@ const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
 const dockerBin = findDockerCli();
 const LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
+interface TimedLine {
+  ms: number;
+  line: string;
+}
+
 interface CliRun {
   code: number | null;
   stdout: string;
@@ -65,20 +70,30 @@ interface CliRun {
   bytes: number;
 }
 
-/** Runs the docker CLI against `engine`; stdout is discarded (as `> /dev/null`) unless kept. */
-function docker(engine: Engine, args: string[], opts: { keep?: boolean; count?: boolean; timeoutMs?: number } = {}): Promise<CliRun> {
+/**
+ * Runs the docker CLI against `engine`; stdout is discarded (as `> /dev/null`) unless kept,
+ * or unless `lines` collects each stdout line with when it arrived (ms since the start).
+ */
+function docker(engine: Engine, args: string[], opts: { keep?: boolean; count?: boolean; timeoutMs?: number; lines?: TimedLine[] } = {}): Promise<CliRun> {
   return new Promise((res, rej) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(dockerBin, args, {
       env: { PATH: process.env.PATH, HOME: configDir, DOCKER_CONFIG: configDir, DOCKER_HOST: `unix://${engine.socket}`, DOCKER_CLI_HINTS: 'false' },
-      stdio: ['ignore', opts.keep || opts.count ? 'pipe' : 'ignore', 'pipe'],
+      stdio: ['ignore', opts.keep || opts.count || opts.lines ? 'pipe' : 'ignore', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
     let bytes = 0;
+    let partial = '';
     child.stdout?.on('data', (d: Buffer) => {
       bytes += d.length;
       if (opts.keep) stdout += d.toString();
+      if (opts.lines) {
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        const parts = (partial + d.toString()).split('\n');
+        partial = parts.pop()!;
+        for (const line of parts) opts.lines.push({ ms, line });
+      }
     });
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120000);
@@ -184,6 +199,24 @@ const pullDetails: Record<string, unknown>[] = [];
 
 const sizeLabel = (bytes: number) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(0)} MB` : `${(bytes / 1e3).toFixed(0)} KB`);
 
+const med = (xs: (number | undefined)[]) => stats(xs.filter((x): x is number => x !== undefined))?.median;
+const secs = (x: number | undefined) => (x === undefined ? '?' : `${x.toFixed(2)} s`);
+
+/** Per engine, medians over the `kind` pulls: when upstream went quiet, downloads ended, extraction ended; CPU per process. */
+function breakdown(kind: string, engines: Engine[]): string[] {
+  return engines.map((e) => {
+    type Profiled = { engine: string; kind: string; seconds: number; upstream?: { lastEndS: number }; milestones: ReturnType<typeof pullMilestones>; cpuSeconds: Record<string, number> };
+    const cold = pullDetails.filter((d) => d.kind === kind && d.engine === e.name) as unknown as Profiled[];
+    const roles = [...new Set(cold.flatMap((c) => Object.keys(c.cpuSeconds)))];
+    const cpu = roles.map((r) => `${r} ${med(cold.map((c) => c.cpuSeconds[r]))?.toFixed(2)} s`).join(', ');
+    return (
+      `${e.name} ${kind} pull, medians of ${cold.length}: upstream blob GETs done at ${secs(med(cold.map((c) => c.upstream?.lastEndS)))}, ` +
+      `last "Download complete" at ${secs(med(cold.map((c) => c.milestones.downloadsDoneS)))}, last "Pull complete" at ${secs(med(cold.map((c) => c.milestones.extractedS)))}, ` +
+      `CLI done at ${secs(med(cold.map((c) => c.seconds)))}; CPU during the pull: ${cpu}`
+    );
+  });
+}
+
 /**
  * Registry pulls with the real `docker pull` against a private docker-registry on 127.0.0.1
  * (plain HTTP for both: dockerd treats 127.0.0.0/8 as insecure, and so does the registry-proxy).
@@ -203,11 +236,20 @@ async function pullWorkloads(dd: DrydockEngine, dk: DockerEngine, engines: Engin
     await docker(e, ['rmi', img.ref]);
   };
   /** Upstream GETs of one timed pull (or concurrent batch) that started at startMs and took `seconds`. */
-  const record = (kind: string, e: Engine, img: PushedImage, seconds: number, since: number, startMs: number) => {
+  const record = (kind: string, e: Engine, img: PushedImage, seconds: number, since: number, startMs: number, extra: Record<string, unknown> = {}) => {
     const gets = reg.blobGets(since);
     const blobs = getsPerBlob(img, gets);
-    pullDetails.push({ kind, engine: e.name, ref: img.ref, seconds, blobs, upstream: upstreamWindow(gets, startMs) });
+    pullDetails.push({ kind, engine: e.name, ref: img.ref, seconds, blobs, upstream: upstreamWindow(gets, startMs), ...extra });
     return blobs;
+  };
+  /** A pull with its status lines timed and the CPU each daemon spent on it: where the time goes. */
+  const profiledPull = async (e: Engine, img: PushedImage) => {
+    const lines: { ms: number; line: string }[] = [];
+    const cpu0 = cpuSeconds(e.daemons());
+    const r = await docker(e, ['pull', img.ref], { timeoutMs: 600000, lines });
+    const cpu1 = cpuSeconds(e.daemons());
+    const cpu = Object.fromEntries(Object.keys(cpu1).map((k) => [k, Number((cpu1[k] - (cpu0[k] ?? 0)).toFixed(2))]));
+    return { seconds: r.ms / 1000, profile: { milestones: pullMilestones(lines), cpuSeconds: cpu } };
   };
   try {
     await workload(`\`pull\` of a new ${label} image from a local registry, cold`, 's', async () => {
@@ -216,11 +258,12 @@ async function pullWorkloads(dd: DrydockEngine, dk: DockerEngine, engines: Engin
         images[i] ??= await reg.fresh(`pull-${i}`, sizes);
         const since = reg.mark();
         const startMs = Date.now();
-        const s = await pull(e, images[i]);
-        record('cold', e, images[i], s, since, startMs);
+        const { seconds, profile } = await profiledPull(e, images[i]);
+        record('cold', e, images[i], seconds, since, startMs, profile);
         await settle(e, images[i]);
-        return s;
+        return seconds;
       });
+      notes.push(...breakdown('cold', engines));
       return { drydock: stats(m.get(dd)!), docker: stats(m.get(dk)!), target: 'Drydock <= Docker' };
     });
 
@@ -233,12 +276,14 @@ async function pullWorkloads(dd: DrydockEngine, dk: DockerEngine, engines: Engin
         progress(`pull, proxy cache warm: Drydock ${i + 1}/${cfg.pullRuns}`);
         const since = reg.mark();
         const startMs = Date.now();
-        xs.push(await pull(dd, img));
-        const refetched = record('warm', dd, img, xs[xs.length - 1], since, startMs).filter((b) => b.gets > 0);
+        const { seconds, profile } = await profiledPull(dd, img);
+        xs.push(seconds);
+        const refetched = record('warm', dd, img, seconds, since, startMs, profile).filter((b) => b.gets > 0);
         if (refetched.length) notes.push(`warm pull ${i + 1} fetched ${refetched.length} blob(s) upstream again: ${refetched.map((b) => `${b.digest.slice(7, 19)} x${b.gets}`).join(', ')}`);
         await settle(dd, img);
       }
       done();
+      notes.push(...breakdown('warm', [dd]));
       return { drydock: stats(xs), target: 'no Docker counterpart (dockerd has no pull-through cache)' };
     });
 

@@ -137,3 +137,31 @@ export function upstreamWindow(gets: BlobGet[], startMs: number): { gets: number
   const last = Math.max(...gets.map((g) => g.endMs));
   return { gets: gets.length, bytes: gets.reduce((n, g) => n + g.bytes, 0), firstStartS: (first - startMs) / 1000, lastEndS: (last - startMs) / 1000 };
 }
+
+/**
+ * Milestones of a non-TTY `docker pull` from its status lines (`<id>: Download complete`, ...),
+ * in seconds since the CLI started: when the last layer finished downloading and when the last
+ * one was extracted ("Pull complete"). Both engines print the same statuses.
+ */
+export function pullMilestones(lines: { ms: number; line: string }[]): { downloadsDoneS?: number; extractedS?: number; endS?: number } {
+  const last = (status: string) => {
+    const hits = lines.filter((l) => l.line.endsWith(`: ${status}`));
+    return hits.length ? hits[hits.length - 1].ms / 1000 : undefined;
+  };
+  return { downloadsDoneS: last('Download complete'), extractedS: last('Pull complete'), endS: lines.length ? lines[lines.length - 1].ms / 1000 : undefined };
+}
+
+/** CPU time (user + system, seconds) each process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(procs: { role: string; pid: number }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of procs) {
+    try {
+      // fields after the parenthesised command: state is field 3, utime 14, stime 15
+      const rest = readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      out[p.role] = (out[p.role] ?? 0) + (Number(rest[11]) + Number(rest[12])) / 100;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
