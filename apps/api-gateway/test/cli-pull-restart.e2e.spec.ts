@@ -5,109 +5,25 @@
 // fetched once in total (finished ones never again, the interrupted ones resumed with a
 // Range), and the image runs with every layer's bytes intact.
 //
-// Size: the issue's ~100 MB (50 + 30 + 20 MB). The upstream is a real docker-registry behind a
-// throttling, counting tap (5 MB/s per response), so a pull takes ~10 s and the kill lands
+// Size: the issue's ~100 MB (50 + 30 + 20 MB). The upstream is a real docker-registry behind
+// @drydock/testing's RegistryTap throttling blob bodies to 5 MB/s per response and counting
+// every request with its Range and the bytes it delivered, so a pull takes ~10 s and the kill lands
 // mid-blob without huge images or timing guesses: the kill waits for the CLI's "Download
 // complete" of the first layer and checks the others are partway.
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { buildLayeredImage, pushImage, type LayeredImage } from '@drydock/testing';
+import { buildLayeredImage, pushImage, RegistryTap, type LayeredImage } from '@drydock/testing';
 import { useDockerStack, type CliProcess } from './support/stack';
 import { eventually } from './support/expect';
 
 const MB = 1e6;
-const RATE = 5 * MB;
-
-interface TapRequest {
-  method: string;
-  path: string;
-  range?: string;
-  status: number;
-  /** Body bytes written to the client (the registry-proxy). */
-  bytes: number;
-}
-
-/** Delays chunks so that the stream never runs faster than `rate` bytes per second. */
-function throttle(rate: number): Transform {
-  const t0 = Date.now();
-  let sent = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      const pump = async () => {
-        for (let off = 0; off < chunk.length; off += 64 * 1024) {
-          const piece = chunk.subarray(off, off + 64 * 1024);
-          const wait = t0 + (sent / rate) * 1000 - Date.now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          sent += piece.length;
-          this.push(piece);
-        }
-      };
-      pump().then(() => cb(), cb);
-    },
-  });
-}
-
-/**
- * A plain-HTTP pass-through in front of the upstream registry that throttles blob bodies and
- * records every request with the body bytes it delivered.
- */
-class ThrottledTap {
-  readonly requests: TapRequest[] = [];
-  private server?: Server;
-  port = 0;
-
-  constructor(private readonly upstreamPort: number, private readonly rate: number) {}
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => this.forward(req, res));
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  get host(): string {
-    return `127.0.0.1:${this.port}`;
-  }
-
-  private forward(req: IncomingMessage, res: ServerResponse): void {
-    const rec: TapRequest = { method: req.method ?? '', path: req.url ?? '', range: req.headers.range, status: 0, bytes: 0 };
-    this.requests.push(rec);
-    const up = request({ host: '127.0.0.1', port: this.upstreamPort, method: req.method, path: req.url, headers: req.headers }, (ur) => {
-      rec.status = ur.statusCode ?? 0;
-      res.writeHead(rec.status, ur.headers);
-      const count = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          rec.bytes += chunk.length;
-          cb(null, chunk);
-        },
-      });
-      const blob = req.method === 'GET' && /\/blobs\/sha256:/.test(rec.path);
-      (blob ? pipeline(ur, throttle(this.rate), count, res) : pipeline(ur, count, res)).catch(() => up.destroy());
-    });
-    up.on('error', () => res.destroy());
-    res.on('close', () => up.destroy());
-    req.pipe(up);
-  }
-
-  /** Blob GETs of `digest`, in order. */
-  gets(digest: string): TapRequest[] {
-    return this.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${digest}`));
-  }
-
-  close(): Promise<void> {
-    this.server?.closeAllConnections();
-    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
-  }
-}
 
 describe('docker pull: registry-proxy SIGKILLed mid-pull', () => {
   const s = useDockerStack('e2ep');
-  let tap: ThrottledTap;
+  let tap: RegistryTap;
+  /** Blob GETs of `digest` that reached the upstream, in order. */
+  const gets = (digest: string) => tap.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${digest}`));
 
   beforeAll(async () => {
-    tap = new ThrottledTap(s.infra.registry!.port, RATE);
-    await tap.start();
+    tap = await RegistryTap.start({ upstream: s.infra.registry!.url, mode: { match: /\/blobs\/sha256:/, bytesPerSecond: 5 * MB } });
   });
   afterAll(() => tap?.close());
 
@@ -132,7 +48,7 @@ describe('docker pull: registry-proxy SIGKILLed mid-pull', () => {
       'a layer to complete',
     );
     await s.killRegistryProxy();
-    const partway = image.layers.filter((l) => l.digest !== done).map((l) => ({ digest: l.digest, got: tap.gets(l.digest).reduce((n, g) => n + g.bytes, 0), size: l.size }));
+    const partway = image.layers.filter((l) => l.digest !== done).map((l) => ({ digest: l.digest, got: gets(l.digest).reduce((n, g) => n + g.bytes, 0), size: l.size }));
     // the kill landed mid-blob: every other layer had started and was not finished
     for (const p of partway) expect({ ...p, partway: p.got > 0 && p.got < p.size }).toEqual({ ...p, partway: true });
     return done!;
@@ -140,13 +56,13 @@ describe('docker pull: registry-proxy SIGKILLed mid-pull', () => {
 
   /** Upstream, every blob came once: finished blobs not again, interrupted ones resumed with a Range. */
   function expectFetchedOnce(image: LayeredImage, finished: string): void {
-    expect(tap.gets(image.configDigest).length).toBe(1);
-    const fin = tap.gets(finished);
+    expect(gets(image.configDigest).length).toBe(1);
+    const fin = gets(finished);
     expect(fin.map((g) => ({ status: g.status, range: g.range, bytes: g.bytes }))).toEqual([{ status: 200, range: undefined, bytes: image.layers.find((l) => l.digest === finished)!.size }]);
     for (const l of image.layers.filter((x) => x.digest !== finished)) {
-      const gets = tap.gets(l.digest);
-      const total = gets.reduce((n, g) => n + g.bytes, 0);
-      const summary = { layer: l.file, size: l.size, first: gets[0]?.range ?? 'whole', resumed: gets.slice(1).map((g) => `${g.status} ${g.range}`) };
+      const mine = gets(l.digest);
+      const total = mine.reduce((n, g) => n + g.bytes, 0);
+      const summary = { layer: l.file, size: l.size, first: mine[0]?.range ?? 'whole', resumed: mine.slice(1).map((g) => `${g.status} ${g.range}`) };
       // the resumed GETs ask for the rest, and the bytes add up to ~1x (the slack: bytes in
       // flight in socket buffers when the proxy died, received but never written to disk)
       expect(summary).toEqual({ ...summary, first: 'whole', resumed: [expect.stringMatching(/^206 bytes=[1-9]\d*-$/)] });
