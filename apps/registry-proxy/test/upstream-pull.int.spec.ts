@@ -289,8 +289,13 @@ describe('verification', () => {
 });
 
 describe('sharing', () => {
-  it('answers ten concurrent GETs of one new blob with exactly one upstream GET', async () => {
+  it('answers ten concurrent pulls of one new image with one upstream GET of its manifest and of its blob', async () => {
     const img = await putImage(anon.registry!.url, 'shared/blob', 'v1', randomBytes(2 * 1024 * 1024));
+    // Ten pulls of the new tag: each asks the upstream for the tag (HEAD), one fetches the manifest.
+    const manifests = await Promise.all(Array.from({ length: 10 }, () => viaProxy(`${tap.host}/shared/blob/manifests/v1`)));
+    for (const m of manifests) expect(sha(m.body)).toBe(img.manifestDigest);
+    expect(tap.count(/\/shared\/blob\/manifests\/v1$/, 'HEAD')).toBe(10);
+    expect(tap.count(/\/shared\/blob\/manifests\//, 'GET')).toBe(1);
     // Slow enough that all ten requests arrive while the fetch is in flight.
     tap.setMode({ match: new RegExp(img.layerDigest), bytesPerSecond: 8 * 1024 * 1024 });
     const results = await Promise.all(Array.from({ length: 10 }, () => viaProxy(`${tap.host}/shared/blob/blobs/${img.layerDigest}`)));

@@ -41,6 +41,8 @@ const ERROR_BODY_LIMIT = 64 * 1024;
  */
 export class RemoteRegistry {
   private readonly log: Logger;
+  /** Manifest fetches by digest in flight: concurrent pulls of one image ask the upstream once. */
+  private readonly manifestFlights = new Map<string, Promise<RemoteManifest>>();
 
   constructor(
     private readonly client: RegistryClient,
@@ -63,17 +65,20 @@ export class RemoteRegistry {
       parseDigest(reference);
       const hit = await this.cache.getManifest(reference);
       if (hit) return { mediaType: hit.mediaType, digest: reference, body: hit.body };
-      const m = await this.fetchManifest(name, reference, accept, ctx);
-      await this.cache.putManifest(m.digest, m.mediaType, m.body);
-      return m;
+      return this.fetchManifestOnce(name, reference, accept, ctx);
     }
     validateTag(reference);
     try {
       // As dockerd: HEAD the tag, then fetch by digest (cached content needs no GET at all).
       const digest = await this.headManifest(name, reference, accept, ctx);
       const hit = digest ? await this.cache.getManifest(digest) : undefined;
-      const m = hit && digest ? { mediaType: hit.mediaType, digest, body: hit.body } : await this.fetchManifest(name, digest ?? reference, accept, ctx);
-      if (!hit) await this.cache.putManifest(m.digest, m.mediaType, m.body);
+      let m: RemoteManifest;
+      if (hit && digest) m = { mediaType: hit.mediaType, digest, body: hit.body };
+      else if (digest) m = await this.fetchManifestOnce(name, digest, accept, ctx);
+      else {
+        m = await this.fetchManifest(name, reference, accept, ctx);
+        await this.cache.putManifest(m.digest, m.mediaType, m.body);
+      }
       await this.cache.setTag(name.key, reference, m.digest);
       return m;
     } catch (err) {
@@ -223,6 +228,25 @@ export class RemoteRegistry {
     return `/v2/${name.repo}/${kind}/${ref}`;
   }
 
+  /**
+   * GET by digest shared by concurrent callers, cached once verified. It runs without
+   * any caller's signal (one caller leaving must not fail the others); the deadline
+   * bounds it. Callers were each authorized by their own HEAD or cache miss path.
+   */
+  private fetchManifestOnce(name: RemoteName, digest: string, accept: string[], ctx: CallContext): Promise<RemoteManifest> {
+    let flight = this.manifestFlights.get(digest);
+    if (!flight) {
+      flight = this.fetchManifest(name, digest, accept, { credentials: ctx.credentials })
+        .then(async (m) => {
+          await this.cache.putManifest(m.digest, m.mediaType, m.body);
+          return m;
+        })
+        .finally(() => this.manifestFlights.delete(digest));
+      this.manifestFlights.set(digest, flight);
+    }
+    return abortable(flight, ctx.signal);
+  }
+
   /** Upstream HEAD of a manifest: the digest it names for the tag, if any. */
   private async headManifest(name: RemoteName, reference: string, accept: string[], ctx: CallContext): Promise<string | undefined> {
     return this.client.withEndpoints(
@@ -303,6 +327,17 @@ export class RemoteRegistry {
       .fetch(ep, access, { method: 'DELETE', path: url.pathname + url.search }, ERROR_BODY_LIMIT)
       .catch((err) => this.log.debug({ err: (err as Error).message }, 'cannot cancel upstream upload'));
   }
+}
+
+/** Waits for `p` unless `signal` fires first (the shared work goes on). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function subjectOf(status: number): Subject {
