@@ -61,6 +61,9 @@ export class HttpTransport {
   /** A response whose body streams; only the stall limit applies once headers arrived. */
   async open(o: SendOptions): Promise<StreamingResponse> {
     const res = await this.follow(o);
+    // The consumer may be between reads when the connection breaks: the error stays on
+    // the stream (`errored`, the next read) instead of crashing the process unheard.
+    res.body.on('error', () => undefined);
     res.body.setTimeout(this.opts.stallMs, () => res.body.destroy(new TransportError(goUrlError(o.method, res.url, 'net/http: request canceled (body stalled)'))));
     return res;
   }
