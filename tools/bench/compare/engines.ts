@@ -171,6 +171,8 @@ export class DrydockEngine implements Engine {
   readonly name = 'Drydock';
   socket = '';
   infra?: TestInfra;
+  /** http://127.0.0.1:PORT of its registry-proxy (DRYDOCK_REGISTRY_PROXY_URL of the services). */
+  registryProxyUrl = '';
   private logger = '';
   private supervisor?: ChildProcess;
   private gateway?: ChildProcess;
@@ -187,13 +189,14 @@ export class DrydockEngine implements Engine {
     this.socket = join(infra.dir, 'd.sock');
     const port = await freePort();
     const proxyPort = await freePort();
+    this.registryProxyUrl = `http://127.0.0.1:${proxyPort}`;
     const nodeFlags = (process.env.DRYDOCK_NODE_FLAGS ?? '--max-semi-space-size=1').split(/\s+/).filter(Boolean);
     const env = {
       PATH: process.env.PATH,
       DRYDOCK_STATE_DIR: stateDir,
       DRYDOCK_NATS_URL: infra.nats!.url,
       DRYDOCK_LOG_LEVEL: process.env.DRYDOCK_BENCH_LOG_LEVEL ?? 'warn',
-      DRYDOCK_REGISTRY_PROXY_URL: `http://127.0.0.1:${proxyPort}`,
+      DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl,
     };
     this.registryProxy = spawn(process.execPath, [...nodeFlags, build.registryProxy], {
       env: { ...env, DRYDOCK_REGISTRY_PROXY_LISTEN: `127.0.0.1:${proxyPort}` },
