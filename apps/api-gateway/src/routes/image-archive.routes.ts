@@ -72,7 +72,9 @@ async function loadImages(ctx: Ctx, s: SupervisorClient): Promise<void> {
     let failed = false;
     done.catch(() => (failed = true));
     for await (const chunk of ctx.req) {
-      if (failed) break;
+      // after a failure the rest of the upload is read and dropped: leaving the loop would
+      // destroy the request, and with it the connection the error must still go back on
+      if (failed) continue;
       if (!call.write({ chunk: chunk as Buffer })) await Promise.race([new Promise((r) => call.once('drain', r)), done.catch(() => undefined)]);
     }
     call.end();
