@@ -1,9 +1,11 @@
 // docker save and docker load through the real docker CLI.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { extract, pack } from 'tar-stream';
+import { ctr } from '@drydock/testing';
 import { useDockerStack } from './support/stack';
-import { out } from './support/expect';
+import { eventually, out } from './support/expect';
 
 async function untar(buf: Buffer): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
@@ -102,6 +104,26 @@ describe('docker CLI: save and load', () => {
     writeFileSync(escape, await tarOf([{ name: '../evil', content: 'x' }, { name: 'manifest.json', content: '[]' }]));
     expect(out(await s.docker(['load', '-i', escape]))).toEqual({ code: 1, stdout: '', stderr: 'invalid tar: entry "../evil" escapes the root\n' });
     expect((await s.docker(['images', '-a', '-q', '--no-trunc'])).stdout).toBe(before);
+  });
+
+  it('an upload cut off mid-way loads nothing and leaves no lease or content behind', async () => {
+    const file = join(s.dir('save'), 'cut.tar');
+    await s.docker(['tag', 'busybox', 'e2e/cut:1']);
+    expect((await s.docker(['save', '-o', file, 'e2e/cut:1'])).code).toBe(0);
+    expect((await s.docker(['rmi', 'e2e/cut:1'])).code).toBe(0);
+    const addr = s.infra.containerd!.address;
+    const contentBefore = await ctr(addr, ['content', 'ls', '-q'], 'drydock');
+    const archive = readFileSync(file);
+    await new Promise<void>((resolve) => {
+      const req = request({ socketPath: s.socket, method: 'POST', path: '/v1.41/images/load?quiet=1', headers: { 'Content-Type': 'application/x-tar', 'Content-Length': String(archive.length) } });
+      req.on('error', () => resolve());
+      req.on('close', () => resolve());
+      req.write(archive.subarray(0, archive.length >> 1), () => setTimeout(() => req.destroy(), 300));
+    });
+    // the supervisor deletes its lease (and with it what it wrote) once it sees the cancellation
+    await eventually(async () => (await ctr(addr, ['leases', 'ls', '-q'], 'drydock')).trim(), (v) => v === '', 20000, 'load lease gone');
+    expect(await ctr(addr, ['content', 'ls', '-q'], 'drydock')).toBe(contentBefore);
+    expect((await s.docker(['image', 'inspect', 'e2e/cut:1'])).code).toBe(1);
   });
 
   it('the engine API answers /images/{name}/get and a 404 before any byte', async () => {
