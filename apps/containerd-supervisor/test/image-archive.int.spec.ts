@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -247,6 +248,20 @@ describe('image archive: save and load (real containerd)', () => {
       extra: [{ name: `${a.dirs[1]}/layer.tar`, type: 'symlink', linkname: `../${a.dirs[0]}/layer.tar` }],
     });
     expect((await loader.load(bytes(tar))).messages).toEqual(['Loaded image: archive/dup:1']);
+  });
+
+  it('loads an archive compressed with gzip, xz or bzip2, as docker load documents', async () => {
+    const l = await tarOf([{ name: 'compressed', content: 'x' }]);
+    const a = dockerArchive([{ tar: l }], ['archive/compressed:1']);
+    const tar = await archiveTar(a, [{ tar: l }]);
+    const viaTool = (tool: string) => execFileSync(tool, ['-c'], { input: tar });
+    for (const [name, data] of [['gzip', gzipSync(tar)], ['xz', viaTool('xz')], ['bzip2', viaTool('bzip2')]] as const) {
+      expect({ name, res: await loader.load(bytes(data, 4096)) }).toEqual({ name, res: expect.objectContaining({ messages: ['Loaded image: archive/compressed:1'] }) });
+    }
+    const before = await state();
+    const damaged = viaTool('xz').subarray(0, 200);
+    await expect(loader.load(bytes(damaged))).rejects.toThrow('Error processing tar file(exit status 1): unexpected EOF');
+    expect(await state()).toEqual(before);
   });
 
   describe('bad archives are refused with dockerd\'s words and leave nothing behind', () => {

@@ -10,6 +10,7 @@ import { addLeaseResource, ContentWriter, contentInfo, ingestRef, readBlob, writ
 import { GC_LABELS } from '../image-model';
 import { familiarString, parseNormalizedNamed, referenceString, type ImageReference } from '../reference';
 import { checkTarEntry, TarValidator } from '../tar-validator';
+import { decompressArchive } from './archive-decompress';
 import { ArchiveTree } from './archive-tree';
 import { parseLoadConfig, parseManifest, type LoadConfig } from './load-manifest';
 import type { ArchiveImageStore } from './ports';
@@ -119,7 +120,7 @@ export class ImageLoader {
   /** Reads the whole upload once, building the file tree; entries escaping the archive are refused. */
   private async readArchive(data: AsyncIterable<Buffer>, leaseId: string): Promise<ArchiveTree<ArchiveFile>> {
     const tree = new ArchiveTree<ArchiveFile>();
-    const { chunks } = await decompress(data).catch((err) => {
+    const chunks = await decompressArchive(data).catch((err) => {
       throw tarError(err);
     });
     const parser = extract({ allowUnknownFormat: true } as Parameters<typeof extract>[0]);
