@@ -258,6 +258,8 @@ describe('image archive: save and load (real containerd)', () => {
     for (const [name, data] of [['gzip', gzipSync(tar)], ['xz', viaTool('xz')], ['bzip2', viaTool('bzip2')]] as const) {
       expect({ name, res: await loader.load(bytes(data, 4096)) }).toEqual({ name, res: expect.objectContaining({ messages: ['Loaded image: archive/compressed:1'] }) });
     }
+    // Go's tar reader stops at the end-of-archive marker: what follows is ignored, as dockerd does
+    expect((await loader.load(bytes(Buffer.concat([tar, Buffer.from('trailing garbage'.repeat(100))])))).messages).toEqual(['Loaded image: archive/compressed:1']);
     const before = await state();
     const damaged = viaTool('xz').subarray(0, 200);
     await expect(loader.load(bytes(damaged))).rejects.toThrow('Error processing tar file(exit status 1): unexpected EOF');

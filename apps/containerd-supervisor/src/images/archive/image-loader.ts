@@ -12,6 +12,7 @@ import { familiarString, parseNormalizedNamed, referenceString, type ImageRefere
 import { checkTarEntry, TarValidator } from '../tar-validator';
 import { decompressArchive } from './archive-decompress';
 import { ArchiveTree } from './archive-tree';
+import { untilEndOfArchive } from './end-of-archive';
 import { parseLoadConfig, parseManifest, type LoadConfig } from './load-manifest';
 import type { ArchiveImageStore } from './ports';
 
@@ -124,7 +125,8 @@ export class ImageLoader {
       throw tarError(err);
     });
     const parser = extract({ allowUnknownFormat: true } as Parameters<typeof extract>[0]);
-    const source = Readable.from(chunks, { objectMode: false });
+    // Go's reader stops at the end-of-archive marker; tar-stream would read on into what follows
+    const source = Readable.from(untilEndOfArchive(chunks), { objectMode: false });
     source.on('error', (err) => parser.destroy(err));
     source.pipe(parser);
     let memoryBytes = 0;
