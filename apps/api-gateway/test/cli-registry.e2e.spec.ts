@@ -85,7 +85,7 @@ describe('docker CLI: pull, push, login, search', () => {
 
     it('the pulled image runs: its files are the ones pushed', async () => {
       const f = app.layers[1];
-      const r = await s.docker(['run', '--rm', '--network', 'none', `${reg}/team/app:1`, 'sha256sum', f.file]);
+      const r = await s.docker(['run', '--rm', '--network', 'none', `${reg}/team/app:1`, '/bin/busybox', 'sha256sum', f.file]);
       expect(out(r)).toEqual({ code: 0, stdout: `${f.fileSha256}  ${f.file}\n`, stderr: '' });
     });
 
@@ -151,7 +151,7 @@ describe('docker CLI: pull, push, login, search', () => {
 
     it('pulls it first (the progress goes to stderr), then runs it', async () => {
       const f = img.layers[1];
-      const r = await s.docker(['run', '--rm', '--network', 'none', ref(), 'sha256sum', f.file], { timeoutMs: 120000 });
+      const r = await s.docker(['run', '--rm', '--network', 'none', ref(), '/bin/busybox', 'sha256sum', f.file], { timeoutMs: 120000 });
       expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: `${f.fileSha256}  ${f.file}\n` });
       const err = r.stderr.trimEnd().split('\n');
       expect(err[0]).toBe(`Unable to find image '${ref()}' locally`);
