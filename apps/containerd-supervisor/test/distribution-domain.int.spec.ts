@@ -96,7 +96,7 @@ describe('pull and push (domain, real containerd + docker-registry)', () => {
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     const last = messages.filter((m) => m.status === 'Downloading').pop()!;
     expect(last).toMatchObject({ current: base.layers[0].gz.length, total: base.layers[0].gz.length });
-    expect(result).toEqual({ reference: `${host}/team/base:v1`, imageId: base.configDigest, updated: true });
+    expect(result).toEqual({ reference: `${host}/team/base:v1`, repository: `${host}/team/base`, imageId: base.configDigest, updated: true });
 
     const info = await store.inspectImage(`${host}/team/base:v1`);
     expect(info).toMatchObject({ Id: base.configDigest, RepoTags: [`${host}/team/base:v1`], RepoDigests: [`${host}/team/base@${base.manifestDigest}`] });

@@ -264,7 +264,7 @@ describe('PullImage / PushImage (supervisor -> registry-proxy -> docker-registry
     expect(ms.filter((m) => m.aux).map((m) => m.aux!.tag)).toEqual(['a', 'b']);
   });
 
-  it('publishes Docker\'s pull and push image events with the familiar reference', async () => {
+  it('publishes Docker\'s pull and push image events: the familiar reference, named by the repository', async () => {
     const nc = await connect({ servers: h.infra.nats!.url });
     try {
       const consumer = await nc.jetstream().consumers.get('DRYDOCK_EVENTS', { filterSubjects: 'drydock.events.>' });
@@ -279,8 +279,8 @@ describe('PullImage / PushImage (supervisor -> registry-proxy -> docker-registry
       }
       expect(seen).toEqual(
         expect.arrayContaining([
-          { Action: 'pull', id: `${host}/team/base:v1`, name: `${host}/team/base:v1` },
-          { Action: 'push', id: `${host}/team/imported:v1`, name: `${host}/team/imported:v1` },
+          { Action: 'pull', id: `${host}/team/base:v1`, name: `${host}/team/base` },
+          { Action: 'push', id: `${host}/team/imported:v1`, name: `${host}/team/imported` },
         ]),
       );
       // A pull that failed published nothing.

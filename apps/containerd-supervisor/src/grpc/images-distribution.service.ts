@@ -27,8 +27,8 @@ export function imageDistributionHandlers(h: Handlers, d: DistributionDeps): Pic
       for (;;) {
         const n = await it.next();
         if (n.done) {
-          // dockerd's pull event names the image by the familiar reference, after the names are set
-          d.events.image('pull', n.value.reference, n.value.reference);
+          // dockerd's pull event (after the names are set): id = the familiar reference, name = the repository
+          d.events.image('pull', n.value.reference, n.value.repository);
           return;
         }
         yield toMessage(n.value);
@@ -39,7 +39,7 @@ export function imageDistributionHandlers(h: Handlers, d: DistributionDeps): Pic
       for (;;) {
         const n = await it.next();
         if (n.done) {
-          for (const t of n.value) d.events.image('push', t.reference, t.reference);
+          for (const t of n.value) d.events.image('push', t.reference, t.repository);
           return;
         }
         yield toMessage(n.value);

@@ -20,8 +20,10 @@ export interface PullRequest {
 }
 
 export interface PullResult {
-  /** Familiar reference as pulled (`busybox:latest`, `alpine@sha256:…`): the pull event's id and name. */
+  /** Familiar reference as pulled (`busybox:latest`, `alpine@sha256:…`): the pull event's id. */
   reference: string;
+  /** Familiar repository (`busybox`, `127.0.0.1:5000/team/app`): the pull event's name attribute. */
+  repository: string;
   /** `sha256:<config digest>`. */
   imageId: string;
   /** False when the image was already there under that name ("Image is up to date"). */
@@ -206,7 +208,7 @@ export class ImagePuller {
     const updated = before !== imageId;
     ch.push({ id: '', status: `Digest: ${r.top.desc.digest}` });
     ch.push({ id: '', status: `Status: ${updated ? 'Downloaded newer image for' : 'Image is up to date for'} ${familiarString(ref)}` });
-    return { reference: familiarString(ref), imageId, updated };
+    return { reference: familiarString(ref), repository: ref.familiarName, imageId, updated };
   }
 
   private async fetchLayers(ref: ImageReference, r: Resolved, chains: string[], leaseId: string, ch: ProgressChannel<Progress>, o: CallOptions): Promise<void> {

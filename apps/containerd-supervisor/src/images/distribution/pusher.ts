@@ -22,8 +22,10 @@ export interface PushRequest {
 }
 
 export interface PushedTag {
-  /** Familiar `repo:tag`. */
+  /** Familiar `repo:tag`: the push event's id. */
   reference: string;
+  /** Familiar repository: the push event's name attribute. */
+  repository: string;
   tag: string;
   digest: string;
   size: number;
@@ -152,7 +154,7 @@ export class ImagePusher {
     ch.push({ id: '', status: `${tagRef.tag}: digest: ${digest} size: ${body.length}` });
     ch.push({ id: '', status: '', aux: { tag: tagRef.tag!, digest, size: body.length } });
     this.log.info({ ref: tagRef.toString(), digest, layers: layers.length, ms: Date.now() - started }, 'image pushed');
-    return { reference: `${tagRef.familiarName}:${tagRef.tag}`, tag: tagRef.tag!, digest, size: body.length, imageId: img.id };
+    return { reference: `${tagRef.familiarName}:${tagRef.tag}`, repository: tagRef.familiarName, tag: tagRef.tag!, digest, size: body.length, imageId: img.id };
   }
 
   /** One layer: exists upstream, mounted, or uploaded. Returns the descriptor the manifest lists. */
