@@ -23,9 +23,8 @@ const SMALL_FILES_TOTAL = 64 * 1024 * 1024;
 const MAX_JSON_BYTES = 16 * 1024 * 1024;
 
 /** An archive file: in memory, or already in the content store (uncompressed) under the load's lease. */
-type ArchiveFile =
-  | { where: 'memory'; data: Buffer }
-  | { where: 'content'; digest: string; size: number; compressed: boolean; problem?: InvalidArgumentError };
+type StoredFile = { where: 'content'; digest: string; size: number; compressed: boolean; problem?: InvalidArgumentError };
+type ArchiveFile = { where: 'memory'; data: Buffer } | StoredFile;
 
 /** A layer ready to be unpacked: an uncompressed blob in the content store. */
 interface StoredLayer {
@@ -175,7 +174,7 @@ export class ImageLoader {
    * and checking it as a tar on the way. Whether it is a layer is only known
    * later, so a bad tar is recorded, not thrown; the blob is committed either way.
    */
-  private async ingest(body: AsyncIterable<Buffer>, leaseId: string): Promise<ArchiveFile> {
+  private async ingest(body: AsyncIterable<Buffer>, leaseId: string): Promise<StoredFile> {
     let problem: InvalidArgumentError | undefined;
     let src: AsyncIterable<Buffer>;
     let compressed = false;
@@ -264,12 +263,11 @@ export class ImageLoader {
   /** A file used as a layer: validated and stored uncompressed (small files are stored now). */
   private async layerOf(file: ArchiveFile, leaseId: string): Promise<StoredLayer & { problem?: InvalidArgumentError }> {
     if (file.where === 'content') return file;
+    const data = file.data;
     async function* once(): AsyncGenerator<Buffer> {
-      yield file.where === 'memory' ? file.data : Buffer.alloc(0);
+      yield data;
     }
-    const stored = await this.ingest(once(), leaseId);
-    if (stored.where !== 'content') throw new InvalidArgumentError('layer not stored');
-    return stored;
+    return this.ingest(once(), leaseId);
   }
 
   private async readJsonFile(file: ArchiveFile): Promise<Buffer> {
