@@ -36,7 +36,7 @@ export function imageArchiveHandlers(h: Handlers, images: ImageStore, events: Ev
             if (call.cancelled) throw new UnavailableError('load cancelled by the client');
             return;
           }
-          if (n.value.chunk && n.value.chunk.length > 0) yield Buffer.from(n.value.chunk);
+          if (n.value.chunk && n.value.chunk.length > 0) yield n.value.chunk;
         }
       }
       const res = await loader.load(chunks());

@@ -202,7 +202,8 @@ export class ImageExporter {
     const call = this.cc.content.read({ digest }, this.cc.metadata(), { deadline: this.cc.deadline(this.opts.timeoutMs) });
     try {
       for await (const res of call as AsyncIterable<ctrContent.ReadContentResponse>) {
-        if (res.data && res.data.length > 0) yield Buffer.from(res.data);
+        // already a Buffer of its own (the generated decoder copies): no second copy
+        if (res.data && res.data.length > 0) yield res.data;
       }
     } catch (err) {
       throw fromGrpcError(err);
