@@ -176,7 +176,9 @@ export class RegistryClient {
       void (async () => {
         try {
           for await (const chunk of body) {
-            if (!req.write(chunk)) await new Promise((r) => req.once('drain', r));
+            // A request that died (cancelled, refused) ends the loop, so the body's source is released.
+            if (req.destroyed) return;
+            if (!req.write(chunk)) await new Promise((r) => (req.once('drain', r), req.once('close', r)));
           }
           req.end();
         } catch (err) {
