@@ -8,6 +8,9 @@ import { familiarString, parseNormalizedNamed, withDefaultTag, type ImageReferen
 import { Limiter, ProgressChannel, ProgressThrottle, shortLayerId, type Progress } from './progress';
 import { RegistryError, translatePullError } from './registry-errors';
 import type { CallOptions, RegistryClient } from './registry-client';
+
+/** What a pull needs of the registry-proxy client (tests hand in a fake). */
+export type PullSource = Pick<RegistryClient, 'getManifest' | 'getBlobBytes' | 'getBlob'>;
 import { retryingText, withRetry } from './retry';
 
 export interface PullRequest {
@@ -76,7 +79,7 @@ export class ImagePuller {
 
   constructor(
     private readonly store: ImageStore,
-    private readonly registry: RegistryClient,
+    private readonly registry: PullSource,
     logger: Logger,
     private readonly opts: DistributionOptions,
   ) {
