@@ -135,7 +135,8 @@ export class ImagePusher {
         schemaVersion: 2,
         mediaType: MediaTypes.DockerManifest,
         config: { mediaType: MediaTypes.DockerConfig, size: Number(config.size), digest: config.digest },
-        layers: pushed.map((p) => ({ mediaType: p.mediaType, size: p.size, digest: p.digest })),
+        // Same bytes, Docker's name for them (a schema2 manifest lists only Docker media types).
+        layers: pushed.map((p) => ({ mediaType: p.mediaType === MediaTypes.OciLayerGzip ? MediaTypes.DockerLayerGzip : p.mediaType, size: p.size, digest: p.digest })),
       };
       // dockerd marshals schema2 manifests with a three-space indent.
       body = Buffer.from(JSON.stringify(manifest, null, 3));
