@@ -1,13 +1,15 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
+import { requireCommand } from '@drydock/infra';
 import { createLogger } from '@drydock/logging';
 import type { ctrContent } from '@drydock/proto';
 import { buildBusyboxRootfsTar, startTestInfra, type TestInfra } from '@drydock/testing';
 import { ContainerdClient } from '../src/containerd/containerd-client';
 import { ImageStore } from '../src/images';
 import { ImagePuller, ImagePusher, RegistryClient, type Progress } from '../src/images/distribution';
-import { imageOf, indexOf, layerOf, putManifest, startStallingForwarder, tarOf, uploadImage, type TestImage } from './support/registry-fixtures';
+import { imageOf, indexOf, layerOf, putManifest, sha, startStallingForwarder, tarOf, uploadImage, type TestImage } from './support/registry-fixtures';
 
 /**
  * The pull/push domain code in process against a real containerd and a plain
@@ -135,6 +137,23 @@ describe('pull and push (domain, real containerd + docker-registry)', () => {
     expect(s.slice(0, 8)).toEqual(['v1 Pulling from team/five', ...ids.map((id) => `${id} Pulling fs layer`), `${ids[3]} Waiting`, `${ids[4]} Waiting`]);
     expect(s.filter((x) => x.endsWith('Pull complete'))).toEqual(ids.map((id) => `${id} Pull complete`));
     expect((await store.inspectImage(`${host}/team/five:v1`)).RootFS.Layers).toEqual(layers.map((l) => l.diffId));
+  });
+
+  it('pulls a zstd layer: it stays compressed in the content store and unpacks to its diff id', async () => {
+    const tar = await tarOf({ 'z.txt': 'zstd layer\n' });
+    const zst = execFileSync(requireCommand('zstd', 'zstd'), ['-q', '-c'], { input: tar });
+    const layer = { gz: zst, digest: sha(zst), diffId: sha(tar) };
+    const img = imageOf([layer], { oci: true });
+    const manifest = JSON.parse(img.manifest.toString());
+    manifest.layers[0].mediaType = 'application/vnd.oci.image.layer.v1.tar+zstd';
+    const body = Buffer.from(JSON.stringify(manifest));
+    await uploadImage(infra.registry!.url, 'team/zstd', undefined, img);
+    await putManifest(infra.registry!.url, 'team/zstd', 'v1', body, img.mediaType);
+    const { messages } = await pull('team/zstd:v1');
+    expect(statuses(messages)).toContain(`${layer.digest.slice(7, 19)} Pull complete`);
+    expect((await store.inspectImage(`${host}/team/zstd:v1`)).RootFS.Layers).toEqual([layer.diffId]);
+    const info = (await cc.unary(cc.content, cc.content.info, { digest: layer.digest })).info!;
+    expect({ size: Number(info.size), uncompressed: info.labels?.['containerd.io/uncompressed'] }).toEqual({ size: zst.length, uncompressed: layer.diffId });
   });
 
   it('pulls by digest: only the digest name is recorded', async () => {
