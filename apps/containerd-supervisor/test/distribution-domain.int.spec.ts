@@ -244,6 +244,11 @@ describe('pull and push (domain, real containerd + docker-registry)', () => {
     expect(first.result).toEqual([expect.objectContaining({ tag: 'v1', digest: done.aux!.digest, imageId: imported.id })]);
     expect((await store.inspectImage(`${host}/team/imported:v1`)).RepoDigests).toEqual([`${host}/team/imported@${done.aux!.digest}`]);
 
+    // The gzip twin made for the push is kept (the pushed manifest references it) and named on the layer for the next push.
+    const twin = (await cc.unary(cc.content, cc.content.info, { digest: imported.diffId })).info!.labels?.['drydock.io/gzip'];
+    expect(twin).toMatch(/^sha256:/);
+    expect((await cc.unary(cc.content, cc.content.info, { digest: twin! })).info!.labels).toMatchObject({ 'containerd.io/uncompressed': imported.diffId });
+
     const again = await push('team/imported:v1');
     expect(statuses(again.messages)).toContain(`${diffShort} Layer already exists`);
     expect(again.messages.find((m) => m.aux)!.aux!.digest).toBe(done.aux!.digest);
