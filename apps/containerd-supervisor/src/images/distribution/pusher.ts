@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createGzip } from 'node:zlib';
-import { fromGrpcError, InvalidArgumentError, NotFoundError, UnavailableError } from '@drydock/errors';
+import { fromGrpcError, InvalidArgumentError, isNotFound, NotFoundError, UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import { isManifestMediaType, MediaTypes, type Manifest } from '@drydock/oci-spec';
 import type { ctrContent } from '@drydock/proto';
@@ -69,8 +69,9 @@ export class ImagePusher {
       let img: ResolvedImage;
       try {
         img = await this.store.resolveImage(tagRef.toString());
-      } catch {
-        throw new NotFoundError(`An image does not exist locally with the tag: ${tagRef.familiarName}`);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        throw new NotFoundError(`An image does not exist locally with the tag: ${tagRef.familiarName}`, { cause: err });
       }
       const ch = new ProgressChannel<Progress>();
       const work = this.store.withLease('push', (leaseId) => this.pushTag(tagRef, img, leaseId, ch, o)).then(
