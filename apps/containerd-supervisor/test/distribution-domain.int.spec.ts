@@ -267,6 +267,8 @@ describe('pull and push (domain, real containerd + docker-registry)', () => {
     const res = await push('team/copy:v2');
     const s = statuses(res.messages);
     expect(s).toContain(`${child.layers[1].diffId.slice(7, 19)} Mounted from team/child`);
+    // dockerd lists the top layer first.
+    expect(s.slice(1, 3)).toEqual([`${child.layers[1].diffId.slice(7, 19)} Preparing`, `${child.layers[0].diffId.slice(7, 19)} Preparing`]);
     expect(res.result[0].digest).toBe(child.manifestDigest);
   });
 

@@ -108,14 +108,18 @@ export class ImagePusher {
     const started = Date.now();
     const cc = this.store.containerd;
     const layers = img.manifest.layers;
-    for (const d of img.diffIds) ch.push({ id: shortLayerId(d), status: 'Preparing' });
+    // dockerd walks the layers from the top one down: its lines (and the uploads started first) go in that order.
+    const topFirst = layers.map((_, i) => layers.length - 1 - i);
+    for (const i of topFirst) ch.push({ id: shortLayerId(img.diffIds[i]), status: 'Preparing' });
     const limiter = new Limiter(this.opts.maxConcurrentUploads);
-    const pushed = await Promise.all(
-      layers.map((l, i) => {
-        if (i >= this.opts.maxConcurrentUploads) ch.push({ id: shortLayerId(img.diffIds[i]), status: 'Waiting' });
-        return this.pushLayer(tagRef, l, img.diffIds[i], leaseId, limiter, ch, o);
-      }),
-    );
+    const uploads = new Map<number, ReturnType<ImagePusher['pushLayer']>>();
+    topFirst.forEach((i, n) => {
+      if (n >= this.opts.maxConcurrentUploads) ch.push({ id: shortLayerId(img.diffIds[i]), status: 'Waiting' });
+      const u = this.pushLayer(tagRef, layers[i], img.diffIds[i], leaseId, limiter, ch, o);
+      u.catch(() => undefined);
+      uploads.set(i, u);
+    });
+    const pushed = await Promise.all(layers.map((_, i) => uploads.get(i)!));
     // The config goes up like a layer, silently.
     const config = img.manifest.config;
     await this.retry(o, async () => {
