@@ -156,6 +156,21 @@ describe('pull and push (domain, real containerd + docker-registry)', () => {
     expect({ size: Number(info.size), uncompressed: info.labels?.['containerd.io/uncompressed'] }).toEqual({ size: zst.length, uncompressed: layer.diffId });
   });
 
+  it('two concurrent pulls of one new image share each download and both succeed', async () => {
+    const img = imageOf([layerOf(await tarOf({ 'c1.bin': randomBytes(1024 * 1024) })), layerOf(await tarOf({ 'c2.bin': randomBytes(1024 * 1024) }))]);
+    await uploadImage(infra.registry!.url, 'team/concurrent', 'v1', img);
+    await uploadImage(infra.registry!.url, 'team/concurrent2', 'v1', img);
+    const [a, b] = await Promise.all([pull('team/concurrent:v1'), pull('team/concurrent2:v1')]);
+    for (const r of [a, b]) {
+      expect(r.result.imageId).toBe(img.configDigest);
+      const s = statuses(r.messages);
+      expect(s.filter((x) => x.includes('Retrying'))).toEqual([]);
+      for (const l of img.layers) expect(s).toContain(`${l.digest.slice(7, 19)} Download complete`);
+    }
+    expect((await store.inspectImage(img.configDigest)).RepoTags.sort()).toEqual([`${host}/team/concurrent2:v1`, `${host}/team/concurrent:v1`]);
+    expect((await leftovers()).ingests).toEqual([]);
+  });
+
   it('pulls by digest: only the digest name is recorded', async () => {
     const other = imageOf([layerOf(await tarOf({ 'd.txt': 'by digest\n' }))]);
     await uploadImage(infra.registry!.url, 'team/bydigest', undefined, other);

@@ -76,6 +76,8 @@ interface Resolved {
  */
 export class ImagePuller {
   private readonly log: Logger;
+  /** Blobs being downloaded by some pull of this process; settles (never rejects) when that download ends. */
+  private readonly downloading = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: ImageStore,
@@ -269,10 +271,18 @@ export class ImagePuller {
 
   /** Downloads one layer blob into the content store, resuming and retrying; "Download complete" at the end. */
   private async download(ref: ImageReference, l: Manifest['layers'][number], diffId: string, leaseId: string, limiter: Limiter, ch: ProgressChannel<Progress>, o: CallOptions): Promise<void> {
-    const release = await limiter.acquire();
     const id = shortLayerId(l.digest);
     const cc = this.store.containerd;
     const labels = { [GC_LABELS.uncompressed]: diffId, [SOURCE_LABEL(ref.domain)]: ref.path };
+    // Another pull in this process is downloading the same blob (and holds its ingest ref):
+    // wait for it, then reuse its blob (or take over if it failed or was cancelled).
+    for (let other = this.downloading.get(l.digest); other; other = this.downloading.get(l.digest)) {
+      await Promise.race([other, abortable(o.signal)]);
+    }
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    this.downloading.set(l.digest, mine);
+    const release = await limiter.acquire();
     try {
       let restarts = 0;
       await withRetry(
@@ -302,6 +312,8 @@ export class ImagePuller {
       );
       ch.push({ id, status: 'Download complete' });
     } finally {
+      this.downloading.delete(l.digest);
+      done();
       release();
     }
   }
@@ -403,6 +415,14 @@ export function mergeSource(existing: Record<string, string>, labels: Record<str
   const repos = new Set((existing[key] ?? '').split(',').filter(Boolean));
   for (const r of (labels[key] ?? '').split(',').filter(Boolean)) repos.add(r);
   return { ...labels, [key]: [...repos].join(',') };
+}
+
+/** Never resolves; rejects with the signal's reason when it aborts. */
+function abortable(signal?: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }
 
 function parseJson<T>(body: Buffer, what: string): T {
