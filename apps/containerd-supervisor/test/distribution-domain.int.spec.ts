@@ -287,6 +287,22 @@ describe('pull and push (domain, real containerd + docker-registry)', () => {
     expect(res.result[0].digest).toBe(child.manifestDigest);
   });
 
+  it('pushes a pulled image whose layer was "Already exists" from an import: its gzip twin goes up', async () => {
+    const tar = await tarOf({ 'shared.bin': randomBytes(512 * 1024) });
+    const imported = await store.importImage({ repository: `${host}/team/local`, tag: 'v1', changes: [] }, (async function* () {
+      yield tar;
+    })());
+    const remote = imageOf([layerOf(tar)]);
+    await uploadImage(infra.registry!.url, 'team/shared', 'v1', remote);
+    expect(statuses((await pull('team/shared:v1')).messages)).toContain(`${remote.layers[0].digest.slice(7, 19)} Already exists`);
+    await store.tagImage(`${host}/team/shared:v1`, `${host}/team/pushback`, 'v1');
+    const res = await push('team/pushback:v1');
+    expect(statuses(res.messages)).toContain(`${imported.diffId.slice(7, 19)} Pushed`);
+    await store.removeImage(`${host}/team/pushback:v1`, { force: true, isInUse: async () => ({ running: false, containerIds: [] }) });
+    const back = await pull('team/pushback:v1');
+    expect(back.result.imageId).toBe(remote.configDigest);
+  });
+
   it('push of a missing image answers dockerd words after the first line', async () => {
     const gen = pusher.push({ ref: `${host}/team/nothing` }, new AbortController().signal);
     expect((await gen.next()).value).toEqual({ id: '', status: `The push refers to repository [${host}/team/nothing]` });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createGzip } from 'node:zlib';
-import { fromGrpcError, InvalidArgumentError, isNotFound, NotFoundError, UnavailableError } from '@drydock/errors';
+import { FailedPreconditionError, fromGrpcError, InvalidArgumentError, isNotFound, NotFoundError, UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import { isManifestMediaType, MediaTypes, type Manifest } from '@drydock/oci-spec';
 import type { ctrContent } from '@drydock/proto';
@@ -177,13 +177,25 @@ export class ImagePusher {
     const id = shortLayerId(diffId);
     const cc = this.store.containerd;
     try {
-      const blob = UNCOMPRESSED_LAYERS.has(layer.mediaType) ? await this.gzipped(layer, diffId, leaseId) : { mediaType: layer.mediaType, digest: layer.digest, size: Number(layer.size) };
+      let blob = UNCOMPRESSED_LAYERS.has(layer.mediaType) ? await this.gzipped(layer, diffId, leaseId) : { mediaType: layer.mediaType, digest: layer.digest, size: Number(layer.size) };
       await this.retry(o, async () => {
         if (await this.registry.hasBlob(tagRef.name, blob.digest, o)) {
           ch.push({ id, status: 'Layer already exists' });
           return;
         }
-        const info = await contentInfo(cc, blob.digest);
+        let info = await contentInfo(cc, blob.digest);
+        if (!info) {
+          // Pulled as "Already exists" (the layer was unpacked from an imported or loaded image): this
+          // blob was never fetched, but the uncompressed one is here; its gzip twin goes up instead.
+          const raw = await contentInfo(cc, diffId);
+          if (!raw) throw new FailedPreconditionError(`layer ${diffId} cannot be pushed: neither ${blob.digest} nor its uncompressed blob is in the content store`);
+          blob = await this.gzipped({ mediaType: MediaTypes.OciLayer, digest: diffId, size: Number(raw.size ?? 0) }, diffId, leaseId);
+          if (await this.registry.hasBlob(tagRef.name, blob.digest, o)) {
+            ch.push({ id, status: 'Layer already exists' });
+            return;
+          }
+          info = await contentInfo(cc, blob.digest);
+        }
         const sources = (info?.labels?.[SOURCE_LABEL(tagRef.domain)] ?? '').split(',').filter((r) => r && r !== tagRef.path);
         for (const from of sources) {
           if (await this.registry.mountBlob(tagRef.name, blob.digest, from, o)) {
