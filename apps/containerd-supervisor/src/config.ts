@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { envInt, loadConfig, z } from '@drydock/config';
+import { envBool, envInt, loadConfig, z } from '@drydock/config';
 
 /** Environment -> validated supervisor configuration (the only reader of process.env is main.ts). */
 const schema = z
@@ -29,6 +29,9 @@ const schema = z
     // zlib level for layers compressed at push time (docker import stores them uncompressed). Measured on
     // 100 MB of shared libraries: level 1 104 MB/s at 35.5 %, level 6 (Docker's) 37 MB/s at 32.3 %.
     DRYDOCK_PUSH_GZIP_LEVEL: z.coerce.number().int().min(0).max(9).default(1),
+    // Pulled layers are written straight into containerd's ingest files when they are reachable from here
+    // (probed at start); false forces Content.Write over gRPC.
+    DRYDOCK_PULL_DIRECT_INGEST: envBool(true),
   })
   .transform((e) => ({
     stateDir: e.DRYDOCK_STATE_DIR,
@@ -52,6 +55,7 @@ const schema = z
       retryWindowMs: e.DRYDOCK_REGISTRY_RETRY_MS,
       idleTimeoutMs: e.DRYDOCK_REGISTRY_IDLE_TIMEOUT_MS,
       gzipLevel: e.DRYDOCK_PUSH_GZIP_LEVEL,
+      directIngest: e.DRYDOCK_PULL_DIRECT_INGEST,
     },
   }));
 

@@ -26,6 +26,7 @@ import { VolumeStore } from './volumes/volume-store';
 import { diskUsage } from './node/disk-usage';
 import { ImageStore } from './images';
 import { ImagePuller, ImagePusher, RegistryClient } from './images/distribution';
+import { LocalIngest } from './images/content';
 import { Heartbeat } from './node/heartbeat';
 import { loadNodeIdentity } from './node/node-identity';
 import { CgroupStatsReader } from './stats/cgroup-stats';
@@ -61,7 +62,8 @@ async function main(): Promise<void> {
   const images = new ImageStore(cc, logger, { snapshotter: 'overlayfs', platform: 'linux/amd64' });
   const registry = new RegistryClient({ baseUrl: config.registryProxyUrl, idleTimeoutMs: config.distribution.idleTimeoutMs });
   const distributionOpts = { ...config.distribution, contentTimeoutMs: 60 * 60 * 1000 };
-  const puller = new ImagePuller(images, registry, logger, distributionOpts);
+  const localIngest = config.distribution.directIngest ? await LocalIngest.probe(cc, logger) : undefined;
+  const puller = new ImagePuller(images, registry, logger, distributionOpts, localIngest);
   const pusher = new ImagePusher(images, registry, logger, distributionOpts);
   const specs = new DockerSpecBuilder({ cgroupParent: config.cgroupParent, hostCpus: cpus().length });
   // Volumes live beside the services' state (not under supervisor/): <DRYDOCK_STATE_DIR>/volumes/<name>/_data.

@@ -1,7 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { access, open as openFile, readdir, readFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fromGrpcError, InternalError, isAlreadyExists, isNotFound } from '@drydock/errors';
 import { ctrContent, type ctrTypesDescriptor } from '@drydock/proto';
+import type { Logger } from '@drydock/logging';
 import type { ContainerdClient } from '../containerd/containerd-client';
+import { contentStoreRoot } from '../containerd/introspection';
 
 export type Descriptor = ctrTypesDescriptor.Descriptor;
 type WriteRequest = ctrContent.WriteContentRequest;
@@ -160,6 +165,45 @@ export class ContentWriter {
     }
   }
 
+  /** Ends the stream without committing and waits until containerd has closed its side (and released the ref's lock). Never throws. */
+  async close(): Promise<void> {
+    if (this.finished) return;
+    const closed = new Promise<void>((resolve) => {
+      this.call.once('status', () => resolve());
+      this.call.once('error', () => resolve());
+    });
+    this.finish();
+    await closed;
+  }
+
+  /**
+   * Commits an ingest whose bytes are already in its data file (LocalIngest) in
+   * the stream's first message: containerd resumes the ingest (hashing the file),
+   * checks the offset, then size and digest as for any commit.
+   */
+  async commitResumed(written: number, size: number, expected: string, labels: Record<string, string>): Promise<CommitResult> {
+    try {
+      const res = await this.request({
+        action: ctrContent.WriteAction.COMMIT,
+        ref: this.ref,
+        // Where the file ends: an offset of 0 would make containerd truncate the ingest.
+        offset: String(written),
+        total: String(size),
+        expected,
+        labels,
+      });
+      if (res.digest !== expected || Number(res.offset) !== size) {
+        throw new InternalError(`content commit mismatch: got ${res.digest} (${res.offset} bytes), want ${expected} (${size} bytes)`);
+      }
+      return { digest: expected, size, existed: false };
+    } catch (err) {
+      if (isAlreadyExists(err)) return { digest: expected, size, existed: true };
+      throw err;
+    } finally {
+      this.finish();
+    }
+  }
+
   private finish(cancel = false): void {
     if (this.finished) return;
     this.finished = true;
@@ -279,5 +323,174 @@ export async function contentInfo(cc: ContainerdClient, digest: string): Promise
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
+  }
+}
+
+/**
+ * containerd's local content store as seen from this process (same machine, same user):
+ * an ingest keeps its bytes in `<root>/ingest/<sha256 of the backend ref>/data`, the
+ * backend ref (`<namespace>/<n>/<ref>`, the metadata store's key) in the `ref` file
+ * beside it. Writing that file directly costs a fraction of streaming the bytes over
+ * gRPC (Content.Write is ~0.5 s of CPU per 100 MB between Node and containerd);
+ * containerd still hashes the file when the ingest is resumed for its commit and
+ * verifies size and digest itself.
+ */
+export class LocalIngest {
+  constructor(
+    readonly root: string,
+    private readonly namespace: string,
+  ) {}
+
+  /**
+   * A LocalIngest when containerd reports its content root and an ingest opened there
+   * shows up as a writable file from here; otherwise undefined (writes go over gRPC).
+   */
+  static async probe(cc: ContainerdClient, logger: Logger): Promise<LocalIngest | undefined> {
+    const log = logger.child({ component: 'local-ingest' });
+    let root: string | undefined;
+    try {
+      root = await contentStoreRoot(cc);
+    } catch (err) {
+      log.info({ err }, 'containerd introspection failed; content written over gRPC');
+      return undefined;
+    }
+    if (!root) {
+      log.info('containerd reports no local content root; content written over gRPC');
+      return undefined;
+    }
+    const local = new LocalIngest(root, cc.namespace);
+    const w = new ContentWriter(cc, ingestRef('drydock-ingest-probe'), { timeoutMs: 30000 });
+    try {
+      await w.open();
+      const data = await local.dataPath(w.ref);
+      if (!data) throw new Error(`no ingest for ${w.ref} under ${join(root, 'ingest')}`);
+      await access(data, fsConstants.W_OK);
+      log.info({ root }, 'content written straight into containerd ingests');
+      return local;
+    } catch (err) {
+      log.info({ err, root }, 'containerd ingests are not writable from here; content written over gRPC');
+      return undefined;
+    } finally {
+      await w.abort();
+    }
+  }
+
+  /** The data file of the open ingest `ref` in this namespace, or undefined if none is found. */
+  async dataPath(ref: string): Promise<string | undefined> {
+    const dir = join(this.root, 'ingest');
+    const prefix = `${this.namespace}/`;
+    const suffix = `/${ref}`;
+    for (const d of await readdir(dir).catch(() => [] as string[])) {
+      const backend = await readFile(join(dir, d, 'ref'), 'utf8').catch(() => '');
+      if (backend.startsWith(prefix) && backend.endsWith(suffix) && /^\d+$/.test(backend.slice(prefix.length, -suffix.length))) {
+        return join(dir, d, 'data');
+      }
+    }
+    return undefined;
+  }
+}
+
+/** Bytes collected before one positional write to the ingest file. */
+const FILE_WRITE_BYTES = 1024 * 1024;
+
+/**
+ * A resumable layer write with ContentWriter's surface (open, write, commit, detach,
+ * abort) that puts the bytes straight into the ingest's data file. A Stat stream holds
+ * containerd's lock on the ref (and adds the ingest to the lease) while the file is
+ * written; the commit is a second stream that resumes the ingest. Where the ingest
+ * file cannot be found, the bytes go over the Stat stream as usual.
+ */
+export class FileIngestWriter {
+  private readonly lock: ContentWriter;
+  private file?: FileHandle;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private offset = 0;
+
+  constructor(
+    private readonly cc: ContainerdClient,
+    private readonly local: LocalIngest,
+    readonly ref: string,
+    private readonly opts: { leaseId?: string; timeoutMs: number },
+    private readonly log?: Logger,
+  ) {
+    this.lock = new ContentWriter(cc, ref, opts);
+  }
+
+  /** Opens the ingest; returns the bytes it holds (the data file's size). */
+  async open(): Promise<number> {
+    this.offset = await this.lock.open();
+    const path = await this.local.dataPath(this.ref);
+    if (path) {
+      try {
+        this.file = await openFile(path, 'r+');
+      } catch (err) {
+        this.log?.warn({ err, path }, 'ingest file not writable; writing over gRPC');
+      }
+    } else {
+      this.log?.warn({ ref: this.ref }, 'ingest file not found; writing over gRPC');
+    }
+    return this.offset;
+  }
+
+  get direct(): boolean {
+    return this.file !== undefined;
+  }
+
+  async write(data: Buffer): Promise<void> {
+    if (!this.file) return this.lock.write(data);
+    this.pending.push(data);
+    this.pendingBytes += data.length;
+    if (this.pendingBytes >= FILE_WRITE_BYTES) await this.flush();
+  }
+
+  async commit(size: number, expected: string, labels: Record<string, string>): Promise<CommitResult> {
+    if (!this.file) return this.lock.commit(size, expected, labels);
+    try {
+      await this.flush();
+    } finally {
+      await this.closeFile();
+    }
+    await this.lock.close();
+    const w = new ContentWriter(this.cc, this.ref, this.opts);
+    return w.commitResumed(this.offset, size, expected, labels);
+  }
+
+  /** Keeps what was written (a later open resumes from the file's size). Never throws. */
+  async detach(): Promise<void> {
+    if (!this.file) return this.lock.detach();
+    try {
+      await this.flush();
+    } catch {
+      // The file holds what it holds; containerd re-reads it on resume.
+    }
+    await this.closeFile();
+    await this.lock.close();
+  }
+
+  /** Drops the ingest. Never throws. */
+  async abort(): Promise<void> {
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.closeFile();
+    await this.lock.abort();
+  }
+
+  private async flush(): Promise<void> {
+    if (!this.file || this.pendingBytes === 0) return;
+    const bufs = this.pending;
+    const n = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    const { bytesWritten } = await this.file.writev(bufs, this.offset);
+    if (bytesWritten !== n) throw new InternalError(`short write to the ingest of ${this.ref}: ${bytesWritten} of ${n} bytes`);
+    this.offset += n;
+  }
+
+  private async closeFile(): Promise<void> {
+    const f = this.file;
+    if (!f) return;
+    this.file = undefined;
+    await f.close().catch(() => undefined);
   }
 }

@@ -1,5 +1,5 @@
 /** Pull and push through the registry-proxy (docker pull / docker push). */
-export { ImagePuller, type PullRequest, type PullResult, type DistributionOptions } from './puller';
+export { ImagePuller, type PullRequest, type PullResult, type DistributionOptions, type PullSource } from './puller';
 export { ImagePusher, type PushRequest, type PushedTag } from './pusher';
 export { RegistryClient, type RegistryClientOptions } from './registry-client';
 export type { Progress } from './progress';

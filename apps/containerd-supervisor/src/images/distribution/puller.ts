@@ -1,7 +1,7 @@
 import { InternalError, InvalidArgumentError, isAlreadyExists, isFailedPrecondition, isNotFound, UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import { chainIds, isIndexMediaType, isManifestMediaType, MediaTypes, type ImageConfig, type Index, type Manifest } from '@drydock/oci-spec';
-import { addLeaseResource, contentInfo, ContentWriter, setContentLabels, sha256, writeBlob, type Descriptor } from '../content';
+import { addLeaseResource, contentInfo, ContentWriter, FileIngestWriter, setContentLabels, sha256, writeBlob, type Descriptor, type LocalIngest } from '../content';
 import type { ImageStore } from '../image-store';
 import { GC_LABELS, parsePlatform, type PlatformSpec } from '../image-model';
 import { familiarString, parseNormalizedNamed, withDefaultTag, type ImageReference } from '../reference';
@@ -84,6 +84,8 @@ export class ImagePuller {
     private readonly registry: PullSource,
     logger: Logger,
     private readonly opts: DistributionOptions,
+    /** containerd's ingests as files on this machine: layers are written there instead of over gRPC. */
+    private readonly local?: LocalIngest,
   ) {
     this.log = logger.child({ component: 'image-puller' });
   }
@@ -335,11 +337,15 @@ export class ImagePuller {
     const cc = this.store.containerd;
     const id = shortLayerId(l.digest);
     const ingest = `drydock-pull-${l.digest}`;
-    let w = new ContentWriter(cc, ingest, { leaseId, timeoutMs: this.opts.contentTimeoutMs });
+    const writer = () => {
+      const wo = { leaseId, timeoutMs: this.opts.contentTimeoutMs };
+      return this.local ? new FileIngestWriter(cc, this.local, ingest, wo, this.log) : new ContentWriter(cc, ingest, wo);
+    };
+    let w = writer();
     let offset = await w.open();
     if (offset > l.size) {
       await w.abort();
-      w = new ContentWriter(cc, ingest, { leaseId, timeoutMs: this.opts.contentTimeoutMs });
+      w = writer();
       offset = await w.open();
     }
     const throttle = new ProgressThrottle();
@@ -349,7 +355,7 @@ export class ImagePuller {
         if (blob.start !== offset) {
           // The server ignored the Range: start the ingest over.
           await w.abort();
-          w = new ContentWriter(cc, ingest, { leaseId, timeoutMs: this.opts.contentTimeoutMs });
+          w = writer();
           offset = await w.open();
           if (offset !== 0) throw new RegistryError(0, [], 'ingest not reset', 'EINGEST');
         }
