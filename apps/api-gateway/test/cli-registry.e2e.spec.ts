@@ -5,6 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { buildLayeredImage, pushImage, startTestInfra, type LayeredImage, type TestInfra } from '@drydock/testing';
 import { useDockerStack, type CliResult } from './support/stack';
@@ -38,7 +40,70 @@ function expectFreshPull(r: CliResult, o: { label: string; repo: string; ref: st
   }
 }
 
+/**
+ * A transparent HTTP forwarder between the supervisor and the registry-proxy that can hold
+ * GETs of chosen blobs unanswered: a held request whose connection closes proves that the
+ * supervisor gave up on the fetch (the client's disconnect reached it), without any timing.
+ */
+class BlobHolder {
+  private readonly server: Server = createServer((req, res) => this.handle(req, res));
+  private readonly holding = new Set<string>();
+  private heldWaiter?: (held: { closed: Promise<void> }) => void;
+
+  constructor(private readonly target: () => string) {}
+
+  async listen(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Holds the next GET of one of `digests`; resolves once it arrives, with a promise of its connection closing. */
+  hold(digests: string[]): Promise<{ closed: Promise<void> }> {
+    for (const d of digests) this.holding.add(d);
+    return new Promise((r) => (this.heldWaiter = r));
+  }
+
+  release(): void {
+    this.holding.clear();
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const blob = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? '')?.[1];
+    if (req.method === 'GET' && blob && this.holding.has(blob) && this.heldWaiter) {
+      const waiter = this.heldWaiter;
+      this.heldWaiter = undefined;
+      // wrapped: resolving with a bare promise would wait for that promise instead
+      waiter({ closed: new Promise<void>((r) => res.once('close', () => r())) });
+      return;
+    }
+    const t = new URL(this.target());
+    const up = request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      ur.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    res.once('close', () => up.destroy());
+    req.pipe(up);
+  }
+}
+
 describe('docker CLI: pull, push, login, search', () => {
+  // registered before the stack's hooks: the supervisor reaches the registry-proxy through it
+  const holder = new BlobHolder(() => s.registryProxyUrl);
+  beforeAll(async () => {
+    await holder.listen();
+    // a held fetch must end because the pull was cancelled, never because the supervisor gave up on it
+    s.supervisorEnv = { DRYDOCK_REGISTRY_PROXY_URL: holder.url, DRYDOCK_REGISTRY_IDLE_TIMEOUT_MS: String(3_600_000) };
+  });
+  afterAll(() => holder.close());
   const s = useDockerStack('e2er');
   let reg = '';
   let app!: LayeredImage;
@@ -125,6 +190,22 @@ describe('docker CLI: pull, push, login, search', () => {
         expect(l).toMatch(new RegExp(`^\\{"status":"Downloading","progressDetail":\\{"current":\\d+,"total":${size}\\},"progress":"\\[=*\\\\u003e *\\] +[0-9.]+[kM]?B/2\\.\\d+MB","id":"${id}"\\}$`));
       }
       expect(lines).toContain(`{"status":"Pull complete","progressDetail":{},"id":"${id}"}`);
+    });
+
+    it('a client that goes away mid-pull cancels it; the next pull completes', async () => {
+      const img = await buildLayeredImage({ dir: join(work(), 'cancel'), tag: '1', layerBytes: [256 * 1024] });
+      const digest = await pushImage(img, `${reg}/team/cancel:1`);
+      const held = holder.hold([img.layers[0].digest]);
+      const req = request({ socketPath: s.socket, method: 'POST', path: `/v1.41/images/create?fromImage=${encodeURIComponent(`${reg}/team/cancel`)}&tag=1`, headers: { 'X-Registry-Auth': 'e30=' } });
+      req.on('error', () => undefined);
+      req.end();
+      // the supervisor is fetching the layer (and waits for it): the client leaves
+      const { closed } = await held;
+      req.destroy();
+      await closed;
+      holder.release();
+      const r = await s.docker(['pull', `${reg}/team/cancel:1`], { timeoutMs: 120000 });
+      expect({ code: r.code, last: r.stdout.trimEnd().split('\n').slice(-3) }).toEqual({ code: 0, last: [`Digest: ${digest}`, `Status: Downloaded newer image for ${reg}/team/cancel:1`, `${reg}/team/cancel:1`] });
     });
 
     it('pull --platform linux/amd64 of an amd64 image', async () => {

@@ -118,6 +118,9 @@ export class DockerStack {
     }
   }
 
+  /** Supervisor environment that overrides the harness's (e.g. a DRYDOCK_REGISTRY_PROXY_URL in front of the proxy); set before setup(). */
+  supervisorEnv: Record<string, string> = {};
+
   async startSupervisor(): Promise<void> {
     const child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.supervisor], {
       env: {
@@ -129,6 +132,7 @@ export class DockerStack {
         DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${this.supervisorPort}`,
         DRYDOCK_LOGGER_BINARY: this.build.logger,
         DRYDOCK_LOG_LEVEL: 'debug',
+        ...this.supervisorEnv,
       },
       stdio: ['ignore', this.logFile('supervisor'), this.logFile('supervisor')],
     });
