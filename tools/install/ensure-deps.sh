@@ -12,7 +12,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 APT_PACKAGES=(containerd runc nats-server redis-server docker-registry golang-github-containerd-containerd-dev
-  libprotobuf-dev protobuf-compiler busybox-static skopeo iproute2 procps gcc libc6-dev make util-linux)
+  libprotobuf-dev protobuf-compiler busybox-static skopeo iproute2 procps gcc libc6-dev make util-linux
+  xz-utils bzip2)
 
 # "kind:what package": a command in PATH, a file or directory, or an installed package.
 CHECKS=(
@@ -22,6 +23,7 @@ CHECKS=(
   "file:/usr/include/google/protobuf/any.proto libprotobuf-dev" "cmd:protoc protobuf-compiler"
   "pkg:busybox-static busybox-static" "cmd:skopeo skopeo" "cmd:ip iproute2" "cmd:ps procps" "cmd:gcc gcc"
   "file:/usr/include/stdio.h libc6-dev" "cmd:make make" "cmd:findmnt util-linux"
+  "cmd:xz xz-utils" "cmd:bzip2 bzip2"
 )
 
 # "service package": services that Debian packages may start on install or at boot.
