@@ -208,6 +208,24 @@ describe('docker CLI: pull, push, login, search', () => {
       expect({ code: r.code, last: r.stdout.trimEnd().split('\n').slice(-3) }).toEqual({ code: 0, last: [`Digest: ${digest}`, `Status: Downloaded newer image for ${reg}/team/cancel:1`, `${reg}/team/cancel:1`] });
     });
 
+    it('on a terminal the CLI redraws each layer's line from progressDetail and ends with the same lines', async () => {
+      const img = await buildLayeredImage({ dir: join(work(), 'tty'), tag: '1', layerBytes: [1024 * 1024] });
+      const digest = await pushImage(img, `${reg}/team/tty:1`);
+      const r = await s.dockerTty(['pull', `${reg}/team/tty:1`], { timeoutMs: 120000 });
+      expect(r.code).toBe(0);
+      // each layer's line is redrawn in place (cursor up, clear line): one line per drawing here
+      const lines = r.stdout
+        .replace(/\x1b\[[0-9]*[A-Z]/g, '\n')
+        .replace(/\r/g, '')
+        .split('\n')
+        .map((l) => l.trimEnd())
+        .filter(Boolean);
+      const id = short(img.layers[0].digest);
+      expect(lines.some((l) => new RegExp(`^${id}: Downloading .*/1\\.\\d+MB$`).test(l))).toBe(true);
+      expect(lines).toContain(`${id}: Pull complete`);
+      expect(lines.slice(-3)).toEqual([`Digest: ${digest}`, `Status: Downloaded newer image for ${reg}/team/tty:1`, `${reg}/team/tty:1`]);
+    });
+
     it('pull --platform linux/amd64 of an amd64 image', async () => {
       const ref = `${reg}/team/app:1`;
       expect(out(await s.docker(['pull', '--platform', 'linux/amd64', ref]))).toEqual({ code: 0, stdout: `1: Pulling from team/app\nDigest: ${appDigest}\nStatus: Image is up to date for ${ref}\n${ref}\n`, stderr: '' });
