@@ -208,7 +208,7 @@ describe('docker CLI: pull, push, login, search', () => {
       expect({ code: r.code, last: r.stdout.trimEnd().split('\n').slice(-3) }).toEqual({ code: 0, last: [`Digest: ${digest}`, `Status: Downloaded newer image for ${reg}/team/cancel:1`, `${reg}/team/cancel:1`] });
     });
 
-    it('on a terminal the CLI redraws each layer's line from progressDetail and ends with the same lines', async () => {
+    it("on a terminal the CLI redraws each layer's line from progressDetail and ends with the same lines", async () => {
       const img = await buildLayeredImage({ dir: join(work(), 'tty'), tag: '1', layerBytes: [1024 * 1024] });
       const digest = await pushImage(img, `${reg}/team/tty:1`);
       const r = await s.dockerTty(['pull', `${reg}/team/tty:1`], { timeoutMs: 120000 });
@@ -323,6 +323,15 @@ describe('docker CLI: pull, push, login, search', () => {
       const r = await s.docker(['pull', ref()], { timeoutMs: 120000 });
       expectFreshPull(r, { label: '1', repo: 'team/pushed', ref: ref(), digest: pushedDigest, layers: pushedLayers });
       expect(out(await s.docker(['run', '--rm', '--network', 'none', ref(), 'echo', 'round trip']))).toEqual({ code: 0, stdout: 'round trip\n', stderr: '' });
+    });
+
+    it('push --all-tags pushes every tag of the repository', async () => {
+      for (const t of ['a', 'b']) expect((await s.docker(['tag', ref(), `${reg}/team/multi:${t}`])).code).toBe(0);
+      const r = await s.docker(['push', '--all-tags', `${reg}/team/multi`], { timeoutMs: 120000 });
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(r.stdout.split('\n')[0]).toBe(`The push refers to repository [${reg}/team/multi]`);
+      const digests = r.stdout.split('\n').filter((l) => /^[ab]: digest: /.test(l));
+      expect(digests.map((l) => l.replace(/ size: \d+$/, '')).sort()).toEqual([`a: digest: ${pushedDigest}`, `b: digest: ${pushedDigest}`]);
     });
 
     it('push without credentials through the API: dockerd 400', async () => {
