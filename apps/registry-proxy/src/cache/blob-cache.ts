@@ -690,66 +690,70 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T
 }
 
 /**
- * Everything the stream has buffered, up to `max` bytes, as one batch (one writev for many
- * small network chunks); waits when nothing is buffered; null at the end. A stream that
- * closes without ending is an interruption.
+ * How long a batch below `max` waits for more bytes. Network chunks are 64 KiB: writing,
+ * hashing and waking the readers for each cost ~2x the CPU of the same bytes in 1 MiB
+ * batches (measured: 0.40 vs 0.22 s per 50 MB cold). A flowing upstream fills a batch
+ * long before this; a slow or stalled one still has its bytes written (and readable) soon.
+ */
+const BATCH_WAIT_MS = 20;
+
+/**
+ * The stream's next bytes, up to `max`, as one batch (one writev for many small network
+ * chunks): waits until `max` bytes came, the stream ended, or BATCH_WAIT_MS passed since
+ * the batch's first byte; null at the end. A stream that closes without ending is an
+ * interruption (bytes taken before it are dropped: the fetch resumes from what is written).
  */
 function nextBatch(stream: Readable, max: number): Promise<Buffer[] | null> {
   return new Promise((resolve, reject) => {
+    const bufs: Buffer[] = [];
+    let n = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      done();
+      resolve(bufs.length > 0 ? bufs : null);
+    };
+    // Bytes already taken are handed out before a failure: the next call finds it.
+    const fail = (err: Error) => {
+      if (bufs.length > 0) return flush();
+      done();
+      reject(err);
+    };
     const take = (): boolean => {
       if (stream.errored) {
-        done();
-        reject(stream.errored);
+        fail(stream.errored);
         return true;
       }
-      const bufs: Buffer[] = [];
-      let n = 0;
       let c: Buffer | string | null;
       while (n < max && (c = stream.read()) !== null) {
         const b = typeof c === 'string' ? Buffer.from(c) : c;
         bufs.push(b);
         n += b.length;
       }
-      if (bufs.length > 0) {
-        done();
-        resolve(bufs);
-        return true;
-      }
-      if (stream.readableEnded) {
-        done();
-        resolve(null);
+      if (n >= max || stream.readableEnded) {
+        flush();
         return true;
       }
       if (stream.destroyed) {
-        done();
-        reject(new Error('upstream stream closed before its end'));
+        fail(new Error('upstream stream closed before its end'));
         return true;
       }
+      if (bufs.length > 0) timer ??= setTimeout(flush, BATCH_WAIT_MS);
       return false;
     };
     const onReadable = () => void take();
-    const onEnd = () => {
-      done();
-      resolve(null);
-    };
-    const onError = (err: Error) => {
-      done();
-      reject(err);
-    };
+    const onError = (err: Error) => fail(err);
     const onClose = () => {
-      if (!take()) {
-        done();
-        reject(new Error('upstream stream closed before its end'));
-      }
+      if (!take()) fail(new Error('upstream stream closed before its end'));
     };
     const done = () => {
+      if (timer) clearTimeout(timer);
       stream.off('readable', onReadable);
-      stream.off('end', onEnd);
+      stream.off('end', flush);
       stream.off('error', onError);
       stream.off('close', onClose);
     };
     stream.on('readable', onReadable);
-    stream.on('end', onEnd);
+    stream.on('end', flush);
     stream.on('error', onError);
     stream.on('close', onClose);
     take();
