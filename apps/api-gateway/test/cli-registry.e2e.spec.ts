@@ -382,6 +382,13 @@ describe('docker CLI: pull, push, login, search', () => {
       expect(out(r)).toEqual({ code: 1, stdout: '', stderr: `Error response from daemon: login attempt to http://${host}/v2/ failed with status: 401 Unauthorized\n` });
     });
 
+    it("POST /auth answers dockerd's bodies", async () => {
+      const ok = await s.raw('POST', '/v1.41/auth', JSON.stringify({ username: 'alice', password, serveraddress: host }));
+      expect({ status: ok.status, body: ok.body }).toEqual({ status: 200, body: '{"IdentityToken":"","Status":"Login Succeeded"}\n' });
+      const bad = await s.raw('POST', '/v1.41/auth', 'garbage');
+      expect({ status: bad.status, body: bad.body }).toEqual({ status: 500, body: `{"message":"invalid character 'g' looking for beginning of value"}\n` });
+    });
+
     it('login against an anonymous registry succeeds, as with dockerd', async () => {
       const r = await s.docker(['login', reg, '-u', 'anyone', '--password-stdin'], { input: 'x\n', env: config('anon') });
       expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: 'Login Succeeded\n' });
