@@ -230,6 +230,14 @@ describe('docker CLI: pull, push, login, search', () => {
       const ref = `${reg}/team/app:1`;
       expect(out(await s.docker(['pull', '--platform', 'linux/amd64', ref]))).toEqual({ code: 0, stdout: `1: Pulling from team/app\nDigest: ${appDigest}\nStatus: Image is up to date for ${ref}\n${ref}\n`, stderr: '' });
     });
+
+    it('pull --platform that containerd cannot parse: 400 in its words', async () => {
+      expect(out(await s.docker(['pull', '--platform', 'bogus', `${reg}/team/app:1`]))).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: 'Error response from daemon: "bogus": unknown operating system or architecture: invalid argument\n',
+      });
+    });
   });
 
   describe('run of an image the node does not have', () => {

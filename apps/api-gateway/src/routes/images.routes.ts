@@ -8,6 +8,7 @@ import { containerSummaryJson } from '../docker/container-json';
 import { boolParam, FilterArgs } from '../http/query';
 import { toDeleteItems, toDockerVolume, toHistory, toImageInspect, toImageSummary, unixSeconds } from '../images/image-json';
 import { joinReference, parseImagePath } from '../images/image-path';
+import { checkPlatformSpecifier } from '../images/platform';
 import { writeProgressStream } from '../images/progress';
 import { pushRegistryAuth } from '../registry/auth-config';
 import { headerValue, readSmallBody } from '../registry/http-input';
@@ -141,7 +142,9 @@ async function pipeBody(req: IncomingMessage, call: ClientWritableStream<supervi
 async function pullImage(ctx: Ctx, s: SupervisorClient, fromImage: string): Promise<void> {
   // "pull -a" may send a trailing ":" (dockerd trims it too)
   const ref = joinReference(fromImage.replace(/:$/, ''), ctx.query.get('tag'));
-  const call = s.images.pullImage({ ref, platform: ctx.query.get('platform') ?? '', registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, new Metadata());
+  const platform = ctx.query.get('platform') ?? '';
+  if (platform) checkPlatformSpecifier(platform);
+  const call = s.images.pullImage({ ref, platform, registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, new Metadata());
   await relayProgress(ctx, call);
 }
 
