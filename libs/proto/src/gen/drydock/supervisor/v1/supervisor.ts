@@ -988,7 +988,14 @@ export interface PullImageRequest {
    * RegistryAuth: the client's X-Registry-Auth header as sent (base64url JSON
    * AuthConfig); passed to the registry-proxy per request, never stored.
    */
-  registryAuth?: string | undefined;
+  registryAuth?:
+    | string
+    | undefined;
+  /**
+   * AllTags: pull every tag of the repository (the Engine API's empty `tag`,
+   * `docker pull --all-tags`); `ref` then names the repository only.
+   */
+  allTags?: boolean | undefined;
 }
 
 export interface PushImageRequest {
@@ -11485,7 +11492,7 @@ export const PruneImagesResponse: MessageFns<PruneImagesResponse> = {
 };
 
 function createBasePullImageRequest(): PullImageRequest {
-  return { ref: "", platform: "", registryAuth: "" };
+  return { ref: "", platform: "", registryAuth: "", allTags: false };
 }
 
 export const PullImageRequest: MessageFns<PullImageRequest> = {
@@ -11498,6 +11505,9 @@ export const PullImageRequest: MessageFns<PullImageRequest> = {
     }
     if (message.registryAuth !== undefined && message.registryAuth !== "") {
       writer.uint32(26).string(message.registryAuth);
+    }
+    if (message.allTags !== undefined && message.allTags !== false) {
+      writer.uint32(32).bool(message.allTags);
     }
     return writer;
   },
@@ -11539,6 +11549,14 @@ export const PullImageRequest: MessageFns<PullImageRequest> = {
             message.registryAuth = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.allTags = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -11560,6 +11578,11 @@ export const PullImageRequest: MessageFns<PullImageRequest> = {
         : isSet(object.registry_auth)
         ? globalThis.String(object.registry_auth)
         : "",
+      allTags: isSet(object.allTags)
+        ? globalThis.Boolean(object.allTags)
+        : isSet(object.all_tags)
+        ? globalThis.Boolean(object.all_tags)
+        : false,
     };
   },
 
@@ -11574,6 +11597,9 @@ export const PullImageRequest: MessageFns<PullImageRequest> = {
     if (message.registryAuth !== undefined && message.registryAuth !== "") {
       obj.registryAuth = message.registryAuth;
     }
+    if (message.allTags !== undefined && message.allTags !== false) {
+      obj.allTags = message.allTags;
+    }
     return obj;
   },
 
@@ -11585,6 +11611,7 @@ export const PullImageRequest: MessageFns<PullImageRequest> = {
     message.ref = object.ref ?? "";
     message.platform = object.platform ?? "";
     message.registryAuth = object.registryAuth ?? "";
+    message.allTags = object.allTags ?? false;
     return message;
   },
 };
