@@ -30,6 +30,14 @@ describe('docker CLI: containers', () => {
       expect(out(r)).toEqual({ code: 0, stdout: '', stderr: '' });
     });
 
+    it('--rm removes a container whose start failed, and run answers as dockerd (127)', async () => {
+      const r = await s.docker(['run', '--rm', '--name', 'rm-failed-start', 'busybox', 'e2e-no-such-cmd'], { timeoutMs: 30000 });
+      expect(r.code).toBe(127);
+      expect(r.stderr).toContain('exec: "e2e-no-such-cmd": executable file not found in $PATH');
+      const ps = await s.docker(['ps', '-a', '--filter', 'name=^rm-failed-start$', '--format', '{{.Names}}']);
+      expect(out(ps)).toEqual({ code: 0, stdout: '', stderr: '' });
+    });
+
     it('run -d prints the full container id and leaves it running', async () => {
       const r = await s.docker(['run', '-d', '--name', 'detached', 'busybox', 'sleep', '1000']);
       expect(r.code).toBe(0);

@@ -360,7 +360,15 @@ export class ContainerManager {
   /** Starts a container; returns false if it was already running (HTTP 304). */
   start(ref: string): Promise<boolean> {
     const e = this.resolve(ref);
-    return this.lock.run(e.c.spec.id, () => this.startLocked(e));
+    const id = e.c.spec.id;
+    return this.lock.run(id, () => this.startLocked(e)).catch(async (err) => {
+      // dockerd removes an AutoRemove container whose start failed before answering; `docker run
+      // --rm` waits for that removal (wait?condition=removed) and would otherwise hang.
+      if (e.c.spec.hostConfig.autoRemove && !e.rt.removing && this.entries.has(id)) {
+        await this.remove(id, { force: true }).catch((rmErr) => this.log.warn({ err: rmErr, containerId: id }, 'auto-remove after a failed start failed'));
+      }
+      throw err;
+    });
   }
 
   private async startLocked(e: Entry): Promise<boolean> {
