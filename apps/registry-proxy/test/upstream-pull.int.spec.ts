@@ -132,6 +132,59 @@ describe('pull-through of an anonymous registry', () => {
     expect(other.status).toBe(502);
     expect(errorOf(other.body)).toEqual({ code: 'UNAVAILABLE', message: `Get "http://${gone.host}/v2/": dial tcp ${gone.host}: connect: connection refused` });
   });
+
+  it('never answers a blob HEAD from the cache: an unreachable registry is 502 UNAVAILABLE (a push must not skip the layer)', async () => {
+    const gone = await RegistryTap.start({ upstream: anon.registry!.url });
+    const name = `${gone.host}/team/app`;
+    expect(sha((await viaProxy(`${name}/blobs/${layout.layerDigest}`)).body)).toBe(layout.layerDigest);
+    expect(cached(proxy, 'blobs', layout.layerDigest)).toBe(true);
+    await gone.close();
+    const head = await viaProxy(`${name}/blobs/${layout.layerDigest}`, {}, 'HEAD');
+    expect(head.status).toBe(502);
+    // A HEAD answer has no body; the same refusal on a GET of a manifest names it.
+    const why = await viaProxy(`${name}/manifests/${sha('never')}`);
+    expect(errorOf(why.body)).toEqual({ code: 'UNAVAILABLE', message: `Get "http://${gone.host}/v2/": dial tcp ${gone.host}: connect: connection refused` });
+  });
+
+  it('relays the tag list with the caller’s query and credentials, pages linked through the proxy; refusals pass through', async () => {
+    const manifest = readFileSync(join(layout.dir, 'blobs/sha256', layout.manifestDigest.slice(7)));
+    for (const tag of ['t1', 't2']) {
+      const put = await http(`${anon.registry!.url}/v2/team/app/manifests/${tag}`, { method: 'PUT', headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest });
+      expect(put.status).toBe(201);
+    }
+    const name = `${tap.host}/team/app`;
+    const all = await viaProxy(`${name}/tags/list`);
+    expect(all.status).toBe(200);
+    const whole = JSON.parse(all.body.toString()) as { name: string; tags: string[] };
+    expect(whole.name).toBe(name);
+    expect([...whole.tags].sort()).toEqual(['t1', 't2', 'v1']);
+    expect(all.headers.link).toBeUndefined();
+    await viaProxy(`${name}/tags/list?n=2&last=t1`);
+    expect(tap.requests.filter((r) => r.path === '/v2/team/app/tags/list').map((r) => r.query)).toEqual(['', '?n=2&last=t1']);
+
+    // distribution 2.8 does not page tags; the proxy's own store does, so it serves as the paging upstream.
+    await skopeo('copy', '--dest-tls-verify=false', `oci:${layout.dir}:v1`, `docker://${proxy.host}/team/paged:a`);
+    for (const tag of ['b', 'c']) {
+      expect((await http(`${proxy.url}/v2/team/paged/manifests/${tag}`, { method: 'PUT', headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest })).status).toBe(201);
+    }
+    const paged = `${proxy.host}/team/paged`;
+    const first = await viaProxy(`${paged}/tags/list?n=2`);
+    expect(JSON.parse(first.body.toString())).toEqual({ name: paged, tags: ['a', 'b'] });
+    const link = /^<([^>]+)>; rel="next"$/.exec(String(first.headers.link))?.[1];
+    expect(link).toBe(`/v2/${paged}/tags/list?n=2&last=b`);
+    const second = await http(`${proxy.url}${link}`, {});
+    expect(JSON.parse(second.body.toString())).toEqual({ name: paged, tags: ['c'] });
+    expect(second.headers.link).toBeUndefined();
+
+    const unknown = await viaProxy(`${tap.host}/no/such/tags/list`);
+    expect(unknown.status).toBe(404);
+    expect(errorOf(unknown.body).code).toBe('NAME_UNKNOWN');
+    const refused = await viaProxy(`${basic.registry!.host}/team/app/tags/list`);
+    expect(refused.status).toBe(401);
+    expect(errorOf(refused.body).message).toBe(`Get "http://${basic.registry!.host}/v2/team/app/tags/list": no basic auth credentials`);
+    const withCreds = await viaProxy(`${basic.registry!.host}/team/app/tags/list`, { 'X-Registry-Auth': ALICE });
+    expect(JSON.parse(withCreds.body.toString()).tags).toEqual(['v1']);
+  });
 });
 
 describe('mirrors', () => {

@@ -9,7 +9,7 @@ import type { RemoteName } from '../upstream/remote-name';
 import type { RegistryPath } from './paths';
 
 /** What the adapter needs of the remote side (tests can hand it a fake). */
-export type RemoteBackend = Pick<RemoteRegistry, 'manifest' | 'readBlob' | 'statBlob' | 'mountBlob' | 'pushBlob' | 'pushManifest'>;
+export type RemoteBackend = Pick<RemoteRegistry, 'manifest' | 'readBlob' | 'statBlob' | 'mountBlob' | 'pushBlob' | 'pushManifest' | 'listTags'>;
 
 /**
  * HTTP adapter of the pull-through cache and push relay: `/v2/<host>/<repo>/...`
@@ -42,6 +42,9 @@ export class RemoteRoutes {
       case 'uploads':
         if (m === 'POST') return this.startUpload(route.name, name, req, res, q, ctx);
         break;
+      case 'tags':
+        if (m === 'GET') return this.listTags(route.name, name, res, q, ctx);
+        break;
     }
     throw new RegistryError('UNSUPPORTED', `${m} ${route.kind} is not supported for remote repositories (the relay takes monolithic uploads: POST ?digest=)`);
   }
@@ -51,6 +54,16 @@ export class RemoteRoutes {
     const m = await this.remote.manifest(name, reference, accept, ctx);
     res.writeHead(200, { 'Content-Type': m.mediaType, 'Content-Length': m.body.length, 'Docker-Content-Digest': m.digest, ETag: `"${m.digest}"` });
     res.end(req.method === 'HEAD' ? undefined : m.body);
+  }
+
+  /** The upstream's page of tags under this repository's name; its next page is linked through the proxy. */
+  private async listTags(path: string, name: RemoteName, res: ServerResponse, q: URLSearchParams, ctx: CallContext): Promise<void> {
+    const page = await this.remote.listTags(name, { n: q.get('n') ?? undefined, last: q.get('last') ?? undefined }, ctx);
+    const body = Buffer.from(JSON.stringify({ name: path, tags: page.tags }));
+    const headers: Record<string, string | number> = { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length };
+    if (page.next) headers.Link = `</v2/${path}/tags/list?${page.next}>; rel="next"`;
+    res.writeHead(200, headers);
+    res.end(body);
   }
 
   private async putManifest(path: string, name: RemoteName, reference: string, req: IncomingMessage, res: ServerResponse, ctx: CallContext): Promise<void> {

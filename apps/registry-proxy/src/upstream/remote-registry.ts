@@ -103,27 +103,48 @@ export class RemoteRegistry {
 
   /**
    * Whether the upstream repository has the blob (what a push must know), with its
-   * size; when the upstream cannot be reached, the cache answers for blobs it holds.
+   * size. Always the upstream's answer, never the cache's: a cached blob says nothing
+   * about that repository, and a push told "exists" would skip the layer.
    */
   async statBlob(name: RemoteName, digest: string, ctx: CallContext): Promise<{ size: number }> {
     parseDigest(digest);
-    try {
-      return await this.client.withEndpoints(
-        name.host,
-        'pull',
-        async (ep) => {
-          const res = await this.client.fetch(ep, this.access(name, ctx, 'pull'), { method: 'HEAD', path: this.path(name, 'blobs', digest), signal: ctx.signal, followRedirects: true }, 0);
-          if (res.status !== 200) throw upstreamError(res.status, undefined, 'blob');
-          return { size: Number(res.headers['content-length'] ?? 0) };
-        },
-        ctx.signal,
-      );
-    } catch (err) {
-      if (ctx.signal?.aborted || !unreachable(err)) throw err;
-      const cached = await this.cache.stat(digest);
-      if (!cached) throw err;
-      return cached;
-    }
+    return this.client.withEndpoints(
+      name.host,
+      'pull',
+      async (ep) => {
+        const res = await this.client.fetch(ep, this.access(name, ctx, 'pull'), { method: 'HEAD', path: this.path(name, 'blobs', digest), signal: ctx.signal, followRedirects: true }, 0);
+        if (res.status !== 200) throw upstreamError(res.status, undefined, 'blob');
+        return { size: Number(res.headers['content-length'] ?? 0) };
+      },
+      ctx.signal,
+    );
+  }
+
+  /**
+   * One page of the upstream repository's tags (`docker pull --all-tags`), relayed with
+   * its `n`/`last`; `next` is the query of the upstream's next page (from its Link header).
+   */
+  async listTags(name: RemoteName, page: { n?: string; last?: string }, ctx: CallContext): Promise<{ tags: string[]; next?: URLSearchParams }> {
+    const q = new URLSearchParams();
+    if (page.n) q.set('n', page.n);
+    if (page.last) q.set('last', page.last);
+    const path = `/v2/${name.repo}/tags/list${q.size ? `?${q}` : ''}`;
+    return this.client.withEndpoints(
+      name.host,
+      'pull',
+      async (ep) => {
+        const res = await this.client.fetch(ep, this.access(name, ctx, 'pull'), { method: 'GET', path, signal: ctx.signal }, this.opts.maxManifestBytes);
+        if (res.status !== 200) throw upstreamError(res.status, res.body, 'repository');
+        let tags: unknown;
+        try {
+          tags = (JSON.parse(res.body.toString('utf8')) as { tags?: unknown }).tags;
+        } catch {
+          throw new UpstreamError(502, 'UNKNOWN', `upstream answered ${path} with a body that is not JSON`, { origin: 'proxy' });
+        }
+        return { tags: Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [], next: nextPage(res.headers.link) };
+      },
+      ctx.signal,
+    );
   }
 
   // ---- push
@@ -351,7 +372,17 @@ function asUpstreamDigestError(err: unknown): unknown {
   return err;
 }
 
-/** No answer from the registry (or a server error): the tag fallback and the cached HEAD apply. */
+/** The query of a Link header's rel="next" target (`</v2/r/tags/list?last=b&n=2>; rel="next"`). */
+export function nextPage(link: string | string[] | undefined): URLSearchParams | undefined {
+  for (const l of (Array.isArray(link) ? link : link ? [link] : []).flatMap((h) => h.split(','))) {
+    const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(l);
+    if (!m || !/\brel="?next"?/.test(m[2])) continue;
+    return new URL(m[1], 'http://x').searchParams;
+  }
+  return undefined;
+}
+
+/** No answer from the registry (or a server error): the tag fallback applies. */
 function unreachable(err: unknown): boolean {
   const e = findCause(err, UpstreamError);
   return !!e && (e.code === 'UNAVAILABLE' || (e.origin === 'upstream' && e.status >= 500));
