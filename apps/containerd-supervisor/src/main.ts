@@ -25,7 +25,7 @@ import { RootfsMounter } from './archives/rootfs-mounter';
 import { VolumeStore } from './volumes/volume-store';
 import { diskUsage } from './node/disk-usage';
 import { ImageStore } from './images';
-import { ImagePuller, ImagePusher, RegistryClient } from './images/distribution';
+import { AllTagsPuller, ImagePuller, ImagePusher, RegistryClient } from './images/distribution';
 import { LocalIngest } from './images/content';
 import { Heartbeat } from './node/heartbeat';
 import { loadNodeIdentity } from './node/node-identity';
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
   const localIngest = config.distribution.directIngest ? await LocalIngest.probe(cc, logger) : undefined;
   const puller = new ImagePuller(images, registry, logger, distributionOpts, localIngest);
   const pusher = new ImagePusher(images, registry, logger, distributionOpts);
+  const allTags = new AllTagsPuller(puller, registry, logger, distributionOpts);
   const specs = new DockerSpecBuilder({ cgroupParent: config.cgroupParent, hostCpus: cpus().length });
   // Volumes live beside the services' state (not under supervisor/): <DRYDOCK_STATE_DIR>/volumes/<name>/_data.
   const volumes = new VolumeStore(join(config.stateDir, 'volumes'), logger);
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
   const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   server.addService(supervisorV1.ContainersService, containersService(manager, new CgroupStatsSource(new CgroupStatsReader()), { top: (pids, psArgs) => top(pids, psArgs) }, handlers));
   server.addService(supervisorV1.ExecService, execService(execs, handlers));
-  server.addService(supervisorV1.ImagesService, imagesService(images, manager, events, handlers, { puller, pusher }));
+  server.addService(supervisorV1.ImagesService, imagesService(images, manager, events, handlers, { puller, pusher, allTags }));
   server.addService(supervisorV1.ArchivesService, archivesService(new ArchiveManager(manager, mounter, logger), handlers));
   server.addService(supervisorV1.VolumesService, volumesService(volumes, (name) => manager.volumeUsers(name), handlers));
   server.addService(

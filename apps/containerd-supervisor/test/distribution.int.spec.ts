@@ -71,6 +71,10 @@ describe('PullImage / PushImage (supervisor -> registry-proxy -> docker-registry
     expect(s.slice(-2)).toEqual([`Digest: ${base.manifestDigest}`, `Status: Downloaded newer image for ${host}/team/base:v1`]);
     const dl = ms.filter((m) => m.status === 'Downloading');
     expect(dl[dl.length - 1]).toMatchObject({ current: String(base.layers[0].gz.length), total: String(base.layers[0].gz.length) });
+    // dockerd's Extracting lines always carry bytes: never a 0 at the start of an unpack.
+    const ex = ms.filter((m) => m.status === 'Extracting');
+    expect(ex.length).toBeGreaterThan(0);
+    expect(ex.filter((m) => !(Number(m.current) > 0))).toEqual([]);
 
     const info = await inspect(`${host}/team/base:v1`);
     expect(info).toMatchObject({ id: base.configDigest, repoTags: [`${host}/team/base:v1`], repoDigests: [`${host}/team/base@${base.manifestDigest}`] });
@@ -152,6 +156,40 @@ describe('PullImage / PushImage (supervisor -> registry-proxy -> docker-registry
       else expect(err!.details).toMatch(text);
     }
     expect(await snapshotState()).toEqual(before);
+  });
+
+  it('pulls every tag (all_tags): each with its own lines and Digest, one Status for the repository', async () => {
+    const one = imageOf([layerOf(await tarOf({ 'one.txt': 'tag one\n' }))]);
+    const two = imageOf([layerOf(await tarOf({ 'two.txt': 'tag two\n' }))]);
+    await uploadImage(registryUrl, 'team/alltags', 'one', one);
+    await uploadImage(registryUrl, 'team/alltags', 'two', two);
+    const s = lines(await pull(`${host}/team/alltags`, { allTags: true }));
+    // The registry's order of tags; each tag's block as an ordinary pull, without its Status line.
+    const blocks = ['one', 'two'].map((t) => s.findIndex((l) => l === `${t} Pulling from team/alltags`));
+    expect(blocks.every((i) => i >= 0)).toBe(true);
+    for (const [tag, img] of [['one', one], ['two', two]] as const) {
+      expect(s).toContain(`${img.layers[0].digest.slice(7, 19)} Pull complete`);
+      expect(s).toContain(`Digest: ${img.manifestDigest}`);
+      expect((await inspect(`${host}/team/alltags:${tag}`)).id).toBe(img.configDigest);
+    }
+    expect(s.filter((l) => l.startsWith('Status: '))).toEqual([`Status: Downloaded newer image for ${host}/team/alltags`]);
+    expect(s[s.length - 1]).toBe(`Status: Downloaded newer image for ${host}/team/alltags`);
+
+    const again = lines(await pull(`${host}/team/alltags`, { allTags: true }));
+    expect(again.filter((l) => / Pulling from /.test(l)).sort()).toEqual(['one Pulling from team/alltags', 'two Pulling from team/alltags']);
+    expect(again[again.length - 1]).toBe(`Status: Image is up to date for ${host}/team/alltags`);
+
+    // Errors of the listing come before any progress, in dockerd's words.
+    await expect(pull(`${host}/no/such`, { allTags: true })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+      details: `repository ${host}/no/such not found: name unknown: repository name not known to registry`,
+      messages: [],
+    });
+    await expect(pull(`${authRegistry.host}/team/base`, { allTags: true })).rejects.toMatchObject({
+      code: status.INTERNAL,
+      details: `Get "http://${authRegistry.host}/v2/team/base/tags/list": no basic auth credentials`,
+      messages: [],
+    });
   });
 
   it('a pull cancelled by its client leaves nothing named and no content', async () => {
@@ -302,6 +340,24 @@ describe('PullImage / PushImage (supervisor -> registry-proxy -> docker-registry
     );
     expect(lines(err!.messages)).toEqual([`The push refers to repository [${authRegistry.host}/team/base]`, `${base.layers[0].diffId.slice(7, 19)} Preparing`]);
     expect(err!.details).toBe('no basic auth credentials');
+
+    // The repository is here, that tag is not: dockerd's words for it.
+    await expect(push(`${host}/team/base:nope`)).rejects.toMatchObject({
+      details: `tag does not exist: ${host}/team/base:nope`,
+      messages: [expect.objectContaining({ status: `The push refers to repository [${host}/team/base]` })],
+    });
+  });
+
+  it('push to an unreachable registry fails at the first contact, before any layer line, with the connection error', async () => {
+    // The proxy holds this image's blobs in its cache (pulled above): it must not call them present upstream.
+    const goneHost = '127.0.0.1:1';
+    await h.call(h.images, h.images.tagImage, { source: `${host}/team/base:v1`, repository: `${goneHost}/team/base`, tag: 'v1' });
+    const err = await push(`${goneHost}/team/base:v1`).then(
+      () => undefined,
+      (e: ServiceError & { messages: Msg[] }) => e,
+    );
+    expect(lines(err!.messages)).toEqual([`The push refers to repository [${goneHost}/team/base]`]);
+    expect(err!.details).toBe(`Get "http://${goneHost}/v2/": dial tcp ${goneHost}: connect: connection refused`);
   });
 });
 

@@ -1,11 +1,13 @@
 import type { supervisorV1 } from '@drydock/proto';
-import type { ImagePuller, ImagePusher, Progress } from '../images/distribution';
+import type { AllTagsPuller, ImagePuller, ImagePusher, Progress } from '../images/distribution';
 import type { EventAdapter } from '../wiring/event-adapter';
 import type { Handlers } from './handlers';
 
 export interface DistributionDeps {
   puller: ImagePuller;
   pusher: ImagePusher;
+  /** `docker pull --all-tags`. */
+  allTags: AllTagsPuller;
   events: EventAdapter;
 }
 
@@ -23,7 +25,8 @@ function toMessage(p: Progress): supervisorV1.ImageProgress {
 export function imageDistributionHandlers(h: Handlers, d: DistributionDeps): Pick<supervisorV1.ImagesServer, 'pullImage' | 'pushImage'> {
   return {
     pullImage: h.serverStream('PullImage', async function* (req: supervisorV1.PullImageRequest, signal): AsyncIterable<supervisorV1.ImageProgress> {
-      const it = d.puller.pull({ ref: req.ref ?? '', platform: req.platform || undefined, auth: req.registryAuth || undefined }, signal);
+      const pr = { ref: req.ref ?? '', platform: req.platform || undefined, auth: req.registryAuth || undefined };
+      const it = req.allTags ? d.allTags.pull(pr, signal) : d.puller.pull(pr, signal);
       for (;;) {
         const n = await it.next();
         if (n.done) {

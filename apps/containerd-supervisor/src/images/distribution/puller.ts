@@ -256,7 +256,6 @@ export class ImagePuller {
         await pending[i];
         if (ac.signal.aborted) throw ac.signal.reason ?? new UnavailableError('pull aborted');
         const id = shortLayerId(l.digest);
-        ch.push({ id, status: 'Extracting', current: 0, total: l.size });
         await this.store.unpack(desc, chains[i], parent, leaseId, diffIds[i]);
         ch.push({ id, status: 'Extracting', current: l.size, total: l.size });
         ch.push({ id, status: 'Pull complete' });

@@ -8,10 +8,10 @@ import type { ContainerdClient } from '../../containerd/containerd-client';
 import { addLeaseResource, contentInfo, ContentWriter, readBlob, setContentLabels, sha256, writeBlob } from '../content';
 import type { ImageStore, ResolvedImage } from '../image-store';
 import { GC_LABELS } from '../image-model';
-import { parseNormalizedNamed, withTag, type ImageReference } from '../reference';
+import { familiarString, parseNormalizedNamed, withTag, type ImageReference } from '../reference';
 import { Limiter, ProgressChannel, ProgressThrottle, shortLayerId, type Progress } from './progress';
 import { mergeSource, SOURCE_LABEL, type DistributionOptions } from './puller';
-import { translatePushError } from './registry-errors';
+import { RegistryError, translatePushError } from './registry-errors';
 import type { CallOptions, RegistryClient } from './registry-client';
 import { retryingText, withRetry } from './retry';
 
@@ -34,6 +34,9 @@ export interface PushedTag {
 
 /** Label on an uncompressed layer blob naming its gzip-compressed twin made for push (reused by the next push). */
 export const GZIP_LABEL = 'drydock.io/gzip';
+
+/** sha256 of nothing: the blob the first contact asks about (any answer will do). */
+const EMPTY_DIGEST = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 const UNCOMPRESSED_LAYERS = new Set<string>([MediaTypes.OciLayer, MediaTypes.DockerLayer]);
 
@@ -62,8 +65,12 @@ export class ImagePusher {
     if (repo.digest !== undefined) throw new InvalidArgumentError('cannot push a digest reference');
     const o: CallOptions = { auth: req.auth || undefined, signal };
     yield { id: '', status: `The push refers to repository [${repo.name}]` };
-    const tags = repo.tag ? [repo] : await this.tagsOf(repo);
-    if (tags.length === 0) throw new NotFoundError(`An image does not exist locally with the tag: ${repo.familiarName}`);
+    // dockerd's order: the repository has no name here at all, the registry cannot be reached, then the tag is missing.
+    const local = await this.namesOf(repo);
+    if (!local.any) throw new NotFoundError(`An image does not exist locally with the tag: ${repo.familiarName}`);
+    await this.reach(repo, o);
+    const tags = repo.tag ? [repo] : local.tags;
+    if (tags.length === 0) throw new NotFoundError(`no tags to push for ${repo.familiarName}`);
     const out: PushedTag[] = [];
     for (const tagRef of tags) {
       let img: ResolvedImage;
@@ -71,7 +78,7 @@ export class ImagePusher {
         img = await this.store.resolveImage(tagRef.toString());
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        throw new NotFoundError(`An image does not exist locally with the tag: ${tagRef.familiarName}`, { cause: err });
+        throw new NotFoundError(`tag does not exist: ${familiarString(tagRef)}`, { cause: err });
       }
       const ch = new ProgressChannel<Progress>();
       const work = this.store.withLease('push', (leaseId) => this.pushTag(tagRef, img, leaseId, ch, o)).then(
@@ -92,16 +99,37 @@ export class ImagePusher {
     return out;
   }
 
-  /** Every tag of the repository, in lexical order (dockerd's reference store order). */
-  private async tagsOf(repo: ImageReference): Promise<ImageReference[]> {
+  /**
+   * Every tag of the repository, in lexical order (dockerd's reference store order),
+   * and whether it has any name at all (a digest name counts, as in dockerd).
+   */
+  private async namesOf(repo: ImageReference): Promise<{ tags: ImageReference[]; any: boolean }> {
     const tags = new Set<string>();
+    let any = false;
     for (const row of await this.store.listImages({})) {
       for (const t of row.repoTags) {
         const r = parseNormalizedNamed(t);
         if (r.name === repo.name && r.tag) tags.add(r.tag);
       }
+      any ||= row.repoDigests.some((d) => parseNormalizedNamed(d).name === repo.name);
     }
-    return [...tags].sort().map((t) => withTag(repo, t));
+    return { tags: [...tags].sort().map((t) => withTag(repo, t)), any: any || tags.size > 0 };
+  }
+
+  /**
+   * The first contact, as dockerd's /v2/ ping before a push: a registry that cannot
+   * be reached fails the push at once, with the connection error and no retries
+   * (those are for transfers under way). Any answer of the registry, even a refusal,
+   * means it is there: the layers' own requests then say what it refuses.
+   */
+  private async reach(repo: ImageReference, o: CallOptions): Promise<void> {
+    try {
+      await withRetry(() => this.registry.hasBlob(repo.name, EMPTY_DIGEST, o), { windowMs: this.opts.retryWindowMs, signal: o.signal, upstreamUnavailable: false });
+    } catch (err) {
+      if (o.signal?.aborted) throw new UnavailableError('push cancelled by the client', { cause: err });
+      if (err instanceof RegistryError && (err.code === 'UNAVAILABLE' || err.network)) throw translatePushError(err);
+      if (!(err instanceof RegistryError)) throw translatePushError(err);
+    }
   }
 
   private async pushTag(tagRef: ImageReference, img: ResolvedImage, leaseId: string, ch: ProgressChannel<Progress>, o: CallOptions): Promise<PushedTag> {

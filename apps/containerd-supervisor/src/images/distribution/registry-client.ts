@@ -137,6 +137,22 @@ export class RegistryClient {
     return header(res, 'docker-content-digest');
   }
 
+  /** Every tag of the repository, following the Link pages (distribution's Tags().All()). */
+  async listTags(name: string, o: CallOptions): Promise<string[]> {
+    const tags: string[] = [];
+    let path = `${this.repoPath(name)}/tags/list`;
+    for (let page = 0; page < 1000; page++) {
+      const res = await this.send('GET', path, { Accept: 'application/json' }, o);
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(header(res, 'link') ?? '')?.[1];
+      const doc = JSON.parse((await readAll(res, 16 * 1024 * 1024)).toString('utf8')) as { tags?: unknown };
+      if (Array.isArray(doc.tags)) tags.push(...doc.tags.filter((t): t is string => typeof t === 'string'));
+      if (!next) return tags;
+      const url = new URL(next, this.base);
+      path = url.pathname.replace(/^.*?\/v2\//, '') + url.search;
+    }
+    throw new RegistryError(0, [], `GET /v2/${this.repoPath(name)}/tags/list: more than 1000 pages`);
+  }
+
   private send(method: string, path: string, headers: Record<string, string>, o: CallOptions, body?: Buffer | AsyncIterable<Buffer>): Promise<IncomingMessage> {
     const what = `${method} /v2/${path}`;
     return new Promise<IncomingMessage>((resolve, reject) => {
