@@ -1,4 +1,4 @@
-import { familiarName, hasRegistryHost, joinReference, parseImagePath } from './image-path';
+import { familiarName, hasRegistryHost, hasTagOrDigest, joinReference, parseImagePath } from './image-path';
 
 describe('parseImagePath', () => {
   it('routes on the trailing verb for names with registry ports, paths and tags', () => {
@@ -53,5 +53,12 @@ describe('pull references', () => {
     expect(joinReference('busybox', 'latest')).toBe('busybox:latest');
     expect(joinReference('busybox', null)).toBe('busybox');
     expect(joinReference('busybox', 'sha256:' + 'b'.repeat(64))).toBe('busybox@sha256:' + 'b'.repeat(64));
+  });
+  it('tells a name-only fromImage (pull every tag) from one with a tag or digest', () => {
+    expect(hasTagOrDigest('busybox')).toBe(false);
+    expect(hasTagOrDigest('127.0.0.1:5000/team/app')).toBe(false);
+    expect(hasTagOrDigest('busybox:1')).toBe(true);
+    expect(hasTagOrDigest('127.0.0.1:5000/team/app:1')).toBe(true);
+    expect(hasTagOrDigest('busybox@sha256:' + 'b'.repeat(64))).toBe(true);
   });
 });

@@ -56,3 +56,8 @@ export function joinReference(fromImage: string, tag: string | null): string {
   if (!tag) return fromImage;
   return /^[a-z0-9]+:[0-9a-f]{32,}$/.test(tag) ? `${fromImage}@${tag}` : `${fromImage}:${tag}`;
 }
+
+/** Whether a reference text carries a tag or a digest (a ":" after the last "/", or an "@"). */
+export function hasTagOrDigest(ref: string): boolean {
+  return ref.includes('@') || ref.lastIndexOf(':') > ref.lastIndexOf('/');
+}

@@ -7,7 +7,7 @@ import type { SupervisorClient } from '../backend/supervisor-client';
 import { containerSummaryJson } from '../docker/container-json';
 import { boolParam, FilterArgs } from '../http/query';
 import { toDeleteItems, toDockerVolume, toHistory, toImageInspect, toImageSummary, unixSeconds } from '../images/image-json';
-import { joinReference, parseImagePath } from '../images/image-path';
+import { hasTagOrDigest, joinReference, parseImagePath } from '../images/image-path';
 import { checkPlatformSpecifier } from '../images/platform';
 import { writeProgressStream } from '../images/progress';
 import { pushRegistryAuth } from '../registry/auth-config';
@@ -141,10 +141,14 @@ async function pipeBody(req: IncomingMessage, call: ClientWritableStream<supervi
  */
 async function pullImage(ctx: Ctx, s: SupervisorClient, fromImage: string): Promise<void> {
   // "pull -a" may send a trailing ":" (dockerd trims it too)
-  const ref = joinReference(fromImage.replace(/:$/, ''), ctx.query.get('tag'));
+  const image = fromImage.replace(/:$/, '');
+  const tag = ctx.query.get('tag') ?? '';
+  const ref = joinReference(image, tag);
+  // dockerd 20.10: a name-only reference with an empty tag pulls every tag (`docker pull --all-tags`).
+  const allTags = !tag && !hasTagOrDigest(image);
   const platform = ctx.query.get('platform') ?? '';
   if (platform) checkPlatformSpecifier(platform);
-  const call = s.images.pullImage({ ref, platform, registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, new Metadata());
+  const call = s.images.pullImage({ ref, platform, registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '', allTags }, new Metadata());
   await relayProgress(ctx, call);
 }
 
