@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '@drydock/logging';
@@ -92,7 +92,7 @@ describe('pull with layers written into containerd ingest files', () => {
       layerOf(await tarOf({ 'b.bin': randomBytes(2 * 1024 * 1024 + 17) })),
       layerOf(await tarOf({ 'c.txt': 'small\n' })),
     ]);
-    for (const repo of ['team/direct', 'team/grpc', 'team/missing', 'team/resume']) await uploadImage(infra.registry!.url, repo, 'v1', image);
+    for (const repo of ['team/direct', 'team/grpc', 'team/missing', 'team/resume', 'team/decoy']) await uploadImage(infra.registry!.url, repo, 'v1', image);
   }, 180000);
 
   afterEach(async () => {
@@ -127,6 +127,21 @@ describe('pull with layers written into containerd ingest files', () => {
     expect(missing.found).toBe(0);
     await removeAll();
     await pullAndCheck(new ImagePuller(store, client, logger, opts), 'team/grpc');
+  });
+
+  it('a layer whose ref matches two ingest directories (a leftover) goes over gRPC, the others into their files', async () => {
+    const root = (await contentStoreRoot(cc))!;
+    const decoy = join(root, 'ingest', 'decoy');
+    mkdirSync(decoy, { recursive: true });
+    writeFileSync(join(decoy, 'ref'), `${cc.namespace}/999999/drydock-pull-${image.layers[0].digest}`);
+    writeFileSync(join(decoy, 'data'), '');
+    try {
+      const local = new CountingIngest(root, cc.namespace);
+      await pullAndCheck(new ImagePuller(store, client, logger, opts, local), 'team/decoy');
+      expect(local.found).toBe(image.layers.length - 1);
+    } finally {
+      rmSync(decoy, { recursive: true, force: true });
+    }
   });
 
   it('DRYDOCK_PULL_DIRECT_INGEST=false switches the fast path off (default on)', () => {

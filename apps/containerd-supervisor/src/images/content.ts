@@ -54,6 +54,8 @@ export class ContentWriter {
   private offset = 0;
   private failure?: Error;
   private finished = false;
+  /** containerd's final status arrived: the stream is over on both sides. */
+  private settled = false;
 
   constructor(
     private readonly cc: ContainerdClient,
@@ -63,6 +65,7 @@ export class ContentWriter {
     const md = cc.metadata(opts.leaseId ? { [LEASE_HEADER]: opts.leaseId } : undefined);
     this.call = cc.content.write(md, { deadline: cc.deadline(opts.timeoutMs) });
     this.call.on('data', (res: WriteResponse) => this.waiters.shift()?.resolve(res));
+    this.call.on('status', () => (this.settled = true));
     this.call.on('error', (err: Error) => {
       this.failure ??= fromGrpcError(err);
       for (const w of this.waiters.splice(0)) w.reject(this.failure);
@@ -167,7 +170,7 @@ export class ContentWriter {
 
   /** Ends the stream without committing and waits until containerd has closed its side (and released the ref's lock). Never throws. */
   async close(): Promise<void> {
-    if (this.finished) return;
+    if (this.finished || this.settled || this.failure) return this.finish();
     const closed = new Promise<void>((resolve) => {
       this.call.once('status', () => resolve());
       this.call.once('error', () => resolve());
@@ -380,13 +383,15 @@ export class LocalIngest {
     const dir = join(this.root, 'ingest');
     const prefix = `${this.namespace}/`;
     const suffix = `/${ref}`;
+    const found: string[] = [];
     for (const d of await readdir(dir).catch(() => [] as string[])) {
       const backend = await readFile(join(dir, d, 'ref'), 'utf8').catch(() => '');
       if (backend.startsWith(prefix) && backend.endsWith(suffix) && /^\d+$/.test(backend.slice(prefix.length, -suffix.length))) {
-        return join(dir, d, 'data');
+        found.push(join(dir, d, 'data'));
       }
     }
-    return undefined;
+    // A leftover directory of an older ingest under the same ref makes the match ambiguous: gRPC then.
+    return found.length === 1 ? found[0] : undefined;
   }
 }
 
