@@ -226,6 +226,25 @@ describe('docker CLI: pull, push, login, search', () => {
       expect(lines.slice(-3)).toEqual([`Digest: ${digest}`, `Status: Downloaded newer image for ${reg}/team/tty:1`, `${reg}/team/tty:1`]);
     });
 
+    it('pull --all-tags pulls every tag: one block per tag, one Status for the repository', async () => {
+      for (const t of ['x', 'y']) expect(await pushImage(app, `${reg}/team/every:${t}`)).toBe(appDigest);
+      const repo = `${reg}/team/every`;
+      const r = await s.docker(['pull', '--all-tags', repo], { timeoutMs: 120000 });
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      const lines = r.stdout.trimEnd().split('\n');
+      // the image is here already (team/app:1): dockerd skips its layers, per tag
+      expect(lines.slice(0, 4).sort()).toEqual([`Digest: ${appDigest}`, `Digest: ${appDigest}`, 'x: Pulling from team/every', 'y: Pulling from team/every'].sort());
+      expect(lines.slice(4)).toEqual([`Status: Downloaded newer image for ${repo}`, repo]);
+      for (const t of ['x', 'y']) expect((await s.docker(['image', 'inspect', '-f', '{{.Id}}', `${repo}:${t}`])).stdout.trim()).toBe(app.configDigest);
+      const again = await s.docker(['pull', '-a', repo]);
+      expect(again.stdout.trimEnd().split('\n').slice(-2)).toEqual([`Status: Image is up to date for ${repo}`, repo]);
+      expect(out(await s.docker(['pull', '-a', `${reg}/team/nosuch`]))).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `Error response from daemon: repository ${reg}/team/nosuch not found: name unknown: repository name not known to registry\n`,
+      });
+    });
+
     it('pull --platform linux/amd64 of an amd64 image', async () => {
       const ref = `${reg}/team/app:1`;
       expect(out(await s.docker(['pull', '--platform', 'linux/amd64', ref]))).toEqual({ code: 0, stdout: `1: Pulling from team/app\nDigest: ${appDigest}\nStatus: Image is up to date for ${ref}\n${ref}\n`, stderr: '' });
@@ -323,6 +342,24 @@ describe('docker CLI: pull, push, login, search', () => {
         stdout: `The push refers to repository [${reg}/team/pushed]\n${short(diffId)}: Preparing\n${short(diffId)}: Layer already exists\n1: digest: ${pushedDigest} size: ${/size: (\d+)/.exec(r.stdout)?.[1]}\n`,
         stderr: '',
       });
+    });
+
+    it('push of a tag the repository does not have: tag does not exist', async () => {
+      expect(out(await s.docker(['push', `${reg}/team/pushed:nope`]))).toEqual({
+        code: 1,
+        stdout: `The push refers to repository [${reg}/team/pushed]\n`,
+        stderr: `tag does not exist: ${reg}/team/pushed:nope\n`,
+      });
+    });
+
+    it('push to a registry nobody answers fails at once with the connection error, no layer line (the proxy has the blobs cached)', async () => {
+      expect((await s.docker(['tag', ref(), '127.0.0.1:1/team/gone:1'])).code).toBe(0);
+      expect(out(await s.docker(['push', '127.0.0.1:1/team/gone:1']))).toEqual({
+        code: 1,
+        stdout: 'The push refers to repository [127.0.0.1:1/team/gone]\n',
+        stderr: 'Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused\n',
+      });
+      expect((await s.docker(['rmi', '127.0.0.1:1/team/gone:1'])).code).toBe(0);
     });
 
     it('round trip: rmi until the image is gone, pull it back, run it', async () => {
