@@ -190,6 +190,10 @@ describe('docker CLI: pull, push, login, search', () => {
         expect(l).toMatch(new RegExp(`^\\{"status":"Downloading","progressDetail":\\{"current":\\d+,"total":${size}\\},"progress":"\\[=*\\\\u003e *\\] +[0-9.]+[kM]?B/2\\.\\d+MB","id":"${id}"\\}$`));
       }
       expect(lines).toContain(`{"status":"Pull complete","progressDetail":{},"id":"${id}"}`);
+      // dockerd's Extracting lines always carry bytes (none with current 0 at the start of an unpack)
+      const extracting = lines.filter((l) => l.startsWith('{"status":"Extracting"'));
+      expect(extracting.length).toBeGreaterThan(0);
+      expect(extracting.filter((l) => !/"progressDetail":\{"current":[1-9]\d*,/.test(l))).toEqual([]);
     });
 
     it('a client that goes away mid-pull cancels it; the next pull completes', async () => {
