@@ -410,7 +410,10 @@ export class FileIngestWriter {
   private file?: FileHandle;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Where the next write goes (bytes written or being written). */
   private offset = 0;
+  /** The write under way: the next batch is collected meanwhile, so the socket keeps flowing. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly cc: ContainerdClient,
@@ -446,7 +449,7 @@ export class FileIngestWriter {
     if (!this.file) return this.lock.write(data);
     this.pending.push(data);
     this.pendingBytes += data.length;
-    if (this.pendingBytes >= FILE_WRITE_BYTES) await this.flush();
+    if (this.pendingBytes >= FILE_WRITE_BYTES) await this.flush(false);
   }
 
   async commit(size: number, expected: string, labels: Record<string, string>): Promise<CommitResult> {
@@ -481,21 +484,30 @@ export class FileIngestWriter {
     await this.lock.abort();
   }
 
-  private async flush(): Promise<void> {
-    if (!this.file || this.pendingBytes === 0) return;
-    const bufs = this.pending;
-    const n = this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    const { bytesWritten } = await this.file.writev(bufs, this.offset);
-    if (bytesWritten !== n) throw new InternalError(`short write to the ingest of ${this.ref}: ${bytesWritten} of ${n} bytes`);
-    this.offset += n;
+  /** Waits for the previous write (its failure surfaces here), starts the next; `wait`: and waits for that one too. */
+  private async flush(wait = true): Promise<void> {
+    await this.writing;
+    if (this.file && this.pendingBytes > 0) {
+      const bufs = this.pending;
+      const n = this.pendingBytes;
+      this.pending = [];
+      this.pendingBytes = 0;
+      const at = this.offset;
+      this.offset += n;
+      this.writing = this.file.writev(bufs, at).then(({ bytesWritten }) => {
+        if (bytesWritten !== n) throw new InternalError(`short write to the ingest of ${this.ref}: ${bytesWritten} of ${n} bytes`);
+      });
+      // Awaited by the next flush, commit or detach; never left unhandled meanwhile.
+      this.writing.catch(() => undefined);
+    }
+    if (wait) await this.writing;
   }
 
   private async closeFile(): Promise<void> {
     const f = this.file;
     if (!f) return;
     this.file = undefined;
+    await this.writing.catch(() => undefined);
     await f.close().catch(() => undefined);
   }
 }
