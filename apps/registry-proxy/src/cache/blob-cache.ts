@@ -438,28 +438,41 @@ export class BlobCache {
     // Only now: an upstream that refuses outright must reject read(), not a stream.
     if (f.size !== undefined && !f.sizeKnown.settled) f.sizeKnown.resolve(f.size);
     let pos = body.offset;
-    for (;;) {
-      const batch = await nextBatch(body.stream, IO_CHUNK_BYTES);
-      if (!batch) break;
-      let bufs = batch;
-      if (pos < compareUntil) {
-        const joined = bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
-        const n = Math.min(joined.length, compareUntil - pos);
-        if (!(await fileMatchesAt(fh, joined.subarray(0, n), pos))) throw this.mismatch(digest, 'the upstream resent different bytes');
+    // One batch is written while the next is collected (the upstream socket keeps flowing);
+    // f.written, the hash and the readers only ever move after a write succeeded.
+    let writing: Promise<void> | undefined;
+    try {
+      for (;;) {
+        const batch = await nextBatch(body.stream, IO_CHUNK_BYTES);
+        if (writing) await writing;
+        writing = undefined;
+        if (!batch) break;
+        let bufs = batch;
+        if (pos < compareUntil) {
+          const joined = bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
+          const n = Math.min(joined.length, compareUntil - pos);
+          if (!(await fileMatchesAt(fh, joined.subarray(0, n), pos))) throw this.mismatch(digest, 'the upstream resent different bytes');
+          pos += n;
+          if (n === joined.length) continue;
+          bufs = [joined.subarray(n)];
+        }
+        const n = bufs.reduce((s, b) => s + b.length, 0);
+        if (f.size !== undefined && f.written + n > f.size) {
+          throw this.mismatch(digest, `the upstream sent more than the blob's ${f.size} bytes`);
+        }
+        const write = bufs;
+        writing = writeAllAt(fh, write, f.written).then(() => {
+          // Hashed after the write succeeded: the hash must only ever cover bytes on disk.
+          for (const b of write) f.hash.update(b);
+          f.written += n;
+          f.changed();
+        });
+        writing.catch(() => undefined);
         pos += n;
-        if (n === joined.length) continue;
-        bufs = [joined.subarray(n)];
       }
-      const n = bufs.reduce((s, b) => s + b.length, 0);
-      if (f.size !== undefined && f.written + n > f.size) {
-        throw this.mismatch(digest, `the upstream sent more than the blob's ${f.size} bytes`);
-      }
-      await writeAllAt(fh, bufs, f.written);
-      // Hashed after the write succeeded: the hash must only ever cover bytes on disk.
-      for (const b of bufs) f.hash.update(b);
-      f.written += n;
-      pos += n;
-      f.changed();
+    } finally {
+      // Never leave a write running past this response (the flight may close the file next).
+      if (writing) await writing.catch(() => undefined);
     }
     if (pos < compareUntil || (f.size !== undefined && f.written < f.size)) {
       throw new Error(`upstream stream ended at byte ${f.written} of ${f.size ?? 'unknown'}`);
