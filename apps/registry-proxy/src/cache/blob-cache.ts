@@ -362,6 +362,8 @@ export class BlobCache {
       await this.failFlight(f, digest, err as Error, log);
     } finally {
       f.current = undefined;
+      // The file stays open until a background sync is done with it.
+      await f.syncing;
       f.release();
     }
   }
@@ -466,6 +468,7 @@ export class BlobCache {
           for (const b of write) f.hash.update(b);
           f.written += n;
           f.changed();
+          this.syncAhead(f, fh);
         });
         writing.catch(() => undefined);
         pos += n;
@@ -479,10 +482,31 @@ export class BlobCache {
     }
   }
 
+  /**
+   * Starts an fdatasync of the partial in the background every SYNC_AHEAD_BYTES, so the
+   * fsync before the commit (which holds back the readers' final byte) finds little
+   * left to write: a 50 MB blob's single fsync took ~0.1 s on the critical path.
+   */
+  private syncAhead(f: Flight, fh: FileHandle): void {
+    if (f.syncing || f.written - f.syncedTo < SYNC_AHEAD_BYTES) return;
+    const to = f.written;
+    f.syncing = fh.datasync().then(
+      () => {
+        f.syncedTo = to;
+        f.syncing = undefined;
+      },
+      () => {
+        // The commit's own fsync reports what matters.
+        f.syncing = undefined;
+      },
+    );
+  }
+
   /** Empties the partial file (no reader holds any of its bytes). */
   private async restartFromZero(f: Flight): Promise<void> {
     await (f.fh as FileHandle).truncate(0);
     f.written = 0;
+    f.syncedTo = 0;
     f.hash = createHash('sha256');
     f.changed();
   }
@@ -502,6 +526,7 @@ export class BlobCache {
     const actual = f.hash.digest('hex');
     if (actual !== f.hex) throw this.mismatch(digest, 'sha256 of the content differs', `sha256:${actual}`);
     const fh = f.fh as FileHandle;
+    await f.syncing;
     await fh.sync();
     await this.deleting.get(`blob:${f.hex}`);
     await rename(this.path('partial', f.hex), this.path('blob', f.hex));
@@ -709,6 +734,9 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T
  * long before this; a slow or stalled one still has its bytes written (and readable) soon.
  */
 const BATCH_WAIT_MS = 20;
+
+/** Bytes written between two background fdatasyncs of a partial (see syncAhead). */
+const SYNC_AHEAD_BYTES = 8 * 1024 * 1024;
 
 /**
  * The stream's next bytes, up to `max`, as one batch (one writev for many small network

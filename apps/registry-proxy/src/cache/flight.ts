@@ -43,6 +43,10 @@ export class Flight implements TailSource {
   deliveredHigh = 0;
   /** Opened (read/write) before the upstream is asked; shared by the fetch and its readers. */
   fh: FileHandle | undefined;
+  /** A background fdatasync of the partial under way (one at a time). */
+  syncing: Promise<void> | undefined;
+  /** Bytes [0, syncedTo) of the partial were on disk when the last background sync ended. */
+  syncedTo = 0;
   /** The upstream stream being consumed, destroyed on close(). */
   current: Readable | undefined;
   readonly abort = new AbortController();
