@@ -98,6 +98,8 @@ export interface LogReadOptions {
   isRunning: () => boolean | Promise<boolean>;
   /** How often a follower re-checks besides inotify wake-ups (default 250 ms). */
   pollIntervalMs?: number;
+  /** A writer is known to run for this file (exec): an empty file is output still on the way. */
+  awaitWriter?: boolean;
 }
 
 export interface LogBackend {

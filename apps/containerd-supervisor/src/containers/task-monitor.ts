@@ -4,6 +4,9 @@ import { ctrEvents, ctrTaskEvents } from '@drydock/proto';
 import type { ContainerdClient } from '../containerd/containerd-client';
 import { timestampToNs } from './record';
 
+/** Delays of the extra reconcile passes after a resubscription (not after the first subscription). */
+const FOLLOW_UP_RECONCILE_MS = [1000, 4000];
+
 export interface TaskEventHandler {
   /** An init process exited (execId === containerId) or an exec process exited. */
   onExit(containerId: string, execId: string, exitStatus: number, exitedAtNs: string | undefined): void;
@@ -22,6 +25,8 @@ export class TaskMonitor {
   private closed = false;
   private retryTimer?: NodeJS.Timeout;
   private delayMs = 100;
+  private subscriptions = 0;
+  private followUp?: NodeJS.Timeout;
   private readonly log: Logger;
 
   constructor(private readonly cc: ContainerdClient, private readonly handler: TaskEventHandler, logger: Logger) {
@@ -44,7 +49,20 @@ export class TaskMonitor {
       if (reconciled) return;
       reconciled = true;
       this.delayMs = 100;
-      this.handler.onResubscribed().catch((err) => this.log.warn({ err }, 'reconcile failed'));
+      const resubscribed = this.subscriptions++ > 0;
+      // A containerd that just restarted may still report a task as running whose exit its shim
+      // failed to publish during the outage (the event is then lost): look again a little later.
+      const passes = resubscribed ? FOLLOW_UP_RECONCILE_MS : [];
+      const run = (i: number) => {
+        if (this.stream !== stream || this.closed) return;
+        this.handler
+          .onResubscribed()
+          .catch((err) => this.log.warn({ err }, 'reconcile failed'))
+          .finally(() => {
+            if (i < passes.length) this.followUp = setTimeout(() => run(i + 1), passes[i]);
+          });
+      };
+      run(0);
     });
     stream.on('data', (env: ctrEvents.Envelope) => this.dispatch(env));
     const retry = (why: string, err?: unknown) => {
@@ -81,6 +99,7 @@ export class TaskMonitor {
   close(): void {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.followUp) clearTimeout(this.followUp);
     const s = this.stream;
     this.stream = undefined;
     if (s) {

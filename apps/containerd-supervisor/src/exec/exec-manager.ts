@@ -133,7 +133,7 @@ export class ExecManager {
     }
     const output = opts.detach
       ? empty()
-      : this.logs.read(logPath, { stdout: req.attachStdout !== false, stderr: req.attachStderr !== false, follow: true, signal: opts.signal, isRunning: async () => {
+      : this.logs.read(logPath, { stdout: req.attachStdout !== false, stderr: req.attachStderr !== false, follow: true, awaitWriter: true, signal: opts.signal, isRunning: async () => {
             // The output ends (EOF record) just before the exit is reported: wait for the exit
             // rather than a poll period, so the stream (and `docker exec`) ends at once.
             if (e.running) await Promise.race([e.exited, new Promise((r) => setTimeout(r, 500))]);

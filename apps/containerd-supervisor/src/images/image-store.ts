@@ -275,6 +275,8 @@ export class ImageStore {
   private readonly leaseExpiryMs: number;
   private readonly described = new Map<string, TargetInfo>();
   private readonly layerUsage = new Map<string, number>();
+  /** Layer extractions in flight, by chain id (one per chain in this process). */
+  private readonly extracting = new Map<string, Promise<void>>();
   /** Serialises name changes in this process (containerd has no multi-record transactions). */
   private nameLock: Promise<unknown> = Promise.resolve();
 
@@ -383,6 +385,23 @@ export class ImageStore {
     // Lease first, then look: GC cannot collect the snapshot between the two.
     await addLeaseResource(this.cc, leaseId, { id: chainId, type: `snapshots/${snapshotter}` });
     if (await this.snapshotExists(chainId)) return;
+    // Concurrent pulls of one image would each extract the same layer and keep only one copy:
+    // wait for an extraction of this chain already under way, then look again.
+    for (let inFlight = this.extracting.get(chainId); inFlight; inFlight = this.extracting.get(chainId)) {
+      await inFlight.catch(() => undefined);
+      if (await this.snapshotExists(chainId)) return;
+    }
+    const extraction = this.extractLayer(layer, chainId, parent, md, diffId);
+    this.extracting.set(chainId, extraction);
+    try {
+      await extraction;
+    } finally {
+      if (this.extracting.get(chainId) === extraction) this.extracting.delete(chainId);
+    }
+  }
+
+  private async extractLayer(layer: Descriptor, chainId: string, parent: string | undefined, md: Record<string, string>, diffId: string | undefined): Promise<void> {
+    const snapshotter = this.snapshotter;
     const key = `extract-${Date.now()}-${randomBytes(4).toString('hex')} ${chainId}`;
     const prepared = await this.cc.unary(this.cc.snapshots, this.cc.snapshots.prepare, { snapshotter, key, parent }, { metadata: md });
     let committed = false;

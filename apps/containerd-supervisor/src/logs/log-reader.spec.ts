@@ -206,6 +206,25 @@ describe('readLogs follow', () => {
     expect(calls.length).toBe(1);
   });
 
+  it('awaitWriter: an empty log of an ended exec waits for its writer’s first records and EOF', async () => {
+    const p = file();
+    writeFileSync(p, '');
+    const f = follow(p, { isRunning: () => false, awaitWriter: true, drainGraceMs: 5000 });
+    await new Promise((r) => setTimeout(r, 300)); // the process exited; its writer is slow (load)
+    appendFileSync(p, enc([out('in-exec\n', 1), eof(2)]));
+    await f.done;
+    expect(show(f.got)).toEqual(['o:in-exec\n']);
+  });
+
+  it('without awaitWriter an empty log of a stopped container ends at once', async () => {
+    const p = file();
+    writeFileSync(p, '');
+    const f = follow(p, { isRunning: () => false, drainGraceMs: 5000 });
+    await f.done;
+    appendFileSync(p, enc([out('late\n', 1)]));
+    expect(show(f.got)).toEqual([]);
+  });
+
   it('ends after the grace period when a stopped container’s logger never wrote EOF', async () => {
     const p = file();
     writeFileSync(p, enc([out('x\n', 1)]));

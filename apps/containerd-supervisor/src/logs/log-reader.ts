@@ -39,6 +39,12 @@ export interface ReadLogsOptions {
   drainGraceMs?: number;
   /** Read size. Default 1 MiB. */
   chunkBytes?: number;
+  /**
+   * A log writer is known to be running for this file (exec): an empty file means its first
+   * record is still on the way, not "never started", so follow until its EOF record or for
+   * drainGraceMs without growth once the process ended.
+   */
+  awaitWriter?: boolean;
 }
 
 export interface LogEntry {
@@ -150,7 +156,7 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
       if (st.nlink === 0 && (lastWasEof || Date.now() - lastGrowth >= graceMs)) return;
       if (st.size < pos) return; // truncated under us: nothing sensible to follow
       const now = Date.now();
-      if (lastWasEof || parser.offset === 0) {
+      if (lastWasEof || (parser.offset === 0 && !opts.awaitWriter)) {
         // The last run ended (or none ever started): done unless a new run is up, or
         // output landed while we asked (isRunning may wait for an exit).
         if (!(await opts.isRunning())) {
