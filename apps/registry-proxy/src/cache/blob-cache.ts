@@ -466,6 +466,7 @@ export class BlobCache {
         writing = writeAllAt(fh, write, f.written).then(() => {
           // Hashed after the write succeeded: the hash must only ever cover bytes on disk.
           for (const b of write) f.hash.update(b);
+          f.lastBatch = { at: f.written, bufs: write, bytes: n };
           f.written += n;
           f.changed();
           this.syncAhead(f, fh);
@@ -507,6 +508,7 @@ export class BlobCache {
     await (f.fh as FileHandle).truncate(0);
     f.written = 0;
     f.syncedTo = 0;
+    f.lastBatch = undefined;
     f.hash = createHash('sha256');
     f.changed();
   }

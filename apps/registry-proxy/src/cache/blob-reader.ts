@@ -14,6 +14,11 @@ export interface TailSource {
   onChange(listener: () => void): () => void;
   /** A reader is taking (or took) bytes up to `position`: the fetch must not rewrite them. */
   delivered(position: number): void;
+  /**
+   * Bytes [position, position + length) as the buffers the fetch just wrote (and hashed), when
+   * it still holds all of them in memory; undefined otherwise (the reader reads the file).
+   */
+  recent?(position: number, length: number): Buffer[] | undefined;
 }
 
 /** A complete, verified file: everything readable, nothing changes. */
@@ -80,6 +85,16 @@ export class BlobReader extends Readable {
           const len = Math.min(avail - this.pos, IO_CHUNK_BYTES);
           // Claimed before the read: the fetch must not rewrite bytes a read is taking.
           this.source.delivered(this.pos + len);
+          // A reader keeping up with the fetch takes the batch just written from memory
+          // (no file read, no new 1 MiB buffer).
+          const mem = this.source.recent?.(this.pos, len);
+          if (mem) {
+            this.pos += len;
+            let more = true;
+            for (const b of mem) more = this.push(b);
+            if (!more) return;
+            continue;
+          }
           const buf = Buffer.allocUnsafe(len);
           const { bytesRead } = await this.fh.read(buf, 0, len, this.pos);
           if (this.destroyed) return;

@@ -47,6 +47,8 @@ export class Flight implements TailSource {
   syncing: Promise<void> | undefined;
   /** Bytes [0, syncedTo) of the partial were on disk when the last background sync ended. */
   syncedTo = 0;
+  /** The last batch written, at file offset `at`: readers keeping up take it from here. */
+  lastBatch: { at: number; bufs: Buffer[]; bytes: number } | undefined;
   /** The upstream stream being consumed, destroyed on close(). */
   current: Readable | undefined;
   readonly abort = new AbortController();
@@ -77,6 +79,22 @@ export class Flight implements TailSource {
 
   delivered(position: number): void {
     if (position > this.deliveredHigh) this.deliveredHigh = position;
+  }
+
+  recent(position: number, length: number): Buffer[] | undefined {
+    const r = this.lastBatch;
+    const end = position + length;
+    if (!r || position < r.at || end > r.at + r.bytes) return undefined;
+    const out: Buffer[] = [];
+    let off = r.at;
+    for (const b of r.bufs) {
+      const from = Math.max(position, off);
+      const to = Math.min(end, off + b.length);
+      if (from < to) out.push(from === off && to === off + b.length ? b : b.subarray(from - off, to - off));
+      off += b.length;
+      if (off >= end) break;
+    }
+    return out;
   }
 
   changed(): void {
