@@ -397,6 +397,8 @@ export class LocalIngest {
 
 /** Bytes collected before one positional write to the ingest file. */
 const FILE_WRITE_BYTES = 1024 * 1024;
+/** Bytes written between two background fdatasyncs of an ingest file (see FileIngestWriter.syncAhead). */
+const SYNC_AHEAD_BYTES = 8 * 1024 * 1024;
 
 /**
  * A resumable layer write with ContentWriter's surface (open, write, commit, detach,
@@ -414,6 +416,9 @@ export class FileIngestWriter {
   private offset = 0;
   /** The write under way: the next batch is collected meanwhile, so the socket keeps flowing. */
   private writing: Promise<void> = Promise.resolve();
+  /** A background fdatasync under way, and where the file ended when the last one started. */
+  private syncing: Promise<void> | undefined;
+  private syncedTo = 0;
 
   constructor(
     private readonly cc: ContainerdClient,
@@ -494,8 +499,10 @@ export class FileIngestWriter {
       this.pendingBytes = 0;
       const at = this.offset;
       this.offset += n;
-      this.writing = this.file.writev(bufs, at).then(({ bytesWritten }) => {
+      const file = this.file;
+      this.writing = file.writev(bufs, at).then(({ bytesWritten }) => {
         if (bytesWritten !== n) throw new InternalError(`short write to the ingest of ${this.ref}: ${bytesWritten} of ${n} bytes`);
+        this.syncAhead(file, at + n);
       });
       // Awaited by the next flush, commit or detach; never left unhandled meanwhile.
       this.writing.catch(() => undefined);
@@ -503,11 +510,26 @@ export class FileIngestWriter {
     if (wait) await this.writing;
   }
 
+  /**
+   * containerd fsyncs the ingest when the Stat stream closes (its writer's Close), before the
+   * commit: a background fdatasync every SYNC_AHEAD_BYTES leaves it little to flush then.
+   */
+  private syncAhead(file: FileHandle, end: number): void {
+    if (this.syncing || end - this.syncedTo < SYNC_AHEAD_BYTES) return;
+    this.syncedTo = end;
+    this.syncing = file.datasync().then(
+      () => (this.syncing = undefined),
+      // containerd's own fsync reports what matters.
+      () => (this.syncing = undefined),
+    );
+  }
+
   private async closeFile(): Promise<void> {
     const f = this.file;
     if (!f) return;
     this.file = undefined;
     await this.writing.catch(() => undefined);
+    await this.syncing;
     await f.close().catch(() => undefined);
   }
 }
