@@ -14,6 +14,7 @@ import { buildBusyboxRootfsTar, startTestInfra, type RootfsTar, type TestInfra }
 import { ContainerdClient } from '../src/containerd/containerd-client';
 import { ImageStore, type ImageUsage } from '../src/images';
 import { ImageExporter, ImageLoader } from '../src/images/archive';
+import { LocalIngest } from '../src/images/content';
 
 /**
  * docker save / docker load against a real, private containerd 1.6: round
@@ -185,6 +186,23 @@ describe('image archive: save and load (real containerd)', () => {
     expect(s.ingests).toEqual([]);
     // and saves to the same archive again
     expect((await save(['archive/busybox'])).equals(archive)).toBe(true);
+  });
+
+  it('reads layer blobs from containerd\'s content root when it is local: the same archive as over Content.Read', async () => {
+    const logger = createLogger({ service: 'image-archive-int', level: 'warn' });
+    const local = await LocalIngest.probe(cc, logger);
+    expect(local).toBeDefined();
+    const opened: string[] = [];
+    const viaFiles = new ImageExporter(store, logger, {
+      timeoutMs: 60000,
+      localBlobs: { openBlob: async (d) => (opened.push(d), local!.openBlob(d)) },
+    });
+    const p = await viaFiles.prepare(['archive/busybox:v1']);
+    const parts: Buffer[] = [];
+    for await (const c of p.chunks) parts.push(c);
+    expect(Buffer.concat(parts).equals(await save(['archive/busybox:v1']))).toBe(true);
+    expect(opened).toContain(busybox.diffId);
+    expect(await local!.openBlob('sha256:' + '0'.repeat(64))).toBeUndefined();
   });
 
   it('save by id leaves RepoTags null; unknown names are dockerd\'s errors', async () => {

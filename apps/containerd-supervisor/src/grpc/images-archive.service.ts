@@ -1,6 +1,6 @@
 import type { supervisorV1 } from '@drydock/proto';
 import { InvalidArgumentError, UnavailableError } from '@drydock/errors';
-import { ImageExporter, ImageLoader } from '../images/archive';
+import { ImageExporter, ImageLoader, type LocalBlobs } from '../images/archive';
 import type { ImageStore } from '../images';
 import type { EventAdapter } from '../wiring/event-adapter';
 import { incoming, type Handlers } from './handlers';
@@ -9,8 +9,8 @@ import { incoming, type Handlers } from './handlers';
 const CHUNK_BYTES = 1024 * 1024;
 
 /** docker save / docker load (drydock.supervisor.v1.Images): thin adapter over the archive domain code. */
-export function imageArchiveHandlers(h: Handlers, images: ImageStore, events: EventAdapter): Pick<supervisorV1.ImagesServer, 'exportImages' | 'loadImages'> {
-  const exporter = new ImageExporter(images, images.logger);
+export function imageArchiveHandlers(h: Handlers, images: ImageStore, events: EventAdapter, localBlobs?: LocalBlobs): Pick<supervisorV1.ImagesServer, 'exportImages' | 'loadImages'> {
+  const exporter = new ImageExporter(images, images.logger, { timeoutMs: 60 * 60 * 1000, localBlobs });
   const loader = new ImageLoader(images, images.logger);
   return {
     exportImages: h.serverStream('ExportImages', async (req: supervisorV1.ExportImagesRequest) => {

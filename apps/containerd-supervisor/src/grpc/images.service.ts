@@ -4,6 +4,7 @@ import type { ContainerManager } from '../containers/container-manager';
 import type { ImageStore } from '../images';
 import type { EventAdapter } from '../wiring/event-adapter';
 import { incoming, type Handlers } from './handlers';
+import type { LocalBlobs } from '../images/archive';
 import { imageArchiveHandlers } from './images-archive.service';
 import { imageDistributionHandlers, type DistributionDeps } from './images-distribution.service';
 
@@ -16,7 +17,7 @@ function rfc3339ToTimestamp(s: string | undefined): { seconds: string; nanos: nu
 }
 
 /** Thin gRPC adapter over ImageStore (drydock.supervisor.v1.Images). */
-export function imagesService(images: ImageStore, containers: ContainerManager, events: EventAdapter, h: Handlers, distribution: Omit<DistributionDeps, 'events'>): supervisorV1.ImagesServer {
+export function imagesService(images: ImageStore, containers: ContainerManager, events: EventAdapter, h: Handlers, distribution: Omit<DistributionDeps, 'events'>, archive: { localBlobs?: LocalBlobs } = {}): supervisorV1.ImagesServer {
   /** Docker's rmi/prune conflict rules need the image's containers, running ones first. */
   const isInUse = async (imageId: string) => {
     const u = containers.imageUsers(imageId);
@@ -24,7 +25,7 @@ export function imagesService(images: ImageStore, containers: ContainerManager, 
   };
   return {
     ...imageDistributionHandlers(h, { ...distribution, events }),
-    ...imageArchiveHandlers(h, images, events),
+    ...imageArchiveHandlers(h, images, events, archive.localBlobs),
     importImage: h.clientStream('ImportImage', async (_messages: AsyncIterable<supervisorV1.ImportImageRequest>, call) => {
       const it = incoming<supervisorV1.ImportImageRequest>(call)[Symbol.asyncIterator]();
       const first = await it.next();

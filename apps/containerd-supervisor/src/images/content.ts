@@ -345,6 +345,22 @@ export class LocalIngest {
   ) {}
 
   /**
+   * Opens a committed blob's file in the content root for reading (save, push), or
+   * undefined when it is not there: Content.Read costs ~0.4 s of CPU per 100 MB, the
+   * file ~0.1 s. containerd never rewrites a committed blob, and an open file stays
+   * readable even if GC unlinks it meanwhile.
+   */
+  async openBlob(digest: string): Promise<FileHandle | undefined> {
+    const m = /^(sha256|sha512):([0-9a-f]+)$/.exec(digest);
+    if (!m) return undefined;
+    try {
+      return await openFile(join(this.root, 'blobs', m[1], m[2]), 'r');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
    * A LocalIngest when containerd reports its content root and an ingest opened there
    * shows up as a writable file from here; otherwise undefined (writes go over gRPC).
    */

@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { fromGrpcError, InternalError, isNotFound, NotFoundError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
@@ -9,6 +10,13 @@ import { isDigest, isFullHexId, parseNormalizedNamed, referenceString, type Imag
 import { END_OF_ARCHIVE, padding, tarHeader } from './docker-tar';
 import type { ArchiveImageStore } from './ports';
 import { planSave, type SaveImage } from './save-plan';
+
+/** Committed blobs readable as files (LocalIngest when containerd's content root is local). */
+export interface LocalBlobs {
+  openBlob(digest: string): Promise<FileHandle | undefined>;
+}
+
+const LOCAL_READ_BYTES = 1024 * 1024;
 
 /** Content label caching a compressed layer's uncompressed size (save needs it for the tar header). */
 export const UNCOMPRESSED_SIZE_LABEL = 'drydock.io/uncompressed-size';
@@ -43,7 +51,7 @@ export class ImageExporter {
   constructor(
     private readonly store: ArchiveImageStore,
     logger: Logger,
-    private readonly opts: { timeoutMs: number } = { timeoutMs: 60 * 60 * 1000 },
+    private readonly opts: { timeoutMs: number; localBlobs?: LocalBlobs } = { timeoutMs: 60 * 60 * 1000 },
   ) {
     this.log = logger.child({ component: 'image-exporter' });
     this.cc = store.containerd;
@@ -197,8 +205,21 @@ export class ImageExporter {
     yield* chunks;
   }
 
-  /** Streams a blob from containerd; returning early cancels the read. */
+  /** Streams a blob from containerd (its file when local, else Content.Read); returning early stops the read. */
   private async *readContent(digest: string): AsyncGenerator<Buffer> {
+    const fh = await this.opts.localBlobs?.openBlob(digest);
+    if (fh) {
+      try {
+        for (;;) {
+          const buf = Buffer.allocUnsafe(LOCAL_READ_BYTES);
+          const { bytesRead } = await fh.read(buf, 0, LOCAL_READ_BYTES, null);
+          if (bytesRead === 0) return;
+          yield bytesRead === LOCAL_READ_BYTES ? buf : buf.subarray(0, bytesRead);
+        }
+      } finally {
+        await fh.close();
+      }
+    }
     const call = this.cc.content.read({ digest }, this.cc.metadata(), { deadline: this.cc.deadline(this.opts.timeoutMs) });
     try {
       for await (const res of call as AsyncIterable<ctrContent.ReadContentResponse>) {
