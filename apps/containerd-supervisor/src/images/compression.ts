@@ -29,29 +29,39 @@ export interface DecompressedStream {
  * and zstd, which Docker also accepts, are refused: Node 20's zlib has none of them.
  */
 export async function decompress(src: AsyncIterable<Buffer>): Promise<DecompressedStream> {
+  const { head, chunks, close } = await peek(src, MAGIC_BYTES);
+  const compression = detectCompression(head);
+  if (compression !== 'none' && compression !== 'gzip') {
+    await close();
+    throw new InvalidArgumentError(`unsupported compression format ${compression}: send a plain or gzip-compressed tar`);
+  }
+  return { compression, chunks: compression === 'gzip' ? gunzip(chunks) : chunks };
+}
+
+/**
+ * Reads at least `bytes` (less if the source ends first) of `src` for a look at its
+ * head, and gives back the whole stream, head included. Stopping early releases the source;
+ * `close` releases it when `chunks` is never read.
+ */
+export async function peek(src: AsyncIterable<Buffer>, bytes: number): Promise<{ head: Buffer; chunks: AsyncIterable<Buffer>; close: () => Promise<void> }> {
   const it = src[Symbol.asyncIterator]();
-  const head: Buffer[] = [];
+  const parts: Buffer[] = [];
   let headBytes = 0;
   let ended = false;
-  while (headBytes < MAGIC_BYTES) {
+  while (headBytes < bytes) {
     const r = await it.next();
     if (r.done) {
       ended = true;
       break;
     }
     const chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
-    head.push(chunk);
+    parts.push(chunk);
     headBytes += chunk.length;
   }
-  const first = Buffer.concat(head);
-  const compression = detectCompression(first);
-  if (compression !== 'none' && compression !== 'gzip') {
-    await it.return?.();
-    throw new InvalidArgumentError(`unsupported compression format ${compression}: send a plain or gzip-compressed tar`);
-  }
+  const head = Buffer.concat(parts);
   async function* rest(): AsyncGenerator<Buffer> {
     try {
-      if (first.length > 0) yield first;
+      if (head.length > 0) yield head;
       if (ended) return;
       for (;;) {
         const r = await it.next();
@@ -66,7 +76,10 @@ export async function decompress(src: AsyncIterable<Buffer>): Promise<Decompress
       if (!ended) await it.return?.();
     }
   }
-  return { compression, chunks: compression === 'gzip' ? gunzip(rest()) : rest() };
+  const close = async () => {
+    if (!ended) await it.return?.();
+  };
+  return { head, chunks: rest(), close };
 }
 
 /** zlib failures are the caller's bad data; anything else (the source failing) passes through. */

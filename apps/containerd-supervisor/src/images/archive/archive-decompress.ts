@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { InvalidArgumentError } from '@drydock/errors';
-import { decompress, detectCompression, MAGIC_BYTES, type Compression } from '../compression';
+import { decompress, detectCompression, MAGIC_BYTES, peek, type Compression } from '../compression';
 
 /** External decompressors for what Node's zlib lacks (moby likewise shells out to unpigz when present). */
 const TOOLS: Partial<Record<Compression, string>> = { xz: 'xz', bzip2: 'bzip2' };
@@ -11,32 +11,10 @@ const TOOLS: Partial<Record<Compression, string>> = { xz: 'xz', bzip2: 'bzip2' }
  * system's `xz -dc` / `bzip2 -dc`. zstd is refused, as Docker 20.10 does.
  */
 export async function decompressArchive(src: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
-  const it = src[Symbol.asyncIterator]();
-  const head: Buffer[] = [];
-  let headBytes = 0;
-  let ended = false;
-  while (headBytes < MAGIC_BYTES) {
-    const r = await it.next();
-    if (r.done) {
-      ended = true;
-      break;
-    }
-    head.push(r.value);
-    headBytes += r.value.length;
-  }
-  const first = Buffer.concat(head);
-  async function* replay(): AsyncGenerator<Buffer> {
-    if (first.length > 0) yield first;
-    if (ended) return;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
-    }
-  }
-  const tool = TOOLS[detectCompression(first)];
-  if (!tool) return (await decompress(replay())).chunks;
-  return external(tool, replay());
+  const { head, chunks } = await peek(src, MAGIC_BYTES);
+  const tool = TOOLS[detectCompression(head)];
+  if (!tool) return (await decompress(chunks)).chunks;
+  return external(tool, chunks);
 }
 
 /** Pipes `src` through `<tool> -dc`; its failure (bad data, missing tool) is the upload's error. */
