@@ -7,6 +7,7 @@ import { RegistryError } from '../registry/errors';
 import type { Page, RegistryStore } from '../registry/registry-store';
 import { parseContentRange, parseRange } from './range';
 import { parseRegistryPath, type RegistryPath } from './paths';
+import { readManifestBody } from './read-manifest';
 import { toRegistryErrorResponse } from './registry-errors';
 import { parseRemoteName } from '../upstream/remote-name';
 import type { ControlRoutes } from './control-routes';
@@ -167,7 +168,7 @@ export class RegistryServer {
         return;
       }
       case 'PUT': {
-        const bytes = await readLimited(req, this.opts.maxManifestBytes);
+        const bytes = await readManifestBody(req, this.opts.maxManifestBytes);
         const { digest } = await this.store.putManifest(name, reference, bytes, req.headers['content-type']);
         res.writeHead(201, { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
         res.end();
@@ -307,15 +308,4 @@ function nextLink(path: string, page: Page<string>, q: URLSearchParams): string 
   if (page.next === undefined) return undefined;
   const next = new URLSearchParams({ n: q.get('n') ?? '', last: page.next });
   return `<${path}?${next.toString()}>; rel="next"`;
-}
-
-async function readLimited(req: IncomingMessage, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > max) throw new RegistryError('MANIFEST_INVALID', `manifest is larger than ${max} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }

@@ -7,6 +7,7 @@ import { decodeRegistryAuth } from '../upstream/credentials';
 import { type CallContext, DEFAULT_ACCEPT, type RemoteRegistry } from '../upstream/remote-registry';
 import type { RemoteName } from '../upstream/remote-name';
 import type { RegistryPath } from './paths';
+import { readManifestBody } from './read-manifest';
 
 /** What the adapter needs of the remote side (tests can hand it a fake). */
 export type RemoteBackend = Pick<RemoteRegistry, 'manifest' | 'readBlob' | 'statBlob' | 'mountBlob' | 'pushBlob' | 'pushManifest' | 'listTags'>;
@@ -67,7 +68,7 @@ export class RemoteRoutes {
   }
 
   private async putManifest(path: string, name: RemoteName, reference: string, req: IncomingMessage, res: ServerResponse, ctx: CallContext): Promise<void> {
-    const bytes = await readLimited(req, this.opts.maxManifestBytes);
+    const bytes = await readManifestBody(req, this.opts.maxManifestBytes);
     const { digest } = await this.remote.pushManifest(name, reference, bytes, req.headers['content-type'], ctx);
     res.writeHead(201, { Location: `/v2/${path}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
     res.end();
@@ -166,15 +167,4 @@ async function* take(stream: Readable, n: number): AsyncGenerator<Buffer> {
   } finally {
     stream.destroy();
   }
-}
-
-async function readLimited(req: IncomingMessage, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > max) throw new RegistryError('MANIFEST_INVALID', `manifest is larger than ${max} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
