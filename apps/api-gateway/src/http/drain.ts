@@ -15,3 +15,9 @@ export function drained(w: NodeJS.EventEmitter, signal: AbortSignal): Promise<vo
     signal.addEventListener('abort', done, { once: true });
   });
 }
+
+/** Writes with back-pressure; returns at once when the client is gone, and never waits on one that leaves. */
+export async function writeDrained(res: NodeJS.WritableStream & { destroyed: boolean }, data: Buffer | string, signal: AbortSignal): Promise<void> {
+  if (res.destroyed) return;
+  if (!res.write(data)) await drained(res, signal);
+}

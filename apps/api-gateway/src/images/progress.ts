@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { findDrydockError } from '@drydock/errors';
 import type { supervisorV1 } from '@drydock/proto';
+import { drained } from '../http/drain';
 
 /**
  * Docker's JSON progress streams (pull, push): moby's streamformatter writing
@@ -105,16 +106,4 @@ export async function writeProgressStream(res: ServerResponse, messages: AsyncIt
   }
   if (signal.aborted) res.destroy();
   else res.end();
-}
-
-function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    res.on('drain', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

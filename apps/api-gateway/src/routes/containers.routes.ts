@@ -1,5 +1,4 @@
 import { mkdir } from 'node:fs/promises';
-import type { ServerResponse } from 'node:http';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
 import { errorCode, fromGrpcError, InvalidArgumentError } from '@drydock/errors';
@@ -9,6 +8,7 @@ import { parseCreateBody } from '../docker/container-create';
 import { containerJson, containerSummaryJson, type SummarySizes } from '../docker/container-json';
 import { parseUpdateBody } from '../docker/container-update';
 import { parseFilterTime } from '../docker/filters';
+import { writeDrained } from '../http/drain';
 import { FilterArgs } from '../http/query';
 import { boolQuery, goJsonSyntaxError, intQuery } from '../docker/json-types';
 import { statsJson } from '../docker/stats';
@@ -243,7 +243,7 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
         ctx.res.writeHead(200, { 'X-Docker-Container-Path-Stat': pathStatHeader(m.stat), 'Content-Type': 'application/x-tar' });
       } else if (m.chunk && m.chunk.length > 0) {
         if (!started) throw new Error('GetArchive sent data before the path stat');
-        await write(ctx.res, m.chunk);
+        await writeDrained(ctx.res, m.chunk, ctx.signal);
       }
     }
     if (ctx.signal.aborted) return;
@@ -269,7 +269,7 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
     for await (const m of messages(call, ctx.signal)) {
       // headers wait for the first chunk so that a 404 still reaches the client as an error
       if (!ctx.res.headersSent) ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-      if (m.data && m.data.length > 0) await write(ctx.res, m.data);
+      if (m.data && m.data.length > 0) await writeDrained(ctx.res, m.data, ctx.signal);
     }
     if (ctx.signal.aborted) return;
     if (!ctx.res.headersSent) ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
@@ -350,7 +350,7 @@ async function stats(ctx: Ctx, nodes: ContainerLocator): Promise<void> {
   for await (const cur of messages(call, ctx.signal)) {
     if (stream) {
       if (!ctx.res.headersSent) ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
-      await write(ctx.res, JSON.stringify(statsJson(id, name, cur, prev)) + '\n');
+      await writeDrained(ctx.res, JSON.stringify(statsJson(id, name, cur, prev)) + '\n', ctx.signal);
       prev = cur;
       continue;
     }
@@ -423,21 +423,6 @@ async function* messages<T>(call: ClientReadableStream<T>, signal: AbortSignal):
     // stops the supervisor's work when the consumer stopped reading early (no-op after the end)
     call.cancel();
   }
-}
-
-/** Writes with backpressure; returns early when the client is gone. */
-async function write(res: ServerResponse, data: Buffer | string): Promise<void> {
-  if (res.destroyed) return;
-  if (res.write(data)) return;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 async function readBody(ctx: Ctx, max: number): Promise<string> {

@@ -1,8 +1,8 @@
-import type { ServerResponse } from 'node:http';
 import { Metadata, type ClientWritableStream } from '@grpc/grpc-js';
 import { fromGrpcError, toHttpError } from '@drydock/errors';
 import type { supervisorV1 } from '@drydock/proto';
 import type { SupervisorClient } from '../backend/supervisor-client';
+import { writeDrained } from '../http/drain';
 import { boolParam } from '../http/query';
 import type { Ctx, Router } from '../http/router';
 import type { RouteDeps } from './deps';
@@ -31,7 +31,7 @@ export async function exportImages(ctx: Ctx, s: SupervisorClient, names: string[
   try {
     for await (const m of call as AsyncIterable<supervisorV1.ArchiveChunk>) {
       if (!ctx.res.headersSent) ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-      if (m.data && m.data.length > 0) await write(ctx.res, m.data);
+      if (m.data && m.data.length > 0) await writeDrained(ctx.res, m.data, ctx.signal);
       if (ctx.signal.aborted) return;
     }
     if (!ctx.res.headersSent) ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
@@ -106,19 +106,4 @@ export function jsonLines(loaded: string[]): string[] {
   if (ids) out.push(JSON.stringify({ stream: ids }));
   if (out.length === 0) out.push('{}');
   return out;
-}
-
-/** Writes with backpressure; returns early when the client is gone. */
-async function write(res: ServerResponse, data: Buffer): Promise<void> {
-  if (res.destroyed) return;
-  if (res.write(data)) return;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
