@@ -9,6 +9,7 @@ import { containerJson, containerSummaryJson, type SummarySizes } from '../docke
 import { parseUpdateBody } from '../docker/container-update';
 import { parseFilterTime } from '../docker/filters';
 import { writeDrained } from '../http/drain';
+import { pumpBody } from '../http/upload';
 import { FilterArgs } from '../http/query';
 import { boolQuery, goJsonSyntaxError, intQuery } from '../docker/json-types';
 import { statsJson } from '../docker/stats';
@@ -390,15 +391,10 @@ async function putArchive(ctx: Ctx, sc: SupervisorClient, header: supervisorV1.P
   });
   const onAbort = () => call.cancel();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
-  // a failed extraction (path traversal, missing dir) ends the call early: stop pumping then
-  let failed = false;
-  done.catch(() => (failed = true));
   try {
     call.write({ header });
-    for await (const chunk of ctx.req) {
-      if (failed) break;
-      if (!call.write({ chunk: chunk as Buffer })) await Promise.race([new Promise((r) => call.once('drain', r)), done.catch(() => undefined)]);
-    }
+    // a failed extraction (path traversal, missing dir) ends the call early: stop pumping then
+    await pumpBody(ctx.req, call, done, 'stop');
     call.end();
     await done;
   } finally {

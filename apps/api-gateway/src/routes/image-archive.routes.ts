@@ -3,6 +3,7 @@ import { fromGrpcError, toHttpError } from '@drydock/errors';
 import type { supervisorV1 } from '@drydock/proto';
 import type { SupervisorClient } from '../backend/supervisor-client';
 import { writeDrained } from '../http/drain';
+import { pumpBody } from '../http/upload';
 import { boolParam } from '../http/query';
 import type { Ctx, Router } from '../http/router';
 import type { RouteDeps } from './deps';
@@ -69,14 +70,9 @@ async function loadImages(ctx: Ctx, s: SupervisorClient): Promise<void> {
   let lines: string[];
   try {
     call.write({ header: { quiet } });
-    let failed = false;
-    done.catch(() => (failed = true));
-    for await (const chunk of ctx.req) {
-      // after a failure the rest of the upload is read and dropped: leaving the loop would
-      // destroy the request, and with it the connection the error must still go back on
-      if (failed) continue;
-      if (!call.write({ chunk: chunk as Buffer })) await Promise.race([new Promise((r) => call.once('drain', r)), done.catch(() => undefined)]);
-    }
+    // dockerd answers a failed load with 200 and an error line: the rest of the upload is
+    // read and dropped so that answer can still go back on this connection
+    await pumpBody(ctx.req, call, done, 'drain');
     call.end();
     lines = jsonLines((await done).loaded ?? []);
   } catch (err) {

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { ClientReadableStream, ClientWritableStream } from '@grpc/grpc-js';
 import { Metadata } from '@grpc/grpc-js';
 import { fromGrpcError, InvalidArgumentError, NotImplementedError } from '@drydock/errors';
@@ -6,6 +5,7 @@ import type { supervisorV1 } from '@drydock/proto';
 import type { SupervisorClient } from '../backend/supervisor-client';
 import { containerSummaryJson } from '../docker/container-json';
 import { boolParam, FilterArgs } from '../http/query';
+import { pumpBody } from '../http/upload';
 import { toDeleteItems, toDockerVolume, toHistory, toImageInspect, toImageSummary, unixSeconds } from '../images/image-json';
 import { hasTagOrDigest, joinReference, parseImagePath } from '../images/image-path';
 import { checkPlatformSpecifier } from '../images/platform';
@@ -108,7 +108,7 @@ async function importImage(ctx: Ctx, s: SupervisorClient): Promise<void> {
   ctx.signal.addEventListener('abort', cancel, { once: true });
   try {
     call.write({ header });
-    await pipeBody(ctx.req, call, done);
+    await pumpBody(ctx.req, call, done, 'stop');
     call.end();
     const res = await done;
     const body = JSON.stringify({ status: res.id ?? '' }) + '\r\n';
@@ -117,21 +117,6 @@ async function importImage(ctx: Ctx, s: SupervisorClient): Promise<void> {
   } finally {
     ctx.signal.removeEventListener('abort', cancel);
   }
-}
-
-/** Streams the request body into the gRPC call with back-pressure; stops early if the call already failed. */
-async function pipeBody(req: IncomingMessage, call: ClientWritableStream<supervisorV1.ImportImageRequest>, done: Promise<unknown>): Promise<void> {
-  let failed = false;
-  done.catch(() => {
-    failed = true;
-  });
-  for await (const chunk of req) {
-    if (failed) break;
-    if (!call.write({ chunk: chunk as Buffer })) {
-      await Promise.race([new Promise((r) => call.once('drain', r)), done.catch(() => undefined)]);
-    }
-  }
-  if (failed) await done;
 }
 
 /**
