@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack, type Header } from 'tar-stream';
 
 type Headers = Partial<Header> & Pick<Header, 'name'>;
 import { MissingDependencyError } from '@drydock/infra';
+import { hashing } from './hashing';
 
 /** Where Debian's busybox-static puts its binary. */
 export const BUSYBOX_PATH = '/bin/busybox';
@@ -75,15 +74,7 @@ export async function buildBusyboxRootfsTar(path: string, busyboxPath = BUSYBOX_
     add({ name: name + '/', type: 'directory', mode, ...(owner && { uid: owner.id, gid: owner.id, uname: owner.name, gname: owner.name }) });
   const file = (name: string, content: string | Buffer, mode = 0o644) => add({ name, type: 'file', mode }, content);
 
-  const hash = createHash('sha256');
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const { tap, digest, size } = hashing();
   // tar-stream's pack is a streamx Readable, which node's pipeline drives like its own.
   const written = pipeline(p as unknown as NodeJS.ReadableStream, tap, createWriteStream(path));
 
@@ -103,5 +94,5 @@ export async function buildBusyboxRootfsTar(path: string, busyboxPath = BUSYBOX_
   await file('etc/resolv.conf', '');
   p.finalize();
   await written;
-  return { path, diffId: `sha256:${hash.digest('hex')}`, size };
+  return { path, diffId: digest(), size: size() };
 }

@@ -3,13 +3,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { extract, pack } from 'tar-stream';
 import { requireCommand } from '@drydock/infra';
 import { buildBusyboxRootfsTar } from './busybox-rootfs';
+import { hashing } from './hashing';
 
 export interface LayeredImageOptions {
   /** The OCI image layout is written here (created when missing). */
@@ -49,19 +49,6 @@ export interface LayeredImage {
 const MTIME = new Date('2024-01-01T00:00:00Z');
 const CHUNK = 1024 * 1024;
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-function hashing(): { tap: Transform; digest: () => string; size: () => number } {
-  const hash = createHash('sha256');
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  return { tap, digest: () => `sha256:${hash.digest('hex')}`, size: () => size };
-}
 
 /**
  * One gzipped layer: optionally the busybox rootfs entries, then `name` with `bytes` of random
