@@ -37,6 +37,8 @@ export interface JetStreamEventSourceOptions {
   apiTimeoutMs?: number;
   /** How often a live request re-checks for a stream that does not exist yet. Default 1000 ms. */
   streamPollMs?: number;
+  /** Once `until` has come, how long the events stored before it may take to go out. Default 2000 ms. */
+  untilDrainMs?: number;
 }
 
 const JS_STREAM_NOT_FOUND = 10059;
@@ -56,6 +58,7 @@ export class JetStreamEventSource implements EventSource {
   private readonly connectTimeoutMs: number;
   private readonly apiTimeoutMs: number;
   private readonly pollMs: number;
+  private readonly untilDrainMs: number;
 
   constructor(private readonly opts: JetStreamEventSourceOptions) {
     this.log = opts.logger.child({ component: 'event-source' });
@@ -64,6 +67,7 @@ export class JetStreamEventSource implements EventSource {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
     this.apiTimeoutMs = opts.apiTimeoutMs ?? 5000;
     this.pollMs = opts.streamPollMs ?? 1000;
+    this.untilDrainMs = opts.untilDrainMs ?? 2000;
   }
 
   /** `drydock.events.*.<type>` when the filter names one type, else the whole stream. */
@@ -86,7 +90,7 @@ export class JetStreamEventSource implements EventSource {
     if (onlyPast && (!streamState || streamState.last_seq === 0 || (query.since !== undefined && Date.parse(streamState.last_ts) * 1e6 < Number(query.since)))) {
       return emptySubscription();
     }
-    const sub = new OrderedSubscription(nc, this.streamName, this.subjectFor(query.filters), query, onlyPast, streamState?.last_seq ?? 0, this.apiTimeoutMs, this.pollMs, !!streamState, this.log);
+    const sub = new OrderedSubscription(nc, this.streamName, this.subjectFor(query.filters), query, this.apiTimeoutMs, this.pollMs, this.untilDrainMs, !!streamState, this.log);
     await sub.start().catch((err) => {
       sub.close();
       throw unavailable(err);
@@ -116,7 +120,14 @@ class OrderedSubscription implements EventSubscription {
   private messages?: ConsumerMessages;
   private closed = false;
   private wake?: () => void;
-  private onClose?: () => void;
+  /** Resolves on close(): a stopped pull does not always end a pending next(). */
+  private readonly closedSignal: Promise<{ done: true; value: undefined }>;
+  private signalClosed!: () => void;
+  /** Stream sequence of the last message taken from the consumer. */
+  private lastSeq = 0;
+  /** Set once `until` has come: the stream sequence after which the request ends. */
+  private endSeq?: number;
+  private timers: NodeJS.Timeout[] = [];
   readonly events: AsyncIterable<DockerEventMessage>;
 
   constructor(
@@ -124,25 +135,32 @@ class OrderedSubscription implements EventSubscription {
     private readonly stream: string,
     private readonly subject: string,
     private readonly q: EventQuery,
-    private readonly onlyPast: boolean,
-    private readonly endSeq: number,
     private readonly apiTimeoutMs: number,
     private readonly pollMs: number,
+    private readonly drainMs: number,
     private streamExists: boolean,
     private readonly log: Logger,
   ) {
+    this.closedSignal = new Promise((r) => (this.signalClosed = () => r({ done: true, value: undefined })));
     this.events = { [Symbol.asyncIterator]: () => this.iterate() };
   }
 
-  /** Creates the consumer now when the stream exists, so a failure is still an HTTP error. */
+  /**
+   * Creates the consumer now when the stream exists, so a failure is still an HTTP
+   * error, then arms the `until` deadline. The deadline belongs to the subscription,
+   * not to its caller: it is armed only once the consumer exists, from the clock, so
+   * an `until` that passes while the consumer is being made still ends the request.
+   */
   async start(): Promise<void> {
     if (this.streamExists) await this.createConsumer();
+    if (this.q.until === undefined || this.closed) return;
+    const untilMs = Number(this.q.until / 1_000_000n);
+    this.timers.push(setTimeout(() => void this.reachUntil(), Math.max(0, untilMs - Date.now())));
   }
 
   private async createConsumer(): Promise<void> {
     const js = this.nc.jetstream({ timeout: this.apiTimeoutMs });
     const opts: Partial<OrderedConsumerOptions> = { filterSubjects: this.subject, inactive_threshold: 30_000 };
-    // dockerd with `until` but no `since` replays its whole buffer: here the whole stream
     // `until` without `since` replays the history, as dockerd replays its buffer. (nats.js'
     // ordered consumer hangs on DeliverPolicy.All with nats-server 2.9: start by time instead.)
     if (this.q.since !== undefined) opts.opt_start_time = nanosToIso(this.q.since);
@@ -155,13 +173,37 @@ class OrderedSubscription implements EventSubscription {
     if (this.closed) messages.stop();
   }
 
+  /**
+   * `until` has come (dockerd's timer): what the stream held by now is still owed,
+   * nothing after it. The consumer says how far that is; a bound of `drainMs` keeps
+   * a slow replay from holding the request open past its time.
+   */
+  private async reachUntil(): Promise<void> {
+    if (this.closed || this.endSeq !== undefined) return;
+    this.timers.push(setTimeout(() => this.close(), this.drainMs));
+    if (!this.consumer) return this.close();
+    try {
+      const ci = await this.consumer.info(true);
+      if (ci.num_pending === 0) {
+        this.endSeq = ci.delivered.stream_seq;
+      } else {
+        const jsm = await this.nc.jetstreamManager({ timeout: this.apiTimeoutMs });
+        this.endSeq = (await jsm.streams.info(this.stream)).state.last_seq;
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'event stream position unknown at until: ending now');
+      return this.close();
+    }
+    if (this.lastSeq >= this.endSeq) this.close();
+  }
+
   private async *iterate(): AsyncGenerator<DockerEventMessage> {
     try {
       // a live request before any supervisor created the stream: wait for it
       while (!this.consumer && !this.closed) {
         const jsm = await this.nc.jetstreamManager({ timeout: this.apiTimeoutMs }).catch(() => undefined);
         const exists = jsm ? await jsm.streams.info(this.stream).then(() => true, () => false) : false;
-        if (exists) {
+        if (exists && !this.closed) {
           await this.createConsumer();
           break;
         }
@@ -174,17 +216,14 @@ class OrderedSubscription implements EventSubscription {
         });
       }
       if (this.closed || !this.consumer || !this.messages) return;
-      if (this.onlyPast && (await this.consumer.info(true)).num_pending === 0) return;
       // Iterated by hand: leaving a `for await` calls the iterator's return(), which in
       // nats.js waits for a consumer close that a stopped pull never delivers (hangs).
       const it = this.messages[Symbol.asyncIterator]();
-      // a stopped pull does not always end a pending next(): close() ends the wait itself
-      const closed = new Promise<{ done: true; value: undefined }>((r) => (this.onClose = () => r({ done: true, value: undefined })));
       for (;;) {
-        const next = await Promise.race([it.next(), closed]);
+        const next = await Promise.race([it.next(), this.closedSignal]);
         if (next.done || this.closed) return;
         const m = next.value;
-        const last = this.onlyPast && (m.info.pending === 0 || m.seq >= this.endSeq);
+        this.lastSeq = m.seq;
         let ev: DockerEventMessage | undefined;
         try {
           ev = m.json<DockerEventMessage>();
@@ -192,7 +231,8 @@ class OrderedSubscription implements EventSubscription {
           this.log.warn({ err, seq: m.seq }, 'undecodable event skipped');
         }
         if (ev && this.wanted(ev)) yield ev;
-        if (last) return;
+        // past `until`: end at the position it found, or once nothing is pending
+        if (this.endSeq !== undefined && (m.seq >= this.endSeq || m.info.pending === 0)) return;
       }
     } finally {
       this.close();
@@ -209,8 +249,9 @@ class OrderedSubscription implements EventSubscription {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
     this.wake?.();
-    this.onClose?.();
+    this.signalClosed();
     this.messages?.stop();
     // the ordered consumer is ephemeral; deleting it now spares the server the inactivity wait
     this.consumer?.delete().catch(() => undefined);

@@ -28,10 +28,7 @@ export function registerEventRoutes(router: Router, deps: Pick<RouteDeps, 'nats'
     const socket = ctx.req.socket;
     socket.once('end', stop);
     socket.once('close', stop);
-    let timer: NodeJS.Timeout | undefined;
-    const untilMs = until === undefined ? undefined : Number(until / 1_000_000n) - Date.now();
-    // a future `until` ends the stream when it comes, like dockerd's timer
-    if (untilMs !== undefined && untilMs > 0) timer = setTimeout(stop, untilMs);
+    // `until` (past or future) is the subscription's own: it ends the iteration
     try {
       ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
       ctx.res.flushHeaders();
@@ -40,7 +37,6 @@ export function registerEventRoutes(router: Router, deps: Pick<RouteDeps, 'nats'
         if (!ctx.res.write(JSON.stringify(ev) + '\n')) await drained(ctx.res, ctx.signal);
       }
     } finally {
-      clearTimeout(timer);
       ctx.signal.removeEventListener('abort', stop);
       socket.removeListener('end', stop);
       socket.removeListener('close', stop);
