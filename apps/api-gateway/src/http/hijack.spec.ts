@@ -26,11 +26,13 @@ describe('hijacked connections on a real server', () => {
     );
   };
   router.onHijack('POST', '/echo', async (h) => {
-    const body = await readUpgradeJson<{ prefix: string }>(h, 1024);
+    const body = readUpgradeJson<{ prefix: string }>(h);
     if (body?.prefix === 'fail') throw new Error('unclassified');
     await session(acceptUpgrade(h), body?.prefix ?? '');
   });
   router.on('POST', '/echo', async (ctx) => session(acceptPlain(ctx), ''));
+  // like attach: a route that never looks at the body
+  router.onHijack('POST', '/raw', async (h) => session(acceptUpgrade(h), ''));
 
   beforeAll(() => server.listen({ socketPath, socketMode: 0o600 }));
   afterAll(async () => {
@@ -61,6 +63,34 @@ describe('hijacked connections on a real server', () => {
     const req = `POST /v1.41/echo HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
     const got = await exchange(req + 'early ', (s) => s.end('stdin\n'));
     expect(got).toBe(`${UPGRADE_RESPONSE}p:hello\nEARLY STDIN\nbye\n`);
+  });
+
+  it('never passes the declared body of an upgrade request on as stream input (dockerode attach)', async () => {
+    const body = '{"stream":true,"stdin":true,"stdout":true,"stderr":true,"hijack":true}';
+    const req = `POST /v1.41/raw HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    // the body split over two writes, stdin following it in the second
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = connect(socketPath);
+      let out = '';
+      s.on('data', (d) => (out += d.toString('latin1')));
+      s.on('end', () => resolve(out));
+      s.on('error', reject);
+      s.write(req + body.slice(0, 10));
+      setTimeout(() => s.end(body.slice(10) + 'hello stdin\n'), 50);
+    });
+    expect(got).toBe(`${UPGRADE_RESPONSE}hello\nHELLO STDIN\nbye\n`);
+  });
+
+  it('answers 400 to an upgrade request whose body ends early', async () => {
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = connect(socketPath);
+      let out = '';
+      s.on('data', (d) => (out += d.toString('latin1')));
+      s.on('end', () => resolve(out));
+      s.on('error', reject);
+      s.end(`POST /raw HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 50\r\n\r\n{"a":`);
+    });
+    expect(got).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*\{"message":"request body ended early"\}$/);
   });
 
   it('sends errors raised before the 101 as Docker JSON errors', async () => {

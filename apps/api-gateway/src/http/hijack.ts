@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import { InvalidArgumentError } from '@drydock/errors';
 import { drained } from './drain';
@@ -30,20 +30,20 @@ export interface RawConn {
 }
 
 /**
- * Reads the request body of an upgrade request (exec start carries JSON) from
- * `head` and the socket: Node stops parsing at the head of an upgrade request.
- * Bytes after the body stay on the socket (they are stdin).
+ * Reads the declared body of an upgrade request from `conn.head` and the socket:
+ * Node stops parsing at the head of an upgrade request. Bytes after the body are
+ * left in `conn.head` (they are the start of the stream: stdin).
  */
-export async function readUpgradeBody(hctx: HijackCtx, maxBytes: number): Promise<Buffer> {
-  if (/chunked/i.test(String(hctx.req.headers['transfer-encoding'] ?? ''))) {
-    // the docker CLI and Go/Python SDKs send a Content-Length; chunked upgrade bodies are not worth a decoder here
+export async function readUpgradeBody(req: IncomingMessage, conn: { head: Buffer; socket: Duplex }, maxBytes: number): Promise<Buffer> {
+  if (/chunked/i.test(String(req.headers['transfer-encoding'] ?? ''))) {
+    // the docker CLI, dockerode and the Go/Python SDKs send a Content-Length; chunked upgrade bodies are not worth a decoder here
     throw new InvalidArgumentError('chunked request bodies are not supported on hijacked requests');
   }
-  const len = Number(hctx.req.headers['content-length'] ?? 0);
-  if (!Number.isFinite(len) || len < 0) throw new InvalidArgumentError('invalid Content-Length');
+  const len = Number(req.headers['content-length'] ?? 0);
+  if (!Number.isInteger(len) || len < 0) throw new InvalidArgumentError('invalid Content-Length');
   if (len > maxBytes) throw new InvalidArgumentError(`request body is larger than ${maxBytes} bytes`);
-  let buf = hctx.head;
-  const socket = hctx.socket;
+  let buf = conn.head;
+  const socket = conn.socket;
   while (buf.length < len) {
     const chunk = await new Promise<Buffer | null>((resolve, reject) => {
       const onReadable = () => {
@@ -73,13 +73,13 @@ export async function readUpgradeBody(hctx: HijackCtx, maxBytes: number): Promis
     if (chunk === null) throw new InvalidArgumentError('request body ended early');
     buf = Buffer.concat([buf, chunk]);
   }
-  hctx.head = buf.subarray(len);
+  conn.head = buf.subarray(len);
   return buf.subarray(0, len);
 }
 
 /** Parses an upgrade request's JSON body like Ctx.json(): empty -> undefined, malformed -> 400. */
-export async function readUpgradeJson<T>(hctx: HijackCtx, maxBytes: number): Promise<T | undefined> {
-  const text = (await readUpgradeBody(hctx, maxBytes)).toString('utf8').trim();
+export function readUpgradeJson<T>(hctx: HijackCtx): T | undefined {
+  const text = hctx.body.toString('utf8').trim();
   if (!text) return undefined;
   try {
     return JSON.parse(text) as T;

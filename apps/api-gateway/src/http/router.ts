@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import findMyWay, { type HTTPVersion, type Instance } from 'find-my-way';
 import { InvalidArgumentError, NotFoundError, toHttpError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
+import { readUpgradeBody } from './hijack';
 
 export const API_VERSION = '1.41';
 export const MIN_API_VERSION = '1.12';
@@ -28,10 +29,13 @@ export interface Ctx {
   allowHalfOpen(): void;
 }
 
-/** What a hijacking route (attach, exec start) gets: the raw socket after the request head. */
+/** What a hijacking route (attach, exec start) gets: the raw socket after the request body. */
 export interface HijackCtx {
   req: IncomingMessage;
   socket: Duplex;
+  /** The request's declared body (Content-Length): parameters such as exec start's JSON, never stdin. */
+  body: Buffer;
+  /** Bytes the client sent after the body, before the 101 (the first bytes of stdin). */
   head: Buffer;
   params: Record<string, string>;
   query: URLSearchParams;
@@ -136,7 +140,11 @@ export class Router {
       const found = this.hijack.find(req.method as Method, safeDecodePath(path));
       const handler = found ? this.hijackers.get((found.store as { key: string }).key) : undefined;
       if (!found || !handler) throw new NotFoundError('page not found');
-      await handler({ req, socket, head, params: found.params as Record<string, string>, query, apiVersion: version, log });
+      // dockerode sends attach's options as a JSON body before the upgrade: only the bytes
+      // after the declared body belong to the stream, for every hijacking route alike
+      const upgraded: { head: Buffer; body: Buffer; socket: Duplex } = { head, body: Buffer.alloc(0), socket };
+      upgraded.body = await readUpgradeBody(req, upgraded, this.maxJsonBytes);
+      await handler({ req, socket, head: upgraded.head, body: upgraded.body, params: found.params as Record<string, string>, query, apiVersion: version, log });
     } catch (err) {
       // before the 101 a hijack route fails like any request
       if (socket.writable) {

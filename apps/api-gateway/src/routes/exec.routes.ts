@@ -29,7 +29,6 @@ interface ExecStartBody {
 }
 
 /** The JSON body limit of a hijacked request (Node does not parse bodies of upgrade requests). */
-const MAX_START_BODY_BYTES = 64 * 1024;
 
 /** docker exec: create, start (hijacked or detached), inspect, resize. */
 export function registerExecRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'>): void {
@@ -100,7 +99,7 @@ export function registerExecRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'
   };
 
   router.onHijack('POST', '/exec/:id/start', async (h) => {
-    const body = (await readUpgradeJson<ExecStartBody>(h, MAX_START_BODY_BYTES)) ?? {};
+    const body = readUpgradeJson<ExecStartBody>(h) ?? {};
     await start(
       { id: h.params.id, body, log: h.log },
       () => h.socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
