@@ -1,0 +1,167 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { supervisorV1 } from '@drydock/proto';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '@drydock/errors';
+import { mergeEnv } from '@drydock/oci-spec';
+import { actor, newRuntime, type ContainerContext } from './container-context';
+import type { StoredContainer } from './container-store';
+import { newContainerId, normalizeName, randomName } from './names';
+import type { Mount } from './ports';
+import { initialState, nowNs, type ContainerSpecRecord } from './record';
+import { validateRestartPolicy } from './restart-policy';
+
+/** dockerd's text for a name another container holds (create and rename). */
+export function nameConflict(name: string, ownerId: string): AlreadyExistsError {
+  return new AlreadyExistsError(
+    `Conflict. The container name "/${name}" is already in use by container "${ownerId}". You have to remove (or rename) that container to be able to reuse that name.`,
+  );
+}
+
+/** docker create: validates, resolves the image's defaults and writes the record, snapshot and host files. */
+export async function createContainer(ctx: ContainerContext, req: supervisorV1.CreateContainerRequest): Promise<{ id: string; warnings: string[] }> {
+  const config = req.config;
+  if (!config?.image) throw new InvalidArgumentError('config.image is required');
+  const hc: supervisorV1.HostConfig = req.hostConfig ?? {};
+  validateRestartPolicy(hc.restartPolicy, hc.autoRemove ?? false);
+  ctx.specs.validateHostConfig(hc);
+  if (hc.init) throw new InvalidArgumentError('init processes are not supported on this node yet');
+  const netMode = hc.networkMode ?? '';
+  if (!['', 'default', 'none', 'host', 'bridge'].includes(netMode)) {
+    throw new NotFoundError(`network ${netMode} not found`);
+  }
+  for (const m of hc.mounts ?? []) validateMount(m);
+  const image = await ctx.images.resolveImage(config.image);
+
+  // The name check and the record write are serialized so two creates cannot take one name.
+  return ctx.nameLock.run('create', async () => {
+    let name: string;
+    if (req.name) {
+      name = normalizeName(req.name);
+      const owner = ctx.nameOwner(name);
+      if (owner) throw nameConflict(name, owner.c.spec.id);
+    } else {
+      name = randomName((n) => !!ctx.nameOwner(n));
+    }
+    const id = newContainerId();
+    const ic = image.config;
+    const entrypoint = config.entrypoint ? config.entrypoint.values ?? [] : ic.Entrypoint ?? [];
+    // dockerd: overriding the entrypoint drops the image's CMD unless a cmd is given
+    const cmd = config.cmd ? config.cmd.values ?? [] : config.entrypoint ? [] : ic.Cmd ?? [];
+    const argv = [...entrypoint, ...cmd];
+    if (argv.length === 0) throw new InvalidArgumentError('No command specified');
+    const resolvedConfig: supervisorV1.ContainerConfig = {
+      ...config,
+      // dockerd: the host's name on the host network, else the short id
+      hostname: config.hostname || (netMode === 'host' ? hostname() : id.slice(0, 12)),
+      entrypoint: { values: entrypoint },
+      cmd: { values: cmd },
+      env: mergeEnv(config.env ?? [], ic.Env ?? []),
+      workingDir: config.workingDir || ic.WorkingDir || '',
+      user: config.user || ic.User || '',
+      labels: { ...(ic.Labels ?? {}), ...(config.labels ?? {}) },
+      stopSignal: config.stopSignal || ic.StopSignal || '',
+      exposedPorts: [...new Set([...(config.exposedPorts ?? []), ...Object.keys(ic.ExposedPorts ?? {})])],
+    };
+    const spec: ContainerSpecRecord = {
+      id,
+      createdNs: nowNs(),
+      image: config.image!,
+      imageId: image.id,
+      imageName: image.name,
+      path: argv[0],
+      args: argv.slice(1),
+      config: resolvedConfig,
+      hostConfig: { ...hc, networkMode: netMode || 'default' },
+    };
+    const stored: StoredContainer = { spec, state: initialState(), name, labels: resolvedConfig.labels ?? {} };
+    const dir = ctx.dir(id);
+    let prepared = false;
+    try {
+      await mkdir(dir, { recursive: true });
+      const newVolumes = new Set<string>();
+      for (const m of hc.mounts ?? []) {
+        if (m.type === 'volume' && m.source && (await ctx.volumes.ensure(m.source)).created) newVolumes.add(m.source);
+      }
+      const files = await writeHostFiles(dir, resolvedConfig);
+      // exists from the start, so an attach made before the first start follows it from byte 0
+      await writeFile(ctx.logPath(id), '', { flag: 'a', mode: 0o640 });
+      const rootfs = await ctx.snapshots.prepare(id, image.chainId);
+      prepared = true;
+      await copyUpVolumes(ctx, id, hc.mounts ?? [], newVolumes, rootfs);
+      const oci = await ctx.specs.build({ record: spec, name, image, rootfs, files, volumesDir: ctx.volumes.root });
+      await ctx.store.create(stored, oci, id);
+    } catch (err) {
+      // nothing half-made: snapshot, directory and record go together
+      if (prepared) await ctx.snapshots.remove(id).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+    ctx.entries.set(id, { c: stored, rt: newRuntime() });
+    ctx.events.container('create', actor(stored));
+    const warnings: string[] = [];
+    return { id, warnings };
+  });
+}
+
+/**
+ * Docker's copy-up: a volume that is new (created by this container) and
+ * still empty gets the image's content at the mount target, unless the mount
+ * asks for `nocopy`. Done at create, from the fresh snapshot (the image's view).
+ */
+async function copyUpVolumes(ctx: ContainerContext, id: string, mounts: supervisorV1.Mount[], newVolumes: Set<string>, rootfs: Mount[]): Promise<void> {
+  for (const m of mounts) {
+    if (m.type !== 'volume' || !m.source || !newVolumes.has(m.source)) continue;
+    if ((m.options ?? '').split(',').includes('nocopy')) continue;
+    if (!(await ctx.volumes.isEmpty(m.source))) continue;
+    await ctx.seeder.copyUp(rootfs, m.target ?? '/', ctx.volumes.dataPath(m.source));
+    ctx.log.debug({ containerId: id, volume: m.source, target: m.target }, 'volume populated from image');
+  }
+}
+
+function validateMount(m: supervisorV1.Mount): void {
+  const target = m.target ?? '';
+  if (!target.startsWith('/')) throw new InvalidArgumentError(`invalid mount config for type "${m.type}": invalid mount path: '${target}' mount path must be absolute`);
+  if (target === '/') throw new InvalidArgumentError(`invalid mount config for type "${m.type}": invalid specification: destination can't be '/'`);
+  switch (m.type) {
+    case 'bind':
+      if (!m.source || !m.source.startsWith('/')) throw new InvalidArgumentError(`invalid mount config for type "bind": invalid mount path: '${m.source ?? ''}' mount path must be absolute`);
+      if (!existsSync(m.source)) throw new InvalidArgumentError(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
+      break;
+    case 'volume':
+      if (!m.source || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(m.source)) {
+        throw new InvalidArgumentError(`create ${m.source ?? ''}: "${m.source ?? ''}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+      }
+      break;
+    case 'tmpfs':
+      if (m.source) throw new InvalidArgumentError('invalid mount config for type "tmpfs": source must not be specified');
+      break;
+    default:
+      throw new InvalidArgumentError(`mount type unknown: ${m.type ?? ''}`);
+  }
+}
+
+async function writeHostFiles(dir: string, cfg: supervisorV1.ContainerConfig): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
+  const hostname = join(dir, 'hostname');
+  const hosts = join(dir, 'hosts');
+  const resolvConf = join(dir, 'resolv.conf');
+  await writeFile(hostname, `${cfg.hostname}\n`);
+  await writeFile(
+    hosts,
+    ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters', `127.0.1.1\t${cfg.hostname}`, ''].join('\n'),
+  );
+  let resolv = '';
+  try {
+    // dockerd drops loopback resolvers the container cannot reach
+    resolv = (await readFile('/etc/resolv.conf', 'utf8'))
+      .split('\n')
+      .filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l))
+      .join('\n');
+  } catch {
+    resolv = '';
+  }
+  await writeFile(resolvConf, resolv);
+  return { hostname, hosts, resolvConf };
+}
+

@@ -1,0 +1,75 @@
+import type { Logger } from '@drydock/logging';
+import type { ContainerSpecRecord } from './record';
+
+/** The container a hook is called for. */
+export interface HookContainer {
+  id: string;
+  name: string;
+  spec: ContainerSpecRecord;
+}
+
+/** A run about to start: its task exists (namespaces made, init pid known) but its process has not run yet. */
+export interface HookRun extends HookContainer {
+  pid: number;
+}
+
+export type ReleaseReason = 'exit' | 'start-failed' | 'remove';
+
+/**
+ * A capability that joins the container lifecycle without the lifecycle code
+ * knowing it (networking: attach the run's network namespace before the
+ * process runs, give the addresses back when it ends), the way containerd
+ * plugins register rather than being branched on.
+ */
+export interface ContainerLifecycleHook {
+  readonly name: string;
+  /**
+   * Before each run's process starts (after Tasks.Create, before Tasks.Start).
+   * A throw fails the start with that error; hooks prepared before it are released.
+   */
+  prepare?(run: HookRun): Promise<void>;
+  /**
+   * After a run ended (its exit is recorded and its task deleted; a policy restart
+   * prepares again), after a start failed past prepare, and when the container is
+   * removed. Must be idempotent: it can come for a run this process never prepared
+   * (an exit found after a supervisor restart) and twice for one run (exit, then remove).
+   */
+  release?(c: HookContainer, reason: ReleaseReason): Promise<void>;
+}
+
+/** The registered hooks, called in order to prepare and in reverse order to release. */
+export class LifecycleHooks {
+  private readonly log: Logger;
+
+  constructor(private readonly hooks: readonly ContainerLifecycleHook[], logger: Logger) {
+    this.log = logger.child({ component: 'lifecycle-hooks' });
+  }
+
+  async prepare(run: HookRun): Promise<void> {
+    const done: ContainerLifecycleHook[] = [];
+    for (const h of this.hooks) {
+      try {
+        await h.prepare?.(run);
+        done.push(h);
+      } catch (err) {
+        await this.releaseAll(done, run, 'start-failed');
+        throw err;
+      }
+    }
+  }
+
+  /** Never throws: a run that ended or a container that is gone cannot be kept by a hook's failure. */
+  release(c: HookContainer, reason: ReleaseReason): Promise<void> {
+    return this.releaseAll(this.hooks, c, reason);
+  }
+
+  private async releaseAll(hooks: readonly ContainerLifecycleHook[], c: HookContainer, reason: ReleaseReason): Promise<void> {
+    for (const h of [...hooks].reverse()) {
+      try {
+        await h.release?.(c, reason);
+      } catch (err) {
+        this.log.warn({ err, containerId: c.id, hook: h.name, reason }, 'lifecycle hook release failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import { ctrTypesTask } from '@drydock/proto';
+import { newRuntime, type ContainerContext } from './container-context';
+import { handleExit } from './exit';
+import { timestampToNs } from './record';
+import { removeContainer } from './remove';
+import { restartsOnBoot } from './restart-policy';
+import { startContainer } from './start';
+
+/**
+ * Loads every container from containerd and reconciles it with its task:
+ * adopts running tasks, records exits that happened while the supervisor was
+ * away, finishes interrupted auto-removals and resumes restart policies.
+ */
+export async function loadContainers(ctx: ContainerContext): Promise<void> {
+  const stored = await ctx.store.list();
+  for (const c of stored) {
+    const existing = ctx.entries.get(c.spec.id);
+    if (existing) existing.c = c;
+    else ctx.entries.set(c.spec.id, { c, rt: newRuntime() });
+  }
+  await reconcile(ctx);
+  for (const e of ctx.entries.values()) {
+    if (e.rt.task === 'none' && e.c.spec.hostConfig.autoRemove && e.c.state.startedAtNs) {
+      // an auto-remove container whose run ended while the supervisor was away (or mid-removal)
+      void removeContainer(ctx, e.c.spec.id, { force: true }).catch((err) => ctx.log.warn({ err, containerId: e.c.spec.id }, 'auto-remove on boot failed'));
+      continue;
+    }
+    if (e.rt.task === 'none' && !e.rt.restartTimer && restartsOnBoot(e.c.spec.hostConfig.restartPolicy, e.c.state.manuallyStopped) && e.c.state.startedAtNs) {
+      ctx.log.info({ containerId: e.c.spec.id }, 'restarting container on boot');
+      void startContainer(ctx, e.c.spec.id).catch((err) => ctx.log.warn({ err, containerId: e.c.spec.id }, 'boot restart failed'));
+    }
+  }
+  ctx.log.info({ containers: ctx.entries.size }, 'containers loaded');
+}
+
+/**
+ * Compares the view with containerd's tasks: adopts running tasks and handles
+ * exits that were missed (supervisor down, event stream broken).
+ */
+export async function reconcile(ctx: ContainerContext): Promise<void> {
+  const res = await ctx.cc.unary(ctx.cc.tasks, ctx.cc.tasks.list, {});
+  const tasks = new Map((res.tasks ?? []).map((t) => [t.id || t.containerId || '', t]));
+  for (const e of ctx.entries.values()) {
+    const id = e.c.spec.id;
+    const t = tasks.get(id);
+    if (e.rt.starting) continue;
+    if (!t) {
+      if (e.rt.task === 'running' || e.rt.task === 'paused') {
+        // The task vanished without an exit we saw (containerd lost it): dockerd reports 255.
+        await handleExit(ctx, id, 255, undefined);
+      }
+      continue;
+    }
+    switch (t.status) {
+      case ctrTypesTask.Status.RUNNING:
+      case ctrTypesTask.Status.PAUSED:
+      case ctrTypesTask.Status.PAUSING:
+        e.rt.task = t.status === ctrTypesTask.Status.RUNNING ? 'running' : 'paused';
+        e.rt.pid = t.pid ?? 0;
+        if (!e.rt.startedAtMs) e.rt.startedAtMs = Number(BigInt(e.c.state.startedAtNs ?? '0') / 1000000n);
+        break;
+      case ctrTypesTask.Status.STOPPED: {
+        if (e.rt.task === 'stopped') break; // exit handling already in flight
+        const exitedNs = timestampToNs(t.exitedAt);
+        if (e.rt.task === 'none' && e.c.state.finishedAtNs && exitedNs && BigInt(e.c.state.finishedAtNs) >= BigInt(exitedNs)) {
+          await ctx.deleteTask(id); // recorded already; only the task lingered
+          break;
+        }
+        e.rt.task = 'running';
+        await handleExit(ctx, id, t.exitStatus ?? 255, exitedNs);
+        break;
+      }
+      case ctrTypesTask.Status.CREATED:
+        // Created but never started: the supervisor died mid-start. Deleting the task closes
+        // the shim's FIFO ends; the run's log writer then arms itself, drains and exits.
+        await ctx.deleteTask(id);
+        e.rt.task = 'none';
+        break;
+      default:
+        break;
+    }
+  }
+}

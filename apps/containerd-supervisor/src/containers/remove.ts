@@ -1,0 +1,52 @@
+import { rm } from 'node:fs/promises';
+import { FailedPreconditionError, isNotFound } from '@drydock/errors';
+import { actor, hookContainer, isRunning, type ContainerContext } from './container-context';
+
+/** docker rm: with force a running container is killed first; the record goes, then snapshot and files. */
+export function removeContainer(ctx: ContainerContext, ref: string, opts: { force: boolean }): Promise<void> {
+  const e = ctx.resolve(ref);
+  const id = e.c.spec.id;
+  return ctx.lock.run(id, async () => {
+    if (!ctx.entries.has(id)) return;
+    if (e.rt.exiting) await e.rt.exiting;
+    if (isRunning(e) && !opts.force) {
+      if (e.rt.task === 'paused') {
+        throw new FailedPreconditionError(`You cannot remove a paused container ${id}. Unpause and then stop the container before attempting removal or force remove`);
+      }
+      throw new FailedPreconditionError(`You cannot remove a running container ${id}. Stop the container before attempting removal or force remove`);
+    }
+    e.rt.removing = true;
+    if (e.rt.restartTimer) {
+      clearTimeout(e.rt.restartTimer);
+      e.rt.restartTimer = undefined;
+    }
+    try {
+      if (isRunning(e)) {
+        const exited = ctx.waitExit(e);
+        if (e.rt.task === 'paused') await ctx.resumeTask(id).catch(() => undefined);
+        await ctx.signal(e, 9, true).catch((err) => {
+          if (!isNotFound(err)) throw err;
+        });
+        ctx.events.container('kill', actor(e.c), { signal: '9' });
+        await exited;
+      }
+      if (e.c.state.ioDir || e.rt.task !== 'none') await ctx.deleteTask(id, true);
+      await ctx.hooks.release(hookContainer(e), 'remove');
+      await ctx.store.delete(id);
+    } catch (err) {
+      e.rt.removing = false;
+      throw err;
+    }
+    // The record is gone from containerd: the container no longer exists. Waiters (docker
+    // run --rm) are answered now; the snapshot and files go after (a leftover snapshot
+    // without a container or lease is collected by containerd's GC).
+    ctx.entries.delete(id);
+    ctx.events.container('destroy', actor(e.c));
+    for (const w of e.rt.removeWaiters.splice(0)) w(e.c.state.exitCode);
+    for (const w of e.rt.exitWaiters.splice(0)) w(e.c.state.exitCode);
+    await Promise.all([
+      ctx.snapshots.remove(id).catch((err) => ctx.log.warn({ err, containerId: id }, 'container snapshot not removed')),
+      rm(ctx.dir(id), { recursive: true, force: true }).catch((err) => ctx.log.warn({ err, containerId: id }, 'container directory not removed')),
+    ]);
+  });
+}

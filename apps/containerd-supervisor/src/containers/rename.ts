@@ -1,0 +1,19 @@
+import { InvalidArgumentError } from '@drydock/errors';
+import { actor, type ContainerContext } from './container-context';
+import { nameConflict } from './create';
+import { normalizeName } from './names';
+
+/** docker rename: under the name lock create also takes, so a name is never given twice. */
+export async function renameContainer(ctx: ContainerContext, ref: string, newName: string): Promise<void> {
+  const e = ctx.resolve(ref);
+  const name = normalizeName(newName);
+  await ctx.nameLock.run('create', async () => {
+    if (e.c.name === name) throw new InvalidArgumentError('Renaming a container with the same name as its current name');
+    const owner = ctx.nameOwner(name);
+    if (owner) throw nameConflict(name, owner.c.spec.id);
+    const old = e.c.name;
+    await ctx.store.rename(e.c.spec.id, name);
+    e.c.name = name;
+    ctx.events.container('rename', actor(e.c), { oldName: `/${old}` });
+  });
+}
