@@ -23,12 +23,23 @@ export interface SearchResult {
   is_automated: boolean;
 }
 
+/** Docker's registry.ServiceConfig (`RegistryConfig` of /info), as the registry-proxy serves it. */
+export interface RegistryServiceConfig {
+  AllowNondistributableArtifactsCIDRs: string[];
+  AllowNondistributableArtifactsHostnames: string[];
+  InsecureRegistryCIDRs: string[];
+  IndexConfigs: Record<string, { Name: string; Mirrors: string[]; Secure: boolean; Official: boolean }>;
+  Mirrors: string[];
+}
+
 /** What the gateway needs from the registry-proxy (apps/registry-proxy/README.md, "Control"). */
 export interface RegistryControl {
   /** Checks credentials against the registry; Docker's AuthenticateOKBody. Nothing is stored. */
   login(auth: AuthConfig, signal?: AbortSignal): Promise<{ Status: string; IdentityToken: string }>;
   /** The registry's search results for `term` (with an optional registry host), at most `limit`. */
   search(term: string, limit: number, registryAuth: string | undefined, signal?: AbortSignal): Promise<SearchResult[]>;
+  /** The mirrors and insecure registries the proxy works with. */
+  registryConfig(signal?: AbortSignal): Promise<RegistryServiceConfig>;
 }
 
 /**
@@ -63,6 +74,17 @@ export class RegistryProxyClient implements RegistryControl {
       is_official: Boolean(r.is_official),
       is_automated: Boolean(r.is_automated),
     }));
+  }
+
+  async registryConfig(signal?: AbortSignal): Promise<RegistryServiceConfig> {
+    const c = await this.request<Partial<RegistryServiceConfig> | undefined>('GET', '/drydock/v1/registry-config', { headers: {}, signal });
+    return {
+      AllowNondistributableArtifactsCIDRs: c?.AllowNondistributableArtifactsCIDRs ?? [],
+      AllowNondistributableArtifactsHostnames: c?.AllowNondistributableArtifactsHostnames ?? [],
+      InsecureRegistryCIDRs: c?.InsecureRegistryCIDRs ?? [],
+      IndexConfigs: c?.IndexConfigs ?? {},
+      Mirrors: c?.Mirrors ?? [],
+    };
   }
 
   private async request<T>(method: string, path: string, init: { body?: string; headers: Record<string, string>; signal?: AbortSignal }): Promise<T> {
