@@ -135,6 +135,12 @@ describe('parseCreateBody', () => {
     expect(() => parseCreateBody('', [])).toThrow('json: cannot unmarshal array into Go value of type runconfig.ContainerConfigWrapper');
   });
 
+  it('takes what Go takes for the int32 fields of the proto, and refuses nameless env entries', () => {
+    // a Go int: 3000000000 is valid for dockerd; the proto field saturates rather than failing to serialize
+    expect(parseCreateBody('', { Image: 'busybox', StopTimeout: 3000000000 }).request.config!.stopTimeout).toBe(2147483647);
+    expect(() => parseCreateBody('', { Image: 'busybox', Env: [null] })).toThrow('invalid environment variable: ');
+  });
+
   it('refuses what cannot run with dockerd-like texts', () => {
     expect(() => parseCreateBody('', undefined)).toThrow('Config cannot be empty in order to create a container');
     expect(() => parseCreateBody('', {})).toThrow('Config cannot be empty in order to create a container');

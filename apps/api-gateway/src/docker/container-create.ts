@@ -3,6 +3,7 @@ import type { supervisorV1 } from '@drydock/proto';
 import { InvalidArgumentError } from '@drydock/errors';
 import type { ContainerCreateBody, MountBody } from './request-bodies';
 import { containerConfigKeys } from './request-bodies';
+import { checkEnv, int32Of } from './request-checks';
 
 /** The create request for the supervisor plus what the gateway must do around it. */
 export interface ParsedCreate {
@@ -55,10 +56,11 @@ export function parseCreateBody(name: string, b: ContainerCreateBody | undefined
     attachStdout: b.AttachStdout ?? false,
     attachStderr: b.AttachStderr ?? false,
     stopSignal: b.StopSignal ?? '',
-    stopTimeout: b.StopTimeout === undefined ? undefined : Number(b.StopTimeout),
+    stopTimeout: b.StopTimeout === undefined ? undefined : int32Of(b.StopTimeout),
     exposedPorts: Object.keys(b.ExposedPorts ?? {}),
   };
   if (!config.image) throw new InvalidArgumentError('No image was specified');
+  checkEnv(config.env ?? []);
   const workdir = config.workingDir ?? '';
   if (workdir && !workdir.startsWith('/')) throw new InvalidArgumentError(`the working directory '${workdir}' is invalid, it needs to be an absolute path`);
   if (b.Healthcheck) warnings.push('Healthcheck is not supported on this node and was ignored');
@@ -105,7 +107,7 @@ export function parseCreateBody(name: string, b: ContainerCreateBody | undefined
     cpuQuota: int64(hc.CpuQuota),
     pidsLimit: int64(hc.PidsLimit),
     shmSize: int64(hc.ShmSize),
-    restartPolicy: { name: rp?.Name ?? '', maximumRetryCount: Number(rp?.MaximumRetryCount ?? 0n) },
+    restartPolicy: { name: rp?.Name ?? '', maximumRetryCount: int32Of(rp?.MaximumRetryCount ?? 0n) },
     autoRemove: hc.AutoRemove ?? false,
     networkMode: networkMode === '' ? 'default' : networkMode,
     privileged: hc.Privileged ?? false,

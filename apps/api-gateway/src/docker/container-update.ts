@@ -1,6 +1,7 @@
 import type { supervisorV1 } from '@drydock/proto';
 import { InvalidArgumentError } from '@drydock/errors';
 import type { ContainerUpdateBody } from './request-bodies';
+import { int32Of } from './request-checks';
 
 /** Resources this node cannot change on a live container; non-zero values are refused, not dropped. */
 const UNSUPPORTED = ['BlkioWeight', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'KernelMemory', 'KernelMemoryTCP', 'MemoryReservation', 'PidsLimit', 'CpuCount', 'CpuPercent', 'IOMaximumIOps', 'IOMaximumBandwidth'] as const;
@@ -29,7 +30,7 @@ export function parseUpdateBody(id: string, b: ContainerUpdateBody | undefined):
   }
   if (b.CpusetCpus || b.CpusetMems) throw new InvalidArgumentError(`updating ${b.CpusetCpus ? 'CpusetCpus' : 'CpusetMems'} is not supported on this node`);
   const name = b.RestartPolicy?.Name ?? '';
-  if (name) req.restartPolicy = { name, maximumRetryCount: Number(b.RestartPolicy?.MaximumRetryCount ?? 0n) };
+  if (name) req.restartPolicy = { name, maximumRetryCount: int32Of(b.RestartPolicy?.MaximumRetryCount ?? 0n) };
   for (const k of Object.keys(req) as (keyof supervisorV1.UpdateContainerRequest)[]) if (req[k] === undefined) delete req[k];
   return req;
 }

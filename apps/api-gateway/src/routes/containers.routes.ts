@@ -14,6 +14,7 @@ import { decodeBody } from '../http/go-json';
 import { FilterArgs } from '../http/query';
 import { boolQuery, intQuery } from '../docker/json-types';
 import { bodies } from '../docker/request-bodies';
+import { checkKillSignal } from '../docker/request-checks';
 import { statsJson } from '../docker/stats';
 import { unixNanos } from '../docker/time';
 import type { RouteDeps } from './deps';
@@ -142,8 +143,10 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
   });
 
   router.on('POST', '/containers/:id/kill', async (ctx) => {
+    const signal = ctx.query.get('signal') ?? '';
+    checkKillSignal(ctx.params.id, signal);
     const sc = await owner(ctx);
-    await sc.call(sc.containers, sc.containers.killContainer, { id: ctx.params.id, signal: ctx.query.get('signal') ?? '' });
+    await sc.call(sc.containers, sc.containers.killContainer, { id: ctx.params.id, signal });
     ctx.empty(204);
   });
 

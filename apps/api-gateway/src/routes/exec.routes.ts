@@ -6,6 +6,7 @@ import { outputEncoder, STDERR, STDOUT } from '../http/mux';
 import type { Router } from '../http/router';
 import type { Infer } from '../http/go-json';
 import { bodies, type execStartType } from '../docker/request-bodies';
+import { checkDetachKeys } from '../docker/request-checks';
 import type { RouteDeps } from './deps';
 import { pumpHijacked } from './streams.routes';
 
@@ -22,6 +23,7 @@ export function registerExecRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'
     const body = (await ctx.json(bodies.execCreate)) ?? {};
     const cmd = body.Cmd ?? [];
     if (cmd.length === 0) throw new InvalidArgumentError('No exec command specified');
+    checkDetachKeys(body.DetachKeys);
     const sc = await nodes.forContainer(ctx.params.id);
     // not running / paused -> FAILED_PRECONDITION with dockerd's text -> 409
     const res = await sc.call(sc.exec, sc.exec.createExec, {
@@ -107,8 +109,8 @@ export function registerExecRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'
   });
 
   router.on('POST', '/exec/:id/resize', async (ctx) => {
-    const h = parseDimension(ctx.query.get('h'), 'h');
-    const w = parseDimension(ctx.query.get('w'), 'w');
+    const h = parseDimension(ctx.query.get('h'));
+    const w = parseDimension(ctx.query.get('w'));
     const sc = await nodes.forContainer(ctx.params.id);
     await sc.call(sc.exec, sc.exec.resizeExecTty, { id: ctx.params.id, width: w, height: h });
     // dockerd writes no body and no status: Go's default 200
@@ -140,8 +142,8 @@ export function toExecInspect(x: supervisorV1.InspectExecResponse): Record<strin
 }
 
 /** dockerd: strconv.Atoi of h and w, 400 when it fails. */
-function parseDimension(v: string | null, name: string): number {
-  if (v === null || !/^[0-9]+$/.test(v.trim())) throw new InvalidArgumentError(`strconv.Atoi: parsing "${v ?? ''}": invalid syntax (${name})`);
+function parseDimension(v: string | null): number {
+  if (v === null || !/^[0-9]+$/.test(v.trim())) throw new InvalidArgumentError(`strconv.Atoi: parsing ${JSON.stringify(v ?? '')}: invalid syntax`);
   return Number(v.trim());
 }
 
