@@ -7,6 +7,8 @@ import { out } from './support/expect';
 
 describe('docker CLI: system', () => {
   const s = useDockerStack('e2esys');
+  // dockerd's registry-mirrors / insecure-registries, through the registry-proxy's config (nothing here pulls)
+  s.registryProxyEnv = { DRYDOCK_REGISTRY_MIRRORS: 'https://mirror.example.com', DRYDOCK_INSECURE_REGISTRIES: '10.0.0.0/8,myreg.local:5000' };
 
   it('version: server API version 1.41, CLI downgraded to it', async () => {
     const r = await s.docker(['version', '--format', '{{.Server.APIVersion}} {{.Server.Os}} {{.Client.APIVersion}}']);
@@ -41,7 +43,9 @@ describe('docker CLI: system', () => {
       ` Kernel Version: ${release()}`,
       ` Operating System: ${osName}`,
       ` CPUs: ${cpus().length}`,
-      ' Insecure Registries:\n  127.0.0.0/8',
+      // dockerd 20.10.24 with the same daemon.json prints these two sections so
+      ' Insecure Registries:\n  myreg.local:5000\n  10.0.0.0/8\n  127.0.0.0/8',
+      ' Registry Mirrors:\n  https://mirror.example.com/',
       ' Live Restore Enabled: true',
     ]) {
       expect(stdout).toContain(`\n${line}\n`);
@@ -49,7 +53,7 @@ describe('docker CLI: system', () => {
     expect(stdout).toMatch(/\n Total Memory: \d+(\.\d+)?[KMGT]iB\n/);
     expect(stdout).toMatch(/\n Docker Root Dir: \/\S+\n/);
     const json = JSON.parse((await s.docker(['info', '--format', '{{json .}}'])).stdout);
-    expect(json).toMatchObject({ MemTotal: totalmem(), NCPU: cpus().length, LoggingDriver: 'json-file', RegistryConfig: { InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] } });
+    expect(json).toMatchObject({ MemTotal: totalmem(), NCPU: cpus().length, LoggingDriver: 'json-file', RegistryConfig: { InsecureRegistryCIDRs: ['10.0.0.0/8', '127.0.0.0/8'], Mirrors: ['https://mirror.example.com/'] } });
     const v = JSON.parse((await s.docker(['version', '--format', '{{json .Server.Components}}'])).stdout);
     expect(v.map((c: { Name: string; Version: string }) => [c.Name, c.Version])).toEqual([['Engine', expect.any(String)], ['containerd', ctr[ctr.length - 2]], ['runc', expect.stringMatching(/\S/)]]);
   });
