@@ -39,6 +39,7 @@ describe('request bodies decode as dockerd 20.10 decodes them', () => {
     expect(decode(bodies.execCreate, '{"cmd": ["echo", "hi"], "TTY": true, "Unknown": {"deep": [1]}} xx')).toEqual({ Cmd: ['echo', 'hi'], Tty: true });
     expect(decode(bodies.execCreate, 'null')).toBeUndefined();
     expect(decode(bodies.execCreate, '{"Cmd": null}')).toEqual({});
+    expect(decode(bodies.execCreate, '{"Cmd": [null]}')).toEqual({ Cmd: [''] });
   });
 
   it.each([
@@ -116,6 +117,22 @@ describe('request bodies decode as dockerd 20.10 decodes them', () => {
     ['[1]', 'json: cannot unmarshal array into Go value of type runconfig.ContainerConfigWrapper'],
     ['5', 'json: cannot unmarshal number into Go value of type runconfig.ContainerConfigWrapper'],
     ['', 'EOF'],
+    ['{"Image": "bb", "Memory": "x"}', 'json: cannot unmarshal string into Go struct field ContainerConfigWrapper.Memory of type int64'],
+    ['{"Image": "bb", "HostConfig": {"Memory": 5}, "HostConfig": {"CpuShares": "x"}}', 'json: cannot unmarshal string into Go struct field HostConfig.HostConfig.CpuShares of type int64'],
+    ['{"Image": "bb", "Cmd": [null, "x"], "Entrypoint": {}}', 'json: cannot unmarshal object into Go struct field ContainerConfigWrapper.Entrypoint of type string'],
+    ['{"Image": "bb", "Healthcheck": 5}', 'json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Healthcheck of type container.HealthConfig'],
+    ['{"Image": "bb", "StopTimeout": "5"}', 'json: cannot unmarshal string into Go struct field ContainerConfigWrapper.StopTimeout of type int'],
+    ['{"Image": "bb", "HostConfig": {"Init": 1}}', 'json: cannot unmarshal number into Go struct field HostConfig.HostConfig.Init of type bool'],
+    ['{"Image": "bb", "HostConfig": {"BlkioWeightDevice": [5]}}', 'json: cannot unmarshal number into Go struct field HostConfig.HostConfig.BlkioWeightDevice of type blkiodev.WeightDevice'],
+    ['{"Image": "bb", "HostConfig": {"BlkioWeightDevice": [{"Weight": 70000}]}}', 'json: cannot unmarshal number 70000 into Go struct field WeightDevice.HostConfig.BlkioWeightDevice.Weight of type uint16'],
+    ['{"Image": "bb", "HostConfig": {"DeviceRequests": [{"Capabilities": [[1]]}]}}', 'json: cannot unmarshal number into Go struct field DeviceRequest.HostConfig.DeviceRequests.Capabilities of type string'],
+    ['{"Image": "bb", "HostConfig": {"CapAdd": 5}}', 'json: cannot unmarshal number into Go struct field HostConfig.HostConfig.CapAdd of type string'],
+    ['{"Image": "bb", "NetworkingConfig": {"EndpointsConfig": {"n": 5}}}', 'json: cannot unmarshal number into Go struct field NetworkingConfig.NetworkingConfig.EndpointsConfig of type network.EndpointSettings'],
+    ['{"Image": "bb", "NetworkingConfig": {"EndpointsConfig": {"n": {"IPAMConfig": {"LinkLocalIPs": "x"}}}}}', 'json: cannot unmarshal string into Go struct field EndpointIPAMConfig.NetworkingConfig.EndpointsConfig.IPAMConfig.LinkLocalIPs of type []string'],
+    ['{"Image": "bb", "Volumes": {"/x": 5}}', 'json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Volumes of type struct {}'],
+    ['{"Image": "bb", "Cpuset": 5}', 'json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Cpuset of type string'],
+    ['{"Image": "bb", "HostConfig": {"Mounts": [5]}}', 'json: cannot unmarshal number into Go struct field HostConfig.HostConfig.Mounts of type mount.Mount'],
+    ['{"Image": "bb", "HostConfig": {"Mounts": [{"VolumeOptions": {"DriverConfig": {"Options": {"a": 1}}}}]}}', 'json: cannot unmarshal number into Go struct field Driver.HostConfig.Mounts.VolumeOptions.DriverConfig.Options of type string'],
   ])('container create %s', (body, text) => {
     expect(message(bodies.containerCreate, body)).toBe(bad(text));
   });

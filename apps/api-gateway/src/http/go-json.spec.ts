@@ -65,6 +65,8 @@ describe('FilterArgs.fromJson', () => {
   it.each([
     ['x', "invalid character 'x' looking for beginning of value"],
     ['{"status": 5}', 'json: cannot unmarshal number into Go value of type map[string]bool'],
+    ['{"label": {"a": "yes"}}', 'json: cannot unmarshal string into Go value of type bool'],
+    ['{"a": {"b": true}} x', "invalid character 'x' after top-level value"],
   ])('%s', (text, message) => {
     expect(() => FilterArgs.fromJson(text)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message }));
   });
