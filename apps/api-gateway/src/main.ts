@@ -37,13 +37,14 @@ async function main(): Promise<void> {
   const deps: RouteDeps = { nodes, nats, stateDir: process.env.DRYDOCK_STATE_DIR ?? '/var/lib/drydock' };
 
   const router = new Router(config.maxJsonBytes);
-  registerSystemRoutes(router, nodes, { version: VERSION, gitCommit: '', stateDir: deps.stateDir });
+  const registry = new RegistryProxyClient(config.registryProxyUrl, config.callTimeoutMs);
+  registerSystemRoutes(router, nodes, registry, { version: VERSION, gitCommit: '' });
   registerContainerRoutes(router, deps);
   registerStreamRoutes(router, deps);
   registerExecRoutes(router, deps);
   registerImageRoutes(router, deps);
   registerImageArchiveRoutes(router, deps);
-  registerRegistryRoutes(router, new RegistryProxyClient(config.registryProxyUrl, config.callTimeoutMs));
+  registerRegistryRoutes(router, registry);
   registerVolumeRoutes(router, deps);
   registerEventRoutes(router, deps);
 

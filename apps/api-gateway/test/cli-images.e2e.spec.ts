@@ -90,6 +90,14 @@ describe('docker CLI: images, volumes, events', () => {
       expect(out(await s.docker(['volume', 'create', 'v1']))).toEqual({ code: 0, stdout: 'v1\n', stderr: '' });
     });
 
+    it('POST /volumes/create with string Labels: 400 as dockerd, no volume made', async () => {
+      const r = await s.raw('POST', '/v1.41/volumes/create', '{"Name": "badlabels", "Labels": "x"}');
+      expect({ status: r.status, body: r.body }).toEqual({ status: 400, body: '{"message":"json: cannot unmarshal string into Go struct field VolumeCreateBody.Labels of type map[string]string"}\n' });
+      expect((await s.raw('GET', '/v1.41/volumes/badlabels')).status).toBe(404);
+      const empty = await s.raw('POST', '/v1.41/volumes/create', '');
+      expect({ status: empty.status, message: JSON.parse(empty.body).message }).toEqual({ status: 400, message: 'got EOF while reading request body' });
+    });
+
     it('volume ls', async () => {
       const r = await s.docker(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}']);
       expect(r.code).toBe(0);

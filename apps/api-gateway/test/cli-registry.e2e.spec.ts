@@ -435,7 +435,8 @@ describe('docker CLI: pull, push, login, search', () => {
       const ok = await s.raw('POST', '/v1.41/auth', JSON.stringify({ username: 'alice', password, serveraddress: host }));
       expect({ status: ok.status, body: ok.body }).toEqual({ status: 200, body: '{"IdentityToken":"","Status":"Login Succeeded"}\n' });
       const bad = await s.raw('POST', '/v1.41/auth', 'garbage');
-      expect({ status: bad.status, body: bad.body }).toEqual({ status: 500, body: `{"message":"invalid character 'g' looking for beginning of value"}\n` });
+      // dockerd 20.10 answers 500 with the same text; a malformed body is the client's fault: 400
+      expect({ status: bad.status, body: bad.body }).toEqual({ status: 400, body: `{"message":"invalid character 'g' looking for beginning of value"}\n` });
     });
 
     it('login against an anonymous registry succeeds, as with dockerd', async () => {

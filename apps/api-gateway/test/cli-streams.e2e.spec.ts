@@ -48,6 +48,16 @@ describe('docker CLI: streams', () => {
       expect(out(await s.docker(['exec', 'ex', 'echo', 'hi']))).toEqual({ code: 0, stdout: 'hi\n', stderr: '' });
     });
 
+    it('POST /containers/{id}/exec with a string Cmd: 400 as dockerd, nothing created', async () => {
+      // dockerd 20.10.24's answer to the same body, byte for byte
+      const r = await s.raw('POST', '/v1.41/containers/ex/exec', '{"Cmd": "echo hi"}');
+      expect({ status: r.status, body: r.body }).toEqual({ status: 400, body: '{"message":"json: cannot unmarshal string into Go struct field ExecConfig.Cmd of type []string"}\n' });
+      const bad = await s.raw('POST', '/v1.41/containers/ex/exec', '{"Cmd": ["true"], "Env": {"A": 1}}');
+      expect({ status: bad.status, message: JSON.parse(bad.body).message }).toEqual({ status: 400, message: 'json: cannot unmarshal object into Go struct field ExecConfig.Env of type []string' });
+      const ok = await s.raw('POST', '/v1.41/containers/ex/exec', '{"cmd": ["echo", "hi"], "attachstdout": true}');
+      expect(ok.status).toBe(201);
+    });
+
     it("exec returns the process's exit code and keeps stderr apart", async () => {
       expect(out(await s.docker(['exec', 'ex', 'sh', '-c', 'echo o; echo e >&2; exit 4']))).toEqual({ code: 4, stdout: 'o\n', stderr: 'e\n' });
     });

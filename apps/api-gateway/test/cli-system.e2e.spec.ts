@@ -1,9 +1,14 @@
 // version, info, system df and the API's version negotiation and errors.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
 import { useDockerStack } from './support/stack';
 import { out } from './support/expect';
 
 describe('docker CLI: system', () => {
   const s = useDockerStack('e2esys');
+  // dockerd's registry-mirrors / insecure-registries, through the registry-proxy's config (nothing here pulls)
+  s.registryProxyEnv = { DRYDOCK_REGISTRY_MIRRORS: 'https://mirror.example.com', DRYDOCK_INSECURE_REGISTRIES: '10.0.0.0/8,myreg.local:5000' };
 
   it('version: server API version 1.41, CLI downgraded to it', async () => {
     const r = await s.docker(['version', '--format', '{{.Server.APIVersion}} {{.Server.Os}} {{.Client.APIVersion}}']);
@@ -15,10 +20,42 @@ describe('docker CLI: system', () => {
 
   it('info', async () => {
     const r = await s.docker(['info', '--format', '{{.OSType}} {{.Images}} {{.Driver}}']);
-    expect(out(r)).toEqual({ code: 0, stdout: 'linux 1 overlayfs\n', stderr: '' });
+    expect(out(r)).toEqual({ code: 0, stdout: 'linux 1 overlay2\n', stderr: '' });
     const plain = await s.docker(['info']);
     expect(plain.code).toBe(0);
     expect(plain.stdout).toMatch(/\nServer:\n Containers: \d+\n  Running: \d+\n  Paused: \d+\n  Stopped: \d+\n Images: 1\n/);
+  });
+
+  it('info: the fields dockerd 20.10 prints, from this host', async () => {
+    // the private containerd runs the same binary, the shims the same runc
+    const ctr = execFileSync('containerd', ['--version'], { encoding: 'utf8' }).trim().split(/\s+/);
+    const runcCommit = /^commit: (\S+)/m.exec(execFileSync('runc', ['--version'], { encoding: 'utf8' }))![1];
+    const osName = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))![1];
+    const cgroupVersion = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
+    const { stdout } = await s.docker(['info']);
+    for (const line of [
+      ' Storage Driver: overlay2',
+      '  Supports d_type: true',
+      ' Cgroup Driver: cgroupfs',
+      ` Cgroup Version: ${cgroupVersion}`,
+      ` containerd version: ${ctr[ctr.length - 1]}`,
+      ` runc version: ${runcCommit}`,
+      ` Kernel Version: ${release()}`,
+      ` Operating System: ${osName}`,
+      ` CPUs: ${cpus().length}`,
+      // dockerd 20.10.24 with the same daemon.json prints these two sections so
+      ' Insecure Registries:\n  myreg.local:5000\n  10.0.0.0/8\n  127.0.0.0/8',
+      ' Registry Mirrors:\n  https://mirror.example.com/',
+      ' Live Restore Enabled: true',
+    ]) {
+      expect(stdout).toContain(`\n${line}\n`);
+    }
+    expect(stdout).toMatch(/\n Total Memory: \d+(\.\d+)?[KMGT]iB\n/);
+    expect(stdout).toMatch(/\n Docker Root Dir: \/\S+\n/);
+    const json = JSON.parse((await s.docker(['info', '--format', '{{json .}}'])).stdout);
+    expect(json).toMatchObject({ MemTotal: totalmem(), NCPU: cpus().length, LoggingDriver: 'json-file', RegistryConfig: { InsecureRegistryCIDRs: ['10.0.0.0/8', '127.0.0.0/8'], Mirrors: ['https://mirror.example.com/'] } });
+    const v = JSON.parse((await s.docker(['version', '--format', '{{json .Server.Components}}'])).stdout);
+    expect(v.map((c: { Name: string; Version: string }) => [c.Name, c.Version])).toEqual([['Engine', expect.any(String)], ['containerd', ctr[ctr.length - 2]], ['runc', expect.stringMatching(/\S/)]]);
   });
 
   it('system df', async () => {

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
@@ -29,6 +28,8 @@ import { AllTagsPuller, ImagePuller, ImagePusher, RegistryClient } from './image
 import { LocalIngest } from './images/content';
 import { Heartbeat } from './node/heartbeat';
 import { loadNodeIdentity } from './node/node-identity';
+import { probeHostFacts, runcVersionText } from './node/host-facts';
+import { introspectPlugins } from './containerd/introspection';
 import { CgroupStatsReader } from './stats/cgroup-stats';
 import { top } from './stats/top';
 import { CgroupStatsSource } from './wiring/stats-adapter';
@@ -37,6 +38,9 @@ import { EventAdapter } from './wiring/event-adapter';
 import { NativeLogBackend } from './wiring/log-backend';
 import { ImageLookupAdapter } from './wiring/image-lookup';
 import type { NatsConnection } from 'nats';
+
+/** containerd snapshotter of image layers and container roots. */
+const SNAPSHOTTER = 'overlayfs';
 
 /** Composition root: wires config, clients, domain objects and the gRPC server. */
 async function main(): Promise<void> {
@@ -58,8 +62,22 @@ async function main(): Promise<void> {
     }
   }
 
+  // host facts for `docker info`, read once: versions and kernel settings do not change while we run
+  const hostFacts = await probeHostFacts(
+    {
+      hostRoot: '/',
+      containerdVersion: async () => {
+        const v = await cc.unary(cc.version, cc.version.version, {});
+        return { version: v.version ?? '', revision: v.revision ?? '' };
+      },
+      runcVersionText: () => runcVersionText('runc'),
+      snapshotterRoot: async () => (await introspectPlugins(cc, [`type==io.containerd.snapshotter.v1,id==${SNAPSHOTTER}`]))[0]?.exports.root,
+    },
+    logger.child({ component: 'host-facts' }),
+  );
+
   const events = new EventAdapter();
-  const images = new ImageStore(cc, logger, { snapshotter: 'overlayfs', platform: 'linux/amd64' });
+  const images = new ImageStore(cc, logger, { snapshotter: SNAPSHOTTER, platform: 'linux/amd64' });
   const registry = new RegistryClient({ baseUrl: config.registryProxyUrl, idleTimeoutMs: config.distribution.idleTimeoutMs });
   const distributionOpts = { ...config.distribution, contentTimeoutMs: 60 * 60 * 1000 };
   const localIngest = config.distribution.directIngest ? await LocalIngest.probe(cc, logger) : undefined;
@@ -114,10 +132,11 @@ async function main(): Promise<void> {
         nodeId: identity.nodeId,
         name: identity.name,
         labels: identity.labels,
+        host: hostFacts,
+        rootDir: config.stateDir,
+        snapshotter: SNAPSHOTTER,
         counts: () => manager.counts(),
         imageCount: async () => (await images.listImages({})).length,
-        containerdVersion: async () => (await cc.unary(cc.version, cc.version.version, {})).version ?? '',
-        operatingSystem: await osName(),
         diskUsage: () => diskUsage({ images, containers: manager, snapshotUsage: (id) => images.snapshots.usage(id), volumes }),
       },
       handlers,
@@ -168,15 +187,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-}
-
-async function osName(): Promise<string> {
-  try {
-    const text = await readFile('/etc/os-release', 'utf8');
-    return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'Linux';
-  } catch {
-    return 'Linux';
-  }
 }
 
 main().catch((err) => {

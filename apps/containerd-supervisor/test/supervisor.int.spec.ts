@@ -146,6 +146,9 @@ describe('containerd-supervisor (real containerd)', () => {
     expect((await listImages()).length).toBe(imagesBefore);
     const info: supervisorV1.GetNodeInfoResponse = await h.call(h.node, h.node.getNodeInfo, {}); // still serving
     expect(info.containerdVersion).toMatch(/^1\.6/);
+    // read once at start from containerd's Version service, `runc --version` and the host
+    expect(info).toMatchObject({ containerdRevision: expect.stringMatching(/\S/), runcVersion: expect.stringMatching(/^1\./), runcCommit: expect.stringMatching(/\S/), snapshotter: 'overlayfs', cgroupDriver: 'cgroupfs' });
+    expect(info.driverStatus?.[0]).toEqual({ key: 'Backing Filesystem', value: expect.stringMatching(/\S/) });
   });
 
   it('stops with the stop signal, then SIGKILL after the timeout; kill, pause and resume', async () => {

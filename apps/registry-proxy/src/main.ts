@@ -11,6 +11,7 @@ import { LoginService } from './upstream/login';
 import { RegistryClient } from './upstream/registry-client';
 import { RemoteRegistry } from './upstream/remote-registry';
 import { SearchService } from './upstream/search';
+import { serviceConfig } from './upstream/service-config';
 
 /** Composition root: config, store, cache, upstream client, HTTP server, drain on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
   const server = new RegistryServer(store, logger, {
     maxManifestBytes: config.maxManifestBytes,
     remote: new RemoteRoutes(remote, { maxManifestBytes: config.maxManifestBytes }),
-    control: new ControlRoutes(new LoginService(client), new SearchService(transport, resolver)),
+    control: new ControlRoutes(new LoginService(client), new SearchService(transport, resolver), serviceConfig(config.upstream)),
   });
   const addr = await server.listen(config.host, config.port);
   log.info(

@@ -78,7 +78,7 @@ describe('containerJson', () => {
       LogPath: `${dir}/container.log`,
       Name: '/web',
       RestartCount: 0,
-      Driver: 'overlayfs',
+      Driver: 'overlay2',
       Platform: 'linux',
       MountLabel: '',
       ProcessLabel: '',
@@ -152,7 +152,7 @@ describe('containerJson', () => {
         MaskedPaths: ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'],
         ReadonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
       },
-      GraphDriver: { Data: null, Name: 'overlayfs' },
+      GraphDriver: { Data: null, Name: 'overlay2' },
       Mounts: [
         { Type: 'bind', Source: '/srv', Destination: '/data', Mode: 'ro', RW: false, Propagation: 'rprivate' },
         { Type: 'volume', Name: 'v', Source: '/var/lib/drydock/volumes/v/_data', Destination: '/v', Driver: 'local', Mode: 'z', RW: true, Propagation: '' },

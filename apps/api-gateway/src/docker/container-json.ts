@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 import type { supervisorV1 } from '@drydock/proto';
 import { rfc3339Nano, unixSeconds } from './time';
+import { dockerStorageDriver } from './storage-driver';
 
 /** dockerd's default /dev/shm size, shown in inspect when none was asked for. */
 const DEFAULT_SHM_BYTES = 64 * 1024 * 1024;
@@ -195,14 +196,14 @@ export function containerJson(c: supervisorV1.ContainerInfo): Record<string, unk
     LogPath: c.logPath ?? '',
     Name: `/${c.name ?? ''}`,
     RestartCount: c.restartCount ?? 0,
-    Driver: c.driver || 'overlayfs',
+    Driver: dockerStorageDriver(c.driver),
     Platform: 'linux',
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
     HostConfig: dockerHostConfig(hc),
-    GraphDriver: { Data: null, Name: c.driver || 'overlayfs' },
+    GraphDriver: { Data: null, Name: dockerStorageDriver(c.driver) },
     Mounts: (c.mounts ?? []).map(dockerMountPoint),
     Config: dockerConfig(c.config ?? {}, hc.mounts ?? []),
     NetworkSettings: {

@@ -1,4 +1,8 @@
-import { parseUpdateBody } from './container-update';
+import { decodeBody } from '../http/go-json';
+import { parseUpdateBody as parseDecoded } from './container-update';
+import { bodies } from './request-bodies';
+
+const parseUpdateBody = (id: string, body: unknown) => parseDecoded(id, decodeBody(bodies.containerUpdate, Buffer.from(JSON.stringify(body))));
 
 describe('parseUpdateBody', () => {
   it('applies only non-zero resources and a named restart policy, as dockerd does', () => {

@@ -4,6 +4,13 @@ const now = new Date('2024-05-01T12:00:30.750Z');
 const S = 1_000_000_000n;
 
 describe('parseEventTime', () => {
+  it("as a query value, refuses junk in dockerd 20.10's words (strconv.ParseInt; dockerd: 500)", () => {
+    expect(() => parseEventTime('x', now, true)).toThrow('strconv.ParseInt: parsing "x": invalid syntax');
+    expect(() => parseEventTime('1.x', now, true)).toThrow('strconv.ParseInt: parsing "x": invalid syntax');
+    // the prune filter's own text
+    expect(() => parseEventTime('x', now)).toThrow('failed to parse value as time or duration: "x"');
+  });
+
   it('is undefined when unset', () => {
     expect(parseEventTime(null, now)).toBeUndefined();
     expect(parseEventTime('', now)).toBeUndefined();

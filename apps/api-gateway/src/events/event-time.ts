@@ -23,7 +23,7 @@ export function parseGoDuration(s: string): number | undefined {
  * seconds like the CLI), RFC 3339 / date forms (local time without a zone).
  * Empty means unset.
  */
-export function parseEventTime(value: string | null | undefined, now: Date = new Date()): bigint | undefined {
+export function parseEventTime(value: string | null | undefined, now: Date = new Date(), asQuery = false): bigint | undefined {
   if (value === null || value === undefined || value === '') return undefined;
   const v = value.trim();
   const dur = v !== '0' ? parseGoDuration(v) : undefined;
@@ -34,8 +34,25 @@ export function parseEventTime(value: string | null | undefined, now: Date = new
     return BigInt(unix[1]) * NS_PER_S + BigInt(frac || '0');
   }
   const t = parseDockerDate(v);
-  if (t === undefined) throw new InvalidArgumentError(`failed to parse value as time or duration: "${value}"`);
+  if (t === undefined) throw new InvalidArgumentError((asQuery && timestampQueryError(v)) || `failed to parse value as time or duration: "${value}"`);
   return t;
+}
+
+/**
+ * dockerd's text for a `since`/`until` query value (logs, events) that is neither a
+ * duration nor a date: GetTimestamp passes a value without "-" through and
+ * ParseTimestamps' strconv.ParseInt rejects its seconds or its fraction. (The prune
+ * `until` filter has its own text, the fallback above.)
+ */
+export function timestampQueryError(value: string): string | undefined {
+  if (value.includes('-')) return undefined;
+  const dot = value.indexOf('.');
+  for (const part of dot < 0 ? [value] : [value.slice(0, dot), value.slice(dot + 1)]) {
+    if (!/^[+-]?\d+$/.test(part)) return `strconv.ParseInt: parsing ${JSON.stringify(part)}: invalid syntax`;
+    const n = BigInt(part);
+    if (n > 2n ** 63n - 1n || n < -(2n ** 63n)) return `strconv.ParseInt: parsing ${JSON.stringify(part)}: value out of range`;
+  }
+  return undefined;
 }
 
 /** RFC 3339 and its shortened forms as timetypes.GetTimestamp knows them; nanoseconds kept. */

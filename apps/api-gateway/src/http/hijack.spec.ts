@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@drydock/logging';
 import { acceptPlain, acceptUpgrade, readUpgradeJson, UPGRADE_RESPONSE, type RawConn } from './hijack';
+import { goString, goStruct } from './go-json';
 import { Router } from './router';
 import { GatewayServer } from './server';
 
@@ -26,7 +27,7 @@ describe('hijacked connections on a real server', () => {
     );
   };
   router.onHijack('POST', '/echo', async (h) => {
-    const body = readUpgradeJson<{ prefix: string }>(h);
+    const body = readUpgradeJson(h, { type: goStruct('Echo', 'echo', { prefix: goString() }), emptyMessage: 'EOF' });
     if (body?.prefix === 'fail') throw new Error('unclassified');
     await session(acceptUpgrade(h), body?.prefix ?? '');
   });

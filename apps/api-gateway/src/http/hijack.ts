@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import { InvalidArgumentError } from '@drydock/errors';
 import { drained } from './drain';
+import { decodeBody, type JsonBody } from './go-json';
 import type { Ctx, HijackCtx } from './router';
 
 /** API 1.41 labels every hijacked stream raw-stream, multiplexed or not (>= 1.42 says multiplexed-stream). */
@@ -77,15 +78,9 @@ export async function readUpgradeBody(req: IncomingMessage, conn: { head: Buffer
   return buf.subarray(0, len);
 }
 
-/** Parses an upgrade request's JSON body like Ctx.json(): empty -> undefined, malformed -> 400. */
-export function readUpgradeJson<T>(hctx: HijackCtx): T | undefined {
-  const text = hctx.body.toString('utf8').trim();
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch (err) {
-    throw new InvalidArgumentError(`invalid character in JSON body: ${(err as Error).message}`);
-  }
+/** Decodes an upgrade request's JSON body (read by the router) like Ctx.json(). */
+export function readUpgradeJson<T>(hctx: HijackCtx, body: JsonBody<T>): T | undefined {
+  return decodeBody(body, hctx.body);
 }
 
 /**

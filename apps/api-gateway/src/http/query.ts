@@ -1,5 +1,9 @@
-import { InvalidArgumentError } from '@drydock/errors';
 import type { supervisorV1 } from '@drydock/proto';
+import { decodeGo, goBool, goMap, goSlice, goString, parseGoJsonWhole } from './go-json';
+
+/** filters.Args' JSON: {"key":{"value":true}}; before API 1.22 {"key":["value"]}. */
+const FILTERS = goMap(goMap(goBool()));
+const LEGACY_FILTERS = goMap(goSlice(goString()));
 
 /**
  * Docker's `filters` query parameter (moby api/types/filters.Args): JSON
@@ -13,29 +17,28 @@ export class FilterArgs {
     return new FilterArgs(new Map());
   }
 
-  /** Parses the query value; an empty value is no filter. Malformed JSON is a 400 like dockerd's. */
+  /**
+   * Parses the query value as moby's filters.FromJSON: an empty value is no filter;
+   * malformed JSON or a wrong shape is a 400 with Go's text (dockerd: 500).
+   */
   static fromJson(text: string | null | undefined): FilterArgs {
     const fields = new Map<string, Set<string>>();
     if (!text) return new FilterArgs(fields);
-    let raw: unknown;
+    const node = parseGoJsonWhole(Buffer.from(text, 'utf8'));
+    let current: Record<string, Record<string, boolean>> | undefined;
     try {
-      raw = JSON.parse(text);
+      current = decodeGo(FILTERS, node);
     } catch (err) {
-      throw new InvalidArgumentError(`invalid filter: ${(err as Error).message}`, { cause: err });
-    }
-    if (raw === null) return new FilterArgs(fields);
-    if (typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidArgumentError('invalid filter: expected a JSON object');
-    for (const [key, v] of Object.entries(raw as Record<string, unknown>)) {
-      const set = new Set<string>();
-      if (Array.isArray(v)) {
-        for (const x of v) if (typeof x === 'string') set.add(x);
-      } else if (v && typeof v === 'object') {
-        for (const x of Object.keys(v)) set.add(x);
-      } else {
-        throw new InvalidArgumentError(`invalid filter: values of "${key}" must be an object`);
+      let legacy: Record<string, string[]> | undefined;
+      try {
+        legacy = decodeGo(LEGACY_FILTERS, node);
+      } catch {
+        throw err;
       }
-      fields.set(key, set);
+      for (const [k, v] of Object.entries(legacy ?? {})) fields.set(k, new Set(v ?? []));
+      return new FilterArgs(fields);
     }
+    for (const [k, v] of Object.entries(current ?? {})) fields.set(k, new Set(Object.keys(v ?? {})));
     return new FilterArgs(fields);
   }
 

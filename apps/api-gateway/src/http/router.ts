@@ -4,6 +4,7 @@ import findMyWay, { type HTTPVersion, type Instance } from 'find-my-way';
 import { InvalidArgumentError, NotFoundError, toHttpError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import { readUpgradeBody } from './hijack';
+import { decodeBody, type JsonBody } from './go-json';
 
 export const API_VERSION = '1.41';
 export const MIN_API_VERSION = '1.12';
@@ -17,8 +18,13 @@ export interface Ctx {
   /** The API version the client asked for (from the path prefix), or the server's. */
   apiVersion: string;
   log: Logger;
-  /** Parses the JSON body (empty body -> undefined); malformed JSON is a 400 like dockerd's. */
-  json<T = unknown>(): Promise<T | undefined>;
+  /**
+   * Reads the JSON body and decodes it into its Go type (docker/request-bodies.ts), with
+   * dockerd's texts for malformed JSON and wrong types (400). JSON null -> undefined.
+   */
+  json<T>(body: JsonBody<T>): Promise<T | undefined>;
+  /** The raw request body, at most the gateway's JSON limit. */
+  rawBody(): Promise<Buffer>;
   /** Sends a JSON response. */
   send(status: number, body: unknown, headers?: Record<string, string>): void;
   /** 204 No Content (or another empty status). */
@@ -197,7 +203,8 @@ function makeCtx(
     apiVersion,
     log,
     signal,
-    json: <T>() => readJson<T>(req, maxJson),
+    json: async <T>(body: JsonBody<T>) => decodeBody(body, await readCapped(req, maxJson)),
+    rawBody: () => readCapped(req, maxJson),
     send: (status, body, headers) => {
       const text = JSON.stringify(body) + '\n';
       res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...(headers ?? {}) });
@@ -210,7 +217,7 @@ function makeCtx(
   };
 }
 
-async function readJson<T>(req: IncomingMessage, max: number): Promise<T | undefined> {
+async function readCapped(req: IncomingMessage, max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
@@ -218,14 +225,7 @@ async function readJson<T>(req: IncomingMessage, max: number): Promise<T | undef
     if (size > max) throw new InvalidArgumentError(`request body is larger than ${max} bytes`);
     chunks.push(c as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch (err) {
-    // dockerd wraps JSON syntax errors as invalid parameters (400)
-    throw new InvalidArgumentError(`invalid character in JSON body: ${(err as Error).message}`);
-  }
+  return Buffer.concat(chunks);
 }
 
 /** Writes Docker's error shape; unclassified errors are logged with their stack, clients see a generic text. */

@@ -1,38 +1,15 @@
-import { InternalError, InvalidArgumentError } from '@drydock/errors';
+import { InvalidArgumentError } from '@drydock/errors';
+import { bodies } from '../docker/request-bodies';
+import { decodeBody } from '../http/go-json';
 import type { AuthConfig } from './registry-proxy-client';
 
 /**
- * The message Go's encoding/json gives for a body that is not JSON, for the
- * cases clients hit (empty, or a non-JSON first character); dockerd returns
- * those texts as they are.
+ * POST /auth's body (types.AuthConfig), type-checked with Go's texts. dockerd answers
+ * malformed and mistyped bodies with 500 ("EOF" for an empty one); they are the
+ * client's fault, so 400 here with the same words.
  */
-export function goJsonDecodeError(text: string): string {
-  const t = text.replace(/^[\s]+/, '');
-  if (!t) return 'EOF';
-  const c = t[0];
-  if (!'{["-0123456789tfn'.includes(c)) return `invalid character '${c}' looking for beginning of value`;
-  return 'unexpected EOF';
-}
-
-/** Parses a JSON body the way dockerd's json.Decoder does; null when it is not a JSON value. */
-function decodeJson(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
-  try {
-    if (!text.trim()) return { ok: false, message: 'EOF' };
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return { ok: false, message: goJsonDecodeError(text) };
-  }
-}
-
-/**
- * POST /auth's body (types.AuthConfig). dockerd's decode failures are plain
- * errors, so 500 with Go's text ("EOF" for an empty body).
- */
-export function parseAuthBody(text: string): AuthConfig {
-  const r = decodeJson(text);
-  if (!r.ok) throw new InternalError(r.message);
-  if (!r.value || typeof r.value !== 'object' || Array.isArray(r.value)) throw new InternalError('json: cannot unmarshal into Go value of type types.AuthConfig');
-  return r.value as AuthConfig;
+export function parseAuthBody(raw: Uint8Array): AuthConfig {
+  return { ...decodeBody(bodies.auth, raw) };
 }
 
 /** base64.URLEncoding (padded), as the docker CLI encodes X-Registry-Auth. */
@@ -46,10 +23,13 @@ export function encodeRegistryAuth(auth: AuthConfig): string {
  * old clients, falls back to an AuthConfig JSON body; neither is a 400 in its
  * words: "Bad parameters and missing X-Registry-Auth: EOF".
  */
-export function pushRegistryAuth(header: string | undefined, body: string): string {
+export function pushRegistryAuth(header: string | undefined, body: Uint8Array): string {
   if (header) return header;
-  const r = decodeJson(body);
-  if (!r.ok) throw new InvalidArgumentError(`Bad parameters and missing X-Registry-Auth: ${r.message}`);
-  const auth = r.value && typeof r.value === 'object' && !Array.isArray(r.value) ? (r.value as AuthConfig) : {};
+  let auth: AuthConfig;
+  try {
+    auth = parseAuthBody(body);
+  } catch (err) {
+    throw new InvalidArgumentError(`Bad parameters and missing X-Registry-Auth: ${(err as Error).message}`, { cause: err });
+  }
   return encodeRegistryAuth(auth);
 }

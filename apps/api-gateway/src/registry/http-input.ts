@@ -7,10 +7,10 @@ export function headerValue(req: IncomingMessage, name: string): string | undefi
 }
 
 /**
- * A small request body (AuthConfig JSON) as text. Reading stops at `max`
+ * A small request body (AuthConfig JSON). Reading stops at `max`
  * bytes: what follows cannot be an AuthConfig and fails to parse.
  */
-export async function readSmallBody(req: IncomingMessage, max = 64 * 1024): Promise<string> {
+export async function readSmallBody(req: IncomingMessage, max = 64 * 1024): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
@@ -18,5 +18,5 @@ export async function readSmallBody(req: IncomingMessage, max = 64 * 1024): Prom
     if (size > max) break;
     chunks.push(c as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import {
   AlreadyExistsError,
   DeadlineExceededError,
@@ -23,12 +24,23 @@ export interface SearchResult {
   is_automated: boolean;
 }
 
+/** Docker's registry.ServiceConfig (`RegistryConfig` of /info), as the registry-proxy serves it. */
+export interface RegistryServiceConfig {
+  AllowNondistributableArtifactsCIDRs: string[];
+  AllowNondistributableArtifactsHostnames: string[];
+  InsecureRegistryCIDRs: string[];
+  IndexConfigs: Record<string, { Name: string; Mirrors: string[]; Secure: boolean; Official: boolean }>;
+  Mirrors: string[];
+}
+
 /** What the gateway needs from the registry-proxy (apps/registry-proxy/README.md, "Control"). */
 export interface RegistryControl {
   /** Checks credentials against the registry; Docker's AuthenticateOKBody. Nothing is stored. */
   login(auth: AuthConfig, signal?: AbortSignal): Promise<{ Status: string; IdentityToken: string }>;
   /** The registry's search results for `term` (with an optional registry host), at most `limit`. */
   search(term: string, limit: number, registryAuth: string | undefined, signal?: AbortSignal): Promise<SearchResult[]>;
+  /** The mirrors and insecure registries the proxy works with. */
+  registryConfig(signal?: AbortSignal): Promise<RegistryServiceConfig>;
 }
 
 /**
@@ -65,18 +77,43 @@ export class RegistryProxyClient implements RegistryControl {
     }));
   }
 
+  async registryConfig(signal?: AbortSignal): Promise<RegistryServiceConfig> {
+    const c = await this.request<Partial<RegistryServiceConfig> | undefined>('GET', '/drydock/v1/registry-config', { headers: {}, signal });
+    return {
+      AllowNondistributableArtifactsCIDRs: c?.AllowNondistributableArtifactsCIDRs ?? [],
+      AllowNondistributableArtifactsHostnames: c?.AllowNondistributableArtifactsHostnames ?? [],
+      InsecureRegistryCIDRs: c?.InsecureRegistryCIDRs ?? [],
+      IndexConfigs: c?.IndexConfigs ?? {},
+      Mirrors: c?.Mirrors ?? [],
+    };
+  }
+
+  /**
+   * One control call. node:http rather than fetch: fetch loads undici, about 11 MB
+   * resident, and `docker info` asks the proxy on every call.
+   */
   private async request<T>(method: string, path: string, init: { body?: string; headers: Record<string, string>; signal?: AbortSignal }): Promise<T> {
     const deadline = AbortSignal.timeout(this.timeoutMs);
     const signal = init.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
-    let res: Response;
+    let status: number;
     let text: string;
     try {
-      res = await fetch(this.baseUrl + path, { method, body: init.body, headers: init.headers, signal });
-      text = await res.text();
+      ({ status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const body = init.body === undefined ? undefined : Buffer.from(init.body);
+        const headers = body ? { ...init.headers, 'Content-Length': String(body.length) } : init.headers;
+        const req = httpRequest(new URL(this.baseUrl + path), { method, headers, signal }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end(body);
+      }));
     } catch (err) {
       if (deadline.aborted) throw new DeadlineExceededError(`registry-proxy at ${this.baseUrl} did not answer within ${this.timeoutMs} ms`, { cause: err });
-      const reason = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new UnavailableError(`registry-proxy at ${this.baseUrl} is unreachable: ${reason?.code ?? reason?.message ?? (err as Error).message}`, { cause: err });
+      const e = err as { code?: string; message?: string };
+      throw new UnavailableError(`registry-proxy at ${this.baseUrl} is unreachable: ${e.code ?? e.message}`, { cause: err });
     }
     let json: unknown;
     try {
@@ -84,7 +121,7 @@ export class RegistryProxyClient implements RegistryControl {
     } catch {
       json = undefined;
     }
-    if (!res.ok) throw errorForStatus(res.status, proxyMessage(json) ?? (text.trim() || `registry-proxy answered ${res.status}`));
+    if (status < 200 || status > 299) throw errorForStatus(status, proxyMessage(json) ?? (text.trim() || `registry-proxy answered ${status}`));
     return json as T;
   }
 }

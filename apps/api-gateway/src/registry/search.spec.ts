@@ -15,12 +15,12 @@ describe('parseSearchQuery: dockerd 20.10 checks, texts and statuses', () => {
   it.each([
     [{ term: 'x', limit: '200' }, 'INVALID_ARGUMENT', 'Limit 200 is outside the range of [1, 100]'],
     [{ term: 'x', limit: '0' }, 'INVALID_ARGUMENT', 'Limit 0 is outside the range of [1, 100]'],
-    [{ term: 'x', limit: 'abc' }, 'INTERNAL', 'strconv.Atoi: parsing "abc": invalid syntax'],
+    [{ term: 'x', limit: 'abc' }, 'INVALID_ARGUMENT', 'strconv.Atoi: parsing "abc": invalid syntax'],
     [{ term: 'x', filters: '{"foo":{"x":true}}' }, 'INVALID_ARGUMENT', "Invalid filter 'foo'"],
     [{ term: 'x', filters: '{"stars":{"x":true}}' }, 'INVALID_ARGUMENT', "Invalid filter 'stars=x'"],
     [{ term: 'x', limit: '-1', filters: '{"is-official":{"x":true}}' }, 'INVALID_ARGUMENT', "Invalid filter 'is-official=[x]'"],
-    [{ term: 'x', filters: 'bad' }, 'INTERNAL', "invalid character 'b' looking for beginning of value"],
-    [{ term: 'http://127.0.0.1:5555/busybox' }, 'INTERNAL', 'Invalid repository name (ex: "registry.domain.tld/myrepos")'],
+    [{ term: 'x', filters: 'bad' }, 'INVALID_ARGUMENT', "invalid character 'b' looking for beginning of value"],
+    [{ term: 'http://127.0.0.1:5555/busybox' }, 'INVALID_ARGUMENT', 'Invalid repository name (ex: "registry.domain.tld/myrepos")'],
   ])('%j -> %s %s', (params, code, message) => {
     expect(() => parseSearchQuery(q(params))).toThrow(expect.objectContaining({ code, message }));
   });

@@ -1,6 +1,5 @@
-import { InternalError, InvalidArgumentError } from '@drydock/errors';
+import { InvalidArgumentError } from '@drydock/errors';
 import { FilterArgs } from '../http/query';
-import { goJsonDecodeError } from './auth-config';
 import type { SearchResult } from './registry-proxy-client';
 
 /** registry.DefaultSearchLimit */
@@ -23,24 +22,20 @@ export function parseSearchQuery(q: URLSearchParams): SearchQuery {
   let limit = DEFAULT_SEARCH_LIMIT;
   const limitText = q.get('limit') ?? '';
   if (limitText !== '') {
-    if (!/^[+-]?\d+$/.test(limitText)) throw new InternalError(`strconv.Atoi: parsing ${JSON.stringify(limitText)}: invalid syntax`);
+    // dockerd answers these two with 500; the client's fault, so 400
+    if (!/^[+-]?\d+$/.test(limitText)) throw new InvalidArgumentError(`strconv.Atoi: parsing ${JSON.stringify(limitText)}: invalid syntax`);
     limit = Number(limitText);
   }
   const keep = searchFilter(q.get('filters') ?? '');
-  if (term.includes('://')) throw new InternalError('Invalid repository name (ex: "registry.domain.tld/myrepos")');
+  if (term.includes('://')) throw new InvalidArgumentError('Invalid repository name (ex: "registry.domain.tld/myrepos")');
   if (limit < 1 || limit > 100) throw new InvalidArgumentError(`Limit ${limit} is outside the range of [1, 100]`);
   return { term, limit, keep };
 }
 
 /** daemon/images/image_search.go: is-automated, is-official (true|false) and stars (minimum). */
 function searchFilter(text: string): (r: SearchResult) => boolean {
-  let f: FilterArgs;
-  try {
-    f = FilterArgs.fromJson(text);
-  } catch (err) {
-    // filters.FromJSON's error is a plain one in dockerd: 500 with encoding/json's words
-    throw new InternalError(goJsonDecodeError(text), { cause: err });
-  }
+  // dockerd: 500 for malformed filters; the client's fault, so FilterArgs' 400 with the same words
+  const f = FilterArgs.fromJson(text);
   for (const key of f.keys()) if (!['is-automated', 'is-official', 'stars'].includes(key)) throw new InvalidArgumentError(`Invalid filter '${key}'`);
   const flag = (key: string): boolean | undefined => {
     if (!f.contains(key)) return undefined;

@@ -10,8 +10,11 @@ import { parseUpdateBody } from '../docker/container-update';
 import { parseFilterTime } from '../docker/filters';
 import { writeDrained } from '../http/drain';
 import { pumpBody } from '../http/upload';
+import { decodeBody } from '../http/go-json';
 import { FilterArgs } from '../http/query';
-import { boolQuery, goJsonSyntaxError, intQuery } from '../docker/json-types';
+import { boolQuery, intQuery } from '../docker/json-types';
+import { bodies } from '../docker/request-bodies';
+import { checkKillSignal } from '../docker/request-checks';
 import { statsJson } from '../docker/stats';
 import { unixNanos } from '../docker/time';
 import type { RouteDeps } from './deps';
@@ -19,11 +22,10 @@ import type { RouteDeps } from './deps';
 const S = supervisorV1;
 
 /**
- * Create bodies are read here rather than with ctx.json(): dockerd 20.10 answers
- * malformed JSON in create with 500 (clients rely on the status class), every
- * other route with 400. Same cap as the gateway's default JSON limit.
+ * dockerd ignores a start body of 7 bytes or fewer ("A non-nil json object is at least 7
+ * characters") and refuses a longer one: the HostConfig-on-start of API < 1.24.
  */
-const MAX_CREATE_BODY_BYTES = 4 * 1024 * 1024;
+const MAX_IGNORED_START_BODY = 7;
 
 /** Filters `docker container prune` accepts; the rest are dockerd's 400. */
 const PRUNE_FILTERS = new Set(['until', 'label', 'label!']);
@@ -41,17 +43,12 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
 
   router.on('POST', '/containers/create', async (ctx) => {
     const ct = ctx.req.headers['content-type'];
-    const raw = await readBody(ctx, MAX_CREATE_BODY_BYTES);
-    if (raw.trim() && ct && !/^application\/json\b/i.test(ct.split(';')[0].trim())) {
+    const raw = await ctx.rawBody();
+    if (raw.toString('latin1').trim() && ct && !/^application\/json\b/i.test(ct.split(';')[0].trim())) {
       throw new InvalidArgumentError(`unsupported Content-Type header (${ct}): must be 'application/json'`);
     }
-    let body: unknown;
-    try {
-      body = raw.trim() ? JSON.parse(raw) : undefined;
-    } catch (err) {
-      ctx.send(500, { message: goJsonSyntaxError(raw, err as Error) });
-      return;
-    }
+    // dockerd answers syntax and type errors here with 500 (the client's fault all the same): 400
+    const body = decodeBody(bodies.containerCreate, raw);
     const parsed = parseCreateBody(ctx.query.get('name') ?? '', body);
     // dockerd creates a missing host directory for `-v /src:/dst` (not for --mount type=bind).
     // The gateway and the supervisor share the node's filesystem in the single-node stack;
@@ -121,8 +118,8 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
   // ---------------------------------------------------------------- lifecycle
 
   router.on('POST', '/containers/:id/start', async (ctx) => {
-    const raw = await readBody(ctx, MAX_CREATE_BODY_BYTES);
-    if (raw.trim() && raw.trim() !== 'null' && raw.trim() !== '{}') {
+    const raw = await ctx.rawBody();
+    if (raw.length > MAX_IGNORED_START_BODY) {
       throw new InvalidArgumentError('starting container with non-empty request body was deprecated since API v1.22 and removed in v1.24');
     }
     const sc = await owner(ctx);
@@ -146,8 +143,10 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
   });
 
   router.on('POST', '/containers/:id/kill', async (ctx) => {
+    const signal = ctx.query.get('signal') ?? '';
+    checkKillSignal(ctx.params.id, signal);
     const sc = await owner(ctx);
-    await sc.call(sc.containers, sc.containers.killContainer, { id: ctx.params.id, signal: ctx.query.get('signal') ?? '' });
+    await sc.call(sc.containers, sc.containers.killContainer, { id: ctx.params.id, signal });
     ctx.empty(204);
   });
 
@@ -170,7 +169,7 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
   });
 
   router.on('POST', '/containers/:id/update', async (ctx) => {
-    const req = parseUpdateBody(ctx.params.id, await ctx.json());
+    const req = parseUpdateBody(ctx.params.id, await ctx.json(bodies.containerUpdate));
     const sc = await owner(ctx);
     const res = await sc.call(sc.containers, sc.containers.updateContainer, req);
     ctx.send(200, { Warnings: res.warnings ?? [] });
@@ -419,17 +418,6 @@ async function* messages<T>(call: ClientReadableStream<T>, signal: AbortSignal):
     // stops the supervisor's work when the consumer stopped reading early (no-op after the end)
     call.cancel();
   }
-}
-
-async function readBody(ctx: Ctx, max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of ctx.req) {
-    size += (c as Buffer).length;
-    if (size > max) throw new InvalidArgumentError(`request body is larger than ${max} bytes`);
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A deadline for stop/restart that outlasts the grace period the user asked for. */

@@ -12,8 +12,8 @@ export function registerEventRoutes(router: Router, deps: Pick<RouteDeps, 'nats'
   router.on('GET', '/events', async (ctx) => {
     events ??= new JetStreamEventSource({ nats: deps.nats, logger: ctx.log });
     const now = new Date();
-    const since = parseEventTime(ctx.query.get('since'), now);
-    const until = parseEventTime(ctx.query.get('until'), now);
+    const since = parseEventTime(ctx.query.get('since'), now, true);
+    const until = parseEventTime(ctx.query.get('until'), now, true);
     if (since !== undefined && until !== undefined && until < since) {
       throw new InvalidArgumentError(`\`since\` time (${ctx.query.get('since')}) cannot be after \`until\` time (${ctx.query.get('until')})`);
     }

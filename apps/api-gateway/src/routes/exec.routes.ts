@@ -4,29 +4,13 @@ import type { Logger } from '@drydock/logging';
 import { acceptPlain, acceptUpgrade, readUpgradeJson, type RawConn } from '../http/hijack';
 import { outputEncoder, STDERR, STDOUT } from '../http/mux';
 import type { Router } from '../http/router';
+import type { Infer } from '../http/go-json';
+import { bodies, type execStartType } from '../docker/request-bodies';
+import { checkDetachKeys } from '../docker/request-checks';
 import type { RouteDeps } from './deps';
 import { pumpHijacked } from './streams.routes';
 
-/** Docker's ExecConfig (POST /containers/{id}/exec). */
-interface ExecCreateBody {
-  AttachStdin?: boolean;
-  AttachStdout?: boolean;
-  AttachStderr?: boolean;
-  Tty?: boolean;
-  Cmd?: string[] | string | null;
-  Env?: string[] | null;
-  User?: string;
-  WorkingDir?: string;
-  Privileged?: boolean;
-  DetachKeys?: string;
-}
-
-/** Docker's ExecStartCheck (POST /exec/{id}/start). ConsoleSize is [height, width]. */
-interface ExecStartBody {
-  Detach?: boolean;
-  Tty?: boolean;
-  ConsoleSize?: [number, number] | null;
-}
+type ExecStartBody = NonNullable<Infer<typeof execStartType>>;
 
 /** The JSON body limit of a hijacked request (Node does not parse bodies of upgrade requests). */
 
@@ -35,9 +19,10 @@ export function registerExecRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'
   const { nodes } = deps;
 
   router.on('POST', '/containers/:id/exec', async (ctx) => {
-    const body = (await ctx.json<ExecCreateBody>()) ?? {};
-    const cmd = typeof body.Cmd === 'string' ? [body.Cmd] : (body.Cmd ?? []);
+    const body = (await ctx.json(bodies.execCreate)) ?? {};
+    const cmd = body.Cmd ?? [];
     if (cmd.length === 0) throw new InvalidArgumentError('No exec command specified');
+    checkDetachKeys(body.DetachKeys);
     const sc = await nodes.forContainer(ctx.params.id);
     // not running / paused -> FAILED_PRECONDITION with dockerd's text -> 409
     const res = await sc.call(sc.exec, sc.exec.createExec, {
@@ -60,8 +45,8 @@ export function registerExecRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'
     const sc = await nodes.forContainer(a.id);
     // unknown exec -> 404 before anything is hijacked, as dockerd's ExecExists check
     const exec = await sc.call(sc.exec, sc.exec.inspectExec, { id: a.id });
-    const [height, width] = a.body.ConsoleSize ?? [0, 0];
-    const startMsg: supervisorV1.ExecStart = { execId: exec.id ?? a.id, detach: !!a.body.Detach, width, height };
+    const [height, width] = a.body.ConsoleSize ?? [0n, 0n];
+    const startMsg: supervisorV1.ExecStart = { execId: exec.id ?? a.id, detach: !!a.body.Detach, width: clampUint32(width), height: clampUint32(height) };
     const log = a.log.child({ execId: exec.id, containerId: exec.containerId });
     const call = sc.exec.startExec();
 
@@ -99,7 +84,7 @@ export function registerExecRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'
   };
 
   router.onHijack('POST', '/exec/:id/start', async (h) => {
-    const body = readUpgradeJson<ExecStartBody>(h) ?? {};
+    const body = readUpgradeJson(h, bodies.execStart) ?? {};
     await start(
       { id: h.params.id, body, log: h.log },
       () => h.socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
@@ -108,7 +93,7 @@ export function registerExecRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'
   });
   // `docker exec -d` sends no Upgrade header; SDKs may not either for attached starts
   router.on('POST', '/exec/:id/start', async (ctx) => {
-    const body = (await ctx.json<ExecStartBody>()) ?? {};
+    const body = (await ctx.json(bodies.execStart)) ?? {};
     await start(
       { id: ctx.params.id, body, log: ctx.log },
       () => ctx.empty(200),
@@ -123,8 +108,8 @@ export function registerExecRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'
   });
 
   router.on('POST', '/exec/:id/resize', async (ctx) => {
-    const h = parseDimension(ctx.query.get('h'), 'h');
-    const w = parseDimension(ctx.query.get('w'), 'w');
+    const h = parseDimension(ctx.query.get('h'));
+    const w = parseDimension(ctx.query.get('w'));
     const sc = await nodes.forContainer(ctx.params.id);
     await sc.call(sc.exec, sc.exec.resizeExecTty, { id: ctx.params.id, width: w, height: h });
     // dockerd writes no body and no status: Go's default 200
@@ -156,7 +141,12 @@ export function toExecInspect(x: supervisorV1.InspectExecResponse): Record<strin
 }
 
 /** dockerd: strconv.Atoi of h and w, 400 when it fails. */
-function parseDimension(v: string | null, name: string): number {
-  if (v === null || !/^[0-9]+$/.test(v.trim())) throw new InvalidArgumentError(`strconv.Atoi: parsing "${v ?? ''}": invalid syntax (${name})`);
+function parseDimension(v: string | null): number {
+  if (v === null || !/^[0-9]+$/.test(v.trim())) throw new InvalidArgumentError(`strconv.Atoi: parsing ${JSON.stringify(v ?? '')}: invalid syntax`);
   return Number(v.trim());
+}
+
+/** A Go uint console dimension for the proto's uint32 (a terminal is never that large). */
+function clampUint32(v: bigint): number {
+  return Number(v > 0xffffffffn ? 0xffffffffn : v);
 }

@@ -4,6 +4,7 @@ import { fromGrpcError, InvalidArgumentError, NotImplementedError } from '@drydo
 import type { supervisorV1 } from '@drydock/proto';
 import type { SupervisorClient } from '../backend/supervisor-client';
 import { containerSummaryJson } from '../docker/container-json';
+import { dockerStorageDriver } from '../docker/storage-driver';
 import { boolParam, FilterArgs } from '../http/query';
 import { pumpBody } from '../http/upload';
 import { toDeleteItems, toDockerVolume, toHistory, toImageInspect, toImageSummary, unixSeconds } from '../images/image-json';
@@ -16,8 +17,8 @@ import type { Ctx, Router } from '../http/router';
 import type { RouteDeps } from './deps';
 import { exportImages } from './image-archive.routes';
 
-/** The image snapshotter the supervisor uses (GraphDriver.Name in inspect). */
-const GRAPH_DRIVER = 'overlayfs';
+/** GraphDriver.Name in image inspect: the supervisor's overlayfs snapshotter under dockerd's name. */
+const GRAPH_DRIVER = dockerStorageDriver('overlayfs');
 
 /**
  * /images/* and /system/df. Image names contain "/" and ":", so everything

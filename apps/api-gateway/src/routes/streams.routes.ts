@@ -9,6 +9,7 @@ import { drained } from '../http/drain';
 import { boolParam } from '../http/query';
 import type { Router } from '../http/router';
 import type { RouteDeps } from './deps';
+import { timestampQueryError } from '../events/event-time';
 
 /**
  * GET /containers/{id}/logs and POST /containers/{id}/attach: the container's
@@ -217,7 +218,7 @@ export function parseLogTime(v: string, name: string): Timestamp | undefined {
     const ms = Date.parse(`${rfc[1]}${rfc[3].toUpperCase()}`);
     if (!Number.isNaN(ms)) return { seconds: String(Math.floor(ms / 1000)), nanos: Number((rfc[2] ?? '').padEnd(9, '0')) };
   }
-  throw new InvalidArgumentError(`invalid value for "${name}": failed to parse value as time or duration: "${v}"`);
+  throw new InvalidArgumentError(timestampQueryError(s) ?? `invalid value for "${name}": failed to parse value as time or duration: "${v}"`);
 }
 
 /**

@@ -1,15 +1,8 @@
-import { InvalidArgumentError } from '@drydock/errors';
+import { bodies } from '../docker/request-bodies';
 import { boolParam, FilterArgs } from '../http/query';
 import { toDockerVolume } from '../images/image-json';
 import type { Router } from '../http/router';
 import type { RouteDeps } from './deps';
-
-interface VolumeCreateBody {
-  Name?: string;
-  Driver?: string;
-  DriverOpts?: Record<string, string> | null;
-  Labels?: Record<string, string> | null;
-}
 
 /** /volumes: local named volumes of the node (driver "local"). */
 export function registerVolumeRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'>): void {
@@ -22,10 +15,10 @@ export function registerVolumeRoutes(router: Router, deps: Pick<RouteDeps, 'node
   });
 
   router.on('POST', '/volumes/create', async (ctx) => {
-    const body = (await ctx.json<VolumeCreateBody>()) ?? {};
-    if (typeof body !== 'object' || Array.isArray(body)) throw new InvalidArgumentError('invalid volume create request: expected a JSON object');
+    // JSON null is an empty request: an anonymous volume, as dockerd makes
+    const body = (await ctx.json(bodies.volumeCreate)) ?? {};
     const s = sc();
-    const res = await s.call(s.volumes, s.volumes.createVolume, { name: body.Name ?? '', driver: body.Driver ?? '', driverOpts: body.DriverOpts ?? {}, labels: body.Labels ?? {} });
+    const res = await s.call(s.volumes, s.volumes.createVolume, { name: body.Name ?? '', driver: body.Driver ?? '', driverOpts: { ...body.DriverOpts }, labels: { ...body.Labels } });
     ctx.send(201, toDockerVolume(res.volume));
   });
 

@@ -2,26 +2,31 @@ import { cpus, release, totalmem } from 'node:os';
 import type { supervisorV1 } from '@drydock/proto';
 import type { Handlers } from './handlers';
 import type { DiskUsage } from '../node/disk-usage';
+import type { HostFacts } from '../node/host-facts';
 import { volumeMessage } from './volumes.service';
 
 export interface NodeFacts {
   nodeId: string;
   name: string;
   labels: Record<string, string>;
-  containerdVersion: () => Promise<string>;
+  /** Read once at start (node/host-facts.ts). */
+  host: HostFacts;
+  /** The node's state directory (DRYDOCK_STATE_DIR). */
+  rootDir: string;
+  /** containerd snapshotter of container roots. */
+  snapshotter: string;
   counts: () => { total: number; running: number; paused: number; stopped: number };
   imageCount: () => Promise<number>;
-  operatingSystem: string;
   /** docker system df (node/disk-usage.ts). */
   diskUsage: () => Promise<DiskUsage>;
 }
-
 
 /** Thin gRPC adapter describing this node (drydock.supervisor.v1.Node). */
 export function nodeService(f: NodeFacts, h: Handlers): supervisorV1.NodeServer {
   return {
     getNodeInfo: h.unary('GetNodeInfo', async () => {
       const c = f.counts();
+      const host = f.host;
       return {
         nodeId: f.nodeId,
         name: f.name,
@@ -33,9 +38,20 @@ export function nodeService(f: NodeFacts, h: Handlers): supervisorV1.NodeServer 
         containersPaused: c.paused,
         containersStopped: c.stopped,
         images: await f.imageCount(),
-        containerdVersion: await f.containerdVersion(),
+        containerdVersion: host.containerd.version,
+        containerdRevision: host.containerd.revision,
+        runcVersion: host.runc.version,
+        runcCommit: host.runc.commit,
         kernelVersion: release(),
-        operatingSystem: f.operatingSystem,
+        operatingSystem: host.os.name,
+        osVersion: host.os.version,
+        cgroupVersion: host.cgroupVersion,
+        // container cgroups are paths under the cgroup parent, not systemd units
+        cgroupDriver: 'cgroupfs',
+        rootDir: f.rootDir,
+        snapshotter: f.snapshotter,
+        driverStatus: host.driverStatus.map(([key, value]) => ({ key, value })),
+        capabilities: host.capabilities,
       };
     }),
     getDiskUsage: h.unary('GetDiskUsage', async () => {

@@ -4,27 +4,33 @@ import { type AuthConfig, decodeRegistryAuth } from '../upstream/credentials';
 import { DockerApiError } from '../upstream/errors';
 import type { LoginService } from '../upstream/login';
 import { DEFAULT_SEARCH_LIMIT, type SearchService } from '../upstream/search';
+import type { ServiceConfig } from '../upstream/service-config';
 
 const MAX_AUTH_BODY = 64 * 1024;
 
 /**
- * `/drydock/v1/auth` and `/drydock/v1/search`: Docker Engine API-shaped control calls
+ * `/drydock/v1/auth`, `/drydock/v1/search` and `/drydock/v1/registry-config`: Docker Engine API-shaped control calls
  * (JSON answers, `{"message"}` errors with dockerd's status) for the gateway.
  */
 export class ControlRoutes {
   constructor(
     private readonly login: Pick<LoginService, 'login'>,
     private readonly searcher: Pick<SearchService, 'search'>,
+    /** dockerd's RegistryConfig of this proxy's upstream settings (`docker info`). */
+    private readonly registryConfig: ServiceConfig,
   ) {}
 
   /** false when the path is no control endpoint. */
   async handle(path: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, signal: AbortSignal, log: Logger): Promise<boolean> {
     const route = path.replace(/\/+$/, '');
-    if (route !== '/drydock/v1/auth' && route !== '/drydock/v1/search') return false;
+    if (route !== '/drydock/v1/auth' && route !== '/drydock/v1/search' && route !== '/drydock/v1/registry-config') return false;
     try {
       if (route === '/drydock/v1/auth' && req.method === 'POST') {
         const config = await readJson(req);
         sendJson(res, 200, await this.login.login(config, signal));
+      } else if (route === '/drydock/v1/registry-config' && (req.method === 'GET' || req.method === 'HEAD')) {
+        req.resume();
+        sendJson(res, 200, this.registryConfig);
       } else if (route === '/drydock/v1/search' && (req.method === 'GET' || req.method === 'HEAD')) {
         req.resume();
         const limitText = q.get('limit') ?? '';

@@ -919,6 +919,11 @@ export interface RemoveImageResponse {
 export interface GetNodeInfoRequest {
 }
 
+/**
+ * GetNodeInfoResponse: what `docker info` shows of a node. The host facts (versions,
+ * kernel, cgroups, storage) are read once when the supervisor starts; an unreadable one
+ * is empty or false, never a failed call.
+ */
 export interface GetNodeInfoResponse {
   nodeId?: string | undefined;
   name?: string | undefined;
@@ -929,15 +934,80 @@ export interface GetNodeInfoResponse {
   containersRunning?: number | undefined;
   containersPaused?: number | undefined;
   containersStopped?: number | undefined;
-  images?: number | undefined;
+  images?:
+    | number
+    | undefined;
+  /**
+   * containerd's Version service: version ("1.6.20~ds1") and revision (its commit, or
+   * Debian's package revision "1.6.20~ds1-1+deb12u3", which dockerd shows as the commit).
+   */
   containerdVersion?: string | undefined;
-  kernelVersion?: string | undefined;
+  kernelVersion?:
+    | string
+    | undefined;
+  /** os-release PRETTY_NAME ("Debian GNU/Linux 12 (bookworm)"). */
   operatingSystem?: string | undefined;
+  containerdRevision?:
+    | string
+    | undefined;
+  /** `runc --version`: the version line and the "commit:" line. */
+  runcVersion?: string | undefined;
+  runcCommit?:
+    | string
+    | undefined;
+  /** os-release VERSION_ID ("12"). */
+  osVersion?:
+    | string
+    | undefined;
+  /** "1" or "2" (cgroup2fs mounted at /sys/fs/cgroup). */
+  cgroupVersion?:
+    | string
+    | undefined;
+  /** How container cgroups are named: "cgroupfs" (paths under the cgroup parent). */
+  cgroupDriver?:
+    | string
+    | undefined;
+  /** The node's state directory (dockerd's data root). */
+  rootDir?:
+    | string
+    | undefined;
+  /** containerd snapshotter used for container roots ("overlayfs"). */
+  snapshotter?:
+    | string
+    | undefined;
+  /** Driver facts as dockerd lists them for overlay2: ["Backing Filesystem", "extfs"], ... */
+  driverStatus?:
+    | DriverStatusEntry[]
+    | undefined;
+  /** What the node's cgroups let it limit (dockerd's sysinfo). */
+  capabilities?: HostCapabilities | undefined;
 }
 
 export interface GetNodeInfoResponse_LabelsEntry {
   key: string;
   value: string;
+}
+
+export interface DriverStatusEntry {
+  key?: string | undefined;
+  value?: string | undefined;
+}
+
+/**
+ * HostCapabilities: the resource controls this node can apply, and the kernel's
+ * forwarding settings, as dockerd's /info booleans.
+ */
+export interface HostCapabilities {
+  memoryLimit?: boolean | undefined;
+  swapLimit?: boolean | undefined;
+  cpuCfsPeriod?: boolean | undefined;
+  cpuCfsQuota?: boolean | undefined;
+  cpuShares?: boolean | undefined;
+  cpuset?: boolean | undefined;
+  pidsLimit?: boolean | undefined;
+  ipv4Forwarding?: boolean | undefined;
+  bridgeNfIptables?: boolean | undefined;
+  bridgeNfIp6tables?: boolean | undefined;
 }
 
 export interface ImageHistoryRequest {
@@ -10594,6 +10664,16 @@ function createBaseGetNodeInfoResponse(): GetNodeInfoResponse {
     containerdVersion: "",
     kernelVersion: "",
     operatingSystem: "",
+    containerdRevision: "",
+    runcVersion: "",
+    runcCommit: "",
+    osVersion: "",
+    cgroupVersion: "",
+    cgroupDriver: "",
+    rootDir: "",
+    snapshotter: "",
+    driverStatus: [],
+    capabilities: undefined,
   };
 }
 
@@ -10637,6 +10717,38 @@ export const GetNodeInfoResponse: MessageFns<GetNodeInfoResponse> = {
     }
     if (message.operatingSystem !== undefined && message.operatingSystem !== "") {
       writer.uint32(106).string(message.operatingSystem);
+    }
+    if (message.containerdRevision !== undefined && message.containerdRevision !== "") {
+      writer.uint32(114).string(message.containerdRevision);
+    }
+    if (message.runcVersion !== undefined && message.runcVersion !== "") {
+      writer.uint32(122).string(message.runcVersion);
+    }
+    if (message.runcCommit !== undefined && message.runcCommit !== "") {
+      writer.uint32(130).string(message.runcCommit);
+    }
+    if (message.osVersion !== undefined && message.osVersion !== "") {
+      writer.uint32(138).string(message.osVersion);
+    }
+    if (message.cgroupVersion !== undefined && message.cgroupVersion !== "") {
+      writer.uint32(146).string(message.cgroupVersion);
+    }
+    if (message.cgroupDriver !== undefined && message.cgroupDriver !== "") {
+      writer.uint32(154).string(message.cgroupDriver);
+    }
+    if (message.rootDir !== undefined && message.rootDir !== "") {
+      writer.uint32(162).string(message.rootDir);
+    }
+    if (message.snapshotter !== undefined && message.snapshotter !== "") {
+      writer.uint32(170).string(message.snapshotter);
+    }
+    if (message.driverStatus !== undefined && message.driverStatus.length !== 0) {
+      for (const v of message.driverStatus) {
+        DriverStatusEntry.encode(v!, writer.uint32(178).fork()).join();
+      }
+    }
+    if (message.capabilities !== undefined) {
+      HostCapabilities.encode(message.capabilities, writer.uint32(186).fork()).join();
     }
     return writer;
   },
@@ -10761,6 +10873,89 @@ export const GetNodeInfoResponse: MessageFns<GetNodeInfoResponse> = {
             message.operatingSystem = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.containerdRevision = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.runcVersion = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.runcCommit = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.osVersion = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.cgroupVersion = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.cgroupDriver = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.rootDir = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.snapshotter = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            const el = DriverStatusEntry.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.driverStatus!.push(el);
+            }
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.capabilities = HostCapabilities.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -10833,6 +11028,48 @@ export const GetNodeInfoResponse: MessageFns<GetNodeInfoResponse> = {
         : isSet(object.operating_system)
         ? globalThis.String(object.operating_system)
         : "",
+      containerdRevision: isSet(object.containerdRevision)
+        ? globalThis.String(object.containerdRevision)
+        : isSet(object.containerd_revision)
+        ? globalThis.String(object.containerd_revision)
+        : "",
+      runcVersion: isSet(object.runcVersion)
+        ? globalThis.String(object.runcVersion)
+        : isSet(object.runc_version)
+        ? globalThis.String(object.runc_version)
+        : "",
+      runcCommit: isSet(object.runcCommit)
+        ? globalThis.String(object.runcCommit)
+        : isSet(object.runc_commit)
+        ? globalThis.String(object.runc_commit)
+        : "",
+      osVersion: isSet(object.osVersion)
+        ? globalThis.String(object.osVersion)
+        : isSet(object.os_version)
+        ? globalThis.String(object.os_version)
+        : "",
+      cgroupVersion: isSet(object.cgroupVersion)
+        ? globalThis.String(object.cgroupVersion)
+        : isSet(object.cgroup_version)
+        ? globalThis.String(object.cgroup_version)
+        : "",
+      cgroupDriver: isSet(object.cgroupDriver)
+        ? globalThis.String(object.cgroupDriver)
+        : isSet(object.cgroup_driver)
+        ? globalThis.String(object.cgroup_driver)
+        : "",
+      rootDir: isSet(object.rootDir)
+        ? globalThis.String(object.rootDir)
+        : isSet(object.root_dir)
+        ? globalThis.String(object.root_dir)
+        : "",
+      snapshotter: isSet(object.snapshotter) ? globalThis.String(object.snapshotter) : "",
+      driverStatus: globalThis.Array.isArray(object?.driverStatus)
+        ? object.driverStatus.map((e: any) => DriverStatusEntry.fromJSON(e))
+        : globalThis.Array.isArray(object?.driver_status)
+        ? object.driver_status.map((e: any) => DriverStatusEntry.fromJSON(e))
+        : [],
+      capabilities: isSet(object.capabilities) ? HostCapabilities.fromJSON(object.capabilities) : undefined,
     };
   },
 
@@ -10883,6 +11120,36 @@ export const GetNodeInfoResponse: MessageFns<GetNodeInfoResponse> = {
     if (message.operatingSystem !== undefined && message.operatingSystem !== "") {
       obj.operatingSystem = message.operatingSystem;
     }
+    if (message.containerdRevision !== undefined && message.containerdRevision !== "") {
+      obj.containerdRevision = message.containerdRevision;
+    }
+    if (message.runcVersion !== undefined && message.runcVersion !== "") {
+      obj.runcVersion = message.runcVersion;
+    }
+    if (message.runcCommit !== undefined && message.runcCommit !== "") {
+      obj.runcCommit = message.runcCommit;
+    }
+    if (message.osVersion !== undefined && message.osVersion !== "") {
+      obj.osVersion = message.osVersion;
+    }
+    if (message.cgroupVersion !== undefined && message.cgroupVersion !== "") {
+      obj.cgroupVersion = message.cgroupVersion;
+    }
+    if (message.cgroupDriver !== undefined && message.cgroupDriver !== "") {
+      obj.cgroupDriver = message.cgroupDriver;
+    }
+    if (message.rootDir !== undefined && message.rootDir !== "") {
+      obj.rootDir = message.rootDir;
+    }
+    if (message.snapshotter !== undefined && message.snapshotter !== "") {
+      obj.snapshotter = message.snapshotter;
+    }
+    if (message.driverStatus?.length) {
+      obj.driverStatus = message.driverStatus.map((e) => DriverStatusEntry.toJSON(e));
+    }
+    if (message.capabilities !== undefined) {
+      obj.capabilities = HostCapabilities.toJSON(message.capabilities);
+    }
     return obj;
   },
 
@@ -10912,6 +11179,18 @@ export const GetNodeInfoResponse: MessageFns<GetNodeInfoResponse> = {
     message.containerdVersion = object.containerdVersion ?? "";
     message.kernelVersion = object.kernelVersion ?? "";
     message.operatingSystem = object.operatingSystem ?? "";
+    message.containerdRevision = object.containerdRevision ?? "";
+    message.runcVersion = object.runcVersion ?? "";
+    message.runcCommit = object.runcCommit ?? "";
+    message.osVersion = object.osVersion ?? "";
+    message.cgroupVersion = object.cgroupVersion ?? "";
+    message.cgroupDriver = object.cgroupDriver ?? "";
+    message.rootDir = object.rootDir ?? "";
+    message.snapshotter = object.snapshotter ?? "";
+    message.driverStatus = object.driverStatus?.map((e) => DriverStatusEntry.fromPartial(e)) || [];
+    message.capabilities = (object.capabilities !== undefined && object.capabilities !== null)
+      ? HostCapabilities.fromPartial(object.capabilities)
+      : undefined;
     return message;
   },
 };
@@ -10999,6 +11278,351 @@ export const GetNodeInfoResponse_LabelsEntry: MessageFns<GetNodeInfoResponse_Lab
     const message = createBaseGetNodeInfoResponse_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseDriverStatusEntry(): DriverStatusEntry {
+  return { key: "", value: "" };
+}
+
+export const DriverStatusEntry: MessageFns<DriverStatusEntry> = {
+  encode(message: DriverStatusEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== undefined && message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined && message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DriverStatusEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDriverStatusEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DriverStatusEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: DriverStatusEntry): unknown {
+    const obj: any = {};
+    if (message.key !== undefined && message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined && message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DriverStatusEntry>, I>>(base?: I): DriverStatusEntry {
+    return DriverStatusEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DriverStatusEntry>, I>>(object: I): DriverStatusEntry {
+    const message = createBaseDriverStatusEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseHostCapabilities(): HostCapabilities {
+  return {
+    memoryLimit: false,
+    swapLimit: false,
+    cpuCfsPeriod: false,
+    cpuCfsQuota: false,
+    cpuShares: false,
+    cpuset: false,
+    pidsLimit: false,
+    ipv4Forwarding: false,
+    bridgeNfIptables: false,
+    bridgeNfIp6tables: false,
+  };
+}
+
+export const HostCapabilities: MessageFns<HostCapabilities> = {
+  encode(message: HostCapabilities, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.memoryLimit !== undefined && message.memoryLimit !== false) {
+      writer.uint32(8).bool(message.memoryLimit);
+    }
+    if (message.swapLimit !== undefined && message.swapLimit !== false) {
+      writer.uint32(16).bool(message.swapLimit);
+    }
+    if (message.cpuCfsPeriod !== undefined && message.cpuCfsPeriod !== false) {
+      writer.uint32(24).bool(message.cpuCfsPeriod);
+    }
+    if (message.cpuCfsQuota !== undefined && message.cpuCfsQuota !== false) {
+      writer.uint32(32).bool(message.cpuCfsQuota);
+    }
+    if (message.cpuShares !== undefined && message.cpuShares !== false) {
+      writer.uint32(40).bool(message.cpuShares);
+    }
+    if (message.cpuset !== undefined && message.cpuset !== false) {
+      writer.uint32(48).bool(message.cpuset);
+    }
+    if (message.pidsLimit !== undefined && message.pidsLimit !== false) {
+      writer.uint32(56).bool(message.pidsLimit);
+    }
+    if (message.ipv4Forwarding !== undefined && message.ipv4Forwarding !== false) {
+      writer.uint32(64).bool(message.ipv4Forwarding);
+    }
+    if (message.bridgeNfIptables !== undefined && message.bridgeNfIptables !== false) {
+      writer.uint32(72).bool(message.bridgeNfIptables);
+    }
+    if (message.bridgeNfIp6tables !== undefined && message.bridgeNfIp6tables !== false) {
+      writer.uint32(80).bool(message.bridgeNfIp6tables);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HostCapabilities {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHostCapabilities();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.memoryLimit = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.swapLimit = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.cpuCfsPeriod = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.cpuCfsQuota = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.cpuShares = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.cpuset = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.pidsLimit = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.ipv4Forwarding = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.bridgeNfIptables = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.bridgeNfIp6tables = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HostCapabilities {
+    return {
+      memoryLimit: isSet(object.memoryLimit)
+        ? globalThis.Boolean(object.memoryLimit)
+        : isSet(object.memory_limit)
+        ? globalThis.Boolean(object.memory_limit)
+        : false,
+      swapLimit: isSet(object.swapLimit)
+        ? globalThis.Boolean(object.swapLimit)
+        : isSet(object.swap_limit)
+        ? globalThis.Boolean(object.swap_limit)
+        : false,
+      cpuCfsPeriod: isSet(object.cpuCfsPeriod)
+        ? globalThis.Boolean(object.cpuCfsPeriod)
+        : isSet(object.cpu_cfs_period)
+        ? globalThis.Boolean(object.cpu_cfs_period)
+        : false,
+      cpuCfsQuota: isSet(object.cpuCfsQuota)
+        ? globalThis.Boolean(object.cpuCfsQuota)
+        : isSet(object.cpu_cfs_quota)
+        ? globalThis.Boolean(object.cpu_cfs_quota)
+        : false,
+      cpuShares: isSet(object.cpuShares)
+        ? globalThis.Boolean(object.cpuShares)
+        : isSet(object.cpu_shares)
+        ? globalThis.Boolean(object.cpu_shares)
+        : false,
+      cpuset: isSet(object.cpuset) ? globalThis.Boolean(object.cpuset) : false,
+      pidsLimit: isSet(object.pidsLimit)
+        ? globalThis.Boolean(object.pidsLimit)
+        : isSet(object.pids_limit)
+        ? globalThis.Boolean(object.pids_limit)
+        : false,
+      ipv4Forwarding: isSet(object.ipv4Forwarding)
+        ? globalThis.Boolean(object.ipv4Forwarding)
+        : isSet(object.ipv4_forwarding)
+        ? globalThis.Boolean(object.ipv4_forwarding)
+        : false,
+      bridgeNfIptables: isSet(object.bridgeNfIptables)
+        ? globalThis.Boolean(object.bridgeNfIptables)
+        : isSet(object.bridge_nf_iptables)
+        ? globalThis.Boolean(object.bridge_nf_iptables)
+        : false,
+      bridgeNfIp6tables: isSet(object.bridgeNfIp6tables)
+        ? globalThis.Boolean(object.bridgeNfIp6tables)
+        : isSet(object.bridge_nf_ip6tables)
+        ? globalThis.Boolean(object.bridge_nf_ip6tables)
+        : false,
+    };
+  },
+
+  toJSON(message: HostCapabilities): unknown {
+    const obj: any = {};
+    if (message.memoryLimit !== undefined && message.memoryLimit !== false) {
+      obj.memoryLimit = message.memoryLimit;
+    }
+    if (message.swapLimit !== undefined && message.swapLimit !== false) {
+      obj.swapLimit = message.swapLimit;
+    }
+    if (message.cpuCfsPeriod !== undefined && message.cpuCfsPeriod !== false) {
+      obj.cpuCfsPeriod = message.cpuCfsPeriod;
+    }
+    if (message.cpuCfsQuota !== undefined && message.cpuCfsQuota !== false) {
+      obj.cpuCfsQuota = message.cpuCfsQuota;
+    }
+    if (message.cpuShares !== undefined && message.cpuShares !== false) {
+      obj.cpuShares = message.cpuShares;
+    }
+    if (message.cpuset !== undefined && message.cpuset !== false) {
+      obj.cpuset = message.cpuset;
+    }
+    if (message.pidsLimit !== undefined && message.pidsLimit !== false) {
+      obj.pidsLimit = message.pidsLimit;
+    }
+    if (message.ipv4Forwarding !== undefined && message.ipv4Forwarding !== false) {
+      obj.ipv4Forwarding = message.ipv4Forwarding;
+    }
+    if (message.bridgeNfIptables !== undefined && message.bridgeNfIptables !== false) {
+      obj.bridgeNfIptables = message.bridgeNfIptables;
+    }
+    if (message.bridgeNfIp6tables !== undefined && message.bridgeNfIp6tables !== false) {
+      obj.bridgeNfIp6tables = message.bridgeNfIp6tables;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HostCapabilities>, I>>(base?: I): HostCapabilities {
+    return HostCapabilities.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HostCapabilities>, I>>(object: I): HostCapabilities {
+    const message = createBaseHostCapabilities();
+    message.memoryLimit = object.memoryLimit ?? false;
+    message.swapLimit = object.swapLimit ?? false;
+    message.cpuCfsPeriod = object.cpuCfsPeriod ?? false;
+    message.cpuCfsQuota = object.cpuCfsQuota ?? false;
+    message.cpuShares = object.cpuShares ?? false;
+    message.cpuset = object.cpuset ?? false;
+    message.pidsLimit = object.pidsLimit ?? false;
+    message.ipv4Forwarding = object.ipv4Forwarding ?? false;
+    message.bridgeNfIptables = object.bridgeNfIptables ?? false;
+    message.bridgeNfIp6tables = object.bridgeNfIp6tables ?? false;
     return message;
   },
 };
