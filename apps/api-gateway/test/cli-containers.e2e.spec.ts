@@ -133,6 +133,21 @@ describe('docker CLI: containers', () => {
       expect(await inspect('flaky', '{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}')).toBe('on-failure:2');
     });
 
+    it('--restart always: inspect polled between runs reads restarting (exit code kept), never exited; a new run resets the code', async () => {
+      expect((await s.docker(['run', '-d', '--name', 'flapping', '--restart', 'always', 'busybox', 'sh', '-c', 'sleep 0.5; exit 3'])).code).toBe(0);
+      const seen: string[] = [];
+      const deadline = Date.now() + 30000;
+      // back to back, as a script polling `docker inspect` would: two exits and the runs after them
+      while (seen.filter((v, i) => v.startsWith('running') && seen[i - 1]?.startsWith('restarting')).length < 2 && Date.now() < deadline) {
+        seen.push(await inspect('flapping', '{{.State.Status}} {{.State.ExitCode}} {{.State.Running}} {{.State.Pid}}'));
+      }
+      const shapes = [...new Set(seen.map((v) => v.replace(/^running 0 true [1-9]\d*$/, 'running 0 true <pid>')))].sort();
+      expect(shapes).toEqual(['restarting 3 true 0', 'running 0 true <pid>']);
+      const ps = await eventually(() => s.docker(['ps', '--filter', 'name=^flapping$', '--format', '{{.Status}}']).then((r) => r.stdout.trimEnd()), (v) => v.startsWith('Restarting'), 20000, 'ps Restarting');
+      expect(ps).toMatch(/^Restarting \(3\) .+ ago$/);
+      expect((await s.docker(['rm', '-f', 'flapping'])).code).toBe(0);
+    });
+
     it('--hostname sets the hostname', async () => {
       expect(out(await s.docker(['run', '--rm', '--hostname', 'h1', 'busybox', 'hostname']))).toEqual({ code: 0, stdout: 'h1\n', stderr: '' });
     });

@@ -32,7 +32,7 @@ export function attachContainer(
     // attached clients (docker run) wait on the stream's end: notice the exit within 50 ms
     pollIntervalMs: 50,
     // Attached before start (docker run): keep following until a run has started and ended.
-    isRunning: () => ctx.entries.has(id) && (isRunning(e) || !!e.rt.starting || (!e.c.state.startedAtNs && !e.rt.removing) || !!e.rt.restartTimer),
+    isRunning: () => ctx.entries.has(id) && (isRunning(e) || !!e.rt.starting || (!e.c.state.startedAtNs && !e.rt.removing) || !!e.c.state.restarting),
   });
   return { output, tty: !!e.c.spec.config.tty };
 }

@@ -4,6 +4,7 @@ import type { Logger } from '@drydock/logging';
 import { InvalidArgumentError, NotFoundError, isNotFound, isUnavailable } from '@drydock/errors';
 import type { ContainerdClient } from '../containerd/containerd-client';
 import type { ContainerStore, StoredContainer } from './container-store';
+import type { ContainerStateRecord } from './record';
 import { KeyedLock } from './keyed-lock';
 import type { HookContainer, LifecycleHooks } from './lifecycle-hooks';
 import type { ContainerEvents, ImageLookup, LogBackend, LogWriterHandle, SnapshotOps, SpecBuilder, VolumeOps, VolumeSeeder } from './ports';
@@ -17,6 +18,7 @@ export interface Runtime {
   startedAtMs: number;
   stdin?: FileHandle;
   logger?: LogWriterHandle;
+  /** The back-off before a policy restart (the state is `c.state.restarting`; this is only its clock). */
   restartTimer?: NodeJS.Timeout;
   restartDelayMs: number;
   removing: boolean;
@@ -68,7 +70,7 @@ export function isRunning(e: Entry): boolean {
 /** Docker's State.Status of a container. */
 export function statusOf(e: Entry): string {
   if (e.rt.removing) return 'removing';
-  if (e.rt.restartTimer) return 'restarting';
+  if (e.c.state.restarting) return 'restarting';
   if (e.rt.task === 'running') return 'running';
   if (e.rt.task === 'paused') return 'paused';
   if (e.c.state.startedAtNs || e.c.state.finishedAtNs) return 'exited';
@@ -145,12 +147,12 @@ export class ContainerContext implements ContainerDeps {
     return join(this.dir(id), 'container.log');
   }
 
-  /** Writes state to containerd, retrying while containerd is briefly unavailable. */
-  async saveState(e: Entry): Promise<void> {
+  /** Writes the state (the entry's, or one about to become it) to containerd, retrying while containerd is briefly unavailable. */
+  async saveState(e: Entry, state: ContainerStateRecord = e.c.state): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         if (!this.entries.has(e.c.spec.id)) return;
-        await this.store.saveState(e.c.spec.id, e.c.state);
+        await this.store.saveState(e.c.spec.id, state);
         return;
       } catch (err) {
         if (isNotFound(err)) return;

@@ -24,9 +24,20 @@ export async function handleExit(ctx: ContainerContext, id: string, exitStatus: 
 
 async function recordExit(ctx: ContainerContext, e: Entry, exitStatus: number, exitedAtNs: string | undefined): Promise<void> {
   const id = e.c.spec.id;
+  const hc = e.c.spec.hostConfig;
   const ranMs = Date.now() - e.rt.startedAtMs;
   const ioDir = e.c.state.ioDir;
-  e.c.state = { ...e.c.state, exitCode: exitStatus, finishedAtNs: exitedAtNs ?? nowNs(), oomKilled: e.rt.oom || e.c.state.oomKilled };
+  // The exit and the policy's answer are one state change, as in dockerd's handleContainerExit
+  // (SetRestarting, RestartCount++): a reader never sees "exited" for a container that will run again.
+  const restart = !hc.autoRemove && !e.rt.removing && shouldRestart(hc.restartPolicy, exitStatus, e.c.state.restartCount, e.c.state.manuallyStopped);
+  e.c.state = {
+    ...e.c.state,
+    exitCode: exitStatus,
+    finishedAtNs: exitedAtNs ?? nowNs(),
+    oomKilled: e.rt.oom || e.c.state.oomKilled,
+    restarting: restart,
+    restartCount: e.c.state.restartCount + (restart ? 1 : 0),
+  };
   e.rt.task = 'none';
   e.rt.pid = 0;
   void e.rt.stdin?.close().catch(() => undefined);
@@ -37,31 +48,37 @@ async function recordExit(ctx: ContainerContext, e: Entry, exitStatus: number, e
   // task until Tasks.Delete, so a crash before the writes below is re-read on boot.
   ctx.events.container('die', actor(e.c), { exitCode: String(exitStatus) });
   for (const w of e.rt.exitWaiters.splice(0)) w(exitStatus);
-  // The exit is persisted before the task that also holds it is deleted; an auto-remove
-  // container is deleted right after instead (load() finishes removals a crash interrupted).
-  if (!e.c.spec.hostConfig.autoRemove) await ctx.saveState(e);
+  // The exit (and a decided restart) is persisted before the task that also holds it is deleted;
+  // an auto-remove container is deleted right after instead (load() finishes removals a crash interrupted).
+  if (!hc.autoRemove) await ctx.saveState(e);
   if (await ctx.deleteTask(id)) e.c.state.ioDir = undefined;
   if (ioDir) await rm(ioDir, { recursive: true, force: true }).catch(() => undefined);
   await ctx.hooks.release(hookContainer(e), 'exit');
 
-  const hc = e.c.spec.hostConfig;
   if (hc.autoRemove && !e.rt.removing) {
     void removeContainer(ctx, id, { force: true }).catch((err) => ctx.log.warn({ err, containerId: id }, 'auto-remove failed'));
     return;
   }
-  if (!e.rt.removing && shouldRestart(hc.restartPolicy, exitStatus, e.c.state.restartCount, e.c.state.manuallyStopped)) {
+  if (restart && e.c.state.restarting && !e.rt.removing) {
     e.rt.restartDelayMs = nextRestartDelayMs(e.rt.restartDelayMs, ranMs);
     ctx.log.info({ containerId: id, delayMs: e.rt.restartDelayMs }, 'restart scheduled');
     e.rt.restartTimer = setTimeout(() => {
       if (ctx.closed || e.rt.removing || !ctx.entries.has(id)) return;
-      e.c.state.restartCount += 1;
-      void ctx.lock
-        .run(id, () => startLocked(ctx, e))
-        .then(() => ctx.events.container('restart', actor(e.c)))
+      void policyRestart(ctx, e)
+        .then((started) => started && ctx.events.container('restart', actor(e.c)))
         .catch((err) => ctx.log.warn({ err, containerId: id }, 'policy restart failed'));
     }, e.rt.restartDelayMs);
     e.rt.restartTimer.unref();
   }
+}
+
+/**
+ * Carries out a restart the policy decided (after the back-off, or on boot when the
+ * supervisor died during it); false when a stop, start or remove took it over meanwhile.
+ * A failed start leaves the container exited with the start's error, as dockerd does.
+ */
+export function policyRestart(ctx: ContainerContext, e: Entry): Promise<boolean> {
+  return ctx.lock.run(e.c.spec.id, async () => (e.c.state.restarting && !e.rt.removing && ctx.entries.has(e.c.spec.id) ? startLocked(ctx, e) : false));
 }
 
 /** Called by the task monitor when the kernel OOM-killed a process of the container. */

@@ -14,7 +14,8 @@ export function inspectContainer(ctx: ContainerContext, ref: string): supervisor
     args: e.c.spec.args,
     state: {
       status: s,
-      running: s === 'running' || s === 'paused',
+      // dockerd counts a container in its restart back-off as running (State.SetRestarting)
+      running: s === 'running' || s === 'paused' || s === 'restarting',
       paused: s === 'paused',
       restarting: s === 'restarting',
       oomKilled: e.c.state.oomKilled,

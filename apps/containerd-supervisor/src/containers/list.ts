@@ -10,12 +10,12 @@ export function listContainers(ctx: ContainerContext, req: supervisorV1.ListCont
   const views = new Map([...ctx.entries.values()].map((e) => [e.c.spec.id, filterable(ctx, e)]));
   const pred = containerFilter((req.filters ?? []) as Filter[], (ref) => views.get(ctx.resolve(ref).c.spec.id)!);
   let rows = [...ctx.entries.values()]
-    .filter((e) => req.all || isRunning(e) || (req.filters ?? []).length > 0 || e.rt.restartTimer)
+    .filter((e) => req.all || isRunning(e) || (req.filters ?? []).length > 0 || e.c.state.restarting)
     .filter((e) => pred(views.get(e.c.spec.id)!))
     .sort((a, b) => (BigInt(b.c.spec.createdNs) > BigInt(a.c.spec.createdNs) ? 1 : -1));
   // `docker ps` without -a but with a status filter still only shows running unless the filter asks otherwise
   if (!req.all && (req.filters ?? []).length > 0 && !(req.filters ?? []).some((f) => f.key === 'status' || f.key === 'exited')) {
-    rows = rows.filter((e) => isRunning(e) || e.rt.restartTimer);
+    rows = rows.filter((e) => isRunning(e) || e.c.state.restarting);
   }
   if (req.limit && req.limit > 0) rows = rows.slice(0, req.limit);
   return rows.map((e) => summary(ctx, e));

@@ -10,7 +10,7 @@ import type { Mount } from './ports';
 export async function execTarget(ctx: ContainerContext, ref: string): Promise<{ id: string; name: string; image: string; labels: Record<string, string>; ociSpec: object; rootfs: Mount[] }> {
   const e = ctx.resolve(ref);
   if (e.rt.task === 'paused') throw new FailedPreconditionError(`Container ${e.c.spec.id} is paused, unpause the container before exec`);
-  if (!isRunning(e) || e.rt.restartTimer) throw new FailedPreconditionError(`Container ${e.c.spec.id} is not running`);
+  if (!isRunning(e) || e.c.state.restarting) throw new FailedPreconditionError(`Container ${e.c.spec.id} is not running`);
   return {
     id: e.c.spec.id,
     name: e.c.name,

@@ -1,10 +1,9 @@
 import { ctrTypesTask } from '@drydock/proto';
 import { newRuntime, type ContainerContext } from './container-context';
-import { handleExit } from './exit';
+import { handleExit, policyRestart } from './exit';
 import { timestampToNs } from './record';
 import { removeContainer } from './remove';
 import { restartsOnBoot } from './restart-policy';
-import { startContainer } from './start';
 
 /**
  * Loads every container from containerd and reconciles it with its task:
@@ -25,9 +24,15 @@ export async function loadContainers(ctx: ContainerContext): Promise<void> {
       void removeContainer(ctx, e.c.spec.id, { force: true }).catch((err) => ctx.log.warn({ err, containerId: e.c.spec.id }, 'auto-remove on boot failed'));
       continue;
     }
-    if (e.rt.task === 'none' && !e.rt.restartTimer && restartsOnBoot(e.c.spec.hostConfig.restartPolicy, e.c.state.manuallyStopped) && e.c.state.startedAtNs) {
+    if (e.rt.task !== 'none' || e.rt.restartTimer || !e.c.state.startedAtNs) continue;
+    // A restart decided before the supervisor went away (any policy, on-failure included) is
+    // carried out now; always/unless-stopped also start a container that ended otherwise, as
+    // dockerd does at boot. Either way it shows as restarting until the run starts: load()
+    // returns (and the API serves) before these starts finish.
+    if (e.c.state.restarting || restartsOnBoot(e.c.spec.hostConfig.restartPolicy, e.c.state.manuallyStopped)) {
       ctx.log.info({ containerId: e.c.spec.id }, 'restarting container on boot');
-      void startContainer(ctx, e.c.spec.id).catch((err) => ctx.log.warn({ err, containerId: e.c.spec.id }, 'boot restart failed'));
+      e.c.state.restarting = true;
+      void policyRestart(ctx, e).catch((err) => ctx.log.warn({ err, containerId: e.c.spec.id }, 'boot restart failed'));
     }
   }
   ctx.log.info({ containers: ctx.entries.size }, 'containers loaded');
@@ -57,6 +62,11 @@ export async function reconcile(ctx: ContainerContext): Promise<void> {
       case ctrTypesTask.Status.PAUSING:
         e.rt.task = t.status === ctrTypesTask.Status.RUNNING ? 'running' : 'paused';
         e.rt.pid = t.pid ?? 0;
+        if (e.c.state.restarting) {
+          // the supervisor died after starting the restarted run but before writing its state
+          e.c.state = { ...e.c.state, restarting: false, exitCode: 0, error: '' };
+          await ctx.saveState(e);
+        }
         if (!e.rt.startedAtMs) e.rt.startedAtMs = Number(BigInt(e.c.state.startedAtNs ?? '0') / 1000000n);
         break;
       case ctrTypesTask.Status.STOPPED: {

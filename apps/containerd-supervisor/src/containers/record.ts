@@ -29,6 +29,14 @@ export interface ContainerStateRecord {
   restartCount: number;
   /** Set by docker stop/kill so `always`/`unless-stopped` do not restart it. */
   manuallyStopped: boolean;
+  /**
+   * The run ended and the restart policy starts the container again (dockerd's
+   * State.Restarting): set in the same step as the exit is recorded, cleared
+   * when the next run starts or a stop cancels it. Persisted, so a supervisor
+   * that dies during the back-off carries the restart out on boot. Absent in
+   * records written before it existed (= false).
+   */
+  restarting?: boolean;
   /** Directory of the current run's FIFOs, so a new supervisor can reopen stdin. */
   ioDir?: string;
 }

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { FailedPreconditionError, isNotFound } from '@drydock/errors';
-import { actor, hookContainer, isRunning, type ContainerContext } from './container-context';
+import { actor, hookContainer, isRunning, statusOf, type ContainerContext } from './container-context';
 
 /** docker rm: with force a running container is killed first; the record goes, then snapshot and files. */
 export function removeContainer(ctx: ContainerContext, ref: string, opts: { force: boolean }): Promise<void> {
@@ -9,17 +9,18 @@ export function removeContainer(ctx: ContainerContext, ref: string, opts: { forc
   return ctx.lock.run(id, async () => {
     if (!ctx.entries.has(id)) return;
     if (e.rt.exiting) await e.rt.exiting;
-    if (isRunning(e) && !opts.force) {
+    // dockerd counts a container in its restart back-off as running here too
+    if ((isRunning(e) || e.c.state.restarting) && !opts.force) {
       if (e.rt.task === 'paused') {
         throw new FailedPreconditionError(`You cannot remove a paused container ${id}. Unpause and then stop the container before attempting removal or force remove`);
       }
-      throw new FailedPreconditionError(`You cannot remove a running container ${id}. Stop the container before attempting removal or force remove`);
+      throw new FailedPreconditionError(`You cannot remove a ${statusOf(e)} container ${id}. Stop the container before attempting removal or force remove`);
     }
     e.rt.removing = true;
-    if (e.rt.restartTimer) {
-      clearTimeout(e.rt.restartTimer);
-      e.rt.restartTimer = undefined;
-    }
+    if (e.rt.restartTimer) clearTimeout(e.rt.restartTimer);
+    e.rt.restartTimer = undefined;
+    // a removal that fails below leaves a stopped container, not a restart without a timer
+    e.c.state.restarting = false;
     try {
       if (isRunning(e)) {
         const exited = ctx.waitExit(e);

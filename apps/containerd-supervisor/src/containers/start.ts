@@ -80,12 +80,15 @@ export async function startLocked(ctx: ContainerContext, e: Entry): Promise<bool
     await ctx.hooks.prepare({ ...hookContainer(e), pid: e.rt.pid });
     prepared = true;
     e.rt.oom = false;
-    const startedAtNs = nowNs();
-    e.c.state = { ...e.c.state, startedAtNs, finishedAtNs: e.c.state.finishedAtNs, oomKilled: false, error: '', ioDir: runDir };
+    // dockerd's SetRunning: the new run has no exit code or error yet and is no longer restarting.
+    // It becomes visible once the task started (until then a policy restart still reads
+    // "restarting"); the state write and the start are independent: a crash between them is
+    // reconciled from the task.
+    const running = { ...e.c.state, startedAtNs: nowNs(), exitCode: 0, oomKilled: false, error: '', restarting: false, ioDir: runDir };
+    await Promise.all([ctx.cc.unary(ctx.cc.tasks, ctx.cc.tasks.start, { containerId: id }), ctx.saveState(e, running)]);
+    e.c.state = running;
     e.rt.task = 'running';
     e.rt.startedAtMs = Date.now();
-    // the state write and the start are independent: a crash between them is reconciled from the task
-    await Promise.all([ctx.cc.unary(ctx.cc.tasks, ctx.cc.tasks.start, { containerId: id }), ctx.saveState(e)]);
   } catch (err) {
     e.rt.task = 'none';
     await e.rt.stdin?.close().catch(() => undefined);
@@ -95,7 +98,7 @@ export async function startLocked(ctx: ContainerContext, e: Entry): Promise<bool
     logger?.abort();
     await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
     const { message, exitCode } = translateStartError(err);
-    e.c.state = { ...e.c.state, error: message, exitCode, finishedAtNs: e.c.state.startedAtNs ? nowNs() : e.c.state.finishedAtNs };
+    e.c.state = { ...e.c.state, error: message, exitCode, restarting: false, finishedAtNs: e.c.state.startedAtNs ? nowNs() : e.c.state.finishedAtNs };
     await ctx.saveState(e).catch(() => undefined);
     done();
     e.rt.starting = undefined;

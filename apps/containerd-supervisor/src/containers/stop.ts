@@ -10,9 +10,13 @@ export function stopContainer(ctx: ContainerContext, ref: string, timeoutSeconds
 
 /** Stop signal, then SIGKILL after the timeout; under the container's lock (stop, restart). */
 export async function stopLocked(ctx: ContainerContext, e: Entry, timeoutSeconds?: number): Promise<boolean> {
-  if (e.rt.restartTimer) {
-    clearTimeout(e.rt.restartTimer);
+  // an exit being recorded may be deciding a restart: stop what it decided, not the run before
+  if (e.rt.exiting) await e.rt.exiting;
+  if (e.c.state.restarting && !isRunning(e)) {
+    // in the back-off there is no process: cancelling the pending restart is the stop
+    if (e.rt.restartTimer) clearTimeout(e.rt.restartTimer);
     e.rt.restartTimer = undefined;
+    e.c.state.restarting = false;
     e.c.state.manuallyStopped = true;
     await ctx.saveState(e);
     return true;

@@ -10,7 +10,7 @@ export function waitContainer(ctx: ContainerContext, ref: string, condition: Wai
   const e = ctx.resolve(ref);
   let cancel = () => {};
   const result = new Promise<number>((resolve) => {
-    if (condition === 'not-running' && !isRunning(e) && e.rt.task !== 'stopped' && !e.rt.starting && !e.rt.restartTimer) {
+    if (condition === 'not-running' && !isRunning(e) && e.rt.task !== 'stopped' && !e.rt.starting && !e.c.state.restarting) {
       resolve(e.c.state.exitCode);
       return;
     }
