@@ -1,7 +1,7 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import * as tarStream from 'tar-stream';
 import { ctr } from '@drydock/testing';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection, AckPolicy, DeliverPolicy } from 'nats';
 import { supervisorV1 } from '@drydock/proto';
@@ -39,6 +39,20 @@ describe('containerd-supervisor (real containerd)', () => {
     expect(info.args).toEqual(['-c', 'echo out1; echo err1 >&2; echo out2; exit 3']);
     const tail = await h.logs(id, { tail: 1, stderr: false });
     expect(tail.stdout).toBe('out2\n');
+  });
+
+  it('answers wait only once the run\'s last output is in its log, as dockerd waits for its copiers', async () => {
+    const id = await h.run('sleep 1; echo last; echo err >&2', { name: 'drain' });
+    // hold the run's log writer: the exit comes while its last output is still in the FIFO
+    const pid = logWriterPid(id);
+    process.kill(pid, 'SIGSTOP');
+    let released = false;
+    const waited = h.wait(id).then(async (code) => ({ code, released, logs: await h.logs(id) }));
+    await new Promise((r) => setTimeout(r, 1800));
+    released = true;
+    process.kill(pid, 'SIGCONT');
+    const r = await waited;
+    expect({ code: r.code, released: r.released, stdout: r.logs.stdout, stderr: r.logs.stderr }).toEqual({ code: 0, released: true, stdout: 'last\n', stderr: 'err\n' });
   });
 
   it('applies env, working dir, user, hostname, labels, mounts and a read-only rootfs', async () => {
@@ -353,3 +367,18 @@ describe('containerd-supervisor (real containerd)', () => {
     }
   });
 });
+
+/** The pid of the drydock-logger writing a container's log (its arguments name the container's directory). */
+function logWriterPid(containerId: string): number {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmd.includes('drydock-logger') && cmd.includes(containerId)) return Number(d);
+  }
+  throw new Error(`no log writer found for ${containerId}`);
+}

@@ -71,7 +71,8 @@ export function isRunning(e: Entry): boolean {
 export function statusOf(e: Entry): string {
   if (e.rt.removing) return 'removing';
   if (e.c.state.restarting) return 'restarting';
-  if (e.rt.task === 'running') return 'running';
+  // 'stopped': the exit is being recorded (its output drained first): running until it is, as in dockerd
+  if (e.rt.task === 'running' || e.rt.task === 'stopped') return 'running';
   if (e.rt.task === 'paused') return 'paused';
   if (e.c.state.startedAtNs || e.c.state.finishedAtNs) return 'exited';
   return 'created';

@@ -5,6 +5,9 @@ import { removeContainer } from './remove';
 import { nextRestartDelayMs, shouldRestart } from './restart-policy';
 import { startLocked } from './start';
 
+const WRITER_DRAIN_MS = 2000;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
 /** Called by the task monitor (and reconcile) for every init-process exit (idempotent). */
 export async function handleExit(ctx: ContainerContext, id: string, exitStatus: number, exitedAtNs: string | undefined): Promise<void> {
   const e = ctx.entries.get(id);
@@ -27,6 +30,12 @@ async function recordExit(ctx: ContainerContext, e: Entry, exitStatus: number, e
   const hc = e.c.spec.hostConfig;
   const ranMs = Date.now() - e.rt.startedAtMs;
   const ioDir = e.c.state.ioDir;
+  // As dockerd waits for its stream copiers before it reports an exit: `wait` then `logs`
+  // must find the run's last output. The shim has closed the FIFOs by the time it reports
+  // the exit, so the writer is normally gone already (0-2 ms measured); the bound covers a
+  // writer that hangs. An adopted run (supervisor restarted) has no handle and waits for nothing.
+  const writer = e.rt.logger;
+  if (writer) await Promise.race([writer.exited, sleep(WRITER_DRAIN_MS)]);
   // The exit and the policy's answer are one state change, as in dockerd's handleContainerExit
   // (SetRestarting, RestartCount++): a reader never sees "exited" for a container that will run again.
   const restart = !hc.autoRemove && !e.rt.removing && shouldRestart(hc.restartPolicy, exitStatus, e.c.state.restartCount, e.c.state.manuallyStopped);

@@ -20,7 +20,8 @@ export function inspectContainer(ctx: ContainerContext, ref: string): supervisor
       restarting: s === 'restarting',
       oomKilled: e.c.state.oomKilled,
       dead: false,
-      pid: isRunning(e) ? e.rt.pid : 0,
+      // an exit being recorded keeps the run's pid until it is, as its status stays running
+      pid: isRunning(e) || e.rt.task === 'stopped' ? e.rt.pid : 0,
       exitCode: e.c.state.exitCode,
       error: e.c.state.error,
       startedAt: nsToTimestamp(e.c.state.startedAtNs),

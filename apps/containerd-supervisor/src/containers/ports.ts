@@ -66,6 +66,8 @@ export interface LogWriterHandle {
   arm(): void;
   /** Stops the writer (the task could not be created). */
   abort(): void;
+  /** Settles when the writer exits (it has appended the run's last output and its EOF record). Never rejects. */
+  readonly exited: Promise<unknown>;
 }
 
 export interface LogWriterOptions {
