@@ -80,6 +80,33 @@ export function registerImageRoutes(router: Router, deps: Pick<RouteDeps, 'nodes
     ctx.send(200, toDeleteItems(res.untagged, res.deleted));
   });
 
+  // docker commit (dockerd serves it from its image router): 201 {"Id"} once the image exists.
+  router.on('POST', '/commit', async (ctx) => {
+    const body = await ctx.json<unknown>();
+    if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) throw new InvalidArgumentError('invalid JSON: the body must be a container config object');
+    const q = ctx.query;
+    // dockerd pauses by default from API 1.13 on; pause=0 turns it off
+    const pause = q.get('pause') === null || q.get('pause') === '' ? true : boolParam(q, 'pause');
+    const s = sc();
+    const res = await new Promise<supervisorV1.CommitImageResponse>((resolve, reject) => {
+      const call = s.images.commitImage(new Metadata(), { deadline: Date.now() + 60 * 60_000 }, (err, r) => (err ? reject(fromGrpcError(err)) : resolve(r)));
+      call.write({
+        header: {
+          containerId: q.get('container') ?? '',
+          repository: q.get('repo') ?? '',
+          tag: q.get('tag') ?? '',
+          comment: q.get('comment') ?? '',
+          author: q.get('author') ?? '',
+          pause,
+          changes: q.getAll('changes'),
+          configJson: body ? Buffer.from(JSON.stringify(body)) : Buffer.alloc(0),
+        },
+      });
+      call.end();
+    });
+    ctx.send(201, { Id: res.id ?? '' });
+  });
+
   router.on('GET', '/system/df', async (ctx) => {
     ctx.send(200, await diskUsage(sc()));
   });
