@@ -88,7 +88,7 @@ export class DockerStack {
   private readonly clis = new Set<ChildProcess>();
 
   async setup(name = 'e2e'): Promise<void> {
-    this.infra = await startTestInfra({ containerd: true, nats: true, redis: true, registry: true, name });
+    this.infra = await startTestInfra({ containerd: true, nats: true, redis: true, redisPersistent: true, registry: true, name });
     this.build = buildDrydock(join(this.infra.dir, 'build'));
     this.stateDir = join(this.infra.dir, 'state');
     this.socket = join(this.infra.dir, 'd.sock');
