@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   redis.on('error', (err) => log.debug({ err }, 'redis connection error'));
   const builds = new BuildService(redis, { registryProxyUrl: config.registryProxyUrl, maxContextBytes: config.buildContextMaxBytes }, logger);
-  registerBuildRoutes(router, builds);
+  registerBuildRoutes(router, builds, nodes);
 
   const server = new GatewayServer(router, logger);
   await server.listen({ socketPath: config.socketPath, socketMode: config.socketMode, tcp: config.tcp, tls: config.tls });

@@ -23,7 +23,7 @@ describe('docker CLI: build (legacy builder)', () => {
 
   it('builds FROM, ENV, RUN, COPY, CMD and prints dockerd\'s stream', async () => {
     const dir = context(s.dir('b1'), {
-      Dockerfile: 'FROM busybox\nENV A=1\nRUN echo hello > /x && echo out && echo err >&2\nCOPY f.txt /f.txt\nCMD ["cat", "/x", "/f.txt"]\n',
+      Dockerfile: 'FROM busybox\nENV A=1\nRUN echo hello > /x && echo out && sleep 0.3 && echo err >&2\nCOPY f.txt /f.txt\nCMD ["cat", "/x", "/f.txt"]\n',
       'f.txt': 'file\n',
     });
     const r = await s.docker(['build', '-t', 'e2e/b1', dir], { env: LEGACY, timeoutMs: 120000 });
@@ -38,7 +38,7 @@ describe('docker CLI: build (legacy builder)', () => {
         ' ---> Running in <id>',
         'Removing intermediate container <id>',
         ' ---> <id>',
-        'Step 3/5 : RUN echo hello > /x && echo out && echo err >&2',
+        'Step 3/5 : RUN echo hello > /x && echo out && sleep 0.3 && echo err >&2',
         ' ---> Running in <id>',
         'out',
         // dockerd wraps a step's stderr in red; the CLI prints it as is
@@ -198,5 +198,23 @@ describe('docker CLI: build (legacy builder)', () => {
     const r = await build(['-t', 'e2e/b7', dir]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('/extracted:\ninner\n\n/txt:\na.txt\nb.txt\n7:8\n');
+  });
+
+  it('the steps of a failed build are Build Cache in system df, and builder prune removes them', async () => {
+    const dir = context(s.dir('b8'), { Dockerfile: 'FROM busybox\nRUN echo cached > /c\nENV X=1\nRUN exit 1\n' });
+    expect((await build([dir])).code).toBe(1);
+    const df = await s.docker(['system', 'df', '--format', '{{.Type}} {{.TotalCount}} {{.Active}}']);
+    const row = df.stdout.split('\n').find((l) => l.startsWith('Build Cache'));
+    const [total, active] = row!.split(' ').slice(2).map(Number);
+    expect(total - active).toBeGreaterThanOrEqual(2);
+    const p = await s.docker(['builder', 'prune', '-f']);
+    expect(p.code).toBe(0);
+    expect(p.stdout).toMatch(/^Deleted build cache objects:\n([0-9a-f]{64}\n)+\nTotal reclaimed space: .*B\n$/);
+    const after = (await s.docker(['system', 'df', '--format', '{{.Type}} {{.TotalCount}} {{.Active}}'])).stdout.split('\n').find((l) => l.startsWith('Build Cache'))!;
+    const [t2, a2] = after.split(' ').slice(2).map(Number);
+    expect(t2).toBe(a2);
+    // the tagged images keep working, and images hides the intermediate ones
+    expect((await s.docker(['run', '--rm', 'e2e/b1'])).code).toBe(0);
+    expect((await s.docker(['images', '-q', '--filter', 'dangling=true'])).stdout).toBe('');
   });
 });

@@ -2,6 +2,8 @@ import { DrydockError, InternalError, InvalidArgumentError, NotFoundError, Unava
 import type { OutputEntry } from '@drydock/build-jobs';
 import { parseBuildOptions, parseRegistryConfig } from '../build/build-options';
 import type { BuildBackend } from '../build/build-service';
+import type { ContainerLocator } from '../backend/supervisor-client';
+import { FilterArgs } from '../http/query';
 import { compareVersions, type Router } from '../http/router';
 import { writeDrained } from '../http/drain';
 import { goJson } from '../images/progress';
@@ -25,7 +27,18 @@ function errorDetail(e: Extract<OutputEntry, { kind: 'error' }>): string {
  * then the job's output relayed in dockerd's JSON stream. Errors before the first output are plain HTTP
  * errors, later ones an errorDetail line; a client that goes away cancels the build.
  */
-export function registerBuildRoutes(router: Router, builds: BuildBackend): void {
+export function registerBuildRoutes(router: Router, builds: BuildBackend, nodes: ContainerLocator): void {
+  // docker builder prune: the legacy cache's records (intermediate build images) nothing needs
+  router.on('POST', '/build/prune', async (ctx) => {
+    FilterArgs.fromJson(ctx.query.get('filters'));
+    const all = ['1', 'true', 'yes'].includes((ctx.query.get('all') ?? '').toLowerCase());
+    const ks = ctx.query.get('keep-storage') ?? '0';
+    if (!/^[+-]?\d+$/.test(ks || '0')) throw new InvalidArgumentError(`keep-storage is in bytes and expects an integer, got ${ks}`);
+    const s = nodes.local();
+    const res = await s.call(s.images, s.images.buildCache, { prune: true, all }, 10 * 60_000);
+    ctx.send(200, { CachesDeleted: (res.deleted ?? []).map((d) => d.replace(/^sha256:/, '')), SpaceReclaimed: Number(res.spaceReclaimed ?? 0) });
+  });
+
   router.on('POST', '/build', async (ctx) => {
     const options = parseBuildOptions(ctx.query, ctx.apiVersion);
     const registryConfig = parseRegistryConfig(ctx.req.headers['x-registry-config'] as string | undefined);

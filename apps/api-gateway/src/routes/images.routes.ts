@@ -198,11 +198,13 @@ async function* grpcMessages<T>(call: ClientReadableStream<T>): AsyncIterable<T>
 
 /** types.DiskUsage of API 1.41 from the node's usage plus the image, container and volume listings. */
 async function diskUsage(s: SupervisorClient): Promise<Record<string, unknown>> {
-  const [du, images, containers, volumes] = await Promise.all([
+  const [du, images, containers, volumes, cache] = await Promise.all([
     s.call(s.node, s.node.getDiskUsage, {}, 5 * 60_000),
-    s.call(s.images, s.images.listImages, { all: true, filters: [] }),
+    // dockerd's df lists images as `docker images` does: intermediate build images are Build Cache
+    s.call(s.images, s.images.listImages, { all: false, filters: [] }),
     s.call(s.containers, s.containers.listContainers, { all: true, limit: 0, filters: [] }),
     s.call(s.volumes, s.volumes.listVolumes, { filters: [] }),
+    s.call(s.images, s.images.buildCache, {}, 5 * 60_000),
   ]);
   const imageUsage = new Map((du.images ?? []).map((u) => [u.id ?? '', u]));
   const containerUsage = new Map((du.containers ?? []).map((u) => [u.id ?? '', u]));
@@ -222,6 +224,23 @@ async function diskUsage(s: SupervisorClient): Promise<Record<string, unknown>> 
       const u = volumeUsage.get(v.name ?? '');
       return toDockerVolume({ ...v, refCount: u?.refCount ?? v.refCount, size: u?.size ?? v.size }, true);
     }),
-    BuildCache: [],
+    BuildCache: (cache.records ?? []).map(buildCacheJson),
+  };
+}
+
+/** types.BuildCache of API 1.41 for a legacy cache record (an intermediate build image). */
+export function buildCacheJson(r: supervisorV1.BuildCacheRecord): Record<string, unknown> {
+  const created = r.created?.seconds ? new Date(Number(r.created.seconds) * 1000).toISOString() : '0001-01-01T00:00:00Z';
+  return {
+    ID: (r.id ?? '').replace(/^sha256:/, ''),
+    Parent: (r.parent ?? '').replace(/^sha256:/, ''),
+    Type: 'regular',
+    Description: r.description ?? '',
+    InUse: !!r.inUse,
+    Shared: !!r.shared,
+    Size: Number(r.size ?? 0),
+    CreatedAt: created,
+    LastUsedAt: created,
+    UsageCount: 0,
   };
 }

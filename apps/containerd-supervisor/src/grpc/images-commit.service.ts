@@ -2,6 +2,7 @@ import type { supervisorV1 } from '@drydock/proto';
 import { InvalidArgumentError, UnavailableError } from '@drydock/errors';
 import type { ImageRunConfig } from '@drydock/oci-spec';
 import type { ImageCommitter } from '../images/commit/image-committer';
+import { buildCacheRecords, pruneBuildCache } from '../images/commit/build-cache';
 import type { ImageStore } from '../images';
 import type { EventAdapter } from '../wiring/event-adapter';
 import { incoming, type Handlers } from './handlers';
@@ -19,7 +20,19 @@ function jsonField(b: Uint8Array | undefined, what: string): ImageRunConfig | un
 }
 
 /** CommitImage, ReadImagePaths, ListChildImages (drydock.supervisor.v1.Images): docker commit and the builder's primitives. */
-export function imageCommitHandlers(h: Handlers, committer: ImageCommitter, images: ImageStore, events: EventAdapter): Pick<supervisorV1.ImagesServer, 'commitImage' | 'readImagePaths' | 'listChildImages'> {
+export interface ImageUsers {
+  imageUsers(imageId: string): { running: string[]; stopped: string[] };
+}
+
+export function imageCommitHandlers(h: Handlers, committer: ImageCommitter, images: ImageStore, events: EventAdapter, containers: ImageUsers): Pick<supervisorV1.ImagesServer, 'commitImage' | 'readImagePaths' | 'listChildImages' | 'buildCache'> {
+  const used = (id: string) => {
+    const u = containers.imageUsers(id);
+    return u.running.length + u.stopped.length > 0;
+  };
+  const isInUse = async (imageId: string) => {
+    const u = containers.imageUsers(imageId);
+    return { running: u.running.length > 0, containerIds: [...u.running, ...u.stopped] };
+  };
   return {
     commitImage: h.clientStream('CommitImage', async (_messages, call) => {
       const it = incoming<supervisorV1.CommitImageRequest>(call)[Symbol.asyncIterator]();
@@ -64,6 +77,23 @@ export function imageCommitHandlers(h: Handlers, committer: ImageCommitter, imag
     readImagePaths: h.unary('ReadImagePaths', async (req: supervisorV1.ReadImagePathsRequest) => {
       const rows = await committer.readImagePaths(req.image ?? '', req.paths ?? [], Number(req.readLimit ?? 0));
       return { paths: rows.map((r) => ({ ...r, mtimeMs: String(Math.floor(r.mtimeMs)) })) };
+    }),
+    buildCache: h.unary('BuildCache', async (req: supervisorV1.BuildCacheRequest) => {
+      let deleted: string[] = [];
+      let spaceReclaimed = 0;
+      if (req.prune) {
+        ({ deleted, spaceReclaimed } = await pruneBuildCache(images, used, !!req.all, async (id) => {
+          await images.removeImage(id, { force: false, noPrune: true, isInUse });
+          events.image('delete', id, id);
+        }));
+      }
+      const records = await buildCacheRecords(images, used);
+      const ts = (s: string) => ({ seconds: String(Math.floor(Date.parse(s) / 1000)), nanos: 0 });
+      return {
+        records: records.map((r) => ({ id: r.id, parent: r.parent, description: r.description, inUse: r.inUse, shared: r.shared, size: String(r.size), created: ts(r.created) })),
+        deleted,
+        spaceReclaimed: String(spaceReclaimed),
+      };
     }),
     listChildImages: h.unary('ListChildImages', async (req: supervisorV1.ListChildImagesRequest) => {
       const rows = await images.childImages(req.parentId ?? '');

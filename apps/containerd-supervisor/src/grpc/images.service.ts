@@ -29,11 +29,12 @@ export function imagesService(images: ImageStore, containers: ContainerManager, 
     ...imageDistributionHandlers(h, { ...distribution, events }),
     ...imageArchiveHandlers(h, images, events, archive.localBlobs),
     ...(committer
-      ? imageCommitHandlers(h, committer, images, events)
+      ? imageCommitHandlers(h, committer, images, events, containers)
       : {
           commitImage: h.clientStream('CommitImage', async () => Promise.reject(new InvalidArgumentError('commit is not available'))),
           readImagePaths: h.unary('ReadImagePaths', async () => Promise.reject(new InvalidArgumentError('not available'))),
           listChildImages: h.unary('ListChildImages', async () => Promise.reject(new InvalidArgumentError('not available'))),
+          buildCache: h.unary('BuildCache', async () => Promise.reject(new InvalidArgumentError('not available'))),
         }),
     importImage: h.clientStream('ImportImage', async (_messages: AsyncIterable<supervisorV1.ImportImageRequest>, call) => {
       const it = incoming<supervisorV1.ImportImageRequest>(call)[Symbol.asyncIterator]();

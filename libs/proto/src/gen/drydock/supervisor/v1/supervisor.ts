@@ -1410,6 +1410,40 @@ export interface ListChildImagesResponse {
   images?: ChildImage[] | undefined;
 }
 
+export interface BuildCacheRequest {
+  prune?: boolean | undefined;
+  all?: boolean | undefined;
+}
+
+export interface BuildCacheRecord {
+  /** Id: the intermediate image's id ("sha256:..."). */
+  id?: string | undefined;
+  parent?:
+    | string
+    | undefined;
+  /** Description: the step (its history created_by). */
+  description?:
+    | string
+    | undefined;
+  /** InUse: under a tagged image or a container's image; Shared: its layer is part of such an image. */
+  inUse?: boolean | undefined;
+  shared?:
+    | boolean
+    | undefined;
+  /** Size: bytes of the step's own layer (0 for metadata steps). */
+  size?: string | undefined;
+  created?: Timestamp | undefined;
+}
+
+export interface BuildCacheResponse {
+  records?:
+    | BuildCacheRecord[]
+    | undefined;
+  /** Deleted (with prune): ids removed, and the bytes they freed. */
+  deleted?: string[] | undefined;
+  spaceReclaimed?: string | undefined;
+}
+
 function createBaseStringList(): StringList {
   return { values: [] };
 }
@@ -16795,6 +16829,379 @@ export const ListChildImagesResponse: MessageFns<ListChildImagesResponse> = {
   },
 };
 
+function createBaseBuildCacheRequest(): BuildCacheRequest {
+  return { prune: false, all: false };
+}
+
+export const BuildCacheRequest: MessageFns<BuildCacheRequest> = {
+  encode(message: BuildCacheRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.prune !== undefined && message.prune !== false) {
+      writer.uint32(8).bool(message.prune);
+    }
+    if (message.all !== undefined && message.all !== false) {
+      writer.uint32(16).bool(message.all);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BuildCacheRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBuildCacheRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.prune = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.all = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BuildCacheRequest {
+    return {
+      prune: isSet(object.prune) ? globalThis.Boolean(object.prune) : false,
+      all: isSet(object.all) ? globalThis.Boolean(object.all) : false,
+    };
+  },
+
+  toJSON(message: BuildCacheRequest): unknown {
+    const obj: any = {};
+    if (message.prune !== undefined && message.prune !== false) {
+      obj.prune = message.prune;
+    }
+    if (message.all !== undefined && message.all !== false) {
+      obj.all = message.all;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BuildCacheRequest>, I>>(base?: I): BuildCacheRequest {
+    return BuildCacheRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BuildCacheRequest>, I>>(object: I): BuildCacheRequest {
+    const message = createBaseBuildCacheRequest();
+    message.prune = object.prune ?? false;
+    message.all = object.all ?? false;
+    return message;
+  },
+};
+
+function createBaseBuildCacheRecord(): BuildCacheRecord {
+  return { id: "", parent: "", description: "", inUse: false, shared: false, size: "0", created: undefined };
+}
+
+export const BuildCacheRecord: MessageFns<BuildCacheRecord> = {
+  encode(message: BuildCacheRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.parent !== undefined && message.parent !== "") {
+      writer.uint32(18).string(message.parent);
+    }
+    if (message.description !== undefined && message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    if (message.inUse !== undefined && message.inUse !== false) {
+      writer.uint32(32).bool(message.inUse);
+    }
+    if (message.shared !== undefined && message.shared !== false) {
+      writer.uint32(40).bool(message.shared);
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      writer.uint32(48).int64(message.size);
+    }
+    if (message.created !== undefined) {
+      Timestamp.encode(message.created, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BuildCacheRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBuildCacheRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.parent = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.inUse = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.shared = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.size = reader.int64().toString();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.created = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BuildCacheRecord {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      inUse: isSet(object.inUse)
+        ? globalThis.Boolean(object.inUse)
+        : isSet(object.in_use)
+        ? globalThis.Boolean(object.in_use)
+        : false,
+      shared: isSet(object.shared) ? globalThis.Boolean(object.shared) : false,
+      size: isSet(object.size) ? globalThis.String(object.size) : "0",
+      created: isSet(object.created) ? fromJsonTimestamp(object.created) : undefined,
+    };
+  },
+
+  toJSON(message: BuildCacheRecord): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.parent !== undefined && message.parent !== "") {
+      obj.parent = message.parent;
+    }
+    if (message.description !== undefined && message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.inUse !== undefined && message.inUse !== false) {
+      obj.inUse = message.inUse;
+    }
+    if (message.shared !== undefined && message.shared !== false) {
+      obj.shared = message.shared;
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      obj.size = message.size;
+    }
+    if (message.created !== undefined) {
+      obj.created = fromTimestamp(message.created).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BuildCacheRecord>, I>>(base?: I): BuildCacheRecord {
+    return BuildCacheRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BuildCacheRecord>, I>>(object: I): BuildCacheRecord {
+    const message = createBaseBuildCacheRecord();
+    message.id = object.id ?? "";
+    message.parent = object.parent ?? "";
+    message.description = object.description ?? "";
+    message.inUse = object.inUse ?? false;
+    message.shared = object.shared ?? false;
+    message.size = object.size ?? "0";
+    message.created = (object.created !== undefined && object.created !== null)
+      ? Timestamp.fromPartial(object.created)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBuildCacheResponse(): BuildCacheResponse {
+  return { records: [], deleted: [], spaceReclaimed: "0" };
+}
+
+export const BuildCacheResponse: MessageFns<BuildCacheResponse> = {
+  encode(message: BuildCacheResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.records !== undefined && message.records.length !== 0) {
+      for (const v of message.records) {
+        BuildCacheRecord.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    if (message.deleted !== undefined && message.deleted.length !== 0) {
+      for (const v of message.deleted) {
+        writer.uint32(18).string(v!);
+      }
+    }
+    if (message.spaceReclaimed !== undefined && message.spaceReclaimed !== "0") {
+      writer.uint32(24).int64(message.spaceReclaimed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BuildCacheResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBuildCacheResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = BuildCacheRecord.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.records!.push(el);
+            }
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.deleted!.push(el);
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.spaceReclaimed = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BuildCacheResponse {
+    return {
+      records: globalThis.Array.isArray(object?.records)
+        ? object.records.map((e: any) => BuildCacheRecord.fromJSON(e))
+        : [],
+      deleted: globalThis.Array.isArray(object?.deleted) ? object.deleted.map((e: any) => globalThis.String(e)) : [],
+      spaceReclaimed: isSet(object.spaceReclaimed)
+        ? globalThis.String(object.spaceReclaimed)
+        : isSet(object.space_reclaimed)
+        ? globalThis.String(object.space_reclaimed)
+        : "0",
+    };
+  },
+
+  toJSON(message: BuildCacheResponse): unknown {
+    const obj: any = {};
+    if (message.records?.length) {
+      obj.records = message.records.map((e) => BuildCacheRecord.toJSON(e));
+    }
+    if (message.deleted?.length) {
+      obj.deleted = message.deleted;
+    }
+    if (message.spaceReclaimed !== undefined && message.spaceReclaimed !== "0") {
+      obj.spaceReclaimed = message.spaceReclaimed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BuildCacheResponse>, I>>(base?: I): BuildCacheResponse {
+    return BuildCacheResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BuildCacheResponse>, I>>(object: I): BuildCacheResponse {
+    const message = createBaseBuildCacheResponse();
+    message.records = object.records?.map((e) => BuildCacheRecord.fromPartial(e)) || [];
+    message.deleted = object.deleted?.map((e) => e) || [];
+    message.spaceReclaimed = object.spaceReclaimed ?? "0";
+    return message;
+  },
+};
+
 /** Containers manages the lifecycle of containers on this node. */
 export type ContainersService = typeof ContainersService;
 export const ContainersService = {
@@ -17659,6 +18066,20 @@ export const ImagesService = {
       Buffer.from(ListChildImagesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListChildImagesResponse => ListChildImagesResponse.decode(value),
   },
+  /**
+   * BuildCache lists the legacy build cache (untagged images made by builds) for
+   * `docker system df`; with `prune` it deletes the records nothing needs
+   * (`docker builder prune`; with `all` also those under tagged images).
+   */
+  buildCache: {
+    path: "/drydock.supervisor.v1.Images/BuildCache" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BuildCacheRequest): Buffer => Buffer.from(BuildCacheRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BuildCacheRequest => BuildCacheRequest.decode(value),
+    responseSerialize: (value: BuildCacheResponse): Buffer => Buffer.from(BuildCacheResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BuildCacheResponse => BuildCacheResponse.decode(value),
+  },
 } as const;
 
 export interface ImagesServer extends UntypedServiceImplementation {
@@ -17721,6 +18142,12 @@ export interface ImagesServer extends UntypedServiceImplementation {
    * without a parent for an empty id), with their configs: the legacy build cache.
    */
   listChildImages: handleUnaryCall<ListChildImagesRequest, ListChildImagesResponse>;
+  /**
+   * BuildCache lists the legacy build cache (untagged images made by builds) for
+   * `docker system df`; with `prune` it deletes the records nothing needs
+   * (`docker builder prune`; with `all` also those under tagged images).
+   */
+  buildCache: handleUnaryCall<BuildCacheRequest, BuildCacheResponse>;
 }
 
 export interface ImagesClient extends Client {
@@ -17954,6 +18381,26 @@ export interface ImagesClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListChildImagesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * BuildCache lists the legacy build cache (untagged images made by builds) for
+   * `docker system df`; with `prune` it deletes the records nothing needs
+   * (`docker builder prune`; with `all` also those under tagged images).
+   */
+  buildCache(
+    request: BuildCacheRequest,
+    callback: (error: ServiceError | null, response: BuildCacheResponse) => void,
+  ): ClientUnaryCall;
+  buildCache(
+    request: BuildCacheRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BuildCacheResponse) => void,
+  ): ClientUnaryCall;
+  buildCache(
+    request: BuildCacheRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BuildCacheResponse) => void,
   ): ClientUnaryCall;
 }
 
