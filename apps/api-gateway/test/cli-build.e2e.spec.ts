@@ -217,4 +217,28 @@ describe('docker CLI: build (legacy builder)', () => {
     expect((await s.docker(['run', '--rm', 'e2e/b1'])).code).toBe(0);
     expect((await s.docker(['images', '-q', '--filter', 'dangling=true'])).stdout).toBe('');
   });
+
+  it('COPY is cached by content, not mtime: touching keeps the cache, a change invalidates from that step on', async () => {
+    const dir = context(s.dir('b9'), { Dockerfile: 'FROM busybox\nRUN echo first\nCOPY data /data\nRUN cat /data\n', data: 'v1\n' });
+    expect((await build(['-t', 'e2e/b9', dir])).code).toBe(0);
+    const { utimesSync } = await import('node:fs');
+    utimesSync(join(dir, 'data'), new Date(2001, 1, 1), new Date(2001, 1, 1));
+    const touched = await build(['-t', 'e2e/b9', dir]);
+    expect(touched.stdout.match(/Using cache/g)?.length).toBe(3);
+    writeFileSync(join(dir, 'data'), 'v2\n');
+    const changed = await build(['-t', 'e2e/b9', dir]);
+    expect(changed.stdout.match(/Using cache/g)?.length).toBe(1);
+    expect(changed.stdout).toContain('v2\n');
+    const nocache = await build(['--no-cache', '-t', 'e2e/b9', dir]);
+    expect(nocache.stdout).not.toContain('Using cache');
+  });
+
+  it('the default CLI path (no buildx, DOCKER_BUILDKIT unset) prints the DEPRECATED notice and builds with the legacy protocol', async () => {
+    const dir = context(s.dir('b10'), { Dockerfile: 'FROM busybox\nRUN echo default-path\n' });
+    const r = await s.docker(['build', dir], { timeoutMs: 120000 });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('DEPRECATED: The legacy builder is deprecated');
+    expect(r.stdout).toContain('default-path\n');
+    expect(r.stdout).toMatch(/Successfully built [0-9a-f]{12}\n$/);
+  });
 });

@@ -68,7 +68,7 @@ describe('paths', () => {
 describe('output order and replay', () => {
   it('writes segments in order whatever order they finish in, and drops discarded ones', async () => {
     const got: string[] = [];
-    const out = new OrderedOutput(async (e) => void got.push((e as { msg: { stream: string } }).msg.stream));
+    const out = new OrderedOutput(async (e) => void got.push((e as unknown as { msg: { stream: string } }).msg.stream));
     const a = out.stepOutput(0);
     const b = out.stepOutput(1);
     const c = out.stepOutput(2);
