@@ -106,7 +106,7 @@ function docker(engine: Engine, args: string[], opts: { keep?: boolean; count?: 
     child.on('close', (code) => {
       clearTimeout(timer);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (code !== 0) rej(new Error(`${engine.name}: docker ${args.join(' ')} exited ${code}: ${stderr.trim().slice(0, 500)}`));
+      if (code !== 0) rej(new Error(`${engine.name}: docker ${args.join(' ')} exited ${code}: ${stderr.trim().slice(-400)}`));
       else res({ code, stdout, stderr, ms, bytes });
     });
   });
@@ -341,7 +341,7 @@ async function buildWorkloads(dd: DrydockEngine, dk: DockerEngine, engines: Engi
     return d;
   };
   const build = async (e: Engine, args: string[]) => (await docker(e, ['build', '--network', 'none', ...args], { timeoutMs: 600000 })).ms / 1000;
-  const runs = ['RUN dd if=/dev/urandom of=/a bs=1M count=N 2>/dev/null', 'RUN dd if=/dev/urandom of=/b bs=1M count=N 2>/dev/null', 'RUN dd if=/dev/urandom of=/c bs=1M count=N 2>/dev/null'].map((r) => r.replace('N', String(cfg.buildMb)));
+  const runs = ['RUN dd if=/dev/urandom of=/a bs=1M count={MB} 2>/dev/null', 'RUN dd if=/dev/urandom of=/b bs=1M count={MB} 2>/dev/null', 'RUN dd if=/dev/urandom of=/c bs=1M count={MB} 2>/dev/null'].map((r) => r.replace('{MB}', String(cfg.buildMb)));
   const cold = ctx('cold', { Dockerfile: ['FROM busybox', 'ENV A=1', runs[0], 'LABEL l=1', runs[1], 'WORKDIR /w', runs[2], 'CMD ["sh"]', ''].join('\n') });
   await workload(`\`build\` cold: 3 RUN steps writing ${cfg.buildMb} MB each + 4 metadata steps (--no-cache)`, 's', async () => {
     const m = await alternate('build cold', engines, cfg.buildRuns, async (e) => build(e, ['--no-cache', '-t', 'bench/cold', cold]));
@@ -402,7 +402,7 @@ async function main(): Promise<void> {
       const msg = (err as Error).message.split('\n')[0];
       failures.push(`${name}: ${msg}`);
       rows.push({ workload: name, unit, notMeasured: `failed: ${msg}` });
-      console.error(`workload failed: ${name}: ${msg}`);
+      console.error(`workload failed: ${name}: ${(err as Error).message}`);
       await Promise.allSettled(engines.map(removeAll));
     }
   };
