@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@drydock/infra';
+import { ctr } from '@drydock/testing';
 import { useDockerStack, type CliProcess } from './support/stack';
 
 const LEGACY = { DOCKER_BUILDKIT: '0' };
@@ -67,6 +68,28 @@ describe('docker build: resilience', () => {
     expect(r.stdout).toContain('Successfully tagged e2e/r3:latest');
   }, 240000);
 
+  /** Leases of commits and views (they are released at the end of each one) and active snapshots of no container. */
+  const leftovers = async () => {
+    const address = s.infra.containerd!.address;
+    const leases = (await ctr(address, ['leases', 'ls', '-q'], 'drydock')).split('\n').filter((l) => /^drydock-(commit|view)-/.test(l));
+    const containers = new Set((await ctr(address, ['containers', 'ls', '-q'], 'drydock')).split('\n').filter(Boolean));
+    const active = (await ctr(address, ['snapshots', 'ls'], 'drydock'))
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[2] === 'Active' && !containers.has(f[0]))
+      .map((f) => f[0]);
+    return { leases, active };
+  };
+
+  it('a failed build leaves no container, lease or snapshot', async () => {
+    const dir = ctx('r5', 'FROM busybox\nRUN echo x > /x\nCOPY Dockerfile /d\nRUN exit 2\n');
+    const r = await s.docker(['build', dir], { env: LEGACY, timeoutMs: 120000 });
+    expect(r.code).toBe(2);
+    expect(await stepContainers()).toBe('');
+    expect(await leftovers()).toEqual({ leases: [], active: [] });
+  }, 120000);
+
   it('a client that goes away cancels the build and leaves no container behind', async () => {
     const dir = ctx('r4', 'FROM busybox\nRUN sleep 60\n');
     const p = startBuild([dir]);
@@ -75,5 +98,6 @@ describe('docker build: resilience', () => {
     p.kill('SIGKILL');
     await p.done;
     await waitFor(async () => (await stepContainers()) === '', 30000, 'the step container removed');
+    expect(await leftovers()).toEqual({ leases: [], active: [] });
   }, 120000);
 });

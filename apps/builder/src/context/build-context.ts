@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, lchown, link, lstat, mkdir, open, readdir, readFile, rm, symlink, utimes, lutimes } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, mkdir, open, readdir, readFile, rm, symlink, utimes, lutimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,6 +13,20 @@ import { tarsumHash } from './tarsum';
 const TYPEFLAG: Record<string, string> = { file: '0', link: '1', symlink: '2', 'character-device': '3', 'block-device': '4', directory: '5', fifo: '6' };
 
 export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz';
+
+/** Files up to this size are written in one call. */
+const SMALL_FILE = 256 * 1024;
+
+/** Writes a file with `mode` (umask applied); an existing entry at the path is replaced. */
+async function writeFileFresh(path: string, data: Buffer, mode: number): Promise<void> {
+  try {
+    await writeFile(path, data, { mode, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    await rm(path, { recursive: true, force: true });
+    await writeFile(path, data, { mode, flag: 'wx' });
+  }
+}
 
 /** archive.DetectCompression: by the first bytes. */
 export function detectCompression(head: Buffer): Compression {
@@ -66,6 +80,9 @@ export class BuildContext {
     const ex = extract();
     let bytes = 0;
     const dirTimes: [string, Date][] = [];
+    const made = new Set<string>([root]);
+    const uid = process.getuid?.() ?? 0;
+    const gid = process.getgid?.() ?? 0;
     const consume = (async () => {
       for await (const entry of ex) {
         const h = entry.header;
@@ -87,10 +104,18 @@ export class BuildContext {
           devminor: h.devminor ?? 0,
           xattrs: (h.pax ? Object.fromEntries(Object.entries(h.pax).filter(([k]) => k.startsWith('SCHILY.xattr.')).map(([k, v]) => [k.slice(13), v])) : undefined),
         });
-        if (rel !== '.') await mkdir(dirname(target), { recursive: true });
+        if (rel !== '.') {
+          const parent = dirname(target);
+          if (!made.has(parent)) {
+            await mkdir(parent, { recursive: true });
+            made.add(parent);
+          }
+        }
+        let fresh = false;
         switch (h.type) {
           case 'directory':
-            await mkdir(target, { recursive: true });
+            if (!made.has(target)) await mkdir(target, { recursive: true });
+            made.add(target);
             dirTimes.push([target, h.mtime ?? new Date()]);
             entry.resume();
             break;
@@ -110,11 +135,23 @@ export class BuildContext {
           case 'file':
           case 'contiguous-file':
           case undefined: {
-            bytes += h.size ?? 0;
+            const size = h.size ?? 0;
+            bytes += size;
             if (bytes > limits.maxBytes) throw new InvalidArgumentError(`the build context is larger than the limit of ${limits.maxBytes} bytes (DRYDOCK_BUILD_CONTEXT_MAX_BYTES)`);
-            await rm(target, { recursive: true, force: true });
-            entry.on('data', (d: unknown) => void hash.update(d as Buffer));
-            await pipeline(entry, createWriteStream(target, { mode: 0o600 }));
+            const mode = (h.mode ?? 0o644) & 0o7777;
+            if (size <= SMALL_FILE) {
+              // most context files are small: one write, no stream per file
+              const chunks: Buffer[] = [];
+              for await (const c of entry) chunks.push(c as Buffer);
+              const data = Buffer.concat(chunks);
+              hash.update(data);
+              await writeFileFresh(target, data, mode);
+            } else {
+              await rm(target, { recursive: true, force: true });
+              entry.on('data', (d: unknown) => void hash.update(d as Buffer));
+              await pipeline(entry, createWriteStream(target, { mode: 0o600 }));
+            }
+            fresh = size <= SMALL_FILE && (mode & 0o022) === 0 && (mode & 0o7000) === 0;
             break;
           }
           default:
@@ -122,8 +159,9 @@ export class BuildContext {
             entry.resume();
             continue;
         }
-        if (h.type !== 'symlink') await chmod(target, (h.mode ?? 0o644) & 0o7777);
-        await lchown(target, h.uid ?? 0, h.gid ?? 0).catch(() => undefined);
+        // modes the umask could not have changed are already right; root's own files need no chown
+        if (h.type !== 'symlink' && !fresh) await chmod(target, (h.mode ?? 0o644) & 0o7777);
+        if ((h.uid ?? 0) !== uid || (h.gid ?? 0) !== gid) await lchown(target, h.uid ?? 0, h.gid ?? 0).catch(() => undefined);
         if (h.type !== 'directory') await lutimes(target, h.mtime ?? new Date(), h.mtime ?? new Date()).catch(() => undefined);
         sums.set(rel, hash.digest('hex'));
       }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack, type Header, type Pack } from 'tar-stream';
@@ -104,8 +104,8 @@ export async function planCopy(input: CopyPlanInput): Promise<CopyPlan> {
   return { entries, archives, parents: [...parents].sort() };
 }
 
-async function fileEntry(host: string, name: string, own: (st: { uid: number; gid: number }) => { uid: number; gid: number }): Promise<Entry> {
-  const st = await lstat(host);
+async function fileEntry(host: string, name: string, own: (st: { uid: number; gid: number }) => { uid: number; gid: number }, known?: import('node:fs').Stats): Promise<Entry> {
+  const st = known ?? (await lstat(host));
   if (st.isSymbolicLink()) return { name, type: 'symlink', mode: st.mode & 0o7777, ...own(st), mtime: st.mtime, linkname: await readlink(host) };
   return { name, type: 'file', mode: st.mode & 0o7777, ...own(st), mtime: st.mtime, hostPath: host, size: st.size };
 }
@@ -119,7 +119,7 @@ async function addTree(entries: Entry[], hostDir: string, destDir: string, own: 
       entries.push({ name, type: 'directory', mode: st.mode & 0o7777, ...own(st), mtime: st.mtime });
       await addTree(entries, host, name, own);
     } else if (st.isFile() || st.isSymbolicLink()) {
-      entries.push(await fileEntry(host, name, own));
+      entries.push(await fileEntry(host, name, own, st));
     }
   }
 }
@@ -167,8 +167,10 @@ function put(p: Pack, h: Partial<Header> & { name: string }): Promise<void> {
 }
 
 async function putFile(p: Pack, h: Partial<Header> & { name: string; size?: number }, host: string): Promise<void> {
-  if (!h.size) {
-    await new Promise<void>((resolve, reject) => p.entry({ ...h, size: 0 }, Buffer.alloc(0), (err) => (err ? reject(err) : resolve())));
+  if (!h.size || h.size <= 256 * 1024) {
+    // small files in one read: the common case of a context
+    const data = h.size ? await readFile(host) : Buffer.alloc(0);
+    await new Promise<void>((resolve, reject) => p.entry({ ...h, size: data.length }, data, (err) => (err ? reject(err) : resolve())));
     return;
   }
   // the size is the one stat saw: a context file does not change under us

@@ -15,6 +15,8 @@ export interface SourceTree {
   /** True for the build context (its errors mention .dockerignore). */
   isContext: boolean;
   hash(rel: string): Promise<string>;
+  /** The hash of a path known to be resolved already (from walk). */
+  hashExact(rel: string): Promise<string>;
   resolve(rel: string): Promise<{ rel: string; hostPath: string }>;
   walk(rel?: string): Promise<string[]>;
 }
@@ -34,6 +36,7 @@ export function contextTree(ctx: BuildContext): SourceTree {
     root: ctx.root,
     isContext: true,
     hash: async (rel) => ctx.hash((await ctx.resolve(rel)).rel),
+    hashExact: async (rel) => ctx.hash(rel),
     resolve: (rel) => ctx.resolve(rel),
     walk: (rel) => ctx.walk(rel),
   };
@@ -44,6 +47,7 @@ export function localTree(root: string): SourceTree {
   const sums = new Map<string, string>();
   const tree: SourceTree = {
     root,
+    hashExact: (rel) => tree.hash(rel),
     isContext: false,
     resolve: (rel) => resolveScoped(root, rel, true),
     walk: async (rel = '') => {
@@ -112,7 +116,7 @@ export async function calcCopyInfo(tree: SourceTree, orig: string, allowWildcard
   if (!st) throw notFound(tree, origPath);
   if (!st.isDirectory()) return [{ tree, rel: r.rel, origPath, hash: `file:${await tree.hash(r.rel)}` }];
   const subs: string[] = [];
-  for (const child of await tree.walk(r.rel)) subs.push(await tree.hash(child));
+  for (const child of await tree.walk(r.rel)) subs.push(await tree.hashExact(child));
   subs.sort();
   return [{ tree, rel: r.rel, origPath, hash: hashStringSlice('dir', subs) }];
 }
