@@ -40,6 +40,8 @@ export interface CommitStep {
   recordedContainer?: string;
   author?: string;
   labels: Record<string, string>;
+  /** The step container goes right after: its snapshot may become the layer's. */
+  consume?: boolean;
 }
 
 /** A message of an image pull, as dockerd's JSON progress stream carries it. */

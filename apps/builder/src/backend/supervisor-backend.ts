@@ -179,7 +179,7 @@ export class SupervisorBackend implements BuildBackend {
     for (;;) {
       let seen = 0;
       try {
-        const call: ClientReadableStream<supervisorV1.LogEntry> = this.containers.containerLogs({ id, follow: true, stdout: true, stderr: true, merge: true }, new Metadata(), { waitForReady: true } as Partial<CallOptions>);
+        const call: ClientReadableStream<supervisorV1.LogEntry> = this.containers.containerLogs({ id, follow: true, stdout: true, stderr: true, merge: true, awaitWriter: true }, new Metadata(), { waitForReady: true } as Partial<CallOptions>);
         const cancel = () => call.cancel();
         signal.addEventListener('abort', cancel, { once: true });
         try {
@@ -234,6 +234,7 @@ export class SupervisorBackend implements BuildBackend {
             recordedContainer: step.recordedContainer ?? '',
             author: step.author ?? '',
             metadataLabels: { build: '1', ...step.labels },
+            consume: !!step.consume,
           },
         });
         void (async () => {

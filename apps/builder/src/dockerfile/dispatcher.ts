@@ -445,7 +445,8 @@ export class StageDispatcher {
       );
       if (this.signal.aborted) throw new BuildCancelledError();
       if (code !== 0) throw new StepError(`The command '${cmdFromArgs.join(' ')}' returned a non-zero code: ${code}`, code);
-      s.imageId = await this.backend.commit({ containerId: created.id, config: copyRunConfig(rc), containerConfig: probeCfg, author: s.maintainer, labels: this.labels() });
+      const goes = this.settings.remove || this.settings.forceRemove;
+      s.imageId = await this.backend.commit({ containerId: created.id, config: copyRunConfig(rc), containerConfig: probeCfg, author: s.maintainer, labels: this.labels(), consume: goes });
       ok = true;
     } finally {
       // dockerd keeps a failed step's container unless --force-rm; Drydock leaves nothing behind

@@ -64,6 +64,7 @@ export function imageCommitHandlers(h: Handlers, committer: ImageCommitter, imag
           containerConfig: jsonField(header.containerConfigJson, 'container_config_json'),
           recordedContainer: header.recordedContainer || undefined,
           metadataLabels: labels,
+          consume: !!header.consume,
         },
         header.layerTar ? chunks() : undefined,
       );

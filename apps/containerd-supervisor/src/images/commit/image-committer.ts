@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { lstatSync } from 'node:fs';
-import { lstat, readFile } from 'node:fs/promises';
+import { lstat, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, isNotFound } from '@drydock/errors';
+import { FailedPreconditionError, InvalidArgumentError, isAlreadyExists, isNotFound } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import { applyChanges, chainIds, MediaTypes, type ImageRunConfig, type Manifest } from '@drydock/oci-spec';
 import type { supervisorV1, ctrTypesMount } from '@drydock/proto';
 import { RUNTIME_MOUNTPOINTS } from '../../archives/changes';
 import { cleanContainerPath, resolveInRoot } from '../../archives/root-path';
 import { overlayLayers, type RootfsMounter } from '../../archives/rootfs-mounter';
-import { LEASE_HEADER, writeBlob, type Descriptor } from '../content';
+import { addLeaseResource, LEASE_HEADER, writeBlob, type Descriptor } from '../content';
 import { GC_LABELS } from '../image-model';
 import { IMAGE_METADATA_PREFIX, tagReference, type ImageStore, type ResolvedImage } from '../image-store';
 import { referenceString, familiarString } from '../reference';
@@ -39,6 +39,8 @@ export interface CommitRequest {
   containerConfig?: ImageRunConfig;
   recordedContainer?: string;
   metadataLabels?: Record<string, string>;
+  /** The (exited) container is removed after the commit: its snapshot becomes the layer's. */
+  consume?: boolean;
 }
 
 export interface CommitResult {
@@ -138,7 +140,7 @@ export class ImageCommitter {
 
     const started = Date.now();
     const result = await this.images.withLease('commit', async (leaseId) => {
-      let newLayer: { desc: Descriptor; diffId: string; entries: number } | undefined;
+      let newLayer: { desc: Descriptor; diffId: string; entries: number; upper?: string; skipped?: string[] } | undefined;
       if (info) newLayer = await this.containerLayer(info, !!req.pause, leaseId);
       else if (layer) newLayer = await this.images.ingestUncompressedLayer(layer, leaseId);
       const empty = !newLayer || newLayer.entries === 0 || newLayer.diffId === EMPTY_LAYER_DIFF_ID;
@@ -147,7 +149,10 @@ export class ImageCommitter {
       let chain = parentChain;
       if (!empty) {
         chain = chainIds([...parentDiffIds, newLayer!.diffId]).at(-1)!;
-        await this.images.unpack(newLayer!.desc, chain, parentChain, leaseId, newLayer!.diffId);
+        const consumable = req.consume && info && info.state?.status !== 'running' && info.state?.status !== 'paused' && newLayer!.upper;
+        if (!consumable || !(await this.consumeSnapshot(info!.id ?? '', newLayer!.skipped ?? [], chain, leaseId))) {
+          await this.images.unpack(newLayer!.desc, chain, parentChain, leaseId, newLayer!.diffId);
+        }
       }
       const created = new Date().toISOString();
       const imageConfig = childImageConfig({
@@ -186,8 +191,31 @@ export class ImageCommitter {
     return { ...result, name: ref && familiarString(ref), container: info };
   }
 
+  /**
+   * The container's snapshot committed as `chain`, once the runtime's empty mount points (left out of the
+   * layer blob) are gone from it: snapshot and blob then hold the same files, and the layer is not
+   * extracted a second time. False when the snapshot cannot be committed (then the layer is unpacked).
+   */
+  private async consumeSnapshot(containerId: string, skipped: string[], chain: string, leaseId: string): Promise<boolean> {
+    const cc = this.images.containerd;
+    const snapshotter = this.images.snapshotterName;
+    for (const p of [...skipped].reverse()) await rm(p, { recursive: true, force: true }).catch(() => undefined);
+    try {
+      await cc.unary(cc.snapshots, cc.snapshots.commit, { snapshotter, name: chain, key: containerId }, { metadata: { [LEASE_HEADER]: leaseId } });
+      return true;
+    } catch (err) {
+      if (isAlreadyExists(err)) {
+        // the same layer was committed before: keep that one (the container's snapshot goes with it)
+        await addLeaseResource(cc, leaseId, { id: chain, type: `snapshots/${snapshotter}` });
+        return true;
+      }
+      this.log.warn({ err, containerId }, 'container snapshot not committed; unpacking the layer instead');
+      return false;
+    }
+  }
+
   /** The container's writable layer as a layer blob (paused meanwhile when asked and running). */
-  private async containerLayer(info: supervisorV1.ContainerInfo, pause: boolean, leaseId: string): Promise<{ desc: Descriptor; diffId: string; entries: number }> {
+  private async containerLayer(info: supervisorV1.ContainerInfo, pause: boolean, leaseId: string): Promise<{ desc: Descriptor; diffId: string; entries: number; upper?: string; skipped?: string[] }> {
     const id = info.id ?? '';
     const t = await this.containers.rootfsTarget(id);
     const layers = overlayLayers(t.mounts);
@@ -195,7 +223,7 @@ export class ImageCommitter {
     const paused = pause && info.state?.status === 'running';
     if (paused) await this.containers.pause(id);
     try {
-      const stats = { entries: 0 };
+      const stats = { entries: 0, skipped: [] as string[] };
       const lowerIsDir = (path: string) =>
         layers.lowers.some((dir) => {
           try {
@@ -206,7 +234,7 @@ export class ImageCommitter {
         });
       const hidden = new Set([...RUNTIME_MOUNTPOINTS, ...t.mountTargets.map(cleanContainerPath)]);
       const res = await this.images.ingestUncompressedLayer(upperDiffTar({ upper: layers.upper, hidden, lowerIsDir, xattr: this.xattr }, stats), leaseId);
-      return { desc: res.desc, diffId: res.diffId, entries: stats.entries };
+      return { desc: res.desc, diffId: res.diffId, entries: stats.entries, upper: layers.upper, skipped: stats.skipped };
     } finally {
       if (paused) await this.containers.resume(id).catch((err) => this.log.warn({ err, containerId: id }, 'resume after commit failed'));
     }

@@ -34,7 +34,7 @@ export interface UpperDiffOptions {
  * opaque directory gets a `.wh..wh..opq` entry. `onEntry` counts what was written (0 entries: the commit
  * changed nothing, Docker's empty layer).
  */
-export async function* upperDiffTar(o: UpperDiffOptions, stats: { entries: number } = { entries: 0 }): AsyncIterable<Buffer> {
+export async function* upperDiffTar(o: UpperDiffOptions, stats: { entries: number; skipped?: string[] } = { entries: 0 }): AsyncIterable<Buffer> {
   const p = pack();
   let failed: Error | undefined;
   const producer = (async () => {
@@ -64,7 +64,7 @@ async function hasVisibleContent(o: UpperDiffOptions, host: string, path: string
   return false;
 }
 
-async function walk(p: Pack, o: UpperDiffOptions, hostDir: string, rel: string, stats: { entries: number }): Promise<void> {
+async function walk(p: Pack, o: UpperDiffOptions, hostDir: string, rel: string, stats: { entries: number; skipped?: string[] }): Promise<void> {
   for (const n of (await readdir(hostDir)).sort()) {
     if (o.signal?.aborted) throw new Error('commit cancelled');
     const host = join(hostDir, n);
@@ -73,7 +73,10 @@ async function walk(p: Pack, o: UpperDiffOptions, hostDir: string, rel: string, 
     const st = await lstat(host);
     if (o.hidden.has(path)) {
       const empty = st.isDirectory() ? !(await hasVisibleContent(o, host, path)) : st.isFile() && st.size === 0;
-      if (empty) continue;
+      if (empty) {
+        stats.skipped?.push(host);
+        continue;
+      }
     }
     const base: EntryHeader = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
     stats.entries++;

@@ -616,7 +616,15 @@ export interface ContainerLogsRequest {
    * (up to 64 KiB) with the time of its first line; for clients that show no
    * per-line times (docker logs without --timestamps), far fewer messages.
    */
-  merge?: boolean | undefined;
+  merge?:
+    | boolean
+    | undefined;
+  /**
+   * AwaitWriter (with follow): a run that ended just before the call still has its last records
+   * written by the log writer: wait for its end-of-run record (or a grace period) instead of
+   * ending at an empty log. For callers that open the logs right after a start (a build step).
+   */
+  awaitWriter?: boolean | undefined;
 }
 
 export interface LogEntry {
@@ -1333,7 +1341,14 @@ export interface CommitImageHeader {
     | string
     | undefined;
   /** Labels put on the new image's metadata (not its config), e.g. drydock.build. */
-  metadataLabels?: { [key: string]: string } | undefined;
+  metadataLabels?:
+    | { [key: string]: string }
+    | undefined;
+  /**
+   * Consume: the container has exited and goes right after the commit (a build step): its snapshot
+   * becomes the new layer's snapshot instead of a second extraction of the layer.
+   */
+  consume?: boolean | undefined;
 }
 
 export interface CommitImageHeader_MetadataLabelsEntry {
@@ -6043,6 +6058,7 @@ function createBaseContainerLogsRequest(): ContainerLogsRequest {
     until: undefined,
     tail: undefined,
     merge: false,
+    awaitWriter: false,
   };
 }
 
@@ -6071,6 +6087,9 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
     }
     if (message.merge !== undefined && message.merge !== false) {
       writer.uint32(64).bool(message.merge);
+    }
+    if (message.awaitWriter !== undefined && message.awaitWriter !== false) {
+      writer.uint32(72).bool(message.awaitWriter);
     }
     return writer;
   },
@@ -6152,6 +6171,14 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
             message.merge = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.awaitWriter = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6174,6 +6201,11 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
       until: isSet(object.until) ? fromJsonTimestamp(object.until) : undefined,
       tail: isSet(object.tail) ? globalThis.Number(object.tail) : undefined,
       merge: isSet(object.merge) ? globalThis.Boolean(object.merge) : false,
+      awaitWriter: isSet(object.awaitWriter)
+        ? globalThis.Boolean(object.awaitWriter)
+        : isSet(object.await_writer)
+        ? globalThis.Boolean(object.await_writer)
+        : false,
     };
   },
 
@@ -6203,6 +6235,9 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
     if (message.merge !== undefined && message.merge !== false) {
       obj.merge = message.merge;
     }
+    if (message.awaitWriter !== undefined && message.awaitWriter !== false) {
+      obj.awaitWriter = message.awaitWriter;
+    }
     return obj;
   },
 
@@ -6223,6 +6258,7 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
       : undefined;
     message.tail = object.tail ?? undefined;
     message.merge = object.merge ?? false;
+    message.awaitWriter = object.awaitWriter ?? false;
     return message;
   },
 };
@@ -15451,6 +15487,7 @@ function createBaseCommitImageHeader(): CommitImageHeader {
     containerConfigJson: Buffer.alloc(0),
     recordedContainer: "",
     metadataLabels: {},
+    consume: false,
   };
 }
 
@@ -15497,6 +15534,9 @@ export const CommitImageHeader: MessageFns<CommitImageHeader> = {
     globalThis.Object.entries(message.metadataLabels || {}).forEach(([key, value]: [string, string]) => {
       CommitImageHeader_MetadataLabelsEntry.encode({ key: key as any, value }, writer.uint32(106).fork()).join();
     });
+    if (message.consume !== undefined && message.consume !== false) {
+      writer.uint32(112).bool(message.consume);
+    }
     return writer;
   },
 
@@ -15623,6 +15663,14 @@ export const CommitImageHeader: MessageFns<CommitImageHeader> = {
             }
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.consume = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -15700,6 +15748,7 @@ export const CommitImageHeader: MessageFns<CommitImageHeader> = {
           {},
         )
         : {},
+      consume: isSet(object.consume) ? globalThis.Boolean(object.consume) : false,
     };
   },
 
@@ -15750,6 +15799,9 @@ export const CommitImageHeader: MessageFns<CommitImageHeader> = {
         });
       }
     }
+    if (message.consume !== undefined && message.consume !== false) {
+      obj.consume = message.consume;
+    }
     return obj;
   },
 
@@ -15779,6 +15831,7 @@ export const CommitImageHeader: MessageFns<CommitImageHeader> = {
       },
       {},
     );
+    message.consume = object.consume ?? false;
     return message;
   },
 };
