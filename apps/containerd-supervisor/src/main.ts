@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   server.addService(supervisorV1.ContainersService, containersService(manager, new CgroupStatsSource(new CgroupStatsReader()), { top: (pids, psArgs) => top(pids, psArgs) }, handlers));
   server.addService(supervisorV1.ExecService, execService(execs, handlers));
-  const committer = new ImageCommitter(images, manager, mounter, getfattr(), logger);
+  const committer = new ImageCommitter(images, manager, mounter, getfattr(), logger, localIngest);
   server.addService(supervisorV1.ImagesService, imagesService(images, manager, events, handlers, { puller, pusher, allTags }, { localBlobs: localIngest }, committer));
   server.addService(supervisorV1.ArchivesService, archivesService(new ArchiveManager(manager, mounter, logger), handlers));
   server.addService(supervisorV1.VolumesService, volumesService(volumes, (name) => manager.volumeUsers(name), handlers));

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import { lstat, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import type { supervisorV1, ctrTypesMount } from '@drydock/proto';
 import { RUNTIME_MOUNTPOINTS } from '../../archives/changes';
 import { cleanContainerPath, resolveInRoot } from '../../archives/root-path';
 import { overlayLayers, type RootfsMounter } from '../../archives/rootfs-mounter';
-import { addLeaseResource, LEASE_HEADER, writeBlob, type Descriptor } from '../content';
+import { addLeaseResource, ContentWriter, FileIngestWriter, ingestRef, LEASE_HEADER, writeBlob, type Descriptor, type LocalIngest } from '../content';
 import { GC_LABELS } from '../image-model';
 import { IMAGE_METADATA_PREFIX, tagReference, type ImageStore, type ResolvedImage } from '../image-store';
 import { referenceString, familiarString } from '../reference';
@@ -108,6 +108,8 @@ export class ImageCommitter {
     private readonly mounter: RootfsMounter,
     private readonly xattr: (path: string, name: string) => Promise<string | undefined>,
     logger: Logger,
+    /** containerd's content store reached through the filesystem (as pulls do): no gRPC copy of the layer. */
+    private readonly local?: LocalIngest,
   ) {
     this.log = logger.child({ component: 'image-committer' });
   }
@@ -233,10 +235,35 @@ export class ImageCommitter {
           }
         });
       const hidden = new Set([...RUNTIME_MOUNTPOINTS, ...t.mountTargets.map(cleanContainerPath)]);
-      const res = await this.images.ingestUncompressedLayer(upperDiffTar({ upper: layers.upper, hidden, lowerIsDir, xattr: this.xattr }, stats), leaseId);
+      const res = await this.writeLayer(upperDiffTar({ upper: layers.upper, hidden, lowerIsDir, xattr: this.xattr }, stats), leaseId);
       return { desc: res.desc, diffId: res.diffId, entries: stats.entries, upper: layers.upper, skipped: stats.skipped };
     } finally {
       if (paused) await this.containers.resume(id).catch((err) => this.log.warn({ err, containerId: id }, 'resume after commit failed'));
+    }
+  }
+
+  /** A layer tar we made ourselves (no validation needed) into the content store, hashed on the way. */
+  private async writeLayer(chunks: AsyncIterable<Buffer>, leaseId: string): Promise<{ desc: Descriptor; diffId: string }> {
+    const cc = this.images.containerd;
+    const ref = ingestRef('drydock-commit');
+    const opts = { leaseId, timeoutMs: TIMEOUT_MS };
+    const w = this.local ? new FileIngestWriter(cc, this.local, ref, opts, this.log) : new ContentWriter(cc, ref, opts);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await w.open();
+      for await (const c of chunks) {
+        hash.update(c);
+        size += c.length;
+        await w.write(c);
+      }
+      const diffId = `sha256:${hash.digest('hex')}`;
+      const res = await w.commit(size, diffId, { [GC_LABELS.uncompressed]: diffId });
+      if (res.existed) await addLeaseResource(cc, leaseId, { id: diffId, type: 'content' });
+      return { desc: { mediaType: MediaTypes.OciLayer, digest: diffId, size: String(size) }, diffId };
+    } catch (err) {
+      await w.abort().catch(() => undefined);
+      throw err;
     }
   }
 
