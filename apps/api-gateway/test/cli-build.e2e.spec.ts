@@ -178,6 +178,8 @@ describe('docker CLI: build (legacy builder)', () => {
     expect(await s.docker(['run', '--rm', 'e2e/b6', 'cat', '/v'])).toMatchObject({ stdout: 'v=given\n' });
     const h = await s.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'e2e/b6']);
     expect(h.stdout.split('\n')[0]).toBe('|1 V=given /bin/sh -c echo "v=$V" > /v');
+    // build args and the step container's own labels stay out of the image (CommitBuildStep: config as given)
+    expect(await inspect('e2e/b6', '{{json .Config.Env}} {{json .Config.Labels}}')).toBe('["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] null');
   });
 
   it('docker build - reads a Dockerfile from stdin; -q prints only the id', async () => {

@@ -133,7 +133,9 @@ export class ImageCommitter {
     let containerConfig: ImageRunConfig;
     if (info) {
       const own = containerDockerConfig(info.config ?? {}, parent?.config.config);
-      config = commitMerge(applyChanges(req.config ?? own, changes), own);
+      // docker commit merges the container's own config in (daemon/commit.go); a build step that names
+      // its container_config commits its config as given (CommitBuildStep)
+      config = req.containerConfig ? applyChanges(req.config ?? own, changes) : commitMerge(applyChanges(req.config ?? own, changes), own);
       containerConfig = req.containerConfig ?? own;
     } else {
       config = applyChanges(req.config ?? parent?.config.config ?? {}, changes);
