@@ -45,10 +45,15 @@ const cfg = {
   pullRuns: opt('pull-runs', 5, 1),
   pullConcurrency: opt('pull-concurrency', 10, 3),
   pullConcurrentRounds: opt('pull-concurrent-rounds', 3, 1),
+  buildRuns: opt('build-runs', 5, 1),
+  // MB each of the three RUN steps of the cold build writes; smoke: 1
+  buildMb: opt('build-mb', 30, 1),
+  buildFiles: opt('build-files', 2000, 20),
+  stageSleepS: opt('stage-sleep', 2, 0.2),
 };
 // Workload groups: containers (run, memory, parallel, N containers), logs, pull.
 const onlyArg = argv.indexOf('--only') >= 0 ? argv[argv.indexOf('--only') + 1].split(',') : undefined;
-const want = (group: 'containers' | 'logs' | 'pull') => !onlyArg || onlyArg.includes(group);
+const want = (group: 'containers' | 'logs' | 'pull' | 'build') => !onlyArg || onlyArg.includes(group);
 const outArg = argv.indexOf('--out') >= 0 ? argv[argv.indexOf('--out') + 1] : '';
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outDir = resolve(repo, outArg || join('bench-results', smoke ? `smoke-${stamp}` : stamp));
@@ -101,7 +106,7 @@ function docker(engine: Engine, args: string[], opts: { keep?: boolean; count?: 
     child.on('close', (code) => {
       clearTimeout(timer);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (code !== 0) rej(new Error(`${engine.name}: docker ${args.join(' ')} exited ${code}: ${stderr.trim().slice(0, 500)}`));
+      if (code !== 0) rej(new Error(`${engine.name}: docker ${args.join(' ')} exited ${code}: ${stderr.trim().slice(-400)}`));
       else res({ code, stdout, stderr, ms, bytes });
     });
   });
@@ -319,6 +324,61 @@ async function pullWorkloads(dd: DrydockEngine, dk: DockerEngine, engines: Engin
   }
 }
 
+/**
+ * docker build with the legacy builder on both (the CLI without buildx, DOCKER_BUILDKIT=0), step
+ * containers without network (the private dockerd has no bridge). Cold builds use --no-cache.
+ */
+async function buildWorkloads(dd: DrydockEngine, dk: DockerEngine, engines: Engine[], workload: Workload): Promise<void> {
+  const both = (m: Map<Engine, number[]>) => ({ drydock: stats(m.get(dd)!), docker: stats(m.get(dk)!) });
+  const base = join(dk.dir, 'build-contexts');
+  const ctx = (name: string, files: Record<string, string>) => {
+    const d = join(base, name);
+    mkdirSync(d, { recursive: true });
+    for (const [f, c] of Object.entries(files)) {
+      mkdirSync(join(d, f, '..'), { recursive: true });
+      writeFileSync(join(d, f), c);
+    }
+    return d;
+  };
+  const build = async (e: Engine, args: string[]) => (await docker(e, ['build', '--network', 'none', ...args], { timeoutMs: 600000 })).ms / 1000;
+  const runs = ['RUN dd if=/dev/urandom of=/a bs=1M count={MB} 2>/dev/null', 'RUN dd if=/dev/urandom of=/b bs=1M count={MB} 2>/dev/null', 'RUN dd if=/dev/urandom of=/c bs=1M count={MB} 2>/dev/null'].map((r) => r.replace('{MB}', String(cfg.buildMb)));
+  const cold = ctx('cold', { Dockerfile: ['FROM busybox', 'ENV A=1', runs[0], 'LABEL l=1', runs[1], 'WORKDIR /w', runs[2], 'CMD ["sh"]', ''].join('\n') });
+  await workload(`\`build\` cold: 3 RUN steps writing ${cfg.buildMb} MB each + 4 metadata steps (--no-cache)`, 's', async () => {
+    const m = await alternate('build cold', engines, cfg.buildRuns, async (e) => build(e, ['--no-cache', '-t', 'bench/cold', cold]));
+    done();
+    return { ...both(m), target: 'Drydock <= Docker' };
+  });
+  await workload('`build` of the same Dockerfile, fully cached', 's', async () => {
+    for (const e of engines) await build(e, ['-t', 'bench/cold', cold]);
+    const m = await alternate('build cached', engines, cfg.buildRuns, async (e) => build(e, ['-t', 'bench/cold', cold]));
+    done();
+    return { ...both(m), target: 'Drydock <= Docker' };
+  });
+  const sleep = cfg.stageSleepS;
+  const stages = ctx('stages', {
+    Dockerfile: [1, 2, 3].flatMap((i) => [`FROM busybox AS s${i}`, `RUN sleep ${sleep} && echo ${i} > /out${i}`]).concat(['FROM busybox', 'COPY --from=s1 /out1 /', 'COPY --from=s2 /out2 /', 'COPY --from=s3 /out3 /', '']).join('\n'),
+  });
+  await workload(`\`build\` of 4 stages, the first 3 independent (each sleeps ${sleep} s), the 4th copying from each (--no-cache)`, 's', async () => {
+    const m = await alternate('build stages', engines, cfg.buildRuns, async (e) => build(e, ['--no-cache', '-t', 'bench/stages', stages]));
+    done();
+    return { ...both(m), target: 'Drydock <= 0.5x Docker' };
+  });
+  const files: Record<string, string> = { Dockerfile: 'FROM busybox\nCOPY files /files\n' };
+  for (let i = 0; i < cfg.buildFiles; i++) files[`files/d${i % 20}/f${i}.txt`] = `file ${i}\n`;
+  const many = ctx('files', files);
+  await workload(`\`build\` copying a context of ${cfg.buildFiles} small files (--no-cache)`, 's', async () => {
+    const m = await alternate('build files', engines, cfg.buildRuns, async (e) => build(e, ['--no-cache', '-t', 'bench/files', many]));
+    done();
+    return { ...both(m), target: 'Drydock <= Docker' };
+  });
+  await new Promise((r) => setTimeout(r, 2000));
+  await workload('builder idle resident memory (after the builds)', 'MB', async () => {
+    const mb = rssMb([{ role: 'builder', pid: dd.builderPid }]);
+    return { drydock: stats([mb])!, target: 'Drydock < 60 MB' };
+  });
+  for (const e of engines) await removeAll(e);
+}
+
 async function main(): Promise<void> {
   const dd = new DrydockEngine();
   const dk = new DockerEngine();
@@ -342,7 +402,7 @@ async function main(): Promise<void> {
       const msg = (err as Error).message.split('\n')[0];
       failures.push(`${name}: ${msg}`);
       rows.push({ workload: name, unit, notMeasured: `failed: ${msg}` });
-      console.error(`workload failed: ${name}: ${msg}`);
+      console.error(`workload failed: ${name}: ${(err as Error).message}`);
       await Promise.allSettled(engines.map(removeAll));
     }
   };
@@ -443,6 +503,7 @@ async function main(): Promise<void> {
     });
 
     if (want('pull')) await pullWorkloads(dd, dk, engines, rows, workload, pullNotes);
+    if (want('build')) await buildWorkloads(dd, dk, engines, workload);
   } finally {
     progress('stopping both engines');
     const stopped = await stopAll();

@@ -18,6 +18,9 @@ const schema = z
     DRYDOCK_GATEWAY_CALL_TIMEOUT_MS: envInt(60000),
     DRYDOCK_GATEWAY_MAX_JSON_BYTES: envInt(4 * 1024 * 1024),
     DRYDOCK_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    // Builds: their queue and output live in Redis; the context upload is limited (dockerd has no limit).
+    DRYDOCK_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+    DRYDOCK_BUILD_CONTEXT_MAX_BYTES: envInt(8 * 1024 * 1024 * 1024),
   })
   .superRefine((e, ctx) => {
     if (!e.DRYDOCK_GATEWAY_TCP) return;
@@ -45,6 +48,8 @@ const schema = z
     callTimeoutMs: e.DRYDOCK_GATEWAY_CALL_TIMEOUT_MS,
     maxJsonBytes: e.DRYDOCK_GATEWAY_MAX_JSON_BYTES,
     logLevel: e.DRYDOCK_LOG_LEVEL,
+    redisUrl: e.DRYDOCK_REDIS_URL,
+    buildContextMaxBytes: e.DRYDOCK_BUILD_CONTEXT_MAX_BYTES,
   }));
 
 export type GatewayConfig = z.infer<typeof schema>;

@@ -16,6 +16,9 @@ import { registerStreamRoutes } from './routes/streams.routes';
 import { registerSystemRoutes } from './routes/system.routes';
 import { registerVolumeRoutes } from './routes/volumes.routes';
 import type { RouteDeps } from './routes/deps';
+import { Redis } from 'ioredis';
+import { BuildService } from './build/build-service';
+import { registerBuildRoutes } from './routes/build.routes';
 
 const VERSION = '20.10.24-drydock';
 
@@ -47,6 +50,11 @@ async function main(): Promise<void> {
   registerRegistryRoutes(router, registry);
   registerVolumeRoutes(router, deps);
   registerEventRoutes(router, deps);
+  // Redis carries builds only: connected lazily, commands wait out a Redis restart
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  redis.on('error', (err) => log.debug({ err }, 'redis connection error'));
+  const builds = new BuildService(redis, { registryProxyUrl: config.registryProxyUrl, maxContextBytes: config.buildContextMaxBytes }, logger);
+  registerBuildRoutes(router, builds, nodes);
 
   const server = new GatewayServer(router, logger);
   await server.listen({ socketPath: config.socketPath, socketMode: config.socketMode, tcp: config.tcp, tls: config.tls });
@@ -60,6 +68,8 @@ async function main(): Promise<void> {
     setTimeout(() => process.exit(0), 3000).unref();
     await server.close();
     supervisor.close();
+    await builds.close();
+    redis.disconnect();
     if (natsPromise) await (await natsPromise.catch(() => undefined))?.close();
     process.exit(0);
   };

@@ -19,7 +19,8 @@ import { imagesService } from './grpc/images.service';
 import { nodeService } from './grpc/node.service';
 import { archivesService } from './grpc/archives.service';
 import { volumesService } from './grpc/volumes.service';
-import { ArchiveManager, VolumeCopyUp } from './archives/archive-manager';
+import { ArchiveManager, getfattr, VolumeCopyUp } from './archives/archive-manager';
+import { ImageCommitter } from './images/commit/image-committer';
 import { RootfsMounter } from './archives/rootfs-mounter';
 import { VolumeStore } from './volumes/volume-store';
 import { diskUsage } from './node/disk-usage';
@@ -122,7 +123,8 @@ async function main(): Promise<void> {
   const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   server.addService(supervisorV1.ContainersService, containersService(manager, new CgroupStatsSource(new CgroupStatsReader()), { top: (pids, psArgs) => top(pids, psArgs) }, handlers));
   server.addService(supervisorV1.ExecService, execService(execs, handlers));
-  server.addService(supervisorV1.ImagesService, imagesService(images, manager, events, handlers, { puller, pusher, allTags }, { localBlobs: localIngest }));
+  const committer = new ImageCommitter(images, manager, mounter, getfattr(), logger, localIngest);
+  server.addService(supervisorV1.ImagesService, imagesService(images, manager, events, handlers, { puller, pusher, allTags }, { localBlobs: localIngest }, committer));
   server.addService(supervisorV1.ArchivesService, archivesService(new ArchiveManager(manager, mounter, logger), handlers));
   server.addService(supervisorV1.VolumesService, volumesService(volumes, (name) => manager.volumeUsers(name), handlers));
   server.addService(

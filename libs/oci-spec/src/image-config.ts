@@ -94,6 +94,11 @@ function parseOptInterval(flag: string, value: string | undefined): number {
   return d;
 }
 
+/** HEALTHCHECK's arguments and flags as instructions.parseHealthcheck reads them (Docker's texts on errors). */
+export function parseHealthcheckInstruction(node: DockerfileNode): HealthConfig {
+  return parseHealthcheck(node);
+}
+
 function parseHealthcheck(node: DockerfileNode): HealthConfig {
   if (node.args.length === 0) throw new InvalidArgumentError('HEALTHCHECK requires at least one argument');
   const typ = node.args[0].toUpperCase();

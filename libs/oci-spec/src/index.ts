@@ -66,6 +66,7 @@ export {
 } from './reference';
 export {
   applyChanges,
+  parseHealthcheckInstruction,
   mergeConfig,
   mergeContainerConfig,
   validateContainerConfig,
@@ -92,3 +93,4 @@ export {
 export { parsePortSpec, parseExposedPorts, type PortMapping } from './ports';
 export { parseDockerfile, type DockerfileNode, type ParsedDockerfile } from './dockerfile-parser';
 export { processWord, processWords, buildEnvMap } from './shell-lex';
+export { goQuote, goQuoteSlice, parseGoDuration, goAtoi } from './go-compat';

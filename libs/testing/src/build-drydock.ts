@@ -7,6 +7,7 @@ export interface DrydockBuild {
   supervisor: string;
   gateway: string;
   registryProxy: string;
+  builder: string;
   /** The native log writer the supervisor hands to each container run. */
   logger: string;
 }
@@ -17,11 +18,12 @@ export interface DrydockBuild {
  * race `dist/` of a running stack.
  */
 export function buildDrydock(outDir: string): DrydockBuild {
-  execFileSync(process.execPath, [join(repo, 'tools/build/build.mjs'), '--out', outDir, 'containerd-supervisor', 'api-gateway', 'registry-proxy'], { stdio: 'pipe' });
+  execFileSync(process.execPath, [join(repo, 'tools/build/build.mjs'), '--out', outDir, 'containerd-supervisor', 'api-gateway', 'registry-proxy', 'builder'], { stdio: 'pipe' });
   return {
     supervisor: join(outDir, 'apps/containerd-supervisor/main.js'),
     gateway: join(outDir, 'apps/api-gateway/main.js'),
     registryProxy: join(outDir, 'apps/registry-proxy/main.js'),
+    builder: join(outDir, 'apps/builder/main.js'),
     logger: join(outDir, 'native/drydock-logger'),
   };
 }

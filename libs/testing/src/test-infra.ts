@@ -16,6 +16,8 @@ export interface TestInfraOptions {
   containerd?: boolean;
   nats?: boolean;
   redis?: boolean;
+  /** Redis keeps its data in an append-only file across restarts (as the stack's does). */
+  redisPersistent?: boolean;
   /** A distribution registry; an object sets basic-auth users. */
   registry?: boolean | Pick<RegistryOptions, 'htpasswd'>;
   /** Prefix of the temporary directory. */
@@ -64,7 +66,7 @@ export async function startTestInfra(opts: TestInfraOptions): Promise<TestInfra>
       starts.push(infra.nats.start());
     }
     if (opts.redis) {
-      infra.redis = new RedisServerProcess({ dir: join(dir, 'redis'), dieWithParent: true });
+      infra.redis = new RedisServerProcess({ dir: join(dir, 'redis'), dieWithParent: true, persistent: opts.redisPersistent });
       starts.push(infra.redis.start());
     }
     if (opts.registry) {

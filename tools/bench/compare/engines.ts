@@ -177,10 +177,16 @@ export class DrydockEngine implements Engine {
   private supervisor?: ChildProcess;
   private gateway?: ChildProcess;
   private registryProxy?: ChildProcess;
+  private builder?: ChildProcess;
   private stopping?: Promise<void>;
 
+  /** The builder's pid (its idle memory is a row of its own). */
+  get builderPid(): number {
+    return this.builder?.pid ?? 0;
+  }
+
   async start(): Promise<void> {
-    const infra = await startTestInfra({ containerd: true, nats: true, name: 'bench-dd' });
+    const infra = await startTestInfra({ containerd: true, nats: true, redis: true, redisPersistent: true, name: 'bench-dd' });
     this.infra = infra;
     const build = buildDrydock(join(infra.dir, 'build'));
     this.logger = build.logger;
@@ -197,6 +203,7 @@ export class DrydockEngine implements Engine {
       DRYDOCK_NATS_URL: infra.nats!.url,
       DRYDOCK_LOG_LEVEL: process.env.DRYDOCK_BENCH_LOG_LEVEL ?? 'warn',
       DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl,
+      DRYDOCK_REDIS_URL: infra.redis!.url,
     };
     this.registryProxy = spawn(process.execPath, [...nodeFlags, build.registryProxy], {
       env: { ...env, DRYDOCK_REGISTRY_PROXY_LISTEN: `127.0.0.1:${proxyPort}` },
@@ -225,6 +232,15 @@ export class DrydockEngine implements Engine {
       if (gw.exitCode !== null) throw new Error(`gateway exited with ${gw.exitCode}:\n${this.logTail('gateway')}`);
       return dockerPingOk(this.socket);
     }, 30000, `gateway on ${this.socket}`);
+    this.builder = spawn(process.execPath, [...nodeFlags, build.builder], {
+      env: { ...env, DRYDOCK_SUPERVISOR_ADDRESS: `127.0.0.1:${port}`, DRYDOCK_LOG_LEVEL: 'info' },
+      stdio: ['ignore', this.logFile('builder'), this.logFile('builder')],
+    });
+    const bd = this.builder;
+    await waitFor(async () => {
+      if (bd.exitCode !== null) throw new Error(`builder exited with ${bd.exitCode}:\n${this.logTail('builder')}`);
+      return this.logTail('builder', 100).includes('builder ready');
+    }, 30000, 'builder ready');
   }
 
   private logFile(name: string): number {
@@ -232,11 +248,11 @@ export class DrydockEngine implements Engine {
   }
 
   /** Where each service writes its log (the pull breakdown reads them). */
-  logPath(name: 'supervisor' | 'gateway' | 'registry-proxy'): string {
+  logPath(name: 'supervisor' | 'gateway' | 'registry-proxy' | 'builder'): string {
     return join(this.infra?.dir ?? '', `${name}.log`);
   }
 
-  logTail(name: 'supervisor' | 'gateway' | 'registry-proxy', lines = 30): string {
+  logTail(name: 'supervisor' | 'gateway' | 'registry-proxy' | 'builder', lines = 30): string {
     const f = this.logPath(name);
     return existsSync(f) ? readFileSync(f, 'utf8').split('\n').slice(-lines).join('\n') : '';
   }
@@ -246,6 +262,8 @@ export class DrydockEngine implements Engine {
       { role: 'supervisor', pid: this.supervisor?.pid ?? 0 },
       { role: 'gateway', pid: this.gateway?.pid ?? 0 },
       { role: 'registry-proxy', pid: this.registryProxy?.pid ?? 0 },
+      { role: 'builder', pid: this.builder?.pid ?? 0 },
+      { role: 'redis', pid: this.infra?.redis?.pid ?? 0 },
       { role: 'containerd', pid: this.infra?.containerd?.process.pid ?? 0 },
       { role: 'nats', pid: this.infra?.nats?.pid ?? 0 },
     ].filter((p) => p.pid > 0);
@@ -263,6 +281,7 @@ export class DrydockEngine implements Engine {
 
   private async doStop(): Promise<void> {
     await terminate(this.gateway);
+    await terminate(this.builder);
     await terminate(this.supervisor);
     await terminate(this.registryProxy);
     // deletes every container, kills leftover shims, unmounts and removes the directory

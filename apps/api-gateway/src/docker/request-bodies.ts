@@ -255,4 +255,6 @@ export const bodies = {
   execStart: { type: execStartType, emptyMessage: GOT_EOF },
   volumeCreate: { type: volumeCreateType, emptyMessage: GOT_EOF },
   auth: { type: authConfigType, emptyMessage: EOF },
+  // POST /commit: dockerd decodes the container config with create's decoder and takes an empty body
+  commit: { type: containerCreateType, emptyMessage: EOF },
 } satisfies Record<string, JsonBody<unknown>>;

@@ -73,6 +73,48 @@ export function toDockerConfig(c: supervisorV1.ImageConfig | undefined): Record<
   };
 }
 
+type RawConfig = Record<string, unknown>;
+
+/** container.Config as dockerd prints it, from an image config blob's `config`/`container_config` (every field, Go's order). */
+export function dockerConfigFromBlob(x: RawConfig | undefined): Record<string, unknown> {
+  const c = x ?? {};
+  const has = (k: string) => c[k] !== undefined && c[k] !== null;
+  const nonEmptyObj = (k: string) => has(k) && typeof c[k] === 'object' && Object.keys(c[k] as object).length > 0;
+  return {
+    Hostname: c.Hostname ?? '',
+    Domainname: c.Domainname ?? '',
+    User: c.User ?? '',
+    AttachStdin: c.AttachStdin ?? false,
+    AttachStdout: c.AttachStdout ?? false,
+    AttachStderr: c.AttachStderr ?? false,
+    ...(nonEmptyObj('ExposedPorts') ? { ExposedPorts: c.ExposedPorts } : {}),
+    Tty: c.Tty ?? false,
+    OpenStdin: c.OpenStdin ?? false,
+    StdinOnce: c.StdinOnce ?? false,
+    Env: c.Env ?? null,
+    Cmd: c.Cmd ?? null,
+    ...(has('Healthcheck') ? { Healthcheck: c.Healthcheck } : {}),
+    ...(c.ArgsEscaped ? { ArgsEscaped: true } : {}),
+    Image: c.Image ?? '',
+    Volumes: c.Volumes ?? null,
+    WorkingDir: c.WorkingDir ?? '',
+    Entrypoint: c.Entrypoint ?? null,
+    OnBuild: c.OnBuild ?? null,
+    Labels: c.Labels ?? null,
+    ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
+    ...(Array.isArray(c.Shell) && c.Shell.length ? { Shell: c.Shell } : {}),
+  };
+}
+
+function parseBlob(b: Uint8Array | undefined): RawConfig | undefined {
+  if (!b || b.length === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.from(b).toString('utf8')) as RawConfig;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * types.ImageInspect of API 1.41. RepoTags/RepoDigests are never null there.
  * The supervisor does not report the parent, build container, docker version
@@ -80,18 +122,19 @@ export function toDockerConfig(c: supervisorV1.ImageConfig | undefined): Record<
  */
 export function toImageInspect(i: supervisorV1.InspectImageResponse, graphDriver: string): Record<string, unknown> {
   const size = Number(i.size ?? 0);
+  const blob = parseBlob(i.configJson);
   return {
     Id: i.id ?? '',
     RepoTags: i.repoTags ?? [],
     RepoDigests: i.repoDigests ?? [],
-    Parent: '',
+    Parent: i.parent ?? '',
     Comment: i.comment ?? '',
     Created: rfc3339Nano(i.created),
-    Container: '',
-    ContainerConfig: toDockerConfig(undefined),
-    DockerVersion: '',
+    Container: (blob?.container as string | undefined) ?? '',
+    ContainerConfig: blob ? dockerConfigFromBlob(blob.container_config as RawConfig | undefined) : toDockerConfig(undefined),
+    DockerVersion: (blob?.docker_version as string | undefined) ?? '',
     Author: i.author ?? '',
-    Config: toDockerConfig(i.config),
+    Config: blob ? dockerConfigFromBlob(blob.config as RawConfig | undefined) : toDockerConfig(i.config),
     Architecture: i.architecture ?? '',
     Os: i.os ?? '',
     Size: size,

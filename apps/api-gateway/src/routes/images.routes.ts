@@ -6,6 +6,8 @@ import type { SupervisorClient } from '../backend/supervisor-client';
 import { containerSummaryJson } from '../docker/container-json';
 import { dockerStorageDriver } from '../docker/storage-driver';
 import { boolParam, FilterArgs } from '../http/query';
+import { decodeBody } from '../http/go-json';
+import { bodies } from '../docker/request-bodies';
 import { pumpBody } from '../http/upload';
 import { toDeleteItems, toDockerVolume, toHistory, toImageInspect, toImageSummary, unixSeconds } from '../images/image-json';
 import { hasTagOrDigest, joinReference, parseImagePath } from '../images/image-path';
@@ -79,6 +81,33 @@ export function registerImageRoutes(router: Router, deps: Pick<RouteDeps, 'nodes
     const s = sc();
     const res = await s.call(s.images, s.images.removeImage, { ref: name, force: boolParam(ctx.query, 'force'), noPrune: boolParam(ctx.query, 'noprune') });
     ctx.send(200, toDeleteItems(res.untagged, res.deleted));
+  });
+
+  // docker commit (dockerd serves it from its image router): 201 {"Id"} once the image exists.
+  router.on('POST', '/commit', async (ctx) => {
+    const raw = await ctx.rawBody();
+    const body = raw.toString('utf8').trim() === '' ? undefined : decodeBody(bodies.commit, raw);
+    const q = ctx.query;
+    // dockerd pauses by default from API 1.13 on; pause=0 turns it off
+    const pause = q.get('pause') === null || q.get('pause') === '' ? true : boolParam(q, 'pause');
+    const s = sc();
+    const res = await new Promise<supervisorV1.CommitImageResponse>((resolve, reject) => {
+      const call = s.images.commitImage(new Metadata(), { deadline: Date.now() + 60 * 60_000 }, (err, r) => (err ? reject(fromGrpcError(err)) : resolve(r)));
+      call.write({
+        header: {
+          containerId: q.get('container') ?? '',
+          repository: q.get('repo') ?? '',
+          tag: q.get('tag') ?? '',
+          comment: q.get('comment') ?? '',
+          author: q.get('author') ?? '',
+          pause,
+          changes: q.getAll('changes'),
+          configJson: body ? Buffer.from(JSON.stringify(body)) : Buffer.alloc(0),
+        },
+      });
+      call.end();
+    });
+    ctx.send(201, { Id: res.id ?? '' });
   });
 
   router.on('GET', '/system/df', async (ctx) => {
@@ -172,11 +201,13 @@ async function* grpcMessages<T>(call: ClientReadableStream<T>): AsyncIterable<T>
 
 /** types.DiskUsage of API 1.41 from the node's usage plus the image, container and volume listings. */
 async function diskUsage(s: SupervisorClient): Promise<Record<string, unknown>> {
-  const [du, images, containers, volumes] = await Promise.all([
+  const [du, images, containers, volumes, cache] = await Promise.all([
     s.call(s.node, s.node.getDiskUsage, {}, 5 * 60_000),
-    s.call(s.images, s.images.listImages, { all: true, filters: [] }),
+    // dockerd's df lists images as `docker images` does: intermediate build images are Build Cache
+    s.call(s.images, s.images.listImages, { all: false, filters: [] }),
     s.call(s.containers, s.containers.listContainers, { all: true, limit: 0, filters: [] }),
     s.call(s.volumes, s.volumes.listVolumes, { filters: [] }),
+    s.call(s.images, s.images.buildCache, {}, 5 * 60_000),
   ]);
   const imageUsage = new Map((du.images ?? []).map((u) => [u.id ?? '', u]));
   const containerUsage = new Map((du.containers ?? []).map((u) => [u.id ?? '', u]));
@@ -196,6 +227,23 @@ async function diskUsage(s: SupervisorClient): Promise<Record<string, unknown>> 
       const u = volumeUsage.get(v.name ?? '');
       return toDockerVolume({ ...v, refCount: u?.refCount ?? v.refCount, size: u?.size ?? v.size }, true);
     }),
-    BuildCache: [],
+    BuildCache: (cache.records ?? []).map(buildCacheJson),
+  };
+}
+
+/** types.BuildCache of API 1.41 for a legacy cache record (an intermediate build image). */
+export function buildCacheJson(r: supervisorV1.BuildCacheRecord): Record<string, unknown> {
+  const created = r.created?.seconds ? new Date(Number(r.created.seconds) * 1000).toISOString() : '0001-01-01T00:00:00Z';
+  return {
+    ID: (r.id ?? '').replace(/^sha256:/, ''),
+    Parent: (r.parent ?? '').replace(/^sha256:/, ''),
+    Type: 'regular',
+    Description: r.description ?? '',
+    InUse: !!r.inUse,
+    Shared: !!r.shared,
+    Size: Number(r.size ?? 0),
+    CreatedAt: created,
+    LastUsedAt: created,
+    UsageCount: 0,
   };
 }

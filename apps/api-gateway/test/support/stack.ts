@@ -82,12 +82,13 @@ export class DockerStack {
   private supervisor?: ChildProcess;
   private gateway?: ChildProcess;
   private registryProxy?: ChildProcess;
+  private builder?: ChildProcess;
   private stateDir = '';
   private dockerConfig = '';
   private readonly clis = new Set<ChildProcess>();
 
   async setup(name = 'e2e'): Promise<void> {
-    this.infra = await startTestInfra({ containerd: true, nats: true, registry: true, name });
+    this.infra = await startTestInfra({ containerd: true, nats: true, redis: true, redisPersistent: true, registry: true, name });
     this.build = buildDrydock(join(this.infra.dir, 'build'));
     this.stateDir = join(this.infra.dir, 'state');
     this.socket = join(this.infra.dir, 'd.sock');
@@ -101,6 +102,7 @@ export class DockerStack {
     await this.startRegistryProxy();
     await this.startSupervisor();
     await this.startGateway();
+    await this.startBuilder();
     this.images = new supervisorV1.ImagesClient(`127.0.0.1:${this.supervisorPort}`, credentials.createInsecure());
     await this.importBusybox();
   }
@@ -110,7 +112,7 @@ export class DockerStack {
   }
 
   /** Last lines of a service's log, for failure messages. */
-  logTail(name: 'supervisor' | 'gateway' | 'registry-proxy', lines = 30): string {
+  logTail(name: 'supervisor' | 'gateway' | 'registry-proxy' | 'builder', lines = 30): string {
     try {
       return readFileSync(join(this.infra.dir, `${name}.log`), 'utf8').split('\n').slice(-lines).join('\n');
     } catch {
@@ -156,6 +158,7 @@ export class DockerStack {
         DRYDOCK_NATS_URL: this.infra.nats!.url,
         DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl,
         DRYDOCK_STATE_DIR: this.stateDir,
+        DRYDOCK_REDIS_URL: this.infra.redis!.url,
         DRYDOCK_LOG_LEVEL: 'debug',
       },
       stdio: ['ignore', this.logFile('gateway'), this.logFile('gateway')],
@@ -165,6 +168,53 @@ export class DockerStack {
       if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${this.logTail('gateway')}`);
       return dockerPingOk(this.socket);
     }, 30000, `gateway on ${this.socket}`);
+  }
+
+  /** Extra builder environment (lock durations of the resilience tests); set before setup() or a restart. */
+  builderEnv: Record<string, string> = {};
+
+  /** The builder (BullMQ worker); it logs "builder ready" once it takes jobs. */
+  async startBuilder(): Promise<void> {
+    const logName = 'builder';
+    const child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.builder], {
+      env: {
+        PATH: process.env.PATH,
+        DRYDOCK_STATE_DIR: this.stateDir,
+        DRYDOCK_REDIS_URL: this.infra.redis!.url,
+        DRYDOCK_SUPERVISOR_ADDRESS: `127.0.0.1:${this.supervisorPort}`,
+        DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl,
+        DRYDOCK_LOG_LEVEL: 'debug',
+        ...this.builderEnv,
+      },
+      stdio: ['ignore', this.logFile(logName), this.logFile(logName)],
+    });
+    this.builder = child;
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`builder exited with ${child.exitCode}:\n${this.logTail('builder')}`);
+      return this.logTail('builder', 200).includes('builder ready');
+    }, 30000, 'builder ready');
+  }
+
+  get builderPid(): number | undefined {
+    return this.builder?.pid;
+  }
+
+  /** SIGKILLs the builder, like a crash (mid-RUN, say); resolves once it is gone. */
+  async killBuilder(): Promise<void> {
+    const c = this.builder;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await gone;
+  }
+
+  /** SIGKILLs the supervisor (containers keep running in their shims). */
+  async killSupervisor(): Promise<void> {
+    const c = this.supervisor;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await gone;
   }
 
   get registryProxyUrl(): string {
@@ -354,6 +404,7 @@ export class DockerStack {
       return;
     }
     await this.killGateway();
+    await this.killBuilder();
     await this.killRegistryProxy();
     const s = this.supervisor;
     if (s && s.exitCode === null && s.signalCode === null) {

@@ -2,7 +2,7 @@ import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pack, type Header, type Pack } from 'tar-stream';
 
-type EntryHeader = Partial<Header> & Pick<Header, 'name'>;
+export type EntryHeader = Partial<Header> & Pick<Header, 'name'>;
 
 const CHUNK = 64 * 1024;
 
@@ -72,11 +72,13 @@ async function addTree(p: Pack, host: string, name: string, links: Map<string, s
   // sockets: Docker's archiver skips them
 }
 
-function entry(p: Pack, h: EntryHeader): Promise<void> {
+/** Writes one entry without content (directory, link, device, fifo, empty file). */
+export function entry(p: Pack, h: EntryHeader): Promise<void> {
   return new Promise((resolve, reject) => p.entry({ ...h, size: 0 }, (err) => (err ? reject(err) : resolve())));
 }
 
-async function fileEntry(p: Pack, h: EntryHeader, host: string): Promise<void> {
+/** Writes a regular file entry, streaming `host` in chunks. */
+export async function fileEntry(p: Pack, h: EntryHeader, host: string): Promise<void> {
   const size = h.size ?? 0;
   if (size === 0) {
     await new Promise<void>((resolve, reject) => p.entry(h, Buffer.alloc(0), (err) => (err ? reject(err) : resolve())));

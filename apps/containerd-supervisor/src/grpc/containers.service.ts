@@ -94,6 +94,7 @@ async function* logStream(m: ContainerManager, req: supervisorV1.ContainerLogsRe
     untilNs: until ? BigInt(until) : undefined,
     tail,
     signal,
+    awaitWriter: !!req.awaitWriter,
   });
   for await (const e of req.merge ? mergeEntries(it) : it) {
     yield { stream: toStdStream(e), data: e.data, time: nsToTimestamp(e.timeNs.toString()), partial: e.partial };

@@ -7,6 +7,8 @@ import { incoming, type Handlers } from './handlers';
 import type { LocalBlobs } from '../images/archive';
 import { imageArchiveHandlers } from './images-archive.service';
 import { imageDistributionHandlers, type DistributionDeps } from './images-distribution.service';
+import { imageCommitHandlers } from './images-commit.service';
+import type { ImageCommitter } from '../images/commit/image-committer';
 
 function rfc3339ToTimestamp(s: string | undefined): { seconds: string; nanos: number } | undefined {
   if (!s) return undefined;
@@ -17,7 +19,7 @@ function rfc3339ToTimestamp(s: string | undefined): { seconds: string; nanos: nu
 }
 
 /** Thin gRPC adapter over ImageStore (drydock.supervisor.v1.Images). */
-export function imagesService(images: ImageStore, containers: ContainerManager, events: EventAdapter, h: Handlers, distribution: Omit<DistributionDeps, 'events'>, archive: { localBlobs?: LocalBlobs } = {}): supervisorV1.ImagesServer {
+export function imagesService(images: ImageStore, containers: ContainerManager, events: EventAdapter, h: Handlers, distribution: Omit<DistributionDeps, 'events'>, archive: { localBlobs?: LocalBlobs } = {}, committer?: ImageCommitter): supervisorV1.ImagesServer {
   /** Docker's rmi/prune conflict rules need the image's containers, running ones first. */
   const isInUse = async (imageId: string) => {
     const u = containers.imageUsers(imageId);
@@ -26,6 +28,14 @@ export function imagesService(images: ImageStore, containers: ContainerManager, 
   return {
     ...imageDistributionHandlers(h, { ...distribution, events }),
     ...imageArchiveHandlers(h, images, events, archive.localBlobs),
+    ...(committer
+      ? imageCommitHandlers(h, committer, images, events, containers)
+      : {
+          commitImage: h.clientStream('CommitImage', async () => Promise.reject(new InvalidArgumentError('commit is not available'))),
+          readImagePaths: h.unary('ReadImagePaths', async () => Promise.reject(new InvalidArgumentError('not available'))),
+          listChildImages: h.unary('ListChildImages', async () => Promise.reject(new InvalidArgumentError('not available'))),
+          buildCache: h.unary('BuildCache', async () => Promise.reject(new InvalidArgumentError('not available'))),
+        }),
     importImage: h.clientStream('ImportImage', async (_messages: AsyncIterable<supervisorV1.ImportImageRequest>, call) => {
       const it = incoming<supervisorV1.ImportImageRequest>(call)[Symbol.asyncIterator]();
       const first = await it.next();
@@ -66,6 +76,7 @@ export function imagesService(images: ImageStore, containers: ContainerManager, 
     inspectImage: h.unary('InspectImage', async (req: supervisorV1.InspectImageRequest) => {
       const i = await images.inspectImage(req.ref ?? '');
       const history = await images.imageHistory(req.ref ?? '');
+      const resolved = await images.resolveImage(i.Id);
       const c = i.Config;
       return {
         id: i.Id,
@@ -89,6 +100,8 @@ export function imagesService(images: ImageStore, containers: ContainerManager, 
         diffIds: i.RootFS.Layers,
         comment: i.Comment,
         author: i.Author,
+        configJson: Buffer.from(JSON.stringify(resolved.config)),
+        parent: i.Parent,
         history: history.map((x) => ({ created: { seconds: String(x.Created), nanos: 0 }, createdBy: x.CreatedBy, comment: x.Comment, emptyLayer: x.Size === 0 && x.Id === '<missing>' })),
       };
     }),

@@ -5,7 +5,7 @@ import { applyChanges, chainIds, isIndexMediaType, isManifestMediaType, MediaTyp
 import { ctrImages } from '@drydock/proto';
 import type { ContainerdClient } from '../containerd/containerd-client';
 import { decompress, type Compression } from './compression';
-import { addLeaseResource, ContentWriter, ingestRef, LEASE_HEADER, readBlob, writeBlob, type Descriptor } from './content';
+import { addLeaseResource, contentInfo, ContentWriter, ingestRef, LEASE_HEADER, readBlob, writeBlob, type Descriptor } from './content';
 import { imageFilter, type Filter } from './image-filters';
 import {
   dockerRunConfig,
@@ -129,6 +129,10 @@ export interface ResolvedImage {
   /** Chain id of the whole layer stack: the parent snapshot of containers. */
   chainId: string;
   diffIds: string[];
+  /** The image it was committed on (`sha256:…`), from the config blob's metadata labels. */
+  parent?: string;
+  /** Metadata labels of the config blob (`drydock.image.*` prefix removed). */
+  metadata: Record<string, string>;
   /** Bytes; see the class comment. */
   size: number;
   /** Per layer, lowest first. */
@@ -184,6 +188,11 @@ export interface ImageDiskUsage {
 }
 
 const DANGLING_PREFIX = 'drydock-dangling@';
+/**
+ * Image metadata kept as labels of the config blob (dockerd keeps the same in imagedb/metadata, outside
+ * the config, so the id does not depend on it): `parent` (the image committed on) and commit labels.
+ */
+export const IMAGE_METADATA_PREFIX = 'drydock.image.';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 /** Manifests and configs are metadata; anything bigger is not one. */
 const MAX_METADATA_BLOB = 4 * 1024 * 1024;
@@ -198,6 +207,8 @@ interface TargetInfo {
   config: ImageConfig;
   diffIds: string[];
   chainIds: string[];
+  /** `drydock.image.*` labels of the config blob: `parent` and what a commit put there. */
+  metadata: Record<string, string>;
 }
 
 /** All records naming one image id. */
@@ -499,7 +510,10 @@ export class ImageStore {
     const entries = await this.entries();
     const filter = await imageFilter(opts.filters ?? [], async (ref) => Date.parse((await this.findEntry(ref, entries)).entry.config.created ?? ZERO_TIME));
     const out: ImageSummary[] = [];
+    const parents = new Set([...entries.values()].map((e) => e.metadata.parent).filter((p): p is string => !!p));
     for (const e of entries.values()) {
+      // dockerd: an untagged image with children is an intermediate (build) image, shown with -a only
+      if (!opts.all && e.references.length === 0 && parents.has(e.id)) continue;
       const created = e.config.created ?? ZERO_TIME;
       const labels = e.config.config?.Labels ?? {};
       const filterable = { id: e.id, references: e.references, labels, createdMs: Date.parse(created) };
@@ -536,7 +550,7 @@ export class ImageStore {
       Id: img.id,
       RepoTags: img.repoTags,
       RepoDigests: img.repoDigests,
-      Parent: c.parent ?? '',
+      Parent: img.parent ?? c.parent ?? '',
       Comment: c.comment ?? '',
       Created: img.created,
       Container: c.container ?? '',
@@ -554,6 +568,21 @@ export class ImageStore {
       RootFS: { Type: 'layers', Layers: img.diffIds },
       Metadata: { LastTagTime: entry.lastTagged && img.repoTags.length ? entry.lastTagged.toISOString() : ZERO_TIME },
     };
+  }
+
+  /** Images committed on `parentId` (with `''`: every image without a parent), for the build cache. */
+  async childImages(parentId: string): Promise<ResolvedImage[]> {
+    const out: ResolvedImage[] = [];
+    for (const e of (await this.entries()).values()) {
+      if ((e.metadata.parent ?? '') === parentId) out.push(await this.describeEntry(e));
+    }
+    return out;
+  }
+
+  /** Stores an uncompressed layer tar under the lease (validated while it streams): for commits. */
+  async ingestUncompressedLayer(data: AsyncIterable<Buffer>, leaseId: string): Promise<{ desc: Descriptor; diffId: string; size: number; entries: number }> {
+    const layer = await this.ingestLayer(data, leaseId);
+    return { desc: layer.desc, diffId: layer.diffId, size: layer.size, entries: layer.stats.entries };
   }
 
   /** `docker history`, newest first. */
@@ -596,7 +625,14 @@ export class ImageStore {
       for (const [i, name] of doomed.entries()) await this.deleteRecord(name, plan.deleteImage && i === doomed.length - 1);
       const deleted: string[] = [];
       if (plan.deleteImage) {
-        deleted.push(entry.id);
+        const gone = [entry];
+        // dockerd deletes the untagged parents too (unless noprune) that nothing else uses: a built
+        // image's intermediate step images go with it.
+        if (!opts.noPrune) gone.push(...(await this.unusedUntaggedParents(entry, opts.isInUse)));
+        for (const [i, e] of gone.entries()) {
+          if (i > 0) for (const [j, name] of e.recordNames.entries()) await this.deleteRecord(name, j === e.recordNames.length - 1);
+          deleted.push(e.id);
+        }
         for (const chain of [...entry.chainIds].reverse()) {
           if (!(await this.snapshotExists(chain))) {
             deleted.push(chain);
@@ -607,6 +643,22 @@ export class ImageStore {
       this.log.info({ imageId: entry.id, untagged, deleted: deleted.length }, 'image removed');
       return { untagged, deleted };
     });
+  }
+
+  /** The chain of untagged ancestors of `entry` that have no other child and no container (nearest first). */
+  private async unusedUntaggedParents(entry: ImageEntry, isInUse: (imageId: string) => Promise<ImageUsage>): Promise<ImageEntry[]> {
+    const entries = await this.entries();
+    const out: ImageEntry[] = [];
+    let child = entry;
+    for (let parentId = entry.metadata.parent; parentId; parentId = child.metadata.parent) {
+      const p = entries.get(parentId);
+      if (!p || p.references.length > 0) break;
+      const others = [...entries.values()].filter((e) => e.metadata.parent === parentId && e.id !== child.id);
+      if (others.length > 0 || (await isInUse(parentId)).containerIds.length > 0) break;
+      out.push(p);
+      child = p;
+    }
+    return out;
   }
 
   /**
@@ -765,6 +817,8 @@ export class ImageStore {
       manifestDigest: entry.manifestDigest,
       chainId: entry.chainIds[entry.chainIds.length - 1] ?? '',
       diffIds: entry.diffIds,
+      parent: entry.metadata.parent || undefined,
+      metadata: entry.metadata,
       size: layerSizes.reduce((a, b) => a + b, 0),
       layerSizes,
       created: entry.config.created ?? ZERO_TIME,
@@ -797,7 +851,11 @@ export class ImageStore {
     const manifest = parseJsonBlob<Manifest>(manifestBlob, `manifest ${manifestDigest}`);
     const config = parseJsonBlob<ImageConfig>(await read(manifest.config.digest), `config ${manifest.config.digest}`);
     const diffIds = config.rootfs?.diff_ids ?? [];
-    const info: TargetInfo = { target, manifestDigest, manifest, id: manifest.config.digest, config, diffIds, chainIds: chainIds(diffIds) };
+    const metadata: Record<string, string> = {};
+    for (const [k, v] of Object.entries((await contentInfo(this.cc, manifest.config.digest))?.labels ?? {})) {
+      if (k.startsWith(IMAGE_METADATA_PREFIX)) metadata[k.slice(IMAGE_METADATA_PREFIX.length)] = v;
+    }
+    const info: TargetInfo = { target, manifestDigest, manifest, id: manifest.config.digest, config, diffIds, chainIds: chainIds(diffIds), metadata };
     if (this.described.size >= DESCRIBE_CACHE_ENTRIES) this.described.delete(this.described.keys().next().value!);
     this.described.set(key, info);
     return info;
@@ -926,7 +984,7 @@ function importReference(h: ImportHeader): ImageReference | undefined {
 }
 
 /** The target of `docker tag` (moby's postImagesTag checks). */
-function tagReference(repository: string, tag?: string): ImageReference {
+export function tagReference(repository: string, tag?: string): ImageReference {
   const ref = parseNormalizedNamed(repository);
   if (ref.digest !== undefined) throw new InvalidArgumentError('refusing to create a tag with a digest reference');
   if (tag) {

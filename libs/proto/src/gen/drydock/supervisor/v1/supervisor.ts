@@ -616,7 +616,15 @@ export interface ContainerLogsRequest {
    * (up to 64 KiB) with the time of its first line; for clients that show no
    * per-line times (docker logs without --timestamps), far fewer messages.
    */
-  merge?: boolean | undefined;
+  merge?:
+    | boolean
+    | undefined;
+  /**
+   * AwaitWriter (with follow): a run that ended just before the call still has its last records
+   * written by the log writer: wait for its end-of-run record (or a grace period) instead of
+   * ending at an empty log. For callers that open the logs right after a start (a build step).
+   */
+  awaitWriter?: boolean | undefined;
 }
 
 export interface LogEntry {
@@ -893,7 +901,18 @@ export interface InspectImageResponse {
   diffIds?: string[] | undefined;
   comment?: string | undefined;
   author?: string | undefined;
-  history?: ImageHistoryEntry[] | undefined;
+  history?:
+    | ImageHistoryEntry[]
+    | undefined;
+  /**
+   * ConfigJson: the image config blob as stored (Docker/OCI image config JSON): every
+   * field of the run config (Healthcheck, OnBuild, Shell, ArgsEscaped...) and the history.
+   */
+  configJson?:
+    | Buffer
+    | undefined;
+  /** Parent: the image this one was committed on ("sha256:..."), empty for none. */
+  parent?: string | undefined;
 }
 
 export interface TagImageRequest {
@@ -1328,6 +1347,186 @@ export interface GetDiskUsageResponse {
   images?: ImageUsage[] | undefined;
   containers?: ContainerUsage[] | undefined;
   volumes?: Volume[] | undefined;
+}
+
+export interface CommitImageHeader {
+  /**
+   * ContainerId: commit this container's writable layer on its image. Empty: a
+   * child of `parent_image` with the streamed layer tar, or without a layer.
+   */
+  containerId?:
+    | string
+    | undefined;
+  /**
+   * ParentImage: image id or reference the new image is a child of when no
+   * container is given; empty means no parent (FROM scratch).
+   */
+  parentImage?:
+    | string
+    | undefined;
+  /**
+   * LayerTar: chunks of an uncompressed layer tar (Docker layer format: whiteouts
+   * as .wh. files) follow the header. Only without container_id.
+   */
+  layerTar?:
+    | boolean
+    | undefined;
+  /** Pause freezes a running container while its layer is read (docker commit --pause). */
+  pause?:
+    | boolean
+    | undefined;
+  /** Repository and Tag name the result (tag defaults to latest); empty repository: untagged. */
+  repository?: string | undefined;
+  tag?:
+    | string
+    | undefined;
+  /** Changes: Dockerfile instructions applied to the config (docker commit -c). */
+  changes?:
+    | string[]
+    | undefined;
+  /** Comment (-m) and Author (-a), recorded in the config and its history entry. */
+  comment?: string | undefined;
+  author?:
+    | string
+    | undefined;
+  /**
+   * ConfigJson: the new image's run config (Docker container.Config JSON) as is;
+   * empty: the container's config with `changes` applied (docker commit).
+   */
+  configJson?:
+    | Buffer
+    | undefined;
+  /**
+   * ContainerConfigJson: recorded as container_config, whose Cmd becomes the history's
+   * created_by (the builder's cache key); empty: the container's config.
+   */
+  containerConfigJson?:
+    | Buffer
+    | undefined;
+  /**
+   * RecordedContainer: the id written in the config's `container` field when no
+   * container is committed (a builder's metadata step names its step that way).
+   */
+  recordedContainer?:
+    | string
+    | undefined;
+  /** Labels put on the new image's metadata (not its config), e.g. drydock.build. */
+  metadataLabels?:
+    | { [key: string]: string }
+    | undefined;
+  /**
+   * Consume: the container has exited and goes right after the commit (a build step): its snapshot
+   * becomes the new layer's snapshot instead of a second extraction of the layer.
+   */
+  consume?: boolean | undefined;
+}
+
+export interface CommitImageHeader_MetadataLabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface CommitImageRequest {
+  header?: CommitImageHeader | undefined;
+  chunk?: Buffer | undefined;
+}
+
+export interface CommitImageResponse {
+  /** Id: "sha256:<config digest>". */
+  id?:
+    | string
+    | undefined;
+  /** EmptyLayer: the commit added no filesystem change (history empty_layer). */
+  emptyLayer?: boolean | undefined;
+}
+
+export interface ReadImagePathsRequest {
+  /** Image: id or reference; empty means an empty root filesystem (FROM scratch). */
+  image?: string | undefined;
+  paths?:
+    | string[]
+    | undefined;
+  /** ReadLimit: read the content of regular files up to this many bytes (0: none). */
+  readLimit?: string | undefined;
+}
+
+export interface ImagePathInfo {
+  /** Path as asked; Resolved: after following symlinks inside the root (absolute). */
+  path?: string | undefined;
+  resolved?: string | undefined;
+  exists?: boolean | undefined;
+  isDir?:
+    | boolean
+    | undefined;
+  /** Mode: permission bits; Uid/Gid owner; MtimeMs modification time. */
+  mode?: number | undefined;
+  uid?: number | undefined;
+  gid?: number | undefined;
+  mtimeMs?: string | undefined;
+  content?: Buffer | undefined;
+}
+
+export interface ReadImagePathsResponse {
+  paths?: ImagePathInfo[] | undefined;
+}
+
+export interface ListChildImagesRequest {
+  parentId?: string | undefined;
+}
+
+export interface ChildImage {
+  id?:
+    | string
+    | undefined;
+  /** ConfigJson: the child's image config blob (container_config is the cache key). */
+  configJson?:
+    | Buffer
+    | undefined;
+  /** MetadataLabels given at commit (drydock.build marks builder-made images). */
+  metadataLabels?: { [key: string]: string } | undefined;
+}
+
+export interface ChildImage_MetadataLabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface ListChildImagesResponse {
+  images?: ChildImage[] | undefined;
+}
+
+export interface BuildCacheRequest {
+  prune?: boolean | undefined;
+  all?: boolean | undefined;
+}
+
+export interface BuildCacheRecord {
+  /** Id: the intermediate image's id ("sha256:..."). */
+  id?: string | undefined;
+  parent?:
+    | string
+    | undefined;
+  /** Description: the step (its history created_by). */
+  description?:
+    | string
+    | undefined;
+  /** InUse: under a tagged image or a container's image; Shared: its layer is part of such an image. */
+  inUse?: boolean | undefined;
+  shared?:
+    | boolean
+    | undefined;
+  /** Size: bytes of the step's own layer (0 for metadata steps). */
+  size?: string | undefined;
+  created?: Timestamp | undefined;
+}
+
+export interface BuildCacheResponse {
+  records?:
+    | BuildCacheRecord[]
+    | undefined;
+  /** Deleted (with prune): ids removed, and the bytes they freed. */
+  deleted?: string[] | undefined;
+  spaceReclaimed?: string | undefined;
 }
 
 function createBaseStringList(): StringList {
@@ -5929,6 +6128,7 @@ function createBaseContainerLogsRequest(): ContainerLogsRequest {
     until: undefined,
     tail: undefined,
     merge: false,
+    awaitWriter: false,
   };
 }
 
@@ -5957,6 +6157,9 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
     }
     if (message.merge !== undefined && message.merge !== false) {
       writer.uint32(64).bool(message.merge);
+    }
+    if (message.awaitWriter !== undefined && message.awaitWriter !== false) {
+      writer.uint32(72).bool(message.awaitWriter);
     }
     return writer;
   },
@@ -6038,6 +6241,14 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
             message.merge = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.awaitWriter = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6060,6 +6271,11 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
       until: isSet(object.until) ? fromJsonTimestamp(object.until) : undefined,
       tail: isSet(object.tail) ? globalThis.Number(object.tail) : undefined,
       merge: isSet(object.merge) ? globalThis.Boolean(object.merge) : false,
+      awaitWriter: isSet(object.awaitWriter)
+        ? globalThis.Boolean(object.awaitWriter)
+        : isSet(object.await_writer)
+        ? globalThis.Boolean(object.await_writer)
+        : false,
     };
   },
 
@@ -6089,6 +6305,9 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
     if (message.merge !== undefined && message.merge !== false) {
       obj.merge = message.merge;
     }
+    if (message.awaitWriter !== undefined && message.awaitWriter !== false) {
+      obj.awaitWriter = message.awaitWriter;
+    }
     return obj;
   },
 
@@ -6109,6 +6328,7 @@ export const ContainerLogsRequest: MessageFns<ContainerLogsRequest> = {
       : undefined;
     message.tail = object.tail ?? undefined;
     message.merge = object.merge ?? false;
+    message.awaitWriter = object.awaitWriter ?? false;
     return message;
   },
 };
@@ -9962,6 +10182,8 @@ function createBaseInspectImageResponse(): InspectImageResponse {
     comment: "",
     author: "",
     history: [],
+    configJson: Buffer.alloc(0),
+    parent: "",
   };
 }
 
@@ -10010,6 +10232,12 @@ export const InspectImageResponse: MessageFns<InspectImageResponse> = {
       for (const v of message.history) {
         ImageHistoryEntry.encode(v!, writer.uint32(98).fork()).join();
       }
+    }
+    if (message.configJson !== undefined && message.configJson.length !== 0) {
+      writer.uint32(106).bytes(message.configJson);
+    }
+    if (message.parent !== undefined && message.parent !== "") {
+      writer.uint32(114).string(message.parent);
     }
     return writer;
   },
@@ -10135,6 +10363,22 @@ export const InspectImageResponse: MessageFns<InspectImageResponse> = {
             }
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.configJson = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.parent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -10175,6 +10419,12 @@ export const InspectImageResponse: MessageFns<InspectImageResponse> = {
       history: globalThis.Array.isArray(object?.history)
         ? object.history.map((e: any) => ImageHistoryEntry.fromJSON(e))
         : [],
+      configJson: isSet(object.configJson)
+        ? Buffer.from(bytesFromBase64(object.configJson))
+        : isSet(object.config_json)
+        ? Buffer.from(bytesFromBase64(object.config_json))
+        : Buffer.alloc(0),
+      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
     };
   },
 
@@ -10216,6 +10466,12 @@ export const InspectImageResponse: MessageFns<InspectImageResponse> = {
     if (message.history?.length) {
       obj.history = message.history.map((e) => ImageHistoryEntry.toJSON(e));
     }
+    if (message.configJson !== undefined && message.configJson.length !== 0) {
+      obj.configJson = base64FromBytes(message.configJson);
+    }
+    if (message.parent !== undefined && message.parent !== "") {
+      obj.parent = message.parent;
+    }
     return obj;
   },
 
@@ -10240,6 +10496,8 @@ export const InspectImageResponse: MessageFns<InspectImageResponse> = {
     message.comment = object.comment ?? "";
     message.author = object.author ?? "";
     message.history = object.history?.map((e) => ImageHistoryEntry.fromPartial(e)) || [];
+    message.configJson = object.configJson ?? Buffer.alloc(0);
+    message.parent = object.parent ?? "";
     return message;
   },
 };
@@ -15838,6 +16096,1789 @@ export const GetDiskUsageResponse: MessageFns<GetDiskUsageResponse> = {
   },
 };
 
+function createBaseCommitImageHeader(): CommitImageHeader {
+  return {
+    containerId: "",
+    parentImage: "",
+    layerTar: false,
+    pause: false,
+    repository: "",
+    tag: "",
+    changes: [],
+    comment: "",
+    author: "",
+    configJson: Buffer.alloc(0),
+    containerConfigJson: Buffer.alloc(0),
+    recordedContainer: "",
+    metadataLabels: {},
+    consume: false,
+  };
+}
+
+export const CommitImageHeader: MessageFns<CommitImageHeader> = {
+  encode(message: CommitImageHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== undefined && message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.parentImage !== undefined && message.parentImage !== "") {
+      writer.uint32(18).string(message.parentImage);
+    }
+    if (message.layerTar !== undefined && message.layerTar !== false) {
+      writer.uint32(24).bool(message.layerTar);
+    }
+    if (message.pause !== undefined && message.pause !== false) {
+      writer.uint32(32).bool(message.pause);
+    }
+    if (message.repository !== undefined && message.repository !== "") {
+      writer.uint32(42).string(message.repository);
+    }
+    if (message.tag !== undefined && message.tag !== "") {
+      writer.uint32(50).string(message.tag);
+    }
+    if (message.changes !== undefined && message.changes.length !== 0) {
+      for (const v of message.changes) {
+        writer.uint32(58).string(v!);
+      }
+    }
+    if (message.comment !== undefined && message.comment !== "") {
+      writer.uint32(66).string(message.comment);
+    }
+    if (message.author !== undefined && message.author !== "") {
+      writer.uint32(74).string(message.author);
+    }
+    if (message.configJson !== undefined && message.configJson.length !== 0) {
+      writer.uint32(82).bytes(message.configJson);
+    }
+    if (message.containerConfigJson !== undefined && message.containerConfigJson.length !== 0) {
+      writer.uint32(90).bytes(message.containerConfigJson);
+    }
+    if (message.recordedContainer !== undefined && message.recordedContainer !== "") {
+      writer.uint32(98).string(message.recordedContainer);
+    }
+    globalThis.Object.entries(message.metadataLabels || {}).forEach(([key, value]: [string, string]) => {
+      CommitImageHeader_MetadataLabelsEntry.encode({ key: key as any, value }, writer.uint32(106).fork()).join();
+    });
+    if (message.consume !== undefined && message.consume !== false) {
+      writer.uint32(112).bool(message.consume);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommitImageHeader {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommitImageHeader();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.parentImage = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.layerTar = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pause = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.repository = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tag = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.changes!.push(el);
+            }
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.comment = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.author = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.configJson = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.containerConfigJson = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.recordedContainer = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            const entry13 = CommitImageHeader_MetadataLabelsEntry.decode(reader, reader.uint32());
+            if (entry13.value !== undefined) {
+              message.metadataLabels![entry13.key] = entry13.value;
+            }
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.consume = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommitImageHeader {
+    return {
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+        ? globalThis.String(object.container_id)
+        : "",
+      parentImage: isSet(object.parentImage)
+        ? globalThis.String(object.parentImage)
+        : isSet(object.parent_image)
+        ? globalThis.String(object.parent_image)
+        : "",
+      layerTar: isSet(object.layerTar)
+        ? globalThis.Boolean(object.layerTar)
+        : isSet(object.layer_tar)
+        ? globalThis.Boolean(object.layer_tar)
+        : false,
+      pause: isSet(object.pause) ? globalThis.Boolean(object.pause) : false,
+      repository: isSet(object.repository) ? globalThis.String(object.repository) : "",
+      tag: isSet(object.tag) ? globalThis.String(object.tag) : "",
+      changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => globalThis.String(e)) : [],
+      comment: isSet(object.comment) ? globalThis.String(object.comment) : "",
+      author: isSet(object.author) ? globalThis.String(object.author) : "",
+      configJson: isSet(object.configJson)
+        ? Buffer.from(bytesFromBase64(object.configJson))
+        : isSet(object.config_json)
+        ? Buffer.from(bytesFromBase64(object.config_json))
+        : Buffer.alloc(0),
+      containerConfigJson: isSet(object.containerConfigJson)
+        ? Buffer.from(bytesFromBase64(object.containerConfigJson))
+        : isSet(object.container_config_json)
+        ? Buffer.from(bytesFromBase64(object.container_config_json))
+        : Buffer.alloc(0),
+      recordedContainer: isSet(object.recordedContainer)
+        ? globalThis.String(object.recordedContainer)
+        : isSet(object.recorded_container)
+        ? globalThis.String(object.recorded_container)
+        : "",
+      metadataLabels: isObject(object.metadataLabels)
+        ? (globalThis.Object.entries(object.metadataLabels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.metadata_labels)
+        ? (globalThis.Object.entries(object.metadata_labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      consume: isSet(object.consume) ? globalThis.Boolean(object.consume) : false,
+    };
+  },
+
+  toJSON(message: CommitImageHeader): unknown {
+    const obj: any = {};
+    if (message.containerId !== undefined && message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.parentImage !== undefined && message.parentImage !== "") {
+      obj.parentImage = message.parentImage;
+    }
+    if (message.layerTar !== undefined && message.layerTar !== false) {
+      obj.layerTar = message.layerTar;
+    }
+    if (message.pause !== undefined && message.pause !== false) {
+      obj.pause = message.pause;
+    }
+    if (message.repository !== undefined && message.repository !== "") {
+      obj.repository = message.repository;
+    }
+    if (message.tag !== undefined && message.tag !== "") {
+      obj.tag = message.tag;
+    }
+    if (message.changes?.length) {
+      obj.changes = message.changes;
+    }
+    if (message.comment !== undefined && message.comment !== "") {
+      obj.comment = message.comment;
+    }
+    if (message.author !== undefined && message.author !== "") {
+      obj.author = message.author;
+    }
+    if (message.configJson !== undefined && message.configJson.length !== 0) {
+      obj.configJson = base64FromBytes(message.configJson);
+    }
+    if (message.containerConfigJson !== undefined && message.containerConfigJson.length !== 0) {
+      obj.containerConfigJson = base64FromBytes(message.containerConfigJson);
+    }
+    if (message.recordedContainer !== undefined && message.recordedContainer !== "") {
+      obj.recordedContainer = message.recordedContainer;
+    }
+    if (message.metadataLabels) {
+      const entries = globalThis.Object.entries(message.metadataLabels) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadataLabels = {};
+        entries.forEach(([k, v]) => {
+          obj.metadataLabels[k] = v;
+        });
+      }
+    }
+    if (message.consume !== undefined && message.consume !== false) {
+      obj.consume = message.consume;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommitImageHeader>, I>>(base?: I): CommitImageHeader {
+    return CommitImageHeader.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommitImageHeader>, I>>(object: I): CommitImageHeader {
+    const message = createBaseCommitImageHeader();
+    message.containerId = object.containerId ?? "";
+    message.parentImage = object.parentImage ?? "";
+    message.layerTar = object.layerTar ?? false;
+    message.pause = object.pause ?? false;
+    message.repository = object.repository ?? "";
+    message.tag = object.tag ?? "";
+    message.changes = object.changes?.map((e) => e) || [];
+    message.comment = object.comment ?? "";
+    message.author = object.author ?? "";
+    message.configJson = object.configJson ?? Buffer.alloc(0);
+    message.containerConfigJson = object.containerConfigJson ?? Buffer.alloc(0);
+    message.recordedContainer = object.recordedContainer ?? "";
+    message.metadataLabels = (globalThis.Object.entries(object.metadataLabels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.consume = object.consume ?? false;
+    return message;
+  },
+};
+
+function createBaseCommitImageHeader_MetadataLabelsEntry(): CommitImageHeader_MetadataLabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const CommitImageHeader_MetadataLabelsEntry: MessageFns<CommitImageHeader_MetadataLabelsEntry> = {
+  encode(message: CommitImageHeader_MetadataLabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommitImageHeader_MetadataLabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommitImageHeader_MetadataLabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommitImageHeader_MetadataLabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CommitImageHeader_MetadataLabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommitImageHeader_MetadataLabelsEntry>, I>>(
+    base?: I,
+  ): CommitImageHeader_MetadataLabelsEntry {
+    return CommitImageHeader_MetadataLabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommitImageHeader_MetadataLabelsEntry>, I>>(
+    object: I,
+  ): CommitImageHeader_MetadataLabelsEntry {
+    const message = createBaseCommitImageHeader_MetadataLabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCommitImageRequest(): CommitImageRequest {
+  return { header: undefined, chunk: undefined };
+}
+
+export const CommitImageRequest: MessageFns<CommitImageRequest> = {
+  encode(message: CommitImageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      CommitImageHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.chunk !== undefined) {
+      writer.uint32(18).bytes(message.chunk);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommitImageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommitImageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = CommitImageHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chunk = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommitImageRequest {
+    return {
+      header: isSet(object.header) ? CommitImageHeader.fromJSON(object.header) : undefined,
+      chunk: isSet(object.chunk) ? Buffer.from(bytesFromBase64(object.chunk)) : undefined,
+    };
+  },
+
+  toJSON(message: CommitImageRequest): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = CommitImageHeader.toJSON(message.header);
+    }
+    if (message.chunk !== undefined) {
+      obj.chunk = base64FromBytes(message.chunk);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommitImageRequest>, I>>(base?: I): CommitImageRequest {
+    return CommitImageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommitImageRequest>, I>>(object: I): CommitImageRequest {
+    const message = createBaseCommitImageRequest();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? CommitImageHeader.fromPartial(object.header)
+      : undefined;
+    message.chunk = object.chunk ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCommitImageResponse(): CommitImageResponse {
+  return { id: "", emptyLayer: false };
+}
+
+export const CommitImageResponse: MessageFns<CommitImageResponse> = {
+  encode(message: CommitImageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.emptyLayer !== undefined && message.emptyLayer !== false) {
+      writer.uint32(16).bool(message.emptyLayer);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommitImageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommitImageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.emptyLayer = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommitImageResponse {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      emptyLayer: isSet(object.emptyLayer)
+        ? globalThis.Boolean(object.emptyLayer)
+        : isSet(object.empty_layer)
+        ? globalThis.Boolean(object.empty_layer)
+        : false,
+    };
+  },
+
+  toJSON(message: CommitImageResponse): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.emptyLayer !== undefined && message.emptyLayer !== false) {
+      obj.emptyLayer = message.emptyLayer;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommitImageResponse>, I>>(base?: I): CommitImageResponse {
+    return CommitImageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommitImageResponse>, I>>(object: I): CommitImageResponse {
+    const message = createBaseCommitImageResponse();
+    message.id = object.id ?? "";
+    message.emptyLayer = object.emptyLayer ?? false;
+    return message;
+  },
+};
+
+function createBaseReadImagePathsRequest(): ReadImagePathsRequest {
+  return { image: "", paths: [], readLimit: "0" };
+}
+
+export const ReadImagePathsRequest: MessageFns<ReadImagePathsRequest> = {
+  encode(message: ReadImagePathsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.image !== undefined && message.image !== "") {
+      writer.uint32(10).string(message.image);
+    }
+    if (message.paths !== undefined && message.paths.length !== 0) {
+      for (const v of message.paths) {
+        writer.uint32(18).string(v!);
+      }
+    }
+    if (message.readLimit !== undefined && message.readLimit !== "0") {
+      writer.uint32(24).int64(message.readLimit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadImagePathsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadImagePathsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.image = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.paths!.push(el);
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.readLimit = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadImagePathsRequest {
+    return {
+      image: isSet(object.image) ? globalThis.String(object.image) : "",
+      paths: globalThis.Array.isArray(object?.paths) ? object.paths.map((e: any) => globalThis.String(e)) : [],
+      readLimit: isSet(object.readLimit)
+        ? globalThis.String(object.readLimit)
+        : isSet(object.read_limit)
+        ? globalThis.String(object.read_limit)
+        : "0",
+    };
+  },
+
+  toJSON(message: ReadImagePathsRequest): unknown {
+    const obj: any = {};
+    if (message.image !== undefined && message.image !== "") {
+      obj.image = message.image;
+    }
+    if (message.paths?.length) {
+      obj.paths = message.paths;
+    }
+    if (message.readLimit !== undefined && message.readLimit !== "0") {
+      obj.readLimit = message.readLimit;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadImagePathsRequest>, I>>(base?: I): ReadImagePathsRequest {
+    return ReadImagePathsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadImagePathsRequest>, I>>(object: I): ReadImagePathsRequest {
+    const message = createBaseReadImagePathsRequest();
+    message.image = object.image ?? "";
+    message.paths = object.paths?.map((e) => e) || [];
+    message.readLimit = object.readLimit ?? "0";
+    return message;
+  },
+};
+
+function createBaseImagePathInfo(): ImagePathInfo {
+  return {
+    path: "",
+    resolved: "",
+    exists: false,
+    isDir: false,
+    mode: 0,
+    uid: 0,
+    gid: 0,
+    mtimeMs: "0",
+    content: Buffer.alloc(0),
+  };
+}
+
+export const ImagePathInfo: MessageFns<ImagePathInfo> = {
+  encode(message: ImagePathInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== undefined && message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.resolved !== undefined && message.resolved !== "") {
+      writer.uint32(18).string(message.resolved);
+    }
+    if (message.exists !== undefined && message.exists !== false) {
+      writer.uint32(24).bool(message.exists);
+    }
+    if (message.isDir !== undefined && message.isDir !== false) {
+      writer.uint32(32).bool(message.isDir);
+    }
+    if (message.mode !== undefined && message.mode !== 0) {
+      writer.uint32(40).uint32(message.mode);
+    }
+    if (message.uid !== undefined && message.uid !== 0) {
+      writer.uint32(48).uint32(message.uid);
+    }
+    if (message.gid !== undefined && message.gid !== 0) {
+      writer.uint32(56).uint32(message.gid);
+    }
+    if (message.mtimeMs !== undefined && message.mtimeMs !== "0") {
+      writer.uint32(64).int64(message.mtimeMs);
+    }
+    if (message.content !== undefined && message.content.length !== 0) {
+      writer.uint32(74).bytes(message.content);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImagePathInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImagePathInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.resolved = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.exists = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.isDir = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.mode = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.uid = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.gid = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.mtimeMs = reader.int64().toString();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.content = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImagePathInfo {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      resolved: isSet(object.resolved) ? globalThis.String(object.resolved) : "",
+      exists: isSet(object.exists) ? globalThis.Boolean(object.exists) : false,
+      isDir: isSet(object.isDir)
+        ? globalThis.Boolean(object.isDir)
+        : isSet(object.is_dir)
+        ? globalThis.Boolean(object.is_dir)
+        : false,
+      mode: isSet(object.mode) ? globalThis.Number(object.mode) : 0,
+      uid: isSet(object.uid) ? globalThis.Number(object.uid) : 0,
+      gid: isSet(object.gid) ? globalThis.Number(object.gid) : 0,
+      mtimeMs: isSet(object.mtimeMs)
+        ? globalThis.String(object.mtimeMs)
+        : isSet(object.mtime_ms)
+        ? globalThis.String(object.mtime_ms)
+        : "0",
+      content: isSet(object.content) ? Buffer.from(bytesFromBase64(object.content)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ImagePathInfo): unknown {
+    const obj: any = {};
+    if (message.path !== undefined && message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.resolved !== undefined && message.resolved !== "") {
+      obj.resolved = message.resolved;
+    }
+    if (message.exists !== undefined && message.exists !== false) {
+      obj.exists = message.exists;
+    }
+    if (message.isDir !== undefined && message.isDir !== false) {
+      obj.isDir = message.isDir;
+    }
+    if (message.mode !== undefined && message.mode !== 0) {
+      obj.mode = Math.round(message.mode);
+    }
+    if (message.uid !== undefined && message.uid !== 0) {
+      obj.uid = Math.round(message.uid);
+    }
+    if (message.gid !== undefined && message.gid !== 0) {
+      obj.gid = Math.round(message.gid);
+    }
+    if (message.mtimeMs !== undefined && message.mtimeMs !== "0") {
+      obj.mtimeMs = message.mtimeMs;
+    }
+    if (message.content !== undefined && message.content.length !== 0) {
+      obj.content = base64FromBytes(message.content);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImagePathInfo>, I>>(base?: I): ImagePathInfo {
+    return ImagePathInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImagePathInfo>, I>>(object: I): ImagePathInfo {
+    const message = createBaseImagePathInfo();
+    message.path = object.path ?? "";
+    message.resolved = object.resolved ?? "";
+    message.exists = object.exists ?? false;
+    message.isDir = object.isDir ?? false;
+    message.mode = object.mode ?? 0;
+    message.uid = object.uid ?? 0;
+    message.gid = object.gid ?? 0;
+    message.mtimeMs = object.mtimeMs ?? "0";
+    message.content = object.content ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseReadImagePathsResponse(): ReadImagePathsResponse {
+  return { paths: [] };
+}
+
+export const ReadImagePathsResponse: MessageFns<ReadImagePathsResponse> = {
+  encode(message: ReadImagePathsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.paths !== undefined && message.paths.length !== 0) {
+      for (const v of message.paths) {
+        ImagePathInfo.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadImagePathsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadImagePathsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = ImagePathInfo.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.paths!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadImagePathsResponse {
+    return {
+      paths: globalThis.Array.isArray(object?.paths) ? object.paths.map((e: any) => ImagePathInfo.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ReadImagePathsResponse): unknown {
+    const obj: any = {};
+    if (message.paths?.length) {
+      obj.paths = message.paths.map((e) => ImagePathInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadImagePathsResponse>, I>>(base?: I): ReadImagePathsResponse {
+    return ReadImagePathsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadImagePathsResponse>, I>>(object: I): ReadImagePathsResponse {
+    const message = createBaseReadImagePathsResponse();
+    message.paths = object.paths?.map((e) => ImagePathInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListChildImagesRequest(): ListChildImagesRequest {
+  return { parentId: "" };
+}
+
+export const ListChildImagesRequest: MessageFns<ListChildImagesRequest> = {
+  encode(message: ListChildImagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.parentId !== undefined && message.parentId !== "") {
+      writer.uint32(10).string(message.parentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListChildImagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListChildImagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.parentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListChildImagesRequest {
+    return {
+      parentId: isSet(object.parentId)
+        ? globalThis.String(object.parentId)
+        : isSet(object.parent_id)
+        ? globalThis.String(object.parent_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListChildImagesRequest): unknown {
+    const obj: any = {};
+    if (message.parentId !== undefined && message.parentId !== "") {
+      obj.parentId = message.parentId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListChildImagesRequest>, I>>(base?: I): ListChildImagesRequest {
+    return ListChildImagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListChildImagesRequest>, I>>(object: I): ListChildImagesRequest {
+    const message = createBaseListChildImagesRequest();
+    message.parentId = object.parentId ?? "";
+    return message;
+  },
+};
+
+function createBaseChildImage(): ChildImage {
+  return { id: "", configJson: Buffer.alloc(0), metadataLabels: {} };
+}
+
+export const ChildImage: MessageFns<ChildImage> = {
+  encode(message: ChildImage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.configJson !== undefined && message.configJson.length !== 0) {
+      writer.uint32(18).bytes(message.configJson);
+    }
+    globalThis.Object.entries(message.metadataLabels || {}).forEach(([key, value]: [string, string]) => {
+      ChildImage_MetadataLabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChildImage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChildImage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.configJson = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = ChildImage_MetadataLabelsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.metadataLabels![entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChildImage {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      configJson: isSet(object.configJson)
+        ? Buffer.from(bytesFromBase64(object.configJson))
+        : isSet(object.config_json)
+        ? Buffer.from(bytesFromBase64(object.config_json))
+        : Buffer.alloc(0),
+      metadataLabels: isObject(object.metadataLabels)
+        ? (globalThis.Object.entries(object.metadataLabels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.metadata_labels)
+        ? (globalThis.Object.entries(object.metadata_labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ChildImage): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.configJson !== undefined && message.configJson.length !== 0) {
+      obj.configJson = base64FromBytes(message.configJson);
+    }
+    if (message.metadataLabels) {
+      const entries = globalThis.Object.entries(message.metadataLabels) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadataLabels = {};
+        entries.forEach(([k, v]) => {
+          obj.metadataLabels[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChildImage>, I>>(base?: I): ChildImage {
+    return ChildImage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChildImage>, I>>(object: I): ChildImage {
+    const message = createBaseChildImage();
+    message.id = object.id ?? "";
+    message.configJson = object.configJson ?? Buffer.alloc(0);
+    message.metadataLabels = (globalThis.Object.entries(object.metadataLabels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseChildImage_MetadataLabelsEntry(): ChildImage_MetadataLabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const ChildImage_MetadataLabelsEntry: MessageFns<ChildImage_MetadataLabelsEntry> = {
+  encode(message: ChildImage_MetadataLabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChildImage_MetadataLabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChildImage_MetadataLabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChildImage_MetadataLabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ChildImage_MetadataLabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChildImage_MetadataLabelsEntry>, I>>(base?: I): ChildImage_MetadataLabelsEntry {
+    return ChildImage_MetadataLabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChildImage_MetadataLabelsEntry>, I>>(
+    object: I,
+  ): ChildImage_MetadataLabelsEntry {
+    const message = createBaseChildImage_MetadataLabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseListChildImagesResponse(): ListChildImagesResponse {
+  return { images: [] };
+}
+
+export const ListChildImagesResponse: MessageFns<ListChildImagesResponse> = {
+  encode(message: ListChildImagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.images !== undefined && message.images.length !== 0) {
+      for (const v of message.images) {
+        ChildImage.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListChildImagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListChildImagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = ChildImage.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.images!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListChildImagesResponse {
+    return {
+      images: globalThis.Array.isArray(object?.images) ? object.images.map((e: any) => ChildImage.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListChildImagesResponse): unknown {
+    const obj: any = {};
+    if (message.images?.length) {
+      obj.images = message.images.map((e) => ChildImage.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListChildImagesResponse>, I>>(base?: I): ListChildImagesResponse {
+    return ListChildImagesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListChildImagesResponse>, I>>(object: I): ListChildImagesResponse {
+    const message = createBaseListChildImagesResponse();
+    message.images = object.images?.map((e) => ChildImage.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBuildCacheRequest(): BuildCacheRequest {
+  return { prune: false, all: false };
+}
+
+export const BuildCacheRequest: MessageFns<BuildCacheRequest> = {
+  encode(message: BuildCacheRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.prune !== undefined && message.prune !== false) {
+      writer.uint32(8).bool(message.prune);
+    }
+    if (message.all !== undefined && message.all !== false) {
+      writer.uint32(16).bool(message.all);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BuildCacheRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBuildCacheRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.prune = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.all = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BuildCacheRequest {
+    return {
+      prune: isSet(object.prune) ? globalThis.Boolean(object.prune) : false,
+      all: isSet(object.all) ? globalThis.Boolean(object.all) : false,
+    };
+  },
+
+  toJSON(message: BuildCacheRequest): unknown {
+    const obj: any = {};
+    if (message.prune !== undefined && message.prune !== false) {
+      obj.prune = message.prune;
+    }
+    if (message.all !== undefined && message.all !== false) {
+      obj.all = message.all;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BuildCacheRequest>, I>>(base?: I): BuildCacheRequest {
+    return BuildCacheRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BuildCacheRequest>, I>>(object: I): BuildCacheRequest {
+    const message = createBaseBuildCacheRequest();
+    message.prune = object.prune ?? false;
+    message.all = object.all ?? false;
+    return message;
+  },
+};
+
+function createBaseBuildCacheRecord(): BuildCacheRecord {
+  return { id: "", parent: "", description: "", inUse: false, shared: false, size: "0", created: undefined };
+}
+
+export const BuildCacheRecord: MessageFns<BuildCacheRecord> = {
+  encode(message: BuildCacheRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.parent !== undefined && message.parent !== "") {
+      writer.uint32(18).string(message.parent);
+    }
+    if (message.description !== undefined && message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    if (message.inUse !== undefined && message.inUse !== false) {
+      writer.uint32(32).bool(message.inUse);
+    }
+    if (message.shared !== undefined && message.shared !== false) {
+      writer.uint32(40).bool(message.shared);
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      writer.uint32(48).int64(message.size);
+    }
+    if (message.created !== undefined) {
+      Timestamp.encode(message.created, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BuildCacheRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBuildCacheRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.parent = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.inUse = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.shared = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.size = reader.int64().toString();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.created = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BuildCacheRecord {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      inUse: isSet(object.inUse)
+        ? globalThis.Boolean(object.inUse)
+        : isSet(object.in_use)
+        ? globalThis.Boolean(object.in_use)
+        : false,
+      shared: isSet(object.shared) ? globalThis.Boolean(object.shared) : false,
+      size: isSet(object.size) ? globalThis.String(object.size) : "0",
+      created: isSet(object.created) ? fromJsonTimestamp(object.created) : undefined,
+    };
+  },
+
+  toJSON(message: BuildCacheRecord): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.parent !== undefined && message.parent !== "") {
+      obj.parent = message.parent;
+    }
+    if (message.description !== undefined && message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.inUse !== undefined && message.inUse !== false) {
+      obj.inUse = message.inUse;
+    }
+    if (message.shared !== undefined && message.shared !== false) {
+      obj.shared = message.shared;
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      obj.size = message.size;
+    }
+    if (message.created !== undefined) {
+      obj.created = fromTimestamp(message.created).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BuildCacheRecord>, I>>(base?: I): BuildCacheRecord {
+    return BuildCacheRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BuildCacheRecord>, I>>(object: I): BuildCacheRecord {
+    const message = createBaseBuildCacheRecord();
+    message.id = object.id ?? "";
+    message.parent = object.parent ?? "";
+    message.description = object.description ?? "";
+    message.inUse = object.inUse ?? false;
+    message.shared = object.shared ?? false;
+    message.size = object.size ?? "0";
+    message.created = (object.created !== undefined && object.created !== null)
+      ? Timestamp.fromPartial(object.created)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBuildCacheResponse(): BuildCacheResponse {
+  return { records: [], deleted: [], spaceReclaimed: "0" };
+}
+
+export const BuildCacheResponse: MessageFns<BuildCacheResponse> = {
+  encode(message: BuildCacheResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.records !== undefined && message.records.length !== 0) {
+      for (const v of message.records) {
+        BuildCacheRecord.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    if (message.deleted !== undefined && message.deleted.length !== 0) {
+      for (const v of message.deleted) {
+        writer.uint32(18).string(v!);
+      }
+    }
+    if (message.spaceReclaimed !== undefined && message.spaceReclaimed !== "0") {
+      writer.uint32(24).int64(message.spaceReclaimed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BuildCacheResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBuildCacheResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = BuildCacheRecord.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.records!.push(el);
+            }
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.deleted!.push(el);
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.spaceReclaimed = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BuildCacheResponse {
+    return {
+      records: globalThis.Array.isArray(object?.records)
+        ? object.records.map((e: any) => BuildCacheRecord.fromJSON(e))
+        : [],
+      deleted: globalThis.Array.isArray(object?.deleted) ? object.deleted.map((e: any) => globalThis.String(e)) : [],
+      spaceReclaimed: isSet(object.spaceReclaimed)
+        ? globalThis.String(object.spaceReclaimed)
+        : isSet(object.space_reclaimed)
+        ? globalThis.String(object.space_reclaimed)
+        : "0",
+    };
+  },
+
+  toJSON(message: BuildCacheResponse): unknown {
+    const obj: any = {};
+    if (message.records?.length) {
+      obj.records = message.records.map((e) => BuildCacheRecord.toJSON(e));
+    }
+    if (message.deleted?.length) {
+      obj.deleted = message.deleted;
+    }
+    if (message.spaceReclaimed !== undefined && message.spaceReclaimed !== "0") {
+      obj.spaceReclaimed = message.spaceReclaimed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BuildCacheResponse>, I>>(base?: I): BuildCacheResponse {
+    return BuildCacheResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BuildCacheResponse>, I>>(object: I): BuildCacheResponse {
+    const message = createBaseBuildCacheResponse();
+    message.records = object.records?.map((e) => BuildCacheRecord.fromPartial(e)) || [];
+    message.deleted = object.deleted?.map((e) => e) || [];
+    message.spaceReclaimed = object.spaceReclaimed ?? "0";
+    return message;
+  },
+};
+
 /** Containers manages the lifecycle of containers on this node. */
 export type ContainersService = typeof ContainersService;
 export const ContainersService = {
@@ -16655,6 +18696,67 @@ export const ImagesService = {
     responseSerialize: (value: LoadImagesResponse): Buffer => Buffer.from(LoadImagesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LoadImagesResponse => LoadImagesResponse.decode(value),
   },
+  /**
+   * CommitImage makes a child image of a container's image from the container's
+   * writable layer (docker commit; a builder's RUN step), or of `parent_image` from a
+   * layer tar the caller streams (a builder's COPY/ADD) or from no layer at all (a
+   * builder's metadata step). The first message carries `header`, the rest `chunk`s of
+   * the layer tar (only with `header.layer_tar`). Nothing is left behind on failure.
+   */
+  commitImage: {
+    path: "/drydock.supervisor.v1.Images/CommitImage" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: CommitImageRequest): Buffer => Buffer.from(CommitImageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CommitImageRequest => CommitImageRequest.decode(value),
+    responseSerialize: (value: CommitImageResponse): Buffer => Buffer.from(CommitImageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommitImageResponse => CommitImageResponse.decode(value),
+  },
+  /**
+   * ReadImagePaths looks at paths inside an image's root filesystem (symlinks
+   * resolved inside it), for a builder deciding where COPY puts files and whose
+   * user names --chown means.
+   */
+  readImagePaths: {
+    path: "/drydock.supervisor.v1.Images/ReadImagePaths" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReadImagePathsRequest): Buffer =>
+      Buffer.from(ReadImagePathsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadImagePathsRequest => ReadImagePathsRequest.decode(value),
+    responseSerialize: (value: ReadImagePathsResponse): Buffer =>
+      Buffer.from(ReadImagePathsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReadImagePathsResponse => ReadImagePathsResponse.decode(value),
+  },
+  /**
+   * ListChildImages lists the images whose parent is `parent_id` (every image
+   * without a parent for an empty id), with their configs: the legacy build cache.
+   */
+  listChildImages: {
+    path: "/drydock.supervisor.v1.Images/ListChildImages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListChildImagesRequest): Buffer =>
+      Buffer.from(ListChildImagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListChildImagesRequest => ListChildImagesRequest.decode(value),
+    responseSerialize: (value: ListChildImagesResponse): Buffer =>
+      Buffer.from(ListChildImagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListChildImagesResponse => ListChildImagesResponse.decode(value),
+  },
+  /**
+   * BuildCache lists the legacy build cache (untagged images made by builds) for
+   * `docker system df`; with `prune` it deletes the records nothing needs
+   * (`docker builder prune`; with `all` also those under tagged images).
+   */
+  buildCache: {
+    path: "/drydock.supervisor.v1.Images/BuildCache" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BuildCacheRequest): Buffer => Buffer.from(BuildCacheRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BuildCacheRequest => BuildCacheRequest.decode(value),
+    responseSerialize: (value: BuildCacheResponse): Buffer => Buffer.from(BuildCacheResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BuildCacheResponse => BuildCacheResponse.decode(value),
+  },
 } as const;
 
 export interface ImagesServer extends UntypedServiceImplementation {
@@ -16698,6 +18800,31 @@ export interface ImagesServer extends UntypedServiceImplementation {
    * rest `chunk`s). Nothing is tagged unless the whole archive is valid.
    */
   loadImages: handleClientStreamingCall<LoadImagesRequest, LoadImagesResponse>;
+  /**
+   * CommitImage makes a child image of a container's image from the container's
+   * writable layer (docker commit; a builder's RUN step), or of `parent_image` from a
+   * layer tar the caller streams (a builder's COPY/ADD) or from no layer at all (a
+   * builder's metadata step). The first message carries `header`, the rest `chunk`s of
+   * the layer tar (only with `header.layer_tar`). Nothing is left behind on failure.
+   */
+  commitImage: handleClientStreamingCall<CommitImageRequest, CommitImageResponse>;
+  /**
+   * ReadImagePaths looks at paths inside an image's root filesystem (symlinks
+   * resolved inside it), for a builder deciding where COPY puts files and whose
+   * user names --chown means.
+   */
+  readImagePaths: handleUnaryCall<ReadImagePathsRequest, ReadImagePathsResponse>;
+  /**
+   * ListChildImages lists the images whose parent is `parent_id` (every image
+   * without a parent for an empty id), with their configs: the legacy build cache.
+   */
+  listChildImages: handleUnaryCall<ListChildImagesRequest, ListChildImagesResponse>;
+  /**
+   * BuildCache lists the legacy build cache (untagged images made by builds) for
+   * `docker system df`; with `prune` it deletes the records nothing needs
+   * (`docker builder prune`; with `all` also those under tagged images).
+   */
+  buildCache: handleUnaryCall<BuildCacheRequest, BuildCacheResponse>;
 }
 
 export interface ImagesClient extends Client {
@@ -16870,6 +18997,88 @@ export interface ImagesClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LoadImagesResponse) => void,
   ): ClientWritableStream<LoadImagesRequest>;
+  /**
+   * CommitImage makes a child image of a container's image from the container's
+   * writable layer (docker commit; a builder's RUN step), or of `parent_image` from a
+   * layer tar the caller streams (a builder's COPY/ADD) or from no layer at all (a
+   * builder's metadata step). The first message carries `header`, the rest `chunk`s of
+   * the layer tar (only with `header.layer_tar`). Nothing is left behind on failure.
+   */
+  commitImage(
+    callback: (error: ServiceError | null, response: CommitImageResponse) => void,
+  ): ClientWritableStream<CommitImageRequest>;
+  commitImage(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommitImageResponse) => void,
+  ): ClientWritableStream<CommitImageRequest>;
+  commitImage(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommitImageResponse) => void,
+  ): ClientWritableStream<CommitImageRequest>;
+  commitImage(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommitImageResponse) => void,
+  ): ClientWritableStream<CommitImageRequest>;
+  /**
+   * ReadImagePaths looks at paths inside an image's root filesystem (symlinks
+   * resolved inside it), for a builder deciding where COPY puts files and whose
+   * user names --chown means.
+   */
+  readImagePaths(
+    request: ReadImagePathsRequest,
+    callback: (error: ServiceError | null, response: ReadImagePathsResponse) => void,
+  ): ClientUnaryCall;
+  readImagePaths(
+    request: ReadImagePathsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReadImagePathsResponse) => void,
+  ): ClientUnaryCall;
+  readImagePaths(
+    request: ReadImagePathsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReadImagePathsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ListChildImages lists the images whose parent is `parent_id` (every image
+   * without a parent for an empty id), with their configs: the legacy build cache.
+   */
+  listChildImages(
+    request: ListChildImagesRequest,
+    callback: (error: ServiceError | null, response: ListChildImagesResponse) => void,
+  ): ClientUnaryCall;
+  listChildImages(
+    request: ListChildImagesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListChildImagesResponse) => void,
+  ): ClientUnaryCall;
+  listChildImages(
+    request: ListChildImagesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListChildImagesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * BuildCache lists the legacy build cache (untagged images made by builds) for
+   * `docker system df`; with `prune` it deletes the records nothing needs
+   * (`docker builder prune`; with `all` also those under tagged images).
+   */
+  buildCache(
+    request: BuildCacheRequest,
+    callback: (error: ServiceError | null, response: BuildCacheResponse) => void,
+  ): ClientUnaryCall;
+  buildCache(
+    request: BuildCacheRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BuildCacheResponse) => void,
+  ): ClientUnaryCall;
+  buildCache(
+    request: BuildCacheRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BuildCacheResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ImagesClient = makeGenericClientConstructor(ImagesService, "drydock.supervisor.v1.Images") as unknown as {

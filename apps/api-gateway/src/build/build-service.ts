@@ -1,0 +1,155 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { PassThrough, Readable } from 'node:stream';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { BUILD_KEYS_TTL_SECONDS, BUILD_QUEUE, buildKeys, CANCEL_CHANNEL, contextRepository, type BuildJob, type OutputEntry } from '@drydock/build-jobs';
+import { InvalidArgumentError, UnavailableError } from '@drydock/errors';
+import type { Logger } from '@drydock/logging';
+
+export interface BuildServiceOptions {
+  registryProxyUrl: string;
+  /** Uploaded context bytes a build may send (DRYDOCK_BUILD_CONTEXT_MAX_BYTES). */
+  maxContextBytes: number;
+}
+
+/** What the build routes need (tests hand in a fake). */
+export interface BuildBackend {
+  newBuildId(): string;
+  uploadContext(buildId: string, body: IncomingMessage): Promise<BuildJob['context']>;
+  submit(job: BuildJob, registryConfig: Record<string, Record<string, unknown>>): Promise<void>;
+  output(buildId: string, signal: AbortSignal): AsyncIterable<OutputEntry>;
+  cancel(buildId: string): Promise<void>;
+  dropContext(context: BuildJob['context']): Promise<void>;
+}
+
+/**
+ * The gateway's side of builds: the context goes once into the registry-proxy's blob store, the build
+ * onto the BullMQ queue, and its output comes back from the build's Redis stream. No build state here.
+ */
+export class BuildService implements BuildBackend {
+  private readonly queue: Queue;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly opts: BuildServiceOptions,
+    logger: Logger,
+  ) {
+    this.queue = new Queue(BUILD_QUEUE, { connection: redis.duplicate({ maxRetriesPerRequest: null }) });
+    this.log = logger.child({ component: 'build-service' });
+  }
+
+  newBuildId(): string {
+    return randomBytes(16).toString('hex');
+  }
+
+  /** Streams the request body into an upload of the registry-proxy, hashing it on the way. */
+  async uploadContext(buildId: string, body: IncomingMessage): Promise<BuildJob['context']> {
+    const repository = contextRepository(buildId);
+    const base = this.opts.registryProxyUrl;
+    const start = await fetch(`${base}/v2/${repository}/blobs/uploads/`, { method: 'POST' }).catch((err: Error) => {
+      throw new UnavailableError(`the registry-proxy is not reachable for the build context: ${err.message}`);
+    });
+    const location = start.headers.get('location');
+    if (start.status !== 202 || !location) throw new UnavailableError(`the registry-proxy refused the build context upload (${start.status})`);
+    const url = new URL(location, base).toString();
+    const hash = createHash('sha256');
+    let size = 0;
+    let tooBig = false;
+    const pass = new PassThrough();
+    body.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > this.opts.maxContextBytes) {
+        tooBig = true;
+        body.destroy();
+        pass.destroy(new Error('too large'));
+        return;
+      }
+      hash.update(c);
+      if (!pass.write(c)) {
+        body.pause();
+        pass.once('drain', () => body.resume());
+      }
+    });
+    body.on('end', () => pass.end());
+    body.on('error', (err) => pass.destroy(err));
+    try {
+      const res = await fetch(url, { method: 'PATCH', body: Readable.toWeb(pass) as unknown as ReadableStream, duplex: 'half', headers: { 'Content-Type': 'application/octet-stream' } } as RequestInit);
+      if (res.status !== 202) throw new UnavailableError(`the registry-proxy refused the build context (${res.status})`);
+      const digest = `sha256:${hash.digest('hex')}`;
+      const next = new URL(res.headers.get('location') ?? location, base);
+      next.searchParams.set('digest', digest);
+      const put = await fetch(next.toString(), { method: 'PUT' });
+      if (put.status !== 201) throw new UnavailableError(`the registry-proxy did not store the build context (${put.status})`);
+      return { repository, digest, size };
+    } catch (err) {
+      await fetch(url, { method: 'DELETE' }).catch(() => undefined);
+      if (tooBig) throw new InvalidArgumentError(`the build context is larger than the limit of ${this.opts.maxContextBytes} bytes (DRYDOCK_BUILD_CONTEXT_MAX_BYTES)`);
+      throw err;
+    }
+  }
+
+  async dropContext(context: BuildJob['context']): Promise<void> {
+    await fetch(`${this.opts.registryProxyUrl}/v2/${context.repository}/blobs/${context.digest}`, { method: 'DELETE' }).catch(() => undefined);
+  }
+
+  async submit(job: BuildJob, registryConfig: Record<string, Record<string, unknown>>): Promise<void> {
+    const keys = buildKeys(job.buildId);
+    // credentials stay out of the job (which Redis keeps in its append-only file for its lifetime)
+    if (Object.keys(registryConfig).length) await this.redis.set(keys.auth, JSON.stringify(registryConfig), 'EX', BUILD_KEYS_TTL_SECONDS);
+    await this.queue.add('build', job, { jobId: job.buildId, attempts: 1, removeOnComplete: { age: BUILD_KEYS_TTL_SECONDS }, removeOnFail: { age: BUILD_KEYS_TTL_SECONDS } });
+    this.log.info({ buildId: job.buildId, contextBytes: job.context.size }, 'build queued');
+  }
+
+  /** The build's output entries as they come, up to its `end` or `error`; a job that died for good ends in an error. */
+  async *output(buildId: string, signal: AbortSignal): AsyncIterable<OutputEntry> {
+    const key = buildKeys(buildId).output;
+    const conn = this.redis.duplicate({ maxRetriesPerRequest: null });
+    conn.on('error', () => undefined);
+    const stop = () => conn.disconnect();
+    signal.addEventListener('abort', stop, { once: true });
+    let last = '0';
+    try {
+      while (!signal.aborted) {
+        const res = (await conn.xread('COUNT', 200, 'BLOCK', 2000, 'STREAMS', key, last).catch((err) => {
+          if (signal.aborted) return null;
+          throw err;
+        })) as [string, [string, string[]][]][] | null;
+        if (!res) {
+          const job = await this.queue.getJob(buildId);
+          const state = job ? await job.getState() : 'unknown';
+          if (state === 'failed' || state === 'unknown') {
+            // nothing more will come: the job failed without writing its end (its builders kept dying)
+            const again = (await conn.xrange(key, last === '0' ? '-' : `(${last}`, '+')) as [string, string[]][];
+            if (again.length > 0) continue;
+            yield { kind: 'error', step: 0, message: job?.failedReason || 'the build was lost', httpStatus: 500 };
+            return;
+          }
+          continue;
+        }
+        for (const [, entries] of res) {
+          for (const [id, fields] of entries) {
+            last = id;
+            const e = JSON.parse(fields[1]) as OutputEntry;
+            yield e;
+            if (e.kind !== 'msg') return;
+          }
+        }
+      }
+    } finally {
+      signal.removeEventListener('abort', stop);
+      conn.disconnect();
+    }
+  }
+
+  /** The client went away: the key survives builder restarts, the message reaches the running builder now. */
+  async cancel(buildId: string): Promise<void> {
+    await this.redis.set(buildKeys(buildId).cancel, '1', 'EX', BUILD_KEYS_TTL_SECONDS);
+    await this.redis.publish(CANCEL_CHANNEL, buildId);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close().catch(() => undefined);
+  }
+}

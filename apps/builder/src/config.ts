@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import { envInt, loadConfig, z } from '@drydock/config';
+
+/** Environment -> validated builder configuration (main.ts is the only reader of process.env). */
+const schema = z
+  .object({
+    DRYDOCK_STATE_DIR: z.string().min(1).default('/var/lib/drydock'),
+    DRYDOCK_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+    DRYDOCK_SUPERVISOR_ADDRESS: z.string().default('127.0.0.1:7701'),
+    DRYDOCK_REGISTRY_PROXY_URL: z.string().url().default('http://127.0.0.1:5100'),
+    DRYDOCK_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    // Builds one builder runs at once (each may run several independent stages concurrently).
+    DRYDOCK_BUILDER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    // BullMQ's job lock: a builder that dies loses its jobs to another after about this long.
+    DRYDOCK_BUILDER_LOCK_MS: envInt(30000),
+    DRYDOCK_BUILDER_STALLED_INTERVAL_MS: envInt(5000),
+    DRYDOCK_BUILDER_MAX_STALLED: envInt(10),
+    DRYDOCK_SUPERVISOR_CALL_TIMEOUT_MS: envInt(60000),
+    // How long supervisor and registry-proxy outages (restarts) are waited out mid-build.
+    DRYDOCK_BUILDER_RETRY_MS: envInt(300000),
+    // Extracted context size limit (the gateway limits the upload the same way).
+    DRYDOCK_BUILD_CONTEXT_MAX_BYTES: envInt(8 * 1024 * 1024 * 1024),
+    DRYDOCK_BUILDER_WORK_DIR: z.string().optional(),
+  })
+  .transform((e) => ({
+    redisUrl: e.DRYDOCK_REDIS_URL,
+    supervisorAddress: e.DRYDOCK_SUPERVISOR_ADDRESS,
+    registryProxyUrl: e.DRYDOCK_REGISTRY_PROXY_URL.replace(/\/+$/, ''),
+    logLevel: e.DRYDOCK_LOG_LEVEL,
+    concurrency: e.DRYDOCK_BUILDER_CONCURRENCY,
+    lockDurationMs: e.DRYDOCK_BUILDER_LOCK_MS,
+    stalledIntervalMs: e.DRYDOCK_BUILDER_STALLED_INTERVAL_MS,
+    maxStalledCount: e.DRYDOCK_BUILDER_MAX_STALLED,
+    callTimeoutMs: e.DRYDOCK_SUPERVISOR_CALL_TIMEOUT_MS,
+    retryWindowMs: e.DRYDOCK_BUILDER_RETRY_MS,
+    contextMaxBytes: e.DRYDOCK_BUILD_CONTEXT_MAX_BYTES,
+    workDir: e.DRYDOCK_BUILDER_WORK_DIR ?? join(e.DRYDOCK_STATE_DIR, 'builder'),
+  }));
+
+export type BuilderConfig = z.infer<typeof schema>;
+
+export function loadBuilderConfig(env: NodeJS.ProcessEnv): BuilderConfig {
+  return loadConfig(schema, env);
+}
