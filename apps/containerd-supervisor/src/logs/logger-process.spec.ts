@@ -85,7 +85,8 @@ async function shim(r: { out: string; err: string }, script: string): Promise<Ch
       seen += d.toString();
       if (seen.includes('opened')) res();
     });
-    c.once('exit', (code) => rej(new Error(`shim exited (${code}) before opening the fifos`)));
+    // 'close', not 'exit': a fast shim's exit can be reported before its last stdout bytes are read
+    c.once('close', (code) => rej(new Error(`shim exited (${code}) before opening the fifos`)));
   });
   return Object.assign(c, { done });
 }
