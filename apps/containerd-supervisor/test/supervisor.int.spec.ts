@@ -55,6 +55,28 @@ describe('containerd-supervisor (real containerd)', () => {
     expect({ code: r.code, released: r.released, stdout: r.logs.stdout, stderr: r.logs.stderr }).toEqual({ code: 0, released: true, stdout: 'last\n', stderr: 'err\n' });
   });
 
+  it('an attached stream ends only after the run\'s last output, however late its writer appends it', async () => {
+    const res = await h.c('createContainer', { config: { image: 'busybox', cmd: { values: ['sh', '-c', 'sleep 0.5; echo late'] } } });
+    const chunks: Buffer[] = [];
+    const attach = h.containers.attachContainer();
+    const ended = new Promise<void>((r, rej) => {
+      attach.on('data', (m: supervisorV1.AttachContainerResponse) => chunks.push(Buffer.from(m.data ?? Buffer.alloc(0))));
+      attach.on('end', () => r());
+      attach.on('error', rej);
+    });
+    attach.write({ start: { id: res.id, stdout: true, stderr: true, stream: true } });
+    await new Promise((r) => setTimeout(r, 200));
+    await h.c('startContainer', { id: res.id });
+    const pid = logWriterPid(res.id!);
+    process.kill(pid, 'SIGSTOP');
+    // the run ends while its writer is held: the exit is being recorded, the output is not in yet
+    await new Promise((r) => setTimeout(r, 1200));
+    process.kill(pid, 'SIGCONT');
+    attach.end();
+    await ended;
+    expect(Buffer.concat(chunks).toString()).toBe('late\n');
+  });
+
   it('applies env, working dir, user, hostname, labels, mounts and a read-only rootfs', async () => {
     const bind = join(h.infra.dir, 'bind-src');
     mkdirSync(bind, { recursive: true });

@@ -1,12 +1,12 @@
 import { FailedPreconditionError } from '@drydock/errors';
-import { actor, isRunning, type ContainerContext } from './container-context';
+import { actor, isRunning, outputMayGrow, type ContainerContext } from './container-context';
 import type { LogEntryOut, LogReadOptions } from './ports';
 
 /** docker logs: recorded output, Docker `logs` semantics. */
 export function containerLogs(ctx: ContainerContext, ref: string, opts: Omit<LogReadOptions, 'isRunning'>): AsyncIterable<LogEntryOut> {
   const e = ctx.resolve(ref);
   const id = e.c.spec.id;
-  return ctx.logBackend.read(ctx.logPath(id), { ...opts, isRunning: () => ctx.entries.has(id) && (isRunning(e) || !!e.rt.starting) });
+  return ctx.logBackend.read(ctx.logPath(id), { ...opts, isRunning: () => ctx.entries.has(id) && outputMayGrow(e) });
 }
 
 /**
@@ -32,7 +32,7 @@ export function attachContainer(
     // attached clients (docker run) wait on the stream's end: notice the exit within 50 ms
     pollIntervalMs: 50,
     // Attached before start (docker run): keep following until a run has started and ended.
-    isRunning: () => ctx.entries.has(id) && (isRunning(e) || !!e.rt.starting || (!e.c.state.startedAtNs && !e.rt.removing) || !!e.c.state.restarting),
+    isRunning: () => ctx.entries.has(id) && (outputMayGrow(e) || (!e.c.state.startedAtNs && !e.rt.removing) || !!e.c.state.restarting),
   });
   return { output, tty: !!e.c.spec.config.tty };
 }

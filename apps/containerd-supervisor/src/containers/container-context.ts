@@ -67,6 +67,14 @@ export function isRunning(e: Entry): boolean {
   return e.rt.task === 'running' || e.rt.task === 'paused';
 }
 
+/**
+ * The run's output may still grow: it runs, or its exit is being recorded, which waits for
+ * the log writer to append the last output. Log followers end only once this is false.
+ */
+export function outputMayGrow(e: Entry): boolean {
+  return isRunning(e) || e.rt.task === 'stopped' || !!e.rt.starting;
+}
+
 /** Docker's State.Status of a container. */
 export function statusOf(e: Entry): string {
   if (e.rt.removing) return 'removing';
