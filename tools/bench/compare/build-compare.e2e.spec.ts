@@ -20,9 +20,13 @@ function docker(e: Engine, args: string[], dir: string): Promise<{ code: number 
   });
 }
 
-/** Ids, sizes and the CLI's context line differ by nature between engines. */
+/** Ids, sizes and the CLI's context line differ by nature between engines, and so do the boundaries of a
+ * step's output messages (one per pipe read: the CLI colours each stderr message, so `+ true` read in three
+ * pieces prints three coloured runs); adjacent stderr runs are joined. */
 const mask = (s: string) =>
   s
+    .split('\x1b[0m\x1b[91m')
+    .join('')
     .replace(/sha256:[0-9a-f]{64}/g, 'sha256:<id>')
     .replace(/\b[0-9a-f]{64}\b/g, '<id64>')
     .replace(/\b[0-9a-f]{12}\b/g, '<id>')
