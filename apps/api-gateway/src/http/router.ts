@@ -127,6 +127,10 @@ export class Router {
       await handler(ctx);
     } catch (err) {
       sendError(res, err, log);
+    } finally {
+      // A handler that stops because its client left (a detached `docker run`'s /wait) may leave the
+      // response open; with half-open sockets nothing else would ever close it, so it would stay for good.
+      if (ac.signal.aborted && !res.writableEnded) res.destroy();
     }
   }
 
