@@ -1,22 +1,26 @@
 import { isAbsolute, join } from 'node:path';
-import { envInt, loadConfig, z } from '@drydock/config';
+import * as z from 'zod/mini';
+import { envInt, loadConfig } from '@drydock/config';
 
-const unixSocketPath = z.string().refine(isAbsolute, 'must be an absolute path').refine((p) => Buffer.byteLength(p) < 108, 'must be shorter than 108 bytes');
+const unixSocketPath = z.string().check(
+  z.refine(isAbsolute, 'must be an absolute path'),
+  z.refine((p) => Buffer.byteLength(p) < 108, 'must be shorter than 108 bytes'),
+);
 
 const schema = z.object({
-  DRYDOCK_STATE_DIR: z.string().refine(isAbsolute, 'must be an absolute path').default('/var/lib/drydock'),
-  DRYDOCK_NATS_PORT: envInt(4222).refine((p) => p > 0 && p < 65536, 'must be a TCP port'),
-  DRYDOCK_REDIS_PORT: envInt(6379).refine((p) => p > 0 && p < 65536, 'must be a TCP port'),
-  DRYDOCK_SUPERVISOR_LISTEN: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').default('127.0.0.1:7701'),
+  DRYDOCK_STATE_DIR: z._default(z.string().check(z.refine(isAbsolute, 'must be an absolute path')), '/var/lib/drydock'),
+  DRYDOCK_NATS_PORT: envInt(4222).check(z.refine((p) => p > 0 && p < 65536, 'must be a TCP port')),
+  DRYDOCK_REDIS_PORT: envInt(6379).check(z.refine((p) => p > 0 && p < 65536, 'must be a TCP port')),
+  DRYDOCK_SUPERVISOR_LISTEN: z._default(z.string().check(z.regex(/^[^\s:]+:\d+$/, 'must be host:port')), '127.0.0.1:7701'),
   // Comma-separated app directory names to run; "none" runs only the infrastructure.
-  DRYDOCK_STACK_APPS: z.string().optional(),
+  DRYDOCK_STACK_APPS: z.optional(z.string()),
   // Unix sockets are limited to 108 bytes including the terminating NUL.
-  DRYDOCK_CONTAINERD_ADDRESS: unixSocketPath.optional(),
+  DRYDOCK_CONTAINERD_ADDRESS: z.optional(unixSocketPath),
   // Where the api-gateway serves the Docker API (what DOCKER_HOST points at); dockerd's
   // /var/run/docker.sock is left alone so that a real Docker on the same host keeps working.
-  DRYDOCK_GATEWAY_SOCKET: unixSocketPath.default('/run/drydock/docker.sock'),
+  DRYDOCK_GATEWAY_SOCKET: z._default(unixSocketPath, '/run/drydock/docker.sock'),
   // Where the registry-proxy serves the OCI distribution API; its storage is $DRYDOCK_STATE_DIR/registry.
-  DRYDOCK_REGISTRY_PROXY_LISTEN: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').default('127.0.0.1:5100'),
+  DRYDOCK_REGISTRY_PROXY_LISTEN: z._default(z.string().check(z.regex(/^[^\s:]+:\d+$/, 'must be host:port')), '127.0.0.1:5100'),
 });
 
 export interface StackConfig {

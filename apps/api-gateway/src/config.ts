@@ -1,43 +1,47 @@
-import { envBool, envInt, loadConfig, z } from '@drydock/config';
+import * as z from 'zod/mini';
+import { envBool, envInt, loadConfig } from '@drydock/config';
 
 /** Environment -> validated gateway configuration (main.ts passes process.env). */
-const schema = z
-  .object({
-    DRYDOCK_GATEWAY_SOCKET: z.string().default('/run/drydock/docker.sock'),
-    // octal text, like chmod
-    DRYDOCK_GATEWAY_SOCKET_MODE: z.string().regex(/^[0-7]{3,4}$/).default('0660'),
-    DRYDOCK_GATEWAY_TCP: z.string().regex(/^[^:]+:\d+$/, 'expected host:port').optional(),
-    DRYDOCK_GATEWAY_TLS_CERT: z.string().optional(),
-    DRYDOCK_GATEWAY_TLS_KEY: z.string().optional(),
-    DRYDOCK_GATEWAY_TLS_CA: z.string().optional(),
-    DRYDOCK_GATEWAY_INSECURE_TCP: envBool(false),
-    DRYDOCK_SUPERVISOR_ADDRESS: z.string().default('127.0.0.1:7701'),
-    DRYDOCK_NATS_URL: z.string().default('nats://127.0.0.1:4222'),
-    // The registry-proxy's control endpoints (docker login, search); pulls and pushes go through the supervisor.
-    DRYDOCK_REGISTRY_PROXY_URL: z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'expected http(s)://host:port').default('http://127.0.0.1:5100'),
-    DRYDOCK_GATEWAY_CALL_TIMEOUT_MS: envInt(60000),
-    DRYDOCK_GATEWAY_MAX_JSON_BYTES: envInt(4 * 1024 * 1024),
-    DRYDOCK_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-    // Builds: their queue and output live in Redis; the context upload is limited (dockerd has no limit).
-    DRYDOCK_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
-    DRYDOCK_BUILD_CONTEXT_MAX_BYTES: envInt(8 * 1024 * 1024 * 1024),
-  })
-  .superRefine((e, ctx) => {
-    if (!e.DRYDOCK_GATEWAY_TCP) return;
-    const tls = [e.DRYDOCK_GATEWAY_TLS_CERT, e.DRYDOCK_GATEWAY_TLS_KEY, e.DRYDOCK_GATEWAY_TLS_CA];
-    const host = e.DRYDOCK_GATEWAY_TCP.slice(0, e.DRYDOCK_GATEWAY_TCP.lastIndexOf(':'));
-    if (tls.every(Boolean)) return;
-    if (tls.some(Boolean)) {
-      ctx.addIssue({ code: 'custom', path: ['DRYDOCK_GATEWAY_TLS_CERT'], message: 'TCP with TLS needs DRYDOCK_GATEWAY_TLS_CERT, _KEY and _CA (client certificates are verified)' });
-      return;
-    }
-    if (!e.DRYDOCK_GATEWAY_INSECURE_TCP) {
-      ctx.addIssue({ code: 'custom', path: ['DRYDOCK_GATEWAY_TCP'], message: 'plain TCP needs DRYDOCK_GATEWAY_INSECURE_TCP=true (and is allowed on loopback only); otherwise configure TLS' });
-    } else if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
-      ctx.addIssue({ code: 'custom', path: ['DRYDOCK_GATEWAY_TCP'], message: 'plain TCP is allowed on loopback only' });
-    }
-  })
-  .transform((e) => ({
+const schema = z.pipe(
+  z
+    .object({
+      DRYDOCK_GATEWAY_SOCKET: z._default(z.string(), '/run/drydock/docker.sock'),
+      // octal text, like chmod
+      DRYDOCK_GATEWAY_SOCKET_MODE: z._default(z.string().check(z.regex(/^[0-7]{3,4}$/)), '0660'),
+      DRYDOCK_GATEWAY_TCP: z.optional(z.string().check(z.regex(/^[^:]+:\d+$/, 'expected host:port'))),
+      DRYDOCK_GATEWAY_TLS_CERT: z.optional(z.string()),
+      DRYDOCK_GATEWAY_TLS_KEY: z.optional(z.string()),
+      DRYDOCK_GATEWAY_TLS_CA: z.optional(z.string()),
+      DRYDOCK_GATEWAY_INSECURE_TCP: envBool(false),
+      DRYDOCK_SUPERVISOR_ADDRESS: z._default(z.string(), '127.0.0.1:7701'),
+      DRYDOCK_NATS_URL: z._default(z.string(), 'nats://127.0.0.1:4222'),
+      // The registry-proxy's control endpoints (docker login, search); pulls and pushes go through the supervisor.
+      DRYDOCK_REGISTRY_PROXY_URL: z._default(z.string().check(z.regex(/^https?:\/\/[^/\s]+\/?$/, 'expected http(s)://host:port')), 'http://127.0.0.1:5100'),
+      DRYDOCK_GATEWAY_CALL_TIMEOUT_MS: envInt(60000),
+      DRYDOCK_GATEWAY_MAX_JSON_BYTES: envInt(4 * 1024 * 1024),
+      DRYDOCK_LOG_LEVEL: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
+      // Builds: their queue and output live in Redis; the context upload is limited (dockerd has no limit).
+      DRYDOCK_REDIS_URL: z._default(z.string(), 'redis://127.0.0.1:6379'),
+      DRYDOCK_BUILD_CONTEXT_MAX_BYTES: envInt(8 * 1024 * 1024 * 1024),
+    })
+    .check(
+      z.superRefine((e, ctx) => {
+        if (!e.DRYDOCK_GATEWAY_TCP) return;
+        const tls = [e.DRYDOCK_GATEWAY_TLS_CERT, e.DRYDOCK_GATEWAY_TLS_KEY, e.DRYDOCK_GATEWAY_TLS_CA];
+        const host = e.DRYDOCK_GATEWAY_TCP.slice(0, e.DRYDOCK_GATEWAY_TCP.lastIndexOf(':'));
+        if (tls.every(Boolean)) return;
+        if (tls.some(Boolean)) {
+          ctx.addIssue({ code: 'custom', path: ['DRYDOCK_GATEWAY_TLS_CERT'], message: 'TCP with TLS needs DRYDOCK_GATEWAY_TLS_CERT, _KEY and _CA (client certificates are verified)' });
+          return;
+        }
+        if (!e.DRYDOCK_GATEWAY_INSECURE_TCP) {
+          ctx.addIssue({ code: 'custom', path: ['DRYDOCK_GATEWAY_TCP'], message: 'plain TCP needs DRYDOCK_GATEWAY_INSECURE_TCP=true (and is allowed on loopback only); otherwise configure TLS' });
+        } else if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
+          ctx.addIssue({ code: 'custom', path: ['DRYDOCK_GATEWAY_TCP'], message: 'plain TCP is allowed on loopback only' });
+        }
+      }),
+    ),
+  z.transform((e) => ({
     socketPath: e.DRYDOCK_GATEWAY_SOCKET,
     socketMode: parseInt(e.DRYDOCK_GATEWAY_SOCKET_MODE, 8),
     tcp: e.DRYDOCK_GATEWAY_TCP,
@@ -50,7 +54,8 @@ const schema = z
     logLevel: e.DRYDOCK_LOG_LEVEL,
     redisUrl: e.DRYDOCK_REDIS_URL,
     buildContextMaxBytes: e.DRYDOCK_BUILD_CONTEXT_MAX_BYTES,
-  }));
+  })),
+);
 
 export type GatewayConfig = z.infer<typeof schema>;
 

@@ -1,16 +1,17 @@
 import { join } from 'node:path';
-import { envInt, loadConfig, z } from '@drydock/config';
+import * as z from 'zod/mini';
+import { envInt, loadConfig } from '@drydock/config';
 
 /** Environment -> validated builder configuration (main.ts is the only reader of process.env). */
-const schema = z
-  .object({
-    DRYDOCK_STATE_DIR: z.string().min(1).default('/var/lib/drydock'),
-    DRYDOCK_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
-    DRYDOCK_SUPERVISOR_ADDRESS: z.string().default('127.0.0.1:7701'),
-    DRYDOCK_REGISTRY_PROXY_URL: z.string().url().default('http://127.0.0.1:5100'),
-    DRYDOCK_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+const schema = z.pipe(
+  z.object({
+    DRYDOCK_STATE_DIR: z._default(z.string().check(z.minLength(1)), '/var/lib/drydock'),
+    DRYDOCK_REDIS_URL: z._default(z.string(), 'redis://127.0.0.1:6379'),
+    DRYDOCK_SUPERVISOR_ADDRESS: z._default(z.string(), '127.0.0.1:7701'),
+    DRYDOCK_REGISTRY_PROXY_URL: z._default(z.url(), 'http://127.0.0.1:5100'),
+    DRYDOCK_LOG_LEVEL: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
     // Builds one builder runs at once (each may run several independent stages concurrently).
-    DRYDOCK_BUILDER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    DRYDOCK_BUILDER_CONCURRENCY: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(64)), 4),
     // BullMQ's job lock: a builder that dies loses its jobs to another after about this long.
     DRYDOCK_BUILDER_LOCK_MS: envInt(30000),
     DRYDOCK_BUILDER_STALLED_INTERVAL_MS: envInt(5000),
@@ -20,9 +21,9 @@ const schema = z
     DRYDOCK_BUILDER_RETRY_MS: envInt(300000),
     // Extracted context size limit (the gateway limits the upload the same way).
     DRYDOCK_BUILD_CONTEXT_MAX_BYTES: envInt(8 * 1024 * 1024 * 1024),
-    DRYDOCK_BUILDER_WORK_DIR: z.string().optional(),
-  })
-  .transform((e) => ({
+    DRYDOCK_BUILDER_WORK_DIR: z.optional(z.string()),
+  }),
+  z.transform((e) => ({
     redisUrl: e.DRYDOCK_REDIS_URL,
     supervisorAddress: e.DRYDOCK_SUPERVISOR_ADDRESS,
     registryProxyUrl: e.DRYDOCK_REGISTRY_PROXY_URL.replace(/\/+$/, ''),
@@ -35,7 +36,8 @@ const schema = z
     retryWindowMs: e.DRYDOCK_BUILDER_RETRY_MS,
     contextMaxBytes: e.DRYDOCK_BUILD_CONTEXT_MAX_BYTES,
     workDir: e.DRYDOCK_BUILDER_WORK_DIR ?? join(e.DRYDOCK_STATE_DIR, 'builder'),
-  }));
+  })),
+);
 
 export type BuilderConfig = z.infer<typeof schema>;
 

@@ -1,39 +1,40 @@
 import { join } from 'node:path';
-import { envBool, envInt, loadConfig, z } from '@drydock/config';
+import * as z from 'zod/mini';
+import { envBool, envInt, loadConfig } from '@drydock/config';
 
 /** Environment -> validated supervisor configuration (the only reader of process.env is main.ts). */
-const schema = z
-  .object({
-    DRYDOCK_STATE_DIR: z.string().min(1).default('/var/lib/drydock'),
-    DRYDOCK_CONTAINERD_ADDRESS: z.string().optional(),
-    DRYDOCK_CONTAINERD_NAMESPACE: z.string().regex(/^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*$/).default('drydock'),
+const schema = z.pipe(
+  z.object({
+    DRYDOCK_STATE_DIR: z._default(z.string().check(z.minLength(1)), '/var/lib/drydock'),
+    DRYDOCK_CONTAINERD_ADDRESS: z.optional(z.string()),
+    DRYDOCK_CONTAINERD_NAMESPACE: z._default(z.string().check(z.regex(/^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*$/)), 'drydock'),
     DRYDOCK_CONTAINERD_CALL_TIMEOUT_MS: envInt(30000),
-    DRYDOCK_NATS_URL: z.string().default('nats://127.0.0.1:4222'),
-    DRYDOCK_SUPERVISOR_LISTEN: z.string().default('127.0.0.1:7701'),
-    DRYDOCK_NODE_NAME: z.string().optional(),
-    DRYDOCK_NODE_LABELS: z.string().default(''),
-    DRYDOCK_LOGGER_BINARY: z.string().optional(),
-    DRYDOCK_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    DRYDOCK_NATS_URL: z._default(z.string(), 'nats://127.0.0.1:4222'),
+    DRYDOCK_SUPERVISOR_LISTEN: z._default(z.string(), '127.0.0.1:7701'),
+    DRYDOCK_NODE_NAME: z.optional(z.string()),
+    DRYDOCK_NODE_LABELS: z._default(z.string(), ''),
+    DRYDOCK_LOGGER_BINARY: z.optional(z.string()),
+    DRYDOCK_LOG_LEVEL: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
     DRYDOCK_HEARTBEAT_INTERVAL_MS: envInt(5000),
     DRYDOCK_HEARTBEAT_TTL_MS: envInt(15000),
     DRYDOCK_SHUTDOWN_GRACE_MS: envInt(5000),
-    DRYDOCK_CGROUP_PARENT: z.string().default('/drydock'),
-    DRYDOCK_REGISTRY_PROXY_URL: z.string().url().default('http://127.0.0.1:5100'),
+    DRYDOCK_CGROUP_PARENT: z._default(z.string(), '/drydock'),
+    DRYDOCK_REGISTRY_PROXY_URL: z._default(z.url(), 'http://127.0.0.1:5100'),
     // Pull/push tuning: dockerd's max-concurrent-downloads/uploads defaults.
-    DRYDOCK_PULL_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(3),
-    DRYDOCK_PUSH_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(5),
+    DRYDOCK_PULL_CONCURRENCY: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(32)), 3),
+    DRYDOCK_PUSH_CONCURRENCY: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(32)), 5),
     // How long transient registry-proxy failures (restart, 502) are retried before a pull or push fails.
     DRYDOCK_REGISTRY_RETRY_MS: envInt(60000),
     // No byte from the proxy for this long counts as a dead connection (then retried).
     DRYDOCK_REGISTRY_IDLE_TIMEOUT_MS: envInt(30000),
     // zlib level for layers compressed at push time (docker import stores them uncompressed). Measured on
     // 100 MB of shared libraries: level 1 104 MB/s at 35.5 %, level 6 (Docker's) 37 MB/s at 32.3 %.
-    DRYDOCK_PUSH_GZIP_LEVEL: z.coerce.number().int().min(0).max(9).default(1),
+    DRYDOCK_PUSH_GZIP_LEVEL: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(9)), 1),
     // Pulled layers are written straight into containerd's ingest files when they are reachable from here
     // (probed at start); false forces Content.Write over gRPC.
     DRYDOCK_PULL_DIRECT_INGEST: envBool(true),
-  })
-  .transform((e) => ({
+  }),
+  z.transform((e) => ({
     stateDir: e.DRYDOCK_STATE_DIR,
     containerdAddress: e.DRYDOCK_CONTAINERD_ADDRESS ?? join(e.DRYDOCK_STATE_DIR, 'containerd', 'c.sock'),
     namespace: e.DRYDOCK_CONTAINERD_NAMESPACE,
@@ -57,7 +58,8 @@ const schema = z
       gzipLevel: e.DRYDOCK_PUSH_GZIP_LEVEL,
       directIngest: e.DRYDOCK_PULL_DIRECT_INGEST,
     },
-  }));
+  })),
+);
 
 export type SupervisorConfig = z.infer<typeof schema>;
 

@@ -1,47 +1,52 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute, join } from 'node:path';
-import { envInt, loadConfig, z } from '@drydock/config';
+import * as z from 'zod/mini';
+import { envInt, loadConfig } from '@drydock/config';
 
 /** dockerd always treats loopback as insecure, whatever else is configured. */
 const DEFAULT_INSECURE = '127.0.0.0/8';
 
-const list = z
-  .string()
-  .default('')
-  .transform((s) =>
+const list = z.pipe(
+  z._default(z.string(), ''),
+  z.transform((s) =>
     s
       .split(',')
       .map((x) => x.trim())
       .filter(Boolean),
-  );
+  ),
+);
+
+const absolutePath = z.string().check(z.refine(isAbsolute, 'must be an absolute path'));
 
 /** Environment -> validated registry-proxy configuration (main.ts passes process.env). */
-const schema = z
-  .object({
-    DRYDOCK_REGISTRY_PROXY_LISTEN: z.string().regex(/^[^\s]+:\d+$/, 'expected host:port').default('127.0.0.1:5100'),
+const schema = z.pipe(
+  z.object({
+    DRYDOCK_REGISTRY_PROXY_LISTEN: z._default(z.string().check(z.regex(/^[^\s]+:\d+$/, 'expected host:port')), '127.0.0.1:5100'),
     // Storage root; by default $DRYDOCK_STATE_DIR/registry.
-    DRYDOCK_REGISTRY_PROXY_DIR: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
-    DRYDOCK_STATE_DIR: z.string().refine(isAbsolute, 'must be an absolute path').default('/var/lib/drydock'),
+    DRYDOCK_REGISTRY_PROXY_DIR: z.optional(absolutePath),
+    DRYDOCK_STATE_DIR: z._default(absolutePath, '/var/lib/drydock'),
     // distribution's own limit for a manifest body.
     DRYDOCK_REGISTRY_PROXY_MAX_MANIFEST_BYTES: envInt(4 * 1024 * 1024),
     DRYDOCK_REGISTRY_PROXY_SHUTDOWN_GRACE_MS: envInt(2000),
-    DRYDOCK_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    DRYDOCK_LOG_LEVEL: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
     // Pull-through cache of remote registries; by default <storage root>/cache.
-    DRYDOCK_REGISTRY_CACHE_DIR: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
+    DRYDOCK_REGISTRY_CACHE_DIR: z.optional(absolutePath),
     DRYDOCK_REGISTRY_CACHE_MAX_BYTES: envInt(20 * 1024 ** 3),
     // dockerd's daemon.json options, as comma-separated lists.
     DRYDOCK_REGISTRY_MIRRORS: list,
     DRYDOCK_INSECURE_REGISTRIES: list,
     // A daemon.json whose registry-mirrors and insecure-registries are added to the lists above.
-    DRYDOCK_REGISTRY_DAEMON_JSON: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
+    DRYDOCK_REGISTRY_DAEMON_JSON: z.optional(absolutePath),
     // Deadline of every upstream call up to its response headers, and of whole small bodies
     // (pings, tokens, manifests); a streaming blob body only has the stall limit below.
     DRYDOCK_REGISTRY_UPSTREAM_TIMEOUT_MS: envInt(30000),
     // A blob body that delivers nothing for this long is cut (and resumed by the cache).
     DRYDOCK_REGISTRY_UPSTREAM_STALL_MS: envInt(60000),
-  })
-  .transform((e, ctx) => {
+  }),
+  z.transform((e, ctx) => {
+    // zod/mini's transform context has no addIssue: issues go straight into the payload.
+    const addIssue = (path: string, message: string) => ctx.issues.push({ code: 'custom', path: [path], message, input: e });
     const mirrors = [...e.DRYDOCK_REGISTRY_MIRRORS];
     const insecure = [...e.DRYDOCK_INSECURE_REGISTRIES];
     if (e.DRYDOCK_REGISTRY_DAEMON_JSON) {
@@ -50,18 +55,18 @@ const schema = z
         mirrors.push(...d.mirrors);
         insecure.push(...d.insecure);
       } catch (err) {
-        ctx.addIssue({ code: 'custom', path: ['DRYDOCK_REGISTRY_DAEMON_JSON'], message: (err as Error).message });
+        addIssue('DRYDOCK_REGISTRY_DAEMON_JSON', (err as Error).message);
       }
     }
     const mirrorUrls: string[] = [];
     for (const m of mirrors) {
       const problem = mirrorProblem(m);
-      if (problem) ctx.addIssue({ code: 'custom', path: ['DRYDOCK_REGISTRY_MIRRORS'], message: problem });
+      if (problem) addIssue('DRYDOCK_REGISTRY_MIRRORS', problem);
       else mirrorUrls.push(new URL(m).origin);
     }
     for (const r of insecure) {
       const problem = insecureProblem(r);
-      if (problem) ctx.addIssue({ code: 'custom', path: ['DRYDOCK_INSECURE_REGISTRIES'], message: problem });
+      if (problem) addIssue('DRYDOCK_INSECURE_REGISTRIES', problem);
     }
     if (!insecure.includes(DEFAULT_INSECURE)) insecure.push(DEFAULT_INSECURE);
     const i = e.DRYDOCK_REGISTRY_PROXY_LISTEN.lastIndexOf(':');
@@ -81,7 +86,8 @@ const schema = z
         stallMs: e.DRYDOCK_REGISTRY_UPSTREAM_STALL_MS,
       },
     };
-  });
+  }),
+);
 
 export type RegistryProxyConfig = z.infer<typeof schema>;
 export type UpstreamConfig = RegistryProxyConfig['upstream'];

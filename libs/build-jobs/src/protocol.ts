@@ -1,4 +1,5 @@
-import { z } from 'zod';
+// zod/mini: tree-shakes, unlike full zod (this module is in the gateway and builder bundles).
+import * as z from 'zod/mini';
 
 /** The BullMQ queue builds go on. */
 export const BUILD_QUEUE = 'drydock-builds';
@@ -27,7 +28,7 @@ export const buildOptionsSchema = z.object({
   dockerfile: z.string(),
   tags: z.array(z.string()),
   /** --build-arg; null: named without a value and not in the client's environment. */
-  buildArgs: z.record(z.string(), z.string().nullable()),
+  buildArgs: z.record(z.string(), z.nullable(z.string())),
   noCache: z.boolean(),
   pull: z.boolean(),
   remove: z.boolean(),

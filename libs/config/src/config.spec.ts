@@ -1,7 +1,8 @@
-import { envBool, envInt, loadConfig, z } from './index';
+import * as z from 'zod/mini';
+import { envBool, envInt, loadConfig } from './index';
 
 describe('loadConfig', () => {
-  const schema = z.object({ PORT: envInt(8080), DEBUG: envBool(false), NAME: z.string().min(1) });
+  const schema = z.object({ PORT: envInt(8080), DEBUG: envBool(false), NAME: z.string().check(z.minLength(1)) });
 
   it('parses with defaults', () => {
     expect(loadConfig(schema, { NAME: 'a' })).toEqual({ PORT: 8080, DEBUG: false, NAME: 'a' });
