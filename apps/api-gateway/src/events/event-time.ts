@@ -7,11 +7,12 @@ const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3
 
 /** Go's time.ParseDuration ("10m", "1h30m", "-1.5h", "0"), in nanoseconds; undefined when not a duration. */
 export function parseGoDuration(s: string): number | undefined {
-  const m = /^([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+|0)$/.exec(s);
+  // µ and μ as escapes: one raw non-Latin-1 character makes V8 hold the whole bundle as UTF-16 (tools/build checks)
+  const m = /^([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+|0)$/.exec(s);
   if (!m) return undefined;
   if (m[2] === '0') return 0;
   let total = 0;
-  for (const part of m[2].matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(part[1]) * UNIT_NS[part[2]];
+  for (const part of m[2].matchAll(/(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/g)) total += Number(part[1]) * UNIT_NS[part[2]];
   return m[1] === '-' ? -total : total;
 }
 
