@@ -1,5 +1,6 @@
 import type { NatsConnection } from 'nats';
 import { connect } from 'nats';
+import { IdleCollector } from '@drydock/runtime';
 import { createLogger } from '@drydock/logging';
 import { loadGatewayConfig } from './config';
 import { SingleNodeLocator, SupervisorClient } from './backend/supervisor-client';
@@ -16,8 +17,7 @@ import { registerStreamRoutes } from './routes/streams.routes';
 import { registerSystemRoutes } from './routes/system.routes';
 import { registerVolumeRoutes } from './routes/volumes.routes';
 import type { RouteDeps } from './routes/deps';
-import { Redis } from 'ioredis';
-import { BuildService } from './build/build-service';
+import { BuildService, connectBuildQueue } from './build/build-service';
 import { registerBuildRoutes } from './routes/build.routes';
 
 const VERSION = '20.10.24-drydock';
@@ -27,6 +27,8 @@ async function main(): Promise<void> {
   const config = loadGatewayConfig(process.env);
   const logger = createLogger({ service: 'api-gateway', level: config.logLevel });
   const log = logger.child({ component: 'main' });
+  // a burst of work leaves V8's heap at its peak size: one full collection once quiet gives it back
+  new IdleCollector({ onCollect: (c) => log.debug({ ...c, ...process.memoryUsage() }, 'idle collection') }).start();
   const supervisor = new SupervisorClient(config.supervisorAddress, config.callTimeoutMs);
   const nodes = new SingleNodeLocator(supervisor);
 
@@ -50,10 +52,8 @@ async function main(): Promise<void> {
   registerRegistryRoutes(router, registry);
   registerVolumeRoutes(router, deps);
   registerEventRoutes(router, deps);
-  // Redis carries builds only: connected lazily, commands wait out a Redis restart
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-  redis.on('error', (err) => log.debug({ err }, 'redis connection error'));
-  const builds = new BuildService(redis, { registryProxyUrl: config.registryProxyUrl, maxContextBytes: config.buildContextMaxBytes }, logger);
+  // Redis carries builds only
+  const builds = new BuildService(() => connectBuildQueue(config.redisUrl, log), { registryProxyUrl: config.registryProxyUrl, maxContextBytes: config.buildContextMaxBytes }, logger);
   registerBuildRoutes(router, builds, nodes);
 
   const server = new GatewayServer(router, logger);
@@ -69,7 +69,6 @@ async function main(): Promise<void> {
     await server.close();
     supervisor.close();
     await builds.close();
-    redis.disconnect();
     if (natsPromise) await (await natsPromise.catch(() => undefined))?.close();
     process.exit(0);
   };

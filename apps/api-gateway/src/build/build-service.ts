@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { PassThrough, Readable } from 'node:stream';
-import { Queue } from 'bullmq';
+import { PassThrough } from 'node:stream';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BUILD_KEYS_TTL_SECONDS, BUILD_QUEUE, buildKeys, CANCEL_CHANNEL, contextRepository, type BuildJob, type OutputEntry } from '@drydock/build-jobs';
 import { InvalidArgumentError, UnavailableError } from '@drydock/errors';
+import { httpCall } from '@drydock/runtime';
 import type { Logger } from '@drydock/logging';
 
 export interface BuildServiceOptions {
@@ -23,21 +24,42 @@ export interface BuildBackend {
   dropContext(context: BuildJob['context']): Promise<void>;
 }
 
+/** Redis and the build queue on it. */
+export interface BuildQueueConnection {
+  redis: Redis;
+  queue: Queue;
+}
+
+/**
+ * Connects lazily: Redis commands wait out a Redis restart. BullMQ and ioredis are loaded only here, on the
+ * first build, so a gateway that never builds does not carry them (about 10 MB of resident memory).
+ */
+export async function connectBuildQueue(redisUrl: string, log: Logger): Promise<BuildQueueConnection> {
+  const [{ Redis }, { Queue }] = await Promise.all([import('ioredis'), import('bullmq')]);
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  redis.on('error', (err) => log.debug({ err }, 'redis connection error'));
+  const queue = new Queue(BUILD_QUEUE, { connection: redis.duplicate({ maxRetriesPerRequest: null }) });
+  return { redis, queue };
+}
+
 /**
  * The gateway's side of builds: the context goes once into the registry-proxy's blob store, the build
  * onto the BullMQ queue, and its output comes back from the build's Redis stream. No build state here.
  */
 export class BuildService implements BuildBackend {
-  private readonly queue: Queue;
   private readonly log: Logger;
+  private conn?: Promise<BuildQueueConnection>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly connect: () => Promise<BuildQueueConnection>,
     private readonly opts: BuildServiceOptions,
     logger: Logger,
   ) {
-    this.queue = new Queue(BUILD_QUEUE, { connection: redis.duplicate({ maxRetriesPerRequest: null }) });
     this.log = logger.child({ component: 'build-service' });
+  }
+
+  private connection(): Promise<BuildQueueConnection> {
+    return (this.conn ??= this.connect());
   }
 
   newBuildId(): string {
@@ -48,10 +70,10 @@ export class BuildService implements BuildBackend {
   async uploadContext(buildId: string, body: IncomingMessage): Promise<BuildJob['context']> {
     const repository = contextRepository(buildId);
     const base = this.opts.registryProxyUrl;
-    const start = await fetch(`${base}/v2/${repository}/blobs/uploads/`, { method: 'POST' }).catch((err: Error) => {
+    const start = await httpCall(`${base}/v2/${repository}/blobs/uploads/`, { method: 'POST' }).catch((err: Error) => {
       throw new UnavailableError(`the registry-proxy is not reachable for the build context: ${err.message}`);
     });
-    const location = start.headers.get('location');
+    const location = start.headers.location;
     if (start.status !== 202 || !location) throw new UnavailableError(`the registry-proxy refused the build context upload (${start.status})`);
     const url = new URL(location, base).toString();
     const hash = createHash('sha256');
@@ -75,37 +97,39 @@ export class BuildService implements BuildBackend {
     body.on('end', () => pass.end());
     body.on('error', (err) => pass.destroy(err));
     try {
-      const res = await fetch(url, { method: 'PATCH', body: Readable.toWeb(pass) as unknown as ReadableStream, duplex: 'half', headers: { 'Content-Type': 'application/octet-stream' } } as RequestInit);
+      const res = await httpCall(url, { method: 'PATCH', body: pass, headers: { 'Content-Type': 'application/octet-stream' } });
       if (res.status !== 202) throw new UnavailableError(`the registry-proxy refused the build context (${res.status})`);
       const digest = `sha256:${hash.digest('hex')}`;
-      const next = new URL(res.headers.get('location') ?? location, base);
+      const next = new URL(res.headers.location ?? location, base);
       next.searchParams.set('digest', digest);
-      const put = await fetch(next.toString(), { method: 'PUT' });
+      const put = await httpCall(next, { method: 'PUT' });
       if (put.status !== 201) throw new UnavailableError(`the registry-proxy did not store the build context (${put.status})`);
       return { repository, digest, size };
     } catch (err) {
-      await fetch(url, { method: 'DELETE' }).catch(() => undefined);
+      await httpCall(url, { method: 'DELETE' }).catch(() => undefined);
       if (tooBig) throw new InvalidArgumentError(`the build context is larger than the limit of ${this.opts.maxContextBytes} bytes (DRYDOCK_BUILD_CONTEXT_MAX_BYTES)`);
       throw err;
     }
   }
 
   async dropContext(context: BuildJob['context']): Promise<void> {
-    await fetch(`${this.opts.registryProxyUrl}/v2/${context.repository}/blobs/${context.digest}`, { method: 'DELETE' }).catch(() => undefined);
+    await httpCall(`${this.opts.registryProxyUrl}/v2/${context.repository}/blobs/${context.digest}`, { method: 'DELETE' }).catch(() => undefined);
   }
 
   async submit(job: BuildJob, registryConfig: Record<string, Record<string, unknown>>): Promise<void> {
     const keys = buildKeys(job.buildId);
+    const { redis, queue } = await this.connection();
     // credentials stay out of the job (which Redis keeps in its append-only file for its lifetime)
-    if (Object.keys(registryConfig).length) await this.redis.set(keys.auth, JSON.stringify(registryConfig), 'EX', BUILD_KEYS_TTL_SECONDS);
-    await this.queue.add('build', job, { jobId: job.buildId, attempts: 1, removeOnComplete: { age: BUILD_KEYS_TTL_SECONDS }, removeOnFail: { age: BUILD_KEYS_TTL_SECONDS } });
+    if (Object.keys(registryConfig).length) await redis.set(keys.auth, JSON.stringify(registryConfig), 'EX', BUILD_KEYS_TTL_SECONDS);
+    await queue.add('build', job, { jobId: job.buildId, attempts: 1, removeOnComplete: { age: BUILD_KEYS_TTL_SECONDS }, removeOnFail: { age: BUILD_KEYS_TTL_SECONDS } });
     this.log.info({ buildId: job.buildId, contextBytes: job.context.size }, 'build queued');
   }
 
   /** The build's output entries as they come, up to its `end` or `error`; a job that died for good ends in an error. */
   async *output(buildId: string, signal: AbortSignal): AsyncIterable<OutputEntry> {
     const key = buildKeys(buildId).output;
-    const conn = this.redis.duplicate({ maxRetriesPerRequest: null });
+    const { redis, queue } = await this.connection();
+    const conn = redis.duplicate({ maxRetriesPerRequest: null });
     conn.on('error', () => undefined);
     const stop = () => conn.disconnect();
     signal.addEventListener('abort', stop, { once: true });
@@ -117,7 +141,7 @@ export class BuildService implements BuildBackend {
           throw err;
         })) as [string, [string, string[]][]][] | null;
         if (!res) {
-          const job = await this.queue.getJob(buildId);
+          const job = await queue.getJob(buildId);
           const state = job ? await job.getState() : 'unknown';
           if (state === 'failed' || state === 'unknown') {
             // nothing more will come: the job failed without writing its end (its builders kept dying)
@@ -145,11 +169,15 @@ export class BuildService implements BuildBackend {
 
   /** The client went away: the key survives builder restarts, the message reaches the running builder now. */
   async cancel(buildId: string): Promise<void> {
-    await this.redis.set(buildKeys(buildId).cancel, '1', 'EX', BUILD_KEYS_TTL_SECONDS);
-    await this.redis.publish(CANCEL_CHANNEL, buildId);
+    const { redis } = await this.connection();
+    await redis.set(buildKeys(buildId).cancel, '1', 'EX', BUILD_KEYS_TTL_SECONDS);
+    await redis.publish(CANCEL_CHANNEL, buildId);
   }
 
   async close(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
+    if (!this.conn) return;
+    const { redis, queue } = await this.conn;
+    await queue.close().catch(() => undefined);
+    redis.disconnect();
   }
 }

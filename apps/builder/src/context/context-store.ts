@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UnavailableError } from '@drydock/errors';
+import { httpCall, httpStream } from '@drydock/runtime';
 import type { BuildJob } from '@drydock/build-jobs';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -22,9 +22,12 @@ export class RegistryContextStore {
     const until = Date.now() + this.retryWindowMs;
     for (;;) {
       try {
-        const res = await fetch(this.url(job), { signal });
-        if (res.status !== 200 || !res.body) throw new UnavailableError(`context blob ${job.context.digest}: registry-proxy answered ${res.status}`);
-        await pipeline(Readable.fromWeb(res.body as never), createWriteStream(file));
+        const res = await httpStream(this.url(job), { method: 'GET', signal });
+        if (res.statusCode !== 200) {
+          res.resume();
+          throw new UnavailableError(`context blob ${job.context.digest}: registry-proxy answered ${res.statusCode}`);
+        }
+        await pipeline(res, createWriteStream(file));
         return;
       } catch (err) {
         if (signal.aborted || Date.now() > until) throw err;
@@ -34,7 +37,7 @@ export class RegistryContextStore {
   }
 
   async remove(job: BuildJob): Promise<void> {
-    const res = await fetch(this.url(job), { method: 'DELETE' });
+    const res = await httpCall(this.url(job), { method: 'DELETE' });
     if (res.status !== 202 && res.status !== 404) throw new UnavailableError(`context blob removal: registry-proxy answered ${res.status}`);
   }
 }
