@@ -197,6 +197,29 @@ function runcFloor(dir: string, tar: string, n: number): number[] {
   return out;
 }
 
+interface ProcessMemory {
+  engine: string;
+  role: string;
+  pid: number;
+  idleMb: number;
+  afterMb?: number;
+}
+
+/** Drydock's services are held to < 60 MB idle and <= 10 % above it after the load; the rest is for comparison. */
+const SERVICE_ROLES = ['supervisor', 'gateway', 'registry-proxy', 'builder'];
+
+function processMemoryTable(procs: ProcessMemory[], style: 'markdown' | 'terminal'): string {
+  const t = [['engine', 'process', 'idle MB', 'after load MB', 'growth', 'target']];
+  for (const p of procs) {
+    const growth = p.afterMb === undefined ? 'not measured' : `${(((p.afterMb - p.idleMb) / p.idleMb) * 100).toFixed(0)} %`;
+    const target = p.engine === 'Drydock' && SERVICE_ROLES.includes(p.role) ? 'idle < 60 MB, growth <= 10 %' : '';
+    t.push([p.engine, p.role, p.idleMb.toFixed(1), p.afterMb?.toFixed(1) ?? '', growth, target]);
+  }
+  if (style === 'markdown') return [t[0], t[0].map(() => '---'), ...t.slice(1)].map((r) => `| ${r.join(' | ')} |`).join('\n');
+  const w = t[0].map((_, i) => Math.max(...t.map((r) => r[i].length)));
+  return t.map((r) => r.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ')).join('\n');
+}
+
 type Workload = (name: string, unit: string, fn: () => Promise<Omit<Row, 'workload' | 'unit'>>) => Promise<void>;
 
 /** Per-pull details for results.json: upstream GETs per blob, timings, the Drydock breakdown. */
@@ -386,6 +409,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const failures: string[] = [];
   const memoryNotes: string[] = [];
+  /** Each daemon's resident memory idle (after the warm-up runs) and once all the load workloads are over. */
+  const perProcess: ProcessMemory[] = [];
   const pullNotes: string[] = [];
   let info: Record<string, string> = {};
   const stopAll = () => Promise.allSettled(engines.map((e) => e.stop()));
@@ -435,6 +460,7 @@ async function main(): Promise<void> {
         const m = await alternate('memory idle', engines, 1, async (e) => rssMb([...e.daemons(), ...e.perContainer()]));
         return { ...both(m), target: 'Drydock <= 2x Docker' };
       });
+      for (const e of engines) for (const p of e.daemons()) perProcess.push({ engine: e.name, role: p.role, pid: p.pid, idleMb: rssMb([p]) });
 
       await workload(`${cfg.parallel} parallel \`run -d busybox sleep 600\``, 'containers/s', async () => {
         const m = await alternate('parallel run -d', engines, cfg.parallelRounds, async (e, round) => {
@@ -504,6 +530,12 @@ async function main(): Promise<void> {
 
     if (want('pull')) await pullWorkloads(dd, dk, engines, rows, workload, pullNotes);
     if (want('build')) await buildWorkloads(dd, dk, engines, workload);
+    // After every load workload: nothing runs, the engines have had a few seconds to settle.
+    if (perProcess.length) {
+      for (const e of engines) await removeAll(e);
+      await new Promise((r) => setTimeout(r, 5000));
+      for (const p of perProcess) p.afterMb = rssMb([p]);
+    }
   } finally {
     progress('stopping both engines');
     const stopped = await stopAll();
@@ -514,7 +546,7 @@ async function main(): Promise<void> {
   const header = Object.entries(info).map(([k, v]) => `- ${k}: ${v}`).join('\n');
   const memoryCounted = [
     'Memory is the sum of VmRSS (/proc/<pid>/status) of the engine\'s processes, container processes themselves excluded.',
-    'Drydock: containerd-supervisor + api-gateway + registry-proxy + its containerd + NATS (no Redis: the services do not use it); with containers: + containerd-shim-runc-v2 + drydock-logger per container.',
+    'Drydock: containerd-supervisor + api-gateway + registry-proxy + builder + Redis (the build queue) + its containerd + NATS; with containers: + containerd-shim-runc-v2 + drydock-logger per container.',
     'Docker: dockerd + its containerd; with containers: + containerd-shim-runc-v2 per container (dockerd\'s json-file driver writes logs inside dockerd).',
     'Idle counts the same sets with no container present (no shims or loggers exist then).',
   ];
@@ -533,20 +565,26 @@ async function main(): Promise<void> {
     ...memoryCounted.map((l) => `- ${l}`),
     ...memoryNotes.map((l) => `- ${l}`),
     '',
+    '## Resident memory per process: idle, and after the load workloads',
+    '',
+    processMemoryTable(perProcess, 'markdown'),
+    '',
     ...pullNotes.map((l) => `- ${l}`),
     '',
   ].join('\n');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'results.md'), md);
   writeFileSync(join(outDir, 'chart.svg'), svgChart(rows, `Drydock vs Docker Engine, medians (${info.CPU ?? ''}, ${info.cores ?? '?'} cores)`));
-  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ command, config: cfg, machine: info, rows, memoryNotes, pull: pullDetails, failures }, null, 2));
+  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ command, config: cfg, machine: info, rows, memoryNotes, processMemory: perProcess, pull: pullDetails, failures }, null, 2));
 
   console.log();
   console.log(header);
   console.log();
   console.log(terminalTable(rows));
   console.log();
-  for (const l of [...memoryCounted, ...memoryNotes, '', ...pullNotes]) console.log(l);
+  for (const l of [...memoryCounted, ...memoryNotes, '']) console.log(l);
+  if (perProcess.length) console.log(`Resident memory per process, idle and after the load workloads:\n${processMemoryTable(perProcess, 'terminal')}\n`);
+  for (const l of pullNotes) console.log(l);
   console.log(`\nwritten: ${join(outDir, 'results.md')}, chart.svg, results.json`);
   if (failures.length) {
     console.error(`\n${failures.length} failure(s):\n  ${failures.join('\n  ')}`);
