@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SERVICE_NODE_FLAGS } from '@drydock/runtime';
 import { buildBusyboxRootfsTar } from '@drydock/testing';
 import { DrydockEngine, findDockerCli, type EngineProcess } from './compare/engines';
 import { PullRegistry } from './compare/pull';
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
   const base = join('/tmp', `dd-memprobe-${process.pid}`);
   mkdirSync(base, { recursive: true });
   for (const s of SERVICES) mkdirSync(join(base, s), { recursive: true });
-  process.env.DRYDOCK_NODE_FLAGS = `${process.env.DRYDOCK_NODE_FLAGS ?? '--max-semi-space-size=1'} --heapsnapshot-signal=SIGUSR2`;
+  process.env.DRYDOCK_NODE_FLAGS = `${process.env.DRYDOCK_NODE_FLAGS ?? SERVICE_NODE_FLAGS.join(' ')}${withSnapshots ? ' --heapsnapshot-signal=SIGUSR2' : ''}`;
   const reg = new PullRegistry(join(base, 'registry'));
   await reg.start();
   await e.start();
@@ -147,6 +148,12 @@ async function main(): Promise<void> {
         const lines = readFileSync(e.logPath(r), 'utf8').split('\n').filter((l) => l.includes('idle collection'));
         console.log(`${r}: ${lines.length} idle collections${lines.length ? `, last: ${lines[lines.length - 1]}` : ''}`);
       }
+    }
+    // --hold S: the stack stays up S seconds more (to read /proc/<pid>/smaps and the like)
+    const hold = Number(arg('hold', '0'));
+    if (hold > 0) {
+      console.log(`holding ${hold} s: ${procs.map((p) => `${p.role} pid ${p.pid}`).join(', ')}`);
+      await new Promise((r) => setTimeout(r, hold * 1000));
     }
     if (!withSnapshots) return;
     for (const p of procs) snaps[p.role].push(await snapshotFrom(p, where(p), base, 'after'));

@@ -22,16 +22,9 @@ import {
 } from '@drydock/infra';
 import { LinePrefixer } from './line-prefix';
 import { PidRecords } from './pid-records';
+import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from '@drydock/runtime';
 import { loadStackConfig, registryProxyEnv, serviceEnv, type StackConfig } from './stack-config';
 
-/**
- * Node flags of every service. A 1 MB young generation keeps an idle service's
- * resident memory about 15 MB lower (measured with tools/bench/supervisor-bench.ts)
- * at no measurable latency cost. No --enable-source-maps: it costs each service
- * about 20 MB resident (measured: gateway 74 -> 94 MB idle); stack traces point
- * into the bundle (dist/apps/<app>/main.js.map maps them back by hand).
- */
-export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=1'];
 
 // The bundle lives at dist/tools/stack/stack.js.
 const repoRoot = resolve(__dirname, '../../..');
@@ -123,7 +116,7 @@ async function main(): Promise<void> {
   const infra = [containerd, nats, redis];
 
   const loggerBinary = join(repoRoot, 'dist/native/drydock-logger');
-  const env = { ...process.env, ...serviceEnv(config, loggerBinary) };
+  const env = { ...process.env, ...SERVICE_MALLOC_ENV, ...serviceEnv(config, loggerBinary) };
   const apps = built.map((app, i) =>
     supervised(
       appNames[i],

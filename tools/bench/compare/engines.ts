@@ -8,6 +8,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { ContainerdProcess, containerdPaths, dockerPingOk, freePort, requireCommand, tcpAccepts, waitFor } from '@drydock/infra';
+import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from '@drydock/runtime';
 import { buildDrydock, killShimsOf, makeTempDir, startTestInfra, unmountAllUnder, type TestInfra } from '@drydock/testing';
 
 // The tool runs bundled as dist/tools/bench/<tool>.js.
@@ -196,7 +197,7 @@ export class DrydockEngine implements Engine {
     const port = await freePort();
     const proxyPort = await freePort();
     this.registryProxyUrl = `http://127.0.0.1:${proxyPort}`;
-    const nodeFlags = (process.env.DRYDOCK_NODE_FLAGS ?? '--max-semi-space-size=1').split(/\s+/).filter(Boolean);
+    const nodeFlags = process.env.DRYDOCK_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? SERVICE_NODE_FLAGS;
     const env = {
       PATH: process.env.PATH,
       DRYDOCK_STATE_DIR: stateDir,
@@ -204,6 +205,7 @@ export class DrydockEngine implements Engine {
       DRYDOCK_LOG_LEVEL: process.env.DRYDOCK_BENCH_LOG_LEVEL ?? 'warn',
       DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl,
       DRYDOCK_REDIS_URL: infra.redis!.url,
+      ...SERVICE_MALLOC_ENV,
     };
     this.registryProxy = spawn(process.execPath, [...nodeFlags, build.registryProxy], {
       env: { ...env, DRYDOCK_REGISTRY_PROXY_LISTEN: `127.0.0.1:${proxyPort}` },

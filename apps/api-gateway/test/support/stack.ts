@@ -11,6 +11,7 @@ import { credentials } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
 import { dockerPingOk, freePort, tcpAccepts, waitFor } from '@drydock/infra';
 import { buildBusyboxRootfsTar, buildDrydock, startTestInfra, type DrydockBuild, type TestInfra } from '@drydock/testing';
+import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from '@drydock/runtime';
 
 const repo = resolve(__dirname, '../../../..');
 
@@ -124,8 +125,9 @@ export class DockerStack {
   supervisorEnv: Record<string, string> = {};
 
   async startSupervisor(): Promise<void> {
-    const child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.supervisor], {
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, this.build.supervisor], {
       env: {
+        ...SERVICE_MALLOC_ENV,
         PATH: process.env.PATH,
         DRYDOCK_STATE_DIR: this.stateDir,
         DRYDOCK_CONTAINERD_ADDRESS: this.infra.containerd!.address,
@@ -149,8 +151,9 @@ export class DockerStack {
   gatewayEnv: Record<string, string> = {};
 
   async startGateway(): Promise<void> {
-    const child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.gateway], {
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, this.build.gateway], {
       env: {
+        ...SERVICE_MALLOC_ENV,
         ...this.gatewayEnv,
         PATH: process.env.PATH,
         DRYDOCK_GATEWAY_SOCKET: this.socket,
@@ -176,8 +179,9 @@ export class DockerStack {
   /** The builder (BullMQ worker); it logs "builder ready" once it takes jobs. */
   async startBuilder(): Promise<void> {
     const logName = 'builder';
-    const child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.builder], {
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, this.build.builder], {
       env: {
+        ...SERVICE_MALLOC_ENV,
         PATH: process.env.PATH,
         DRYDOCK_STATE_DIR: this.stateDir,
         DRYDOCK_REDIS_URL: this.infra.redis!.url,
@@ -231,8 +235,9 @@ export class DockerStack {
 
   /** The registry-proxy on its fixed port with a private store that survives restarts (like the stack's). */
   async startRegistryProxy(): Promise<void> {
-    const child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.registryProxy], {
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, this.build.registryProxy], {
       env: {
+        ...SERVICE_MALLOC_ENV,
         ...this.registryProxyEnv,
         PATH: process.env.PATH,
         DRYDOCK_STATE_DIR: this.stateDir,

@@ -5,6 +5,7 @@ import { credentials, type ClientReadableStream, type ServiceError } from '@grpc
 import { supervisorV1 } from '@drydock/proto';
 import { freePort, waitFor } from '@drydock/infra';
 import { buildBusyboxRootfsTar, buildDrydock, startTestInfra, type DrydockBuild, type TestInfra, type TestInfraOptions } from '@drydock/testing';
+import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from '@drydock/runtime';
 
 const repo = resolve(__dirname, '../../../..');
 
@@ -51,8 +52,9 @@ export class SupervisorHarness {
 
   async startSupervisor(): Promise<void> {
     const log = openSync(join(this.infra.dir, 'supervisor.log'), 'a');
-    this.child = spawn(process.execPath, ['--max-semi-space-size=1', this.build.supervisor], {
+    this.child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, this.build.supervisor], {
       env: {
+        ...SERVICE_MALLOC_ENV,
         PATH: process.env.PATH,
         DRYDOCK_STATE_DIR: this.stateDir,
         DRYDOCK_CONTAINERD_ADDRESS: this.infra.containerd!.address,
