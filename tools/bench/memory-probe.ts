@@ -15,6 +15,8 @@ const argv = process.argv.slice(2);
 const arg = (k: string, d: string) => (argv.indexOf(`--${k}`) >= 0 ? argv[argv.indexOf(`--${k}`) + 1] : d);
 const rounds = Number(arg('rounds', '3'));
 const withSnapshots = argv.includes('--snapshots');
+// --pull-mb N: each round pulls (and pushes) an image of N MB in two layers
+const pullBytes = Number(arg('pull-mb', '0.6')) * 1e6;
 const cli = findDockerCli();
 const SERVICES = ['supervisor', 'gateway', 'registry-proxy', 'builder'];
 
@@ -84,7 +86,7 @@ async function load(e: DrydockEngine, cfg: string, reg: PullRegistry, dir: strin
   await d('info');
   await d('version');
   await d('system', 'df');
-  const img = await reg.fresh(`probe-${round}`, [400_000, 200_000]);
+  const img = await reg.fresh(`probe-${round}`, [Math.round(pullBytes * 0.67), Math.round(pullBytes * 0.33)]);
   await d('pull', img.ref);
   await d('tag', img.ref, `${reg.host}/probe/retag:${round}`);
   await d('push', `${reg.host}/probe/retag:${round}`);

@@ -3,6 +3,7 @@
 //   apps/<app>/src/main.ts  -> dist/apps/<app>/main.js   (one CommonJS bundle, libs inlined)
 //   tools/stack/stack.ts    -> dist/tools/stack/stack.js
 //   apps/<app>/native/*.c   -> dist/native/<name>
+//   libs/<lib>/native/*.c   -> dist/native/<name>.node   (Node-API add-ons)
 // Usage: node tools/build/build.mjs [target...]
 //   target: an app name, "stack", or "lib:<name>" (bundles the lib without writing, to catch
 //   unresolved imports). No target builds every app, the stack and every C helper.
@@ -79,6 +80,25 @@ function compileNative(app) {
   }
 }
 
+/**
+ * Node-API add-ons of the libs (libs/<lib>/native/*.c -> dist/native/<name>.node), built against the
+ * headers Debian's nodejs package installs. Never -static (DRYDOCK_NATIVE_CFLAGS is for the helpers).
+ */
+function compileAddons() {
+  const include = [join(dirname(process.execPath), '../include/node'), '/usr/include/node'].find((d) => existsSync(join(d, 'node_api.h')));
+  for (const lib of dirs(join(root, 'libs'))) {
+    const dir = join(root, 'libs', lib, 'native');
+    if (!existsSync(dir)) continue;
+    if (!include) throw new Error('node_api.h not found: the nodejs package installs it in /usr/include/node');
+    mkdirSync(join(outDir, 'native'), { recursive: true });
+    for (const src of readdirSync(dir).filter((f) => f.endsWith('.c')).sort()) {
+      const out = join(outDir, 'native', `${basename(src, '.c')}.node`);
+      execFileSync('gcc', ['-O2', '-Wall', '-shared', '-fPIC', '-I', include, '-o', out, join(dir, src)], { stdio: 'inherit' });
+      console.log(`built ${relative(root, out)}`);
+    }
+  }
+}
+
 async function main() {
   const targets = argv;
   const want = (t) => targets.length === 0 || targets.includes(t);
@@ -86,6 +106,7 @@ async function main() {
   if (unknown.length) throw new Error(`unknown build target(s): ${unknown.join(', ')}`);
   // C helpers of every wanted app dir, including apps still being written that have no main.ts yet.
   for (const app of dirs(join(root, 'apps'))) if (want(app)) compileNative(app);
+  if (apps.some(want)) compileAddons();
   const jobs = apps.filter(want).map((app) => bundle(`apps/${app}/src/main.ts`, `apps/${app}/main.js`));
   if (want('stack')) jobs.push(bundle('tools/stack/stack.ts', 'tools/stack/stack.js'));
   for (const t of targets.filter((t) => t.startsWith('lib:'))) jobs.push(checkLib(t.slice(4)));

@@ -1,6 +1,6 @@
 import type { NatsConnection } from 'nats';
 import { connect } from 'nats';
-import { IdleCollector } from '@drydock/runtime';
+import { startServiceIdleCollector } from '@drydock/runtime';
 import { createLogger } from '@drydock/logging';
 import { loadGatewayConfig } from './config';
 import { SingleNodeLocator, SupervisorClient } from './backend/supervisor-client';
@@ -27,8 +27,8 @@ async function main(): Promise<void> {
   const config = loadGatewayConfig(process.env);
   const logger = createLogger({ service: 'api-gateway', level: config.logLevel });
   const log = logger.child({ component: 'main' });
-  // a burst of work leaves V8's heap at its peak size: one full collection once quiet gives it back
-  new IdleCollector({ onCollect: (c) => log.debug({ ...c, ...process.memoryUsage() }, 'idle collection') }).start();
+  // what a burst of work leaves resident (V8's heap, freed malloc pages) goes back once the service is quiet
+  startServiceIdleCollector(log);
   const supervisor = new SupervisorClient(config.supervisorAddress, config.callTimeoutMs);
   const nodes = new SingleNodeLocator(supervisor);
 

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { IdleCollector } from '@drydock/runtime';
+import { startServiceIdleCollector } from '@drydock/runtime';
 import { createLogger } from '@drydock/logging';
 import { SupervisorBackend } from './backend/supervisor-backend';
 import { loadBuilderConfig } from './config';
@@ -12,8 +12,8 @@ async function main(): Promise<void> {
   const config = loadBuilderConfig(process.env);
   const logger = createLogger({ service: 'builder', level: config.logLevel });
   const log = logger.child({ component: 'main' });
-  // a burst of work leaves V8's heap at its peak size: one full collection once quiet gives it back
-  new IdleCollector({ onCollect: (c) => log.debug({ ...c, ...process.memoryUsage() }, 'idle collection') }).start();
+  // what a burst of work leaves resident (V8's heap, freed malloc pages) goes back once the service is quiet
+  startServiceIdleCollector(log);
   // null: commands wait out a Redis restart instead of failing (BullMQ needs it too)
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
   const subscriber = redis.duplicate();

@@ -3,7 +3,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
-import { IdleCollector } from '@drydock/runtime';
+import { startServiceIdleCollector } from '@drydock/runtime';
 import { createLogger } from '@drydock/logging';
 import { loadSupervisorConfig } from './config';
 import { ContainerdClient } from './containerd/containerd-client';
@@ -50,8 +50,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: 'containerd-supervisor', level: config.logLevel });
   const identity = await loadNodeIdentity(join(config.stateDir, 'supervisor'), config.nodeName, config.nodeLabels);
   const log = logger.child({ component: 'main', nodeId: identity.nodeId });
-  // a burst of work leaves V8's heap at its peak size: one full collection once quiet gives it back
-  new IdleCollector({ onCollect: (c) => log.debug({ ...c, ...process.memoryUsage() }, 'idle collection') }).start();
+  // what a burst of work leaves resident (V8's heap, freed malloc pages) goes back once the service is quiet
+  startServiceIdleCollector(log);
   const loggerBinary = config.loggerBinary ?? resolve(__dirname, '../../native/drydock-logger');
   if (!existsSync(loggerBinary)) throw new Error(`log writer binary not found at ${loggerBinary}: run the build (npm run build)`);
 

@@ -1,4 +1,4 @@
-import { IdleCollector } from '@drydock/runtime';
+import { startServiceIdleCollector } from '@drydock/runtime';
 import { createLogger } from '@drydock/logging';
 import { BlobCache } from './cache';
 import { loadRegistryProxyConfig } from './config';
@@ -19,8 +19,8 @@ async function main(): Promise<void> {
   const config = loadRegistryProxyConfig(process.env);
   const logger = createLogger({ service: 'registry-proxy', level: config.logLevel });
   const log = logger.child({ component: 'main' });
-  // a burst of work leaves V8's heap at its peak size: one full collection once quiet gives it back
-  new IdleCollector({ onCollect: (c) => log.debug({ ...c, ...process.memoryUsage() }, 'idle collection') }).start();
+  // what a burst of work leaves resident (V8's heap, freed malloc pages) goes back once the service is quiet
+  startServiceIdleCollector(log);
   const store = new RegistryStore(config.storageDir);
   await store.init();
   const cache = new BlobCache({ dir: config.cache.dir, maxBytes: config.cache.maxBytes, logger });

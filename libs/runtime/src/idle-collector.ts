@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -9,6 +11,8 @@ export interface IdleCollectorOptions {
   growthBytes?: number;
   /** Event-loop utilization (0..1) below which the last interval counts as quiet. */
   quietUtilization?: number;
+  /** After the collection: malloc_trim(0) (loadMallocTrim), so what the collection freed outside V8 leaves too. */
+  trim?: () => void;
   /** For tests: the collector to call and the resident size to read. */
   gc?: () => void;
   rss?: () => number;
@@ -22,6 +26,18 @@ export function fullGc(): () => void {
 }
 
 /**
+ * glibc's malloc_trim(0) from dist/native/malloc-trim.node (libs/runtime/native/malloc-trim.c says why), or
+ * undefined where the add-on was not built (an image without it): the collector then only collects.
+ */
+export function loadMallocTrim(addonPath: string): (() => void) | undefined {
+  if (!existsSync(addonPath)) return undefined;
+  const m = { exports: {} as { trim?: () => boolean } };
+  process.dlopen(m as unknown as NodeJS.Module, addonPath);
+  const trim = m.exports.trim;
+  return trim ? () => void trim() : undefined;
+}
+
+/**
  * Runs one full garbage collection when the service goes quiet after its resident size grew. V8 sizes its
  * heap for the busiest moment and keeps it; its own memory reducer rarely runs in a process that idles
  * on timers and sockets, so a service held on to what a burst of requests made (tens of MB) for good.
@@ -31,7 +47,7 @@ export class IdleCollector {
   private timer?: NodeJS.Timeout;
   private elu = performance.eventLoopUtilization();
   private baseline = 0;
-  private readonly o: Required<Omit<IdleCollectorOptions, 'onCollect'>> & Pick<IdleCollectorOptions, 'onCollect'>;
+  private readonly o: Required<Omit<IdleCollectorOptions, 'onCollect' | 'trim'>> & Pick<IdleCollectorOptions, 'onCollect' | 'trim'>;
 
   constructor(opts: IdleCollectorOptions = {}) {
     this.o = {
@@ -41,6 +57,7 @@ export class IdleCollector {
       gc: opts.gc ?? fullGc(),
       rss: opts.rss ?? (() => process.memoryUsage.rss()),
       onCollect: opts.onCollect,
+      trim: opts.trim,
     };
   }
 
@@ -62,6 +79,7 @@ export class IdleCollector {
     if (utilization >= this.o.quietUtilization || rss - this.baseline < this.o.growthBytes) return false;
     const t0 = performance.now();
     this.o.gc();
+    this.o.trim?.();
     const after = this.o.rss();
     this.baseline = after;
     this.o.onCollect?.({ rssBefore: rss, rssAfter: after, ms: performance.now() - t0 });
@@ -74,4 +92,12 @@ export class IdleCollector {
     this.elu = now;
     return u;
   }
+}
+
+/**
+ * The collector every service runs, logging each collection at debug. The add-on sits in dist/native next to
+ * dist/apps/<app>/main.js, where __dirname points once bundled.
+ */
+export function startServiceIdleCollector(log: { debug(obj: object, msg: string): void }, addonPath = join(__dirname, '../../native/malloc-trim.node')): IdleCollector {
+  return new IdleCollector({ trim: loadMallocTrim(addonPath), onCollect: (c) => log.debug({ ...c, ...process.memoryUsage() }, 'idle collection') }).start();
 }
