@@ -235,7 +235,7 @@ export class DrydockEngine implements Engine {
       return dockerPingOk(this.socket);
     }, 30000, `gateway on ${this.socket}`);
     this.builder = spawn(process.execPath, [...nodeFlags, build.builder], {
-      env: { ...env, DRYDOCK_SUPERVISOR_ADDRESS: `127.0.0.1:${port}`, DRYDOCK_LOG_LEVEL: 'info' },
+      env: { ...env, DRYDOCK_SUPERVISOR_ADDRESS: `127.0.0.1:${port}`, DRYDOCK_LOG_LEVEL: process.env.DRYDOCK_BENCH_LOG_LEVEL === 'debug' ? 'debug' : 'info' },
       stdio: ['ignore', this.logFile('builder'), this.logFile('builder')],
     });
     const bd = this.builder;
