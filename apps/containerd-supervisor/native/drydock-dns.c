@@ -1182,6 +1182,11 @@ int main(int argc, char **argv) {
   if (cont_ns < 0) fail("open %s: %s", ns, strerror(errno));
   if (fstat(cont_ns, &cont_ns_st) < 0) fail("stat %s: %s", ns, strerror(errno));
   if (setns(cont_ns, CLONE_NEWNET) < 0) fail("setns %s: %s", ns, strerror(errno));
+  /* Hold the netns itself, not the file we opened: an fd on a bind mount would keep umount busy. */
+  int self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self_ns < 0) fail("open /proc/self/ns/net: %s", strerror(errno));
+  close(cont_ns);
+  cont_ns = self_ns;
 
   udp_fd = listen_socket(SOCK_DGRAM);
   tcp_fd = listen_socket(SOCK_STREAM);

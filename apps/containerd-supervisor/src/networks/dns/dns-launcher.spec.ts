@@ -29,8 +29,8 @@ function launcher(): DnsLauncher {
 
 /** A live process whose argv imitates a helper's (argv[0] named like the binary). */
 function fakeHelper(argv0: string, args: string[]): ChildProcess {
-  // `sleep; :` keeps bash from exec'ing sleep, so the argv stays the imitation.
-  const c = spawn('bash', ['-c', `exec -a "$0" bash -c 'sleep 600; :' "$@"`, argv0, ...args], { stdio: 'ignore' });
+  // bash blocked in the `read` builtin on a pipe: no child that SIGKILL would orphan.
+  const c = spawn('bash', ['-c', `exec -a "$0" bash -c 'read -r _' "$@"`, argv0, ...args], { stdio: ['pipe', 'ignore', 'ignore'] });
   children.push(c);
   return c;
 }
@@ -101,7 +101,7 @@ describe('DnsLauncher', () => {
     const l = launcher();
     mkdirSync(l.dir('c1'), { recursive: true });
     // bash ignoring SIGTERM stands in for a stuck helper.
-    const stuck = spawn('bash', ['-c', `trap '' TERM; exec -a "$0" bash -c 'trap "" TERM; while :; do sleep 0.05; done' --records "$1"`, binary, l.recordsPath('c1')], { stdio: 'ignore' });
+    const stuck = spawn('bash', ['-c', `trap '' TERM; exec -a "$0" bash -c 'trap "" TERM; while :; do read -r -t 0.05 _; done' --records "$1"`, binary, l.recordsPath('c1')], { stdio: ['pipe', 'ignore', 'ignore'] });
     children.push(stuck);
     const exited = new Promise((r) => stuck.once('exit', (_c, s) => r(s)));
     await argvOf(stuck.pid!);
