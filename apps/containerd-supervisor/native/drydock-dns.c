@@ -61,8 +61,10 @@
  * The listening sockets use IP_FREEBIND, so the server can start before the
  * container's loopback is up.
  *
- * Memory: fixed tables (256 pending forwards, 32 TCP clients); records and
- * TCP buffers are the only heap.
+ * Limits: 1024 forwarded queries pending at once (more get SERVFAIL, as
+ * dockerd's limit), 128 TCP clients (more wait in the listen backlog; an idle
+ * client is closed to make room). Memory: fixed tables, untouched until used;
+ * records, queries in flight and TCP buffers are the only heap.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -92,8 +94,8 @@
 
 #define MAX_MSG 65535
 #define MAX_UPSTREAMS 3      /* glibc's MAXNS; dockerd uses 3 too */
-#define MAX_FWD 256          /* pending forwarded queries */
-#define MAX_TCP 32           /* TCP clients at once */
+#define MAX_FWD 1024         /* pending forwarded queries (dockerd: 1024 concurrent) */
+#define MAX_TCP 128          /* TCP clients at once; more wait in the listen backlog */
 #define MAX_RECORDS_FILE (16 << 20)
 #define CHECK_MS 1000        /* netns / pid (without pidfd) check period */
 
@@ -697,6 +699,8 @@ struct fwd {
   size_t rhave;
 };
 static struct fwd fwds[MAX_FWD];
+/* 1 + the highest slot ever used: loops stop there, so untouched pages of the table stay non-resident. */
+static int fwd_top;
 
 struct tconn {
   int fd;
@@ -744,6 +748,18 @@ static void fwd_free(struct fwd *f) {
 
 static void tcp_process(struct tconn *c);
 
+/* Logs failed forwards at most once a second, with a count: a dead upstream must not flood the log. */
+static void note_servfail(int tried) {
+  static int64_t last;
+  static unsigned long suppressed;
+  int64_t now = mono_ms();
+  if (last && now - last < 1000) { suppressed++; return; }
+  if (suppressed) logmsg("no upstream answered %lu more queries", suppressed);
+  logmsg("no upstream answered a query (%d tried)", tried);
+  suppressed = 0;
+  last = now;
+}
+
 /* Delivers an upstream answer (or SERVFAIL) to the client and frees f. */
 static void fwd_done(struct fwd *f, const unsigned char *ans, size_t n) {
   struct tconn *c = f->client;
@@ -754,7 +770,7 @@ static void fwd_done(struct fwd *f, const unsigned char *ans, size_t n) {
     parse_query(&q, m, len);
     n = servfail(&q, obuf);
     ans = obuf;
-    logmsg("no upstream answered a query (%d tried)", f->nup);
+    note_servfail(f->nup);
   }
   if (c) tcp_queue(c, ans, n);
   else send_udp(&f->from, f->fromlen, ans, n);
@@ -794,14 +810,18 @@ static void fwd_next(struct fwd *f) {
 }
 
 static struct fwd *fwd_alloc(void) {
-  for (int i = 0; i < MAX_FWD; i++) if (!fwds[i].used) return &fwds[i];
+  for (int i = 0; i < MAX_FWD; i++) {
+    if (fwds[i].used) continue;
+    if (i >= fwd_top) fwd_top = i + 1;
+    return &fwds[i];
+  }
   return NULL;
 }
 
 static void forward(const struct query *q, struct tconn *c, const struct sockaddr_storage *from, socklen_t fromlen) {
   if (!c) {
     /* A client's retransmit while we still wait: the pending one answers. */
-    for (int i = 0; i < MAX_FWD; i++) {
+    for (int i = 0; i < fwd_top; i++) {
       struct fwd *f = &fwds[i];
       if (f->used && !f->client && f->fromlen == fromlen && !memcmp(&f->from, from, fromlen) &&
           f->len == q->len && !memcmp(f->msg, q->msg, q->len)) return;
@@ -911,7 +931,7 @@ static void handle_udp(void) {
 
 static void tcp_close(struct tconn *c) {
   if (c->fd < 0) return;
-  for (int i = 0; i < MAX_FWD; i++) {
+  for (int i = 0; i < fwd_top; i++) {
     if (fwds[i].used && fwds[i].client == c) { fwds[i].client = NULL; c->busy = 0; fwd_free(&fwds[i]); }
   }
   close(c->fd);
@@ -949,24 +969,33 @@ static void tcp_flush(struct tconn *c) {
   c->outoff = c->outlen = 0;
 }
 
+/*
+ * A slot for a new TCP client: a free one, else the client idle longest (at
+ * least a second: nothing read, nothing owed), else none and the connection
+ * waits in the backlog.
+ */
+static struct tconn *tcp_slot(void) {
+  struct tconn *idle = NULL;
+  int64_t now = mono_ms();
+  for (int i = 0; i < MAX_TCP; i++) {
+    struct tconn *c = &tconns[i];
+    if (c->fd < 0) return c;
+    if (c->busy || c->outlen || c->inlen || c->idle_deadline - tcp_idle_ms > now - 1000) continue;
+    if (!idle || c->idle_deadline < idle->idle_deadline) idle = c;
+  }
+  return idle;
+}
+
 static void tcp_accept(void) {
   for (;;) {
+    struct tconn *slot = tcp_slot();
+    if (!slot) return;
     int fd = accept4(tcp_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR) continue;
       return;
     }
-    struct tconn *slot = NULL;
-    for (int i = 0; i < MAX_TCP && !slot; i++) if (tconns[i].fd < 0) slot = &tconns[i];
-    if (!slot) {
-      /* Full: make room by dropping the idle client closest to its timeout. */
-      for (int i = 0; i < MAX_TCP; i++) {
-        struct tconn *c = &tconns[i];
-        if (!c->busy && c->outlen == 0 && (!slot || c->idle_deadline < slot->idle_deadline)) slot = c;
-      }
-      if (!slot) { close(fd); continue; }
-      tcp_close(slot);
-    }
+    if (slot->fd >= 0) tcp_close(slot);
     slot->in = malloc(MAX_MSG + 2);
     if (!slot->in) { close(fd); continue; }
     slot->fd = fd;
@@ -1052,6 +1081,10 @@ static int listen_socket(int type) {
   /* Bind before lo is up, or to an address not configured yet. */
   setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
   if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  /* Room for a burst of queries (a compose app starting): the default drops after ~250 packets. */
+  int rcv = 1 << 20;
+  if (type == SOCK_DGRAM && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;
@@ -1190,7 +1223,6 @@ int main(int argc, char **argv) {
 
   udp_fd = listen_socket(SOCK_DGRAM);
   tcp_fd = listen_socket(SOCK_STREAM);
-  for (int i = 0; i < MAX_FWD; i++) fwds[i].fd = -1;
   for (int i = 0; i < MAX_TCP; i++) tconns[i].fd = -1;
   load_resolv();
   check_records(1);
@@ -1214,7 +1246,7 @@ int main(int argc, char **argv) {
     int np = 0;
     pfd[np].fd = sfd; pfd[np].events = POLLIN; owner[np++] = NULL;
     pfd[np].fd = udp_fd; pfd[np].events = POLLIN; owner[np++] = NULL;
-    pfd[np].fd = tcp_fd; pfd[np].events = POLLIN; owner[np++] = NULL;
+    pfd[np].fd = tcp_fd; pfd[np].events = tcp_slot() ? POLLIN : 0; owner[np++] = NULL;
     pfd[np].fd = pid_fd; pfd[np].events = POLLIN; owner[np++] = NULL; /* -1 is skipped by poll */
     int64_t now = mono_ms();
     int64_t wake = next_check;
@@ -1226,7 +1258,7 @@ int main(int argc, char **argv) {
       owner[np++] = c;
       if (!c->busy && c->idle_deadline < wake) wake = c->idle_deadline;
     }
-    for (int i = 0; i < MAX_FWD; i++) {
+    for (int i = 0; i < fwd_top; i++) {
       struct fwd *f = &fwds[i];
       if (!f->used) continue;
       pfd[np].fd = f->fd;
@@ -1265,7 +1297,7 @@ int main(int argc, char **argv) {
         }
       }
     }
-    for (int i = 0; i < MAX_FWD; i++) {
+    for (int i = 0; i < fwd_top; i++) {
       struct fwd *f = &fwds[i];
       if (f->used && f->deadline <= now) fwd_next(f);
     }

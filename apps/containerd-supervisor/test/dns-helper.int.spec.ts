@@ -81,12 +81,13 @@ interface Reply {
   rcode: number;
   answers: { name: string; type: number; ttl: number; data: string }[];
   size: number;
+  opt?: { udpSize: number };
   timeout?: boolean;
   error?: string;
 }
-function dig(ns: number, type: string, name: string, opts: { tcp?: boolean; id?: number } = {}): Reply {
-  const args = [TOOL, 'query', '127.0.0.11', type, name, opts.tcp ? 'tcp' : 'udp'];
-  if (opts.id !== undefined) args.push(String(opts.id));
+function dig(ns: number, type: string, name: string, opts: { tcp?: boolean; id?: number; edns?: boolean } = {}): Reply {
+  const args = [TOOL, 'query', '127.0.0.11', type, name, opts.tcp ? 'tcp' : 'udp', opts.id !== undefined ? String(opts.id) : '-'];
+  if (opts.edns) args.push('edns');
   return JSON.parse(inNs(ns, NODE, args));
 }
 function addrs(r: Reply): string[] {
@@ -278,6 +279,11 @@ describe('drydock-dns in a container netns', () => {
     const tcp = dig(C1, 'A', 'many', { tcp: true });
     expect(tcp.tc).toBe(false);
     expect(addrs(tcp)).toHaveLength(40);
+    // With EDNS the client's 4096 bytes hold them all, and the answer carries an OPT record.
+    const edns = dig(C1, 'A', 'many', { edns: true });
+    expect(edns).toMatchObject({ tc: false, opt: { udpSize: 4096 } });
+    expect(addrs(edns)).toHaveLength(40);
+    expect(dig(C1, 'A', 'web')).not.toHaveProperty('opt');
     // glibc retries a truncated answer over TCP.
     expect(getent(C1, 'ahostsv4', 'many').split('\n').filter((l) => l.includes('STREAM'))).toHaveLength(40);
   });

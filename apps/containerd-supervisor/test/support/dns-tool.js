@@ -2,7 +2,7 @@
 // as its own node process inside a network namespace (nsenter), since a node
 // process cannot switch namespaces. Plain JS: it runs without a build step.
 //
-//   node dns-tool.js query <server> <type> <name> [tcp] [id]  -> one JSON line
+//   node dns-tool.js query <server> <type> <name> [udp|tcp] [id|-] [edns]  -> one JSON line
 //   node dns-tool.js serve <logfile> <addr>...                 -> "ready" line
 //
 // The server answers A for names under upstream.test (192.0.2.7), NXDOMAIN for
@@ -68,8 +68,17 @@ function parse(msg) {
     answers.push({ name: n.name, type, ttl, data });
     off = rd + rdlen;
   }
+  const ns = msg.readUInt16BE(8), ar = msg.readUInt16BE(10);
+  let opt;
+  for (let i = 0; i < ns + ar && off < msg.length; i++) {
+    const n = readName(msg, off);
+    const type = msg.readUInt16BE(n.end);
+    if (type === 41) opt = { udpSize: msg.readUInt16BE(n.end + 2) };
+    off = n.end + 10 + msg.readUInt16BE(n.end + 8);
+  }
   return {
     id,
+    opt,
     qr: !!(flags & 0x8000),
     aa: !!(flags & 0x0400),
     tc: !!(flags & 0x0200),
@@ -81,15 +90,18 @@ function parse(msg) {
   };
 }
 
-function query(id, type, name) {
+function query(id, type, name, edns) {
   const h = Buffer.alloc(12);
   h.writeUInt16BE(id, 0);
   h.writeUInt16BE(0x0100, 2); // RD
   h.writeUInt16BE(1, 4);
+  if (edns) h.writeUInt16BE(1, 10);
   const q = Buffer.alloc(4);
   q.writeUInt16BE(TYPES[type] ?? Number(type), 0);
   q.writeUInt16BE(1, 2);
-  return Buffer.concat([h, encodeName(name), q]);
+  // OPT: root, type 41, UDP payload 4096, no extended rcode/flags, no options.
+  const opt = edns ? Buffer.from([0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0]) : Buffer.alloc(0);
+  return Buffer.concat([h, encodeName(name), q, opt]);
 }
 
 function answer(msg) {
@@ -141,8 +153,8 @@ function serve(logfile, addrs) {
   }
 }
 
-function ask(server, type, name, tcp, id) {
-  const msg = query(id, type, name);
+function ask(server, type, name, tcp, id, edns) {
+  const msg = query(id, type, name, edns);
   const done = (res) => {
     process.stdout.write(JSON.stringify(res) + '\n');
     process.exit(0);
@@ -169,7 +181,10 @@ function ask(server, type, name, tcp, id) {
 
 const [mode, ...args] = process.argv.slice(2);
 if (mode === 'serve') serve(args[0], args.slice(1));
-else if (mode === 'query') ask(args[0], args[1], args[2], args[3] === 'tcp', Number(args[4] ?? Math.floor(Math.random() * 65535)));
+else if (mode === 'query') {
+  const id = args[4] && args[4] !== '-' ? Number(args[4]) : Math.floor(Math.random() * 65535);
+  ask(args[0], args[1], args[2], args[3] === 'tcp', id, args[5] === 'edns');
+}
 else {
   process.stderr.write('usage: dns-tool.js query|serve ...\n');
   process.exit(2);
