@@ -310,7 +310,7 @@ describe('drydock-dns in a container netns', () => {
     expect(nslookup(C1, 'web')).toEqual(['10.88.0.2']);
   });
 
-  it('keeps serving after the node process that started it is SIGKILLed; loopback upstreams are asked from the starting netns', async () => {
+  it('keeps serving after the process group of the node process that started it is SIGKILLed; loopback upstreams are asked from the starting netns', async () => {
     const stateDir = join(root, 'state');
     const entry = join(root, 'spawner.ts');
     const bundle = join(root, 'spawner.js');
@@ -327,11 +327,12 @@ describe('drydock-dns in a container netns', () => {
     );
     buildSync({ entryPoints: [entry], bundle: true, platform: 'node', outfile: bundle, tsconfig: resolve(__dirname, '../../../tsconfig.base.json'), logLevel: 'error' });
     // The "supervisor" runs in H, so H is the host netns from the helper's point of view.
-    const sup = spawn('nsenter', [`--net=/proc/${H}/ns/net`, NODE, bundle], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Its own process group, killed as a whole (as a service manager would): a helper left in it would die too.
+    const sup = spawn('nsenter', [`--net=/proc/${H}/ns/net`, NODE, bundle], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
     procs.push(sup);
     const pid = Number(await new Promise<string>((res) => sup.stdout!.once('data', (d: Buffer) => res(d.toString().trim()))));
     helperPids.add(pid);
-    sup.kill('SIGKILL');
+    process.kill(-sup.pid!, 'SIGKILL');
     await waitFor('spawner gone', () => sup.signalCode === 'SIGKILL');
 
     expect(alive(pid)).toBe(true);

@@ -23,6 +23,13 @@ describe('dnsRecordsFor', () => {
     ]);
   });
 
+  it('adds the hostname like an alias, once when it is the short id', () => {
+    const recs = dnsRecordsFor([{ network: 'n', containerName: 'a', shortId: '0123456789ab', hostname: '0123456789ab', ipv4: '10.0.0.2' }]);
+    expect(recs.map((r) => r.name)).toEqual(['a.n', 'a', '0123456789ab', '0123456789ab.n']);
+    const named = dnsRecordsFor([{ network: 'n', containerName: 'a', hostname: 'box', ipv4: '10.0.0.2' }]);
+    expect(named.map((r) => r.name)).toEqual(['a.n', 'a', 'box', 'box.n']);
+  });
+
   it('keeps one alias for several containers (rotation), drops duplicates, undeliverable names and bad addresses', () => {
     const recs = dnsRecordsFor([
       { network: 'n', containerName: 'a', aliases: ['svc', 'svc', 'has space'], ipv4: '10.0.0.2' },

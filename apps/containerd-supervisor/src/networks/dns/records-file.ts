@@ -21,6 +21,8 @@ export interface DnsEndpoint {
   containerName: string;
   /** 12-character short id (dockerd adds it as an alias). */
   shortId?: string;
+  /** The container's hostname when it differs from its short id (dockerd adds it as an alias too). */
+  hostname?: string;
   /** `--network-alias` values and compose's service name; several containers may share one. */
   aliases?: readonly string[];
   /** The endpoint's address on that network. */
@@ -56,7 +58,7 @@ export function dnsRecordsFor(endpoints: readonly DnsEndpoint[]): DnsRecord[] {
   for (const ep of endpoints) {
     if (!isIPv4(ep.ipv4)) continue;
     const name = ep.containerName.replace(/^\//, '');
-    const names = [name, ...(ep.shortId ? [ep.shortId] : []), ...(ep.aliases ?? [])];
+    const names = [name, ...[ep.shortId, ep.hostname].filter((n): n is string => !!n), ...(ep.aliases ?? [])];
     add(`${name}.${ep.network}`, ep.ipv4);
     for (const n of names) add(n, ep.ipv4);
     for (const n of names.slice(1)) add(`${n}.${ep.network}`, ep.ipv4);
