@@ -58,8 +58,11 @@
  * started in, which is where they listen, as dockerd does. A resolv.conf
  * without nameservers means 8.8.8.8 and 8.8.4.4 (dockerd's default).
  *
- * The listening sockets use IP_FREEBIND, so the server can start before the
- * container's loopback is up.
+ * If the container's lo is still down the server brings it up (runc and CNI's
+ * loopback plugin do the same): a UDP socket bound to 127.0.0.11 while no
+ * 127.0.0.0/8 route exists would answer from 127.0.0.1, which clients using a
+ * connected socket (busybox, musl) drop. IP_FREEBIND still lets --listen name
+ * an address the container gets later.
  *
  * Limits: 1024 forwarded queries pending at once (more get SERVFAIL, as
  * dockerd's limit), 128 TCP clients (more wait in the listen backlog; an idle
@@ -70,6 +73,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -80,6 +84,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -270,7 +275,7 @@ static void free_records(void) {
 }
 
 /* Parses the records file; on any error the current table stays. */
-static void load_records(const struct stat *st) {
+static void load_records(void) {
   int fd = open(records_path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) {
@@ -288,7 +293,6 @@ static void load_records(const struct stat *st) {
     close(fd);
     return;
   }
-  (void)st;
   size_t size = (size_t)fst.st_size;
   char *blob = malloc(size + 1);
   if (!blob) { close(fd); logmsg("out of memory reading records"); return; }
@@ -385,10 +389,10 @@ static int same_file(const struct stat *a, const struct stat *b) {
 static void check_records(int force) {
   struct stat st;
   if (stat(records_path, &st) < 0) {
-    if (rec_known || nnames) load_records(NULL); /* clears the table */
+    if (rec_known || nnames) load_records(); /* clears the table */
     return;
   }
-  if (force || !rec_known || !same_file(&st, &rec_st)) load_records(&st);
+  if (force || !rec_known || !same_file(&st, &rec_st)) load_records();
 }
 
 /* ---- upstreams ---- */
@@ -692,6 +696,7 @@ struct fwd {
   struct upstream up[MAX_UPSTREAMS];
   int nup, cur;
   int64_t deadline;
+  unsigned gen;              /* changes with each socket: stale poll results are skipped */
   /* TCP upstream progress */
   int connecting;
   size_t sent;
@@ -711,8 +716,10 @@ struct tconn {
   int busy;            /* a query of this client is being forwarded */
   int eof;             /* client closed its side */
   int64_t idle_deadline;
+  unsigned gen;        /* changes with each connection in this slot */
 };
 static struct tconn tconns[MAX_TCP];
+static unsigned next_gen;
 
 static unsigned char obuf[MAX_MSG + 2];
 
@@ -790,6 +797,7 @@ static void fwd_try(struct fwd *f) {
     int fd = upstream_socket(u, f->tcp ? SOCK_STREAM : SOCK_DGRAM);
     if (fd < 0) continue;
     f->fd = fd;
+    f->gen = ++next_gen;
     f->deadline = mono_ms() + upstream_timeout_ms;
     if (connect(fd, (const struct sockaddr *)&u->sa, u->len) < 0) {
       if (f->tcp && errno == EINPROGRESS) { f->connecting = 1; return; }
@@ -999,6 +1007,7 @@ static void tcp_accept(void) {
     slot->in = malloc(MAX_MSG + 2);
     if (!slot->in) { close(fd); continue; }
     slot->fd = fd;
+    slot->gen = ++next_gen;
     slot->inlen = 0;
     slot->idle_deadline = mono_ms() + tcp_idle_ms;
   }
@@ -1072,6 +1081,20 @@ static void write_pidfile(void) {
   char b[32];
   int n = snprintf(b, sizeof b, "%d\n", (int)getpid());
   if (ftruncate(pidfile_fd, 0) < 0 || pwrite(pidfile_fd, b, (size_t)n, 0) != n) fail("write %s: %s", pidfile_path, strerror(errno));
+}
+
+static void loopback_up(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) logmsg("cannot bring lo up: %s", strerror(errno));
+    else logmsg("brought lo up");
+  }
+  close(fd);
 }
 
 static int listen_socket(int type) {
@@ -1221,6 +1244,7 @@ int main(int argc, char **argv) {
   close(cont_ns);
   cont_ns = self_ns;
 
+  loopback_up();
   udp_fd = listen_socket(SOCK_DGRAM);
   tcp_fd = listen_socket(SOCK_STREAM);
   for (int i = 0; i < MAX_TCP; i++) tconns[i].fd = -1;
@@ -1239,6 +1263,7 @@ int main(int argc, char **argv) {
 
   static struct pollfd pfd[4 + MAX_TCP + MAX_FWD];
   static void *owner[4 + MAX_TCP + MAX_FWD];
+  static unsigned ogen[4 + MAX_TCP + MAX_FWD];
   int64_t next_check = mono_ms() + CHECK_MS;
   const char *why = NULL;
   int status = 0;
@@ -1255,6 +1280,7 @@ int main(int argc, char **argv) {
       if (c->fd < 0) continue;
       pfd[np].fd = c->fd;
       pfd[np].events = (short)((c->inlen < MAX_MSG + 2 && !c->eof ? POLLIN : 0) | (c->outlen > c->outoff ? POLLOUT : 0));
+      ogen[np] = c->gen;
       owner[np++] = c;
       if (!c->busy && c->idle_deadline < wake) wake = c->idle_deadline;
     }
@@ -1263,6 +1289,7 @@ int main(int argc, char **argv) {
       if (!f->used) continue;
       pfd[np].fd = f->fd;
       pfd[np].events = (short)(f->tcp && (f->connecting || f->sent < f->len) ? POLLOUT : POLLIN);
+      ogen[np] = f->gen;
       owner[np++] = f;
       if (f->deadline < wake) wake = f->deadline;
     }
@@ -1287,11 +1314,11 @@ int main(int argc, char **argv) {
         void *o = owner[k];
         if (o >= (void *)tconns && o < (void *)(tconns + MAX_TCP)) {
           struct tconn *c = o;
-          if (c->fd == pfd[k].fd) tcp_event(c, pfd[k].revents);
+          if (c->fd >= 0 && c->gen == ogen[k]) tcp_event(c, pfd[k].revents);
         } else {
           struct fwd *f = o;
           /* The slot may have been finished and reused meanwhile in this turn. */
-          if (!f->used || f->fd != pfd[k].fd) continue;
+          if (!f->used || f->gen != ogen[k]) continue;
           if (f->tcp) fwd_tcp_event(f, pfd[k].revents);
           else if (pfd[k].revents & (POLLIN | POLLERR)) fwd_udp_readable(f);
         }

@@ -16,7 +16,7 @@ import { DnsLauncher, dnsRecordsFor, type DnsRecord } from '../src/networks/dns'
 //      host netns by DnsLauncher, upstreams: a dead 10.231.0.99, then 10.231.0.1
 //   C2 container netns without a veth; helper started from inside H by a node
 //      process that is then SIGKILLed; its only upstream is H's 127.0.0.1
-//   C3 container netns bind-mounted on a file; the static build serves it via --netns
+//   C3 container netns bind-mounted on a file, lo still down; the static build serves it via --netns
 //
 // Namespaces die with their `sleep` processes, veths with their namespaces.
 
@@ -166,7 +166,8 @@ beforeAll(async () => {
   C3 = holdNetns();
   for (const p of [H, C1, C2, C3]) {
     await waitFor('netns', () => netnsOf(p) !== netnsOf(process.pid) && netnsOf(p) !== '');
-    inNs(p, 'ip', ['link', 'set', 'lo', 'up']);
+    // C3's lo stays down: the helper must cope with starting first.
+    if (p !== C3) inNs(p, 'ip', ['link', 'set', 'lo', 'up']);
   }
   inNs(H, 'ip', ['link', 'add', 'ddns-h', 'type', 'veth', 'peer', 'name', 'ddns-c', 'netns', String(C1)]);
   inNs(H, 'ip', ['addr', 'add', '10.231.0.1/24', 'dev', 'ddns-h']);
@@ -366,7 +367,7 @@ describe('drydock-dns in a container netns', () => {
     expect(nslookup(C1, 'web')).toEqual(['10.88.0.2']);
   });
 
-  it('the static build serves a netns given as a file and exits when that file is unmounted', async () => {
+  it('the static build serves a netns given as a file, bringing its lo up, and exits when that file is unmounted', async () => {
     const nsFile = join(root, 'netns-c3');
     writeFileSync(nsFile, '');
     sh('mount', ['--bind', `/proc/${C3}/ns/net`, nsFile]);
@@ -376,7 +377,9 @@ describe('drydock-dns in a container netns', () => {
     const h = await l.start('c3', { netnsPath: nsFile });
     helperPids.add(h.pid);
     expect(h.target).toEqual({ netnsPath: nsFile });
+    // busybox checks the answer comes from 127.0.0.11 (a connected socket).
     expect(nslookup(C3, 'cache')).toEqual(['10.91.0.2']);
+    expect(readFileSync(l.logPath('c3'), 'utf8')).toContain('brought lo up');
     console.log(`drydock-dns VmRSS: ${rssKb(h.pid)} kB (static build)`);
     sh('umount', [nsFile]);
     await waitFor('helper exit', () => !alive(h.pid), 5000);
