@@ -386,6 +386,23 @@ describe('drydock-dns in a container netns', () => {
     expect(readFileSync(l.logPath('c3'), 'utf8')).toMatch(/exiting: the network namespace is gone\n$/);
   });
 
+  it('start() for a restarted container (a new init pid) replaces the previous run\'s helper', async () => {
+    const runA = holdNetns();
+    const runB = holdNetns();
+    for (const p of [runA, runB]) await waitFor('netns', () => netnsOf(p) !== netnsOf(process.pid) && netnsOf(p) !== '');
+    await launcher.writeRecords('c5', [{ name: 'job', ipv4: '10.92.0.2' }]);
+    const a = await launcher.start('c5', { pid: runA });
+    helperPids.add(a.pid);
+    const b = await launcher.start('c5', { pid: runB });
+    helperPids.add(b.pid);
+    expect(b.pid).not.toBe(a.pid);
+    expect(alive(a.pid)).toBe(false);
+    expect(await launcher.find('c5')).toEqual(b);
+    expect(nslookup(runB, 'job')).toEqual(['10.92.0.2']);
+    await launcher.stop('c5');
+    expect(alive(b.pid)).toBe(false);
+  });
+
   it('stop() ends the helper with SIGTERM and removes its files', async () => {
     const h = (await launcher.find('c1'))!;
     await launcher.stop('c1');
