@@ -21,9 +21,9 @@
  *                   (see "Records" below); re-read when it changes.
  *   --resolv FILE   the host's resolv.conf: its first three nameservers are the
  *                   upstreams for every other name; re-read when it changes.
- *   --pidfile FILE  written with "<pid>\n" once listening, flock()ed for the
- *                   server's life (a second server for the same file fails:
- *                   "already running"), removed on exit.
+ *   --pidfile FILE  written with "<pid>\n" and flock()ed first thing, held for
+ *                   the server's life (a second server for the same file fails:
+ *                   "already running (pid N)"), removed on exit or failed start.
  *   --log FILE      appends startup, reload, error and exit lines (not queries).
  *   --foreground    do not fork (errors on stderr); the default daemonizes.
  *   --listen/--port default 127.0.0.11 and 53. --ttl defaults to 600 (dockerd).
@@ -61,8 +61,7 @@
  * If the container's lo is still down the server brings it up (runc and CNI's
  * loopback plugin do the same): a UDP socket bound to 127.0.0.11 while no
  * 127.0.0.0/8 route exists would answer from 127.0.0.1, which clients using a
- * connected socket (busybox, musl) drop. IP_FREEBIND still lets --listen name
- * an address the container gets later.
+ * connected socket (busybox, musl) drop.
  *
  * Limits: 1024 forwarded queries pending at once (more get SERVFAIL, as
  * dockerd's limit), 128 TCP clients (more wait in the listen backlog; an idle
@@ -1101,7 +1100,7 @@ static int listen_socket(int type) {
   int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("socket: %s", strerror(errno));
   int one = 1;
-  /* Bind before lo is up, or to an address not configured yet. */
+  /* Binds even if the address is not local (yet); see loopback_up() for why lo is up first. */
   setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
   if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   /* Room for a burst of queries (a compose app starting): the default drops after ~250 packets. */
