@@ -15,6 +15,8 @@ const schema = z.pipe(
     DRYDOCK_NODE_NAME: z.optional(z.string()),
     DRYDOCK_NODE_LABELS: z._default(z.string(), ''),
     DRYDOCK_LOGGER_BINARY: z.optional(z.string()),
+    // The embedded DNS of user networks (native/drydock-dns.c); default beside the logger in dist/native.
+    DRYDOCK_DNS_BINARY: z.optional(z.string()),
     DRYDOCK_LOG_LEVEL: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
     DRYDOCK_HEARTBEAT_INTERVAL_MS: envInt(5000),
     DRYDOCK_HEARTBEAT_TTL_MS: envInt(15000),
@@ -54,6 +56,7 @@ const schema = z.pipe(
     nodeName: e.DRYDOCK_NODE_NAME,
     nodeLabels: e.DRYDOCK_NODE_LABELS,
     loggerBinary: e.DRYDOCK_LOGGER_BINARY,
+    dnsBinary: e.DRYDOCK_DNS_BINARY,
     logLevel: e.DRYDOCK_LOG_LEVEL,
     heartbeatIntervalMs: e.DRYDOCK_HEARTBEAT_INTERVAL_MS,
     heartbeatTtlMs: e.DRYDOCK_HEARTBEAT_TTL_MS,

@@ -42,6 +42,8 @@ import { ImageLookupAdapter } from './wiring/image-lookup';
 import type { NatsConnection } from 'nats';
 import { CniRunner } from './networks/cni';
 import { HostNet } from './networks/host-net';
+import { DnsLauncher } from './networks/dns';
+import { NetworkDns } from './networks/network-dns';
 import { NetworkManager } from './networks/network-manager';
 import { NetworkRuns } from './networks/network-runs';
 import { FileNetworkStore } from './networks/network-store';
@@ -60,6 +62,8 @@ async function main(): Promise<void> {
   new IdleCollector({ onCollect: (c) => log.debug({ ...c, ...process.memoryUsage() }, 'idle collection') }).start();
   const loggerBinary = config.loggerBinary ?? resolve(__dirname, '../../native/drydock-logger');
   if (!existsSync(loggerBinary)) throw new Error(`log writer binary not found at ${loggerBinary}: run the build (npm run build)`);
+  const dnsBinary = config.dnsBinary ?? resolve(__dirname, '../../native/drydock-dns');
+  if (!existsSync(dnsBinary)) throw new Error(`embedded DNS binary not found at ${dnsBinary}: run the build (npm run build)`);
 
   const cc = new ContainerdClient({ address: config.containerdAddress, namespace: config.namespace, callTimeoutMs: config.containerdCallTimeoutMs });
   // containerd may still be starting (or restarting): wait, never give up.
@@ -104,10 +108,14 @@ async function main(): Promise<void> {
   networks.onEvent = (action, n, containerId) => events.network(action, n, containerId);
   const containersDir = join(config.stateDir, 'supervisor', 'containers');
   let manager!: ContainerManager;
+  // helpers are left running on shutdown: lookups go on while the supervisor restarts
+  const dnsDir = join(config.network.stateDir, 'dns');
+  const dns = new NetworkDns(networks, new DnsLauncher({ binary: dnsBinary, stateDir: dnsDir, hostResolvConf: config.network.hostResolvConf }), dnsDir, (ref) => manager.networkTarget(ref));
   const runs = new NetworkRuns(networks, new CniRunner(config.network.cniPath), {
     hostFiles: (id) => ({ hosts: join(containersDir, id, 'hosts'), resolvConf: join(containersDir, id, 'resolv.conf') }),
     hostResolvConf: config.network.hostResolvConf,
     findContainer: (ref) => manager.networkTarget(ref),
+    dns,
   });
   // before the containers load: exits found there release endpoints
   await networks.init();
@@ -142,6 +150,8 @@ async function main(): Promise<void> {
   // Subscribe before loading so no exit falls between the snapshot and the stream.
   monitor.start();
   await manager.load();
+  // after the load: its exits have released their helpers; the rest are adopted
+  await dns.init();
 
   const handlers = new Handlers(logger.child({ component: 'grpc' }));
   const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });

@@ -8,6 +8,7 @@ import type { ContainerSpecRecord } from '../containers/record';
 import { macForIp, parseIp } from './cidr';
 import type { CniRunner, PluginConf } from './cni';
 import { buildHosts, buildResolvConf } from './host-files';
+import type { NetworkDns } from './network-dns';
 import type { NetworkManager } from './network-manager';
 import type { ContainerNetRecord, EndpointRecord, NetworkRecord, PortRecord } from './network-record';
 import { canBind, ephemeralRange, wantedPorts, type WantedPort } from './port-bindings';
@@ -27,6 +28,8 @@ export interface NetworkRunsOptions {
   hostResolvConf: string;
   /** Containers by id, prefix or name (NotFoundError "No such container: x"). */
   findContainer: (ref: string) => NetContainer;
+  /** The embedded DNS of user networks, told of every endpoint change. */
+  dns?: NetworkDns;
 }
 
 type Mode = { kind: 'host' | 'none' | 'container'; target?: string } | { kind: 'network'; ref: string };
@@ -134,6 +137,8 @@ export class NetworkRuns implements ContainerLifecycleHook {
         await this.releaseRun(rec);
         throw err;
       }
+      // as dockerd, a resolver that cannot start leaves the container without names, not unstarted
+      await this.opts.dns?.started(run.id, run.pid).catch((err) => this.mgr.log.warn({ err, containerId: run.id }, 'embedded DNS not started'));
     });
   }
 
@@ -141,7 +146,9 @@ export class NetworkRuns implements ContainerLifecycleHook {
     await this.lock.run(c.id, async () => {
       const rec = this.mgr.containers.get(c.id);
       if (!rec) return;
+      const nets = rec.run?.endpoints.map((e) => e.networkId) ?? [];
       await this.releaseRun(rec);
+      await this.opts.dns?.released(c.id, nets).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'embedded DNS not released'));
       if (reason === 'remove') {
         await this.mgr.store.deleteContainer(c.id);
         this.mgr.containers.delete(c.id);
@@ -305,6 +312,7 @@ export class NetworkRuns implements ContainerLifecycleHook {
         // not running: only its settings change, as dockerd does
         await this.mgr.store.putContainer(rec);
       }
+      if (c.pid && rec.run) await this.opts.dns?.changed(c.id, n.id).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'embedded DNS not updated'));
     });
     this.mgr.onEvent('connect', n, c.id);
   }
@@ -322,6 +330,7 @@ export class NetworkRuns implements ContainerLifecycleHook {
       }
       rec.attachments = rec.attachments.filter((a) => a.networkId !== n.id);
       await this.mgr.store.putContainer(rec);
+      if (ep) await this.opts.dns?.changed(c.id, n.id).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'embedded DNS not updated'));
     });
     this.mgr.onEvent('disconnect', n, c.id);
   }

@@ -61,6 +61,7 @@ export class SupervisorHarness {
         DRYDOCK_NATS_URL: this.infra.nats!.url,
         DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${this.port}`,
         DRYDOCK_LOGGER_BINARY: this.build.logger,
+        DRYDOCK_DNS_BINARY: this.build.dns,
         DRYDOCK_LOG_LEVEL: 'debug',
         DRYDOCK_HEARTBEAT_INTERVAL_MS: '500',
         DRYDOCK_HEARTBEAT_TTL_MS: '3000',
