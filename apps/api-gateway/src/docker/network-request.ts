@@ -58,11 +58,13 @@ export function parseNetworkCreate(b: NetworkCreateBody | undefined): supervisor
     } else if (pool.ip.length === 4 && pool.prefix >= 31) {
       throw new InvalidArgumentError('failed to allocate gateway (): No available addresses on this pool');
     }
+    // without a gateway libnetwork takes the pool's first address before the auxiliary ones
+    const taken = gw ?? firstHost(pool);
     for (const [k, v] of Object.entries(c.AuxiliaryAddresses ?? {})) {
       const ip = parseIp(v);
       if (!ip) throw new InvalidArgumentError(`non parsable secondary ip address (${k}:${v}) passed for network ${name}`);
       if (!cidrContains(pool, ip)) throw new PermissionDeniedError(`auxiliary address: (${k}:${v}) must belong to the master pool: ${c.Subnet}`);
-      if (isReserved(pool, ip) || (gw && ip.every((x, j) => x === gw[j]))) {
+      if (isReserved(pool, ip) || ip.every((x, j) => x === taken[j])) {
         throw new InvalidArgumentError(`failed to allocate secondary ip address (${k}:${v}): Address already in use`);
       }
     }
@@ -89,6 +91,19 @@ export function parseNetworkCreate(b: NetworkCreateBody | undefined): supervisor
     configOnly: body.ConfigOnly ?? false,
     configFrom: body.ConfigFrom?.Network ?? '',
   };
+}
+
+/** The pool's first address after the network address. */
+function firstHost(pool: Cidr): number[] {
+  const out = [...pool.network];
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i] < 255) {
+      out[i]++;
+      break;
+    }
+    out[i] = 0;
+  }
+  return out;
 }
 
 /**
