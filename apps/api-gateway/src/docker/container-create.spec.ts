@@ -235,7 +235,6 @@ describe('parseCreateBody', () => {
     }
   });
 });
-});
 
 describe('parseBind', () => {
   it('tells binds from named volumes', () => {
