@@ -40,6 +40,12 @@ import { EventAdapter } from './wiring/event-adapter';
 import { NativeLogBackend } from './wiring/log-backend';
 import { ImageLookupAdapter } from './wiring/image-lookup';
 import type { NatsConnection } from 'nats';
+import { CniRunner } from './networks/cni';
+import { HostNet } from './networks/host-net';
+import { NetworkManager } from './networks/network-manager';
+import { NetworkRuns } from './networks/network-runs';
+import { FileNetworkStore } from './networks/network-store';
+import { networksService } from './grpc/networks.service';
 
 /** containerd snapshotter of image layers and container roots. */
 const SNAPSHOTTER = 'overlayfs';
@@ -92,7 +98,21 @@ async function main(): Promise<void> {
   // Volumes live beside the services' state (not under supervisor/): <DRYDOCK_STATE_DIR>/volumes/<name>/_data.
   const volumes = new VolumeStore(join(config.stateDir, 'volumes'), logger);
   const mounter = new RootfsMounter(join(config.stateDir, 'supervisor', 'mnt'), logger);
-  const manager = new ContainerManager(
+  const netStore = new FileNetworkStore(config.network.stateDir);
+  await netStore.init();
+  const networks = new NetworkManager(netStore, new HostNet(config.network.chainPrefix, logger), config.network, logger);
+  networks.onEvent = (action, n, containerId) => events.network(action, n, containerId);
+  const containersDir = join(config.stateDir, 'supervisor', 'containers');
+  let manager!: ContainerManager;
+  const runs = new NetworkRuns(networks, new CniRunner(config.network.cniPath), {
+    hostFiles: (id) => ({ hosts: join(containersDir, id, 'hosts'), resolvConf: join(containersDir, id, 'resolv.conf') }),
+    hostResolvConf: config.network.hostResolvConf,
+    findContainer: (ref) => manager.networkTarget(ref),
+  });
+  // before the containers load: exits found there release endpoints
+  await networks.init();
+  await runs.init();
+  manager = new ContainerManager(
     cc,
     new ContainerStore(cc),
     new ImageLookupAdapter(images),
@@ -104,6 +124,7 @@ async function main(): Promise<void> {
     new VolumeCopyUp(mounter),
     { stateDir: join(config.stateDir, 'supervisor'), nodeId: identity.nodeId, cgroupParent: config.cgroupParent, hostCpus: cpus().length },
     logger,
+    [runs],
   );
   const execs = new ExecManager(cc, manager, new NativeLogBackend(loggerBinary), specs, events, join(config.stateDir, 'supervisor'), logger);
   const monitor = new TaskMonitor(
@@ -124,7 +145,17 @@ async function main(): Promise<void> {
 
   const handlers = new Handlers(logger.child({ component: 'grpc' }));
   const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
-  server.addService(supervisorV1.ContainersService, containersService(manager, new CgroupStatsSource(new CgroupStatsReader()), { top: (pids, psArgs) => top(pids, psArgs) }, handlers));
+  const netSettings = {
+    settings: (id: string, running: boolean) => {
+      try {
+        return runs.settings(id, manager.networkTarget(id).spec, running);
+      } catch {
+        return undefined;
+      }
+    },
+  };
+  server.addService(supervisorV1.ContainersService, containersService(manager, new CgroupStatsSource(new CgroupStatsReader()), { top: (pids, psArgs) => top(pids, psArgs) }, handlers, netSettings));
+  server.addService(supervisorV1.NetworksService, networksService(networks, runs, handlers));
   server.addService(supervisorV1.ExecService, execService(execs, handlers));
   const committer = new ImageCommitter(images, manager, mounter, getfattr(), logger, localIngest);
   server.addService(supervisorV1.ImagesService, imagesService(images, manager, events, handlers, { puller, pusher, allTags }, { localBlobs: localIngest }, committer));

@@ -24,6 +24,11 @@ export type ReleaseReason = 'exit' | 'start-failed' | 'remove';
 export interface ContainerLifecycleHook {
   readonly name: string;
   /**
+   * At create, before anything is written: a throw refuses the create with that error
+   * (a network that does not exist, a port binding that cannot be parsed).
+   */
+  validate?(c: HookContainer): Promise<void>;
+  /**
    * Before each run's process starts (after Tasks.Create, before Tasks.Start).
    * A throw fails the start with that error; hooks prepared before it are released.
    */
@@ -43,6 +48,10 @@ export class LifecycleHooks {
 
   constructor(private readonly hooks: readonly ContainerLifecycleHook[], logger: Logger) {
     this.log = logger.child({ component: 'lifecycle-hooks' });
+  }
+
+  async validate(c: HookContainer): Promise<void> {
+    for (const h of this.hooks) await h.validate?.(c);
   }
 
   async prepare(run: HookRun): Promise<void> {
