@@ -90,7 +90,8 @@ describe('docker CLI: networks', () => {
     it('refuses bad input with dockerd texts and makes nothing', async () => {
       expect(out(await s.docker(['network', 'create', '--subnet', 'foo', 'e2e-net-bad']))).toEqual({ code: 1, stdout: '', stderr: 'Error response from daemon: Invalid subnet foo : invalid CIDR address: foo\n' });
       expect(out(await s.docker(['network', 'create', '-d', 'e2e-nodriver', 'e2e-net-bad']))).toEqual({ code: 1, stdout: '', stderr: 'Error response from daemon: plugin "e2e-nodriver" not found\n' });
-      expect(out(await s.docker(['network', 'create', 'bridge']))).toEqual({ code: 1, stdout: '', stderr: 'Error response from daemon: operation is not permitted on predefined bridge network \n' });
+      // the CLI trims the message; dockerd's text ends in a space (the raw API keeps it)
+      expect(out(await s.docker(['network', 'create', 'bridge']))).toEqual({ code: 1, stdout: '', stderr: 'Error response from daemon: operation is not permitted on predefined bridge network\n' });
       expect((await s.docker(['network', 'ls', '-q', '--filter', 'name=e2e-net-bad'])).stdout).toBe('');
     });
 
