@@ -223,4 +223,48 @@ describe('docker CLI: networks', () => {
       expect({ status: p.status, body: JSON.parse(p.body) }).toEqual({ status: 200, body: { NetworksDeleted: ['e2e-net-api'] } });
     });
   });
+  describe("docker-compose 1.29's calls (docker-py over HTTP, as networking-plugins-notes A2 records them)", () => {
+    it('network lookup 404, create with labels, container create with NetworkMode/EndpointsConfig, disconnect+connect with the short id, start, reach, down', async () => {
+      const json = { 'Content-Type': 'application/json' };
+      const port = await freePort();
+      expect((await s.raw('GET', '/v1.41/networks/e2e-net-app_default')).status).toBe(404);
+      const created = await s.raw(
+        'POST',
+        '/v1.41/networks/create',
+        JSON.stringify({ Name: 'e2e-net-app_default', CheckDuplicate: true, Attachable: true, Labels: { 'com.docker.compose.project': 'e2e-net-app', 'com.docker.compose.network': 'default', 'com.docker.compose.version': '1.29.2' } }),
+        json,
+      );
+      expect(created.status).toBe(201);
+      const c = await s.raw(
+        'POST',
+        '/v1.41/containers/create?name=e2e-net-app_web_1',
+        JSON.stringify({
+          Image: 'busybox',
+          Cmd: httpd('compose-web'),
+          Labels: { 'com.docker.compose.project': 'e2e-net-app', 'com.docker.compose.service': 'web' },
+          ExposedPorts: { '80/tcp': {} },
+          HostConfig: { NetworkMode: 'e2e-net-app_default', PortBindings: { '80/tcp': [{ HostIp: '', HostPort: String(port) }] } },
+          NetworkingConfig: { EndpointsConfig: { 'e2e-net-app_default': { Aliases: ['web'], IPAMConfig: {} } } },
+        }),
+        json,
+      );
+      expect(c.status).toBe(201);
+      const id = JSON.parse(c.body).Id as string;
+      const dis = await s.raw('POST', '/v1.41/networks/e2e-net-app_default/disconnect', JSON.stringify({ Container: id }), json);
+      expect(dis.status).toBe(200);
+      const con = await s.raw('POST', '/v1.41/networks/e2e-net-app_default/connect', JSON.stringify({ Container: id, EndpointConfig: { Aliases: ['web', id.slice(0, 12)] } }), json);
+      expect(con.status).toBe(200);
+      expect((await s.raw('POST', `/v1.41/containers/${id}/start`)).status).toBe(204);
+      expect(await eventually(() => httpGet('127.0.0.1', port), (b) => b === 'compose-web\n', 20000)).toBe('compose-web\n');
+      const ps = JSON.parse((await s.raw('GET', '/v1.41/containers/json?filters=' + encodeURIComponent('{"label":{"com.docker.compose.project=e2e-net-app":true}}'))).body);
+      expect(ps[0].Ports).toEqual(expect.arrayContaining([{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: port, Type: 'tcp' }]));
+      expect(ps[0].HostConfig).toEqual({ NetworkMode: 'e2e-net-app_default' });
+      expect(Object.keys(ps[0].NetworkSettings.Networks)).toEqual(['e2e-net-app_default']);
+      // another container on the network reaches it by its alias (embedded DNS)
+      const byName = await s.docker(['run', '--rm', '--network', 'e2e-net-app_default', 'busybox', 'busybox', 'wget', '-qO-', 'http://web/'], { timeoutMs: 30000 });
+      expect(out(byName)).toEqual({ code: 0, stdout: 'compose-web\n', stderr: '' });
+      expect((await s.raw('DELETE', `/v1.41/containers/${id}?force=1`)).status).toBe(204);
+      expect((await s.raw('DELETE', '/v1.41/networks/e2e-net-app_default')).status).toBe(204);
+    });
+  });
 });
