@@ -212,6 +212,28 @@ describe('docker CLI: networks', () => {
     });
   });
 
+  describe('events', () => {
+    it('reports network create, connect, disconnect and destroy in Docker\'s shape', async () => {
+      const since = Math.floor(Date.now() / 1000);
+      await s.docker(['network', 'create', 'e2e-net-ev']);
+      const cid = (await s.docker(['run', '-d', '--name', 'e2e-net-evc', '--network', 'e2e-net-ev', 'busybox', 'sleep', '300'])).stdout.trim();
+      await s.docker(['network', 'disconnect', 'e2e-net-ev', 'e2e-net-evc']);
+      await s.docker(['rm', '-f', 'e2e-net-evc']);
+      await s.docker(['network', 'rm', 'e2e-net-ev']);
+      const until = Math.floor(Date.now() / 1000) + 1;
+      const fmt = '{{.Type}} {{.Action}} {{json .Actor.Attributes}} {{.Scope}}';
+      const lines = await eventually(
+        async () => (await s.docker(['events', '--since', String(since), '--until', String(until), '--filter', 'type=network', '--filter', 'network=e2e-net-ev', '--format', fmt])).stdout.split('\n').filter(Boolean),
+        (l) => l.some((x) => x.startsWith('network destroy')),
+        20000,
+      );
+      expect(lines[0]).toBe('network create {"name":"e2e-net-ev","type":"bridge"} local');
+      expect(lines).toContain(`network connect {"container":"${cid}","name":"e2e-net-ev","type":"bridge"} local`);
+      expect(lines).toContain(`network disconnect {"container":"${cid}","name":"e2e-net-ev","type":"bridge"} local`);
+      expect(lines[lines.length - 1]).toBe('network destroy {"name":"e2e-net-ev","type":"bridge"} local');
+    });
+  });
+
   describe('network API over HTTP', () => {
     it('creates with 201 {Id, Warning} and prunes with {NetworksDeleted}', async () => {
       const r = await s.raw('POST', '/v1.41/networks/create', JSON.stringify({ Name: 'e2e-net-api', CheckDuplicate: true, Attachable: true, Labels: { 'com.docker.compose.project': 'e2e' } }), { 'Content-Type': 'application/json' });
@@ -219,6 +241,13 @@ describe('docker CLI: networks', () => {
       expect(JSON.parse(r.body)).toEqual({ Id: expect.stringMatching(FULL_ID), Warning: '' });
       const bad = await s.raw('POST', '/v1.41/networks/create', '{"Name":1}', { 'Content-Type': 'application/json' });
       expect({ status: bad.status, body: JSON.parse(bad.body) }).toEqual({ status: 400, body: { message: 'json: cannot unmarshal number into Go struct field NetworkCreateRequest.Name of type string' } });
+      const ct = await s.raw('POST', '/v1.41/networks/create', '{"Name":"e2e-net-ct"}', { 'Content-Type': 'text/plain' });
+      expect({ status: ct.status, body: JSON.parse(ct.body) }).toEqual({ status: 400, body: { message: "Content-Type specified (text/plain) must be 'application/json'" } });
+      const verbose = await s.raw('GET', '/v1.41/networks/bridge?verbose=x');
+      expect({ status: verbose.status, body: JSON.parse(verbose.body) }).toEqual({ status: 400, body: { message: 'invalid value for verbose: x: strconv.ParseBool: parsing "x": invalid syntax' } });
+      // API < 1.28 lists networks with their endpoints, later versions without
+      const listed = JSON.parse((await s.raw('GET', '/v1.41/networks?filters=' + encodeURIComponent('{"name":{"e2e-net-api":true}}'))).body);
+      expect(listed).toEqual([expect.objectContaining({ Name: 'e2e-net-api', Containers: {}, Labels: { 'com.docker.compose.project': 'e2e' } })]);
       const p = await s.raw('POST', '/v1.41/networks/prune?filters=' + encodeURIComponent('{"label":{"com.docker.compose.project=e2e":true}}'));
       expect({ status: p.status, body: JSON.parse(p.body) }).toEqual({ status: 200, body: { NetworksDeleted: ['e2e-net-api'] } });
     });

@@ -1,5 +1,5 @@
 import { FilterArgs } from '../http/query';
-import { checkNetworkListFilters, checkNetworkPruneFilters, parseNetworkConnect, parseNetworkCreate, parseNetworkDisconnect } from './network-request';
+import { checkNetworkListFilters, checkNetworkPruneFilters, parseNetworkInspectQuery, parseNetworkConnect, parseNetworkCreate, parseNetworkDisconnect } from './network-request';
 import type { NetworkCreateBody } from './request-bodies';
 
 const refusal = (body: NetworkCreateBody | undefined): string => {
@@ -122,5 +122,14 @@ describe('network filters', () => {
     expect(() => checkNetworkPruneFilters(f({ name: { x: true } }), Date.now())).toThrow("Invalid filter 'name'");
     expect(() => checkNetworkPruneFilters(f({ until: { x: true } }), Date.now())).toThrow('failed to parse value as time or duration: "x"');
     expect(() => checkNetworkPruneFilters(f({ until: { '24h': true }, label: { a: true }, 'label!': { b: true } }), Date.now())).not.toThrow();
+  });
+});
+
+describe('parseNetworkInspectQuery', () => {
+  it('parses verbose as a Go bool and refuses other scopes as dockerd does', () => {
+    expect(parseNetworkInspectQuery('bridge', new URLSearchParams('verbose=1&scope=local'))).toEqual({ id: 'bridge', verbose: true, scope: 'local' });
+    expect(parseNetworkInspectQuery('bridge', new URLSearchParams('verbose='))).toEqual({ id: 'bridge', verbose: false, scope: '' });
+    expect(() => parseNetworkInspectQuery('bridge', new URLSearchParams('verbose=x'))).toThrow('invalid value for verbose: x: strconv.ParseBool: parsing "x": invalid syntax');
+    expect(() => parseNetworkInspectQuery('nope', new URLSearchParams('scope=x'))).toThrow('network nope not found');
   });
 });

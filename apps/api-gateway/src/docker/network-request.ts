@@ -160,3 +160,18 @@ export function checkNetworkPruneFilters(f: FilterArgs, nowMs: number): void {
   for (const k of f.keys()) if (!PRUNE_FILTERS.has(k)) throw new InvalidArgumentError(`Invalid filter '${k}'`);
   for (const v of f.get('until')) parseFilterTime(v, nowMs);
 }
+
+/** Go's strconv.ParseBool spellings. */
+const GO_BOOLS: Record<string, boolean> = { '1': true, t: true, T: true, TRUE: true, true: true, True: true, '0': false, f: false, F: false, FALSE: false, false: false, False: false };
+
+/**
+ * GET /networks/{id}'s query (network_routes.go getNetwork): `verbose` must parse as a Go
+ * bool; a `scope` other than local finds nothing on this node (dockerd: `network X not found`).
+ */
+export function parseNetworkInspectQuery(id: string, q: URLSearchParams): supervisorV1.InspectNetworkRequest {
+  const v = q.get('verbose') ?? '';
+  if (v !== '' && !(v in GO_BOOLS)) throw new InvalidArgumentError(`invalid value for verbose: ${v}: strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax`);
+  const scope = q.get('scope') ?? '';
+  if (scope !== '' && scope !== 'local') throw new NotFoundError(`network ${id} not found`);
+  return { id, verbose: v !== '' && GO_BOOLS[v], scope };
+}

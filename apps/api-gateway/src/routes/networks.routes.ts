@@ -3,7 +3,7 @@ import { decodeBody, type JsonBody } from '../http/go-json';
 import { FilterArgs } from '../http/query';
 import { compareVersions, type Ctx, type Router } from '../http/router';
 import { networkJson } from '../docker/network-json';
-import { checkNetworkListFilters, checkNetworkPruneFilters, parseNetworkConnect, parseNetworkCreate, parseNetworkDisconnect } from '../docker/network-request';
+import { checkNetworkListFilters, checkNetworkPruneFilters, parseNetworkConnect, parseNetworkCreate, parseNetworkDisconnect, parseNetworkInspectQuery } from '../docker/network-request';
 import { bodies } from '../docker/request-bodies';
 import type { RouteDeps } from './deps';
 
@@ -43,7 +43,7 @@ export function registerNetworkRoutes(router: Router, deps: Pick<RouteDeps, 'nod
 
   router.on('GET', '/networks/:id', async (ctx) => {
     const s = sc();
-    const res = await s.call(s.networks, s.networks.inspectNetwork, { id: ctx.params.id, verbose: ctx.query.get('verbose') === 'true', scope: ctx.query.get('scope') ?? '' });
+    const res = await s.call(s.networks, s.networks.inspectNetwork, parseNetworkInspectQuery(ctx.params.id, ctx.query));
     ctx.send(200, networkJson(res.network ?? {}));
   });
 
