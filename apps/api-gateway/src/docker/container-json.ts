@@ -214,7 +214,7 @@ export function containerSummaryJson(c: supervisorV1.ContainerSummary, sizes?: S
     State: c.state ?? '',
     Status: c.status ?? '',
     HostConfig: { NetworkMode: networkMode },
-    NetworkSettings: { Networks: networksJson(c.networkSettings, networkMode) },
+    NetworkSettings: { Networks: networksJson(c.networkSettings, networkMode, true) },
     Mounts: (c.mounts ?? []).map(dockerMountPoint),
   });
   return out;

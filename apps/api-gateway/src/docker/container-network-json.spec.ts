@@ -1,6 +1,6 @@
 import type { supervisorV1 } from '@drydock/proto';
 import { networkSettingsJson, portBindingsJson, summaryPortsJson } from './container-network-json';
-import { containerJson } from './container-json';
+import { containerJson, containerSummaryJson } from './container-json';
 
 const netId = 'f'.repeat(64);
 const epId = 'e'.repeat(64);
@@ -103,5 +103,14 @@ describe('HostConfig network fields', () => {
 
   it('leaves Config.MacAddress out when unset (omitempty)', () => {
     expect(containerJson({ config: {} }).Config).not.toHaveProperty('MacAddress');
+  });
+});
+
+describe('ps NetworkSettings.Networks', () => {
+  it('drops Links, Aliases and DriverOpts but keeps IPAMConfig, as dockerd\'s container view copies them', () => {
+    const ns: supervisorV1.NetworkSettings = { networks: { n1: { config: { aliases: ['al'], ipv4Address: '172.18.0.50', links: ['a:b'], driverOpts: { o: '1' } }, aliases: ['al', 'abcdef123456'], networkId: netId, ipAddress: '172.18.0.50', ipPrefixLen: 16 } } };
+    const j = containerSummaryJson({ networkMode: 'n1', networkSettings: ns });
+    expect(j.HostConfig).toEqual({ NetworkMode: 'n1' });
+    expect((j.NetworkSettings as { Networks: Record<string, unknown> }).Networks.n1).toMatchObject({ IPAMConfig: { IPv4Address: '172.18.0.50' }, Links: null, Aliases: null, DriverOpts: null, NetworkID: netId, IPAddress: '172.18.0.50' });
   });
 });

@@ -33,12 +33,20 @@ function fallbackNetworkName(mode: string): string | undefined {
   return mode === '' || mode === 'default' ? 'bridge' : mode;
 }
 
-/** NetworkSettings.Networks: the attached networks, or the mode's built-in one. */
-export function networksJson(ns: supervisorV1.NetworkSettings | undefined, mode: string): Record<string, unknown> {
+/**
+ * NetworkSettings.Networks: the attached networks, or the mode's built-in one. `summary`:
+ * ps's copy, which dockerd's container view makes without Links, Aliases and DriverOpts
+ * (container/view.go), so they are null there even when inspect shows them.
+ */
+export function networksJson(ns: supervisorV1.NetworkSettings | undefined, mode: string, summary = false): Record<string, unknown> {
   const nets = Object.entries(ns?.networks ?? {});
-  if (nets.length > 0) return Object.fromEntries(nets.map(([name, e]) => [name, endpointSettingsJson(e)]));
+  const one = (e?: supervisorV1.EndpointSettings) => {
+    const j = endpointSettingsJson(e);
+    return summary ? { ...j, Links: null, Aliases: null, DriverOpts: null } : j;
+  };
+  if (nets.length > 0) return Object.fromEntries(nets.map(([name, e]) => [name, one(e)]));
   const name = fallbackNetworkName(mode);
-  return name ? { [name]: endpointSettingsJson() } : {};
+  return name ? { [name]: one() } : {};
 }
 
 /** NetworkSettings.Ports: "80/tcp" -> [{HostIp, HostPort}] or null for a port exposed but not published. */
