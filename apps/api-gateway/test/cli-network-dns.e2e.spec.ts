@@ -1,0 +1,118 @@
+// Embedded DNS of user-defined networks through the real docker CLI: names, aliases (two
+// containers behind one answered in rotation), the short id, <name>.<network>, a name added
+// by `network connect` after start, the default bridge without 127.0.0.11, and answers that
+// go on while the supervisor is SIGKILLed. Queries are busybox nslookup inside a client
+// container; once the supervisor is gone, from the host through nsenter into its namespaces.
+import { execFile } from 'node:child_process';
+import { useDockerStack } from './support/stack';
+import { eventually, out } from './support/expect';
+
+const NET = 'e2e-dns-net';
+
+/** The IPv4 answers of busybox nslookup's output (the server's own Address line ends in :53). */
+function answers(text: string): string[] {
+  const body = text.split('\n\n').slice(1).join('\n');
+  return [...body.matchAll(/^Address:\s+(\d+\.\d+\.\d+\.\d+)\s*$/gm)].map((m) => m[1]);
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: 20000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+describe('docker CLI: embedded DNS on user networks', () => {
+  const s = useDockerStack('e2edns');
+  const lookup = async (name: string, from = 'e2e-dns-client') => answers((await s.docker(['exec', from, 'nslookup', name])).stdout);
+  const ipOn = async (c: string, net = NET) => (await s.docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, c])).stdout.trim();
+
+  beforeAll(async () => {
+    expect((await s.docker(['network', 'create', NET])).code).toBe(0);
+    for (const [name, alias] of [
+      ['e2e-dns-a', 'svc'],
+      ['e2e-dns-b', 'svc'],
+      ['e2e-dns-client', 'client'],
+    ]) {
+      const r = await s.docker(['run', '-d', '--name', name, '--network', NET, '--network-alias', alias, 'busybox', 'sleep', '600']);
+      expect(out(r)).toMatchObject({ code: 0, stderr: '' });
+    }
+  }, 120000);
+
+  afterAll(async () => {
+    const ps = await s.docker(['ps', '-aq', '--filter', 'name=e2e-dns-']);
+    const ids = ps.stdout.split('\n').filter(Boolean);
+    if (ids.length) await s.docker(['rm', '-f', ...ids]);
+    await s.docker(['network', 'rm', NET, 'e2e-dns-other']);
+  }, 60000);
+
+  it('writes nameserver 127.0.0.11 with ndots:0 on a user network', async () => {
+    const rc = (await s.docker(['exec', 'e2e-dns-client', 'cat', '/etc/resolv.conf'])).stdout;
+    expect(rc).toMatch(/^nameserver 127\.0\.0\.11$/m);
+    expect(rc).toMatch(/^options .*ndots:0/m);
+    expect(rc).not.toMatch(/^nameserver (?!127\.0\.0\.11$)\d+\.\d+\.\d+\.\d+$/m);
+  });
+
+  it('resolves a container by name, short id and name.network', async () => {
+    const ip = await ipOn('e2e-dns-a');
+    expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const id = (await s.docker(['inspect', '-f', '{{.Id}}', 'e2e-dns-a'])).stdout.trim();
+    expect(await lookup('e2e-dns-a')).toEqual([ip]);
+    expect(await lookup(id.slice(0, 12))).toEqual([ip]);
+    expect(await lookup(`e2e-dns-a.${NET}`)).toEqual([ip]);
+    // a container resolves itself too
+    expect(await lookup('e2e-dns-client')).toEqual([await ipOn('e2e-dns-client')]);
+  });
+
+  it('answers an alias of two containers with both, in rotation', async () => {
+    const both = [await ipOn('e2e-dns-a'), await ipOn('e2e-dns-b')].sort();
+    const firsts = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const a = await lookup('svc');
+      expect([...a].sort()).toEqual(both);
+      firsts.add(a[0]);
+    }
+    expect([...firsts].sort()).toEqual(both);
+  });
+
+  it('forwards other names to the host resolvers (an unknown name is NXDOMAIN, not a timeout)', async () => {
+    const r = await s.docker(['exec', 'e2e-dns-client', 'nslookup', 'e2e-dns-no-such-name.invalid']);
+    expect(r.stdout + r.stderr).toMatch(/NXDOMAIN|can't find/);
+    expect(answers(r.stdout)).toEqual([]);
+  });
+
+  it('resolves a name added by network connect after start, and forgets a container that stopped', async () => {
+    expect((await s.docker(['network', 'create', 'e2e-dns-other'])).code).toBe(0);
+    expect((await s.docker(['run', '-d', '--name', 'e2e-dns-late', '--network', 'e2e-dns-other', 'busybox', 'sleep', '600'])).code).toBe(0);
+    expect(await lookup('e2e-dns-late')).toEqual([]);
+    expect((await s.docker(['network', 'connect', '--alias', 'latecomer', NET, 'e2e-dns-late'])).code).toBe(0);
+    const ip = await ipOn('e2e-dns-late');
+    expect(await lookup('e2e-dns-late')).toEqual([ip]);
+    expect(await lookup('latecomer')).toEqual([ip]);
+    // and the connected container resolves the network's names itself
+    expect(await lookup('e2e-dns-a', 'e2e-dns-late')).toEqual([await ipOn('e2e-dns-a')]);
+    expect((await s.docker(['network', 'disconnect', NET, 'e2e-dns-late'])).code).toBe(0);
+    expect(await lookup('latecomer')).toEqual([]);
+    expect((await s.docker(['stop', '-t', '0', 'e2e-dns-b'])).code).toBe(0);
+    expect(await lookup('svc')).toEqual([await ipOn('e2e-dns-a')]);
+    expect((await s.docker(['start', 'e2e-dns-b'])).code).toBe(0);
+    expect((await lookup('svc')).sort()).toEqual([await ipOn('e2e-dns-a'), await ipOn('e2e-dns-b')].sort());
+  }, 60000);
+
+  it('has no embedded DNS on the default bridge', async () => {
+    const r = await s.docker(['run', '--rm', 'busybox', 'cat', '/etc/resolv.conf']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('127.0.0.11');
+    expect(r.stdout).toMatch(/^nameserver /m);
+  });
+
+  it('goes on answering while the supervisor is SIGKILLed, and after it is back', async () => {
+    const pid = (await s.docker(['inspect', '-f', '{{.State.Pid}}', 'e2e-dns-client'])).stdout.trim();
+    const ip = await ipOn('e2e-dns-a');
+    await s.killSupervisor();
+    const r = await run('nsenter', ['-t', pid, '-m', '-n', '/bin/busybox', 'nslookup', 'e2e-dns-a']);
+    expect(answers(r.stdout)).toEqual([ip]);
+    await s.startSupervisor();
+    expect(await eventually(() => lookup('e2e-dns-a'), (a) => a.length === 1, 20000)).toEqual([ip]);
+    expect((await lookup('svc')).length).toBe(2);
+  }, 60000);
+});
