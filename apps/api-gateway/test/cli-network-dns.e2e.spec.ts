@@ -23,7 +23,7 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stdout: strin
 
 describe('docker CLI: embedded DNS on user networks', () => {
   const s = useDockerStack('e2edns');
-  const lookup = async (name: string, from = 'e2e-dns-client') => answers((await s.docker(['exec', from, 'nslookup', name])).stdout);
+  const lookup = async (name: string, from = 'e2e-dns-client') => answers((await s.docker(['exec', from, 'busybox', 'nslookup', name])).stdout);
   const ipOn = async (c: string, net = NET) => (await s.docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, c])).stdout.trim();
 
   beforeAll(async () => {
@@ -75,7 +75,7 @@ describe('docker CLI: embedded DNS on user networks', () => {
   });
 
   it('forwards other names to the host resolvers (an unknown name is NXDOMAIN, not a timeout)', async () => {
-    const r = await s.docker(['exec', 'e2e-dns-client', 'nslookup', 'e2e-dns-no-such-name.invalid']);
+    const r = await s.docker(['exec', 'e2e-dns-client', 'busybox', 'nslookup', 'e2e-dns-no-such-name.invalid']);
     expect(r.stdout + r.stderr).toMatch(/NXDOMAIN|can't find/);
     expect(answers(r.stdout)).toEqual([]);
   });
