@@ -71,7 +71,9 @@ export class NetworkDns {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     const running = new Map((await this.launcher.list()).map((h) => [h.containerId, h]));
-    for (const id of new Set([...ids, ...running.keys()])) {
+    // runs with no directory too: prepared by a supervisor without DNS, or their directory lost
+    const live = [...this.mgr.containers.values()].filter((r) => this.userNetworks(r).length).map((r) => r.containerId);
+    for (const id of new Set([...ids, ...running.keys(), ...live])) {
       const rec = this.mgr.containers.get(id);
       const helper = running.get(id);
       try {
