@@ -9,12 +9,12 @@ export interface ExecResult {
 /** Runs a program with optional stdin; never throws for a non-zero exit (callers read `code`). */
 export function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30000);
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => err.push(d));
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
@@ -23,9 +23,11 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
-    // a program that exits before reading its stdin (EPIPE) must not take the supervisor down
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
+    if (child.stdin) {
+      // a program that exits without reading its input must not take us down with EPIPE
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input);
+    }
   });
 }
 

@@ -84,9 +84,8 @@ export class HostNet {
   async removeRules(netId: string): Promise<void> {
     const tag = ruleComment(netId);
     const del = (dump: string) =>
-      dump
-        .split('\n')
-        .filter((l) => l.startsWith('-A ') && l.includes(tag))
+      this.ownRules(dump)
+        .filter((l) => l.includes(tag))
         .map((l) => `-D ${l.slice(3)}`);
     await restore({ filter: del(await save('filter')), nat: del(await save('nat')) });
   }
@@ -95,9 +94,30 @@ export class HostNet {
   async ruleNetworkIds(): Promise<Set<string>> {
     const ids = new Set<string>();
     for (const t of ['filter', 'nat'] as const) {
-      for (const m of (await save(t)).matchAll(/drydock-net:([0-9a-f]{64})/g)) ids.add(m[1]);
+      for (const l of this.ownRules(await save(t))) {
+        const m = /drydock-net:([0-9a-f]{64})/.exec(l);
+        if (m) ids.add(m[1]);
+      }
     }
     return ids;
+  }
+
+  /** Rules ("-A ...") of this supervisor's chains only: another supervisor on the host (tests) has its own. */
+  private ownRules(dump: string): string[] {
+    const own = [this.fwd, this.iso1, this.iso2, this.post];
+    return dump.split('\n').filter((l) => own.some((c) => l.startsWith(`-A ${c} `)));
+  }
+
+  /**
+   * Containers that have portmap rules on the given CNI network names (`dnat name: "<net>" id:
+   * "<container>"` comments of CNI-HOSTPORT-DNAT), to take down those no endpoint owns any more.
+   */
+  async portmapOwners(netNames: Set<string>): Promise<{ netName: string; containerId: string }[]> {
+    const out = new Map<string, { netName: string; containerId: string }>();
+    for (const m of (await save('nat')).matchAll(/dnat name: \\"([^"\\]+)\\" id: \\"([^"\\]+)\\"/g)) {
+      if (netNames.has(m[1])) out.set(`${m[1]} ${m[2]}`, { netName: m[1], containerId: m[2] });
+    }
+    return [...out.values()];
   }
 
   /** Removes Drydock's chains and jumps (tests' teardown; the node's supervisor never does). */

@@ -66,6 +66,15 @@ export class NetworkRuns implements ContainerLifecycleHook {
         await this.mgr.store.putContainer(rec);
       }
     }
+    // port rules of a run whose record is gone (a crash between the CNI ADD and the record's write)
+    const names = new Map([...this.mgr.networks.values()].map((n) => [cniName(n.id), n]));
+    for (const o of await this.mgr.host.portmapOwners(new Set(names.keys()))) {
+      const n = names.get(o.netName)!;
+      const owned = this.mgr.containers.get(o.containerId)?.run?.endpoints.some((e) => e.networkId === n.id && e.ports.length);
+      if (owned) continue;
+      this.mgr.log.warn({ containerId: o.containerId, networkId: n.id }, 'removing stray port rules');
+      await this.cni.del(o.netName, [{ type: 'portmap', snat: true, capabilities: { portMappings: true }, runtimeConfig: { portMappings: [] } }], { containerId: o.containerId, netns: '', ifname: 'eth0' }).catch((err) => this.mgr.log.warn({ err }, 'stray port rules not removed'));
+    }
   }
 
   async validate(c: HookContainer): Promise<void> {
