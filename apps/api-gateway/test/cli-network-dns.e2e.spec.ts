@@ -4,6 +4,7 @@
 // go on while the supervisor is SIGKILLed. Queries are busybox nslookup inside a client
 // container; once the supervisor is gone, from the host through nsenter into its namespaces.
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { useDockerStack } from './support/stack';
 import { eventually, out } from './support/expect';
 
@@ -19,6 +20,23 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stdout: strin
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: 20000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
   });
+}
+
+/** Pids of the drydock-dns serving the container whose init is `pid` (matched on its --pid argument). */
+function dnsHelpersOf(pid: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const i = argv.indexOf('--pid');
+    if (argv[0]?.endsWith('/drydock-dns') && i > 0 && argv[i + 1] === pid) out.push(Number(e));
+  }
+  return out;
 }
 
 describe('docker CLI: embedded DNS on user networks', () => {
@@ -105,14 +123,23 @@ describe('docker CLI: embedded DNS on user networks', () => {
     expect(r.stdout).toMatch(/^nameserver /m);
   });
 
-  it('goes on answering while the supervisor is SIGKILLed, and after it is back', async () => {
+  it('goes on answering while the supervisor is SIGKILLed, adopts the helpers, and forgets a peer that died meanwhile', async () => {
     const pid = (await s.docker(['inspect', '-f', '{{.State.Pid}}', 'e2e-dns-client'])).stdout.trim();
+    const bPid = (await s.docker(['inspect', '-f', '{{.State.Pid}}', 'e2e-dns-b'])).stdout.trim();
+    const helpers = dnsHelpersOf(pid);
+    expect(helpers).toHaveLength(1);
+    expect(dnsHelpersOf(bPid)).toHaveLength(1);
     const ip = await ipOn('e2e-dns-a');
     await s.killSupervisor();
     const r = await run('nsenter', ['-t', pid, '-m', '-n', '/bin/busybox', 'nslookup', 'e2e-dns-a']);
     expect(answers(r.stdout)).toEqual([ip]);
+    // b dies while nobody watches: its helper goes with its init, the others learn it at the restart
+    process.kill(Number(bPid), 'SIGKILL');
     await s.startSupervisor();
-    expect(await eventually(() => lookup('e2e-dns-a'), (a) => a.length === 1, 20000)).toEqual([ip]);
-    expect((await lookup('svc')).length).toBe(2);
+    expect(await eventually(() => lookup('svc'), (a) => a.length === 1, 20000)).toEqual([ip]);
+    expect(await lookup('e2e-dns-a')).toEqual([ip]);
+    expect(await lookup('e2e-dns-b')).toEqual([]);
+    expect(dnsHelpersOf(pid)).toEqual(helpers);
+    expect(await eventually(async () => dnsHelpersOf(bPid), (h) => h.length === 0, 10000)).toEqual([]);
   }, 60000);
 });
