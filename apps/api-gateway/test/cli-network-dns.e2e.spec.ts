@@ -116,6 +116,19 @@ describe('docker CLI: embedded DNS on user networks', () => {
     expect((await lookup('svc')).sort()).toEqual([await ipOn('e2e-dns-a'), await ipOn('e2e-dns-b')].sort());
   }, 60000);
 
+  it('gives a default-bridge container connected to a user network 127.0.0.11 at once', async () => {
+    expect((await s.docker(['run', '-d', '--name', 'e2e-dns-plain', 'busybox', 'sleep', '600'])).code).toBe(0);
+    expect((await s.docker(['exec', 'e2e-dns-plain', 'cat', '/etc/resolv.conf'])).stdout).not.toContain('127.0.0.11');
+    expect((await s.docker(['network', 'connect', NET, 'e2e-dns-plain'])).code).toBe(0);
+    const rc = (await s.docker(['exec', 'e2e-dns-plain', 'cat', '/etc/resolv.conf'])).stdout;
+    expect(rc).toMatch(/^nameserver 127\.0\.0\.11$/m);
+    expect(rc).toMatch(/ndots:0/);
+    expect(await lookup('e2e-dns-a', 'e2e-dns-plain')).toEqual([await ipOn('e2e-dns-a')]);
+    expect(await lookup('e2e-dns-plain')).toEqual([await ipOn('e2e-dns-plain')]);
+    expect((await s.docker(['rm', '-f', 'e2e-dns-plain'])).code).toBe(0);
+    expect(await lookup('e2e-dns-plain')).toEqual([]);
+  }, 60000);
+
   it('has no embedded DNS on the default bridge', async () => {
     const r = await s.docker(['run', '--rm', 'busybox', 'cat', '/etc/resolv.conf']);
     expect(r.code).toBe(0);

@@ -321,7 +321,11 @@ export class NetworkRuns implements ContainerLifecycleHook {
         // not running: only its settings change, as dockerd does
         await this.mgr.store.putContainer(rec);
       }
-      if (c.pid && rec.run) await this.opts.dns?.changed(c.id, n.id).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'embedded DNS not updated'));
+      if (c.pid && rec.run && this.opts.dns) {
+        // as dockerd's rebuildDNS: a run that joins its first user network gets 127.0.0.11 at once
+        await this.writeFiles(rec, c).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'host files not rewritten'));
+        await this.opts.dns.changed(c.id, n.id).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'embedded DNS not updated'));
+      }
     });
     this.mgr.onEvent('connect', n, c.id);
   }
