@@ -27,13 +27,17 @@ describe('networks (real bridges, veths, iptables, CNI)', () => {
   /** Text from host:port (the container answers with a line per connection). */
   const fetchLine = (host: string, port: number, timeoutMs = 3000) =>
     new Promise<string>((res, rej) => {
+      // one line is the whole answer: busybox nc keeps the connection open after it
       const s = connect(port, host);
       let out = '';
       const t = setTimeout(() => {
         s.destroy();
         rej(new Error(`timeout ${host}:${port}`));
       }, timeoutMs);
-      s.on('data', (d) => (out += d.toString()));
+      s.on('data', (d) => {
+        out += d.toString();
+        if (out.includes('\n')) s.destroy();
+      });
       s.on('error', (e) => {
         clearTimeout(t);
         rej(e);
@@ -83,29 +87,29 @@ describe('networks (real bridges, veths, iptables, CNI)', () => {
   }, 30000);
 
   it('publishes ports on 127.0.0.1 and the host address, fails a taken port with dockerd text and leaves nothing', async () => {
-    const id = await h.run(server('hello'), { name: 'web1', hostConfig: { portBindings: { '80/tcp': { bindings: [{ hostIp: '', hostPort: '18080' }] } } } });
-    await waitFor(async () => (await fetchLine('127.0.0.1', 18080).catch(() => '')) === 'hello\n', 10000, 'published port on localhost');
-    expect(await fetchLine(hostAddr(), 18080)).toBe('hello\n');
+    const id = await h.run(server('hello'), { name: 'web1', hostConfig: { portBindings: { '80/tcp': { bindings: [{ hostIp: '', hostPort: '28080' }] } } } });
+    await waitFor(async () => (await fetchLine('127.0.0.1', 28080).catch(() => '')) === 'hello\n', 10000, 'published port on localhost');
+    expect(await fetchLine(hostAddr(), 28080)).toBe('hello\n');
     const info = await h.inspect(id);
     expect(info.networkSettings!.ports!['80/tcp'].mappings).toEqual([
-      { hostIp: '0.0.0.0', hostPort: 18080 },
-      { hostIp: '::', hostPort: 18080 },
+      { hostIp: '0.0.0.0', hostPort: 28080 },
+      { hostIp: '::', hostPort: 28080 },
     ]);
 
     // the same host port again: refused, the second container stays created, nothing made for it
-    const second = await h.c('createContainer', { name: 'web2', config: { image: 'busybox', cmd: { values: ['sh', '-c', server('x')] } }, hostConfig: { portBindings: { '80/tcp': { bindings: [{ hostPort: '18080' }] } } } });
+    const second = await h.c('createContainer', { name: 'web2', config: { image: 'busybox', cmd: { values: ['sh', '-c', server('x')] } }, hostConfig: { portBindings: { '80/tcp': { bindings: [{ hostPort: '28080' }] } } } });
     const err = await h.c('startContainer', { id: second.id }).catch((e) => e);
-    expect(err.details).toMatch(/^driver failed programming external connectivity on endpoint web2 \([0-9a-f]{64}\): Bind for 0\.0\.0\.0:18080 failed: port is already allocated$/);
+    expect(err.details).toMatch(/^driver failed programming external connectivity on endpoint web2 \([0-9a-f]{64}\): Bind for 0\.0\.0\.0:28080 failed: port is already allocated$/);
     expect(portRules(second.id)).toBe(0);
     expect((await h.inspect(second.id)).state!.status).toBe('created');
 
     // a host process holding the port
-    const srv: Server = createServer().listen(18090, '0.0.0.0');
+    const srv: Server = createServer().listen(28090, '0.0.0.0');
     await new Promise((r) => srv.once('listening', r));
-    const third = await h.c('createContainer', { name: 'web3', config: { image: 'busybox', cmd: { values: ['sh', '-c', server('x')] } }, hostConfig: { portBindings: { '80/tcp': { bindings: [{ hostPort: '18090' }] } } } });
+    const third = await h.c('createContainer', { name: 'web3', config: { image: 'busybox', cmd: { values: ['sh', '-c', server('x')] } }, hostConfig: { portBindings: { '80/tcp': { bindings: [{ hostPort: '28090' }] } } } });
     const err3 = await h.c('startContainer', { id: third.id }).catch((e) => e);
     srv.close();
-    expect(err3.details).toMatch(/Error starting userland proxy: listen tcp4 0\.0\.0\.0:18090: bind: address already in use$/);
+    expect(err3.details).toMatch(/Error starting userland proxy: listen tcp4 0\.0\.0\.0:28090: bind: address already in use$/);
     expect(portRules(third.id)).toBe(0);
 
     // -P: an ephemeral port from ip_local_port_range
@@ -201,12 +205,12 @@ describe('networks (real bridges, veths, iptables, CNI)', () => {
   }, 60000);
 
   it('keeps forwarding across a supervisor SIGKILL, adopts the endpoint, and releases one whose container exited meanwhile', async () => {
-    const keep = await h.run(server('kept'), { name: 'keep', hostConfig: { portBindings: { '80/tcp': { bindings: [{ hostPort: '18100' }] } } } });
-    const gone = await h.run('sleep 3', { name: 'gone', hostConfig: { portBindings: { '80/tcp': { bindings: [{ hostPort: '18101' }] } } } });
-    await waitFor(async () => (await fetchLine('127.0.0.1', 18100).catch(() => '')) === 'kept\n', 10000, 'published port');
+    const keep = await h.run(server('kept'), { name: 'keep', hostConfig: { portBindings: { '80/tcp': { bindings: [{ hostPort: '28100' }] } } } });
+    const gone = await h.run('sleep 3', { name: 'gone', hostConfig: { portBindings: { '80/tcp': { bindings: [{ hostPort: '28101' }] } } } });
+    await waitFor(async () => (await fetchLine('127.0.0.1', 28100).catch(() => '')) === 'kept\n', 10000, 'published port');
     const before = (await h.inspect(keep)).networkSettings!;
     await h.kill();
-    expect(await fetchLine('127.0.0.1', 18100)).toBe('kept\n');
+    expect(await fetchLine('127.0.0.1', 28100)).toBe('kept\n');
     expect(portRules(gone)).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 3500));
     await h.startSupervisor();
@@ -215,10 +219,10 @@ describe('networks (real bridges, veths, iptables, CNI)', () => {
     const after = (await h.inspect(keep)).networkSettings!;
     expect(after.ipAddress).toBe(before.ipAddress);
     expect(after.ports).toEqual(before.ports);
-    expect(await fetchLine('127.0.0.1', 18100)).toBe('kept\n');
+    expect(await fetchLine('127.0.0.1', 28100)).toBe('kept\n');
     // the exited container's address is free again and its port can be taken
-    const reuse = await h.run('sleep 5', { name: 'reuse', hostConfig: { portBindings: { '80/tcp': { bindings: [{ hostPort: '18101' }] } } } });
-    expect((await h.inspect(reuse)).networkSettings!.ports!['80/tcp'].mappings![0].hostPort).toBe(18101);
+    const reuse = await h.run('sleep 5', { name: 'reuse', hostConfig: { portBindings: { '80/tcp': { bindings: [{ hostPort: '28101' }] } } } });
+    expect((await h.inspect(reuse)).networkSettings!.ports!['80/tcp'].mappings![0].hostPort).toBe(28101);
     for (const c of [keep, gone, reuse]) await h.c('removeContainer', { id: c, force: true });
     expect(vethsOn(`${h.netPrefix}0`)).toBe(0);
   }, 90000);

@@ -120,6 +120,18 @@ export class HostNet {
     return [...out.values()];
   }
 
+  /** Host ports any portmap rule on the host DNATs now ("tcp:8080"), whoever made it: taken for us too. */
+  async dnatPorts(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const l of (await save('nat')).split('\n')) {
+      if (!l.startsWith('-A CNI-HOSTPORT-DNAT ')) continue;
+      const proto = / -p (\w+)/.exec(l)?.[1];
+      const ports = / --dports (\S+)/.exec(l)?.[1];
+      if (proto && ports) for (const p of ports.split(',')) out.add(`${proto}:${p}`);
+    }
+    return out;
+  }
+
   /** Removes Drydock's chains and jumps (tests' teardown; the node's supervisor never does). */
   async removeBase(): Promise<void> {
     await run('iptables', ['-w', '-D', 'FORWARD', '-j', this.fwd]);

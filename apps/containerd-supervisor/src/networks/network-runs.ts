@@ -246,7 +246,11 @@ export class NetworkRuns implements ContainerLifecycleHook {
     if (!wanted.length) return [];
     const used: PortRecord[] = [];
     for (const r of this.mgr.containers.values()) for (const e of r.run?.endpoints ?? []) used.push(...e.ports);
-    const clash = (p: WantedPort, port: number) => used.some((u) => u.proto === p.proto && u.hostPort === port && (!u.hostIp || !p.hostIp || u.hostIp === p.hostIp));
+    // ports DNAT'd by rules no endpoint of ours holds (another engine's, or a stray one) are taken too
+    const dnat = await this.mgr.host.dnatPorts();
+    const ours = new Set(used.map((u) => `${u.proto}:${u.hostPort}`));
+    const clash = (p: WantedPort, port: number) =>
+      used.some((u) => u.proto === p.proto && u.hostPort === port && (!u.hostIp || !p.hostIp || u.hostIp === p.hostIp)) || (dnat.has(`${p.proto}:${port}`) && !ours.has(`${p.proto}:${port}`));
     const fail = (text: string) => new InternalError(`driver failed programming external connectivity on endpoint ${c.name} (${endpointId}): ${text}`);
     const out: PortRecord[] = [];
     const eph = await ephemeralRange();

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { createReadStream, existsSync, openSync } from 'node:fs';
+import { createReadStream, existsSync, openSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
@@ -163,6 +163,16 @@ export class SupervisorHarness {
 
   /** The test's bridges (veths went with their containers) and iptables chains. */
   removeNetworkObjects(): void {
+    // portmap rules of runs the test's end cut short (containerd stopped under running containers)
+    const netDir = join(this.stateDir, 'supervisor', 'network', 'networks');
+    const names = existsSync(netDir) ? readdirSync(netDir).filter((f) => f.endsWith('.json')).map((f) => `drydock-${f.slice(0, 12)}`) : [];
+    const nat = execFileSync('iptables-save', ['-t', 'nat']).toString().split('\n');
+    for (const l of nat) {
+      if (!l.startsWith('-A CNI-HOSTPORT-DNAT ') || !names.some((n) => l.includes(`\\"${n}\\"`))) continue;
+      const chain = / -j (CNI-DN-\S+)/.exec(l)?.[1];
+      execFileSync('sh', ['-c', `iptables -w -t nat ${l.replace(/^-A /, '-D ')}`]);
+      if (chain) execFileSync('sh', ['-c', `iptables -w -t nat -F ${chain}; iptables -w -t nat -X ${chain}; true`]);
+    }
     for (const b of this.bridges()) execFileSync('ip', ['link', 'del', b]);
     const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { stdio: 'ignore' });
     const p = this.chainPrefix;
