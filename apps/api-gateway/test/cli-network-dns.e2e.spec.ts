@@ -4,6 +4,7 @@
 // go on while the supervisor is SIGKILLed. Queries are busybox nslookup inside a client
 // container; once the supervisor is gone, from the host through nsenter into its namespaces.
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
 import { useDockerStack } from './support/stack';
 import { eventually, out } from './support/expect';
@@ -20,6 +21,31 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stdout: strin
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: 20000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
   });
+}
+
+/** A DNS server on the host's loopback answering every A query with `ip` (what --dns points at). */
+async function fakeUpstream(host: string, ip: string): Promise<{ close: () => void; queries: string[] }> {
+  const sock = createSocket('udp4');
+  const queries: string[] = [];
+  sock.on('message', (q, from) => {
+    let i = 12;
+    const labels: string[] = [];
+    while (q[i]) {
+      labels.push(q.subarray(i + 1, i + 1 + q[i]).toString());
+      i += q[i] + 1;
+    }
+    const qEnd = i + 5;
+    const isA = q.readUInt16BE(i + 1) === 1;
+    queries.push(labels.join('.'));
+    const head = Buffer.from([q[0], q[1], 0x81, 0x80, 0, 1, 0, isA ? 1 : 0, 0, 0, 0, 0]);
+    const answer = isA ? Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ...ip.split('.').map(Number)]) : Buffer.alloc(0);
+    sock.send(Buffer.concat([head, q.subarray(12, qEnd), answer]), from.port, from.address);
+  });
+  await new Promise<void>((res, rej) => {
+    sock.once('error', rej);
+    sock.bind(53, host, () => res());
+  });
+  return { close: () => sock.close(), queries };
 }
 
 /** Pids of the drydock-dns serving the container whose init is `pid` (matched on its --pid argument). */
@@ -127,6 +153,21 @@ describe('docker CLI: embedded DNS on user networks', () => {
     expect(await lookup('e2e-dns-plain')).toEqual([await ipOn('e2e-dns-plain')]);
     expect((await s.docker(['rm', '-f', 'e2e-dns-plain'])).code).toBe(0);
     expect(await lookup('e2e-dns-plain')).toEqual([]);
+  }, 60000);
+
+  it("forwards other names to the container's --dns servers", async () => {
+    const up = await fakeUpstream('127.0.0.77', '10.9.8.7');
+    try {
+      const r = await s.docker(['run', '--rm', '--network', NET, '--dns', '127.0.0.77', 'busybox', 'sh', '-c', 'cat /etc/resolv.conf; busybox nslookup e2e-dns-upstream.example; busybox nslookup e2e-dns-a']);
+      expect(r.stdout).toMatch(/^nameserver 127\.0\.0\.11$/m);
+      expect(r.stdout).not.toContain('127.0.0.77');
+      expect(r.stdout).toMatch(/Name:\s+e2e-dns-upstream\.example\nAddress: 10\.9\.8\.7/);
+      expect(r.stdout).toContain(`Address: ${await ipOn('e2e-dns-a')}`);
+      expect(up.queries).toContain('e2e-dns-upstream.example');
+      expect(up.queries).not.toContain('e2e-dns-a');
+    } finally {
+      up.close();
+    }
   }, 60000);
 
   it('has no embedded DNS on the default bridge', async () => {

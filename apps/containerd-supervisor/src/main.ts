@@ -110,7 +110,8 @@ async function main(): Promise<void> {
   let manager!: ContainerManager;
   // helpers are left running on shutdown: lookups go on while the supervisor restarts
   const dnsDir = join(config.network.stateDir, 'dns');
-  const dns = new NetworkDns(networks, new DnsLauncher({ binary: dnsBinary, stateDir: dnsDir, hostResolvConf: config.network.hostResolvConf }), dnsDir, (ref) => manager.networkTarget(ref));
+  const launcher = (hostResolvConf: string) => new DnsLauncher({ binary: dnsBinary, stateDir: dnsDir, hostResolvConf });
+  const dns = new NetworkDns(networks, launcher(config.network.hostResolvConf), dnsDir, (ref) => manager.networkTarget(ref), launcher);
   const runs = new NetworkRuns(networks, new CniRunner(config.network.cniPath), {
     hostFiles: (id) => ({ hosts: join(containersDir, id, 'hosts'), resolvConf: join(containersDir, id, 'resolv.conf') }),
     hostResolvConf: config.network.hostResolvConf,

@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { KeyedLock } from '../containers/keyed-lock';
 import { dnsRecordsFor, type DnsEndpoint, type DnsLauncher } from './dns';
 import type { NetworkManager } from './network-manager';
@@ -24,7 +25,22 @@ export class NetworkDns {
     private readonly launcher: DnsLauncher,
     private readonly stateDir: string,
     private readonly findContainer: (ref: string) => NetContainer,
+    /** A launcher forwarding to other servers than the host's (a container's --dns); none: --dns is not forwarded to. */
+    private readonly launcherWith?: (resolvConf: string) => DnsLauncher,
   ) {}
+
+  /** Starts the helper; a container with --dns has its unknown names forwarded there, as dockerd's resolver does. */
+  private async startHelper(containerId: string, pid: number): Promise<void> {
+    let launcher = this.launcher;
+    const servers = this.launcherWith ? this.findContainer(containerId).spec.hostConfig.dns ?? [] : [];
+    if (servers.length && this.launcherWith) {
+      const file = join(this.launcher.dir(containerId), 'upstream.conf');
+      await mkdir(this.launcher.dir(containerId), { recursive: true });
+      await writeFile(file, servers.map((s) => `nameserver ${s}\n`).join(''));
+      launcher = this.launcherWith(file);
+    }
+    await launcher.start(containerId, { pid });
+  }
 
   /** The user networks the container has a running endpoint on. */
   private userNetworks(rec: ContainerNetRecord | undefined): string[] {
@@ -36,7 +52,7 @@ export class NetworkDns {
     const nets = this.userNetworks(this.mgr.containers.get(containerId));
     if (!nets.length) return;
     await this.writeRecords(containerId);
-    await this.launcher.start(containerId, { pid });
+    await this.startHelper(containerId, pid);
     await this.refresh(nets, containerId);
   }
 
@@ -45,7 +61,7 @@ export class NetworkDns {
     const rec = this.mgr.containers.get(containerId);
     if (rec?.run && this.userNetworks(rec).length) {
       await this.writeRecords(containerId);
-      await this.launcher.start(containerId, { pid: rec.run.pid });
+      await this.startHelper(containerId, rec.run.pid);
     } else {
       await this.lock.run(containerId, () => this.launcher.stop(containerId));
     }
