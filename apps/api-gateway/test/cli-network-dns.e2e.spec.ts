@@ -170,6 +170,19 @@ describe('docker CLI: embedded DNS on user networks', () => {
     }
   }, 60000);
 
+  it('answers the new name after docker rename', async () => {
+    const ip = await ipOn('e2e-dns-a');
+    expect((await s.docker(['rename', 'e2e-dns-a', 'e2e-dns-a2'])).code).toBe(0);
+    try {
+      expect(await lookup('e2e-dns-a2')).toEqual([ip]);
+      expect(await lookup(`e2e-dns-a2.${NET}`)).toEqual([ip]);
+      expect(await lookup('e2e-dns-a')).toEqual([]);
+    } finally {
+      await s.docker(['rename', 'e2e-dns-a2', 'e2e-dns-a']);
+    }
+    expect(await lookup('e2e-dns-a')).toEqual([ip]);
+  });
+
   it('has no embedded DNS on the default bridge', async () => {
     const r = await s.docker(['run', '--rm', 'busybox', 'cat', '/etc/resolv.conf']);
     expect(r.code).toBe(0);

@@ -40,6 +40,8 @@ export interface ContainerLifecycleHook {
    * (an exit found after a supervisor restart) and twice for one run (exit, then remove).
    */
   release?(c: HookContainer, reason: ReleaseReason): Promise<void>;
+  /** After docker rename (the name others know the container by: its DNS name on user networks). */
+  renamed?(c: HookContainer): Promise<void>;
 }
 
 /** The registered hooks, called in order to prepare and in reverse order to release. */
@@ -70,6 +72,17 @@ export class LifecycleHooks {
   /** Never throws: a run that ended or a container that is gone cannot be kept by a hook's failure. */
   release(c: HookContainer, reason: ReleaseReason): Promise<void> {
     return this.releaseAll(this.hooks, c, reason);
+  }
+
+  /** Never throws: the rename is done. */
+  async renamed(c: HookContainer): Promise<void> {
+    for (const h of this.hooks) {
+      try {
+        await h.renamed?.(c);
+      } catch (err) {
+        this.log.warn({ err, containerId: c.id, hook: h.name }, 'lifecycle hook rename failed');
+      }
+    }
   }
 
   private async releaseAll(hooks: readonly ContainerLifecycleHook[], c: HookContainer, reason: ReleaseReason): Promise<void> {

@@ -68,6 +68,11 @@ export class NetworkDns {
     await this.refresh([netId], containerId);
   }
 
+  /** After docker rename: everyone on its user networks learns the new name. */
+  async renamed(containerId: string): Promise<void> {
+    await this.refresh(this.userNetworks(this.mgr.containers.get(containerId)), containerId);
+  }
+
   /** After a run's endpoints are given back (exit, failed start, remove): helper stopped, peers rewritten. */
   async released(containerId: string, netIds: string[]): Promise<void> {
     await this.lock.run(containerId, () => this.launcher.stop(containerId));

@@ -151,6 +151,10 @@ export class NetworkRuns implements ContainerLifecycleHook {
     });
   }
 
+  async renamed(c: HookContainer): Promise<void> {
+    await this.opts.dns?.renamed(c.id);
+  }
+
   async release(c: HookContainer, reason: ReleaseReason): Promise<void> {
     await this.lock.run(c.id, async () => {
       const rec = this.mgr.containers.get(c.id);
