@@ -148,7 +148,7 @@ export class HostNet {
     if (r.code !== 0 && !/File exists/.test(r.stderr)) throw new Error(`ip link add ${name}: ${r.stderr.trim()}`);
     await runOk('ip', ['link', 'set', 'dev', name, 'alias', `drydock-net:${netId}`]);
     const a = await run('ip', ['addr', 'add', gatewayCidr, 'dev', name]);
-    if (a.code !== 0 && !/File exists/.test(a.stderr)) throw new Error(`ip addr add ${gatewayCidr} dev ${name}: ${a.stderr.trim()}`);
+    if (a.code !== 0 && !/File exists|already assigned/.test(a.stderr)) throw new Error(`ip addr add ${gatewayCidr} dev ${name}: ${a.stderr.trim()}`);
     await runOk('ip', ['link', 'set', 'dev', name, 'up']);
   }
 
