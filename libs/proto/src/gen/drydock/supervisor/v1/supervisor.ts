@@ -24500,11 +24500,14 @@ export const VolumesClient = makeGenericClientConstructor(
  * driver). Network references (`network` / `id` fields in requests) accept a full
  * id, a name, or a unique id prefix, resolved in dockerd's order (exact id, exact
  * name, then id prefix). The built-in networks `bridge`, `host` and `none` are
- * always listed. Errors carry dockerd's texts: NOT_FOUND "network X not found",
- * ALREADY_EXISTS "network with name X already exists", FAILED_PRECONDITION
- * ("... has active endpoints", "X is a pre-defined network and cannot be removed",
- * "Pool overlaps with other one on this address space"), INVALID_ARGUMENT (bad
- * subnet, gateway outside subnet, bad option).
+ * always listed. Errors carry dockerd's texts and map to its statuses:
+ * NOT_FOUND "network X not found" (404), ALREADY_EXISTS "network with name X
+ * already exists" (409), PERMISSION_DENIED for dockerd's 403s ("... has active
+ * endpoints", "X is a pre-defined network and cannot be removed", "Pool overlaps
+ * with other one on this address space", "endpoint with name C already exists in
+ * network N"), INVALID_ARGUMENT (bad subnet, gateway outside subnet, --ip outside the
+ * subnet), INTERNAL (500: "container X is not connected to network N", a taken
+ * host port at start: "driver failed programming external connectivity ...").
  */
 export type NetworksService = typeof NetworksService;
 export const NetworksService = {
