@@ -56,6 +56,7 @@ async function main(): Promise<void> {
       DRYDOCK_NATS_URL: infra.nats!.url,
       DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${port}`,
       DRYDOCK_LOGGER_BINARY: logger,
+      DRYDOCK_DNS_BINARY: join(repo, 'dist/native/drydock-dns'),
       DRYDOCK_LOG_LEVEL: 'warn',
       MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX,
     },

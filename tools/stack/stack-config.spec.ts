@@ -39,13 +39,14 @@ describe('loadStackConfig', () => {
   });
 
   it('points the services at the registry-proxy through loopback when it listens on every interface', () => {
-    expect(serviceEnv(loadStackConfig({ DRYDOCK_REGISTRY_PROXY_LISTEN: '0.0.0.0:5200' }), '/x').DRYDOCK_REGISTRY_PROXY_URL).toBe('http://127.0.0.1:5200');
+    expect(serviceEnv(loadStackConfig({ DRYDOCK_REGISTRY_PROXY_LISTEN: '0.0.0.0:5200' }), '/x', '/y').DRYDOCK_REGISTRY_PROXY_URL).toBe('http://127.0.0.1:5200');
   });
 
   it('hands the services URLs built from the ports, the supervisor address and the gateway socket', () => {
     const env = serviceEnv(
       loadStackConfig({ DRYDOCK_STATE_DIR: '/tmp/s', DRYDOCK_NATS_PORT: '14222', DRYDOCK_REDIS_PORT: '16379', DRYDOCK_SUPERVISOR_LISTEN: '0.0.0.0:7702', DRYDOCK_GATEWAY_SOCKET: '/tmp/s/d.sock' }),
       '/x/logger',
+      '/x/drydock-dns',
     );
     expect(env).toEqual({
       DRYDOCK_STATE_DIR: '/tmp/s',
@@ -57,6 +58,7 @@ describe('loadStackConfig', () => {
       DRYDOCK_GATEWAY_SOCKET: '/tmp/s/d.sock',
       DRYDOCK_REGISTRY_PROXY_URL: 'http://127.0.0.1:5100',
       DRYDOCK_LOGGER_BINARY: '/x/logger',
+      DRYDOCK_DNS_BINARY: '/x/drydock-dns',
     });
   });
 });

@@ -74,7 +74,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv): StackConfig {
 }
 
 /** The environment every Drydock service gets from the stack. */
-export function serviceEnv(c: StackConfig, loggerBinary: string): Record<string, string> {
+export function serviceEnv(c: StackConfig, loggerBinary: string, dnsBinary: string): Record<string, string> {
   return {
     DRYDOCK_STATE_DIR: c.stateDir,
     DRYDOCK_CONTAINERD_ADDRESS: c.containerdAddress,
@@ -86,6 +86,7 @@ export function serviceEnv(c: StackConfig, loggerBinary: string): Record<string,
     // pulls and pushes (supervisor), login and search (gateway) go through the registry-proxy
     DRYDOCK_REGISTRY_PROXY_URL: `http://${clientAddress(c.registryProxyListen)}`,
     DRYDOCK_LOGGER_BINARY: loggerBinary,
+    DRYDOCK_DNS_BINARY: dnsBinary,
   };
 }
 

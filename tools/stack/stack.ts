@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   const infra = [containerd, nats, redis];
 
   const loggerBinary = join(repoRoot, 'dist/native/drydock-logger');
-  const env = { ...process.env, ...SERVICE_MALLOC_ENV, ...serviceEnv(config, loggerBinary) };
+  const env = { ...process.env, ...SERVICE_MALLOC_ENV, ...serviceEnv(config, loggerBinary, join(repoRoot, 'dist/native/drydock-dns')) };
   const apps = built.map((app, i) =>
     supervised(
       appNames[i],

@@ -16,6 +16,7 @@ import { RegistryProxyClient } from './registry/registry-proxy-client';
 import { registerStreamRoutes } from './routes/streams.routes';
 import { registerSystemRoutes } from './routes/system.routes';
 import { registerVolumeRoutes } from './routes/volumes.routes';
+import { registerNetworkRoutes } from './routes/networks.routes';
 import type { RouteDeps } from './routes/deps';
 import { BuildService, connectBuildQueue } from './build/build-service';
 import { registerBuildRoutes } from './routes/build.routes';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
   registerImageArchiveRoutes(router, deps);
   registerRegistryRoutes(router, registry);
   registerVolumeRoutes(router, deps);
+  registerNetworkRoutes(router, deps);
   registerEventRoutes(router, deps);
   // Redis carries builds only
   const builds = new BuildService(() => connectBuildQueue(config.redisUrl, log), { registryProxyUrl: config.registryProxyUrl, maxContextBytes: config.buildContextMaxBytes }, logger);

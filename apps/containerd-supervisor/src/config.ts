@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { envBool, envInt, loadConfig } from '@drydock/config';
+import { DOCKER_POOLS } from './networks/cidr';
 
 /** Environment -> validated supervisor configuration (the only reader of process.env is main.ts). */
 const schema = z.pipe(
@@ -14,6 +15,8 @@ const schema = z.pipe(
     DRYDOCK_NODE_NAME: z.optional(z.string()),
     DRYDOCK_NODE_LABELS: z._default(z.string(), ''),
     DRYDOCK_LOGGER_BINARY: z.optional(z.string()),
+    // The embedded DNS of user networks (native/drydock-dns.c); default beside the logger in dist/native.
+    DRYDOCK_DNS_BINARY: z.optional(z.string()),
     DRYDOCK_LOG_LEVEL: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
     DRYDOCK_HEARTBEAT_INTERVAL_MS: envInt(5000),
     DRYDOCK_HEARTBEAT_TTL_MS: envInt(15000),
@@ -33,6 +36,15 @@ const schema = z.pipe(
     // Pulled layers are written straight into containerd's ingest files when they are reachable from here
     // (probed at start); false forces Content.Write over gRPC.
     DRYDOCK_PULL_DIRECT_INGEST: envBool(true),
+    // Networking: the default network's host bridge (never docker0: dockerd --bridge=none deletes it),
+    // the prefix of user networks' bridges, the candidate subnets ("cidr[:size]", dockerd's by default),
+    // the prefix of Drydock's iptables chains, and where the CNI plugins are.
+    DRYDOCK_BRIDGE_NAME: z._default(z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,15}$/)), 'drydock0'),
+    DRYDOCK_BRIDGE_PREFIX: z._default(z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,7}$/)), 'br-'),
+    DRYDOCK_NETWORK_POOLS: z._default(z.string().check(z.regex(/^\d+\.\d+\.\d+\.\d+\/\d+(:\d+)?(,\d+\.\d+\.\d+\.\d+\/\d+(:\d+)?)*$/)), DOCKER_POOLS.join(',')),
+    DRYDOCK_IPTABLES_CHAIN_PREFIX: z._default(z.string().check(z.regex(/^[A-Z0-9_-]{1,12}$/)), 'DRYDOCK'),
+    DRYDOCK_CNI_PATH: z._default(z.string().check(z.minLength(1)), '/usr/lib/cni'),
+    DRYDOCK_HOST_RESOLV_CONF: z._default(z.string().check(z.minLength(1)), '/etc/resolv.conf'),
   }),
   z.transform((e) => ({
     stateDir: e.DRYDOCK_STATE_DIR,
@@ -44,6 +56,7 @@ const schema = z.pipe(
     nodeName: e.DRYDOCK_NODE_NAME,
     nodeLabels: e.DRYDOCK_NODE_LABELS,
     loggerBinary: e.DRYDOCK_LOGGER_BINARY,
+    dnsBinary: e.DRYDOCK_DNS_BINARY,
     logLevel: e.DRYDOCK_LOG_LEVEL,
     heartbeatIntervalMs: e.DRYDOCK_HEARTBEAT_INTERVAL_MS,
     heartbeatTtlMs: e.DRYDOCK_HEARTBEAT_TTL_MS,
@@ -57,6 +70,15 @@ const schema = z.pipe(
       idleTimeoutMs: e.DRYDOCK_REGISTRY_IDLE_TIMEOUT_MS,
       gzipLevel: e.DRYDOCK_PUSH_GZIP_LEVEL,
       directIngest: e.DRYDOCK_PULL_DIRECT_INGEST,
+    },
+    network: {
+      stateDir: join(e.DRYDOCK_STATE_DIR, 'supervisor', 'network'),
+      defaultBridge: e.DRYDOCK_BRIDGE_NAME,
+      bridgePrefix: e.DRYDOCK_BRIDGE_PREFIX,
+      pools: e.DRYDOCK_NETWORK_POOLS.split(','),
+      chainPrefix: e.DRYDOCK_IPTABLES_CHAIN_PREFIX,
+      cniPath: e.DRYDOCK_CNI_PATH,
+      hostResolvConf: e.DRYDOCK_HOST_RESOLV_CONF,
     },
   })),
 );

@@ -40,6 +40,14 @@ import { EventAdapter } from './wiring/event-adapter';
 import { NativeLogBackend } from './wiring/log-backend';
 import { ImageLookupAdapter } from './wiring/image-lookup';
 import type { NatsConnection } from 'nats';
+import { CniRunner } from './networks/cni';
+import { HostNet } from './networks/host-net';
+import { DnsLauncher } from './networks/dns';
+import { NetworkDns } from './networks/network-dns';
+import { NetworkManager } from './networks/network-manager';
+import { NetworkRuns } from './networks/network-runs';
+import { FileNetworkStore } from './networks/network-store';
+import { networksService } from './grpc/networks.service';
 
 /** containerd snapshotter of image layers and container roots. */
 const SNAPSHOTTER = 'overlayfs';
@@ -54,6 +62,8 @@ async function main(): Promise<void> {
   startServiceIdleCollector(log);
   const loggerBinary = config.loggerBinary ?? resolve(__dirname, '../../native/drydock-logger');
   if (!existsSync(loggerBinary)) throw new Error(`log writer binary not found at ${loggerBinary}: run the build (npm run build)`);
+  const dnsBinary = config.dnsBinary ?? resolve(__dirname, '../../native/drydock-dns');
+  if (!existsSync(dnsBinary)) throw new Error(`embedded DNS binary not found at ${dnsBinary}: run the build (npm run build)`);
 
   const cc = new ContainerdClient({ address: config.containerdAddress, namespace: config.namespace, callTimeoutMs: config.containerdCallTimeoutMs });
   // containerd may still be starting (or restarting): wait, never give up.
@@ -92,7 +102,26 @@ async function main(): Promise<void> {
   // Volumes live beside the services' state (not under supervisor/): <DRYDOCK_STATE_DIR>/volumes/<name>/_data.
   const volumes = new VolumeStore(join(config.stateDir, 'volumes'), logger);
   const mounter = new RootfsMounter(join(config.stateDir, 'supervisor', 'mnt'), logger);
-  const manager = new ContainerManager(
+  const netStore = new FileNetworkStore(config.network.stateDir);
+  await netStore.init();
+  const networks = new NetworkManager(netStore, new HostNet(config.network.chainPrefix, logger), config.network, logger);
+  networks.onEvent = (action, n, containerId) => events.network(action, n, containerId);
+  const containersDir = join(config.stateDir, 'supervisor', 'containers');
+  let manager!: ContainerManager;
+  // helpers are left running on shutdown: lookups go on while the supervisor restarts
+  const dnsDir = join(config.network.stateDir, 'dns');
+  const launcher = (hostResolvConf: string) => new DnsLauncher({ binary: dnsBinary, stateDir: dnsDir, hostResolvConf });
+  const dns = new NetworkDns(networks, launcher(config.network.hostResolvConf), dnsDir, (ref) => manager.networkTarget(ref), launcher);
+  const runs = new NetworkRuns(networks, new CniRunner(config.network.cniPath), {
+    hostFiles: (id) => ({ hosts: join(containersDir, id, 'hosts'), resolvConf: join(containersDir, id, 'resolv.conf') }),
+    hostResolvConf: config.network.hostResolvConf,
+    findContainer: (ref) => manager.networkTarget(ref),
+    dns,
+  });
+  // before the containers load: exits found there release endpoints
+  await networks.init();
+  await runs.init();
+  manager = new ContainerManager(
     cc,
     new ContainerStore(cc),
     new ImageLookupAdapter(images),
@@ -104,6 +133,7 @@ async function main(): Promise<void> {
     new VolumeCopyUp(mounter),
     { stateDir: join(config.stateDir, 'supervisor'), nodeId: identity.nodeId, cgroupParent: config.cgroupParent, hostCpus: cpus().length },
     logger,
+    [runs],
   );
   const execs = new ExecManager(cc, manager, new NativeLogBackend(loggerBinary), specs, events, join(config.stateDir, 'supervisor'), logger);
   const monitor = new TaskMonitor(
@@ -121,10 +151,22 @@ async function main(): Promise<void> {
   // Subscribe before loading so no exit falls between the snapshot and the stream.
   monitor.start();
   await manager.load();
+  // after the load: its exits have released their helpers; the rest are adopted
+  await dns.init();
 
   const handlers = new Handlers(logger.child({ component: 'grpc' }));
   const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
-  server.addService(supervisorV1.ContainersService, containersService(manager, new CgroupStatsSource(new CgroupStatsReader()), { top: (pids, psArgs) => top(pids, psArgs) }, handlers));
+  const netSettings = {
+    settings: (id: string, running: boolean) => {
+      try {
+        return runs.settings(id, manager.networkTarget(id).spec, running);
+      } catch {
+        return undefined;
+      }
+    },
+  };
+  server.addService(supervisorV1.ContainersService, containersService(manager, new CgroupStatsSource(new CgroupStatsReader()), { top: (pids, psArgs) => top(pids, psArgs) }, handlers, netSettings));
+  server.addService(supervisorV1.NetworksService, networksService(networks, runs, handlers));
   server.addService(supervisorV1.ExecService, execService(execs, handlers));
   const committer = new ImageCommitter(images, manager, mounter, getfattr(), logger, localIngest);
   server.addService(supervisorV1.ImagesService, imagesService(images, manager, events, handlers, { puller, pusher, allTags }, { localBlobs: localIngest }, committer));

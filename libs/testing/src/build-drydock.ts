@@ -10,6 +10,8 @@ export interface DrydockBuild {
   builder: string;
   /** The native log writer the supervisor hands to each container run. */
   logger: string;
+  /** The embedded DNS server of user networks, one per container. */
+  dns: string;
 }
 
 /**
@@ -25,5 +27,6 @@ export function buildDrydock(outDir: string): DrydockBuild {
     registryProxy: join(outDir, 'apps/registry-proxy/main.js'),
     builder: join(outDir, 'apps/builder/main.js'),
     logger: join(outDir, 'native/drydock-logger'),
+    dns: join(outDir, 'native/drydock-dns'),
   };
 }

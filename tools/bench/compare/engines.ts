@@ -217,7 +217,7 @@ export class DrydockEngine implements Engine {
       return tcpAccepts(proxyPort);
     }, 30000, 'registry-proxy port');
     this.supervisor = spawn(process.execPath, [...nodeFlags, build.supervisor], {
-      env: { ...env, DRYDOCK_CONTAINERD_ADDRESS: infra.containerd!.address, DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${port}`, DRYDOCK_LOGGER_BINARY: build.logger },
+      env: { ...env, DRYDOCK_CONTAINERD_ADDRESS: infra.containerd!.address, DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${port}`, DRYDOCK_LOGGER_BINARY: build.logger, DRYDOCK_DNS_BINARY: build.dns },
       stdio: ['ignore', this.logFile('supervisor'), this.logFile('supervisor')],
     });
     const sup = this.supervisor;

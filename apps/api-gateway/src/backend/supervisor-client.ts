@@ -15,6 +15,7 @@ export class SupervisorClient {
   readonly images: supervisorV1.ImagesClient;
   readonly archives: supervisorV1.ArchivesClient;
   readonly volumes: supervisorV1.VolumesClient;
+  readonly networks: supervisorV1.NetworksClient;
   readonly node: supervisorV1.NodeClient;
   private closed = false;
 
@@ -30,6 +31,7 @@ export class SupervisorClient {
     this.images = new supervisorV1.ImagesClient(address, creds, opts);
     this.archives = new supervisorV1.ArchivesClient(address, creds, opts);
     this.volumes = new supervisorV1.VolumesClient(address, creds, opts);
+    this.networks = new supervisorV1.NetworksClient(address, creds, opts);
     this.node = new supervisorV1.NodeClient(address, creds, opts);
   }
 
@@ -43,7 +45,7 @@ export class SupervisorClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const c of [this.containers, this.exec, this.images, this.archives, this.volumes, this.node]) c.close();
+    for (const c of [this.containers, this.exec, this.images, this.archives, this.volumes, this.networks, this.node]) c.close();
   }
 }
 
@@ -54,7 +56,7 @@ export class SupervisorClient {
 export interface ContainerLocator {
   /** The supervisor owning an existing container (by id, prefix or name). */
   forContainer(ref: string): Promise<SupervisorClient>;
-  /** The supervisor that creates new containers and holds images and volumes. */
+  /** The supervisor that creates new containers and holds images, volumes and (node-scoped) networks. */
   local(): SupervisorClient;
   /** Every node's supervisor (for listings). */
   all(): SupervisorClient[];

@@ -75,6 +75,7 @@ describe('parseCreateBody', () => {
           stopSignal: 'SIGINT',
           stopTimeout: 3,
           exposedPorts: ['80/tcp'],
+          macAddress: '',
         },
         hostConfig: {
           mounts: [
@@ -98,7 +99,15 @@ describe('parseCreateBody', () => {
           capAdd: ['NET_ADMIN'],
           capDrop: [],
           init: false,
+          portBindings: {},
+          publishAllPorts: false,
+          dns: [],
+          dnsSearch: [],
+          dnsOptions: [],
+          extraHosts: [],
+          links: [],
         },
+        endpoints: {},
       },
       bindSources: ['/srv'],
       warnings: [],
@@ -151,10 +160,79 @@ describe('parseCreateBody', () => {
     expect(() => parseCreateBody('', { Image: 'busybox', HostConfig: { Binds: ['/a:/x', 'v:/x'] } })).toThrow('Duplicate mount point: /x');
   });
 
-  it('warns about published ports it ignores', () => {
-    expect(parseCreateBody('', { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } }).warnings).toEqual([
-      'Published ports are not supported on this node (no container networking) and were ignored',
+  it('maps what compose sends for a service with a published port on its network', () => {
+    const r = parseCreateBody('app_web_1', {
+      Image: 'nginx',
+      ExposedPorts: { '80/tcp': {} },
+      HostConfig: { NetworkMode: 'app_default', PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] }, Dns: ['9.9.9.9'], DnsSearch: ['ex.com'], DnsOptions: ['ndots:2'], ExtraHosts: ['db:10.0.0.5', 'gw:host-gateway'], PublishAllPorts: true },
+      NetworkingConfig: { EndpointsConfig: { app_default: { Aliases: ['web'], IPAMConfig: { IPv4Address: '172.20.0.9' } } } },
+      MacAddress: '02:42:ac:14:00:09',
+      Hostname: 'web',
+      Domainname: 'example.com',
+    });
+    expect(r.warnings).toEqual([]);
+    expect(r.request.config).toMatchObject({ hostname: 'web', domainname: 'example.com', macAddress: '02:42:ac:14:00:09', exposedPorts: ['80/tcp'] });
+    expect(r.request.hostConfig).toMatchObject({
+      networkMode: 'app_default',
+      portBindings: { '80/tcp': { bindings: [{ hostIp: '', hostPort: '8080' }] } },
+      publishAllPorts: true,
+      dns: ['9.9.9.9'],
+      dnsSearch: ['ex.com'],
+      dnsOptions: ['ndots:2'],
+      extraHosts: ['db:10.0.0.5', 'gw:host-gateway'],
+    });
+    expect(r.request.endpoints).toEqual({ app_default: { aliases: ['web'], ipv4Address: '172.20.0.9', ipv6Address: '', links: [], macAddress: '', driverOpts: {} } });
+  });
+
+  it('warns, as dockerd, that host mode discards published ports', () => {
+    expect(parseCreateBody('', { Image: 'busybox', HostConfig: { NetworkMode: 'host', PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } }).warnings).toEqual([
+      'Published ports are discarded when using host network mode',
     ]);
+  });
+
+  it.each([
+    [{ HostConfig: { PortBindings: { 'abc/tcp': [{ HostPort: '80' }] } } }, 'invalid port specification: "abc"'],
+    [{ HostConfig: { PortBindings: { '80-81/tcp': [{ HostPort: '8000-8001' }] } } }, 'invalid port specification: "80-81"'],
+    [{ HostConfig: { PortBindings: { '80/tcp': [{ HostPort: 'abc' }] } } }, 'invalid port specification: "abc"'],
+    [{ HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '99999' }] } } }, 'invalid port specification: "99999"'],
+    [{ HostConfig: { PortBindings: { '80': [{ HostPort: '9010-9000' }] } } }, 'invalid port specification: "9010-9000"'],
+    [{ HostConfig: { ExtraHosts: ['foo:bad'] } }, 'invalid IP address in add-host: "bad"'],
+    [{ HostConfig: { ExtraHosts: ['z:1.2.3.4:5'] } }, 'invalid IP address in add-host: "1.2.3.4:5"'],
+    [{ HostConfig: { ExtraHosts: ['foobad'] } }, 'bad format for add-host: "foobad"'],
+    // add-host is checked before the ports, as dockerd does
+    [{ HostConfig: { ExtraHosts: ['x'], PortBindings: { abc: [] } } }, 'bad format for add-host: "x"'],
+    [{ HostConfig: { Links: ['a:b:c'] } }, 'bad format for links: a:b:c'],
+    [{ HostConfig: { NetworkMode: 'container:' } }, 'Invalid network mode: invalid container format container:<name|id>'],
+    [{ HostConfig: { NetworkMode: 'container:w1', PortBindings: { '80/tcp': [] } } }, 'conflicting options: port publishing and the container type network mode'],
+    [{ HostConfig: { NetworkMode: 'container:w1', PublishAllPorts: true } }, 'conflicting options: port publishing and the container type network mode'],
+    [{ ExposedPorts: { '80/tcp': {} }, HostConfig: { NetworkMode: 'container:w1' } }, 'conflicting options: port exposing and the container type network mode'],
+    [{ Hostname: 'x', HostConfig: { NetworkMode: 'container:w1' } }, 'conflicting options: hostname and the network mode'],
+    [{ HostConfig: { NetworkMode: 'container:w1', Dns: ['1.1.1.1'], PortBindings: { abc: [] } } }, 'conflicting options: dns and the network mode'],
+    [{ HostConfig: { NetworkMode: 'container:w1', ExtraHosts: ['a:1.1.1.1'] } }, 'conflicting options: custom host-to-IP mapping and the network mode'],
+    [{ HostConfig: { NetworkMode: 'container:w1', Links: ['w3:x'] } }, "conflicting options: container type network can't be used with links. This would result in undefined behavior"],
+    [{ MacAddress: '02:42:ac:11:00:99', HostConfig: { NetworkMode: 'host' } }, 'conflicting options: mac-address and the network mode'],
+    [{ HostConfig: { NetworkMode: 'host', Links: ['w1:x'] } }, "conflicting options: host type networking can't be used with links. This would result in undefined behavior"],
+    [{ NetworkingConfig: { EndpointsConfig: { n1: {}, bridge: {} } }, HostConfig: { NetworkMode: 'n1' } }, 'Container cannot be connected to network endpoints: n1, bridge'],
+    [{ NetworkingConfig: { EndpointsConfig: { n1: { IPAMConfig: { IPv4Address: 'bad' } } } } }, 'invalid IPv4 address: bad'],
+    [{ NetworkingConfig: { EndpointsConfig: { n1: { IPAMConfig: { IPv4Address: 'fd00::1' } } } } }, 'invalid IPv4 address: fd00::1'],
+  ])('refuses %j with dockerd 20.10 text', (body, message) => {
+    expect(() => parseCreateBody('', { Image: 'busybox', ...body })).toThrow(message);
+  });
+
+  it('checks the network mode before an empty Config, as runconfig does', () => {
+    expect(() => parseCreateBody('', { HostConfig: { NetworkMode: 'container:' } })).toThrow('Invalid network mode');
+  });
+
+  it('accepts what dockerd accepts at create (checked when the endpoint is made)', () => {
+    for (const body of [
+      { HostConfig: { PortBindings: { '80/xyz': [{ HostPort: '80' }] } } },
+      { HostConfig: { PortBindings: { '0/tcp': [{ HostPort: '' }] } } },
+      { HostConfig: { PortBindings: { '80/tcp': [{ HostIp: 'bad', HostPort: '8000-8010' }] } } },
+      { HostConfig: { ExtraHosts: ['y:::1'] } },
+      { NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: ['x'], IPAMConfig: { IPv4Address: '172.17.0.9' } } } } },
+    ]) {
+      expect(() => parseCreateBody('', { Image: 'busybox', ...body })).not.toThrow();
+    }
   });
 });
 

@@ -4,6 +4,8 @@ import { InvalidArgumentError } from '@drydock/errors';
 import type { ContainerCreateBody, MountBody } from './request-bodies';
 import { containerConfigKeys } from './request-bodies';
 import { checkEnv, int32Of } from './request-checks';
+import { endpointConfigOf } from './network-request';
+import { parseIp } from './ip';
 
 /** The create request for the supervisor plus what the gateway must do around it. */
 export interface ParsedCreate {
@@ -26,6 +28,9 @@ const CONFIG_KEYS: Record<string, true> = Object.fromEntries(containerConfigKeys
  * resources, bind sources of Mounts) are the supervisor's.
  */
 export function parseCreateBody(name: string, b: ContainerCreateBody | undefined): ParsedCreate {
+  const hc = b?.HostConfig ?? {};
+  // runconfig's validateNetMode runs while decoding, before dockerd looks at Config
+  checkNetworkMode(b ?? {}, hc);
   // dockerd decodes Config as an embedded pointer: a body without any of its fields leaves it nil
   if (b === undefined || !Object.keys(b).some((k) => k in CONFIG_KEYS)) {
     throw new InvalidArgumentError('Config cannot be empty in order to create a container');
@@ -58,6 +63,7 @@ export function parseCreateBody(name: string, b: ContainerCreateBody | undefined
     stopSignal: b.StopSignal ?? '',
     stopTimeout: b.StopTimeout === undefined ? undefined : int32Of(b.StopTimeout),
     exposedPorts: Object.keys(b.ExposedPorts ?? {}),
+    macAddress: b.MacAddress ?? '',
   };
   if (!config.image) throw new InvalidArgumentError('No image was specified');
   checkEnv(config.env ?? []);
@@ -66,7 +72,6 @@ export function parseCreateBody(name: string, b: ContainerCreateBody | undefined
   if (b.Healthcheck) warnings.push('Healthcheck is not supported on this node and was ignored');
   const anonVolumes = Object.keys(b.Volumes ?? {});
 
-  const hc = b.HostConfig ?? {};
   const mounts: supervisorV1.Mount[] = [];
   const bindSources: string[] = [];
   const binds = hc.Binds ?? [];
@@ -114,12 +119,86 @@ export function parseCreateBody(name: string, b: ContainerCreateBody | undefined
     capAdd: hc.CapAdd ?? [],
     capDrop: hc.CapDrop ?? [],
     init: hc.Init ?? false,
+    portBindings: Object.fromEntries(Object.entries(hc.PortBindings ?? {}).map(([port, list]) => [port, { bindings: (list ?? []).map((pb) => ({ hostIp: pb.HostIp ?? '', hostPort: pb.HostPort ?? '' })) }])),
+    publishAllPorts: hc.PublishAllPorts ?? false,
+    dns: hc.Dns ?? [],
+    dnsSearch: hc.DnsSearch ?? [],
+    dnsOptions: hc.DnsOptions ?? [],
+    extraHosts: hc.ExtraHosts ?? [],
+    links: hc.Links ?? [],
   };
   if (hostConfig.init) throw new InvalidArgumentError('--init is not supported on this node: containers run without an init process');
-  if (hc.PortBindings && Object.keys(hc.PortBindings).length > 0) {
-    warnings.push(hostConfig.networkMode === 'host' ? 'Published ports are discarded when using host network mode' : 'Published ports are not supported on this node (no container networking) and were ignored');
+  for (const h of hostConfig.extraHosts ?? []) checkExtraHost(h);
+  checkPortBindings(hc.PortBindings);
+  for (const l of hostConfig.links ?? []) checkLink(l);
+  const endpointsIn = Object.entries(b.NetworkingConfig?.EndpointsConfig ?? {});
+  if (endpointsIn.length > 1) throw new InvalidArgumentError(`Container cannot be connected to network endpoints: ${endpointsIn.map(([n]) => n).join(', ')}`);
+  const endpoints = Object.fromEntries(endpointsIn.map(([net, e]) => [net, endpointConfigOf(e)]));
+  if (hostConfig.networkMode === 'host' && Object.keys(hc.PortBindings ?? {}).length > 0) warnings.push('Published ports are discarded when using host network mode');
+  return { request: { name, config, hostConfig, endpoints }, bindSources, warnings };
+}
+
+/** runconfig's validateNetMode / validateNetContainerMode (dockerd 20.10), in their order. */
+function checkNetworkMode(c: ContainerCreateBody, hc: NonNullable<ContainerCreateBody['HostConfig']>): void {
+  const mode = hc.NetworkMode ?? '';
+  const isContainer = mode.startsWith('container:');
+  if (mode.split(':')[0] === 'container' && !mode.split(':')[1]) throw new InvalidArgumentError('Invalid network mode: invalid container format container:<name|id>');
+  if (isContainer) {
+    if (c.Hostname) throw new InvalidArgumentError('conflicting options: hostname and the network mode');
+    if ((hc.Links ?? []).length > 0) throw new InvalidArgumentError("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+    if ((hc.Dns ?? []).length > 0) throw new InvalidArgumentError('conflicting options: dns and the network mode');
+    if ((hc.ExtraHosts ?? []).length > 0) throw new InvalidArgumentError('conflicting options: custom host-to-IP mapping and the network mode');
   }
-  return { request: { name, config, hostConfig }, bindSources, warnings };
+  if ((isContainer || mode === 'host') && c.MacAddress) throw new InvalidArgumentError('conflicting options: mac-address and the network mode');
+  if (isContainer && (Object.keys(hc.PortBindings ?? {}).length > 0 || hc.PublishAllPorts)) throw new InvalidArgumentError('conflicting options: port publishing and the container type network mode');
+  if (isContainer && Object.keys(c.ExposedPorts ?? {}).length > 0) throw new InvalidArgumentError('conflicting options: port exposing and the container type network mode');
+  if (hc.UTSMode === 'host' && c.Hostname) throw new InvalidArgumentError('conflicting options: hostname and the UTS mode');
+  if (mode === 'host' && (hc.Links ?? []).length > 0) throw new InvalidArgumentError("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+}
+
+/** opts.ValidateExtraHost: "name:ip", the ip may be "host-gateway". */
+export function checkExtraHost(h: string): void {
+  const i = h.indexOf(':');
+  if (i <= 0) throw new InvalidArgumentError(`bad format for add-host: ${JSON.stringify(h)}`);
+  const ip = h.slice(i + 1);
+  if (ip !== 'host-gateway' && !parseIp(ip)) throw new InvalidArgumentError(`invalid IP address in add-host: ${JSON.stringify(ip)}`);
+}
+
+/** Go's strconv.ParseUint(s, 10, 16). */
+const isUint16 = (s: string) => /^\d+$/.test(s) && Number(s) <= 65535;
+
+/** go-connections nat.ParsePortRange: "p" or "a-b" with a <= b. */
+function validPortRange(s: string): boolean {
+  if (!s.includes('-')) return isUint16(s);
+  const [a, b] = s.split('-');
+  return isUint16(a) && isUint16(b) && Number(b) >= Number(a);
+}
+
+/** nat.SplitProtoPort: the port part of "80/tcp" (the proto is not checked by dockerd). */
+function portPart(raw: string): string {
+  const parts = raw.split('/');
+  return raw === '' || parts[0] === '' ? '' : parts[0];
+}
+
+/**
+ * daemon/container.go verifyContainerSettings: a container port is one number (no range)
+ * and a host port is empty, one number or a range; texts quote the offending part.
+ */
+export function checkPortBindings(pb: Record<string, { HostIp?: string; HostPort?: string }[] | undefined> | undefined): void {
+  for (const [port, bindings] of Object.entries(pb ?? {})) {
+    const p = portPart(port);
+    if (p !== '' && !isUint16(p)) throw new InvalidArgumentError(`invalid port specification: ${JSON.stringify(p)}`);
+    for (const b of bindings ?? []) {
+      const hp = portPart(b.HostPort ?? '');
+      if (hp !== '' && !validPortRange(hp)) throw new InvalidArgumentError(`invalid port specification: ${JSON.stringify(b.HostPort ?? '')}`);
+    }
+  }
+}
+
+/** opts.ParseLink: "name[:alias]". */
+function checkLink(l: string): void {
+  if (l === '') throw new InvalidArgumentError('empty string specified for links');
+  if (l.split(':').length > 2) throw new InvalidArgumentError(`bad format for links: ${l}`);
 }
 
 /** One `HostConfig.Binds` entry: "src:dst[:mode]"; an absolute src is a bind, a bare name a named volume. */

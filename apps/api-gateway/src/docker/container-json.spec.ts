@@ -1,5 +1,6 @@
 import type { supervisorV1 } from '@drydock/proto';
 import { containerJson, containerSummaryJson } from './container-json';
+import { endpointSettingsJson } from './container-network-json';
 
 const id = 'a'.repeat(64);
 const info: supervisorV1.ContainerInfo = {
@@ -195,7 +196,7 @@ describe('containerJson', () => {
         IPv6Gateway: '',
         MacAddress: '',
         Networks: {
-          none: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null },
+          bridge: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null },
         },
       },
     });
@@ -260,7 +261,7 @@ describe('containerSummaryJson', () => {
       State: 'exited',
       Status: 'Exited (3) 2 minutes ago',
       HostConfig: { NetworkMode: 'default' },
-      NetworkSettings: { Networks: {} },
+      NetworkSettings: { Networks: { bridge: endpointSettingsJson() } },
       Mounts: [{ Type: 'bind', Source: '/srv', Destination: '/data', Mode: '', RW: true, Propagation: 'rprivate' }],
     });
   });

@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path';
 import type { supervisorV1 } from '@drydock/proto';
 import { rfc3339Nano, unixSeconds } from './time';
 import { dockerStorageDriver } from './storage-driver';
+import { networkSettingsJson, networksJson, portBindingsJson, summaryPortsJson } from './container-network-json';
 
 /** dockerd's default /dev/shm size, shown in inspect when none was asked for. */
 const DEFAULT_SHM_BYTES = 64 * 1024 * 1024;
@@ -29,29 +30,6 @@ export function dockerMountPoint(m: supervisorV1.MountPoint): Record<string, unk
   return out;
 }
 
-/** The key of NetworkSettings.Networks: this node has no container networks, only none and host. */
-function networkName(mode: string): string {
-  return mode === 'host' ? 'host' : 'none';
-}
-
-function endpointSettings(): Record<string, unknown> {
-  return {
-    IPAMConfig: null,
-    Links: null,
-    Aliases: null,
-    NetworkID: '',
-    EndpointID: '',
-    Gateway: '',
-    IPAddress: '',
-    IPPrefixLen: 0,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
-    MacAddress: '',
-    DriverOpts: null,
-  };
-}
-
 /** Docker's HostConfig with dockerd 20.10's defaults for everything this node does not model. */
 export function dockerHostConfig(hc: supervisorV1.HostConfig): Record<string, unknown> {
   const memory = num(hc.memory);
@@ -63,7 +41,7 @@ export function dockerHostConfig(hc: supervisorV1.HostConfig): Record<string, un
     ContainerIDFile: '',
     LogConfig: { Type: 'json-file', Config: {} },
     NetworkMode: hc.networkMode || 'default',
-    PortBindings: {},
+    PortBindings: portBindingsJson(hc.portBindings),
     RestartPolicy: { Name: hc.restartPolicy?.name || 'no', MaximumRetryCount: hc.restartPolicy?.maximumRetryCount ?? 0 },
     AutoRemove: hc.autoRemove ?? false,
     VolumeDriver: '',
@@ -71,18 +49,18 @@ export function dockerHostConfig(hc: supervisorV1.HostConfig): Record<string, un
     CapAdd: hc.capAdd && hc.capAdd.length > 0 ? hc.capAdd : null,
     CapDrop: hc.capDrop && hc.capDrop.length > 0 ? hc.capDrop : null,
     CgroupnsMode: 'host',
-    Dns: [],
-    DnsOptions: [],
-    DnsSearch: [],
-    ExtraHosts: null,
+    Dns: hc.dns ?? [],
+    DnsOptions: hc.dnsOptions ?? [],
+    DnsSearch: hc.dnsSearch ?? [],
+    ExtraHosts: hc.extraHosts && hc.extraHosts.length > 0 ? hc.extraHosts : null,
     GroupAdd: null,
     IpcMode: 'private',
     Cgroup: '',
-    Links: null,
+    Links: hc.links && hc.links.length > 0 ? hc.links : null,
     OomScoreAdj: 0,
     PidMode: '',
     Privileged: hc.privileged ?? false,
-    PublishAllPorts: false,
+    PublishAllPorts: hc.publishAllPorts ?? false,
     ReadonlyRootfs: hc.readonlyRootfs ?? false,
     SecurityOpt: null,
   };
@@ -157,9 +135,9 @@ export function dockerConfig(c: supervisorV1.ContainerConfig, mounts: supervisor
     Volumes: volumes.length > 0 ? Object.fromEntries(volumes.map((m) => [m.target ?? '', {}])) : null,
     WorkingDir: c.workingDir ?? '',
     Entrypoint: listOrNull(c.entrypoint),
-    OnBuild: null,
-    Labels: c.labels ?? {},
   });
+  if (c.macAddress) out.MacAddress = c.macAddress;
+  Object.assign(out, { OnBuild: null, Labels: c.labels ?? {} });
   if (c.stopSignal) out.StopSignal = c.stopSignal;
   if (c.stopTimeout !== undefined && c.stopTimeout !== null) out.StopTimeout = c.stopTimeout;
   return out;
@@ -170,7 +148,6 @@ export function containerJson(c: supervisorV1.ContainerInfo): Record<string, unk
   const s = c.state ?? {};
   const hc = c.hostConfig ?? {};
   const dir = c.logPath ? dirname(c.logPath) : '';
-  const netName = networkName(hc.networkMode ?? '');
   return {
     Id: c.id ?? '',
     Created: rfc3339Nano(c.created),
@@ -206,26 +183,7 @@ export function containerJson(c: supervisorV1.ContainerInfo): Record<string, unk
     GraphDriver: { Data: null, Name: dockerStorageDriver(c.driver) },
     Mounts: (c.mounts ?? []).map(dockerMountPoint),
     Config: dockerConfig(c.config ?? {}, hc.mounts ?? []),
-    NetworkSettings: {
-      Bridge: '',
-      SandboxID: '',
-      HairpinMode: false,
-      LinkLocalIPv6Address: '',
-      LinkLocalIPv6PrefixLen: 0,
-      Ports: {},
-      SandboxKey: '',
-      SecondaryIPAddresses: null,
-      SecondaryIPv6Addresses: null,
-      EndpointID: '',
-      Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
-      IPAddress: '',
-      IPPrefixLen: 0,
-      IPv6Gateway: '',
-      MacAddress: '',
-      Networks: { [netName]: endpointSettings() },
-    },
+    NetworkSettings: networkSettingsJson(c.networkSettings, hc.networkMode ?? ''),
   };
 }
 
@@ -236,7 +194,8 @@ export interface SummarySizes {
 }
 
 /** ContainerSummary -> one element of GET /containers/json. */
-export function containerSummaryJson(c: supervisorV1.ContainerSummary, sizes?: SummarySizes, networkMode = 'default'): Record<string, unknown> {
+export function containerSummaryJson(c: supervisorV1.ContainerSummary, sizes?: SummarySizes): Record<string, unknown> {
+  const networkMode = c.networkMode || 'default';
   const out: Record<string, unknown> = {
     Id: c.id ?? '',
     Names: [`/${c.name ?? ''}`],
@@ -244,7 +203,7 @@ export function containerSummaryJson(c: supervisorV1.ContainerSummary, sizes?: S
     ImageID: c.imageId ?? '',
     Command: c.command ?? '',
     Created: unixSeconds(c.created),
-    Ports: [],
+    Ports: summaryPortsJson(c.networkSettings),
   };
   if (sizes) {
     out.SizeRw = sizes.sizeRw;
@@ -255,7 +214,7 @@ export function containerSummaryJson(c: supervisorV1.ContainerSummary, sizes?: S
     State: c.state ?? '',
     Status: c.status ?? '',
     HostConfig: { NetworkMode: networkMode },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: networksJson(c.networkSettings, networkMode, true) },
     Mounts: (c.mounts ?? []).map(dockerMountPoint),
   });
   return out;

@@ -169,3 +169,25 @@ describe('request bodies decode as dockerd 20.10 decodes them', () => {
     expect(message(bodies.auth, body)).toBe(bad(text));
   });
 });
+
+/** Recorded from dockerd 20.10.24 (POST /networks/create, /connect, /disconnect). */
+describe('network bodies decode as dockerd 20.10 decodes them', () => {
+  it.each([
+    [bodies.networkCreate, '', 'got EOF while reading request body'],
+    [bodies.networkCreate, '{"Name":"a","Name":1}', 'json: cannot unmarshal number into Go struct field NetworkCreateRequest.Name of type string'],
+    [bodies.networkCreate, '{"Driver":1}', 'json: cannot unmarshal number into Go struct field NetworkCreateRequest.Driver of type string'],
+    [bodies.networkCreate, '{"IPAM":{"Config":[{"Subnet":1}]}}', 'json: cannot unmarshal number into Go struct field IPAMConfig.IPAM.Config.Subnet of type string'],
+    [bodies.networkConnect, '', 'got EOF while reading request body'],
+    [bodies.networkConnect, '{"EndpointConfig":{"Aliases":"x"}}', 'json: cannot unmarshal string into Go struct field EndpointSettings.EndpointConfig.Aliases of type []string'],
+    [bodies.networkDisconnect, '', 'got EOF while reading request body'],
+    [bodies.networkDisconnect, '{"Force":"x"}', 'json: cannot unmarshal string into Go struct field NetworkDisconnect.Force of type bool'],
+  ])('%#: refuses %s', (body, text, want) => {
+    expect(message(body as JsonBody<unknown>, text)).toBe(bad(want));
+  });
+
+  it('decodes what compose 1.29 sends, keys case-insensitively', () => {
+    expect(
+      decode(bodies.networkCreate, '{"Name":"myapp_default","CheckDuplicate":true,"Attachable":true,"Labels":{"com.docker.compose.project":"myapp"},"ipam":{"config":[{"subnet":"10.9.0.0/16","auxiliaryaddresses":{"a":"10.9.0.5"}}]},"EnableIPv4":true}'),
+    ).toEqual({ Name: 'myapp_default', CheckDuplicate: true, Attachable: true, Labels: { 'com.docker.compose.project': 'myapp' }, IPAM: { Config: [{ Subnet: '10.9.0.0/16', AuxiliaryAddresses: { a: '10.9.0.5' } }] } });
+  });
+});

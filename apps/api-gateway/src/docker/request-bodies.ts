@@ -203,6 +203,7 @@ export const containerCreateType = goStruct('ContainerConfigWrapper', 'runconfig
     EndpointsConfig: goMap(endpointSettings, 'map[string]*network.EndpointSettings'),
   }),
 });
+export type EndpointSettingsBody = Infer<typeof endpointSettings>;
 export type ContainerCreateBody = Infer<typeof containerCreateType>;
 /** The create body's keys that belong to the embedded container.Config. */
 export const containerConfigKeys = Object.keys(configFields);
@@ -243,6 +244,37 @@ export const authConfigType = goStruct('AuthConfig', 'types.AuthConfig', {
 });
 export type AuthConfigBody = Infer<typeof authConfigType>;
 
+// ---------------------------------------------------------------- networks
+
+
+/** types.NetworkCreateRequest: NetworkCreate embedded (its fields flat), Name beside it. */
+export const networkCreateType = goStruct('NetworkCreateRequest', 'types.NetworkCreateRequest', {
+  CheckDuplicate: bool,
+  Driver: str,
+  Scope: str,
+  EnableIPv6: bool,
+  IPAM: goStruct('IPAM', 'network.IPAM', {
+    Driver: str,
+    Options: strMap,
+    Config: goSlice(goStruct('IPAMConfig', 'network.IPAMConfig', { Subnet: str, IPRange: str, Gateway: str, AuxiliaryAddresses: strMap })),
+  }),
+  Internal: bool,
+  Attachable: bool,
+  Ingress: bool,
+  ConfigOnly: bool,
+  ConfigFrom: goStruct('ConfigReference', 'network.ConfigReference', { Network: str }),
+  Options: strMap,
+  Labels: strMap,
+  Name: str,
+});
+export type NetworkCreateBody = Infer<typeof networkCreateType>;
+
+export const networkConnectType = goStruct('NetworkConnect', 'types.NetworkConnect', { Container: str, EndpointConfig: endpointSettings });
+export type NetworkConnectBody = Infer<typeof networkConnectType>;
+
+export const networkDisconnectType = goStruct('NetworkDisconnect', 'types.NetworkDisconnect', { Container: str, Force: bool });
+export type NetworkDisconnectBody = Infer<typeof networkDisconnectType>;
+
 // ---------------------------------------------------------------- decoding
 
 const EOF = 'EOF';
@@ -254,6 +286,9 @@ export const bodies = {
   execCreate: { type: execCreateType, emptyMessage: GOT_EOF },
   execStart: { type: execStartType, emptyMessage: GOT_EOF },
   volumeCreate: { type: volumeCreateType, emptyMessage: GOT_EOF },
+  networkCreate: { type: networkCreateType, emptyMessage: GOT_EOF },
+  networkConnect: { type: networkConnectType, emptyMessage: GOT_EOF },
+  networkDisconnect: { type: networkDisconnectType, emptyMessage: GOT_EOF },
   auth: { type: authConfigType, emptyMessage: EOF },
   // POST /commit: dockerd decodes the container config with create's decoder and takes an empty body
   commit: { type: containerCreateType, emptyMessage: EOF },

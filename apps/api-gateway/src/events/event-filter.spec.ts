@@ -98,3 +98,22 @@ describe('FilterArgs.toProto', () => {
     ]);
   });
 });
+
+describe('network events (dockerd 20.10 shape: Type network, Actor.ID the network id, name/type/container attributes)', () => {
+  const netId = 'f'.repeat(64);
+  const connect: DockerEventMessage = { Type: 'network', Action: 'connect', Actor: { ID: netId, Attributes: { container: 'c'.repeat(64), name: 'app_default', type: 'bridge' } }, scope: 'local', time: 1, timeNano: 1e9 };
+  const create: DockerEventMessage = { ...connect, Action: 'create', Actor: { ID: netId, Attributes: { name: 'app_default', type: 'bridge' } } };
+
+  it('matches network=<name|id prefix>, type=network and event=<action>', () => {
+    expect(eventMatches(f({ network: { app_default: true } }), connect)).toBe(true);
+    expect(eventMatches(f({ network: { fff: true } }), create)).toBe(true);
+    expect(eventMatches(f({ network: { other: true } }), create)).toBe(false);
+    expect(eventMatches(f({ type: { network: true }, event: { connect: true } }), connect)).toBe(true);
+    expect(eventMatches(f({ type: { network: true }, event: { connect: true } }), create)).toBe(false);
+    expect(eventMatches(f({ type: { container: true } }), connect)).toBe(false);
+  });
+
+  it('does not match a container filter on the container attribute (dockerd matches the actor only)', () => {
+    expect(eventMatches(f({ container: { ['c'.repeat(12)]: true } }), connect)).toBe(false);
+  });
+});

@@ -135,6 +135,7 @@ export class DockerStack {
         DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl,
         DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${this.supervisorPort}`,
         DRYDOCK_LOGGER_BINARY: this.build.logger,
+        DRYDOCK_DNS_BINARY: this.build.dns,
         DRYDOCK_LOG_LEVEL: 'debug',
         ...this.supervisorEnv,
       },

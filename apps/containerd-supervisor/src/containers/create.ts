@@ -3,7 +3,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { supervisorV1 } from '@drydock/proto';
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '@drydock/errors';
+import { AlreadyExistsError, InvalidArgumentError } from '@drydock/errors';
 import { mergeEnv } from '@drydock/oci-spec';
 import { actor, newRuntime, type ContainerContext } from './container-context';
 import type { StoredContainer } from './container-store';
@@ -28,9 +28,6 @@ export async function createContainer(ctx: ContainerContext, req: supervisorV1.C
   ctx.specs.validateHostConfig(hc);
   if (hc.init) throw new InvalidArgumentError('init processes are not supported on this node yet');
   const netMode = hc.networkMode ?? '';
-  if (!['', 'default', 'none', 'host', 'bridge'].includes(netMode)) {
-    throw new NotFoundError(`network ${netMode} not found`);
-  }
   for (const m of hc.mounts ?? []) validateMount(m);
   const image = await ctx.images.resolveImage(config.image);
 
@@ -74,7 +71,10 @@ export async function createContainer(ctx: ContainerContext, req: supervisorV1.C
       args: argv.slice(1),
       config: resolvedConfig,
       hostConfig: { ...hc, networkMode: netMode || 'default' },
+      endpoints: req.endpoints && Object.keys(req.endpoints).length ? req.endpoints : undefined,
     };
+    // hooks (networking) refuse what they cannot carry out before anything is written
+    await ctx.hooks.validate({ id, name, spec });
     const stored: StoredContainer = { spec, state: initialState(), name, labels: resolvedConfig.labels ?? {} };
     const dir = ctx.dir(id);
     let prepared = false;

@@ -24,6 +24,11 @@ export type ReleaseReason = 'exit' | 'start-failed' | 'remove';
 export interface ContainerLifecycleHook {
   readonly name: string;
   /**
+   * At create, before anything is written: a throw refuses the create with that error
+   * (a network that does not exist, a port binding that cannot be parsed).
+   */
+  validate?(c: HookContainer): Promise<void>;
+  /**
    * Before each run's process starts (after Tasks.Create, before Tasks.Start).
    * A throw fails the start with that error; hooks prepared before it are released.
    */
@@ -35,6 +40,8 @@ export interface ContainerLifecycleHook {
    * (an exit found after a supervisor restart) and twice for one run (exit, then remove).
    */
   release?(c: HookContainer, reason: ReleaseReason): Promise<void>;
+  /** After docker rename (the name others know the container by: its DNS name on user networks). */
+  renamed?(c: HookContainer): Promise<void>;
 }
 
 /** The registered hooks, called in order to prepare and in reverse order to release. */
@@ -43,6 +50,10 @@ export class LifecycleHooks {
 
   constructor(private readonly hooks: readonly ContainerLifecycleHook[], logger: Logger) {
     this.log = logger.child({ component: 'lifecycle-hooks' });
+  }
+
+  async validate(c: HookContainer): Promise<void> {
+    for (const h of this.hooks) await h.validate?.(c);
   }
 
   async prepare(run: HookRun): Promise<void> {
@@ -61,6 +72,17 @@ export class LifecycleHooks {
   /** Never throws: a run that ended or a container that is gone cannot be kept by a hook's failure. */
   release(c: HookContainer, reason: ReleaseReason): Promise<void> {
     return this.releaseAll(this.hooks, c, reason);
+  }
+
+  /** Never throws: the rename is done. */
+  async renamed(c: HookContainer): Promise<void> {
+    for (const h of this.hooks) {
+      try {
+        await h.renamed?.(c);
+      } catch (err) {
+        this.log.warn({ err, containerId: c.id, hook: h.name }, 'lifecycle hook rename failed');
+      }
+    }
   }
 
   private async releaseAll(hooks: readonly ContainerLifecycleHook[], c: HookContainer, reason: ReleaseReason): Promise<void> {

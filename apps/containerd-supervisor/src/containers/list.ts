@@ -74,5 +74,6 @@ function summary(ctx: ContainerContext, e: Entry): supervisorV1.ContainerSummary
     labels: e.c.labels,
     mounts: mountPoints(ctx, e),
     exitCode: e.c.state.exitCode,
+    networkMode: e.c.spec.hostConfig.networkMode || 'default',
   };
 }

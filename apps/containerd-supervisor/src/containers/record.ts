@@ -18,6 +18,8 @@ export interface ContainerSpecRecord {
   args: string[];
   config: supervisorV1.ContainerConfig;
   hostConfig: supervisorV1.HostConfig;
+  /** NetworkingConfig.EndpointsConfig of the create request (network name or id -> settings). */
+  endpoints?: Record<string, supervisorV1.EndpointConfig>;
 }
 
 export interface ContainerStateRecord {

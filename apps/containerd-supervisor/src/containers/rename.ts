@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@drydock/errors';
-import { actor, type ContainerContext } from './container-context';
+import { actor, hookContainer, type ContainerContext } from './container-context';
 import { nameConflict } from './create';
 import { normalizeName } from './names';
 
@@ -16,4 +16,5 @@ export async function renameContainer(ctx: ContainerContext, ref: string, newNam
     e.c.name = name;
     ctx.events.container('rename', actor(e.c), { oldName: `/${old}` });
   });
+  await ctx.hooks.renamed(hookContainer(e));
 }

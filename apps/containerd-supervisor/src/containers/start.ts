@@ -45,6 +45,7 @@ export async function startLocked(ctx: ContainerContext, e: Entry): Promise<bool
   let logger: LogWriterHandle | undefined;
   let taskCreated = false;
   let prepared = false;
+  let hookError: unknown;
   try {
     // a stopped task of the previous run lingers only if its deletion failed
     if (e.c.state.ioDir) await ctx.deleteTask(id);
@@ -77,7 +78,10 @@ export async function startLocked(ctx: ContainerContext, e: Entry): Promise<bool
     e.rt.logger = logger;
     e.rt.pid = created.pid ?? 0;
     // the task's namespaces exist and its process has not run: what hooks (networking) need
-    await ctx.hooks.prepare({ ...hookContainer(e), pid: e.rt.pid });
+    await ctx.hooks.prepare({ ...hookContainer(e), pid: e.rt.pid }).catch((err) => {
+      hookError = err;
+      throw err;
+    });
     prepared = true;
     e.rt.oom = false;
     // dockerd's SetRunning: the new run has no exit code or error yet and is no longer restarting.
@@ -97,13 +101,14 @@ export async function startLocked(ctx: ContainerContext, e: Entry): Promise<bool
     if (prepared) await ctx.hooks.release(hookContainer(e), 'start-failed');
     logger?.abort();
     await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
-    const { message, exitCode } = translateStartError(err);
+    // a hook's error is already the text dockerd shows (a taken port, a missing network)
+    const { message, exitCode } = hookError ? { message: err instanceof Error ? err.message : String(err), exitCode: 128 } : translateStartError(err);
     e.c.state = { ...e.c.state, error: message, exitCode, restarting: false, finishedAtNs: e.c.state.startedAtNs ? nowNs() : e.c.state.finishedAtNs };
     await ctx.saveState(e).catch(() => undefined);
     done();
     e.rt.starting = undefined;
     e.rt.restartTimer = undefined;
-    if (isUnavailable(err)) throw err;
+    if (isUnavailable(err) || hookError) throw err;
     throw new InvalidArgumentError(message, { cause: err });
   }
   done();

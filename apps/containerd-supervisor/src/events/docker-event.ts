@@ -144,3 +144,16 @@ export function imageEvent(action: ImageAction, subject: ImageEventSubject, now:
     ...timestamps(now),
   };
 }
+
+export type NetworkAction = 'create' | 'connect' | 'disconnect' | 'destroy';
+
+/**
+ * A network event as dockerd 20.10 emits it (daemon/events.go LogNetworkEventWithAttributes):
+ * Actor.ID the network id, Attributes name and type (the driver), plus container for
+ * connect/disconnect; no legacy status/id fields.
+ */
+export function networkEvent(action: NetworkAction, subject: { id: string; name: string; driver: string; container?: string }, now: Date = new Date()): DockerEvent {
+  const attributes: Record<string, string> = { name: subject.name, type: subject.driver };
+  if (subject.container) attributes.container = subject.container;
+  return { Type: 'network', Action: action, Actor: { ID: subject.id, Attributes: attributes }, scope: 'local', ...timestamps(now) };
+}

@@ -16,6 +16,11 @@ export interface ProcessLister {
   top(pids: number[], psArgs: string): Promise<{ titles: string[]; processes: string[][] }>;
 }
 
+/** A container's NetworkSettings (see networks/); absent: none shown. */
+export interface NetworkSettingsSource {
+  settings(containerId: string, running: boolean): supervisorV1.NetworkSettings | undefined;
+}
+
 const S = supervisorV1;
 
 export function toStdStream(e: LogEntryOut): supervisorV1.StdStream {
@@ -23,7 +28,7 @@ export function toStdStream(e: LogEntryOut): supervisorV1.StdStream {
 }
 
 /** Thin gRPC adapter over ContainerManager (drydock.supervisor.v1.Containers). */
-export function containersService(m: ContainerManager, stats: StatsSource, top: ProcessLister, h: Handlers): supervisorV1.ContainersServer {
+export function containersService(m: ContainerManager, stats: StatsSource, top: ProcessLister, h: Handlers, net?: NetworkSettingsSource): supervisorV1.ContainersServer {
   return {
     createContainer: h.unary('CreateContainer', (req: supervisorV1.CreateContainerRequest) => m.create(req)),
     startContainer: h.unary('StartContainer', async (req: supervisorV1.StartContainerRequest) => ({ alreadyStarted: !(await m.start(req.id ?? '')) })),
@@ -54,8 +59,13 @@ export function containersService(m: ContainerManager, stats: StatsSource, top: 
       return {};
     }),
     updateContainer: h.unary('UpdateContainer', async (req: supervisorV1.UpdateContainerRequest) => ({ warnings: await m.update(req) })),
-    listContainers: h.unary('ListContainers', (req: supervisorV1.ListContainersRequest) => ({ containers: m.list(req) })),
-    inspectContainer: h.unary('InspectContainer', (req: supervisorV1.InspectContainerRequest) => ({ container: m.inspect(req.id ?? '') })),
+    listContainers: h.unary('ListContainers', (req: supervisorV1.ListContainersRequest) => ({
+      containers: m.list(req).map((c) => (net ? { ...c, networkSettings: net.settings(c.id ?? '', c.state === 'running' || c.state === 'paused') } : c)),
+    })),
+    inspectContainer: h.unary('InspectContainer', (req: supervisorV1.InspectContainerRequest) => {
+      const c = m.inspect(req.id ?? '');
+      return { container: net ? { ...c, networkSettings: net.settings(c.id ?? '', !!c.state?.running && !c.state?.restarting) } : c };
+    }),
     containerLogs: h.serverStream('ContainerLogs', (req: supervisorV1.ContainerLogsRequest, signal) => logStream(m, req, signal)),
     attachContainer: h.bidi('AttachContainer', (call, signal, write) => attach(m, call, signal, write)),
     resizeContainerTty: h.unary('ResizeContainerTty', async (req: supervisorV1.ResizeContainerTtyRequest) => {

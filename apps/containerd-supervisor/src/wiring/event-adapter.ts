@@ -1,5 +1,5 @@
 import type { ContainerEvents } from '../containers/ports';
-import { containerEvent, imageEvent, type ContainerAction, type DockerEvent, type ImageAction } from '../events/docker-event';
+import { containerEvent, imageEvent, networkEvent, type ContainerAction, type DockerEvent, type ImageAction, type NetworkAction } from '../events/docker-event';
 import type { EventSink } from '../events/event-sink';
 
 /**
@@ -17,6 +17,10 @@ export class EventAdapter implements ContainerEvents {
 
   image(action: ImageAction, id: string, name?: string, labels?: Record<string, string>): void {
     this.publish(imageEvent(action, { id, name, labels }));
+  }
+
+  network(action: NetworkAction, n: { id: string; name: string; driver: string }, containerId?: string): void {
+    this.publish(networkEvent(action, { ...n, container: containerId }));
   }
 
   attach(sink: EventSink): void {

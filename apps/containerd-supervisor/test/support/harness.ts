@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, existsSync, openSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { createReadStream, existsSync, openSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
@@ -22,6 +23,15 @@ export class SupervisorHarness {
   node!: supervisorV1.NodeClient;
   archives!: supervisorV1.ArchivesClient;
   volumes!: supervisorV1.VolumesClient;
+  networks!: supervisorV1.NetworksClient;
+  /**
+   * Private network names, so tests never touch a running drydock0 or the node's
+   * chains: bridge `<netPrefix>0`, user bridges `<netPrefix>-...`, chains `<chainPrefix>-*`,
+   * subnets /24s of one 10.x.0.0/16.
+   */
+  readonly netPrefix = `dt${randomBytes(2).toString('hex')}`;
+  readonly chainPrefix = `DT${randomBytes(2).toString('hex').toUpperCase()}`;
+  readonly pool = `10.${200 + randomInt(50)}.0.0/16:24`;
   private child?: ChildProcess;
   private proxyChild?: ChildProcess;
   /** Base URL of the registry-proxy the supervisor uses (setup({ registryProxy: true })). */
@@ -48,6 +58,7 @@ export class SupervisorHarness {
     this.node = new supervisorV1.NodeClient(target, creds);
     this.archives = new supervisorV1.ArchivesClient(target, creds);
     this.volumes = new supervisorV1.VolumesClient(target, creds);
+    this.networks = new supervisorV1.NetworksClient(target, creds);
   }
 
   async startSupervisor(): Promise<void> {
@@ -61,9 +72,14 @@ export class SupervisorHarness {
         DRYDOCK_NATS_URL: this.infra.nats!.url,
         DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${this.port}`,
         DRYDOCK_LOGGER_BINARY: this.build.logger,
+        DRYDOCK_DNS_BINARY: this.build.dns,
         DRYDOCK_LOG_LEVEL: 'debug',
         DRYDOCK_HEARTBEAT_INTERVAL_MS: '500',
         DRYDOCK_HEARTBEAT_TTL_MS: '3000',
+        DRYDOCK_BRIDGE_NAME: `${this.netPrefix}0`,
+        DRYDOCK_BRIDGE_PREFIX: `${this.netPrefix}-`,
+        DRYDOCK_NETWORK_POOLS: this.pool,
+        DRYDOCK_IPTABLES_CHAIN_PREFIX: this.chainPrefix,
         ...(this.registryProxyUrl ? { DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl } : {}),
       },
       stdio: ['ignore', log, log],
@@ -132,6 +148,7 @@ export class SupervisorHarness {
     this.node?.close();
     this.archives?.close();
     this.volumes?.close();
+    this.networks?.close();
     if (process.env.DRYDOCK_KEEP_TEST_INFRA) {
       // debugging aid: leave everything in place and say where
       // eslint-disable-next-line no-console
@@ -141,6 +158,39 @@ export class SupervisorHarness {
     await this.kill();
     await this.killRegistryProxy();
     await this.infra?.stop();
+    this.removeNetworkObjects();
+  }
+
+  /** The test's bridges (veths went with their containers) and iptables chains. */
+  removeNetworkObjects(): void {
+    // portmap rules of runs the test's end cut short (containerd stopped under running containers)
+    const netDir = join(this.stateDir, 'supervisor', 'network', 'networks');
+    const names = existsSync(netDir) ? readdirSync(netDir).filter((f) => f.endsWith('.json')).map((f) => `drydock-${f.slice(0, 12)}`) : [];
+    const nat = execFileSync('iptables-save', ['-t', 'nat']).toString().split('\n');
+    for (const l of nat) {
+      if (!l.startsWith('-A CNI-HOSTPORT-DNAT ') || !names.some((n) => l.includes(`\\"${n}\\"`))) continue;
+      const chain = / -j (CNI-DN-\S+)/.exec(l)?.[1];
+      execFileSync('sh', ['-c', `iptables -w -t nat ${l.replace(/^-A /, '-D ')}`]);
+      if (chain) execFileSync('sh', ['-c', `iptables -w -t nat -F ${chain}; iptables -w -t nat -X ${chain}; true`]);
+    }
+    for (const b of this.bridges()) execFileSync('ip', ['link', 'del', b]);
+    const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { stdio: 'ignore' });
+    const p = this.chainPrefix;
+    sh(`iptables -w -D FORWARD -j ${p}-FORWARD 2>/dev/null; iptables -w -t nat -D POSTROUTING -j ${p}-POSTROUTING 2>/dev/null; true`);
+    for (const c of ['FORWARD', 'ISOLATION-1', 'ISOLATION-2']) sh(`iptables -w -F ${p}-${c} 2>/dev/null; true`);
+    for (const c of ['FORWARD', 'ISOLATION-1', 'ISOLATION-2']) sh(`iptables -w -X ${p}-${c} 2>/dev/null; true`);
+    sh(`iptables -w -t nat -F ${p}-POSTROUTING 2>/dev/null; iptables -w -t nat -X ${p}-POSTROUTING 2>/dev/null; true`);
+  }
+
+  /** Host bridges of this test (names under netPrefix). */
+  bridges(): string[] {
+    const out = execFileSync('ip', ['-j', 'link', 'show', 'type', 'bridge']).toString();
+    return (JSON.parse(out || '[]') as { ifname: string }[]).map((l) => l.ifname).filter((n) => n.startsWith(this.netPrefix));
+  }
+
+  n<K extends keyof supervisorV1.NetworksClient>(name: K, req: unknown): Promise<any> {
+    const m = this.networks[name] as unknown as (req: unknown, cb: Cb<unknown>) => unknown;
+    return this.call(this.networks, m, req);
   }
 
   // ---------------------------------------------------------------- calls
@@ -173,6 +223,7 @@ export class SupervisorHarness {
       name: extra.name,
       config: { image: 'busybox', cmd: { values: ['sh', '-c', script] }, ...(extra.config ?? {}) },
       hostConfig: extra.hostConfig ?? {},
+      endpoints: extra.endpoints ?? {},
     });
     await this.c('startContainer', { id: res.id });
     return res.id;

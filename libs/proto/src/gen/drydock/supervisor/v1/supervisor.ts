@@ -222,8 +222,15 @@ export interface ContainerConfig {
   stopTimeout?:
     | number
     | undefined;
-  /** ExposedPorts as "port/proto" keys (informational on this node). */
-  exposedPorts?: string[] | undefined;
+  /** ExposedPorts as "port/proto" keys ("80/tcp"); what -P publishes. */
+  exposedPorts?:
+    | string[]
+    | undefined;
+  /**
+   * MacAddress of the container's interface on its first network ("02:42:ac:11:00:02");
+   * empty: derived from the address as dockerd does (02:42 + the IPv4 bytes).
+   */
+  macAddress?: string | undefined;
 }
 
 export interface ContainerConfig_LabelsEntry {
@@ -302,7 +309,11 @@ export interface HostConfig {
   autoRemove?:
     | boolean
     | undefined;
-  /** NetworkMode: "none", "host" or "default" (none on this node for now). */
+  /**
+   * NetworkMode: "default" (= the `bridge` network), "bridge", "none", "host",
+   * "container:<id or name>" (share that container's network namespace; the
+   * supervisor stores the full id), or a user network's name or id.
+   */
   networkMode?:
     | string
     | undefined;
@@ -328,7 +339,180 @@ export interface HostConfig {
     | string
     | undefined;
   /** ShmSize of /dev/shm in bytes (0 = 64 MiB). */
-  shmSize?: string | undefined;
+  shmSize?:
+    | string
+    | undefined;
+  /**
+   * PortBindings: "port/proto" ("80/tcp", "53/udp") -> host bindings (docker run -p).
+   * An empty host port asks for an ephemeral one; an empty host ip means all addresses.
+   */
+  portBindings?:
+    | { [key: string]: PortBindingList }
+    | undefined;
+  /** PublishAllPorts publishes every exposed port on an ephemeral host port (docker run -P). */
+  publishAllPorts?:
+    | boolean
+    | undefined;
+  /** Dns: nameserver addresses for /etc/resolv.conf (replace the host's). */
+  dns?:
+    | string[]
+    | undefined;
+  /** DnsSearch: search domains for /etc/resolv.conf. */
+  dnsSearch?:
+    | string[]
+    | undefined;
+  /** DnsOptions: resolv.conf options ("ndots:2", "timeout:1"). */
+  dnsOptions?:
+    | string[]
+    | undefined;
+  /**
+   * ExtraHosts: "name:ip" lines added to /etc/hosts (docker run --add-host); the ip
+   * "host-gateway" means the default bridge's gateway.
+   */
+  extraHosts?:
+    | string[]
+    | undefined;
+  /** Links: "name:alias" (docker run --link, default bridge only), as the user wrote them. */
+  links?: string[] | undefined;
+}
+
+export interface HostConfig_PortBindingsEntry {
+  key: string;
+  value?: PortBindingList | undefined;
+}
+
+/** PortBinding is one host side of a published port. */
+export interface PortBinding {
+  /** HostIp: "" or "0.0.0.0" for all IPv4 addresses, else one host address. */
+  hostIp?:
+    | string
+    | undefined;
+  /** HostPort: "8080", a range "8080-8090" (one free port of it is taken), or "" (ephemeral). */
+  hostPort?: string | undefined;
+}
+
+/** PortBindingList wraps the bindings of one container port (a map value must be a message). */
+export interface PortBindingList {
+  bindings?: PortBinding[] | undefined;
+}
+
+/**
+ * EndpointConfig is how a container joins one network (NetworkingConfig.EndpointsConfig
+ * at create, the body of a connect).
+ */
+export interface EndpointConfig {
+  /** Aliases: extra DNS names of the container on this network (docker run --network-alias). */
+  aliases?:
+    | string[]
+    | undefined;
+  /** Ipv4Address: a static address inside the network's subnet (docker run --ip); empty: allocated. */
+  ipv4Address?:
+    | string
+    | undefined;
+  /** Links: "name:alias" entries for this network. */
+  links?:
+    | string[]
+    | undefined;
+  /** Ipv6Address: accepted and recorded; IPv6 is not configured on this node. */
+  ipv6Address?:
+    | string
+    | undefined;
+  /** MacAddress for this endpoint; empty: derived from the address. */
+  macAddress?:
+    | string
+    | undefined;
+  /** DriverOpts: per-endpoint driver options, echoed in inspect. */
+  driverOpts?: { [key: string]: string } | undefined;
+}
+
+export interface EndpointConfig_DriverOptsEntry {
+  key: string;
+  value: string;
+}
+
+/**
+ * EndpointSettings is a container's view of one network it is attached to
+ * (inspect's NetworkSettings.Networks[name]). Address fields are empty while the
+ * container is not running (no endpoint then), as dockerd shows.
+ */
+export interface EndpointSettings {
+  /** Config: what was asked (aliases, static address, links). */
+  config?: EndpointConfig | undefined;
+  networkId?:
+    | string
+    | undefined;
+  /** EndpointId: 64 hex, new for each run's endpoint; empty when not running. */
+  endpointId?: string | undefined;
+  gateway?: string | undefined;
+  ipAddress?: string | undefined;
+  ipPrefixLen?: number | undefined;
+  macAddress?:
+    | string
+    | undefined;
+  /**
+   * Aliases in effect: Config.aliases plus the 12-character short id (dockerd adds it
+   * on user-defined networks).
+   */
+  aliases?: string[] | undefined;
+}
+
+/** PortMapping is one published port as it is bound now. */
+export interface PortMapping {
+  /** HostIp: "0.0.0.0" for all addresses. */
+  hostIp?: string | undefined;
+  hostPort?: number | undefined;
+}
+
+/**
+ * PortMappingList: the actual bindings of one container port; empty for a port that is
+ * exposed but not published (inspect shows null for it).
+ */
+export interface PortMappingList {
+  mappings?: PortMapping[] | undefined;
+}
+
+/**
+ * NetworkSettings is inspect's NetworkSettings. The top-level address fields
+ * describe the default `bridge` network only (empty on other networks), as dockerd.
+ */
+export interface NetworkSettings {
+  /** SandboxKey: the run's network namespace path ("/proc/<pid>/ns/net"); empty when not running. */
+  sandboxKey?:
+    | string
+    | undefined;
+  /** SandboxId: 64 hex, the run's sandbox; empty when not running. */
+  sandboxId?:
+    | string
+    | undefined;
+  /** Bridge: "" (dockerd leaves it empty too). */
+  bridge?: string | undefined;
+  endpointId?: string | undefined;
+  gateway?: string | undefined;
+  ipAddress?: string | undefined;
+  ipPrefixLen?: number | undefined;
+  macAddress?:
+    | string
+    | undefined;
+  /**
+   * Ports: every exposed or published "port/proto" -> the host bindings in effect
+   * (while running), keyed as dockerd does.
+   */
+  ports?:
+    | { [key: string]: PortMappingList }
+    | undefined;
+  /** Networks: network name -> endpoint settings, one per attached network. */
+  networks?: { [key: string]: EndpointSettings } | undefined;
+  hairpinMode?: boolean | undefined;
+}
+
+export interface NetworkSettings_PortsEntry {
+  key: string;
+  value?: PortMappingList | undefined;
+}
+
+export interface NetworkSettings_NetworksEntry {
+  key: string;
+  value?: EndpointSettings | undefined;
 }
 
 /** ContainerState is Docker's State object. */
@@ -407,7 +591,11 @@ export interface ContainerInfo {
     | string
     | undefined;
   /** Driver: the snapshotter ("overlayfs"). */
-  driver?: string | undefined;
+  driver?:
+    | string
+    | undefined;
+  /** NetworkSettings: addresses, published ports and attached networks. */
+  networkSettings?: NetworkSettings | undefined;
 }
 
 /** ContainerSummary is one row of `docker ps`. */
@@ -431,7 +619,15 @@ export interface ContainerSummary {
   status?: string | undefined;
   labels?: { [key: string]: string } | undefined;
   mounts?: MountPoint[] | undefined;
-  exitCode?: number | undefined;
+  exitCode?:
+    | number
+    | undefined;
+  /** NetworkSettings: for ps's PORTS column and the summary's NetworkSettings.Networks. */
+  networkSettings?:
+    | NetworkSettings
+    | undefined;
+  /** NetworkMode: HostConfig.NetworkMode as inspect shows it. */
+  networkMode?: string | undefined;
 }
 
 export interface ContainerSummary_LabelsEntry {
@@ -449,7 +645,20 @@ export interface CreateContainerRequest {
   /** Name: optional, must match /?[a-zA-Z0-9][a-zA-Z0-9_.-]+ and be unused. */
   name?: string | undefined;
   config?: ContainerConfig | undefined;
-  hostConfig?: HostConfig | undefined;
+  hostConfig?:
+    | HostConfig
+    | undefined;
+  /**
+   * Endpoints: NetworkingConfig.EndpointsConfig, network name or id -> how to join it.
+   * The network of network_mode may carry its settings here; dockerd 20.10 accepts one
+   * entry only at create (more are connected later).
+   */
+  endpoints?: { [key: string]: EndpointConfig } | undefined;
+}
+
+export interface CreateContainerRequest_EndpointsEntry {
+  key: string;
+  value?: EndpointConfig | undefined;
 }
 
 export interface CreateContainerResponse {
@@ -1529,6 +1738,206 @@ export interface BuildCacheResponse {
   spaceReclaimed?: string | undefined;
 }
 
+/** IpamConfig is one address pool of a network. */
+export interface IpamConfig {
+  /** Subnet in CIDR ("172.18.0.0/16"). */
+  subnet?:
+    | string
+    | undefined;
+  /** IpRange: the part of the subnet that dynamic addresses come from (CIDR); empty: the subnet. */
+  ipRange?:
+    | string
+    | undefined;
+  /** Gateway: the bridge's address; empty at create means the subnet's first address. */
+  gateway?:
+    | string
+    | undefined;
+  /** AuxAddresses: name -> address reserved in the subnet (never allocated). */
+  auxAddresses?: { [key: string]: string } | undefined;
+}
+
+export interface IpamConfig_AuxAddressesEntry {
+  key: string;
+  value: string;
+}
+
+/** Ipam is a network's address management. */
+export interface Ipam {
+  /** Driver: "default". */
+  driver?: string | undefined;
+  config?: IpamConfig[] | undefined;
+  options?: { [key: string]: string } | undefined;
+}
+
+export interface Ipam_OptionsEntry {
+  key: string;
+  value: string;
+}
+
+/** NetworkEndpoint is one container's endpoint as network inspect shows it (Containers map). */
+export interface NetworkEndpoint {
+  /** Name of the container (without "/"). */
+  name?:
+    | string
+    | undefined;
+  /** EndpointId: 64 hex. */
+  endpointId?: string | undefined;
+  macAddress?:
+    | string
+    | undefined;
+  /** Ipv4Address with prefix ("172.18.0.2/16"). */
+  ipv4Address?: string | undefined;
+  ipv6Address?:
+    | string
+    | undefined;
+  /** Aliases: DNS names of the container on this network (name, aliases, short id). */
+  aliases?: string[] | undefined;
+}
+
+/** Network is Docker's NetworkResource. */
+export interface Network {
+  /** Id: 64 hex. */
+  id?: string | undefined;
+  name?: string | undefined;
+  created?:
+    | Timestamp
+    | undefined;
+  /** Scope: "local". */
+  scope?:
+    | string
+    | undefined;
+  /** Driver: "bridge", "host" or "null". */
+  driver?: string | undefined;
+  enableIpv6?: boolean | undefined;
+  ipam?:
+    | Ipam
+    | undefined;
+  /** Internal: no route out (no masquerade, no default route's forwarding). */
+  internal?: boolean | undefined;
+  attachable?: boolean | undefined;
+  ingress?: boolean | undefined;
+  configOnly?:
+    | boolean
+    | undefined;
+  /** Containers: container id -> endpoint (containers running on this network). */
+  containers?:
+    | { [key: string]: NetworkEndpoint }
+    | undefined;
+  /** Options: driver options ("com.docker.network.bridge.name", "...enable_icc", ...). */
+  options?: { [key: string]: string } | undefined;
+  labels?: { [key: string]: string } | undefined;
+}
+
+export interface Network_ContainersEntry {
+  key: string;
+  value?: NetworkEndpoint | undefined;
+}
+
+export interface Network_OptionsEntry {
+  key: string;
+  value: string;
+}
+
+export interface Network_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface CreateNetworkRequest {
+  /** Name: required; must be unused when check_duplicate (dockerd: always for the CLI). */
+  name?: string | undefined;
+  checkDuplicate?:
+    | boolean
+    | undefined;
+  /** Driver: "" or "bridge" (others are refused). */
+  driver?: string | undefined;
+  internal?: boolean | undefined;
+  attachable?: boolean | undefined;
+  ingress?: boolean | undefined;
+  enableIpv6?:
+    | boolean
+    | undefined;
+  /** Ipam: unset or without config picks the next free pool of dockerd's list. */
+  ipam?: Ipam | undefined;
+  options?: { [key: string]: string } | undefined;
+  labels?: { [key: string]: string } | undefined;
+  scope?: string | undefined;
+  configOnly?: boolean | undefined;
+  configFrom?: string | undefined;
+}
+
+export interface CreateNetworkRequest_OptionsEntry {
+  key: string;
+  value: string;
+}
+
+export interface CreateNetworkRequest_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface CreateNetworkResponse {
+  id?: string | undefined;
+  warning?: string | undefined;
+}
+
+export interface ListNetworksRequest {
+  filters?: Filter[] | undefined;
+}
+
+export interface ListNetworksResponse {
+  networks?: Network[] | undefined;
+}
+
+export interface InspectNetworkRequest {
+  /** Id: name, id or unique id prefix. */
+  id?: string | undefined;
+  verbose?: boolean | undefined;
+  scope?: string | undefined;
+}
+
+export interface InspectNetworkResponse {
+  network?: Network | undefined;
+}
+
+export interface RemoveNetworkRequest {
+  id?: string | undefined;
+}
+
+export interface RemoveNetworkResponse {
+}
+
+export interface PruneNetworksRequest {
+  filters?: Filter[] | undefined;
+}
+
+export interface PruneNetworksResponse {
+  /** Deleted: names of the removed networks. */
+  deleted?: string[] | undefined;
+}
+
+export interface ConnectNetworkRequest {
+  /** Network: name, id or unique id prefix. */
+  network?:
+    | string
+    | undefined;
+  /** Container: id, id prefix or name. */
+  container?: string | undefined;
+  endpointConfig?: EndpointConfig | undefined;
+}
+
+export interface ConnectNetworkResponse {
+}
+
+export interface DisconnectNetworkRequest {
+  network?: string | undefined;
+  container?: string | undefined;
+  force?: boolean | undefined;
+}
+
+export interface DisconnectNetworkResponse {
+}
+
 function createBaseStringList(): StringList {
   return { values: [] };
 }
@@ -1623,6 +2032,7 @@ function createBaseContainerConfig(): ContainerConfig {
     stopSignal: "",
     stopTimeout: undefined,
     exposedPorts: [],
+    macAddress: "",
   };
 }
 
@@ -1685,6 +2095,9 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
       for (const v of message.exposedPorts) {
         writer.uint32(146).string(v!);
       }
+    }
+    if (message.macAddress !== undefined && message.macAddress !== "") {
+      writer.uint32(154).string(message.macAddress);
     }
     return writer;
   },
@@ -1855,6 +2268,14 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
             }
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.macAddress = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1936,6 +2357,11 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
         : globalThis.Array.isArray(object?.exposed_ports)
         ? object.exposed_ports.map((e: any) => globalThis.String(e))
         : [],
+      macAddress: isSet(object.macAddress)
+        ? globalThis.String(object.macAddress)
+        : isSet(object.mac_address)
+        ? globalThis.String(object.mac_address)
+        : "",
     };
   },
 
@@ -2001,6 +2427,9 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
     if (message.exposedPorts?.length) {
       obj.exposedPorts = message.exposedPorts;
     }
+    if (message.macAddress !== undefined && message.macAddress !== "") {
+      obj.macAddress = message.macAddress;
+    }
     return obj;
   },
 
@@ -2037,6 +2466,7 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
     message.stopSignal = object.stopSignal ?? "";
     message.stopTimeout = object.stopTimeout ?? undefined;
     message.exposedPorts = object.exposedPorts?.map((e) => e) || [];
+    message.macAddress = object.macAddress ?? "";
     return message;
   },
 };
@@ -2372,6 +2802,13 @@ function createBaseHostConfig(): HostConfig {
     binds: [],
     pidsLimit: "0",
     shmSize: "0",
+    portBindings: {},
+    publishAllPorts: false,
+    dns: [],
+    dnsSearch: [],
+    dnsOptions: [],
+    extraHosts: [],
+    links: [],
   };
 }
 
@@ -2438,6 +2875,37 @@ export const HostConfig: MessageFns<HostConfig> = {
     }
     if (message.shmSize !== undefined && message.shmSize !== "0") {
       writer.uint32(144).int64(message.shmSize);
+    }
+    globalThis.Object.entries(message.portBindings || {}).forEach(([key, value]: [string, PortBindingList]) => {
+      HostConfig_PortBindingsEntry.encode({ key: key as any, value }, writer.uint32(154).fork()).join();
+    });
+    if (message.publishAllPorts !== undefined && message.publishAllPorts !== false) {
+      writer.uint32(160).bool(message.publishAllPorts);
+    }
+    if (message.dns !== undefined && message.dns.length !== 0) {
+      for (const v of message.dns) {
+        writer.uint32(170).string(v!);
+      }
+    }
+    if (message.dnsSearch !== undefined && message.dnsSearch.length !== 0) {
+      for (const v of message.dnsSearch) {
+        writer.uint32(178).string(v!);
+      }
+    }
+    if (message.dnsOptions !== undefined && message.dnsOptions.length !== 0) {
+      for (const v of message.dnsOptions) {
+        writer.uint32(186).string(v!);
+      }
+    }
+    if (message.extraHosts !== undefined && message.extraHosts.length !== 0) {
+      for (const v of message.extraHosts) {
+        writer.uint32(194).string(v!);
+      }
+    }
+    if (message.links !== undefined && message.links.length !== 0) {
+      for (const v of message.links) {
+        writer.uint32(202).string(v!);
+      }
     }
     return writer;
   },
@@ -2611,6 +3079,80 @@ export const HostConfig: MessageFns<HostConfig> = {
             message.shmSize = reader.int64().toString();
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            const entry19 = HostConfig_PortBindingsEntry.decode(reader, reader.uint32());
+            if (entry19.value !== undefined) {
+              message.portBindings![entry19.key] = entry19.value;
+            }
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.publishAllPorts = reader.bool();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.dns!.push(el);
+            }
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.dnsSearch!.push(el);
+            }
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.dnsOptions!.push(el);
+            }
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.extraHosts!.push(el);
+            }
+            continue;
+          }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.links!.push(el);
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2695,6 +3237,57 @@ export const HostConfig: MessageFns<HostConfig> = {
         : isSet(object.shm_size)
         ? globalThis.String(object.shm_size)
         : "0",
+      portBindings: isObject(object.portBindings)
+        ? (globalThis.Object.entries(object.portBindings) as [string, any][]).reduce(
+          (acc: { [key: string]: PortBindingList }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: PortBindingList.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.port_bindings)
+        ? (globalThis.Object.entries(object.port_bindings) as [string, any][]).reduce(
+          (acc: { [key: string]: PortBindingList }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: PortBindingList.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      publishAllPorts: isSet(object.publishAllPorts)
+        ? globalThis.Boolean(object.publishAllPorts)
+        : isSet(object.publish_all_ports)
+        ? globalThis.Boolean(object.publish_all_ports)
+        : false,
+      dns: globalThis.Array.isArray(object?.dns)
+        ? object.dns.map((e: any) => globalThis.String(e))
+        : [],
+      dnsSearch: globalThis.Array.isArray(object?.dnsSearch)
+        ? object.dnsSearch.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.dns_search)
+        ? object.dns_search.map((e: any) => globalThis.String(e))
+        : [],
+      dnsOptions: globalThis.Array.isArray(object?.dnsOptions)
+        ? object.dnsOptions.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.dns_options)
+        ? object.dns_options.map((e: any) => globalThis.String(e))
+        : [],
+      extraHosts: globalThis.Array.isArray(object?.extraHosts)
+        ? object.extraHosts.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.extra_hosts)
+        ? object.extra_hosts.map((e: any) => globalThis.String(e))
+        : [],
+      links: globalThis.Array.isArray(object?.links) ? object.links.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -2754,6 +3347,33 @@ export const HostConfig: MessageFns<HostConfig> = {
     if (message.shmSize !== undefined && message.shmSize !== "0") {
       obj.shmSize = message.shmSize;
     }
+    if (message.portBindings) {
+      const entries = globalThis.Object.entries(message.portBindings) as [string, PortBindingList][];
+      if (entries.length > 0) {
+        obj.portBindings = {};
+        entries.forEach(([k, v]) => {
+          obj.portBindings[k] = PortBindingList.toJSON(v);
+        });
+      }
+    }
+    if (message.publishAllPorts !== undefined && message.publishAllPorts !== false) {
+      obj.publishAllPorts = message.publishAllPorts;
+    }
+    if (message.dns?.length) {
+      obj.dns = message.dns;
+    }
+    if (message.dnsSearch?.length) {
+      obj.dnsSearch = message.dnsSearch;
+    }
+    if (message.dnsOptions?.length) {
+      obj.dnsOptions = message.dnsOptions;
+    }
+    if (message.extraHosts?.length) {
+      obj.extraHosts = message.extraHosts;
+    }
+    if (message.links?.length) {
+      obj.links = message.links;
+    }
     return obj;
   },
 
@@ -2782,6 +3402,1471 @@ export const HostConfig: MessageFns<HostConfig> = {
     message.binds = object.binds?.map((e) => e) || [];
     message.pidsLimit = object.pidsLimit ?? "0";
     message.shmSize = object.shmSize ?? "0";
+    message.portBindings = (globalThis.Object.entries(object.portBindings ?? {}) as [string, PortBindingList][]).reduce(
+      (acc: { [key: string]: PortBindingList }, [key, value]: [string, PortBindingList]) => {
+        if (value !== undefined) {
+          acc[key] = PortBindingList.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.publishAllPorts = object.publishAllPorts ?? false;
+    message.dns = object.dns?.map((e) => e) || [];
+    message.dnsSearch = object.dnsSearch?.map((e) => e) || [];
+    message.dnsOptions = object.dnsOptions?.map((e) => e) || [];
+    message.extraHosts = object.extraHosts?.map((e) => e) || [];
+    message.links = object.links?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseHostConfig_PortBindingsEntry(): HostConfig_PortBindingsEntry {
+  return { key: "", value: undefined };
+}
+
+export const HostConfig_PortBindingsEntry: MessageFns<HostConfig_PortBindingsEntry> = {
+  encode(message: HostConfig_PortBindingsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      PortBindingList.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HostConfig_PortBindingsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHostConfig_PortBindingsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = PortBindingList.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HostConfig_PortBindingsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? PortBindingList.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: HostConfig_PortBindingsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = PortBindingList.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HostConfig_PortBindingsEntry>, I>>(base?: I): HostConfig_PortBindingsEntry {
+    return HostConfig_PortBindingsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HostConfig_PortBindingsEntry>, I>>(object: I): HostConfig_PortBindingsEntry {
+    const message = createBaseHostConfig_PortBindingsEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? PortBindingList.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePortBinding(): PortBinding {
+  return { hostIp: "", hostPort: "" };
+}
+
+export const PortBinding: MessageFns<PortBinding> = {
+  encode(message: PortBinding, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostIp !== undefined && message.hostIp !== "") {
+      writer.uint32(10).string(message.hostIp);
+    }
+    if (message.hostPort !== undefined && message.hostPort !== "") {
+      writer.uint32(18).string(message.hostPort);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortBinding {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortBinding();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostIp = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostPort = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortBinding {
+    return {
+      hostIp: isSet(object.hostIp)
+        ? globalThis.String(object.hostIp)
+        : isSet(object.host_ip)
+        ? globalThis.String(object.host_ip)
+        : "",
+      hostPort: isSet(object.hostPort)
+        ? globalThis.String(object.hostPort)
+        : isSet(object.host_port)
+        ? globalThis.String(object.host_port)
+        : "",
+    };
+  },
+
+  toJSON(message: PortBinding): unknown {
+    const obj: any = {};
+    if (message.hostIp !== undefined && message.hostIp !== "") {
+      obj.hostIp = message.hostIp;
+    }
+    if (message.hostPort !== undefined && message.hostPort !== "") {
+      obj.hostPort = message.hostPort;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortBinding>, I>>(base?: I): PortBinding {
+    return PortBinding.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortBinding>, I>>(object: I): PortBinding {
+    const message = createBasePortBinding();
+    message.hostIp = object.hostIp ?? "";
+    message.hostPort = object.hostPort ?? "";
+    return message;
+  },
+};
+
+function createBasePortBindingList(): PortBindingList {
+  return { bindings: [] };
+}
+
+export const PortBindingList: MessageFns<PortBindingList> = {
+  encode(message: PortBindingList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bindings !== undefined && message.bindings.length !== 0) {
+      for (const v of message.bindings) {
+        PortBinding.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortBindingList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortBindingList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = PortBinding.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.bindings!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortBindingList {
+    return {
+      bindings: globalThis.Array.isArray(object?.bindings)
+        ? object.bindings.map((e: any) => PortBinding.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PortBindingList): unknown {
+    const obj: any = {};
+    if (message.bindings?.length) {
+      obj.bindings = message.bindings.map((e) => PortBinding.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortBindingList>, I>>(base?: I): PortBindingList {
+    return PortBindingList.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortBindingList>, I>>(object: I): PortBindingList {
+    const message = createBasePortBindingList();
+    message.bindings = object.bindings?.map((e) => PortBinding.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseEndpointConfig(): EndpointConfig {
+  return { aliases: [], ipv4Address: "", links: [], ipv6Address: "", macAddress: "", driverOpts: {} };
+}
+
+export const EndpointConfig: MessageFns<EndpointConfig> = {
+  encode(message: EndpointConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.aliases !== undefined && message.aliases.length !== 0) {
+      for (const v of message.aliases) {
+        writer.uint32(10).string(v!);
+      }
+    }
+    if (message.ipv4Address !== undefined && message.ipv4Address !== "") {
+      writer.uint32(18).string(message.ipv4Address);
+    }
+    if (message.links !== undefined && message.links.length !== 0) {
+      for (const v of message.links) {
+        writer.uint32(26).string(v!);
+      }
+    }
+    if (message.ipv6Address !== undefined && message.ipv6Address !== "") {
+      writer.uint32(34).string(message.ipv6Address);
+    }
+    if (message.macAddress !== undefined && message.macAddress !== "") {
+      writer.uint32(42).string(message.macAddress);
+    }
+    globalThis.Object.entries(message.driverOpts || {}).forEach(([key, value]: [string, string]) => {
+      EndpointConfig_DriverOptsEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndpointConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndpointConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.aliases!.push(el);
+            }
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ipv4Address = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.links!.push(el);
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ipv6Address = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.macAddress = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = EndpointConfig_DriverOptsEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.driverOpts![entry6.key] = entry6.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndpointConfig {
+    return {
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+      ipv4Address: isSet(object.ipv4Address)
+        ? globalThis.String(object.ipv4Address)
+        : isSet(object.ipv4_address)
+        ? globalThis.String(object.ipv4_address)
+        : "",
+      links: globalThis.Array.isArray(object?.links) ? object.links.map((e: any) => globalThis.String(e)) : [],
+      ipv6Address: isSet(object.ipv6Address)
+        ? globalThis.String(object.ipv6Address)
+        : isSet(object.ipv6_address)
+        ? globalThis.String(object.ipv6_address)
+        : "",
+      macAddress: isSet(object.macAddress)
+        ? globalThis.String(object.macAddress)
+        : isSet(object.mac_address)
+        ? globalThis.String(object.mac_address)
+        : "",
+      driverOpts: isObject(object.driverOpts)
+        ? (globalThis.Object.entries(object.driverOpts) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.driver_opts)
+        ? (globalThis.Object.entries(object.driver_opts) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: EndpointConfig): unknown {
+    const obj: any = {};
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    if (message.ipv4Address !== undefined && message.ipv4Address !== "") {
+      obj.ipv4Address = message.ipv4Address;
+    }
+    if (message.links?.length) {
+      obj.links = message.links;
+    }
+    if (message.ipv6Address !== undefined && message.ipv6Address !== "") {
+      obj.ipv6Address = message.ipv6Address;
+    }
+    if (message.macAddress !== undefined && message.macAddress !== "") {
+      obj.macAddress = message.macAddress;
+    }
+    if (message.driverOpts) {
+      const entries = globalThis.Object.entries(message.driverOpts) as [string, string][];
+      if (entries.length > 0) {
+        obj.driverOpts = {};
+        entries.forEach(([k, v]) => {
+          obj.driverOpts[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EndpointConfig>, I>>(base?: I): EndpointConfig {
+    return EndpointConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EndpointConfig>, I>>(object: I): EndpointConfig {
+    const message = createBaseEndpointConfig();
+    message.aliases = object.aliases?.map((e) => e) || [];
+    message.ipv4Address = object.ipv4Address ?? "";
+    message.links = object.links?.map((e) => e) || [];
+    message.ipv6Address = object.ipv6Address ?? "";
+    message.macAddress = object.macAddress ?? "";
+    message.driverOpts = (globalThis.Object.entries(object.driverOpts ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseEndpointConfig_DriverOptsEntry(): EndpointConfig_DriverOptsEntry {
+  return { key: "", value: "" };
+}
+
+export const EndpointConfig_DriverOptsEntry: MessageFns<EndpointConfig_DriverOptsEntry> = {
+  encode(message: EndpointConfig_DriverOptsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndpointConfig_DriverOptsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndpointConfig_DriverOptsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndpointConfig_DriverOptsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: EndpointConfig_DriverOptsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EndpointConfig_DriverOptsEntry>, I>>(base?: I): EndpointConfig_DriverOptsEntry {
+    return EndpointConfig_DriverOptsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EndpointConfig_DriverOptsEntry>, I>>(
+    object: I,
+  ): EndpointConfig_DriverOptsEntry {
+    const message = createBaseEndpointConfig_DriverOptsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseEndpointSettings(): EndpointSettings {
+  return {
+    config: undefined,
+    networkId: "",
+    endpointId: "",
+    gateway: "",
+    ipAddress: "",
+    ipPrefixLen: 0,
+    macAddress: "",
+    aliases: [],
+  };
+}
+
+export const EndpointSettings: MessageFns<EndpointSettings> = {
+  encode(message: EndpointSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.config !== undefined) {
+      EndpointConfig.encode(message.config, writer.uint32(10).fork()).join();
+    }
+    if (message.networkId !== undefined && message.networkId !== "") {
+      writer.uint32(18).string(message.networkId);
+    }
+    if (message.endpointId !== undefined && message.endpointId !== "") {
+      writer.uint32(26).string(message.endpointId);
+    }
+    if (message.gateway !== undefined && message.gateway !== "") {
+      writer.uint32(34).string(message.gateway);
+    }
+    if (message.ipAddress !== undefined && message.ipAddress !== "") {
+      writer.uint32(42).string(message.ipAddress);
+    }
+    if (message.ipPrefixLen !== undefined && message.ipPrefixLen !== 0) {
+      writer.uint32(48).int32(message.ipPrefixLen);
+    }
+    if (message.macAddress !== undefined && message.macAddress !== "") {
+      writer.uint32(58).string(message.macAddress);
+    }
+    if (message.aliases !== undefined && message.aliases.length !== 0) {
+      for (const v of message.aliases) {
+        writer.uint32(66).string(v!);
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndpointSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndpointSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.config = EndpointConfig.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.networkId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.gateway = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ipAddress = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.ipPrefixLen = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.macAddress = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.aliases!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndpointSettings {
+    return {
+      config: isSet(object.config) ? EndpointConfig.fromJSON(object.config) : undefined,
+      networkId: isSet(object.networkId)
+        ? globalThis.String(object.networkId)
+        : isSet(object.network_id)
+        ? globalThis.String(object.network_id)
+        : "",
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+        ? globalThis.String(object.endpoint_id)
+        : "",
+      gateway: isSet(object.gateway) ? globalThis.String(object.gateway) : "",
+      ipAddress: isSet(object.ipAddress)
+        ? globalThis.String(object.ipAddress)
+        : isSet(object.ip_address)
+        ? globalThis.String(object.ip_address)
+        : "",
+      ipPrefixLen: isSet(object.ipPrefixLen)
+        ? globalThis.Number(object.ipPrefixLen)
+        : isSet(object.ip_prefix_len)
+        ? globalThis.Number(object.ip_prefix_len)
+        : 0,
+      macAddress: isSet(object.macAddress)
+        ? globalThis.String(object.macAddress)
+        : isSet(object.mac_address)
+        ? globalThis.String(object.mac_address)
+        : "",
+      aliases: globalThis.Array.isArray(object?.aliases)
+        ? object.aliases.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: EndpointSettings): unknown {
+    const obj: any = {};
+    if (message.config !== undefined) {
+      obj.config = EndpointConfig.toJSON(message.config);
+    }
+    if (message.networkId !== undefined && message.networkId !== "") {
+      obj.networkId = message.networkId;
+    }
+    if (message.endpointId !== undefined && message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.gateway !== undefined && message.gateway !== "") {
+      obj.gateway = message.gateway;
+    }
+    if (message.ipAddress !== undefined && message.ipAddress !== "") {
+      obj.ipAddress = message.ipAddress;
+    }
+    if (message.ipPrefixLen !== undefined && message.ipPrefixLen !== 0) {
+      obj.ipPrefixLen = Math.round(message.ipPrefixLen);
+    }
+    if (message.macAddress !== undefined && message.macAddress !== "") {
+      obj.macAddress = message.macAddress;
+    }
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EndpointSettings>, I>>(base?: I): EndpointSettings {
+    return EndpointSettings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EndpointSettings>, I>>(object: I): EndpointSettings {
+    const message = createBaseEndpointSettings();
+    message.config = (object.config !== undefined && object.config !== null)
+      ? EndpointConfig.fromPartial(object.config)
+      : undefined;
+    message.networkId = object.networkId ?? "";
+    message.endpointId = object.endpointId ?? "";
+    message.gateway = object.gateway ?? "";
+    message.ipAddress = object.ipAddress ?? "";
+    message.ipPrefixLen = object.ipPrefixLen ?? 0;
+    message.macAddress = object.macAddress ?? "";
+    message.aliases = object.aliases?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePortMapping(): PortMapping {
+  return { hostIp: "", hostPort: 0 };
+}
+
+export const PortMapping: MessageFns<PortMapping> = {
+  encode(message: PortMapping, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostIp !== undefined && message.hostIp !== "") {
+      writer.uint32(10).string(message.hostIp);
+    }
+    if (message.hostPort !== undefined && message.hostPort !== 0) {
+      writer.uint32(16).uint32(message.hostPort);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortMapping {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortMapping();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostIp = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.hostPort = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortMapping {
+    return {
+      hostIp: isSet(object.hostIp)
+        ? globalThis.String(object.hostIp)
+        : isSet(object.host_ip)
+        ? globalThis.String(object.host_ip)
+        : "",
+      hostPort: isSet(object.hostPort)
+        ? globalThis.Number(object.hostPort)
+        : isSet(object.host_port)
+        ? globalThis.Number(object.host_port)
+        : 0,
+    };
+  },
+
+  toJSON(message: PortMapping): unknown {
+    const obj: any = {};
+    if (message.hostIp !== undefined && message.hostIp !== "") {
+      obj.hostIp = message.hostIp;
+    }
+    if (message.hostPort !== undefined && message.hostPort !== 0) {
+      obj.hostPort = Math.round(message.hostPort);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortMapping>, I>>(base?: I): PortMapping {
+    return PortMapping.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortMapping>, I>>(object: I): PortMapping {
+    const message = createBasePortMapping();
+    message.hostIp = object.hostIp ?? "";
+    message.hostPort = object.hostPort ?? 0;
+    return message;
+  },
+};
+
+function createBasePortMappingList(): PortMappingList {
+  return { mappings: [] };
+}
+
+export const PortMappingList: MessageFns<PortMappingList> = {
+  encode(message: PortMappingList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mappings !== undefined && message.mappings.length !== 0) {
+      for (const v of message.mappings) {
+        PortMapping.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortMappingList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortMappingList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = PortMapping.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.mappings!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortMappingList {
+    return {
+      mappings: globalThis.Array.isArray(object?.mappings)
+        ? object.mappings.map((e: any) => PortMapping.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PortMappingList): unknown {
+    const obj: any = {};
+    if (message.mappings?.length) {
+      obj.mappings = message.mappings.map((e) => PortMapping.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortMappingList>, I>>(base?: I): PortMappingList {
+    return PortMappingList.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortMappingList>, I>>(object: I): PortMappingList {
+    const message = createBasePortMappingList();
+    message.mappings = object.mappings?.map((e) => PortMapping.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseNetworkSettings(): NetworkSettings {
+  return {
+    sandboxKey: "",
+    sandboxId: "",
+    bridge: "",
+    endpointId: "",
+    gateway: "",
+    ipAddress: "",
+    ipPrefixLen: 0,
+    macAddress: "",
+    ports: {},
+    networks: {},
+    hairpinMode: false,
+  };
+}
+
+export const NetworkSettings: MessageFns<NetworkSettings> = {
+  encode(message: NetworkSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sandboxKey !== undefined && message.sandboxKey !== "") {
+      writer.uint32(10).string(message.sandboxKey);
+    }
+    if (message.sandboxId !== undefined && message.sandboxId !== "") {
+      writer.uint32(18).string(message.sandboxId);
+    }
+    if (message.bridge !== undefined && message.bridge !== "") {
+      writer.uint32(26).string(message.bridge);
+    }
+    if (message.endpointId !== undefined && message.endpointId !== "") {
+      writer.uint32(34).string(message.endpointId);
+    }
+    if (message.gateway !== undefined && message.gateway !== "") {
+      writer.uint32(42).string(message.gateway);
+    }
+    if (message.ipAddress !== undefined && message.ipAddress !== "") {
+      writer.uint32(50).string(message.ipAddress);
+    }
+    if (message.ipPrefixLen !== undefined && message.ipPrefixLen !== 0) {
+      writer.uint32(56).int32(message.ipPrefixLen);
+    }
+    if (message.macAddress !== undefined && message.macAddress !== "") {
+      writer.uint32(66).string(message.macAddress);
+    }
+    globalThis.Object.entries(message.ports || {}).forEach(([key, value]: [string, PortMappingList]) => {
+      NetworkSettings_PortsEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
+    globalThis.Object.entries(message.networks || {}).forEach(([key, value]: [string, EndpointSettings]) => {
+      NetworkSettings_NetworksEntry.encode({ key: key as any, value }, writer.uint32(82).fork()).join();
+    });
+    if (message.hairpinMode !== undefined && message.hairpinMode !== false) {
+      writer.uint32(88).bool(message.hairpinMode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sandboxKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sandboxId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bridge = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.gateway = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.ipAddress = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.ipPrefixLen = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.macAddress = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = NetworkSettings_PortsEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.ports![entry9.key] = entry9.value;
+            }
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            const entry10 = NetworkSettings_NetworksEntry.decode(reader, reader.uint32());
+            if (entry10.value !== undefined) {
+              message.networks![entry10.key] = entry10.value;
+            }
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.hairpinMode = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NetworkSettings {
+    return {
+      sandboxKey: isSet(object.sandboxKey)
+        ? globalThis.String(object.sandboxKey)
+        : isSet(object.sandbox_key)
+        ? globalThis.String(object.sandbox_key)
+        : "",
+      sandboxId: isSet(object.sandboxId)
+        ? globalThis.String(object.sandboxId)
+        : isSet(object.sandbox_id)
+        ? globalThis.String(object.sandbox_id)
+        : "",
+      bridge: isSet(object.bridge) ? globalThis.String(object.bridge) : "",
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+        ? globalThis.String(object.endpoint_id)
+        : "",
+      gateway: isSet(object.gateway) ? globalThis.String(object.gateway) : "",
+      ipAddress: isSet(object.ipAddress)
+        ? globalThis.String(object.ipAddress)
+        : isSet(object.ip_address)
+        ? globalThis.String(object.ip_address)
+        : "",
+      ipPrefixLen: isSet(object.ipPrefixLen)
+        ? globalThis.Number(object.ipPrefixLen)
+        : isSet(object.ip_prefix_len)
+        ? globalThis.Number(object.ip_prefix_len)
+        : 0,
+      macAddress: isSet(object.macAddress)
+        ? globalThis.String(object.macAddress)
+        : isSet(object.mac_address)
+        ? globalThis.String(object.mac_address)
+        : "",
+      ports: isObject(object.ports)
+        ? (globalThis.Object.entries(object.ports) as [string, any][]).reduce(
+          (acc: { [key: string]: PortMappingList }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: PortMappingList.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      networks: isObject(object.networks)
+        ? (globalThis.Object.entries(object.networks) as [string, any][]).reduce(
+          (acc: { [key: string]: EndpointSettings }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: EndpointSettings.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      hairpinMode: isSet(object.hairpinMode)
+        ? globalThis.Boolean(object.hairpinMode)
+        : isSet(object.hairpin_mode)
+        ? globalThis.Boolean(object.hairpin_mode)
+        : false,
+    };
+  },
+
+  toJSON(message: NetworkSettings): unknown {
+    const obj: any = {};
+    if (message.sandboxKey !== undefined && message.sandboxKey !== "") {
+      obj.sandboxKey = message.sandboxKey;
+    }
+    if (message.sandboxId !== undefined && message.sandboxId !== "") {
+      obj.sandboxId = message.sandboxId;
+    }
+    if (message.bridge !== undefined && message.bridge !== "") {
+      obj.bridge = message.bridge;
+    }
+    if (message.endpointId !== undefined && message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.gateway !== undefined && message.gateway !== "") {
+      obj.gateway = message.gateway;
+    }
+    if (message.ipAddress !== undefined && message.ipAddress !== "") {
+      obj.ipAddress = message.ipAddress;
+    }
+    if (message.ipPrefixLen !== undefined && message.ipPrefixLen !== 0) {
+      obj.ipPrefixLen = Math.round(message.ipPrefixLen);
+    }
+    if (message.macAddress !== undefined && message.macAddress !== "") {
+      obj.macAddress = message.macAddress;
+    }
+    if (message.ports) {
+      const entries = globalThis.Object.entries(message.ports) as [string, PortMappingList][];
+      if (entries.length > 0) {
+        obj.ports = {};
+        entries.forEach(([k, v]) => {
+          obj.ports[k] = PortMappingList.toJSON(v);
+        });
+      }
+    }
+    if (message.networks) {
+      const entries = globalThis.Object.entries(message.networks) as [string, EndpointSettings][];
+      if (entries.length > 0) {
+        obj.networks = {};
+        entries.forEach(([k, v]) => {
+          obj.networks[k] = EndpointSettings.toJSON(v);
+        });
+      }
+    }
+    if (message.hairpinMode !== undefined && message.hairpinMode !== false) {
+      obj.hairpinMode = message.hairpinMode;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkSettings>, I>>(base?: I): NetworkSettings {
+    return NetworkSettings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkSettings>, I>>(object: I): NetworkSettings {
+    const message = createBaseNetworkSettings();
+    message.sandboxKey = object.sandboxKey ?? "";
+    message.sandboxId = object.sandboxId ?? "";
+    message.bridge = object.bridge ?? "";
+    message.endpointId = object.endpointId ?? "";
+    message.gateway = object.gateway ?? "";
+    message.ipAddress = object.ipAddress ?? "";
+    message.ipPrefixLen = object.ipPrefixLen ?? 0;
+    message.macAddress = object.macAddress ?? "";
+    message.ports = (globalThis.Object.entries(object.ports ?? {}) as [string, PortMappingList][]).reduce(
+      (acc: { [key: string]: PortMappingList }, [key, value]: [string, PortMappingList]) => {
+        if (value !== undefined) {
+          acc[key] = PortMappingList.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.networks = (globalThis.Object.entries(object.networks ?? {}) as [string, EndpointSettings][]).reduce(
+      (acc: { [key: string]: EndpointSettings }, [key, value]: [string, EndpointSettings]) => {
+        if (value !== undefined) {
+          acc[key] = EndpointSettings.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.hairpinMode = object.hairpinMode ?? false;
+    return message;
+  },
+};
+
+function createBaseNetworkSettings_PortsEntry(): NetworkSettings_PortsEntry {
+  return { key: "", value: undefined };
+}
+
+export const NetworkSettings_PortsEntry: MessageFns<NetworkSettings_PortsEntry> = {
+  encode(message: NetworkSettings_PortsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      PortMappingList.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkSettings_PortsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkSettings_PortsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = PortMappingList.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NetworkSettings_PortsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? PortMappingList.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: NetworkSettings_PortsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = PortMappingList.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkSettings_PortsEntry>, I>>(base?: I): NetworkSettings_PortsEntry {
+    return NetworkSettings_PortsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkSettings_PortsEntry>, I>>(object: I): NetworkSettings_PortsEntry {
+    const message = createBaseNetworkSettings_PortsEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? PortMappingList.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseNetworkSettings_NetworksEntry(): NetworkSettings_NetworksEntry {
+  return { key: "", value: undefined };
+}
+
+export const NetworkSettings_NetworksEntry: MessageFns<NetworkSettings_NetworksEntry> = {
+  encode(message: NetworkSettings_NetworksEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      EndpointSettings.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkSettings_NetworksEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkSettings_NetworksEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = EndpointSettings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NetworkSettings_NetworksEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? EndpointSettings.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: NetworkSettings_NetworksEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = EndpointSettings.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkSettings_NetworksEntry>, I>>(base?: I): NetworkSettings_NetworksEntry {
+    return NetworkSettings_NetworksEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkSettings_NetworksEntry>, I>>(
+    object: I,
+  ): NetworkSettings_NetworksEntry {
+    const message = createBaseNetworkSettings_NetworksEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? EndpointSettings.fromPartial(object.value)
+      : undefined;
     return message;
   },
 };
@@ -3228,6 +5313,7 @@ function createBaseContainerInfo(): ContainerInfo {
     logPath: "",
     nodeId: "",
     driver: "",
+    networkSettings: undefined,
   };
 }
 
@@ -3278,6 +5364,9 @@ export const ContainerInfo: MessageFns<ContainerInfo> = {
     }
     if (message.driver !== undefined && message.driver !== "") {
       writer.uint32(114).string(message.driver);
+    }
+    if (message.networkSettings !== undefined) {
+      NetworkSettings.encode(message.networkSettings, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -3413,6 +5502,14 @@ export const ContainerInfo: MessageFns<ContainerInfo> = {
             message.driver = reader.string();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.networkSettings = NetworkSettings.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3461,6 +5558,11 @@ export const ContainerInfo: MessageFns<ContainerInfo> = {
         ? globalThis.String(object.node_id)
         : "",
       driver: isSet(object.driver) ? globalThis.String(object.driver) : "",
+      networkSettings: isSet(object.networkSettings)
+        ? NetworkSettings.fromJSON(object.networkSettings)
+        : isSet(object.network_settings)
+        ? NetworkSettings.fromJSON(object.network_settings)
+        : undefined,
     };
   },
 
@@ -3508,6 +5610,9 @@ export const ContainerInfo: MessageFns<ContainerInfo> = {
     if (message.driver !== undefined && message.driver !== "") {
       obj.driver = message.driver;
     }
+    if (message.networkSettings !== undefined) {
+      obj.networkSettings = NetworkSettings.toJSON(message.networkSettings);
+    }
     return obj;
   },
 
@@ -3538,6 +5643,9 @@ export const ContainerInfo: MessageFns<ContainerInfo> = {
     message.logPath = object.logPath ?? "";
     message.nodeId = object.nodeId ?? "";
     message.driver = object.driver ?? "";
+    message.networkSettings = (object.networkSettings !== undefined && object.networkSettings !== null)
+      ? NetworkSettings.fromPartial(object.networkSettings)
+      : undefined;
     return message;
   },
 };
@@ -3555,6 +5663,8 @@ function createBaseContainerSummary(): ContainerSummary {
     labels: {},
     mounts: [],
     exitCode: 0,
+    networkSettings: undefined,
+    networkMode: "",
   };
 }
 
@@ -3594,6 +5704,12 @@ export const ContainerSummary: MessageFns<ContainerSummary> = {
     }
     if (message.exitCode !== undefined && message.exitCode !== 0) {
       writer.uint32(88).int32(message.exitCode);
+    }
+    if (message.networkSettings !== undefined) {
+      NetworkSettings.encode(message.networkSettings, writer.uint32(98).fork()).join();
+    }
+    if (message.networkMode !== undefined && message.networkMode !== "") {
+      writer.uint32(106).string(message.networkMode);
     }
     return writer;
   },
@@ -3705,6 +5821,22 @@ export const ContainerSummary: MessageFns<ContainerSummary> = {
             message.exitCode = reader.int32();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.networkSettings = NetworkSettings.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.networkMode = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3753,6 +5885,16 @@ export const ContainerSummary: MessageFns<ContainerSummary> = {
         : isSet(object.exit_code)
         ? globalThis.Number(object.exit_code)
         : 0,
+      networkSettings: isSet(object.networkSettings)
+        ? NetworkSettings.fromJSON(object.networkSettings)
+        : isSet(object.network_settings)
+        ? NetworkSettings.fromJSON(object.network_settings)
+        : undefined,
+      networkMode: isSet(object.networkMode)
+        ? globalThis.String(object.networkMode)
+        : isSet(object.network_mode)
+        ? globalThis.String(object.network_mode)
+        : "",
     };
   },
 
@@ -3797,6 +5939,12 @@ export const ContainerSummary: MessageFns<ContainerSummary> = {
     if (message.exitCode !== undefined && message.exitCode !== 0) {
       obj.exitCode = Math.round(message.exitCode);
     }
+    if (message.networkSettings !== undefined) {
+      obj.networkSettings = NetworkSettings.toJSON(message.networkSettings);
+    }
+    if (message.networkMode !== undefined && message.networkMode !== "") {
+      obj.networkMode = message.networkMode;
+    }
     return obj;
   },
 
@@ -3826,6 +5974,10 @@ export const ContainerSummary: MessageFns<ContainerSummary> = {
     );
     message.mounts = object.mounts?.map((e) => MountPoint.fromPartial(e)) || [];
     message.exitCode = object.exitCode ?? 0;
+    message.networkSettings = (object.networkSettings !== undefined && object.networkSettings !== null)
+      ? NetworkSettings.fromPartial(object.networkSettings)
+      : undefined;
+    message.networkMode = object.networkMode ?? "";
     return message;
   },
 };
@@ -4006,7 +6158,7 @@ export const Filter: MessageFns<Filter> = {
 };
 
 function createBaseCreateContainerRequest(): CreateContainerRequest {
-  return { name: "", config: undefined, hostConfig: undefined };
+  return { name: "", config: undefined, hostConfig: undefined, endpoints: {} };
 }
 
 export const CreateContainerRequest: MessageFns<CreateContainerRequest> = {
@@ -4020,6 +6172,9 @@ export const CreateContainerRequest: MessageFns<CreateContainerRequest> = {
     if (message.hostConfig !== undefined) {
       HostConfig.encode(message.hostConfig, writer.uint32(26).fork()).join();
     }
+    globalThis.Object.entries(message.endpoints || {}).forEach(([key, value]: [string, EndpointConfig]) => {
+      CreateContainerRequest_EndpointsEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
     return writer;
   },
 
@@ -4060,6 +6215,17 @@ export const CreateContainerRequest: MessageFns<CreateContainerRequest> = {
             message.hostConfig = HostConfig.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = CreateContainerRequest_EndpointsEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.endpoints![entry4.key] = entry4.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4081,6 +6247,20 @@ export const CreateContainerRequest: MessageFns<CreateContainerRequest> = {
         : isSet(object.host_config)
         ? HostConfig.fromJSON(object.host_config)
         : undefined,
+      endpoints: isObject(object.endpoints)
+        ? (globalThis.Object.entries(object.endpoints) as [string, any][]).reduce(
+          (acc: { [key: string]: EndpointConfig }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: EndpointConfig.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -4094,6 +6274,15 @@ export const CreateContainerRequest: MessageFns<CreateContainerRequest> = {
     }
     if (message.hostConfig !== undefined) {
       obj.hostConfig = HostConfig.toJSON(message.hostConfig);
+    }
+    if (message.endpoints) {
+      const entries = globalThis.Object.entries(message.endpoints) as [string, EndpointConfig][];
+      if (entries.length > 0) {
+        obj.endpoints = {};
+        entries.forEach(([k, v]) => {
+          obj.endpoints[k] = EndpointConfig.toJSON(v);
+        });
+      }
     }
     return obj;
   },
@@ -4109,6 +6298,106 @@ export const CreateContainerRequest: MessageFns<CreateContainerRequest> = {
       : undefined;
     message.hostConfig = (object.hostConfig !== undefined && object.hostConfig !== null)
       ? HostConfig.fromPartial(object.hostConfig)
+      : undefined;
+    message.endpoints = (globalThis.Object.entries(object.endpoints ?? {}) as [string, EndpointConfig][]).reduce(
+      (acc: { [key: string]: EndpointConfig }, [key, value]: [string, EndpointConfig]) => {
+        if (value !== undefined) {
+          acc[key] = EndpointConfig.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseCreateContainerRequest_EndpointsEntry(): CreateContainerRequest_EndpointsEntry {
+  return { key: "", value: undefined };
+}
+
+export const CreateContainerRequest_EndpointsEntry: MessageFns<CreateContainerRequest_EndpointsEntry> = {
+  encode(message: CreateContainerRequest_EndpointsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      EndpointConfig.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateContainerRequest_EndpointsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateContainerRequest_EndpointsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = EndpointConfig.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateContainerRequest_EndpointsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? EndpointConfig.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: CreateContainerRequest_EndpointsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = EndpointConfig.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateContainerRequest_EndpointsEntry>, I>>(
+    base?: I,
+  ): CreateContainerRequest_EndpointsEntry {
+    return CreateContainerRequest_EndpointsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateContainerRequest_EndpointsEntry>, I>>(
+    object: I,
+  ): CreateContainerRequest_EndpointsEntry {
+    const message = createBaseCreateContainerRequest_EndpointsEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? EndpointConfig.fromPartial(object.value)
       : undefined;
     return message;
   },
@@ -17879,6 +20168,2808 @@ export const BuildCacheResponse: MessageFns<BuildCacheResponse> = {
   },
 };
 
+function createBaseIpamConfig(): IpamConfig {
+  return { subnet: "", ipRange: "", gateway: "", auxAddresses: {} };
+}
+
+export const IpamConfig: MessageFns<IpamConfig> = {
+  encode(message: IpamConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.subnet !== undefined && message.subnet !== "") {
+      writer.uint32(10).string(message.subnet);
+    }
+    if (message.ipRange !== undefined && message.ipRange !== "") {
+      writer.uint32(18).string(message.ipRange);
+    }
+    if (message.gateway !== undefined && message.gateway !== "") {
+      writer.uint32(26).string(message.gateway);
+    }
+    globalThis.Object.entries(message.auxAddresses || {}).forEach(([key, value]: [string, string]) => {
+      IpamConfig_AuxAddressesEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IpamConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIpamConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.subnet = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ipRange = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.gateway = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = IpamConfig_AuxAddressesEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.auxAddresses![entry4.key] = entry4.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IpamConfig {
+    return {
+      subnet: isSet(object.subnet) ? globalThis.String(object.subnet) : "",
+      ipRange: isSet(object.ipRange)
+        ? globalThis.String(object.ipRange)
+        : isSet(object.ip_range)
+        ? globalThis.String(object.ip_range)
+        : "",
+      gateway: isSet(object.gateway) ? globalThis.String(object.gateway) : "",
+      auxAddresses: isObject(object.auxAddresses)
+        ? (globalThis.Object.entries(object.auxAddresses) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.aux_addresses)
+        ? (globalThis.Object.entries(object.aux_addresses) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: IpamConfig): unknown {
+    const obj: any = {};
+    if (message.subnet !== undefined && message.subnet !== "") {
+      obj.subnet = message.subnet;
+    }
+    if (message.ipRange !== undefined && message.ipRange !== "") {
+      obj.ipRange = message.ipRange;
+    }
+    if (message.gateway !== undefined && message.gateway !== "") {
+      obj.gateway = message.gateway;
+    }
+    if (message.auxAddresses) {
+      const entries = globalThis.Object.entries(message.auxAddresses) as [string, string][];
+      if (entries.length > 0) {
+        obj.auxAddresses = {};
+        entries.forEach(([k, v]) => {
+          obj.auxAddresses[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IpamConfig>, I>>(base?: I): IpamConfig {
+    return IpamConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IpamConfig>, I>>(object: I): IpamConfig {
+    const message = createBaseIpamConfig();
+    message.subnet = object.subnet ?? "";
+    message.ipRange = object.ipRange ?? "";
+    message.gateway = object.gateway ?? "";
+    message.auxAddresses = (globalThis.Object.entries(object.auxAddresses ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseIpamConfig_AuxAddressesEntry(): IpamConfig_AuxAddressesEntry {
+  return { key: "", value: "" };
+}
+
+export const IpamConfig_AuxAddressesEntry: MessageFns<IpamConfig_AuxAddressesEntry> = {
+  encode(message: IpamConfig_AuxAddressesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IpamConfig_AuxAddressesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIpamConfig_AuxAddressesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IpamConfig_AuxAddressesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: IpamConfig_AuxAddressesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IpamConfig_AuxAddressesEntry>, I>>(base?: I): IpamConfig_AuxAddressesEntry {
+    return IpamConfig_AuxAddressesEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IpamConfig_AuxAddressesEntry>, I>>(object: I): IpamConfig_AuxAddressesEntry {
+    const message = createBaseIpamConfig_AuxAddressesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseIpam(): Ipam {
+  return { driver: "", config: [], options: {} };
+}
+
+export const Ipam: MessageFns<Ipam> = {
+  encode(message: Ipam, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.driver !== undefined && message.driver !== "") {
+      writer.uint32(10).string(message.driver);
+    }
+    if (message.config !== undefined && message.config.length !== 0) {
+      for (const v of message.config) {
+        IpamConfig.encode(v!, writer.uint32(18).fork()).join();
+      }
+    }
+    globalThis.Object.entries(message.options || {}).forEach(([key, value]: [string, string]) => {
+      Ipam_OptionsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Ipam {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIpam();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.driver = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const el = IpamConfig.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.config!.push(el);
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = Ipam_OptionsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.options![entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Ipam {
+    return {
+      driver: isSet(object.driver) ? globalThis.String(object.driver) : "",
+      config: globalThis.Array.isArray(object?.config) ? object.config.map((e: any) => IpamConfig.fromJSON(e)) : [],
+      options: isObject(object.options)
+        ? (globalThis.Object.entries(object.options) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: Ipam): unknown {
+    const obj: any = {};
+    if (message.driver !== undefined && message.driver !== "") {
+      obj.driver = message.driver;
+    }
+    if (message.config?.length) {
+      obj.config = message.config.map((e) => IpamConfig.toJSON(e));
+    }
+    if (message.options) {
+      const entries = globalThis.Object.entries(message.options) as [string, string][];
+      if (entries.length > 0) {
+        obj.options = {};
+        entries.forEach(([k, v]) => {
+          obj.options[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Ipam>, I>>(base?: I): Ipam {
+    return Ipam.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Ipam>, I>>(object: I): Ipam {
+    const message = createBaseIpam();
+    message.driver = object.driver ?? "";
+    message.config = object.config?.map((e) => IpamConfig.fromPartial(e)) || [];
+    message.options = (globalThis.Object.entries(object.options ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseIpam_OptionsEntry(): Ipam_OptionsEntry {
+  return { key: "", value: "" };
+}
+
+export const Ipam_OptionsEntry: MessageFns<Ipam_OptionsEntry> = {
+  encode(message: Ipam_OptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Ipam_OptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIpam_OptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Ipam_OptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Ipam_OptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Ipam_OptionsEntry>, I>>(base?: I): Ipam_OptionsEntry {
+    return Ipam_OptionsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Ipam_OptionsEntry>, I>>(object: I): Ipam_OptionsEntry {
+    const message = createBaseIpam_OptionsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseNetworkEndpoint(): NetworkEndpoint {
+  return { name: "", endpointId: "", macAddress: "", ipv4Address: "", ipv6Address: "", aliases: [] };
+}
+
+export const NetworkEndpoint: MessageFns<NetworkEndpoint> = {
+  encode(message: NetworkEndpoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.endpointId !== undefined && message.endpointId !== "") {
+      writer.uint32(18).string(message.endpointId);
+    }
+    if (message.macAddress !== undefined && message.macAddress !== "") {
+      writer.uint32(26).string(message.macAddress);
+    }
+    if (message.ipv4Address !== undefined && message.ipv4Address !== "") {
+      writer.uint32(34).string(message.ipv4Address);
+    }
+    if (message.ipv6Address !== undefined && message.ipv6Address !== "") {
+      writer.uint32(42).string(message.ipv6Address);
+    }
+    if (message.aliases !== undefined && message.aliases.length !== 0) {
+      for (const v of message.aliases) {
+        writer.uint32(50).string(v!);
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkEndpoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkEndpoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.macAddress = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ipv4Address = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ipv6Address = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.aliases!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NetworkEndpoint {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+        ? globalThis.String(object.endpoint_id)
+        : "",
+      macAddress: isSet(object.macAddress)
+        ? globalThis.String(object.macAddress)
+        : isSet(object.mac_address)
+        ? globalThis.String(object.mac_address)
+        : "",
+      ipv4Address: isSet(object.ipv4Address)
+        ? globalThis.String(object.ipv4Address)
+        : isSet(object.ipv4_address)
+        ? globalThis.String(object.ipv4_address)
+        : "",
+      ipv6Address: isSet(object.ipv6Address)
+        ? globalThis.String(object.ipv6Address)
+        : isSet(object.ipv6_address)
+        ? globalThis.String(object.ipv6_address)
+        : "",
+      aliases: globalThis.Array.isArray(object?.aliases)
+        ? object.aliases.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: NetworkEndpoint): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.endpointId !== undefined && message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.macAddress !== undefined && message.macAddress !== "") {
+      obj.macAddress = message.macAddress;
+    }
+    if (message.ipv4Address !== undefined && message.ipv4Address !== "") {
+      obj.ipv4Address = message.ipv4Address;
+    }
+    if (message.ipv6Address !== undefined && message.ipv6Address !== "") {
+      obj.ipv6Address = message.ipv6Address;
+    }
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkEndpoint>, I>>(base?: I): NetworkEndpoint {
+    return NetworkEndpoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkEndpoint>, I>>(object: I): NetworkEndpoint {
+    const message = createBaseNetworkEndpoint();
+    message.name = object.name ?? "";
+    message.endpointId = object.endpointId ?? "";
+    message.macAddress = object.macAddress ?? "";
+    message.ipv4Address = object.ipv4Address ?? "";
+    message.ipv6Address = object.ipv6Address ?? "";
+    message.aliases = object.aliases?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseNetwork(): Network {
+  return {
+    id: "",
+    name: "",
+    created: undefined,
+    scope: "",
+    driver: "",
+    enableIpv6: false,
+    ipam: undefined,
+    internal: false,
+    attachable: false,
+    ingress: false,
+    configOnly: false,
+    containers: {},
+    options: {},
+    labels: {},
+  };
+}
+
+export const Network: MessageFns<Network> = {
+  encode(message: Network, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.created !== undefined) {
+      Timestamp.encode(message.created, writer.uint32(26).fork()).join();
+    }
+    if (message.scope !== undefined && message.scope !== "") {
+      writer.uint32(34).string(message.scope);
+    }
+    if (message.driver !== undefined && message.driver !== "") {
+      writer.uint32(42).string(message.driver);
+    }
+    if (message.enableIpv6 !== undefined && message.enableIpv6 !== false) {
+      writer.uint32(48).bool(message.enableIpv6);
+    }
+    if (message.ipam !== undefined) {
+      Ipam.encode(message.ipam, writer.uint32(58).fork()).join();
+    }
+    if (message.internal !== undefined && message.internal !== false) {
+      writer.uint32(64).bool(message.internal);
+    }
+    if (message.attachable !== undefined && message.attachable !== false) {
+      writer.uint32(72).bool(message.attachable);
+    }
+    if (message.ingress !== undefined && message.ingress !== false) {
+      writer.uint32(80).bool(message.ingress);
+    }
+    if (message.configOnly !== undefined && message.configOnly !== false) {
+      writer.uint32(88).bool(message.configOnly);
+    }
+    globalThis.Object.entries(message.containers || {}).forEach(([key, value]: [string, NetworkEndpoint]) => {
+      Network_ContainersEntry.encode({ key: key as any, value }, writer.uint32(98).fork()).join();
+    });
+    globalThis.Object.entries(message.options || {}).forEach(([key, value]: [string, string]) => {
+      Network_OptionsEntry.encode({ key: key as any, value }, writer.uint32(106).fork()).join();
+    });
+    globalThis.Object.entries(message.labels || {}).forEach(([key, value]: [string, string]) => {
+      Network_LabelsEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Network {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetwork();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.created = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.driver = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.enableIpv6 = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.ipam = Ipam.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.internal = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.attachable = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.ingress = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.configOnly = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            const entry12 = Network_ContainersEntry.decode(reader, reader.uint32());
+            if (entry12.value !== undefined) {
+              message.containers![entry12.key] = entry12.value;
+            }
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            const entry13 = Network_OptionsEntry.decode(reader, reader.uint32());
+            if (entry13.value !== undefined) {
+              message.options![entry13.key] = entry13.value;
+            }
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            const entry14 = Network_LabelsEntry.decode(reader, reader.uint32());
+            if (entry14.value !== undefined) {
+              message.labels![entry14.key] = entry14.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Network {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      created: isSet(object.created) ? fromJsonTimestamp(object.created) : undefined,
+      scope: isSet(object.scope) ? globalThis.String(object.scope) : "",
+      driver: isSet(object.driver) ? globalThis.String(object.driver) : "",
+      enableIpv6: isSet(object.enableIpv6)
+        ? globalThis.Boolean(object.enableIpv6)
+        : isSet(object.enable_ipv6)
+        ? globalThis.Boolean(object.enable_ipv6)
+        : false,
+      ipam: isSet(object.ipam) ? Ipam.fromJSON(object.ipam) : undefined,
+      internal: isSet(object.internal) ? globalThis.Boolean(object.internal) : false,
+      attachable: isSet(object.attachable) ? globalThis.Boolean(object.attachable) : false,
+      ingress: isSet(object.ingress) ? globalThis.Boolean(object.ingress) : false,
+      configOnly: isSet(object.configOnly)
+        ? globalThis.Boolean(object.configOnly)
+        : isSet(object.config_only)
+        ? globalThis.Boolean(object.config_only)
+        : false,
+      containers: isObject(object.containers)
+        ? (globalThis.Object.entries(object.containers) as [string, any][]).reduce(
+          (acc: { [key: string]: NetworkEndpoint }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: NetworkEndpoint.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      options: isObject(object.options)
+        ? (globalThis.Object.entries(object.options) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: Network): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.created !== undefined) {
+      obj.created = fromTimestamp(message.created).toISOString();
+    }
+    if (message.scope !== undefined && message.scope !== "") {
+      obj.scope = message.scope;
+    }
+    if (message.driver !== undefined && message.driver !== "") {
+      obj.driver = message.driver;
+    }
+    if (message.enableIpv6 !== undefined && message.enableIpv6 !== false) {
+      obj.enableIpv6 = message.enableIpv6;
+    }
+    if (message.ipam !== undefined) {
+      obj.ipam = Ipam.toJSON(message.ipam);
+    }
+    if (message.internal !== undefined && message.internal !== false) {
+      obj.internal = message.internal;
+    }
+    if (message.attachable !== undefined && message.attachable !== false) {
+      obj.attachable = message.attachable;
+    }
+    if (message.ingress !== undefined && message.ingress !== false) {
+      obj.ingress = message.ingress;
+    }
+    if (message.configOnly !== undefined && message.configOnly !== false) {
+      obj.configOnly = message.configOnly;
+    }
+    if (message.containers) {
+      const entries = globalThis.Object.entries(message.containers) as [string, NetworkEndpoint][];
+      if (entries.length > 0) {
+        obj.containers = {};
+        entries.forEach(([k, v]) => {
+          obj.containers[k] = NetworkEndpoint.toJSON(v);
+        });
+      }
+    }
+    if (message.options) {
+      const entries = globalThis.Object.entries(message.options) as [string, string][];
+      if (entries.length > 0) {
+        obj.options = {};
+        entries.forEach(([k, v]) => {
+          obj.options[k] = v;
+        });
+      }
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Network>, I>>(base?: I): Network {
+    return Network.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Network>, I>>(object: I): Network {
+    const message = createBaseNetwork();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.created = (object.created !== undefined && object.created !== null)
+      ? Timestamp.fromPartial(object.created)
+      : undefined;
+    message.scope = object.scope ?? "";
+    message.driver = object.driver ?? "";
+    message.enableIpv6 = object.enableIpv6 ?? false;
+    message.ipam = (object.ipam !== undefined && object.ipam !== null) ? Ipam.fromPartial(object.ipam) : undefined;
+    message.internal = object.internal ?? false;
+    message.attachable = object.attachable ?? false;
+    message.ingress = object.ingress ?? false;
+    message.configOnly = object.configOnly ?? false;
+    message.containers = (globalThis.Object.entries(object.containers ?? {}) as [string, NetworkEndpoint][]).reduce(
+      (acc: { [key: string]: NetworkEndpoint }, [key, value]: [string, NetworkEndpoint]) => {
+        if (value !== undefined) {
+          acc[key] = NetworkEndpoint.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.options = (globalThis.Object.entries(object.options ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseNetwork_ContainersEntry(): Network_ContainersEntry {
+  return { key: "", value: undefined };
+}
+
+export const Network_ContainersEntry: MessageFns<Network_ContainersEntry> = {
+  encode(message: Network_ContainersEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      NetworkEndpoint.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Network_ContainersEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetwork_ContainersEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = NetworkEndpoint.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Network_ContainersEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? NetworkEndpoint.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: Network_ContainersEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = NetworkEndpoint.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Network_ContainersEntry>, I>>(base?: I): Network_ContainersEntry {
+    return Network_ContainersEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Network_ContainersEntry>, I>>(object: I): Network_ContainersEntry {
+    const message = createBaseNetwork_ContainersEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? NetworkEndpoint.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseNetwork_OptionsEntry(): Network_OptionsEntry {
+  return { key: "", value: "" };
+}
+
+export const Network_OptionsEntry: MessageFns<Network_OptionsEntry> = {
+  encode(message: Network_OptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Network_OptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetwork_OptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Network_OptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Network_OptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Network_OptionsEntry>, I>>(base?: I): Network_OptionsEntry {
+    return Network_OptionsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Network_OptionsEntry>, I>>(object: I): Network_OptionsEntry {
+    const message = createBaseNetwork_OptionsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseNetwork_LabelsEntry(): Network_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const Network_LabelsEntry: MessageFns<Network_LabelsEntry> = {
+  encode(message: Network_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Network_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetwork_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Network_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Network_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Network_LabelsEntry>, I>>(base?: I): Network_LabelsEntry {
+    return Network_LabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Network_LabelsEntry>, I>>(object: I): Network_LabelsEntry {
+    const message = createBaseNetwork_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateNetworkRequest(): CreateNetworkRequest {
+  return {
+    name: "",
+    checkDuplicate: false,
+    driver: "",
+    internal: false,
+    attachable: false,
+    ingress: false,
+    enableIpv6: false,
+    ipam: undefined,
+    options: {},
+    labels: {},
+    scope: "",
+    configOnly: false,
+    configFrom: "",
+  };
+}
+
+export const CreateNetworkRequest: MessageFns<CreateNetworkRequest> = {
+  encode(message: CreateNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.checkDuplicate !== undefined && message.checkDuplicate !== false) {
+      writer.uint32(16).bool(message.checkDuplicate);
+    }
+    if (message.driver !== undefined && message.driver !== "") {
+      writer.uint32(26).string(message.driver);
+    }
+    if (message.internal !== undefined && message.internal !== false) {
+      writer.uint32(32).bool(message.internal);
+    }
+    if (message.attachable !== undefined && message.attachable !== false) {
+      writer.uint32(40).bool(message.attachable);
+    }
+    if (message.ingress !== undefined && message.ingress !== false) {
+      writer.uint32(48).bool(message.ingress);
+    }
+    if (message.enableIpv6 !== undefined && message.enableIpv6 !== false) {
+      writer.uint32(56).bool(message.enableIpv6);
+    }
+    if (message.ipam !== undefined) {
+      Ipam.encode(message.ipam, writer.uint32(66).fork()).join();
+    }
+    globalThis.Object.entries(message.options || {}).forEach(([key, value]: [string, string]) => {
+      CreateNetworkRequest_OptionsEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
+    globalThis.Object.entries(message.labels || {}).forEach(([key, value]: [string, string]) => {
+      CreateNetworkRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(82).fork()).join();
+    });
+    if (message.scope !== undefined && message.scope !== "") {
+      writer.uint32(90).string(message.scope);
+    }
+    if (message.configOnly !== undefined && message.configOnly !== false) {
+      writer.uint32(96).bool(message.configOnly);
+    }
+    if (message.configFrom !== undefined && message.configFrom !== "") {
+      writer.uint32(106).string(message.configFrom);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.checkDuplicate = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.driver = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.internal = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.attachable = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.ingress = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.enableIpv6 = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.ipam = Ipam.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = CreateNetworkRequest_OptionsEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.options![entry9.key] = entry9.value;
+            }
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            const entry10 = CreateNetworkRequest_LabelsEntry.decode(reader, reader.uint32());
+            if (entry10.value !== undefined) {
+              message.labels![entry10.key] = entry10.value;
+            }
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.configOnly = reader.bool();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.configFrom = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNetworkRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      checkDuplicate: isSet(object.checkDuplicate)
+        ? globalThis.Boolean(object.checkDuplicate)
+        : isSet(object.check_duplicate)
+        ? globalThis.Boolean(object.check_duplicate)
+        : false,
+      driver: isSet(object.driver) ? globalThis.String(object.driver) : "",
+      internal: isSet(object.internal) ? globalThis.Boolean(object.internal) : false,
+      attachable: isSet(object.attachable) ? globalThis.Boolean(object.attachable) : false,
+      ingress: isSet(object.ingress) ? globalThis.Boolean(object.ingress) : false,
+      enableIpv6: isSet(object.enableIpv6)
+        ? globalThis.Boolean(object.enableIpv6)
+        : isSet(object.enable_ipv6)
+        ? globalThis.Boolean(object.enable_ipv6)
+        : false,
+      ipam: isSet(object.ipam) ? Ipam.fromJSON(object.ipam) : undefined,
+      options: isObject(object.options)
+        ? (globalThis.Object.entries(object.options) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      scope: isSet(object.scope) ? globalThis.String(object.scope) : "",
+      configOnly: isSet(object.configOnly)
+        ? globalThis.Boolean(object.configOnly)
+        : isSet(object.config_only)
+        ? globalThis.Boolean(object.config_only)
+        : false,
+      configFrom: isSet(object.configFrom)
+        ? globalThis.String(object.configFrom)
+        : isSet(object.config_from)
+        ? globalThis.String(object.config_from)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.checkDuplicate !== undefined && message.checkDuplicate !== false) {
+      obj.checkDuplicate = message.checkDuplicate;
+    }
+    if (message.driver !== undefined && message.driver !== "") {
+      obj.driver = message.driver;
+    }
+    if (message.internal !== undefined && message.internal !== false) {
+      obj.internal = message.internal;
+    }
+    if (message.attachable !== undefined && message.attachable !== false) {
+      obj.attachable = message.attachable;
+    }
+    if (message.ingress !== undefined && message.ingress !== false) {
+      obj.ingress = message.ingress;
+    }
+    if (message.enableIpv6 !== undefined && message.enableIpv6 !== false) {
+      obj.enableIpv6 = message.enableIpv6;
+    }
+    if (message.ipam !== undefined) {
+      obj.ipam = Ipam.toJSON(message.ipam);
+    }
+    if (message.options) {
+      const entries = globalThis.Object.entries(message.options) as [string, string][];
+      if (entries.length > 0) {
+        obj.options = {};
+        entries.forEach(([k, v]) => {
+          obj.options[k] = v;
+        });
+      }
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    if (message.scope !== undefined && message.scope !== "") {
+      obj.scope = message.scope;
+    }
+    if (message.configOnly !== undefined && message.configOnly !== false) {
+      obj.configOnly = message.configOnly;
+    }
+    if (message.configFrom !== undefined && message.configFrom !== "") {
+      obj.configFrom = message.configFrom;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateNetworkRequest>, I>>(base?: I): CreateNetworkRequest {
+    return CreateNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateNetworkRequest>, I>>(object: I): CreateNetworkRequest {
+    const message = createBaseCreateNetworkRequest();
+    message.name = object.name ?? "";
+    message.checkDuplicate = object.checkDuplicate ?? false;
+    message.driver = object.driver ?? "";
+    message.internal = object.internal ?? false;
+    message.attachable = object.attachable ?? false;
+    message.ingress = object.ingress ?? false;
+    message.enableIpv6 = object.enableIpv6 ?? false;
+    message.ipam = (object.ipam !== undefined && object.ipam !== null) ? Ipam.fromPartial(object.ipam) : undefined;
+    message.options = (globalThis.Object.entries(object.options ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.scope = object.scope ?? "";
+    message.configOnly = object.configOnly ?? false;
+    message.configFrom = object.configFrom ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateNetworkRequest_OptionsEntry(): CreateNetworkRequest_OptionsEntry {
+  return { key: "", value: "" };
+}
+
+export const CreateNetworkRequest_OptionsEntry: MessageFns<CreateNetworkRequest_OptionsEntry> = {
+  encode(message: CreateNetworkRequest_OptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkRequest_OptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNetworkRequest_OptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNetworkRequest_OptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CreateNetworkRequest_OptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateNetworkRequest_OptionsEntry>, I>>(
+    base?: I,
+  ): CreateNetworkRequest_OptionsEntry {
+    return CreateNetworkRequest_OptionsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateNetworkRequest_OptionsEntry>, I>>(
+    object: I,
+  ): CreateNetworkRequest_OptionsEntry {
+    const message = createBaseCreateNetworkRequest_OptionsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateNetworkRequest_LabelsEntry(): CreateNetworkRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const CreateNetworkRequest_LabelsEntry: MessageFns<CreateNetworkRequest_LabelsEntry> = {
+  encode(message: CreateNetworkRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNetworkRequest_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNetworkRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CreateNetworkRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateNetworkRequest_LabelsEntry>, I>>(
+    base?: I,
+  ): CreateNetworkRequest_LabelsEntry {
+    return CreateNetworkRequest_LabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateNetworkRequest_LabelsEntry>, I>>(
+    object: I,
+  ): CreateNetworkRequest_LabelsEntry {
+    const message = createBaseCreateNetworkRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateNetworkResponse(): CreateNetworkResponse {
+  return { id: "", warning: "" };
+}
+
+export const CreateNetworkResponse: MessageFns<CreateNetworkResponse> = {
+  encode(message: CreateNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.warning !== undefined && message.warning !== "") {
+      writer.uint32(18).string(message.warning);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.warning = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNetworkResponse {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      warning: isSet(object.warning) ? globalThis.String(object.warning) : "",
+    };
+  },
+
+  toJSON(message: CreateNetworkResponse): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.warning !== undefined && message.warning !== "") {
+      obj.warning = message.warning;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateNetworkResponse>, I>>(base?: I): CreateNetworkResponse {
+    return CreateNetworkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateNetworkResponse>, I>>(object: I): CreateNetworkResponse {
+    const message = createBaseCreateNetworkResponse();
+    message.id = object.id ?? "";
+    message.warning = object.warning ?? "";
+    return message;
+  },
+};
+
+function createBaseListNetworksRequest(): ListNetworksRequest {
+  return { filters: [] };
+}
+
+export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
+  encode(message: ListNetworksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filters !== undefined && message.filters.length !== 0) {
+      for (const v of message.filters) {
+        Filter.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNetworksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNetworksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = Filter.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.filters!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNetworksRequest {
+    return {
+      filters: globalThis.Array.isArray(object?.filters) ? object.filters.map((e: any) => Filter.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListNetworksRequest): unknown {
+    const obj: any = {};
+    if (message.filters?.length) {
+      obj.filters = message.filters.map((e) => Filter.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListNetworksRequest>, I>>(base?: I): ListNetworksRequest {
+    return ListNetworksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListNetworksRequest>, I>>(object: I): ListNetworksRequest {
+    const message = createBaseListNetworksRequest();
+    message.filters = object.filters?.map((e) => Filter.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListNetworksResponse(): ListNetworksResponse {
+  return { networks: [] };
+}
+
+export const ListNetworksResponse: MessageFns<ListNetworksResponse> = {
+  encode(message: ListNetworksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.networks !== undefined && message.networks.length !== 0) {
+      for (const v of message.networks) {
+        Network.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNetworksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNetworksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = Network.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.networks!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNetworksResponse {
+    return {
+      networks: globalThis.Array.isArray(object?.networks) ? object.networks.map((e: any) => Network.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListNetworksResponse): unknown {
+    const obj: any = {};
+    if (message.networks?.length) {
+      obj.networks = message.networks.map((e) => Network.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListNetworksResponse>, I>>(base?: I): ListNetworksResponse {
+    return ListNetworksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListNetworksResponse>, I>>(object: I): ListNetworksResponse {
+    const message = createBaseListNetworksResponse();
+    message.networks = object.networks?.map((e) => Network.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseInspectNetworkRequest(): InspectNetworkRequest {
+  return { id: "", verbose: false, scope: "" };
+}
+
+export const InspectNetworkRequest: MessageFns<InspectNetworkRequest> = {
+  encode(message: InspectNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.verbose !== undefined && message.verbose !== false) {
+      writer.uint32(16).bool(message.verbose);
+    }
+    if (message.scope !== undefined && message.scope !== "") {
+      writer.uint32(26).string(message.scope);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.verbose = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectNetworkRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      verbose: isSet(object.verbose) ? globalThis.Boolean(object.verbose) : false,
+      scope: isSet(object.scope) ? globalThis.String(object.scope) : "",
+    };
+  },
+
+  toJSON(message: InspectNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.verbose !== undefined && message.verbose !== false) {
+      obj.verbose = message.verbose;
+    }
+    if (message.scope !== undefined && message.scope !== "") {
+      obj.scope = message.scope;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectNetworkRequest>, I>>(base?: I): InspectNetworkRequest {
+    return InspectNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectNetworkRequest>, I>>(object: I): InspectNetworkRequest {
+    const message = createBaseInspectNetworkRequest();
+    message.id = object.id ?? "";
+    message.verbose = object.verbose ?? false;
+    message.scope = object.scope ?? "";
+    return message;
+  },
+};
+
+function createBaseInspectNetworkResponse(): InspectNetworkResponse {
+  return { network: undefined };
+}
+
+export const InspectNetworkResponse: MessageFns<InspectNetworkResponse> = {
+  encode(message: InspectNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== undefined) {
+      Network.encode(message.network, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = Network.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectNetworkResponse {
+    return { network: isSet(object.network) ? Network.fromJSON(object.network) : undefined };
+  },
+
+  toJSON(message: InspectNetworkResponse): unknown {
+    const obj: any = {};
+    if (message.network !== undefined) {
+      obj.network = Network.toJSON(message.network);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectNetworkResponse>, I>>(base?: I): InspectNetworkResponse {
+    return InspectNetworkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectNetworkResponse>, I>>(object: I): InspectNetworkResponse {
+    const message = createBaseInspectNetworkResponse();
+    message.network = (object.network !== undefined && object.network !== null)
+      ? Network.fromPartial(object.network)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveNetworkRequest(): RemoveNetworkRequest {
+  return { id: "" };
+}
+
+export const RemoveNetworkRequest: MessageFns<RemoveNetworkRequest> = {
+  encode(message: RemoveNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== undefined && message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveNetworkRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: RemoveNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.id !== undefined && message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveNetworkRequest>, I>>(base?: I): RemoveNetworkRequest {
+    return RemoveNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveNetworkRequest>, I>>(object: I): RemoveNetworkRequest {
+    const message = createBaseRemoveNetworkRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveNetworkResponse(): RemoveNetworkResponse {
+  return {};
+}
+
+export const RemoveNetworkResponse: MessageFns<RemoveNetworkResponse> = {
+  encode(_: RemoveNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RemoveNetworkResponse {
+    return {};
+  },
+
+  toJSON(_: RemoveNetworkResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveNetworkResponse>, I>>(base?: I): RemoveNetworkResponse {
+    return RemoveNetworkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveNetworkResponse>, I>>(_: I): RemoveNetworkResponse {
+    const message = createBaseRemoveNetworkResponse();
+    return message;
+  },
+};
+
+function createBasePruneNetworksRequest(): PruneNetworksRequest {
+  return { filters: [] };
+}
+
+export const PruneNetworksRequest: MessageFns<PruneNetworksRequest> = {
+  encode(message: PruneNetworksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filters !== undefined && message.filters.length !== 0) {
+      for (const v of message.filters) {
+        Filter.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneNetworksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneNetworksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = Filter.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.filters!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneNetworksRequest {
+    return {
+      filters: globalThis.Array.isArray(object?.filters) ? object.filters.map((e: any) => Filter.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PruneNetworksRequest): unknown {
+    const obj: any = {};
+    if (message.filters?.length) {
+      obj.filters = message.filters.map((e) => Filter.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneNetworksRequest>, I>>(base?: I): PruneNetworksRequest {
+    return PruneNetworksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneNetworksRequest>, I>>(object: I): PruneNetworksRequest {
+    const message = createBasePruneNetworksRequest();
+    message.filters = object.filters?.map((e) => Filter.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePruneNetworksResponse(): PruneNetworksResponse {
+  return { deleted: [] };
+}
+
+export const PruneNetworksResponse: MessageFns<PruneNetworksResponse> = {
+  encode(message: PruneNetworksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deleted !== undefined && message.deleted.length !== 0) {
+      for (const v of message.deleted) {
+        writer.uint32(10).string(v!);
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneNetworksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneNetworksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.deleted!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneNetworksResponse {
+    return {
+      deleted: globalThis.Array.isArray(object?.deleted) ? object.deleted.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: PruneNetworksResponse): unknown {
+    const obj: any = {};
+    if (message.deleted?.length) {
+      obj.deleted = message.deleted;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneNetworksResponse>, I>>(base?: I): PruneNetworksResponse {
+    return PruneNetworksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneNetworksResponse>, I>>(object: I): PruneNetworksResponse {
+    const message = createBasePruneNetworksResponse();
+    message.deleted = object.deleted?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseConnectNetworkRequest(): ConnectNetworkRequest {
+  return { network: "", container: "", endpointConfig: undefined };
+}
+
+export const ConnectNetworkRequest: MessageFns<ConnectNetworkRequest> = {
+  encode(message: ConnectNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== undefined && message.network !== "") {
+      writer.uint32(10).string(message.network);
+    }
+    if (message.container !== undefined && message.container !== "") {
+      writer.uint32(18).string(message.container);
+    }
+    if (message.endpointConfig !== undefined) {
+      EndpointConfig.encode(message.endpointConfig, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.endpointConfig = EndpointConfig.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConnectNetworkRequest {
+    return {
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+      container: isSet(object.container) ? globalThis.String(object.container) : "",
+      endpointConfig: isSet(object.endpointConfig)
+        ? EndpointConfig.fromJSON(object.endpointConfig)
+        : isSet(object.endpoint_config)
+        ? EndpointConfig.fromJSON(object.endpoint_config)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ConnectNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.network !== undefined && message.network !== "") {
+      obj.network = message.network;
+    }
+    if (message.container !== undefined && message.container !== "") {
+      obj.container = message.container;
+    }
+    if (message.endpointConfig !== undefined) {
+      obj.endpointConfig = EndpointConfig.toJSON(message.endpointConfig);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConnectNetworkRequest>, I>>(base?: I): ConnectNetworkRequest {
+    return ConnectNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConnectNetworkRequest>, I>>(object: I): ConnectNetworkRequest {
+    const message = createBaseConnectNetworkRequest();
+    message.network = object.network ?? "";
+    message.container = object.container ?? "";
+    message.endpointConfig = (object.endpointConfig !== undefined && object.endpointConfig !== null)
+      ? EndpointConfig.fromPartial(object.endpointConfig)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseConnectNetworkResponse(): ConnectNetworkResponse {
+  return {};
+}
+
+export const ConnectNetworkResponse: MessageFns<ConnectNetworkResponse> = {
+  encode(_: ConnectNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ConnectNetworkResponse {
+    return {};
+  },
+
+  toJSON(_: ConnectNetworkResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConnectNetworkResponse>, I>>(base?: I): ConnectNetworkResponse {
+    return ConnectNetworkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConnectNetworkResponse>, I>>(_: I): ConnectNetworkResponse {
+    const message = createBaseConnectNetworkResponse();
+    return message;
+  },
+};
+
+function createBaseDisconnectNetworkRequest(): DisconnectNetworkRequest {
+  return { network: "", container: "", force: false };
+}
+
+export const DisconnectNetworkRequest: MessageFns<DisconnectNetworkRequest> = {
+  encode(message: DisconnectNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== undefined && message.network !== "") {
+      writer.uint32(10).string(message.network);
+    }
+    if (message.container !== undefined && message.container !== "") {
+      writer.uint32(18).string(message.container);
+    }
+    if (message.force !== undefined && message.force !== false) {
+      writer.uint32(24).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisconnectNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisconnectNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DisconnectNetworkRequest {
+    return {
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+      container: isSet(object.container) ? globalThis.String(object.container) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: DisconnectNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.network !== undefined && message.network !== "") {
+      obj.network = message.network;
+    }
+    if (message.container !== undefined && message.container !== "") {
+      obj.container = message.container;
+    }
+    if (message.force !== undefined && message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DisconnectNetworkRequest>, I>>(base?: I): DisconnectNetworkRequest {
+    return DisconnectNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DisconnectNetworkRequest>, I>>(object: I): DisconnectNetworkRequest {
+    const message = createBaseDisconnectNetworkRequest();
+    message.network = object.network ?? "";
+    message.container = object.container ?? "";
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseDisconnectNetworkResponse(): DisconnectNetworkResponse {
+  return {};
+}
+
+export const DisconnectNetworkResponse: MessageFns<DisconnectNetworkResponse> = {
+  encode(_: DisconnectNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisconnectNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisconnectNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DisconnectNetworkResponse {
+    return {};
+  },
+
+  toJSON(_: DisconnectNetworkResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DisconnectNetworkResponse>, I>>(base?: I): DisconnectNetworkResponse {
+    return DisconnectNetworkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DisconnectNetworkResponse>, I>>(_: I): DisconnectNetworkResponse {
+    const message = createBaseDisconnectNetworkResponse();
+    return message;
+  },
+};
+
 /** Containers manages the lifecycle of containers on this node. */
 export type ContainersService = typeof ContainersService;
 export const ContainersService = {
@@ -19401,6 +24492,266 @@ export const VolumesClient = makeGenericClientConstructor(
 ) as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): VolumesClient;
   service: typeof VolumesService;
+  serviceName: string;
+};
+
+/**
+ * Networks manages this node's container networks (Docker's network API, bridge
+ * driver). Network references (`network` / `id` fields in requests) accept a full
+ * id, a name, or a unique id prefix, resolved in dockerd's order (exact id, exact
+ * name, then id prefix). The built-in networks `bridge`, `host` and `none` are
+ * always listed. Errors carry dockerd's texts and map to its statuses:
+ * NOT_FOUND "network X not found" (404), ALREADY_EXISTS "network with name X
+ * already exists" (409), PERMISSION_DENIED for dockerd's 403s ("... has active
+ * endpoints", "X is a pre-defined network and cannot be removed", "Pool overlaps
+ * with other one on this address space", "endpoint with name C already exists in
+ * network N"), INVALID_ARGUMENT (bad subnet, gateway outside subnet, --ip outside the
+ * subnet), INTERNAL (500: "container X is not connected to network N", a taken
+ * host port at start: "driver failed programming external connectivity ...").
+ */
+export type NetworksService = typeof NetworksService;
+export const NetworksService = {
+  /** CreateNetwork makes a network (record first, then the kernel objects). */
+  createNetwork: {
+    path: "/drydock.supervisor.v1.Networks/CreateNetwork" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateNetworkRequest): Buffer => Buffer.from(CreateNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateNetworkRequest => CreateNetworkRequest.decode(value),
+    responseSerialize: (value: CreateNetworkResponse): Buffer =>
+      Buffer.from(CreateNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateNetworkResponse => CreateNetworkResponse.decode(value),
+  },
+  /**
+   * ListNetworks lists networks, filtered as `docker network ls --filter` does
+   * (driver, id, name, label, scope, type=custom|builtin, dangling). Endpoints
+   * (`containers`) are filled too; the gateway drops them for API >= 1.28.
+   */
+  listNetworks: {
+    path: "/drydock.supervisor.v1.Networks/ListNetworks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListNetworksRequest): Buffer => Buffer.from(ListNetworksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListNetworksRequest => ListNetworksRequest.decode(value),
+    responseSerialize: (value: ListNetworksResponse): Buffer =>
+      Buffer.from(ListNetworksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListNetworksResponse => ListNetworksResponse.decode(value),
+  },
+  /** InspectNetwork returns one network with its endpoints. */
+  inspectNetwork: {
+    path: "/drydock.supervisor.v1.Networks/InspectNetwork" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InspectNetworkRequest): Buffer =>
+      Buffer.from(InspectNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InspectNetworkRequest => InspectNetworkRequest.decode(value),
+    responseSerialize: (value: InspectNetworkResponse): Buffer =>
+      Buffer.from(InspectNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InspectNetworkResponse => InspectNetworkResponse.decode(value),
+  },
+  /** RemoveNetwork deletes a user-defined network without endpoints. */
+  removeNetwork: {
+    path: "/drydock.supervisor.v1.Networks/RemoveNetwork" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveNetworkRequest): Buffer => Buffer.from(RemoveNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveNetworkRequest => RemoveNetworkRequest.decode(value),
+    responseSerialize: (value: RemoveNetworkResponse): Buffer =>
+      Buffer.from(RemoveNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveNetworkResponse => RemoveNetworkResponse.decode(value),
+  },
+  /** PruneNetworks removes the user-defined networks no container uses (filters: until, label). */
+  pruneNetworks: {
+    path: "/drydock.supervisor.v1.Networks/PruneNetworks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PruneNetworksRequest): Buffer => Buffer.from(PruneNetworksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PruneNetworksRequest => PruneNetworksRequest.decode(value),
+    responseSerialize: (value: PruneNetworksResponse): Buffer =>
+      Buffer.from(PruneNetworksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PruneNetworksResponse => PruneNetworksResponse.decode(value),
+  },
+  /**
+   * ConnectNetwork attaches a container: a running one at once (interface added
+   * now), a created or stopped one only in its settings (attached at its next start).
+   */
+  connectNetwork: {
+    path: "/drydock.supervisor.v1.Networks/ConnectNetwork" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConnectNetworkRequest): Buffer =>
+      Buffer.from(ConnectNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConnectNetworkRequest => ConnectNetworkRequest.decode(value),
+    responseSerialize: (value: ConnectNetworkResponse): Buffer =>
+      Buffer.from(ConnectNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConnectNetworkResponse => ConnectNetworkResponse.decode(value),
+  },
+  /** DisconnectNetwork detaches a container, as ConnectNetwork attaches it. */
+  disconnectNetwork: {
+    path: "/drydock.supervisor.v1.Networks/DisconnectNetwork" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DisconnectNetworkRequest): Buffer =>
+      Buffer.from(DisconnectNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DisconnectNetworkRequest => DisconnectNetworkRequest.decode(value),
+    responseSerialize: (value: DisconnectNetworkResponse): Buffer =>
+      Buffer.from(DisconnectNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DisconnectNetworkResponse => DisconnectNetworkResponse.decode(value),
+  },
+} as const;
+
+export interface NetworksServer extends UntypedServiceImplementation {
+  /** CreateNetwork makes a network (record first, then the kernel objects). */
+  createNetwork: handleUnaryCall<CreateNetworkRequest, CreateNetworkResponse>;
+  /**
+   * ListNetworks lists networks, filtered as `docker network ls --filter` does
+   * (driver, id, name, label, scope, type=custom|builtin, dangling). Endpoints
+   * (`containers`) are filled too; the gateway drops them for API >= 1.28.
+   */
+  listNetworks: handleUnaryCall<ListNetworksRequest, ListNetworksResponse>;
+  /** InspectNetwork returns one network with its endpoints. */
+  inspectNetwork: handleUnaryCall<InspectNetworkRequest, InspectNetworkResponse>;
+  /** RemoveNetwork deletes a user-defined network without endpoints. */
+  removeNetwork: handleUnaryCall<RemoveNetworkRequest, RemoveNetworkResponse>;
+  /** PruneNetworks removes the user-defined networks no container uses (filters: until, label). */
+  pruneNetworks: handleUnaryCall<PruneNetworksRequest, PruneNetworksResponse>;
+  /**
+   * ConnectNetwork attaches a container: a running one at once (interface added
+   * now), a created or stopped one only in its settings (attached at its next start).
+   */
+  connectNetwork: handleUnaryCall<ConnectNetworkRequest, ConnectNetworkResponse>;
+  /** DisconnectNetwork detaches a container, as ConnectNetwork attaches it. */
+  disconnectNetwork: handleUnaryCall<DisconnectNetworkRequest, DisconnectNetworkResponse>;
+}
+
+export interface NetworksClient extends Client {
+  /** CreateNetwork makes a network (record first, then the kernel objects). */
+  createNetwork(
+    request: CreateNetworkRequest,
+    callback: (error: ServiceError | null, response: CreateNetworkResponse) => void,
+  ): ClientUnaryCall;
+  createNetwork(
+    request: CreateNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateNetworkResponse) => void,
+  ): ClientUnaryCall;
+  createNetwork(
+    request: CreateNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateNetworkResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ListNetworks lists networks, filtered as `docker network ls --filter` does
+   * (driver, id, name, label, scope, type=custom|builtin, dangling). Endpoints
+   * (`containers`) are filled too; the gateway drops them for API >= 1.28.
+   */
+  listNetworks(
+    request: ListNetworksRequest,
+    callback: (error: ServiceError | null, response: ListNetworksResponse) => void,
+  ): ClientUnaryCall;
+  listNetworks(
+    request: ListNetworksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListNetworksResponse) => void,
+  ): ClientUnaryCall;
+  listNetworks(
+    request: ListNetworksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListNetworksResponse) => void,
+  ): ClientUnaryCall;
+  /** InspectNetwork returns one network with its endpoints. */
+  inspectNetwork(
+    request: InspectNetworkRequest,
+    callback: (error: ServiceError | null, response: InspectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  inspectNetwork(
+    request: InspectNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InspectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  inspectNetwork(
+    request: InspectNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InspectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  /** RemoveNetwork deletes a user-defined network without endpoints. */
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
+  /** PruneNetworks removes the user-defined networks no container uses (filters: until, label). */
+  pruneNetworks(
+    request: PruneNetworksRequest,
+    callback: (error: ServiceError | null, response: PruneNetworksResponse) => void,
+  ): ClientUnaryCall;
+  pruneNetworks(
+    request: PruneNetworksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PruneNetworksResponse) => void,
+  ): ClientUnaryCall;
+  pruneNetworks(
+    request: PruneNetworksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PruneNetworksResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ConnectNetwork attaches a container: a running one at once (interface added
+   * now), a created or stopped one only in its settings (attached at its next start).
+   */
+  connectNetwork(
+    request: ConnectNetworkRequest,
+    callback: (error: ServiceError | null, response: ConnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  connectNetwork(
+    request: ConnectNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  connectNetwork(
+    request: ConnectNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  /** DisconnectNetwork detaches a container, as ConnectNetwork attaches it. */
+  disconnectNetwork(
+    request: DisconnectNetworkRequest,
+    callback: (error: ServiceError | null, response: DisconnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  disconnectNetwork(
+    request: DisconnectNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DisconnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  disconnectNetwork(
+    request: DisconnectNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DisconnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+}
+
+export const NetworksClient = makeGenericClientConstructor(
+  NetworksService,
+  "drydock.supervisor.v1.Networks",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): NetworksClient;
+  service: typeof NetworksService;
   serviceName: string;
 };
 

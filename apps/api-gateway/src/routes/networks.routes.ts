@@ -1,0 +1,79 @@
+import { InvalidArgumentError } from '@drydock/errors';
+import { decodeBody, type JsonBody } from '../http/go-json';
+import { FilterArgs } from '../http/query';
+import { compareVersions, type Ctx, type Router } from '../http/router';
+import { networkJson } from '../docker/network-json';
+import { checkNetworkListFilters, checkNetworkPruneFilters, parseNetworkConnect, parseNetworkCreate, parseNetworkDisconnect, parseNetworkInspectQuery } from '../docker/network-request';
+import { bodies } from '../docker/request-bodies';
+import type { RouteDeps } from './deps';
+
+/**
+ * /networks: the node's container networks. Thin: decode and check the request, call the
+ * node's supervisor (which resolves names, ids and prefixes and answers with dockerd's
+ * texts), convert the answer. Networks are node-scoped: they live on the local node.
+ */
+export function registerNetworkRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'>): void {
+  const sc = () => deps.nodes.local();
+
+  router.on('GET', '/networks', async (ctx) => {
+    const filters = FilterArgs.fromJson(ctx.query.get('filters'));
+    checkNetworkListFilters(filters);
+    const s = sc();
+    const res = await s.call(s.networks, s.networks.listNetworks, { filters: filters.toProto() });
+    // API >= 1.28 lists networks without their endpoints (network_routes.go getNetworksList)
+    const withContainers = compareVersions(ctx.apiVersion, '1.28') < 0;
+    ctx.send(200, (res.networks ?? []).map((n) => networkJson(n, withContainers)));
+  });
+
+  router.on('POST', '/networks/create', async (ctx) => {
+    const req = parseNetworkCreate(await jsonBody(ctx, bodies.networkCreate));
+    const s = sc();
+    const res = await s.call(s.networks, s.networks.createNetwork, req);
+    ctx.send(201, { Id: res.id ?? '', Warning: res.warning ?? '' });
+  });
+
+  router.on('POST', '/networks/prune', async (ctx) => {
+    const filters = FilterArgs.fromJson(ctx.query.get('filters'));
+    checkNetworkPruneFilters(filters, Date.now());
+    const s = sc();
+    const res = await s.call(s.networks, s.networks.pruneNetworks, { filters: filters.toProto() }, 10 * 60_000);
+    // dockerd 20.10 sends null (not []) when nothing was deleted
+    ctx.send(200, { NetworksDeleted: res.deleted && res.deleted.length > 0 ? res.deleted : null });
+  });
+
+  router.on('GET', '/networks/:id', async (ctx) => {
+    const s = sc();
+    const res = await s.call(s.networks, s.networks.inspectNetwork, parseNetworkInspectQuery(ctx.params.id, ctx.query));
+    ctx.send(200, networkJson(res.network ?? {}));
+  });
+
+  router.on('DELETE', '/networks/:id', async (ctx) => {
+    const s = sc();
+    await s.call(s.networks, s.networks.removeNetwork, { id: ctx.params.id });
+    ctx.empty(204);
+  });
+
+  router.on('POST', '/networks/:id/connect', async (ctx) => {
+    const req = parseNetworkConnect(ctx.params.id, await jsonBody(ctx, bodies.networkConnect));
+    const s = sc();
+    await s.call(s.networks, s.networks.connectNetwork, req);
+    ctx.empty(200);
+  });
+
+  router.on('POST', '/networks/:id/disconnect', async (ctx) => {
+    const req = parseNetworkDisconnect(ctx.params.id, await jsonBody(ctx, bodies.networkDisconnect));
+    const s = sc();
+    await s.call(s.networks, s.networks.disconnectNetwork, req);
+    ctx.empty(200);
+  });
+}
+
+/** httputils.CheckForJSON, then the body: without Content-Type only an empty body passes. */
+async function jsonBody<T>(ctx: Ctx, body: JsonBody<T>): Promise<T | undefined> {
+  const raw = await ctx.rawBody();
+  const ct = ctx.req.headers['content-type'] ?? '';
+  if (!(ct === '' && raw.length === 0) && ct.split(';')[0].trim().toLowerCase() !== 'application/json') {
+    throw new InvalidArgumentError(`Content-Type specified (${ct}) must be 'application/json'`);
+  }
+  return decodeBody(body, raw);
+}

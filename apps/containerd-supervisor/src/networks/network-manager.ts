@@ -1,0 +1,384 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '@drydock/logging';
+import type { supervisorV1 } from '@drydock/proto';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '@drydock/errors';
+import { KeyedLock } from '../containers/keyed-lock';
+import { contains, expandPools, formatCidr, formatIp, mask, overlaps, parseCidr, parseIp, size, type Cidr } from './cidr';
+import type { HostNet } from './host-net';
+import type { ContainerNetRecord, IpamPoolRecord, NetworkRecord } from './network-record';
+import type { NetworkStore } from './network-store';
+
+export interface NetworkManagerOptions {
+  /** Host bridge of the default `bridge` network (never "docker0": dockerd --bridge=none deletes it). */
+  defaultBridge: string;
+  /** Prefix of user networks' bridges: <prefix><id...> within 15 characters ("br-" + 12 as dockerd). */
+  bridgePrefix: string;
+  /** Candidate subnets ("base/len[:size]"), dockerd's list by default. */
+  pools: string[];
+}
+
+export type NetworkEventSink = (action: 'create' | 'destroy' | 'connect' | 'disconnect', net: NetworkRecord, containerId?: string) => void;
+
+const BUILTIN = new Set(['bridge', 'host', 'none']);
+export const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
+export const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+const nowNs = (): string => (BigInt(Date.now()) * 1000000n).toString();
+const newId = (): string => randomBytes(32).toString('hex');
+
+/**
+ * The node's networks: records in the NetworkStore (the only source of truth),
+ * kernel objects made after the record is written and found again by the id they
+ * carry. Container endpoints are the NetworkRuns' (network-runs.ts); this class
+ * owns the network records and the per-container records both share.
+ */
+export class NetworkManager {
+  readonly log: Logger;
+  readonly networks = new Map<string, NetworkRecord>();
+  readonly containers = new Map<string, ContainerNetRecord>();
+  /** Network creates/removes and address/port allocations run one at a time. */
+  readonly lock = new KeyedLock();
+  private readonly pools: Cidr[];
+  onEvent: NetworkEventSink = () => undefined;
+
+  constructor(readonly store: NetworkStore, readonly host: HostNet, readonly opts: NetworkManagerOptions, logger: Logger) {
+    this.log = logger.child({ component: 'networks' });
+    this.pools = expandPools(opts.pools);
+  }
+
+  /** Loads the records, removes what a crash left half-made, re-applies rules, makes the built-ins. */
+  async init(): Promise<void> {
+    await this.host.ensureBase();
+    for (const n of await this.store.loadNetworks()) this.networks.set(n.id, n);
+    for (const c of await this.store.loadContainers()) this.containers.set(c.containerId, c);
+    for (const n of [...this.networks.values()]) {
+      if (n.state === 'creating') {
+        this.log.warn({ networkId: n.id, name: n.name }, 'removing a network a crash left half-made');
+        await this.destroyKernel(n);
+        await this.store.deleteNetwork(n.id);
+        this.networks.delete(n.id);
+      } else if (n.driver === 'bridge') {
+        // kernel state normally survives us untouched; an iptables flush or reboot does not
+        await this.makeKernel(n);
+      }
+    }
+    await this.removeStrays();
+    await this.ensureBuiltins();
+  }
+
+  /** Bridges and rules that carry a Drydock network id no record has. */
+  private async removeStrays(): Promise<void> {
+    for (const b of await this.host.bridges()) {
+      const id = /^drydock-net:([0-9a-f]{64})$/.exec(b.alias)?.[1];
+      if (id && !this.networks.has(id) && (b.name === this.opts.defaultBridge || b.name.startsWith(this.opts.bridgePrefix))) {
+        this.log.warn({ bridge: b.name, networkId: id }, 'removing a stray bridge');
+        await this.host.deleteBridge(b.name);
+      }
+    }
+    for (const id of await this.host.ruleNetworkIds()) if (!this.networks.has(id)) await this.host.removeRules(id);
+  }
+
+  private async ensureBuiltins(): Promise<void> {
+    const byName = (name: string) => [...this.networks.values()].find((n) => n.name === name && n.builtin);
+    for (const [name, driver] of [['host', 'host'], ['none', 'null']] as const) {
+      if (!byName(name)) await this.putNetwork(this.record({ name, driver, builtin: true, state: 'ready' }));
+    }
+    if (byName('bridge')) return;
+    // dockerd keeps the address a default bridge already has, else the first pool no route overlaps
+    const existing = (await this.host.bridges()).find((b) => b.name === this.opts.defaultBridge);
+    const have = existing?.addrs[0];
+    let subnet: Cidr;
+    let gateway: string;
+    if (have) {
+      subnet = parseCidr(have)!;
+      gateway = have.split('/')[0];
+    } else {
+      subnet = await this.freePool();
+      gateway = formatIp(subnet.base + 1);
+    }
+    const n = this.record({
+      name: 'bridge',
+      driver: 'bridge',
+      builtin: true,
+      pools: [{ subnet: formatCidr(subnet), gateway }],
+      bridge: this.opts.defaultBridge,
+      options: {
+        'com.docker.network.bridge.default_bridge': 'true',
+        [ICC_OPTION]: 'true',
+        'com.docker.network.bridge.enable_ip_masquerade': 'true',
+        'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+        [BRIDGE_NAME_OPTION]: this.opts.defaultBridge,
+        'com.docker.network.driver.mtu': '1500',
+      },
+    });
+    await this.putNetwork(n);
+    await this.makeKernel(n);
+    n.state = 'ready';
+    await this.putNetwork(n);
+  }
+
+  private record(p: Partial<NetworkRecord> & { name: string; driver: string }): NetworkRecord {
+    return {
+      id: newId(),
+      createdNs: nowNs(),
+      internal: false,
+      attachable: false,
+      enableIpv6: false,
+      ipamDriver: 'default',
+      ipamOptions: {},
+      pools: [],
+      options: {},
+      labels: {},
+      builtin: false,
+      icc: true,
+      state: 'creating',
+      ...p,
+    };
+  }
+
+  async putNetwork(n: NetworkRecord): Promise<void> {
+    await this.store.putNetwork(n);
+    this.networks.set(n.id, n);
+  }
+
+  private async makeKernel(n: NetworkRecord): Promise<void> {
+    const pool = n.pools[0];
+    if (!n.bridge || !pool) return;
+    const subnet = parseCidr(pool.subnet)!;
+    await this.host.createBridge(n.bridge, `${pool.gateway}/${subnet.prefix}`, n.id);
+    await this.host.addRules({ id: n.id, bridge: n.bridge, subnet: pool.subnet, internal: n.internal, icc: n.icc });
+  }
+
+  private async destroyKernel(n: NetworkRecord): Promise<void> {
+    await this.host.removeRules(n.id);
+    if (n.bridge) {
+      const b = (await this.host.bridges()).find((x) => x.name === n.bridge);
+      // only a bridge that is ours (a custom bridge name may be someone else's)
+      if (b && b.alias === `drydock-net:${n.id}`) await this.host.deleteBridge(n.bridge);
+    }
+  }
+
+  /** The first candidate pool that overlaps no host route and no network of ours. */
+  private async freePool(): Promise<Cidr> {
+    const taken = [...(await this.host.routes()), ...this.subnets()];
+    const p = this.pools.find((c) => !taken.some((t) => overlaps(t, c)));
+    if (!p) throw new PermissionDeniedError('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+    return p;
+  }
+
+  private subnets(): Cidr[] {
+    return [...this.networks.values()].flatMap((n) => n.pools.map((p) => parseCidr(p.subnet)!));
+  }
+
+  /** dockerd's lookup order: exact id, exact name, unique id prefix. */
+  resolve(ref: string): NetworkRecord {
+    const all = [...this.networks.values()];
+    const hit = this.networks.get(ref) ?? all.find((n) => n.name === ref);
+    if (hit) return hit;
+    const byPrefix = ref ? all.filter((n) => n.id.startsWith(ref)) : [];
+    if (byPrefix.length === 1) return byPrefix[0];
+    if (byPrefix.length > 1) throw new InvalidArgumentError(`network ${ref} is ambiguous (${byPrefix.length} matches found based on ID prefix)`);
+    throw new NotFoundError(`network ${ref} not found`);
+  }
+
+  /** Containers with an endpoint (a running attachment) on the network. */
+  endpointsOn(netId: string): { containerId: string; ep: NonNullable<ContainerNetRecord['run']>['endpoints'][number] }[] {
+    const out = [];
+    for (const c of this.containers.values()) for (const ep of c.run?.endpoints ?? []) if (ep.networkId === netId) out.push({ containerId: c.containerId, ep });
+    return out;
+  }
+
+  create(req: supervisorV1.CreateNetworkRequest): Promise<{ id: string; warning: string }> {
+    return this.lock.run('networks', () => this.createLocked(req));
+  }
+
+  private async createLocked(req: supervisorV1.CreateNetworkRequest): Promise<{ id: string; warning: string }> {
+    const name = req.name ?? '';
+    if (!name) throw new InvalidArgumentError('network name must not be empty');
+    if ([...this.networks.values()].some((n) => n.name === name)) throw new AlreadyExistsError(`network with name ${name} already exists`);
+    const driver = req.driver || 'bridge';
+    if (driver === 'host' || driver === 'null') throw new PermissionDeniedError(`only one instance of "${driver}" network is allowed`);
+    if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
+    const options = { ...(req.options ?? {}) };
+    const icc = (options[ICC_OPTION] ?? 'true') !== 'false';
+    const configs = req.ipam?.config ?? [];
+    let pool: IpamPoolRecord;
+    if (configs.length > 1) throw new InvalidArgumentError('only one IPv4 address pool is supported on this node');
+    const cfg = configs[0];
+    if (cfg?.subnet) {
+      const subnet = parseCidr(cfg.subnet);
+      if (!subnet || cfg.subnet.includes(':')) throw new InvalidArgumentError(`invalid CIDR address: ${cfg.subnet}`);
+      if (this.subnets().some((s) => overlaps(s, subnet))) throw new PermissionDeniedError('Pool overlaps with other one on this address space');
+      let range: Cidr | undefined;
+      if (cfg.ipRange) {
+        range = parseCidr(cfg.ipRange);
+        if (!range) throw new InvalidArgumentError(`invalid CIDR address: ${cfg.ipRange}`);
+        if (!contains(subnet, range.base) || range.prefix < subnet.prefix) throw new InvalidArgumentError(`Invalid ip-range ${cfg.ipRange}: it must be a subset of subnet ${cfg.subnet}`);
+      }
+      let gw = subnet.base + 1;
+      if (cfg.gateway) {
+        const g = parseIp(cfg.gateway);
+        if (g === undefined) throw new InvalidArgumentError(`invalid gateway address ${cfg.gateway}`);
+        if (!contains(subnet, g)) throw new InvalidArgumentError(`Invalid gateway ${cfg.gateway}: it must be inside subnet ${cfg.subnet}`);
+        gw = g;
+      }
+      pool = { subnet: formatCidr(subnet), gateway: formatIp(gw), ...(range ? { ipRange: formatCidr(range) } : {}), ...(cfg.auxAddresses && Object.keys(cfg.auxAddresses).length ? { auxAddresses: cfg.auxAddresses } : {}) };
+    } else {
+      if (cfg?.gateway || cfg?.ipRange) throw new InvalidArgumentError('subnet is required for the gateway and ip-range');
+      const subnet = await this.freePool();
+      pool = { subnet: formatCidr(subnet), gateway: formatIp(subnet.base + 1), auto: true };
+    }
+    const id = newId();
+    const bridge = options[BRIDGE_NAME_OPTION] || `${this.opts.bridgePrefix}${id.slice(0, 15 - this.opts.bridgePrefix.length)}`;
+    if (bridge.length > 15 || !/^[A-Za-z0-9_.-]+$/.test(bridge)) throw new InvalidArgumentError(`invalid bridge name ${bridge}`);
+    if ([...this.networks.values()].some((n) => n.bridge === bridge)) throw new PermissionDeniedError(`bridge name ${bridge} is already in use by another network`);
+    const n = this.record({
+      id,
+      name,
+      driver: 'bridge',
+      internal: !!req.internal,
+      attachable: !!req.attachable,
+      enableIpv6: !!req.enableIpv6,
+      ipamDriver: req.ipam?.driver || 'default',
+      ipamOptions: req.ipam?.options ?? {},
+      pools: [pool],
+      options,
+      labels: req.labels ?? {},
+      bridge,
+      icc,
+    });
+    // record first: a crash from here on is found and undone at boot
+    await this.putNetwork(n);
+    try {
+      await this.makeKernel(n);
+    } catch (err) {
+      await this.destroyKernel(n).catch(() => undefined);
+      await this.store.deleteNetwork(n.id);
+      this.networks.delete(n.id);
+      throw err;
+    }
+    n.state = 'ready';
+    await this.putNetwork(n);
+    this.onEvent('create', n);
+    return { id, warning: '' };
+  }
+
+  remove(ref: string): Promise<void> {
+    return this.lock.run('networks', async () => {
+      const n = this.resolve(ref);
+      if (n.builtin) throw new PermissionDeniedError(`${n.name} is a pre-defined network and cannot be removed`);
+      if (this.endpointsOn(n.id).length) throw new PermissionDeniedError(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+      await this.destroyKernel(n);
+      await this.store.deleteNetwork(n.id);
+      this.networks.delete(n.id);
+      this.onEvent('destroy', n);
+    });
+  }
+
+  async prune(filters: supervisorV1.Filter[]): Promise<string[]> {
+    const deleted: string[] = [];
+    for (const n of this.list(filters)) {
+      if (n.builtin || this.endpointsOn(n.id).length) continue;
+      try {
+        await this.remove(n.id);
+        deleted.push(n.name);
+      } catch (err) {
+        this.log.warn({ err, networkId: n.id }, 'prune: network not removed');
+      }
+    }
+    return deleted;
+  }
+
+  /** docker network ls filters (driver, id, name, label, scope, type, dangling, until for prune). */
+  list(filters: supervisorV1.Filter[]): NetworkRecord[] {
+    const all = [...this.networks.values()].filter((n) => n.state === 'ready');
+    return all.filter((n) =>
+      filters.every((f) => {
+        const vs = f.values ?? [];
+        if (!vs.length) return true;
+        switch (f.key) {
+          case 'driver':
+            return vs.includes(n.driver);
+          case 'name':
+            return vs.some((v) => safeRegex(v).test(n.name));
+          case 'id':
+            return vs.some((v) => safeRegex(v).test(n.id));
+          case 'scope':
+            return vs.includes('local');
+          case 'type':
+            return vs.some((v) => (v === 'builtin' ? n.builtin : v === 'custom' ? !n.builtin : false));
+          case 'label':
+            return vs.every((v) => {
+              const [k, val] = v.split('=', 2);
+              return val === undefined ? k in n.labels : n.labels[k] === val;
+            });
+          case 'dangling': {
+            const dangling = !n.builtin && this.endpointsOn(n.id).length === 0;
+            return vs.some((v) => (v === 'true' || v === '1' ? dangling : !dangling));
+          }
+          case 'until':
+            return vs.every((v) => BigInt(n.createdNs) <= untilNs(v));
+          default:
+            throw new InvalidArgumentError(`Invalid filter '${f.key}'`);
+        }
+      }),
+    );
+  }
+
+  /** Addresses in use on a network (gateway, aux addresses, every endpoint's lease). */
+  usedAddresses(n: NetworkRecord): Set<number> {
+    const used = new Set<number>();
+    for (const p of n.pools) {
+      used.add(parseIp(p.gateway)!);
+      for (const a of Object.values(p.auxAddresses ?? {})) {
+        const ip = parseIp(a);
+        if (ip !== undefined) used.add(ip);
+      }
+    }
+    for (const { ep } of this.endpointsOn(n.id)) used.add(parseIp(ep.ip)!);
+    return used;
+  }
+
+  /**
+   * The address allocator: the requested address if free, else the lowest free one of
+   * the ip-range (dockerd hands a freed address out again). The caller writes the lease.
+   */
+  allocateAddress(n: NetworkRecord, requested: string): { ip: string; prefix: number; gateway: string } {
+    const pool = n.pools[0];
+    if (!pool) throw new InvalidArgumentError(`network ${n.name} has no IPv4 pool`);
+    const subnet = parseCidr(pool.subnet)!;
+    const used = this.usedAddresses(n);
+    if (requested) {
+      const ip = parseIp(requested);
+      if (ip === undefined || !contains(subnet, ip)) throw new InvalidArgumentError(`Invalid address ${requested}: It does not belong to any of this network's subnets`);
+      if (used.has(ip) || ip === subnet.base || ip === (subnet.base | ~mask(subnet.prefix)) >>> 0) throw new InvalidArgumentError('Address already in use');
+      return { ip: requested, prefix: subnet.prefix, gateway: pool.gateway };
+    }
+    const range = pool.ipRange ? parseCidr(pool.ipRange)! : subnet;
+    const last = (subnet.base + size(subnet) - 1) >>> 0;
+    for (let i = 0; i < size(range); i++) {
+      const ip = (range.base + i) >>> 0;
+      if (ip === subnet.base || ip === last || used.has(ip)) continue;
+      return { ip: formatIp(ip), prefix: subnet.prefix, gateway: pool.gateway };
+    }
+    throw new PermissionDeniedError(`no available IPv4 addresses on this network's address pools: ${n.name} (${n.id})`);
+  }
+}
+
+function safeRegex(v: string): RegExp {
+  try {
+    return new RegExp(v);
+  } catch {
+    return new RegExp(v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  }
+}
+
+function untilNs(v: string): bigint {
+  if (/^\d+(\.\d+)?$/.test(v)) return BigInt(Math.floor(Number(v) * 1000)) * 1000000n;
+  const d = /^(\d+)(s|m|h)$/.exec(v);
+  if (d) return BigInt(Date.now() - Number(d[1]) * { s: 1000, m: 60000, h: 3600000 }[d[2] as 's' | 'm' | 'h']) * 1000000n;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidArgumentError(`failed to parse value as time or duration: "${v}"`);
+  return BigInt(t) * 1000000n;
+}
+
+export const isBuiltinName = (name: string): boolean => BUILTIN.has(name);

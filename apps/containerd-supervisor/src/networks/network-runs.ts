@@ -1,0 +1,426 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { supervisorV1 } from '@drydock/proto';
+import { InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '@drydock/errors';
+import { KeyedLock } from '../containers/keyed-lock';
+import type { ContainerLifecycleHook, HookContainer, HookRun, ReleaseReason } from '../containers/lifecycle-hooks';
+import type { ContainerSpecRecord } from '../containers/record';
+import { macForIp, parseIp } from './cidr';
+import type { CniRunner, PluginConf } from './cni';
+import { buildHosts, buildResolvConf } from './host-files';
+import type { NetworkDns } from './network-dns';
+import type { NetworkManager } from './network-manager';
+import type { ContainerNetRecord, EndpointRecord, NetworkRecord, PortRecord } from './network-record';
+import { canBind, ephemeralRange, wantedPorts, type WantedPort } from './port-bindings';
+
+/** A container as the network area sees it (pid 0 when not running). */
+export interface NetContainer {
+  id: string;
+  name: string;
+  spec: ContainerSpecRecord;
+  pid: number;
+}
+
+export interface NetworkRunsOptions {
+  /** The host files bind-mounted into the container (written at create, rewritten at prepare). */
+  hostFiles: (containerId: string) => { hosts: string; resolvConf: string };
+  /** The host's resolv.conf (dockerd reads /etc/resolv.conf). */
+  hostResolvConf: string;
+  /** Containers by id, prefix or name (NotFoundError "No such container: x"). */
+  findContainer: (ref: string) => NetContainer;
+  /** The embedded DNS of user networks, told of every endpoint change. */
+  dns?: NetworkDns;
+}
+
+type Mode = { kind: 'host' | 'none' | 'container'; target?: string } | { kind: 'network'; ref: string };
+
+function modeOf(spec: ContainerSpecRecord): Mode {
+  const m = spec.hostConfig.networkMode ?? '';
+  if (m === 'host' || m === 'none') return { kind: m };
+  if (m.startsWith('container:')) return { kind: 'container', target: m.slice(10) };
+  return { kind: 'network', ref: m === '' || m === 'default' ? 'bridge' : m };
+}
+
+const short = (id: string) => id.slice(0, 12);
+const cniName = (netId: string) => `drydock-${short(netId)}`;
+
+/**
+ * Container endpoints: the lifecycle hook (an address, veth and port rules for each
+ * run, given back when it ends), connect/disconnect, and the views inspect shows.
+ * Each run's endpoints and leases are written in the container's record before the
+ * CNI ADD that makes them, so a boot after a crash knows what to take down.
+ */
+export class NetworkRuns implements ContainerLifecycleHook {
+  readonly name = 'networks';
+  private readonly lock = new KeyedLock();
+
+  constructor(private readonly mgr: NetworkManager, private readonly cni: CniRunner, private readonly opts: NetworkRunsOptions) {}
+
+  /** Tears down the endpoints of runs a crash left in 'adding' state (called after NetworkManager.init). */
+  async init(): Promise<void> {
+    for (const rec of [...this.mgr.containers.values()]) {
+      const stale = rec.run?.endpoints.filter((e) => e.state === 'adding') ?? [];
+      for (const ep of stale) await this.teardown(rec, ep, '').catch((err) => this.mgr.log.warn({ err, containerId: rec.containerId }, 'stale endpoint teardown failed'));
+      if (stale.length && rec.run) {
+        rec.run.endpoints = rec.run.endpoints.filter((e) => e.state !== 'adding');
+        await this.mgr.store.putContainer(rec);
+      }
+    }
+    // port rules of a run whose record is gone (a crash between the CNI ADD and the record's write)
+    const names = new Map([...this.mgr.networks.values()].map((n) => [cniName(n.id), n]));
+    for (const o of await this.mgr.host.portmapOwners(new Set(names.keys()))) {
+      const n = names.get(o.netName)!;
+      const owned = this.mgr.containers.get(o.containerId)?.run?.endpoints.some((e) => e.networkId === n.id && e.ports.length);
+      if (owned) continue;
+      this.mgr.log.warn({ containerId: o.containerId, networkId: n.id }, 'removing stray port rules');
+      await this.cni.del(o.netName, [{ type: 'portmap', snat: true, capabilities: { portMappings: true }, runtimeConfig: { portMappings: [] } }], { containerId: o.containerId, netns: '', ifname: 'eth0' }).catch((err) => this.mgr.log.warn({ err }, 'stray port rules not removed'));
+    }
+  }
+
+  async validate(c: HookContainer): Promise<void> {
+    const hc = c.spec.hostConfig;
+    const mode = modeOf(c.spec);
+    if (mode.kind === 'container') throw new InvalidArgumentError('--network container:<name> is not supported on this node yet');
+    if (mode.kind === 'network') {
+      const n = this.mgr.resolve(mode.ref);
+      const cfg = this.endpointConfig(c.spec, n);
+      if (cfg.ipv4Address) this.checkStaticIp(n, cfg.ipv4Address);
+    }
+    wantedPorts(hc, c.spec.config.exposedPorts ?? []);
+    this.extraHosts(hc.extraHosts ?? []);
+  }
+
+  private checkStaticIp(n: NetworkRecord, ip: string): void {
+    if (n.builtin) throw new InvalidArgumentError('user specified IP address is supported on user defined networks only');
+    if (n.pools[0]?.auto) throw new InvalidArgumentError('user specified IP address is supported only when connecting to networks with user configured subnets');
+    if (parseIp(ip) === undefined) throw new InvalidArgumentError(`invalid IPv4 address: ${ip}`);
+  }
+
+  private endpointConfig(spec: ContainerSpecRecord, n: NetworkRecord): supervisorV1.EndpointConfig {
+    const e = spec.endpoints ?? {};
+    const mode = spec.hostConfig.networkMode ?? '';
+    return e[n.name] ?? e[n.id] ?? e[mode] ?? Object.entries(e).find(([k]) => k.length >= 12 && n.id.startsWith(k))?.[1] ?? {};
+  }
+
+  private extraHosts(list: string[]): { ip: string; names: string }[] {
+    return list.map((h) => {
+      const i = h.indexOf(':');
+      const name = h.slice(0, i);
+      let ip = h.slice(i + 1);
+      if (i <= 0 || (ip !== 'host-gateway' && parseIp(ip) === undefined && !/^[0-9a-fA-F:]+$/.test(ip))) throw new InvalidArgumentError(`invalid IP address in add-host: "${i <= 0 ? h : ip}"`);
+      if (ip === 'host-gateway') ip = this.defaultBridge()?.pools[0]?.gateway ?? '';
+      return { ip, names: name };
+    });
+  }
+
+  private defaultBridge(): NetworkRecord | undefined {
+    return [...this.mgr.networks.values()].find((n) => n.builtin && n.name === 'bridge');
+  }
+
+  /** The container's record, made from its create settings the first time it is needed. */
+  private recordOf(id: string, spec: ContainerSpecRecord): ContainerNetRecord {
+    let rec = this.mgr.containers.get(id);
+    if (!rec) {
+      const mode = modeOf(spec);
+      const attachments = [];
+      if (mode.kind === 'network') {
+        const n = this.mgr.resolve(mode.ref);
+        attachments.push({ networkId: n.id, config: this.endpointConfig(spec, n) });
+      }
+      rec = { containerId: id, attachments };
+      this.mgr.containers.set(id, rec);
+    }
+    return rec;
+  }
+
+  async prepare(run: HookRun): Promise<void> {
+    if (modeOf(run.spec).kind !== 'network') return;
+    await this.lock.run(run.id, async () => {
+      const rec = this.recordOf(run.id, run.spec);
+      if (rec.run) await this.releaseRun(rec);
+      rec.run = { pid: run.pid, sandboxId: randomBytes(32).toString('hex'), nextIf: 0, endpoints: [] };
+      try {
+        for (const a of [...rec.attachments]) await this.attach(rec, a, run);
+        await this.writeFiles(rec, run);
+      } catch (err) {
+        await this.releaseRun(rec);
+        throw err;
+      }
+      // as dockerd, a resolver that cannot start leaves the container without names, not unstarted
+      await this.opts.dns?.started(run.id, run.pid).catch((err) => this.mgr.log.warn({ err, containerId: run.id }, 'embedded DNS not started'));
+    });
+  }
+
+  async renamed(c: HookContainer): Promise<void> {
+    await this.opts.dns?.renamed(c.id);
+  }
+
+  async release(c: HookContainer, reason: ReleaseReason): Promise<void> {
+    await this.lock.run(c.id, async () => {
+      const rec = this.mgr.containers.get(c.id);
+      if (!rec) return;
+      const nets = rec.run?.endpoints.map((e) => e.networkId) ?? [];
+      await this.releaseRun(rec);
+      await this.opts.dns?.released(c.id, nets).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'embedded DNS not released'));
+      if (reason === 'remove') {
+        await this.mgr.store.deleteContainer(c.id);
+        this.mgr.containers.delete(c.id);
+      }
+    });
+  }
+
+  private async releaseRun(rec: ContainerNetRecord): Promise<void> {
+    if (!rec.run) return;
+    // the run's namespace is gone: its veths went with it; port rules remain to take down
+    for (const ep of [...rec.run.endpoints].reverse()) {
+      await this.teardown(rec, ep, '').catch((err) => this.mgr.log.warn({ err, containerId: rec.containerId, networkId: ep.networkId }, 'endpoint teardown failed'));
+    }
+    rec.run = undefined;
+    await this.mgr.store.putContainer(rec);
+  }
+
+  private chain(n: NetworkRecord, ep: EndpointRecord): PluginConf[] {
+    const plugins: PluginConf[] = [
+      {
+        type: 'bridge',
+        bridge: n.bridge,
+        isGateway: true,
+        isDefaultGateway: ep.defaultRoute,
+        ipMasq: false,
+        hairpinMode: true,
+        runtimeConfig: { mac: ep.mac },
+        ipam: { type: 'static', addresses: [{ address: `${ep.ip}/${ep.prefix}`, gateway: ep.gateway }] },
+      },
+    ];
+    if (ep.ports.length) {
+      plugins.push({
+        type: 'portmap',
+        snat: true,
+        capabilities: { portMappings: true },
+        runtimeConfig: { portMappings: ep.ports.map((p) => ({ hostPort: p.hostPort, containerPort: Number(p.containerPort.split('/')[0]), protocol: p.proto, hostIP: p.hostIp })) },
+      });
+    }
+    return plugins;
+  }
+
+  /** Allocates the endpoint (lease and ports written first), then runs the CNI ADD. */
+  private async attach(rec: ContainerNetRecord, a: ContainerNetRecord['attachments'][number], c: { id: string; name: string; spec: ContainerSpecRecord; pid: number }): Promise<EndpointRecord> {
+    const run = rec.run!;
+    const n = this.mgr.networks.get(a.networkId);
+    if (!n || n.state !== 'ready') throw new NotFoundError(`network ${a.networkId} not found`);
+    if (n.driver !== 'bridge') throw new PermissionDeniedError(`container cannot be connected to the ${n.name} network`);
+    const endpointId = randomBytes(32).toString('hex');
+    const ep = await this.mgr.lock.run('networks', async () => {
+      const addr = this.mgr.allocateAddress(n, a.config.ipv4Address ?? '');
+      const defaultRoute = !n.internal && !run.endpoints.some((e) => e.defaultRoute);
+      const ports = defaultRoute ? await this.allocatePorts(c, endpointId) : [];
+      const aliases = [...(a.config.aliases ?? [])];
+      if (!n.builtin && !aliases.includes(short(c.id))) aliases.push(short(c.id));
+      const mac = (run.endpoints.length === 0 && c.spec.config.macAddress) || a.config.macAddress || macForIp(parseIp(addr.ip)!);
+      const e: EndpointRecord = { networkId: n.id, endpointId, ifname: `eth${run.nextIf++}`, ...addr, mac, aliases, ports, defaultRoute, state: 'adding' };
+      run.endpoints.push(e);
+      await this.mgr.store.putContainer(rec);
+      return e;
+    });
+    try {
+      ep.cniResult = await this.cni.add(cniName(n.id), this.chain(n, ep), { containerId: c.id, netns: `/proc/${c.pid}/ns/net`, ifname: ep.ifname });
+    } catch (err) {
+      await this.teardown(rec, ep, `/proc/${c.pid}/ns/net`).catch(() => undefined);
+      run.endpoints = run.endpoints.filter((e) => e !== ep);
+      await this.mgr.store.putContainer(rec);
+      throw err;
+    }
+    ep.state = 'ready';
+    await this.mgr.store.putContainer(rec);
+    return ep;
+  }
+
+  /** CNI DEL of an endpoint; without a namespace only the plugins that leave host state (portmap). */
+  private async teardown(rec: ContainerNetRecord, ep: EndpointRecord, netns: string): Promise<void> {
+    const n = this.mgr.networks.get(ep.networkId);
+    if (!n) return;
+    const chain = this.chain(n, ep);
+    const plugins = netns ? chain : chain.filter((p) => p.type !== 'bridge');
+    if (plugins.length) await this.cni.del(cniName(n.id), plugins, { containerId: rec.containerId, netns, ifname: ep.ifname }, ep.cniResult);
+  }
+
+  /** Host ports for the container's bindings: taken ones fail with dockerd's texts, nothing is kept. */
+  private async allocatePorts(c: { name: string; spec: ContainerSpecRecord }, endpointId: string): Promise<PortRecord[]> {
+    const wanted = wantedPorts(c.spec.hostConfig, c.spec.config.exposedPorts ?? []);
+    if (!wanted.length) return [];
+    const used: PortRecord[] = [];
+    for (const r of this.mgr.containers.values()) for (const e of r.run?.endpoints ?? []) used.push(...e.ports);
+    // ports DNAT'd by rules no endpoint of ours holds (another engine's, or a stray one) are taken too
+    const dnat = await this.mgr.host.dnatPorts();
+    const ours = new Set(used.map((u) => `${u.proto}:${u.hostPort}`));
+    const clash = (p: WantedPort, port: number) =>
+      used.some((u) => u.proto === p.proto && u.hostPort === port && (!u.hostIp || !p.hostIp || u.hostIp === p.hostIp)) || (dnat.has(`${p.proto}:${port}`) && !ours.has(`${p.proto}:${port}`));
+    const fail = (text: string) => new InternalError(`driver failed programming external connectivity on endpoint ${c.name} (${endpointId}): ${text}`);
+    const out: PortRecord[] = [];
+    const eph = await ephemeralRange();
+    for (const w of wanted) {
+      const [lo, hi] = w.range[0] === 0 ? eph : w.range;
+      let chosen = 0;
+      for (let port = lo; port <= hi && !chosen; port++) {
+        if (clash(w, port)) continue;
+        if (await canBind(w.proto, w.hostIp, port)) chosen = port;
+        else if (lo === hi) throw fail(`Error starting userland proxy: listen ${w.proto}4 ${w.hostIp || '0.0.0.0'}:${port}: bind: address already in use`);
+      }
+      if (!chosen) throw fail(`Bind for ${w.hostIp || '0.0.0.0'}:${lo === hi ? lo : `${lo}-${hi}`} failed: port is already allocated`);
+      const rec: PortRecord = { containerPort: w.containerPort, proto: w.proto, hostIp: w.hostIp, hostPort: chosen };
+      out.push(rec);
+      used.push(rec);
+    }
+    return out;
+  }
+
+  private async writeFiles(rec: ContainerNetRecord, c: { id: string; spec: ContainerSpecRecord }): Promise<void> {
+    const cfg = c.spec.config;
+    const hc = c.spec.hostConfig;
+    const paths = this.opts.hostFiles(c.id);
+    const first = rec.run?.endpoints[0];
+    const extra = [...this.extraHosts(hc.extraHosts ?? []), ...this.linkHosts(hc.links ?? [])];
+    await writeFile(paths.hosts, buildHosts({ hostname: cfg.hostname ?? short(c.id), domainname: cfg.domainname, ip: first?.ip, extra }));
+    const host = await readFile(this.opts.hostResolvConf, 'utf8').catch(() => '');
+    const embeddedDns = rec.attachments.some((a) => !this.mgr.networks.get(a.networkId)?.builtin);
+    await writeFile(paths.resolvConf, buildResolvConf({ host, dns: hc.dns ?? [], dnsSearch: hc.dnsSearch ?? [], dnsOptions: hc.dnsOptions ?? [], embeddedDns }));
+  }
+
+  /** --link name:alias: `<ip>\t<alias> <hostname> <name>` of a running container on the default bridge. */
+  private linkHosts(links: string[]): { ip: string; names: string }[] {
+    const bridge = this.defaultBridge();
+    const out = [];
+    for (const l of links) {
+      const [name, alias = name] = l.replace(/^\//, '').split(':');
+      let t: NetContainer;
+      try {
+        t = this.opts.findContainer(name);
+      } catch {
+        throw new InvalidArgumentError(`could not get container for ${name}`);
+      }
+      const ep = this.mgr.containers.get(t.id)?.run?.endpoints.find((e) => e.networkId === bridge?.id);
+      if (!ep) throw new InvalidArgumentError(`Cannot link to a non running container: /${t.name} AS /${alias}`);
+      const names = [...new Set([alias, t.spec.config.hostname ?? short(t.id), t.name])].join(' ');
+      out.push({ ip: ep.ip, names });
+    }
+    return out;
+  }
+
+  async connect(netRef: string, containerRef: string, config: supervisorV1.EndpointConfig): Promise<void> {
+    const n = this.mgr.resolve(netRef);
+    const c = this.opts.findContainer(containerRef);
+    const mode = modeOf(c.spec);
+    if (n.driver !== 'bridge' || mode.kind !== 'network') throw new PermissionDeniedError('container sharing network namespace with another container or host cannot be connected to any other network');
+    if (config.ipv4Address) this.checkStaticIp(n, config.ipv4Address);
+    await this.lock.run(c.id, async () => {
+      const rec = this.recordOf(c.id, c.spec);
+      if (rec.attachments.some((a) => a.networkId === n.id)) throw new PermissionDeniedError(`endpoint with name ${c.name} already exists in network ${n.name}`);
+      const att = { networkId: n.id, config };
+      rec.attachments.push(att);
+      if (c.pid && rec.run) {
+        try {
+          await this.attach(rec, att, c);
+        } catch (err) {
+          rec.attachments = rec.attachments.filter((a) => a !== att);
+          await this.mgr.store.putContainer(rec);
+          throw err;
+        }
+      } else {
+        // not running: only its settings change, as dockerd does
+        await this.mgr.store.putContainer(rec);
+      }
+      if (c.pid && rec.run && this.opts.dns) {
+        // as dockerd's rebuildDNS: a run that joins its first user network gets 127.0.0.11 at once
+        await this.writeFiles(rec, c).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'host files not rewritten'));
+        await this.opts.dns.changed(c.id, n.id).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'embedded DNS not updated'));
+      }
+    });
+    this.mgr.onEvent('connect', n, c.id);
+  }
+
+  async disconnect(netRef: string, containerRef: string): Promise<void> {
+    const n = this.mgr.resolve(netRef);
+    const c = this.opts.findContainer(containerRef);
+    await this.lock.run(c.id, async () => {
+      const rec = this.recordOf(c.id, c.spec);
+      if (!rec.attachments.some((a) => a.networkId === n.id)) throw new InternalError(`container ${c.id} is not connected to network ${n.name}`);
+      const ep = rec.run?.endpoints.find((e) => e.networkId === n.id);
+      if (ep && rec.run) {
+        await this.teardown(rec, ep, c.pid ? `/proc/${c.pid}/ns/net` : '');
+        rec.run.endpoints = rec.run.endpoints.filter((e) => e !== ep);
+      }
+      rec.attachments = rec.attachments.filter((a) => a.networkId !== n.id);
+      await this.mgr.store.putContainer(rec);
+      if (ep) await this.opts.dns?.changed(c.id, n.id).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'embedded DNS not updated'));
+    });
+    this.mgr.onEvent('disconnect', n, c.id);
+  }
+
+  /** inspect's NetworkSettings (addresses only while the container runs). */
+  settings(id: string, spec: ContainerSpecRecord, running: boolean): supervisorV1.NetworkSettings {
+    const out: supervisorV1.NetworkSettings = { sandboxKey: '', sandboxId: '', bridge: '', endpointId: '', gateway: '', ipAddress: '', ipPrefixLen: 0, macAddress: '', ports: {}, networks: {}, hairpinMode: false };
+    const mode = modeOf(spec);
+    if (mode.kind === 'host' || mode.kind === 'none') {
+      const n = [...this.mgr.networks.values()].find((x) => x.builtin && x.name === mode.kind);
+      out.networks = { [mode.kind]: { config: {}, networkId: n?.id ?? '', endpointId: '', gateway: '', ipAddress: '', ipPrefixLen: 0, macAddress: '', aliases: [] } };
+      return out;
+    }
+    let rec: ContainerNetRecord | undefined = this.mgr.containers.get(id);
+    if (!rec) {
+      try {
+        rec = this.recordOf(id, spec);
+        this.mgr.containers.delete(id);
+      } catch {
+        return out;
+      }
+    }
+    const run = running ? rec.run : undefined;
+    if (run) {
+      out.sandboxKey = `/proc/${run.pid}/ns/net`;
+      out.sandboxId = run.sandboxId;
+    }
+    for (const a of rec.attachments) {
+      const n = this.mgr.networks.get(a.networkId);
+      if (!n) continue;
+      const ep = run?.endpoints.find((e) => e.networkId === n.id);
+      out.networks![n.name] = {
+        config: a.config,
+        networkId: n.id,
+        endpointId: ep?.endpointId ?? '',
+        gateway: ep?.gateway ?? '',
+        ipAddress: ep?.ip ?? '',
+        ipPrefixLen: ep?.prefix ?? 0,
+        macAddress: ep?.mac ?? '',
+        aliases: ep ? ep.aliases : a.config.aliases ?? [],
+      };
+      if (ep && n.builtin && n.name === 'bridge') Object.assign(out, { endpointId: ep.endpointId, gateway: ep.gateway, ipAddress: ep.ip, ipPrefixLen: ep.prefix, macAddress: ep.mac });
+    }
+    if (run) {
+      const keys = new Set([...(spec.config.exposedPorts ?? []), ...Object.keys(spec.hostConfig.portBindings ?? {})]);
+      const ports = run.endpoints.flatMap((e) => e.ports);
+      for (const p of ports) keys.add(p.containerPort);
+      for (const k of [...keys].sort()) {
+        const key = k.includes('/') ? k : `${k}/tcp`;
+        // dockerd lists a 0.0.0.0 binding's IPv6 twin too
+        const mappings = ports.filter((p) => p.containerPort === key).flatMap((p) => (p.hostIp ? [{ hostIp: p.hostIp, hostPort: p.hostPort }] : [{ hostIp: '0.0.0.0', hostPort: p.hostPort }, { hostIp: '::', hostPort: p.hostPort }]));
+        out.ports![key] = { mappings };
+      }
+    }
+    return out;
+  }
+
+  /** Network inspect's Containers map. */
+  endpointsView(n: NetworkRecord): Record<string, supervisorV1.NetworkEndpoint> {
+    const out: Record<string, supervisorV1.NetworkEndpoint> = {};
+    for (const { containerId, ep } of this.mgr.endpointsOn(n.id)) {
+      let name = '';
+      try {
+        name = this.opts.findContainer(containerId).name;
+      } catch {
+        continue;
+      }
+      out[containerId] = { name, endpointId: ep.endpointId, macAddress: ep.mac, ipv4Address: `${ep.ip}/${ep.prefix}`, ipv6Address: '', aliases: [name, ...ep.aliases] };
+    }
+    return out;
+  }
+}
