@@ -186,6 +186,14 @@ ensure_dockerd() {
   command -v dockerd >/dev/null 2>&1 || { log "dockerd still missing after installing docker.io"; return 1; }
 }
 
+# Debian's docker-compose 1.29 (docker-py) for the compose end-to-end tests; it runs no service.
+ensure_docker_compose() {
+  if command -v docker-compose >/dev/null 2>&1; then log "docker-compose present: $(command -v docker-compose)"; return 0; fi
+  if [[ $APT_UPDATED -eq 0 ]]; then log "apt-get update"; as_root apt-get update -qq; APT_UPDATED=1; fi
+  apt_install docker-compose
+  command -v docker-compose >/dev/null 2>&1 || { log "docker-compose still missing after installing it"; return 1; }
+}
+
 # Whether a system service (systemd unit, else sysvinit script) is running.
 service_active() {
   local s="$1"
