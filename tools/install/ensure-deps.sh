@@ -13,7 +13,7 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 APT_PACKAGES=(containerd runc nats-server redis-server docker-registry golang-github-containerd-containerd-dev
   libprotobuf-dev protobuf-compiler busybox-static skopeo iproute2 procps gcc libc6-dev make util-linux
-  xz-utils bzip2)
+  xz-utils bzip2 containernetworking-plugins iptables)
 
 # "kind:what package": a command in PATH, a file or directory, or an installed package.
 CHECKS=(
@@ -24,6 +24,8 @@ CHECKS=(
   "pkg:busybox-static busybox-static" "cmd:skopeo skopeo" "cmd:ip iproute2" "cmd:ps procps" "cmd:gcc gcc"
   "file:/usr/include/stdio.h libc6-dev" "cmd:make make" "cmd:findmnt util-linux"
   "cmd:xz xz-utils" "cmd:bzip2 bzip2"
+  "file:/usr/lib/cni/bridge containernetworking-plugins" "file:/usr/lib/cni/portmap containernetworking-plugins"
+  "cmd:iptables iptables"
 )
 
 # "service package": services that Debian packages may start on install or at boot.
