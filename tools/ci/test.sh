@@ -32,6 +32,8 @@ if find apps libs tools -name '*.e2e.spec.ts' -not -path '*/node_modules/*' | gr
   ensure_docker_cli
   # tools/bench/compare/build-compare.e2e.spec.ts builds the same Dockerfiles on a private dockerd 20.10
   ensure_dockerd
+  # apps/api-gateway/test/compose.e2e.spec.ts drives Debian's docker-compose 1.29
+  ensure_docker_compose
   npx jest --ci --forceExit --runInBand --json --outputFile "$results/e2e.json" --testPathPatterns '\.e2e\.spec\.ts$' || failed+=("end-to-end")
 fi
 # The Drydock-vs-Docker bench, every workload once at tiny sizes (~10 s): keeps the tool

@@ -13,7 +13,7 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 APT_PACKAGES=(containerd runc nats-server redis-server docker-registry golang-github-containerd-containerd-dev
   libprotobuf-dev protobuf-compiler busybox-static skopeo iproute2 procps gcc libc6-dev make util-linux
-  xz-utils bzip2)
+  xz-utils bzip2 containernetworking-plugins iptables)
 
 # "kind:what package": a command in PATH, a file or directory, or an installed package.
 CHECKS=(
@@ -24,6 +24,8 @@ CHECKS=(
   "pkg:busybox-static busybox-static" "cmd:skopeo skopeo" "cmd:ip iproute2" "cmd:ps procps" "cmd:gcc gcc"
   "file:/usr/include/stdio.h libc6-dev" "cmd:make make" "cmd:findmnt util-linux"
   "cmd:xz xz-utils" "cmd:bzip2 bzip2"
+  "file:/usr/lib/cni/bridge containernetworking-plugins" "file:/usr/lib/cni/portmap containernetworking-plugins"
+  "cmd:iptables iptables"
 )
 
 # "service package": services that Debian packages may start on install or at boot.
@@ -184,6 +186,14 @@ ensure_dockerd() {
   log "installing docker.io for dockerd (the bench runs a private one; no system service is started)"
   install_docker_io || return 1
   command -v dockerd >/dev/null 2>&1 || { log "dockerd still missing after installing docker.io"; return 1; }
+}
+
+# Debian's docker-compose 1.29 (docker-py) for the compose end-to-end tests; it runs no service.
+ensure_docker_compose() {
+  if command -v docker-compose >/dev/null 2>&1; then log "docker-compose present: $(command -v docker-compose)"; return 0; fi
+  if [[ $APT_UPDATED -eq 0 ]]; then log "apt-get update"; as_root apt-get update -qq; APT_UPDATED=1; fi
+  apt_install docker-compose
+  command -v docker-compose >/dev/null 2>&1 || { log "docker-compose still missing after installing it"; return 1; }
 }
 
 # Whether a system service (systemd unit, else sysvinit script) is running.
