@@ -217,7 +217,7 @@ export class DrydockEngine implements Engine {
       return tcpAccepts(proxyPort);
     }, 30000, 'registry-proxy port');
     this.supervisor = spawn(process.execPath, [...nodeFlags, build.supervisor], {
-      env: { ...env, DRYDOCK_CONTAINERD_ADDRESS: infra.containerd!.address, DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${port}`, DRYDOCK_LOGGER_BINARY: build.logger, DRYDOCK_DNS_BINARY: build.dns },
+      env: { ...env, DRYDOCK_CONTAINERD_ADDRESS: infra.containerd!.address, DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${port}`, DRYDOCK_LOGGER_BINARY: build.logger, DRYDOCK_DNS_BINARY: build.dns, ...benchNetNames },
       stdio: ['ignore', this.logFile('supervisor'), this.logFile('supervisor')],
     });
     const sup = this.supervisor;
@@ -291,6 +291,9 @@ export class DrydockEngine implements Engine {
     if (this.logger) for (const p of processesRunning(this.logger)) process.kill(p.pid, 'SIGKILL');
   }
 }
+
+/** The bench supervisor's own bridges and chains (a supervisor removes unrecorded ones under its names). */
+const benchNetNames = { DRYDOCK_BRIDGE_NAME: 'ddbench0', DRYDOCK_BRIDGE_PREFIX: 'ddb-', DRYDOCK_IPTABLES_CHAIN_PREFIX: 'DDBENCH' };
 
 /** Versions of the pieces both engines stand on, for the report header. */
 export function versionOf(cmd: string, args: string[]): string {

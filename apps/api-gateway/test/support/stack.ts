@@ -3,6 +3,7 @@
 // sources, a busybox:latest image, and the REAL docker CLI pointed at the gateway's socket.
 // One instance per test file.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { constants } from 'node:os';
@@ -124,6 +125,12 @@ export class DockerStack {
   /** Supervisor environment that overrides the harness's (e.g. a DRYDOCK_REGISTRY_PROXY_URL in front of the proxy); set before setup(). */
   supervisorEnv: Record<string, string> = {};
 
+  /**
+   * This stack's host bridges and iptables chains: a supervisor removes the bridges and chains under its names that
+   * it has no record of, so stacks of their own names never touch a running `npm start` or each other.
+   */
+  readonly netNames = ((hex) => ({ DRYDOCK_BRIDGE_NAME: `de${hex}0`, DRYDOCK_BRIDGE_PREFIX: `de${hex}-`, DRYDOCK_IPTABLES_CHAIN_PREFIX: `DE${hex.toUpperCase()}` }))(randomBytes(2).toString('hex'));
+
   async startSupervisor(): Promise<void> {
     const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, this.build.supervisor], {
       env: {
@@ -137,6 +144,7 @@ export class DockerStack {
         DRYDOCK_LOGGER_BINARY: this.build.logger,
         DRYDOCK_DNS_BINARY: this.build.dns,
         DRYDOCK_LOG_LEVEL: 'debug',
+        ...this.netNames,
         ...this.supervisorEnv,
       },
       stdio: ['ignore', this.logFile('supervisor'), this.logFile('supervisor')],
