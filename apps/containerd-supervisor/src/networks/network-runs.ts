@@ -148,7 +148,16 @@ export class NetworkRuns implements ContainerLifecycleHook {
       }
       // as dockerd, a resolver that cannot start leaves the container without names, not unstarted
       await this.opts.dns?.started(run.id, run.pid).catch((err) => this.mgr.log.warn({ err, containerId: run.id }, 'embedded DNS not started'));
+      // dockerd logs `network connect` for each network a starting container joins
+      this.emitFor('connect', rec.run.endpoints.map((e) => e.networkId), run.id);
     });
+  }
+
+  private emitFor(action: 'connect' | 'disconnect', networkIds: string[], containerId: string): void {
+    for (const id of networkIds) {
+      const n = this.mgr.networks.get(id);
+      if (n) this.mgr.onEvent(action, n, containerId);
+    }
   }
 
   async renamed(c: HookContainer): Promise<void> {
@@ -162,6 +171,8 @@ export class NetworkRuns implements ContainerLifecycleHook {
       const nets = rec.run?.endpoints.map((e) => e.networkId) ?? [];
       await this.releaseRun(rec);
       await this.opts.dns?.released(c.id, nets).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'embedded DNS not released'));
+      // and `network disconnect` for each one a stopped run leaves
+      this.emitFor('disconnect', nets, c.id);
       if (reason === 'remove') {
         await this.mgr.store.deleteContainer(c.id);
         this.mgr.containers.delete(c.id);
