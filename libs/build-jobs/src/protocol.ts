@@ -4,8 +4,11 @@ import * as z from 'zod/mini';
 /** The BullMQ queue builds go on. */
 export const BUILD_QUEUE = 'drydock-builds';
 
+/** Where build contexts go in the registry-proxy: scratch, kept without fsyncs (a lost one is a lost build anyway). */
+export const CONTEXT_REPOSITORY_PREFIX = 'drydock/build-context/';
+
 /** The registry-proxy repository build contexts are uploaded to (one per build, unlinked when it ends). */
-export const contextRepository = (buildId: string) => `drydock/build-context/${buildId}`;
+export const contextRepository = (buildId: string) => `${CONTEXT_REPOSITORY_PREFIX}${buildId}`;
 
 /** Redis keys of one build. */
 export const buildKeys = (buildId: string) => ({

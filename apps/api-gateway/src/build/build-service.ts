@@ -24,6 +24,47 @@ export interface BuildBackend {
   dropContext(context: BuildJob['context']): Promise<void>;
 }
 
+/** Contexts up to this size are read whole and uploaded in one request. */
+const SMALL_CONTEXT_BYTES = 1024 * 1024;
+
+/** The body's first chunks, until more than `limit` bytes came (then paused) or it ended. */
+function readUpTo(body: IncomingMessage, limit: number): Promise<{ chunks: Buffer[]; ended: boolean }> {
+  // the handlers below come and go: an error no one else hears must not bring the gateway down
+  body.on('error', () => undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (ended: boolean) => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+      if (!ended) body.pause();
+      resolve({ chunks, ended });
+    };
+    const onData = (c: Buffer) => {
+      chunks.push(c);
+      size += c.length;
+      if (size > limit) done(false);
+    };
+    const onEnd = () => done(true);
+    const onError = (err: Error) => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('close', onClose);
+      reject(err);
+    };
+    // a client gone before the end: the upload fails as a streamed one would
+    const onClose = () => {
+      if (!body.readableEnded) onError(new Error('the client closed the request before its end'));
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
+  });
+}
+
 /** Redis and the build queue on it. */
 export interface BuildQueueConnection {
   redis: Redis;
@@ -66,10 +107,23 @@ export class BuildService implements BuildBackend {
     return randomBytes(16).toString('hex');
   }
 
-  /** Streams the request body into an upload of the registry-proxy, hashing it on the way. */
+  /**
+   * Streams the request body into an upload of the registry-proxy, hashing it on the way. A small
+   * context (most are: a Dockerfile and a few files) goes in one monolithic upload, one round trip.
+   */
   async uploadContext(buildId: string, body: IncomingMessage): Promise<BuildJob['context']> {
     const repository = contextRepository(buildId);
     const base = this.opts.registryProxyUrl;
+    const head = await readUpTo(body, Math.min(SMALL_CONTEXT_BYTES, this.opts.maxContextBytes));
+    if (head.ended) {
+      const data = Buffer.concat(head.chunks);
+      const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      const res = await httpCall(`${base}/v2/${repository}/blobs/uploads/?digest=${encodeURIComponent(digest)}`, { method: 'POST', body: data, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(data.length) } }).catch((err: Error) => {
+        throw new UnavailableError(`the registry-proxy is not reachable for the build context: ${err.message}`);
+      });
+      if (res.status !== 201) throw new UnavailableError(`the registry-proxy did not store the build context (${res.status})`);
+      return { repository, digest, size: data.length };
+    }
     const start = await httpCall(`${base}/v2/${repository}/blobs/uploads/`, { method: 'POST' }).catch((err: Error) => {
       throw new UnavailableError(`the registry-proxy is not reachable for the build context: ${err.message}`);
     });
@@ -80,6 +134,16 @@ export class BuildService implements BuildBackend {
     let size = 0;
     let tooBig = false;
     const pass = new PassThrough();
+    for (const c of head.chunks) {
+      size += c.length;
+      hash.update(c);
+      pass.write(c);
+    }
+    if (size > this.opts.maxContextBytes) {
+      tooBig = true;
+      body.destroy();
+      pass.destroy(new Error('too large'));
+    }
     body.on('data', (c: Buffer) => {
       size += c.length;
       if (size > this.opts.maxContextBytes) {
@@ -96,6 +160,7 @@ export class BuildService implements BuildBackend {
     });
     body.on('end', () => pass.end());
     body.on('error', (err) => pass.destroy(err));
+    body.resume();
     try {
       const res = await httpCall(url, { method: 'PATCH', body: pass, headers: { 'Content-Type': 'application/octet-stream' } });
       if (res.status !== 202) throw new UnavailableError(`the registry-proxy refused the build context (${res.status})`);

@@ -43,12 +43,16 @@ export function registerBuildRoutes(router: Router, builds: BuildBackend, nodes:
     const options = parseBuildOptions(ctx.query, ctx.apiVersion);
     const registryConfig = parseRegistryConfig(ctx.req.headers['x-registry-config'] as string | undefined);
     const buildId = builds.newBuildId();
+    const t0 = Date.now();
     const context = await builds.uploadContext(buildId, ctx.req);
+    const tUpload = Date.now() - t0;
     if (ctx.signal.aborted) {
       await builds.dropContext(context);
       return;
     }
     await builds.submit({ buildId, context, options, apiVersion: ctx.apiVersion }, registryConfig);
+    ctx.log.debug({ buildId, uploadMs: tUpload, submitMs: Date.now() - t0 - tUpload }, 'build submitted');
+    let first = true;
     const wantAux = compareVersions(ctx.apiVersion, '1.30') >= 0;
     const cancel = () => void builds.cancel(buildId).catch((err) => ctx.log.warn({ err, buildId }, 'build cancel failed'));
     ctx.signal.addEventListener('abort', cancel, { once: true });
@@ -61,6 +65,8 @@ export function registerBuildRoutes(router: Router, builds: BuildBackend, nodes:
     };
     try {
       for await (const e of builds.output(buildId, ctx.signal)) {
+        if (first || e.kind !== 'msg') ctx.log.debug({ buildId, kind: e.kind, ms: Date.now() - t0 }, first ? 'first build output' : 'build output ends');
+        first = false;
         if (e.kind === 'msg') {
           if (!wantAux && 'aux' in e.msg) continue;
           const line = goJson(e.msg) + '\r\n';

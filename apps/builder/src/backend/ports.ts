@@ -63,7 +63,8 @@ export interface BuildBackend {
   listContainers(label: string): Promise<string[]>;
   commit(step: CommitStep, layer?: AsyncIterable<Buffer>): Promise<string>;
   readImagePaths(image: string, paths: string[], readLimit: number): Promise<ImagePath[]>;
-  childImages(parentId: string): Promise<{ id: string; config: ImageConfig }[]>;
+  /** Images committed on `parentId`; with `depth` > 1 their descendants too (each with its parent). */
+  childImages(parentId: string, depth?: number): Promise<{ id: string; config: ImageConfig; parent: string }[]>;
   /** A tar of `path` in the image (named by its basename, docker cp's layout), for COPY --from. */
   imagePathTar(image: string, path: string, signal: AbortSignal): Promise<{ exists: boolean; chunks: AsyncIterable<Buffer> }>;
   tagImage(id: string, repository: string, tag: string): Promise<void>;

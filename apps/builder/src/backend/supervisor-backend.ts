@@ -58,11 +58,15 @@ export class SupervisorBackend implements BuildBackend {
   }
 
   private call<Req, Res>(client: object, method: Unary<Req, Res>, req: Req, timeoutMs = this.opts.callTimeoutMs): Promise<Res> {
+    const t0 = Date.now();
     return this.retrying(
       method.name,
       () =>
         new Promise((resolve, reject) => {
-          method.call(client, req, new Metadata(), { deadline: new Date(Date.now() + timeoutMs), waitForReady: true } as Partial<CallOptions>, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+          method.call(client, req, new Metadata(), { deadline: new Date(Date.now() + timeoutMs), waitForReady: true } as Partial<CallOptions>, (err, res) => {
+            this.log.debug({ what: method.name, ms: Date.now() - t0 }, 'supervisor call');
+            return err ? reject(fromGrpcError(err)) : resolve(res);
+          });
         }),
     );
   }
@@ -220,6 +224,15 @@ export class SupervisorBackend implements BuildBackend {
   }
 
   async commit(step: CommitStep, layer?: AsyncIterable<Buffer>): Promise<string> {
+    const t0 = Date.now();
+    try {
+      return await this.commitOnce(step, layer);
+    } finally {
+      this.log.debug({ what: 'commit', ms: Date.now() - t0 }, 'supervisor call');
+    }
+  }
+
+  private async commitOnce(step: CommitStep, layer?: AsyncIterable<Buffer>): Promise<string> {
     // a commit with a streamed layer cannot be replayed once its stream is consumed: only a header-only commit is retried
     const once = () =>
       new Promise<string>((resolve, reject) => {
@@ -240,11 +253,24 @@ export class SupervisorBackend implements BuildBackend {
         void (async () => {
           try {
             if (layer) {
-              for await (const chunk of layer) {
-                for (let i = 0; i < chunk.length; i += 1024 * 1024) {
-                  if (!call.write({ chunk: chunk.subarray(i, i + 1024 * 1024) })) await new Promise<void>((r) => call.once('drain', () => r()));
+              // a layer tar comes in pieces of an entry each (512-byte headers): messages of up to 1 MB
+              const MAX = 1024 * 1024;
+              let pending: Buffer[] = [];
+              let pendingBytes = 0;
+              const send = async () => {
+                const data = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+                pending = [];
+                pendingBytes = 0;
+                for (let i = 0; i < data.length; i += MAX) {
+                  if (!call.write({ chunk: data.subarray(i, i + MAX) })) await new Promise<void>((r) => call.once('drain', () => r()));
                 }
+              };
+              for await (const chunk of layer) {
+                pending.push(chunk);
+                pendingBytes += chunk.length;
+                if (pendingBytes >= MAX) await send();
               }
+              if (pendingBytes > 0) await send();
             }
             call.end();
           } catch (err) {
@@ -271,9 +297,10 @@ export class SupervisorBackend implements BuildBackend {
     }));
   }
 
-  async childImages(parentId: string): Promise<{ id: string; config: ImageConfig }[]> {
-    const res = await this.call(this.images, this.images.listChildImages, { parentId });
-    return (res.images ?? []).map((i) => ({ id: i.id ?? '', config: JSON.parse(Buffer.from(i.configJson ?? new Uint8Array()).toString('utf8')) as ImageConfig }));
+  async childImages(parentId: string, depth = 1): Promise<{ id: string; config: ImageConfig; parent: string }[]> {
+    const res = await this.call(this.images, this.images.listChildImages, { parentId, depth });
+    // a supervisor without `depth` answers the children only, each without parent_id: theirs is parentId
+    return (res.images ?? []).map((i) => ({ id: i.id ?? '', config: JSON.parse(Buffer.from(i.configJson ?? new Uint8Array()).toString('utf8')) as ImageConfig, parent: i.parentId || parentId }));
   }
 
   async imagePathTar(image: string, path: string, signal: AbortSignal): Promise<{ exists: boolean; chunks: AsyncIterable<Buffer> }> {

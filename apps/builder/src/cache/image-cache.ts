@@ -21,10 +21,18 @@ export function compareConfigs(a: ImageRunConfig | undefined, b: ImageRunConfig 
   return true;
 }
 
-/** The build cache lookups of one stage (dockerd's imageProber over its LocalImageCache / ImageCache). */
+type Candidate = { id: string; config: ImageConfig; parent: string };
+
+/**
+ * The build cache lookups of one stage (dockerd's imageProber over its LocalImageCache / ImageCache).
+ * A stage's steps are looked up in one listing: at its first probe, the images up to `steps`
+ * generations below the stage's image; a parent deeper than that is asked for on its own.
+ */
 export class ImageProber {
   private busted = false;
   private sources?: Promise<(ImageConfig & { id: string })[]>;
+  private steps = 1;
+  private listing?: { children: Map<string, Candidate[]>; depthOf: Map<string, number> };
 
   constructor(
     private readonly backend: BuildBackend,
@@ -32,9 +40,31 @@ export class ImageProber {
     private readonly noCache: boolean,
   ) {}
 
-  /** At each FROM: the first miss of a stage busts the rest of that stage only. */
-  reset(): void {
+  /** At each FROM: the first miss of a stage busts the rest of that stage only; `steps` it may probe. */
+  reset(steps = 1): void {
     this.busted = false;
+    this.steps = Math.max(1, steps);
+    this.listing = undefined;
+  }
+
+  private async children(parentId: string): Promise<Candidate[]> {
+    if (!this.listing) {
+      const rows = await this.backend.childImages(parentId, this.steps);
+      const children = new Map<string, Candidate[]>();
+      const depthOf = new Map<string, number>([[parentId, 0]]);
+      // rows come a generation at a time: a parent's depth is known before its children's
+      for (const r of rows) {
+        depthOf.set(r.id, (depthOf.get(r.parent) ?? 0) + 1);
+        const list = children.get(r.parent);
+        if (list) list.push(r);
+        else children.set(r.parent, [r]);
+      }
+      this.listing = { children, depthOf };
+    }
+    const d = this.listing.depthOf.get(parentId);
+    // the listing holds every child of the images above its last generation
+    if (d !== undefined && d < this.steps) return this.listing.children.get(parentId) ?? [];
+    return this.backend.childImages(parentId);
   }
 
   /** The image to reuse for a step on `parentId` whose container config is `runConfig`, or undefined. */
@@ -46,7 +76,7 @@ export class ImageProber {
   }
 
   private async lookup(parentId: string, cfg: ImageRunConfig): Promise<string | undefined> {
-    const children = await this.backend.childImages(parentId);
+    const children = await this.children(parentId);
     let match: { id: string; created: number } | undefined;
     for (const c of children) {
       if (!compareConfigs(c.config.container_config, cfg)) continue;

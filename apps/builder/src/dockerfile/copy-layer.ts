@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises';
+import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
+import { lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack, type Header, type Pack } from 'tar-stream';
@@ -104,17 +104,21 @@ export async function planCopy(input: CopyPlanInput): Promise<CopyPlan> {
   return { entries, archives, parents: [...parents].sort() };
 }
 
-async function fileEntry(host: string, name: string, own: (st: { uid: number; gid: number }) => { uid: number; gid: number }, known?: import('node:fs').Stats): Promise<Entry> {
+async function fileEntry(host: string, name: string, own: (st: { uid: number; gid: number }) => { uid: number; gid: number }, known?: Stats): Promise<Entry> {
   const st = known ?? (await lstat(host));
-  if (st.isSymbolicLink()) return { name, type: 'symlink', mode: st.mode & 0o7777, ...own(st), mtime: st.mtime, linkname: await readlink(host) };
+  if (st.isSymbolicLink()) return { name, type: 'symlink', mode: st.mode & 0o7777, ...own(st), mtime: st.mtime, linkname: readlinkSync(host) };
   return { name, type: 'file', mode: st.mode & 0o7777, ...own(st), mtime: st.mtime, hostPath: host, size: st.size };
 }
 
+/**
+ * A source directory's tree as entries. Synchronous stat and readdir, yielding per directory: a
+ * thread-pool hop per entry made a COPY of 2,000 small files wait most of its time.
+ */
 async function addTree(entries: Entry[], hostDir: string, destDir: string, own: (st: { uid: number; gid: number }) => { uid: number; gid: number }): Promise<void> {
-  for (const n of (await readdir(hostDir)).sort()) {
+  for (const n of readdirSync(hostDir).sort()) {
     const host = join(hostDir, n);
     const name = `${destDir === '/' ? '' : destDir}/${n}`;
-    const st = await lstat(host);
+    const st = lstatSync(host);
     if (st.isDirectory()) {
       entries.push({ name, type: 'directory', mode: st.mode & 0o7777, ...own(st), mtime: st.mtime });
       await addTree(entries, host, name, own);
@@ -122,6 +126,7 @@ async function addTree(entries: Entry[], hostDir: string, destDir: string, own: 
       entries.push(await fileEntry(host, name, own, st));
     }
   }
+  await new Promise<void>((r) => setImmediate(r));
 }
 
 /**
@@ -168,8 +173,8 @@ function put(p: Pack, h: Partial<Header> & { name: string }): Promise<void> {
 
 async function putFile(p: Pack, h: Partial<Header> & { name: string; size?: number }, host: string): Promise<void> {
   if (!h.size || h.size <= 256 * 1024) {
-    // small files in one read: the common case of a context
-    const data = h.size ? await readFile(host) : Buffer.alloc(0);
+    // small files in one synchronous read (the common case of a context: no thread-pool hops)
+    const data = h.size ? readFileSync(host) : Buffer.alloc(0);
     await new Promise<void>((resolve, reject) => p.entry({ ...h, size: data.length }, data, (err) => (err ? reject(err) : resolve())));
     return;
   }

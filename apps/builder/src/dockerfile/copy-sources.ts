@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { InvalidArgumentError } from '@drydock/errors';
-import type { BuildContext } from '../context/build-context';
+import { walkTree, type BuildContext } from '../context/build-context';
 import { cleanRel, resolveScoped } from '../context/scoped-path';
 import { hashStringSlice, tarsumHash } from '../context/tarsum';
 import { containsWildcards, pathMatch } from './path-match';
@@ -50,18 +50,7 @@ export function localTree(root: string): SourceTree {
     hashExact: (rel) => tree.hash(rel),
     isContext: false,
     resolve: (rel) => resolveScoped(root, rel, true),
-    walk: async (rel = '') => {
-      const out: string[] = [];
-      const go = async (dir: string) => {
-        for (const n of (await readdir(join(root, dir)).catch(() => [] as string[])).sort()) {
-          const r = dir ? `${dir}/${n}` : n;
-          out.push(r);
-          if ((await lstat(join(root, r))).isDirectory()) await go(r);
-        }
-      };
-      await go(rel);
-      return out;
-    },
+    walk: (rel = '') => walkTree(root, rel),
     hash: async (rel) => {
       const r = cleanRel(rel);
       const cached = sums.get(r);

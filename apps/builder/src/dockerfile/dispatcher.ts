@@ -169,7 +169,7 @@ export class StageDispatcher {
   // ------------------------------------------------------------------ FROM
 
   private async initializeStage(stage: Stage, index: number): Promise<void> {
-    this.prober.reset();
+    this.prober.reset(stage.commands.length);
     const meta = [...this.state.buildArgs.allMeta()].map(([k, v]) => `${k}=${v}`);
     const expand = (w: string) => {
       try {
@@ -192,6 +192,7 @@ export class StageDispatcher {
     const triggers = this.state.runConfig.OnBuild ?? [];
     if (triggers.length > 0) {
       this.state.runConfig.OnBuild = null;
+      this.prober.reset(stage.commands.length + triggers.length);
       await this.out.stdout(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
       for (const t of triggers) {
         this.state.runConfig.Image = this.state.imageId;

@@ -2,7 +2,14 @@ import type { OutputEntry } from '@drydock/build-jobs';
 import type { StepOutput } from '../dockerfile/output';
 import { shortId } from '../dockerfile/output';
 
+/**
+ * Writes one entry. It must issue its write before its first await (entries are handed over one after
+ * another without waiting for the previous write: one Redis connection keeps their order).
+ */
 export type EntrySink = (e: OutputEntry) => Promise<void>;
+
+/** Writes in flight before a writer waits: round trips overlap, a flood of output still slows its step. */
+const IN_FLIGHT = 64;
 
 /**
  * Output of concurrently running stages in dockerd's order: segment i is written through as soon as
@@ -13,14 +20,26 @@ export class OrderedOutput {
   private readonly buffers = new Map<number, OutputEntry[]>();
   private readonly closed = new Set<number>();
   private readonly discarded = new Set<number>();
-  private chain: Promise<void> = Promise.resolve();
+  private readonly inFlight: Promise<void>[] = [];
+  private failure?: unknown;
 
   constructor(private readonly sink: EntrySink) {}
 
-  private enqueue(e: OutputEntry): Promise<void> {
-    const run = this.chain.then(() => this.sink(e));
-    this.chain = run.catch(() => undefined);
-    return run;
+  private async enqueue(e: OutputEntry): Promise<void> {
+    if (this.failure) throw this.failure;
+    const p = this.sink(e).catch((err) => {
+      this.failure ??= err;
+    });
+    this.inFlight.push(p);
+    void p.then(() => this.inFlight.splice(this.inFlight.indexOf(p), 1));
+    if (this.inFlight.length > IN_FLIGHT) await this.inFlight[0];
+    if (this.failure) throw this.failure;
+  }
+
+  /** Every entry handed over so far written (the first write error thrown). */
+  private async drain(): Promise<void> {
+    while (this.inFlight.length > 0) await Promise.all([...this.inFlight]);
+    if (this.failure) throw this.failure;
   }
 
   write(segment: number, e: OutputEntry): Promise<void> {
@@ -41,7 +60,7 @@ export class OrderedOutput {
       for (const e of this.buffers.get(this.head) ?? []) flushes.push(this.enqueue(e));
       this.buffers.delete(this.head);
     }
-    return Promise.all(flushes).then(() => this.chain);
+    return Promise.all(flushes).then(() => this.drain());
   }
 
   /** Drops a segment's output (a stage after a failed one: dockerd never ran it). */
@@ -51,7 +70,7 @@ export class OrderedOutput {
   }
 
   flush(): Promise<void> {
-    return this.chain;
+    return this.drain();
   }
 
   /** A StepOutput writing into one segment. */

@@ -82,17 +82,22 @@ export class BuildRunner {
     this.log = logger.child({ component: 'build-runner' });
   }
 
-  async run(job: BuildJob, authConfigs: Record<string, Record<string, unknown>>, out: OrderedOutput, signal: AbortSignal): Promise<string> {
+  /** `ready`: what must be done before the first step runs (an earlier attempt's containers removed). */
+  async run(job: BuildJob, authConfigs: Record<string, Record<string, unknown>>, out: OrderedOutput, signal: AbortSignal, ready: Promise<void> = Promise.resolve()): Promise<string> {
     const o = job.options;
     const tags = buildTags(o.tags);
     const workDir = join(this.opts.workRoot, job.buildId);
     await rm(workDir, { recursive: true, force: true });
     await mkdir(workDir, { recursive: true });
+    const t0 = Date.now();
     try {
       const tarFile = join(workDir, 'context.tar');
       await this.contexts.download(job, tarFile, signal);
+      const tDownload = Date.now() - t0;
       const ctx = await BuildContext.extract(tarFile, join(workDir, 'ctx'), { maxBytes: this.opts.contextMaxBytes });
       await rm(tarFile, { force: true });
+      await ready;
+      this.log.debug({ buildId: job.buildId, downloadMs: tDownload, extractMs: Date.now() - t0 - tDownload }, 'context ready');
       const dfName = o.dockerfile || 'Dockerfile';
       let text = await ctx.readFile(dfName);
       let usedName = dfName;
@@ -227,9 +232,15 @@ export class BuildRunner {
       await out.flush();
       this.log.info({ buildId: job.buildId, imageId, stages: stages.length }, 'build finished');
       return imageId;
-    } finally {
-      await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+    } catch (err) {
+      await this.removeWorkDir(job);
+      throw err;
     }
+  }
+
+  /** The build's scratch space (its extracted context): after the build's last entry is out, off the client's time. */
+  async removeWorkDir(job: BuildJob): Promise<void> {
+    await rm(join(this.opts.workRoot, job.buildId), { recursive: true, force: true }).catch(() => undefined);
   }
 }
 

@@ -70,15 +70,20 @@ export class BuildWorker {
     const data = buildJobSchema.parse(job.data);
     const keys = buildKeys(data.buildId);
     const log = this.log.child({ buildId: data.buildId, attempt: job.attemptsMade + 1 });
+    log.debug({ queuedMs: Date.now() - job.timestamp }, 'build taken');
     const ac = new AbortController();
     this.running.set(data.buildId, ac);
-    if (await this.connection.exists(keys.cancel)) ac.abort();
-    // a previous attempt that died (builder killed) may have left a step container running
-    for (const id of await this.backend.listContainers(`drydock.build.id=${data.buildId}`)) {
-      log.info({ containerId: id }, 'removing a step container of an earlier attempt');
-      await this.backend.removeContainer(id);
-    }
-    const previous = await this.previousOutput(keys.output);
+    // a previous attempt that died (builder killed) may have left a step container running: removed while
+    // the context is fetched, before any step runs
+    const leftovers = (async () => {
+      for (const id of await this.backend.listContainers(`drydock.build.id=${data.buildId}`)) {
+        log.info({ containerId: id }, 'removing a step container of an earlier attempt');
+        await this.backend.removeContainer(id);
+      }
+    })();
+    leftovers.catch(() => undefined);
+    const [cancelled, previous, authJson] = await Promise.all([this.connection.exists(keys.cancel), this.previousOutput(keys.output), this.connection.get(keys.auth)]);
+    if (cancelled) ac.abort();
     const replay = new ReplayFilter(previous);
     if (previous.length) log.info({ entries: previous.length }, 'resuming a build another builder began');
     const out = new OrderedOutput(async (e) => {
@@ -86,13 +91,14 @@ export class BuildWorker {
     });
     let auth: Record<string, Record<string, unknown>> = {};
     try {
-      auth = JSON.parse((await this.connection.get(keys.auth)) ?? '{}') as Record<string, Record<string, unknown>>;
+      auth = JSON.parse(authJson ?? '{}') as Record<string, Record<string, unknown>>;
     } catch {
       auth = {};
     }
     try {
-      const imageId = await this.runner.run(data, auth, out, ac.signal);
+      const imageId = await this.runner.run(data, auth, out, ac.signal, leftovers);
       await this.append(keys.output, { kind: 'end', step: 0, imageId });
+      await this.runner.removeWorkDir(data);
       await this.finish(data, keys);
       return imageId;
     } catch (err) {

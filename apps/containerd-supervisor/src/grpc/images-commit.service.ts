@@ -97,8 +97,8 @@ export function imageCommitHandlers(h: Handlers, committer: ImageCommitter, imag
       };
     }),
     listChildImages: h.unary('ListChildImages', async (req: supervisorV1.ListChildImagesRequest) => {
-      const rows = await images.childImages(req.parentId ?? '');
-      return { images: rows.map((r) => ({ id: r.id, configJson: Buffer.from(JSON.stringify(r.config)), metadataLabels: r.metadata })) };
+      const rows = await images.childImages(req.parentId ?? '', req.depth ?? 1);
+      return { images: rows.map((r) => ({ id: r.id, configJson: Buffer.from(JSON.stringify(r.config)), metadataLabels: r.metadata, parentId: r.parent ?? '' })) };
     }),
   };
 }

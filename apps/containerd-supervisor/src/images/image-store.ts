@@ -570,11 +570,29 @@ export class ImageStore {
     };
   }
 
-  /** Images committed on `parentId` (with `''`: every image without a parent), for the build cache. */
-  async childImages(parentId: string): Promise<ResolvedImage[]> {
-    const out: ResolvedImage[] = [];
+  /**
+   * Images committed on `parentId` (with `''`: every image without a parent), for the build cache; with
+   * `depth` > 1 their descendants too, up to that many generations (one listing for all of them).
+   */
+  async childImages(parentId: string, depth = 1): Promise<ResolvedImage[]> {
+    const byParent = new Map<string, ImageEntry[]>();
     for (const e of (await this.entries()).values()) {
-      if ((e.metadata.parent ?? '') === parentId) out.push(await this.describeEntry(e));
+      const p = e.metadata.parent ?? '';
+      const list = byParent.get(p);
+      if (list) list.push(e);
+      else byParent.set(p, [e]);
+    }
+    const out: ResolvedImage[] = [];
+    let level = [parentId];
+    for (let d = 0; d < Math.max(1, depth) && level.length > 0; d++) {
+      const next: string[] = [];
+      for (const p of level) {
+        for (const e of byParent.get(p) ?? []) {
+          out.push(await this.describeEntry(e));
+          next.push(e.id);
+        }
+      }
+      level = next;
     }
     return out;
   }

@@ -8,6 +8,7 @@ import { HashingStream, isDigest, parseDigest, sha256Digest, verifyDigest } from
 import { RegistryError } from './errors';
 import { parseManifest } from './manifest';
 import { isTag, validateName, validateTag } from './names';
+import { CONTEXT_REPOSITORY_PREFIX } from '@drydock/build-jobs';
 
 /** Where an upload stands: the next byte it expects is `offset`. */
 export interface UploadState {
@@ -168,8 +169,10 @@ export class RegistryStore {
     const actual = `sha256:${s.hash.digest('hex')}`;
     try {
       verifyDigest(digest, actual);
-      await this.commit(this.uploadPath(id), hex);
-      await this.link(this.layerLink(repo, hex), digest);
+      // a build context lives for one build: a crash loses the build with it, no fsync buys anything
+      const durable = !repo.startsWith(CONTEXT_REPOSITORY_PREFIX);
+      await this.commit(this.uploadPath(id), hex, durable);
+      await this.link(this.layerLink(repo, hex), digest, durable);
       return { digest, size: s.offset };
     } finally {
       await this.dropUpload(id);
@@ -273,23 +276,30 @@ export class RegistryStore {
   }
 
   /** fsyncs `tmp` and renames it to the blob's place (content-addressed: an existing copy wins). */
-  private async commit(tmp: string, hex: string): Promise<void> {
-    const fh = await open(tmp, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+  private async commit(tmp: string, hex: string, durable = true): Promise<void> {
     const dest = this.blobPath(hex);
+    // a blob already there under its digest stays (it may be a durable one a scratch upload must not replace)
+    if (!durable && (await exists(dest))) {
+      await rm(tmp, { force: true });
+      return;
+    }
+    if (durable) {
+      const fh = await open(tmp, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
     await mkdir(dirname(dest), { recursive: true });
     await rename(tmp, dest);
-    await syncDir(dirname(dest));
+    if (durable) await syncDir(dirname(dest));
   }
 
-  /** Writes a small link file atomically (temp file, fsync, rename). */
-  private async link(path: string, content: string): Promise<void> {
+  /** Writes a small link file atomically (temp file, fsync unless scratch, rename). */
+  private async link(path: string, content: string, durable = true): Promise<void> {
     const tmp = join(this.root, 'tmp', randomUUID());
-    await writeDurable(tmp, Buffer.from(content));
+    await writeDurable(tmp, Buffer.from(content), durable);
     await mkdir(dirname(path), { recursive: true });
     await rename(tmp, path);
   }
@@ -319,11 +329,11 @@ async function exists(path: string, dir = false): Promise<boolean> {
   return !!st && (dir ? st.isDirectory() : st.isFile());
 }
 
-async function writeDurable(path: string, data: Buffer): Promise<void> {
+async function writeDurable(path: string, data: Buffer, durable = true): Promise<void> {
   const fh = await open(path, 'wx');
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (durable) await fh.sync();
   } finally {
     await fh.close();
   }

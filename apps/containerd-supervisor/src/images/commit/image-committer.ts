@@ -143,10 +143,14 @@ export class ImageCommitter {
     }
 
     const started = Date.now();
+    const phases: Record<string, number> = {};
+    const mark = (name: string) => (phases[name] = Date.now() - started);
     const result = await this.images.withLease('commit', async (leaseId) => {
+      mark('lease');
       let newLayer: { desc: Descriptor; diffId: string; entries: number; upper?: string; skipped?: string[] } | undefined;
       if (info) newLayer = await this.containerLayer(info, !!req.pause, leaseId);
       else if (layer) newLayer = await this.images.ingestUncompressedLayer(layer, leaseId);
+      mark('layer');
       const empty = !newLayer || newLayer.entries === 0 || newLayer.diffId === EMPTY_LAYER_DIFF_ID;
       const parentDiffIds = parent?.diffIds ?? [];
       const parentChain = parent?.chainId || undefined;
@@ -157,6 +161,7 @@ export class ImageCommitter {
         if (!consumable || !(await this.consumeSnapshot(info!.id ?? '', newLayer!.skipped ?? [], chain, leaseId))) {
           await this.images.unpack(newLayer!.desc, chain, parentChain, leaseId, newLayer!.diffId);
         }
+        mark('unpack');
       }
       const created = new Date().toISOString();
       const imageConfig = childImageConfig({
@@ -188,10 +193,12 @@ export class ImageCommitter {
       layers.forEach((l, i) => (manifestLabels[GC_LABELS.contentLayer(i)] = l.digest));
       const manifestDesc = await writeBlob(cc, Buffer.from(JSON.stringify(manifest)), manifestLabels, { leaseId, timeoutMs: TIMEOUT_MS });
       const target: Descriptor = { mediaType: MediaTypes.OciManifest, digest: manifestDesc.digest, size: String(manifestDesc.size) };
+      mark('blobs');
       await this.images.nameImage(ref ? [referenceString(ref)] : [], target);
+      mark('name');
       return { id: configDesc.digest, emptyLayer: empty };
     });
-    this.log.info({ imageId: result.id, containerId: info?.id, parent: parent?.id, emptyLayer: result.emptyLayer, ms: Date.now() - started }, 'image committed');
+    this.log.info({ imageId: result.id, containerId: info?.id, parent: parent?.id, emptyLayer: result.emptyLayer, ms: Date.now() - started, phases }, 'image committed');
     return { ...result, name: ref && familiarString(ref), container: info };
   }
 

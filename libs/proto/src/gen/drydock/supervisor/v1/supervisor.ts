@@ -1680,7 +1680,14 @@ export interface ReadImagePathsResponse {
 }
 
 export interface ListChildImagesRequest {
-  parentId?: string | undefined;
+  parentId?:
+    | string
+    | undefined;
+  /**
+   * Depth > 1: the descendants too, up to that many generations (a builder probing
+   * a stage's steps asks once instead of once per step).
+   */
+  depth?: number | undefined;
 }
 
 export interface ChildImage {
@@ -1692,7 +1699,11 @@ export interface ChildImage {
     | Buffer
     | undefined;
   /** MetadataLabels given at commit (drydock.build marks builder-made images). */
-  metadataLabels?: { [key: string]: string } | undefined;
+  metadataLabels?:
+    | { [key: string]: string }
+    | undefined;
+  /** The image it was committed on ('' for none). */
+  parentId?: string | undefined;
 }
 
 export interface ChildImage_MetadataLabelsEntry {
@@ -19414,13 +19425,16 @@ export const ReadImagePathsResponse: MessageFns<ReadImagePathsResponse> = {
 };
 
 function createBaseListChildImagesRequest(): ListChildImagesRequest {
-  return { parentId: "" };
+  return { parentId: "", depth: 0 };
 }
 
 export const ListChildImagesRequest: MessageFns<ListChildImagesRequest> = {
   encode(message: ListChildImagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.parentId !== undefined && message.parentId !== "") {
       writer.uint32(10).string(message.parentId);
+    }
+    if (message.depth !== undefined && message.depth !== 0) {
+      writer.uint32(16).uint32(message.depth);
     }
     return writer;
   },
@@ -19446,6 +19460,14 @@ export const ListChildImagesRequest: MessageFns<ListChildImagesRequest> = {
             message.parentId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.depth = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -19465,6 +19487,7 @@ export const ListChildImagesRequest: MessageFns<ListChildImagesRequest> = {
         : isSet(object.parent_id)
         ? globalThis.String(object.parent_id)
         : "",
+      depth: isSet(object.depth) ? globalThis.Number(object.depth) : 0,
     };
   },
 
@@ -19472,6 +19495,9 @@ export const ListChildImagesRequest: MessageFns<ListChildImagesRequest> = {
     const obj: any = {};
     if (message.parentId !== undefined && message.parentId !== "") {
       obj.parentId = message.parentId;
+    }
+    if (message.depth !== undefined && message.depth !== 0) {
+      obj.depth = Math.round(message.depth);
     }
     return obj;
   },
@@ -19482,12 +19508,13 @@ export const ListChildImagesRequest: MessageFns<ListChildImagesRequest> = {
   fromPartial<I extends Exact<DeepPartial<ListChildImagesRequest>, I>>(object: I): ListChildImagesRequest {
     const message = createBaseListChildImagesRequest();
     message.parentId = object.parentId ?? "";
+    message.depth = object.depth ?? 0;
     return message;
   },
 };
 
 function createBaseChildImage(): ChildImage {
-  return { id: "", configJson: Buffer.alloc(0), metadataLabels: {} };
+  return { id: "", configJson: Buffer.alloc(0), metadataLabels: {}, parentId: "" };
 }
 
 export const ChildImage: MessageFns<ChildImage> = {
@@ -19501,6 +19528,9 @@ export const ChildImage: MessageFns<ChildImage> = {
     globalThis.Object.entries(message.metadataLabels || {}).forEach(([key, value]: [string, string]) => {
       ChildImage_MetadataLabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
     });
+    if (message.parentId !== undefined && message.parentId !== "") {
+      writer.uint32(34).string(message.parentId);
+    }
     return writer;
   },
 
@@ -19542,6 +19572,14 @@ export const ChildImage: MessageFns<ChildImage> = {
             if (entry3.value !== undefined) {
               message.metadataLabels![entry3.key] = entry3.value;
             }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.parentId = reader.string();
             continue;
           }
         }
@@ -19591,6 +19629,11 @@ export const ChildImage: MessageFns<ChildImage> = {
           {},
         )
         : {},
+      parentId: isSet(object.parentId)
+        ? globalThis.String(object.parentId)
+        : isSet(object.parent_id)
+        ? globalThis.String(object.parent_id)
+        : "",
     };
   },
 
@@ -19611,6 +19654,9 @@ export const ChildImage: MessageFns<ChildImage> = {
         });
       }
     }
+    if (message.parentId !== undefined && message.parentId !== "") {
+      obj.parentId = message.parentId;
+    }
     return obj;
   },
 
@@ -19630,6 +19676,7 @@ export const ChildImage: MessageFns<ChildImage> = {
       },
       {},
     );
+    message.parentId = object.parentId ?? "";
     return message;
   },
 };
@@ -23822,6 +23869,7 @@ export const ImagesService = {
   /**
    * ListChildImages lists the images whose parent is `parent_id` (every image
    * without a parent for an empty id), with their configs: the legacy build cache.
+   * With `depth` the descendants up to that many generations.
    */
   listChildImages: {
     path: "/drydock.supervisor.v1.Images/ListChildImages" as const,
@@ -23908,6 +23956,7 @@ export interface ImagesServer extends UntypedServiceImplementation {
   /**
    * ListChildImages lists the images whose parent is `parent_id` (every image
    * without a parent for an empty id), with their configs: the legacy build cache.
+   * With `depth` the descendants up to that many generations.
    */
   listChildImages: handleUnaryCall<ListChildImagesRequest, ListChildImagesResponse>;
   /**
@@ -24134,6 +24183,7 @@ export interface ImagesClient extends Client {
   /**
    * ListChildImages lists the images whose parent is `parent_id` (every image
    * without a parent for an empty id), with their configs: the legacy build cache.
+   * With `depth` the descendants up to that many generations.
    */
   listChildImages(
     request: ListChildImagesRequest,
