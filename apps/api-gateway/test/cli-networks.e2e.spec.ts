@@ -3,25 +3,9 @@
 // `docker port`, ps's PORTS column and inspect's NetworkSettings. Expected outputs were
 // recorded from Docker Engine 20.10.24 with the same commands. Networks and containers
 // carry the `e2e-net-` prefix; the stack's supervisor owns the bridges and rules.
-import { request } from 'node:http';
 import { freePort } from '@drydock/infra';
 import { useDockerStack } from './support/stack';
-import { eventually, FULL_ID, out } from './support/expect';
-
-/** GET http://<host>:<port>/ from the host; the body, or the error's code. */
-function httpGet(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const req = request({ host, port, path: '/', timeout: 3000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => resolve(`error: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-    req.end();
-  });
-}
+import { eventually, FULL_ID, httpGet, out } from './support/expect';
 
 /** A web server in the test image: busybox's own httpd applet serving /www/index.html. */
 const httpd = (text: string) => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec busybox httpd -f -p 80 -h /www`];

@@ -1,25 +1,10 @@
 // docker-compose 1.29 (Debian's docker-compose, docker-py 5) against the gateway: a two-service app with a
 // published port, a named volume, a custom network and depends_on, driven with the commands users type.
-import { request } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '@drydock/infra';
 import { useDockerStack } from './support/stack';
-import { eventually } from './support/expect';
-
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', timeout: 3000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => resolve(`error: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-    req.end();
-  });
-}
+import { eventually, httpGet } from './support/expect';
 
 const WEB = 'hello from web\n';
 
@@ -73,7 +58,7 @@ describe('docker-compose 1.29: a two-service app', () => {
   });
 
   it('publishes web on the host port and app reaches web by name', async () => {
-    expect(await eventually(() => httpGet(port), (b) => b === WEB, 20000, 'web on the host port')).toBe(WEB);
+    expect(await eventually(() => httpGet('127.0.0.1', port), (b) => b === WEB, 20000, 'web on the host port')).toBe(WEB);
     expect(await eventually(async () => (await compose('exec -T app cat /data/seen')).stdout, (b) => b === WEB, 20000, 'app reaching web')).toBe(WEB);
   });
 
@@ -102,7 +87,7 @@ describe('docker-compose 1.29: a two-service app', () => {
   it('restart keeps the app working', async () => {
     const r = await compose('restart -t 1');
     expect(r.code).toBe(0);
-    expect(await eventually(() => httpGet(port), (b) => b === WEB, 20000, 'web after the restart')).toBe(WEB);
+    expect(await eventually(() => httpGet('127.0.0.1', port), (b) => b === WEB, 20000, 'web after the restart')).toBe(WEB);
   });
 
   it('down -v removes containers, the network and the volume', async () => {
@@ -111,6 +96,6 @@ describe('docker-compose 1.29: a two-service app', () => {
     expect((await s.docker(['ps', '-aq', '--filter', 'label=com.docker.compose.project=e2eapp'])).stdout).toBe('');
     expect((await s.docker(['network', 'ls', '--format', '{{.Name}}'])).stdout).not.toMatch(/e2eapp_front/);
     expect((await s.docker(['volume', 'ls', '-q'])).stdout).not.toMatch(/e2eapp_appdata/);
-    expect(await httpGet(port)).toMatch(/^error: /);
+    expect(await httpGet('127.0.0.1', port)).toMatch(/^error: /);
   });
 });

@@ -1,4 +1,5 @@
 // Small helpers shared by the end-to-end specs.
+import { request } from 'node:http';
 import { waitFor } from '@drydock/infra';
 import type { CliResult } from './stack';
 
@@ -22,4 +23,19 @@ export async function eventually<T>(fn: () => Promise<T>, accept: (v: T) => bool
 /** The result with only the fields a test compares, for readable failure diffs. */
 export function out(r: CliResult): { code: number | null; stdout: string; stderr: string } {
   return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** GET http://<host>:<port>/ from the host (published ports): the body, or `error: <code>`. */
+export function httpGet(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const req = request({ host, port, path: '/', timeout: 3000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve(`error: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    req.end();
+  });
 }
