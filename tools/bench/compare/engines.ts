@@ -293,7 +293,7 @@ export class DrydockEngine implements Engine {
 }
 
 /** The bench supervisor's own bridges and chains (a supervisor removes unrecorded ones under its names). */
-const benchNetNames = { DRYDOCK_BRIDGE_NAME: 'ddbench0', DRYDOCK_BRIDGE_PREFIX: 'ddb-', DRYDOCK_IPTABLES_CHAIN_PREFIX: 'DDBENCH' };
+const benchNetNames = { DRYDOCK_BRIDGE_NAME: 'ddbench0', DRYDOCK_BRIDGE_PREFIX: 'ddb-', DRYDOCK_IPTABLES_CHAIN_PREFIX: 'DDBENCH', DRYDOCK_NETWORK_POOLS: '10.170.0.0/16:24' };
 
 /** Versions of the pieces both engines stand on, for the report header. */
 export function versionOf(cmd: string, args: string[]): string {

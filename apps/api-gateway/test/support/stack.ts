@@ -3,7 +3,7 @@
 // sources, a busybox:latest image, and the REAL docker CLI pointed at the gateway's socket.
 // One instance per test file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { constants } from 'node:os';
@@ -11,7 +11,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
 import { dockerPingOk, freePort, tcpAccepts, waitFor } from '@drydock/infra';
-import { buildBusyboxRootfsTar, buildDrydock, startTestInfra, type DrydockBuild, type TestInfra } from '@drydock/testing';
+import { buildBusyboxRootfsTar, buildDrydock, removeNetworkObjects, startTestInfra, type DrydockBuild, type TestInfra } from '@drydock/testing';
 import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from '@drydock/runtime';
 
 const repo = resolve(__dirname, '../../../..');
@@ -129,7 +129,13 @@ export class DockerStack {
    * This stack's host bridges and iptables chains: a supervisor removes the bridges and chains under its names that
    * it has no record of, so stacks of their own names never touch a running `npm start` or each other.
    */
-  readonly netNames = ((hex) => ({ DRYDOCK_BRIDGE_NAME: `de${hex}0`, DRYDOCK_BRIDGE_PREFIX: `de${hex}-`, DRYDOCK_IPTABLES_CHAIN_PREFIX: `DE${hex.toUpperCase()}` }))(randomBytes(2).toString('hex'));
+  readonly netNames = ((hex) => ({
+    DRYDOCK_BRIDGE_NAME: `de${hex}0`,
+    DRYDOCK_BRIDGE_PREFIX: `de${hex}-`,
+    DRYDOCK_IPTABLES_CHAIN_PREFIX: `DE${hex.toUpperCase()}`,
+    // a pool of its own: dockerd's default pools are the host's (and npm start's), and few
+    DRYDOCK_NETWORK_POOLS: `10.${150 + randomInt(20)}.0.0/16:24`,
+  }))(randomBytes(2).toString('hex'));
 
   async startSupervisor(): Promise<void> {
     const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, this.build.supervisor], {
@@ -426,6 +432,8 @@ export class DockerStack {
       s.kill('SIGKILL');
       await gone;
     }
+    // before the state directory goes: its network records name the portmap rules to remove
+    if (this.stateDir) removeNetworkObjects({ stateDir: this.stateDir, bridgePrefix: this.netNames.DRYDOCK_BRIDGE_NAME.slice(0, -1), chainPrefix: this.netNames.DRYDOCK_IPTABLES_CHAIN_PREFIX });
     await this.infra?.stop();
   }
 }

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
 import { freePort, waitFor } from '@drydock/infra';
-import { buildBusyboxRootfsTar, buildDrydock, startTestInfra, type DrydockBuild, type TestInfra, type TestInfraOptions } from '@drydock/testing';
+import { buildBusyboxRootfsTar, buildDrydock, removeNetworkObjects, startTestInfra, type DrydockBuild, type TestInfra, type TestInfraOptions } from '@drydock/testing';
 import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from '@drydock/runtime';
 
 const repo = resolve(__dirname, '../../../..');
@@ -163,23 +163,7 @@ export class SupervisorHarness {
 
   /** The test's bridges (veths went with their containers) and iptables chains. */
   removeNetworkObjects(): void {
-    // portmap rules of runs the test's end cut short (containerd stopped under running containers)
-    const netDir = join(this.stateDir, 'supervisor', 'network', 'networks');
-    const names = existsSync(netDir) ? readdirSync(netDir).filter((f) => f.endsWith('.json')).map((f) => `drydock-${f.slice(0, 12)}`) : [];
-    const nat = execFileSync('iptables-save', ['-t', 'nat']).toString().split('\n');
-    for (const l of nat) {
-      if (!l.startsWith('-A CNI-HOSTPORT-DNAT ') || !names.some((n) => l.includes(`\\"${n}\\"`))) continue;
-      const chain = / -j (CNI-DN-\S+)/.exec(l)?.[1];
-      execFileSync('sh', ['-c', `iptables -w -t nat ${l.replace(/^-A /, '-D ')}`]);
-      if (chain) execFileSync('sh', ['-c', `iptables -w -t nat -F ${chain}; iptables -w -t nat -X ${chain}; true`]);
-    }
-    for (const b of this.bridges()) execFileSync('ip', ['link', 'del', b]);
-    const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { stdio: 'ignore' });
-    const p = this.chainPrefix;
-    sh(`iptables -w -D FORWARD -j ${p}-FORWARD 2>/dev/null; iptables -w -t nat -D POSTROUTING -j ${p}-POSTROUTING 2>/dev/null; true`);
-    for (const c of ['FORWARD', 'ISOLATION-1', 'ISOLATION-2']) sh(`iptables -w -F ${p}-${c} 2>/dev/null; true`);
-    for (const c of ['FORWARD', 'ISOLATION-1', 'ISOLATION-2']) sh(`iptables -w -X ${p}-${c} 2>/dev/null; true`);
-    sh(`iptables -w -t nat -F ${p}-POSTROUTING 2>/dev/null; iptables -w -t nat -X ${p}-POSTROUTING 2>/dev/null; true`);
+    removeNetworkObjects({ stateDir: this.stateDir, bridgePrefix: this.netPrefix, chainPrefix: this.chainPrefix });
   }
 
   /** Host bridges of this test (names under netPrefix). */
