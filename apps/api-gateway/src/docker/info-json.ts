@@ -40,8 +40,8 @@ export function infoJson(node: supervisorV1.GetNodeInfoResponse, registry: Regis
     Images: node.images ?? 0,
     Driver: dockerStorageDriver(node.snapshotter),
     DriverStatus: (node.driverStatus ?? []).map((e) => [e.key ?? '', e.value ?? '']),
-    // only what this node runs: local volumes, host/none networking, its json-file-compatible log writer
-    Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['json-file'] },
+    // only what this node runs: local volumes, bridge/host/none networking, its json-file-compatible log writer
+    Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
     MemoryLimit: !!caps.memoryLimit,
     SwapLimit: !!caps.swapLimit,
     // kernel memory limits and --oom-kill-disable are not applied by this node, whatever the kernel has
