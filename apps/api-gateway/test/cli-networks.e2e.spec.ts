@@ -3,11 +3,21 @@
 // `docker port`, ps's PORTS column and inspect's NetworkSettings. Expected outputs were
 // recorded from Docker Engine 20.10.24 with the same commands. Networks and containers
 // carry the `e2e-net-` prefix; the stack's supervisor owns the bridges and rules.
+import { createServer } from 'node:net';
 import { freePort } from '@drydock/infra';
 import { useDockerStack } from './support/stack';
 import { eventually, FULL_ID, httpGet, out } from './support/expect';
 
 /** A web server in the test image: busybox's own httpd applet serving /www/index.html. */
+/** Whether a host process can listen on the port now: 'ok' or the bind error's code. */
+function hostBind(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? String(e)));
+    srv.listen({ port, host: '0.0.0.0', exclusive: true }, () => srv.close(() => resolve('ok')));
+  });
+}
+
 const httpd = (text: string) => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec busybox httpd -f -p 80 -h /www`];
 
 describe('docker CLI: networks', () => {
@@ -175,6 +185,17 @@ describe('docker CLI: networks', () => {
       const port = Number(host.split(':')[1]);
       expect(port).toBeGreaterThanOrEqual(32768);
       expect(await eventually(() => httpGet('127.0.0.1', port), (b) => b === 'all\n', 20000)).toBe('all\n');
+    });
+
+    it('holds a published port as docker-proxy does: a host process cannot bind it until the container stops', async () => {
+      const port = await freePort();
+      expect((await s.docker(['run', '-d', '--name', 'e2e-net-held', '-p', `${port}:80`, 'busybox', ...httpd('held')])).code).toBe(0);
+      await eventually(() => httpGet('127.0.0.1', port), (b) => b === 'held\n', 20000, `http on 127.0.0.1:${port}`);
+      expect(await hostBind(port)).toBe('EADDRINUSE');
+      // the DNAT still wins over the held socket: the container answers, not the holder
+      expect(await httpGet('127.0.0.1', port)).toBe('held\n');
+      expect((await s.docker(['stop', '-t', '1', 'e2e-net-held'])).code).toBe(0);
+      expect(await eventually(() => hostBind(port), (r) => r === 'ok', 10000, 'port free after stop')).toBe('ok');
     });
 
     it('a host port already taken fails with dockerd text and the container stays Created', async () => {

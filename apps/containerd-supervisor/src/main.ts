@@ -45,6 +45,7 @@ import { HostNet } from './networks/host-net';
 import { DnsLauncher } from './networks/dns';
 import { NetworkDns } from './networks/network-dns';
 import { NetworkManager } from './networks/network-manager';
+import { PortHolder } from './networks/port-holder';
 import { NetworkRuns } from './networks/network-runs';
 import { FileNetworkStore } from './networks/network-store';
 import { networksService } from './grpc/networks.service';
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
     hostResolvConf: config.network.hostResolvConf,
     findContainer: (ref) => manager.networkTarget(ref),
     dns,
+    ports: new PortHolder(),
   });
   // before the containers load: exits found there release endpoints
   await networks.init();

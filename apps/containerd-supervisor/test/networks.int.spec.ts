@@ -47,6 +47,13 @@ describe('networks (real bridges, veths, iptables, CNI)', () => {
         res(out);
       });
     });
+  /** Whether a host process can listen on the port on every address now. */
+  const listenable = (port: number) =>
+    new Promise<boolean>((res) => {
+      const srv: Server = createServer();
+      srv.once('error', () => res(false));
+      srv.listen({ port, host: '0.0.0.0', exclusive: true }, () => srv.close(() => res(true)));
+    });
   const hostAddr = () => /src (\S+)/.exec(sh('ip -4 route get 1.1.1.1'))![1];
   const server = (word: string) => `while true; do echo ${word} | nc -l -p 80; done`;
   const portRules = (id: string) => Number(sh(`iptables-save -t nat | grep -c '${id}' || true`).trim());
@@ -220,6 +227,9 @@ describe('networks (real bridges, veths, iptables, CNI)', () => {
     expect(after.ipAddress).toBe(before.ipAddress);
     expect(after.ports).toEqual(before.ports);
     expect(await fetchLine('127.0.0.1', 28100)).toBe('kept\n');
+    // the adopted endpoint's host port is held again, the released one is not
+    expect(await listenable(28100)).toBe(false);
+    expect(await listenable(28101)).toBe(true);
     // the exited container's address is free again and its port can be taken
     const reuse = await h.run('sleep 5', { name: 'reuse', hostConfig: { portBindings: { '80/tcp': { bindings: [{ hostPort: '28101' }] } } } });
     expect((await h.inspect(reuse)).networkSettings!.ports!['80/tcp'].mappings![0].hostPort).toBe(28101);

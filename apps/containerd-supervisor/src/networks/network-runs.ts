@@ -11,7 +11,8 @@ import { buildHosts, buildResolvConf } from './host-files';
 import type { NetworkDns } from './network-dns';
 import type { NetworkManager } from './network-manager';
 import type { ContainerNetRecord, EndpointRecord, NetworkRecord, PortRecord } from './network-record';
-import { canBind, ephemeralRange, wantedPorts, type WantedPort } from './port-bindings';
+import { ephemeralRange, wantedPorts, type WantedPort } from './port-bindings';
+import type { PortHolder } from './port-holder';
 
 /** A container as the network area sees it (pid 0 when not running). */
 export interface NetContainer {
@@ -30,6 +31,8 @@ export interface NetworkRunsOptions {
   findContainer: (ref: string) => NetContainer;
   /** The embedded DNS of user networks, told of every endpoint change. */
   dns?: NetworkDns;
+  /** Keeps published host ports bound, as docker-proxy does for dockerd. */
+  ports: PortHolder;
 }
 
 type Mode = { kind: 'host' | 'none' | 'container'; target?: string } | { kind: 'network'; ref: string };
@@ -74,6 +77,12 @@ export class NetworkRuns implements ContainerLifecycleHook {
       if (owned) continue;
       this.mgr.log.warn({ containerId: o.containerId, networkId: n.id }, 'removing stray port rules');
       await this.cni.del(o.netName, [{ type: 'portmap', snat: true, capabilities: { portMappings: true }, runtimeConfig: { portMappings: [] } }], { containerId: o.containerId, netns: '', ifname: 'eth0' }).catch((err) => this.mgr.log.warn({ err }, 'stray port rules not removed'));
+    }
+    // the ports of adopted runs, bound again (a host process could have taken one while we were down)
+    for (const rec of this.mgr.containers.values()) {
+      for (const p of rec.run?.endpoints.flatMap((e) => e.ports) ?? []) {
+        if (!(await this.opts.ports.hold(p))) this.mgr.log.warn({ containerId: rec.containerId, port: p }, 'a published port was bound by another process while the supervisor was down');
+      }
     }
   }
 
@@ -253,6 +262,7 @@ export class NetworkRuns implements ContainerLifecycleHook {
     const chain = this.chain(n, ep);
     const plugins = netns ? chain : chain.filter((p) => p.type !== 'bridge');
     if (plugins.length) await this.cni.del(cniName(n.id), plugins, { containerId: rec.containerId, netns, ifname: ep.ifname }, ep.cniResult);
+    for (const p of ep.ports) this.opts.ports.release(p);
   }
 
   /** Host ports for the container's bindings: taken ones fail with dockerd's texts, nothing is kept. */
@@ -269,18 +279,23 @@ export class NetworkRuns implements ContainerLifecycleHook {
     const fail = (text: string) => new InternalError(`driver failed programming external connectivity on endpoint ${c.name} (${endpointId}): ${text}`);
     const out: PortRecord[] = [];
     const eph = await ephemeralRange();
-    for (const w of wanted) {
-      const [lo, hi] = w.range[0] === 0 ? eph : w.range;
-      let chosen = 0;
-      for (let port = lo; port <= hi && !chosen; port++) {
-        if (clash(w, port)) continue;
-        if (await canBind(w.proto, w.hostIp, port)) chosen = port;
-        else if (lo === hi) throw fail(`Error starting userland proxy: listen ${w.proto}4 ${w.hostIp || '0.0.0.0'}:${port}: bind: address already in use`);
+    try {
+      for (const w of wanted) {
+        const [lo, hi] = w.range[0] === 0 ? eph : w.range;
+        let chosen = 0;
+        for (let port = lo; port <= hi && !chosen; port++) {
+          if (clash(w, port)) continue;
+          if (await this.opts.ports.hold({ proto: w.proto, hostIp: w.hostIp, hostPort: port })) chosen = port;
+          else if (lo === hi) throw fail(`Error starting userland proxy: listen ${w.proto}4 ${w.hostIp || '0.0.0.0'}:${port}: bind: address already in use`);
+        }
+        if (!chosen) throw fail(`Bind for ${w.hostIp || '0.0.0.0'}:${lo === hi ? lo : `${lo}-${hi}`} failed: port is already allocated`);
+        const rec: PortRecord = { containerPort: w.containerPort, proto: w.proto, hostIp: w.hostIp, hostPort: chosen };
+        out.push(rec);
+        used.push(rec);
       }
-      if (!chosen) throw fail(`Bind for ${w.hostIp || '0.0.0.0'}:${lo === hi ? lo : `${lo}-${hi}`} failed: port is already allocated`);
-      const rec: PortRecord = { containerPort: w.containerPort, proto: w.proto, hostIp: w.hostIp, hostPort: chosen };
-      out.push(rec);
-      used.push(rec);
+    } catch (err) {
+      for (const p of out) this.opts.ports.release(p);
+      throw err;
     }
     return out;
   }

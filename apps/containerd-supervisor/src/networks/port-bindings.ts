@@ -1,6 +1,4 @@
-import { createSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import type { supervisorV1 } from '@drydock/proto';
 import { InvalidArgumentError } from '@drydock/errors';
 import { parseIp } from './cidr';
@@ -48,24 +46,6 @@ export function wantedPorts(hc: supervisorV1.HostConfig, exposed: string[]): Wan
     }
   }
   return out;
-}
-
-/** Whether a host process could bind the address now (the port is free for us). */
-export function canBind(proto: WantedPort['proto'], hostIp: string, port: number): Promise<boolean> {
-  const host = hostIp || '0.0.0.0';
-  if (proto === 'udp') {
-    return new Promise((resolve) => {
-      const s = createSocket('udp4');
-      s.once('error', () => resolve(false));
-      s.bind({ address: host, port, exclusive: true }, () => s.close(() => resolve(true)));
-    });
-  }
-  if (proto === 'sctp') return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
 }
 
 /** The host's ephemeral range, as dockerd's port allocator reads it. */
