@@ -134,4 +134,22 @@ describe('restart policy state (real containerd)', () => {
     expect(after.find((s) => s.status === 'running')).toMatchObject({ restartCount: 1, exitCode: 0 });
     await h.c('removeContainer', { id, force: true });
   }, 60000);
+
+  it('a container snapshot a crash left without its container is removed at restart; those of containers stay', async () => {
+    const address = h.infra.containerd!.address;
+    const id = await h.run('sleep 1000', { name: 'owns-its-snapshot' });
+    const parent = (JSON.parse(await ctr(address, ['snapshots', 'info', id], 'drydock')) as { Parent: string }).Parent;
+    // what a supervisor killed between Prepare and Containers.Create leaves
+    const orphan = 'a'.repeat(64);
+    await ctr(address, ['snapshots', 'prepare', orphan, parent], 'drydock');
+    const active = async () => (await ctr(address, ['snapshots', 'ls'], 'drydock')).split('\n').filter((l) => /\bActive\b/.test(l)).map((l) => l.split(/\s+/)[0]);
+    expect(await active()).toEqual(expect.arrayContaining([id, orphan]));
+    await h.kill();
+    await h.startSupervisor();
+    const after = await active();
+    expect(after).toContain(id);
+    expect(after).not.toContain(orphan);
+    expect((await sample(id)).status).toBe('running');
+    await h.c('removeContainer', { id, force: true });
+  }, 60000);
 });

@@ -45,6 +45,12 @@ export class ContainerStore {
     });
   }
 
+  /** Every container id containerd has in the namespace, Drydock's or not (those own their snapshots). */
+  async ids(): Promise<Set<string>> {
+    const res = await this.cc.unary(this.cc.containers, this.cc.containers.list, {});
+    return new Set((res.containers ?? []).map((c) => c.id ?? ''));
+  }
+
   async get(id: string): Promise<StoredContainer | undefined> {
     try {
       const res = await this.cc.unary(this.cc.containers, this.cc.containers.get, { id });

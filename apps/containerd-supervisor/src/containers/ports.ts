@@ -40,6 +40,8 @@ export interface SnapshotOps {
   prepare(key: string, parent: string): Promise<Mount[]>;
   mounts(key: string): Promise<Mount[]>;
   remove(key: string): Promise<void>;
+  /** Removes container snapshots none of `containerIds` owns (a crash's leftovers); the keys removed. */
+  removeOrphans(containerIds: Set<string>): Promise<string[]>;
 }
 
 /** Local named volumes (see volumes/volume-store.ts). */

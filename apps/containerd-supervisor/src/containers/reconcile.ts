@@ -18,6 +18,8 @@ export async function loadContainers(ctx: ContainerContext): Promise<void> {
     else ctx.entries.set(c.spec.id, { c, rt: newRuntime() });
   }
   await reconcile(ctx);
+  // nothing prepares a snapshot before load returns: any container snapshot without its container is a crash's
+  await ctx.snapshots.removeOrphans(await ctx.store.ids()).catch((err) => ctx.log.warn({ err }, 'orphan container snapshots not swept'));
   for (const e of ctx.entries.values()) {
     if (e.rt.task === 'none' && e.c.spec.hostConfig.autoRemove && e.c.state.startedAtNs) {
       // an auto-remove container whose run ended while the supervisor was away (or mid-removal)

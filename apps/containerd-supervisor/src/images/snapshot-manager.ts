@@ -1,6 +1,6 @@
 import { AlreadyExistsError, FailedPreconditionError, isAlreadyExists, isNotFound } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
-import type { ctrTypesMount } from '@drydock/proto';
+import { ctrSnapshots, type ctrTypesMount } from '@drydock/proto';
 import type { ContainerdClient } from '../containerd/containerd-client';
 import { LEASE_HEADER } from './content';
 import { GC_LABELS } from './image-model';
@@ -93,6 +93,36 @@ export class SnapshotManager {
     } catch (err) {
       if (!isNotFound(err)) this.log.warn({ err, containerId }, 'container snapshot lease delete failed');
     }
+  }
+
+  /**
+   * Removes container snapshots (active, named by a container id) that no container
+   * in `containerIds` owns: a supervisor killed between Prepare and Containers.Create,
+   * or between a container's delete and its snapshot's, leaves one, and waiting for
+   * the lease to expire or the GC to run would leave it half-made for up to an hour.
+   * Call before anything can prepare a new one (at load). Returns the removed keys.
+   */
+  async removeOrphans(containerIds: Set<string>): Promise<string[]> {
+    const infos: { name?: string; kind?: number }[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const stream = this.cc.serverStream(this.cc.snapshots, this.cc.snapshots.list, { snapshotter: this.snapshotter });
+      stream.on('data', (r: { info?: { name?: string; kind?: number }[] }) => infos.push(...(r.info ?? [])));
+      stream.on('error', reject);
+      stream.on('end', resolve);
+    });
+    const removed: string[] = [];
+    for (const i of infos) {
+      const key = i.name ?? '';
+      if (i.kind !== ctrSnapshots.Kind.ACTIVE || !/^[0-9a-f]{64}$/.test(key) || containerIds.has(key)) continue;
+      try {
+        await this.remove(key);
+        removed.push(key);
+      } catch (err) {
+        this.log.warn({ err, key }, 'orphan container snapshot not removed');
+      }
+    }
+    if (removed.length) this.log.warn({ snapshots: removed }, 'removed container snapshots a crash left without a container');
+    return removed;
   }
 
   /** Bytes in the container's writable layer (`docker ps -s`, system df); 0 if it has none. */
