@@ -46,8 +46,25 @@ export function removeContainer(ctx: ContainerContext, ref: string, opts: { forc
     for (const w of e.rt.removeWaiters.splice(0)) w(e.c.state.exitCode);
     for (const w of e.rt.exitWaiters.splice(0)) w(e.c.state.exitCode);
     await Promise.all([
-      ctx.snapshots.remove(id).catch((err) => ctx.log.warn({ err, containerId: id }, 'container snapshot not removed')),
+      removeSnapshot(ctx, id).catch((err) => ctx.log.warn({ err, containerId: id }, 'container snapshot not removed')),
       rm(ctx.dir(id), { recursive: true, force: true }).catch((err) => ctx.log.warn({ err, containerId: id }, 'container directory not removed')),
     ]);
   });
+}
+
+/**
+ * The snapshot can still be mounted for a moment after its container is gone: a
+ * `docker cp`/build copy stream the client just cancelled unmounts on its own time,
+ * and containerd refuses to remove a busy snapshot. A few tries over ~3 s, then the
+ * load-time sweep (SnapshotOps.removeOrphans) is what is left.
+ */
+async function removeSnapshot(ctx: ContainerContext, id: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ctx.snapshots.remove(id);
+    } catch (err) {
+      if (attempt >= 6) throw err;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
 }
