@@ -6,6 +6,8 @@
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { freePort } from '@drydock/infra';
 import { useDockerStack } from './support/stack';
 import { eventually, out } from './support/expect';
 
@@ -20,6 +22,46 @@ function answers(text: string): string[] {
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: 20000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+/** One TCP connection kept open: say() sends a line and resolves with the line that comes back. */
+function lineConn(host: string, port: number): Promise<{ say: (line: string) => Promise<string>; close: () => void }> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, host);
+    let buf = '';
+    let waiter: ((l: string) => void) | undefined;
+    sock.on('data', (d) => {
+      buf += d.toString();
+      const i = buf.indexOf('\n');
+      if (i >= 0 && waiter) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        const w = waiter;
+        waiter = undefined;
+        w(line);
+      }
+    });
+    sock.once('error', reject);
+    sock.once('connect', () => {
+      const say = (line: string) =>
+        new Promise<string>((res, rej) => {
+          const t = setTimeout(() => rej(new Error(`no echo of ${line}`)), 5000);
+          waiter = (l) => {
+            clearTimeout(t);
+            res(l);
+          };
+          sock.write(`${line}\n`);
+        });
+      // a server not yet listening behind the rule resets or closes at once: check one round trip
+      say('hello').then(
+        (l) => (l === 'hello' ? resolve({ say, close: () => sock.destroy() }) : reject(new Error(l))),
+        (e) => {
+          sock.destroy();
+          reject(e);
+        },
+      );
+    });
   });
 }
 
@@ -209,4 +251,34 @@ describe('docker CLI: embedded DNS on user networks', () => {
     expect(dnsHelpersOf(pid)).toEqual(helpers);
     expect(await eventually(async () => dnsHelpersOf(bPid), (h) => h.length === 0, 10000)).toEqual([]);
   }, 60000);
+
+  it('keeps an established connection through a published port and DNS answers across SIGKILL of the gateway, the supervisor and containerd', async () => {
+    const port = await freePort();
+    // an echo server: every connection gets its own cat, lines come back as sent
+    const r = await s.docker(['run', '-d', '--name', 'e2e-dns-echo', '--network', NET, '-p', `${port}:7`, 'busybox', 'busybox', 'nc', '-ll', '-p', '7', '-e', '/bin/busybox', 'cat']);
+    expect(out(r)).toMatchObject({ code: 0, stderr: '' });
+    const conn = await eventually(() => lineConn('127.0.0.1', port).catch(() => undefined), (c) => !!c, 20000, 'echo server');
+    const clientPid = (await s.docker(['inspect', '-f', '{{.State.Pid}}', 'e2e-dns-client'])).stdout.trim();
+    const ip = await ipOn('e2e-dns-a');
+    const nsLookup = async () => answers((await run('nsenter', ['-t', clientPid, '-m', '-n', '/bin/busybox', 'nslookup', 'e2e-dns-a'])).stdout);
+    try {
+      expect(await conn!.say('before')).toBe('before');
+      await s.killGateway();
+      expect(await conn!.say('gateway-down')).toBe('gateway-down');
+      await s.killSupervisor();
+      expect(await conn!.say('supervisor-down')).toBe('supervisor-down');
+      await s.infra.containerd!.process.kill();
+      // nothing of Drydock runs now but the kernel's rules, the shims and the DNS helpers
+      expect(await conn!.say('all-down')).toBe('all-down');
+      expect(await nsLookup()).toEqual([ip]);
+      await s.infra.containerd!.process.start();
+      await s.startSupervisor();
+      await s.startGateway();
+      expect(await conn!.say('after')).toBe('after');
+      expect(await lookup('e2e-dns-a')).toEqual([ip]);
+      expect((await s.docker(['inspect', '-f', '{{.State.Running}}', 'e2e-dns-echo'])).stdout.trim()).toBe('true');
+    } finally {
+      conn?.close();
+    }
+  }, 120000);
 });
