@@ -10,7 +10,8 @@
  *   npm run bench -- --smoke        # every workload once at tiny sizes (npm test)
  *   npm run bench -- --runs 20 --parallel 20 --containers 100 --logs-mb 50 --out dir
  *   npm run bench -- --pull-mb 100 --pull-runs 5 --pull-concurrency 10
- *   npm run bench -- --only pull    # just the registry pulls (or: containers, logs)
+ *   npm run bench -- --only pull    # just the registry pulls (or: containers, logs, build, network)
+ *   npm run bench -- --only network --net-mb 1000 --net-transfers 3 --net-ops 10
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { buildBusyboxRootfsTar } from '@drydock/testing';
 import { DockerEngine, DrydockEngine, findDockerCli, versionOf, type Engine, type EngineProcess } from './compare/engines';
 import { cpuSeconds, getsPerBlob, pullMilestones, PullRegistry, threeLayers, upstreamWindow, type PushedImage } from './compare/pull';
+import { networkWorkloads } from './compare/network';
 import { markdownTable, stats, svgChart, terminalTable, type Row } from './compare/report';
 
 const repo = resolve(__dirname, '../../..');
@@ -50,10 +52,16 @@ const cfg = {
   buildMb: opt('build-mb', 30, 1),
   buildFiles: opt('build-files', 2000, 20),
   stageSleepS: opt('stage-sleep', 2, 0.2),
+  // network group: create+rm pairs, bytes through a published port (1 GB; smoke 8 MB), ports, containers
+  netOps: opt('net-ops', 10, 1),
+  netBytes: Math.round(opt('net-mb', 1000, 8) * 1e6),
+  netTransfers: opt('net-transfers', 3, 1),
+  netPorts: opt('net-ports', 5, 2),
+  netContainers: opt('net-containers', 10, 2),
 };
-// Workload groups: containers (run, memory, parallel, N containers), logs, pull.
+// Workload groups: containers (run, memory, parallel, N containers), logs, pull, build, network (bridge, ports).
 const onlyArg = argv.indexOf('--only') >= 0 ? argv[argv.indexOf('--only') + 1].split(',') : undefined;
-const want = (group: 'containers' | 'logs' | 'pull' | 'build') => !onlyArg || onlyArg.includes(group);
+const want = (group: 'containers' | 'logs' | 'pull' | 'build' | 'network') => !onlyArg || onlyArg.includes(group);
 const outArg = argv.indexOf('--out') >= 0 ? argv[argv.indexOf('--out') + 1] : '';
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outDir = resolve(repo, outArg || join('bench-results', smoke ? `smoke-${stamp}` : stamp));
@@ -349,7 +357,7 @@ async function pullWorkloads(dd: DrydockEngine, dk: DockerEngine, engines: Engin
 
 /**
  * docker build with the legacy builder on both (the CLI without buildx, DOCKER_BUILDKIT=0), step
- * containers without network (the private dockerd has no bridge). Cold builds use --no-cache.
+ * containers without network (networking has rows of its own). Cold builds use --no-cache.
  */
 async function buildWorkloads(dd: DrydockEngine, dk: DockerEngine, engines: Engine[], workload: Workload): Promise<void> {
   const both = (m: Map<Engine, number[]>) => ({ drydock: stats(m.get(dd)!), docker: stats(m.get(dk)!) });
@@ -413,6 +421,7 @@ async function main(): Promise<void> {
   /** Each daemon's resident memory idle (after the warm-up runs) and once all the load workloads are over. */
   const perProcess: ProcessMemory[] = [];
   const pullNotes: string[] = [];
+  const networkNotes: string[] = [];
   let info: Record<string, string> = {};
   const stopAll = () => Promise.allSettled(engines.map((e) => e.stop()));
   const onSignal = () => void stopAll().then(() => process.exit(130));
@@ -531,6 +540,9 @@ async function main(): Promise<void> {
 
     if (want('pull')) await pullWorkloads(dd, dk, engines, rows, workload, pullNotes);
     if (want('build')) await buildWorkloads(dd, dk, engines, workload);
+    if (want('network')) {
+      await networkWorkloads({ drydock: dd, docker: dk, engines, cfg, run: docker, alternate, workload, rssMb, removeAll, notes: networkNotes });
+    }
     // After every load workload: nothing runs, the engines have had a few seconds to settle.
     if (perProcess.length) {
       for (const e of engines) await removeAll(e);
@@ -547,8 +559,8 @@ async function main(): Promise<void> {
   const header = Object.entries(info).map(([k, v]) => `- ${k}: ${v}`).join('\n');
   const memoryCounted = [
     'Memory is the sum of VmRSS (/proc/<pid>/status) of the engine\'s processes, container processes themselves excluded.',
-    'Drydock: containerd-supervisor + api-gateway + registry-proxy + builder + Redis (the build queue) + its containerd + NATS; with containers: + containerd-shim-runc-v2 + drydock-logger per container.',
-    'Docker: dockerd + its containerd; with containers: + containerd-shim-runc-v2 per container (dockerd\'s json-file driver writes logs inside dockerd).',
+    'Drydock: containerd-supervisor + api-gateway + registry-proxy + builder + Redis (the build queue) + its containerd + NATS; with containers: + containerd-shim-runc-v2 + drydock-logger per container, + drydock-dns (the embedded DNS) per container on a user-defined network.',
+    'Docker: dockerd + its containerd; with containers: + containerd-shim-runc-v2 per container (dockerd\'s json-file driver writes logs inside dockerd, its embedded DNS is in dockerd too), + docker-proxy per published port.',
     'Idle counts the same sets with no container present (no shims or loggers exist then).',
   ];
   const md = [
@@ -559,7 +571,9 @@ async function main(): Promise<void> {
     `Command: \`${command}\``,
     '',
     'Each sample is one docker CLI invocation (wall time, CLI start-up included), the engines taking turns',
-    '(Drydock, Docker, Drydock, ...). Every container runs with `--network none` on both engines.',
+    '(Drydock, Docker, Drydock, ...). Containers run with `--network none` on both engines, except in the network rows:',
+    'there both engines have bridge networking with iptables (Docker: its defaults, docker-proxy on, default bridge ddbdock0',
+    'on 10.171.0.0/16, user networks from 10.173.0.0/16; Drydock: default bridge ddcmp0, pool 10.172.0.0/16).',
     '',
     markdownTable(rows),
     '',
@@ -572,11 +586,13 @@ async function main(): Promise<void> {
     '',
     ...pullNotes.map((l) => `- ${l}`),
     '',
+    ...networkNotes.map((l) => `- ${l}`),
+    '',
   ].join('\n');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'results.md'), md);
   writeFileSync(join(outDir, 'chart.svg'), svgChart(rows, `Drydock vs Docker Engine, medians (${info.CPU ?? ''}, ${info.cores ?? '?'} cores)`));
-  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ command, config: cfg, machine: info, rows, memoryNotes, processMemory: perProcess, pull: pullDetails, failures }, null, 2));
+  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ command, config: cfg, machine: info, rows, memoryNotes, processMemory: perProcess, pull: pullDetails, network: networkNotes, failures }, null, 2));
 
   console.log();
   console.log(header);
@@ -585,7 +601,7 @@ async function main(): Promise<void> {
   console.log();
   for (const l of [...memoryCounted, ...memoryNotes, '']) console.log(l);
   if (perProcess.length) console.log(`Resident memory per process, idle and after the load workloads:\n${processMemoryTable(perProcess, 'terminal')}\n`);
-  for (const l of pullNotes) console.log(l);
+  for (const l of [...pullNotes, ...networkNotes]) console.log(l);
   console.log(`\nwritten: ${join(outDir, 'results.md')}, chart.svg, results.json`);
   if (failures.length) {
     console.error(`\n${failures.length} failure(s):\n  ${failures.join('\n  ')}`);

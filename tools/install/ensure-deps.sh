@@ -5,6 +5,7 @@
 #   bash tools/install/ensure-deps.sh               # packages + node_modules
 #   bash tools/install/ensure-deps.sh --docker-cli  # also the docker CLI (end-to-end tests)
 #   bash tools/install/ensure-deps.sh --dockerd     # also dockerd (npm run bench)
+#   bash tools/install/ensure-deps.sh --netplugins  # also netavark + aardvark-dns (npm run bench:netplugins)
 # Sourcing it defines the functions without running anything.
 set -euo pipefail
 
@@ -188,6 +189,14 @@ ensure_dockerd() {
   command -v dockerd >/dev/null 2>&1 || { log "dockerd still missing after installing docker.io"; return 1; }
 }
 
+# Podman's netavark and aardvark-dns (Debian 12: 1.4.0), only for `npm run bench:netplugins`, which measures
+# them against the CNI plugins Drydock drives. They run no service; Drydock itself never uses them.
+ensure_netplugins() {
+  if [[ -x /usr/lib/podman/netavark && -x /usr/lib/podman/aardvark-dns ]]; then log "netavark and aardvark-dns present"; return 0; fi
+  apt_install netavark aardvark-dns
+  [[ -x /usr/lib/podman/netavark ]] || { log "netavark still missing after installing it (/usr/lib/podman/netavark)"; return 1; }
+}
+
 # Debian's docker-compose 1.29 (docker-py) for the compose end-to-end tests; it runs no service.
 ensure_docker_compose() {
   if command -v docker-compose >/dev/null 2>&1; then log "docker-compose present: $(command -v docker-compose)"; return 0; fi
@@ -222,8 +231,14 @@ stop_service() {
 main() {
   ensure_packages
   ensure_node_modules
-  if [[ "${1:-}" == "--docker-cli" ]]; then ensure_docker_cli; fi
-  if [[ "${1:-}" == "--dockerd" ]]; then ensure_docker_cli; ensure_dockerd; fi
+  local flag
+  for flag in "$@"; do
+    case "$flag" in
+      --docker-cli) ensure_docker_cli ;;
+      --dockerd) ensure_docker_cli; ensure_dockerd ;;
+      --netplugins) ensure_netplugins ;;
+    esac
+  done
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

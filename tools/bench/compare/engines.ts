@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, wri
 import { delimiter, join, resolve } from 'node:path';
 import { ContainerdProcess, containerdPaths, dockerPingOk, freePort, requireCommand, tcpAccepts, waitFor } from '@drydock/infra';
 import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from '@drydock/runtime';
-import { buildDrydock, killShimsOf, makeTempDir, startTestInfra, unmountAllUnder, type TestInfra } from '@drydock/testing';
+import { buildDrydock, killShimsOf, makeTempDir, removeNetworkObjects, startTestInfra, unmountAllUnder, type TestInfra } from '@drydock/testing';
+import { DockerNetworkHost, dockerProxiesOf, processesRunning } from './host-network';
 
 // The tool runs bundled as dist/tools/bench/<tool>.js.
 const repo = resolve(__dirname, '../../..');
@@ -64,13 +65,6 @@ export function shimsOf(address: string): EngineProcess[] {
   return out;
 }
 
-function processesRunning(binary: string): EngineProcess[] {
-  const out: EngineProcess[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (/^\d+$/.test(entry) && argvOf(entry)[0] === binary) out.push({ role: 'logger', pid: Number(entry) });
-  }
-  return out;
-}
 
 async function terminate(child: ChildProcess | undefined, graceMs = 15000): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -84,20 +78,26 @@ async function terminate(child: ChildProcess | undefined, graceMs = 15000): Prom
 /**
  * Docker Engine 20.10 (Debian's docker.io) on private directories and socket, with its own
  * containerd: without --containerd dockerd would use (or start) the system one on
- * /run/containerd. No bridge, iptables or userland proxy: every container runs with
- * `--network none` on both engines, so no networking is compared.
+ * /run/containerd. Bridge networking as dockerd's defaults have it (iptables, masquerade,
+ * docker-proxy), but on a private default bridge and address pool (DockerNetworkHost), whose
+ * chains, rules and bridges are removed again at stop. Rows outside the network group run
+ * with `--network none` on both engines.
  */
 export class DockerEngine implements Engine {
   readonly name = 'Docker';
   dir = '';
   socket = '';
+  readonly net = new DockerNetworkHost();
   private containerd?: ContainerdProcess;
   private dockerd?: ChildProcess;
   private stopping?: Promise<void>;
 
   async start(): Promise<void> {
     const dockerdBin = requireCommand('dockerd', 'docker.io');
+    requireCommand('docker-proxy', 'docker.io');
     this.dir = await makeTempDir('bench-docker');
+    // before dockerd: its chains must not exist yet, and the bridge must (--bridge names an existing one)
+    this.net.prepare();
     this.socket = join(this.dir, 'docker.sock');
     this.containerd = new ContainerdProcess(containerdPaths(join(this.dir, 'ctd')), 'containerd', { dieWithParent: true });
     await this.containerd.start();
@@ -114,7 +114,7 @@ export class DockerEngine implements Engine {
         '--pidfile', join(this.dir, 'docker.pid'),
         '-H', `unix://${this.socket}`,
         '--containerd', this.containerd.paths.address,
-        '--iptables=false', '--ip6tables=false', '--bridge=none', '--ip-masq=false', '--userland-proxy=false',
+        ...this.net.dockerdFlags(),
         '--storage-driver', 'overlay2',
         '--log-level=warn',
       ],
@@ -142,9 +142,9 @@ export class DockerEngine implements Engine {
     ].filter((p) => p.pid > 0);
   }
 
-  /** dockerd's json-file log driver copies output inside dockerd itself: shims only. */
+  /** dockerd's json-file log driver copies output inside dockerd itself: shims, and a docker-proxy per published port. */
   perContainer(): EngineProcess[] {
-    return this.containerd ? shimsOf(this.containerd.paths.address) : [];
+    return [...(this.containerd ? shimsOf(this.containerd.paths.address) : []), ...(this.dockerd?.pid ? dockerProxiesOf(this.dockerd.pid) : [])];
   }
 
   stop(): Promise<void> {
@@ -152,10 +152,20 @@ export class DockerEngine implements Engine {
   }
 
   private async doStop(): Promise<void> {
-    // dockerd stops its containers on SIGTERM (no live-restore); shims left behind are killed.
+    // dockerd stops its containers on SIGTERM (no live-restore); shims and proxies left behind are killed.
+    const proxies = this.dockerd?.pid ? dockerProxiesOf(this.dockerd.pid) : [];
     await terminate(this.dockerd, 30000);
+    for (const p of proxies) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // gone with dockerd
+      }
+    }
     await this.containerd?.stop();
     if (this.containerd) killShimsOf(this.containerd.paths.address);
+    // dockerd never removes its chains and rules: the bench does, and restores FORWARD's policy
+    this.net.cleanup();
     if (!this.dir) return;
     unmountAllUnder(this.dir);
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
@@ -175,6 +185,8 @@ export class DrydockEngine implements Engine {
   /** http://127.0.0.1:PORT of its registry-proxy (DRYDOCK_REGISTRY_PROXY_URL of the services). */
   registryProxyUrl = '';
   private logger = '';
+  private dns = '';
+  private stateDir = '';
   private supervisor?: ChildProcess;
   private gateway?: ChildProcess;
   private registryProxy?: ChildProcess;
@@ -191,7 +203,9 @@ export class DrydockEngine implements Engine {
     this.infra = infra;
     const build = buildDrydock(join(infra.dir, 'build'));
     this.logger = build.logger;
+    this.dns = build.dns;
     const stateDir = join(infra.dir, 'state');
+    this.stateDir = stateDir;
     mkdirSync(stateDir, { recursive: true });
     this.socket = join(infra.dir, 'd.sock');
     const port = await freePort();
@@ -271,10 +285,17 @@ export class DrydockEngine implements Engine {
     ].filter((p) => p.pid > 0);
   }
 
-  /** Shims plus the detached drydock-logger of each container run (they own the log files). */
+  /**
+   * Shims, the detached drydock-logger of each container run (they own the log files), and the drydock-dns of each
+   * container on a user-defined network (the embedded DNS is a process of its own, not part of a daemon).
+   */
   perContainer(): EngineProcess[] {
     if (!this.infra?.containerd) return [];
-    return [...shimsOf(this.infra.containerd.address), ...(this.logger ? processesRunning(this.logger) : [])];
+    return [
+      ...shimsOf(this.infra.containerd.address),
+      ...(this.logger ? processesRunning(this.logger, 'logger') : []),
+      ...(this.dns ? processesRunning(this.dns, 'drydock-dns') : []),
+    ];
   }
 
   stop(): Promise<void> {
@@ -286,14 +307,20 @@ export class DrydockEngine implements Engine {
     await terminate(this.builder);
     await terminate(this.supervisor);
     await terminate(this.registryProxy);
+    // before the state directory goes (its network records name the portmap rules): containerd's deletes run no CNI DEL
+    if (this.stateDir) removeNetworkObjects({ stateDir: this.stateDir, bridgePrefix: benchNetNames.DRYDOCK_BRIDGE_PREFIX.slice(0, -1), chainPrefix: benchNetNames.DRYDOCK_IPTABLES_CHAIN_PREFIX });
     // deletes every container, kills leftover shims, unmounts and removes the directory
     await this.infra?.stop();
-    if (this.logger) for (const p of processesRunning(this.logger)) process.kill(p.pid, 'SIGKILL');
+    for (const bin of [this.logger, this.dns]) if (bin) for (const p of processesRunning(bin, 'leftover')) process.kill(p.pid, 'SIGKILL');
   }
 }
 
-/** The bench supervisor's own bridges and chains (a supervisor removes unrecorded ones under its names). */
-const benchNetNames = { DRYDOCK_BRIDGE_NAME: 'ddbench0', DRYDOCK_BRIDGE_PREFIX: 'ddb-', DRYDOCK_IPTABLES_CHAIN_PREFIX: 'DDBENCH', DRYDOCK_NETWORK_POOLS: '10.170.0.0/16:24' };
+/**
+ * The compare stack's own default bridge, bridge prefix, chains and pool (a supervisor removes unrecorded bridges under
+ * its names), apart from supervisor-bench's ddbench0 and the private dockerd's 10.171/10.173: both names start with
+ * `ddcmp`, so one prefix removes them all at the end.
+ */
+const benchNetNames = { DRYDOCK_BRIDGE_NAME: 'ddcmp0', DRYDOCK_BRIDGE_PREFIX: 'ddcmp-', DRYDOCK_IPTABLES_CHAIN_PREFIX: 'DDCMP', DRYDOCK_NETWORK_POOLS: '10.172.0.0/16:24' };
 
 /** Versions of the pieces both engines stand on, for the report header. */
 export function versionOf(cmd: string, args: string[]): string {
