@@ -127,6 +127,8 @@ describe('network filters', () => {
     expect(() => checkNetworkPruneFilters(f({ name: { x: true } }), Date.now())).toThrow("Invalid filter 'name'");
     expect(() => checkNetworkPruneFilters(f({ until: { x: true } }), Date.now())).toThrow('failed to parse value as time or duration: "x"');
     expect(() => checkNetworkPruneFilters(f({ until: { '24h': true }, label: { a: true }, 'label!': { b: true } }), Date.now())).not.toThrow();
+    expect(() => checkNetworkPruneFilters(f({ until: { x: true } }), Date.now())).toThrow(expect.objectContaining({ code: 'INTERNAL' }));
+    expect(() => checkNetworkPruneFilters(f({ until: { '1h': true, '2h': true } }), Date.now())).toThrow('more than one until filter specified');
   });
 });
 

@@ -162,10 +162,21 @@ export function checkNetworkListFilters(f: FilterArgs): void {
   for (const v of f.get('type')) if (v !== 'custom' && v !== 'builtin') throw new InternalError(`invalid filter: 'type'='${v}'`);
 }
 
-/** POST /networks/prune filters: until, label, label!; an unparsable until is refused before anything goes. */
+/**
+ * POST /networks/prune filters: until, label, label! (filters.Validate: 400); an until that
+ * does not parse is refused before anything goes, with dockerd's plain error (500).
+ */
 export function checkNetworkPruneFilters(f: FilterArgs, nowMs: number): void {
   for (const k of f.keys()) if (!PRUNE_FILTERS.has(k)) throw new InvalidArgumentError(`Invalid filter '${k}'`);
-  for (const v of f.get('until')) parseFilterTime(v, nowMs);
+  const until = f.get('until');
+  if (until.length > 1) throw new InternalError('more than one until filter specified');
+  for (const v of until) {
+    try {
+      parseFilterTime(v, nowMs);
+    } catch (err) {
+      throw new InternalError((err as Error).message, { cause: err });
+    }
+  }
 }
 
 /** Go's strconv.ParseBool spellings. */

@@ -148,6 +148,14 @@ describe('network errors as dockerd 20.10', () => {
     expect(mgr.list([{ key: 'dangling', values: ['0'] }]).map((n) => n.name).sort()).toEqual(['bridge', 'host', 'none']);
   });
 
+  it('prunes with label and label! as matchLabels does', async () => {
+    await mgr.create({ ...createReq('l1'), labels: { a: '1', b: 'x=y' } } as supervisorV1.CreateNetworkRequest);
+    await mgr.create({ ...createReq('l2'), labels: { a: '2' } } as supervisorV1.CreateNetworkRequest);
+    expect(mgr.list([{ key: 'label', values: ['b=x=y'] }]).map((n) => n.name)).toEqual(['l1']);
+    expect(await mgr.prune([{ key: 'label!', values: ['a=1'] }])).toEqual(['l2']);
+    expect(await mgr.prune([{ key: 'label', values: ['a'] }])).toEqual(['l1']);
+  });
+
   it('looks the container up before the network on connect and disconnect', async () => {
     expect(await fail(runs.connect('nonet', 'noctr', {}))).toBe('NOT_FOUND No such container: noctr');
     expect(await fail(runs.disconnect('nonet', 'noctr'))).toBe('NOT_FOUND No such container: noctr');

@@ -316,10 +316,10 @@ export class NetworkManager {
           case 'type':
             return vs.some((v) => (v === 'builtin' ? n.builtin : v === 'custom' ? !n.builtin : false));
           case 'label':
-            return vs.every((v) => {
-              const [k, val] = v.split('=', 2);
-              return val === undefined ? k in n.labels : n.labels[k] === val;
-            });
+            return vs.every((v) => hasLabel(n.labels, v));
+          case 'label!':
+            // prune's matchLabels: left out when every label! term matches
+            return !vs.every((v) => hasLabel(n.labels, v));
           case 'dangling': {
             // dockerd 20.10 filters before it fills Containers (daemon/network.go GetNetworks), so
             // every network looks unused: true lists the user networks, false the predefined ones
@@ -384,6 +384,12 @@ export function rangeOrdinals(subnet: Cidr, range: Cidr): [number, number] {
   const host = ~mask(subnet.prefix) >>> 0;
   const broadcast = (range.base | (~mask(range.prefix) >>> 0)) >>> 0;
   return [(range.base & host) >>> 0, (broadcast & host) >>> 0];
+}
+
+/** filters.MatchKVList's test of one term: `k` present, or `k=v` equal (the value may hold '='). */
+function hasLabel(labels: Record<string, string>, term: string): boolean {
+  const eq = term.indexOf('=');
+  return eq < 0 ? term in labels : labels[term.slice(0, eq)] === term.slice(eq + 1);
 }
 
 function safeRegex(v: string): RegExp {
