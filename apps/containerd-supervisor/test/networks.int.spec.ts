@@ -191,8 +191,8 @@ describe('networks (real bridges, veths, iptables, CNI)', () => {
     await h.n('disconnectNetwork', { network: 'netc', container: id });
     expect(Object.keys((await h.inspect(id)).networkSettings!.networks!)).toEqual([]);
     await h.n('connectNetwork', { network: 'netc', container: 'cc', endpointConfig: { aliases: ['web', id.slice(0, 12)] } });
-    const again = await h.n('connectNetwork', { network: 'netc', container: 'cc', endpointConfig: {} }).catch((e) => e);
-    expect(again.details).toBe('endpoint with name cc already exists in network netc');
+    // a stopped container connected again: dockerd's updateNetworkSettings keeps the settings it has (no error)
+    await h.n('connectNetwork', { network: 'netc', container: 'cc', endpointConfig: { aliases: ['other'] } });
     await h.c('startContainer', { id });
     const ns = (await h.inspect(id)).networkSettings!;
     expect(ns.networks!.netc.aliases).toEqual(['web', id.slice(0, 12)]);

@@ -1,9 +1,9 @@
-import { InvalidArgumentError } from '@drydock/errors';
+import { AlreadyExistsError, InvalidArgumentError } from '@drydock/errors';
 import { decodeBody, type JsonBody } from '../http/go-json';
 import { FilterArgs } from '../http/query';
 import { compareVersions, type Ctx, type Router } from '../http/router';
 import { networkJson } from '../docker/network-json';
-import { checkNetworkListFilters, checkNetworkPruneFilters, parseNetworkConnect, parseNetworkCreate, parseNetworkDisconnect, parseNetworkInspectQuery } from '../docker/network-request';
+import { checkNetworkListFilters, isPredefinedNetworkName, checkNetworkPruneFilters, parseNetworkConnect, parseNetworkCreate, parseNetworkDisconnect, parseNetworkInspectQuery } from '../docker/network-request';
 import { bodies } from '../docker/request-bodies';
 import type { RouteDeps } from './deps';
 
@@ -26,8 +26,21 @@ export function registerNetworkRoutes(router: Router, deps: Pick<RouteDeps, 'nod
   });
 
   router.on('POST', '/networks/create', async (ctx) => {
-    const req = parseNetworkCreate(await jsonBody(ctx, bodies.networkCreate));
+    const body = await jsonBody(ctx, bodies.networkCreate);
     const s = sc();
+    let req: ReturnType<typeof parseNetworkCreate>;
+    try {
+      req = parseNetworkCreate(body);
+    } catch (err) {
+      // dockerd looks for the name right after the predefined-name check, before the IPAM
+      // config is parsed: a taken name wins over bad input (asked only when there is some)
+      const name = body?.Name ?? '';
+      if (name && !isPredefinedNetworkName(name)) {
+        const found = await s.call(s.networks, s.networks.inspectNetwork, { id: name, verbose: false, scope: '' }).catch(() => undefined);
+        if (found?.network?.name === name) throw new AlreadyExistsError(`network with name ${name} already exists`);
+      }
+      throw err;
+    }
     const res = await s.call(s.networks, s.networks.createNetwork, req);
     ctx.send(201, { Id: res.id ?? '', Warning: res.warning ?? '' });
   });

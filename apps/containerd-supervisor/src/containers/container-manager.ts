@@ -9,6 +9,7 @@ import { handleExit, handleOom } from './exit';
 import { inspectContainer } from './inspect';
 import { killContainer } from './kill';
 import { LifecycleHooks, type ContainerLifecycleHook } from './lifecycle-hooks';
+import type { NetFilterView } from './filters';
 import { listContainers } from './list';
 import { pauseContainer, unpauseContainer } from './pause';
 import type { ContainerEvents, ImageLookup, LogBackend, LogEntryOut, LogReadOptions, Mount, SnapshotOps, SpecBuilder, VolumeOps, VolumeSeeder } from './ports';
@@ -78,7 +79,7 @@ export class ContainerManager {
   update = (req: supervisorV1.UpdateContainerRequest): Promise<string[]> => updateContainer(this.ctx, req);
 
   // views (list.ts, inspect.ts)
-  list = (req: supervisorV1.ListContainersRequest): supervisorV1.ContainerSummary[] => listContainers(this.ctx, req);
+  list = (req: supervisorV1.ListContainersRequest, net?: NetFilterView): supervisorV1.ContainerSummary[] => listContainers(this.ctx, req, net);
   inspect = (ref: string): supervisorV1.ContainerInfo => inspectContainer(this.ctx, ref);
 
   // streams (attach.ts, stdin.ts)

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@drydock/errors';
+import { InternalError, InvalidArgumentError } from '@drydock/errors';
 
 /** The fields `docker ps --filter` looks at. */
 export interface FilterableContainer {
@@ -13,7 +13,14 @@ export interface FilterableContainer {
   mountSources: string[];
   mountDestinations: string[];
   volumeNames: string[];
+  /** The networks in its NetworkSettings.Networks (kept while stopped, as dockerd). */
+  networks?: { name: string; id: string }[];
+  /** Its NetworkSettings ports (a running container's only): publicPort 0 for an exposed, unpublished one. */
+  ports?: { privatePort: number; publicPort: number; type: string }[];
 }
+
+/** What the network area tells `ps` of a container (its networks and ports). */
+export type NetFilterView = (containerId: string, running: boolean) => Pick<FilterableContainer, 'networks' | 'ports'>;
 
 export interface Filter {
   key: string;
@@ -73,10 +80,15 @@ export function containerFilter(filters: Filter[], lookup: (ref: string) => Filt
         checks.push((c) => values.some((v) => c.mountSources.includes(v) || c.mountDestinations.includes(v) || c.volumeNames.includes(v)));
         break;
       case 'network':
+        // daemon/list.go: a network name in Networks, or a prefix of one's id ("" matches any)
+        checks.push((c) => values.some((v) => (c.networks ?? []).some((n) => n.name === v || n.id.startsWith(v))));
+        break;
       case 'publish':
       case 'expose':
+        // handled together below: a container passes if any port matches either set
+        break;
       case 'health':
-        // No networks, published ports or health checks exist on this node yet: nothing matches.
+        // No health checks exist on this node yet: nothing matches.
         checks.push(() => false);
         break;
       case 'isolation':
@@ -87,7 +99,58 @@ export function containerFilter(filters: Filter[], lookup: (ref: string) => Filt
         break;
     }
   }
+  const publish = portSet(filters, 'publish');
+  const expose = portSet(filters, 'expose');
+  if (publish.size || expose.size) {
+    checks.push((c) => (c.ports ?? []).some((p) => publish.has(`${p.publicPort}/${p.type}`) || expose.has(`${p.privatePort}/${p.type}`)));
+  }
   return (c) => checks.every((f) => f(c));
+}
+
+/**
+ * daemon/list.go portOp: `port[/proto]` or `start-end[/proto]` (tcp by default) as a set of
+ * "port/proto". dockerd's errors here are plain ones: 500.
+ */
+function portSet(filters: Filter[], key: 'publish' | 'expose'): Set<string> {
+  const out = new Set<string>();
+  for (const f of filters) {
+    if (f.key !== key) continue;
+    for (const value of f.values) {
+      if (value.includes(':')) throw new InternalError(`filter for '${key}' should not contain ':': ${value}`);
+      const { proto, port } = splitProtoPort(value);
+      const [start, end] = parsePortRange(port, (e) => new InternalError(`error while looking up for ${key} ${value}: ${e}`));
+      for (let i = start; i <= end; i++) out.add(`${i}/${proto}`);
+    }
+  }
+  return out;
+}
+
+/** nat.SplitProtoPort. */
+function splitProtoPort(raw: string): { proto: string; port: string } {
+  const parts = raw.split('/');
+  if (raw.length === 0 || parts[0].length === 0) return { proto: '', port: '' };
+  if (parts.length === 1 || parts[1].length === 0) return { proto: 'tcp', port: parts[0] };
+  return { proto: parts[1], port: parts[0] };
+}
+
+/** nat.ParsePortRange with Go's strconv.ParseUint(s, 10, 16) texts. */
+function parsePortRange(ports: string, fail: (text: string) => Error): [number, number] {
+  if (ports === '') throw fail('Empty string specified for ports.');
+  const uint16 = (s: string): number => {
+    if (!/^\d+$/.test(s)) throw fail(`strconv.ParseUint: parsing ${JSON.stringify(s)}: invalid syntax`);
+    const n = Number(s);
+    if (n > 65535) throw fail(`strconv.ParseUint: parsing ${JSON.stringify(s)}: value out of range`);
+    return n;
+  };
+  if (!ports.includes('-')) {
+    const p = uint16(ports);
+    return [p, p];
+  }
+  const parts = ports.split('-');
+  const start = uint16(parts[0]);
+  const end = uint16(parts[1]);
+  if (end < start) throw fail(`Invalid range specified for the Port: ${ports}`);
+  return [start, end];
 }
 
 function safeRegex(v: string, key: string): RegExp {

@@ -1,13 +1,14 @@
 import type { supervisorV1 } from '@drydock/proto';
 import { isRunning, statusOf, type ContainerContext, type Entry } from './container-context';
-import { containerFilter, type Filter, type FilterableContainer } from './filters';
+import { containerFilter, type Filter, type FilterableContainer, type NetFilterView } from './filters';
 import { humanDuration } from './human';
 import { mountPoints } from './inspect';
 import { nsToTimestamp } from './record';
 
 /** docker ps: running (and restarting) containers, or all with -a; filters as dockerd applies them. */
-export function listContainers(ctx: ContainerContext, req: supervisorV1.ListContainersRequest): supervisorV1.ContainerSummary[] {
-  const views = new Map([...ctx.entries.values()].map((e) => [e.c.spec.id, filterable(ctx, e)]));
+export function listContainers(ctx: ContainerContext, req: supervisorV1.ListContainersRequest, net?: NetFilterView): supervisorV1.ContainerSummary[] {
+  const wantsNet = (req.filters ?? []).some((f) => f.key === 'network' || f.key === 'publish' || f.key === 'expose');
+  const views = new Map([...ctx.entries.values()].map((e) => [e.c.spec.id, { ...filterable(ctx, e), ...(net && wantsNet ? net(e.c.spec.id, isRunning(e)) : {}) }]));
   const pred = containerFilter((req.filters ?? []) as Filter[], (ref) => views.get(ctx.resolve(ref).c.spec.id)!);
   let rows = [...ctx.entries.values()]
     .filter((e) => req.all || isRunning(e) || (req.filters ?? []).length > 0 || e.c.state.restarting)

@@ -2,6 +2,7 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
 import { InvalidArgumentError } from '@drydock/errors';
 import type { ContainerManager } from '../containers/container-manager';
+import type { NetFilterView } from '../containers/filters';
 import type { LogEntryOut } from '../containers/ports';
 import { mergeEntries } from '../logs/merge-entries';
 import { nsToTimestamp, timestampToNs } from '../containers/record';
@@ -22,6 +23,17 @@ export interface NetworkSettingsSource {
 }
 
 const S = supervisorV1;
+
+/** ps's network/publish/expose filters look at what inspect shows: Networks and Ports. */
+function netFilterView(ns: supervisorV1.NetworkSettings | undefined): ReturnType<NetFilterView> {
+  const networks = Object.entries(ns?.networks ?? {}).map(([name, e]) => ({ name, id: e.networkId ?? '' }));
+  const ports = Object.entries(ns?.ports ?? {}).flatMap(([key, b]) => {
+    const [p, type = 'tcp'] = key.split('/');
+    const maps = b.mappings ?? [];
+    return maps.length ? maps.map((m) => ({ privatePort: Number(p), publicPort: m.hostPort ?? 0, type })) : [{ privatePort: Number(p), publicPort: 0, type }];
+  });
+  return { networks, ports };
+}
 
 export function toStdStream(e: LogEntryOut): supervisorV1.StdStream {
   return e.stream === 'stderr' ? S.StdStream.STD_STREAM_STDERR : S.StdStream.STD_STREAM_STDOUT;
@@ -60,7 +72,7 @@ export function containersService(m: ContainerManager, stats: StatsSource, top: 
     }),
     updateContainer: h.unary('UpdateContainer', async (req: supervisorV1.UpdateContainerRequest) => ({ warnings: await m.update(req) })),
     listContainers: h.unary('ListContainers', (req: supervisorV1.ListContainersRequest) => ({
-      containers: m.list(req).map((c) => (net ? { ...c, networkSettings: net.settings(c.id ?? '', c.state === 'running' || c.state === 'paused') } : c)),
+      containers: m.list(req, net ? (id, running) => netFilterView(net.settings(id, running)) : undefined).map((c) => (net ? { ...c, networkSettings: net.settings(c.id ?? '', c.state === 'running' || c.state === 'paused') } : c)),
     })),
     inspectContainer: h.unary('InspectContainer', (req: supervisorV1.InspectContainerRequest) => {
       const c = m.inspect(req.id ?? '');

@@ -34,7 +34,7 @@ export function networksService(mgr: NetworkManager, runs: NetworkRuns, h: Handl
   return {
     createNetwork: h.unary('CreateNetwork', (req: supervisorV1.CreateNetworkRequest) => mgr.create(req)),
     listNetworks: h.unary('ListNetworks', async (req: supervisorV1.ListNetworksRequest) => ({ networks: mgr.list(req.filters ?? []).map((n) => networkMessage(n, runs)) })),
-    inspectNetwork: h.unary('InspectNetwork', async (req: supervisorV1.InspectNetworkRequest) => ({ network: networkMessage(mgr.resolve(req.id ?? ''), runs) })),
+    inspectNetwork: h.unary('InspectNetwork', async (req: supervisorV1.InspectNetworkRequest) => ({ network: networkMessage(mgr.resolve(req.id ?? '', 'inspect'), runs) })),
     removeNetwork: h.unary('RemoveNetwork', async (req: supervisorV1.RemoveNetworkRequest) => {
       await mgr.remove(req.id ?? '');
       return {};

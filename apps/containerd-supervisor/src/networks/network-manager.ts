@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@drydock/logging';
 import type { supervisorV1 } from '@drydock/proto';
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '@drydock/errors';
+import { AlreadyExistsError, InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '@drydock/errors';
 import { KeyedLock } from '../containers/keyed-lock';
 import { contains, expandPools, formatCidr, formatIp, mask, overlaps, parseCidr, parseIp, size, type Cidr } from './cidr';
 import type { HostNet } from './host-net';
@@ -161,7 +161,8 @@ export class NetworkManager {
   private async freePool(): Promise<Cidr> {
     const taken = [...(await this.host.routes()), ...this.subnets()];
     const p = this.pools.find((c) => !taken.some((t) => overlaps(t, c)));
-    if (!p) throw new PermissionDeniedError('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+    // libnetwork's types.NotFoundErrorf: 404
+    if (!p) throw new NotFoundError('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
     return p;
   }
 
@@ -169,14 +170,22 @@ export class NetworkManager {
     return [...this.networks.values()].flatMap((n) => n.pools.map((p) => parseCidr(p.subnet)!));
   }
 
-  /** dockerd's lookup order: exact id, exact name, unique id prefix. */
-  resolve(ref: string): NetworkRecord {
+  /**
+   * dockerd's lookup order: exact id, exact name, unique id prefix. Two prefix matches are
+   * told apart as each path words it: FindNetwork/findUniqueNetwork (connect, run, rm) or
+   * the inspect route's wrapped error (`for: 'inspect'`).
+   */
+  resolve(ref: string, purpose: 'find' | 'inspect' = 'find'): NetworkRecord {
     const all = [...this.networks.values()];
     const hit = this.networks.get(ref) ?? all.find((n) => n.name === ref);
     if (hit) return hit;
     const byPrefix = ref ? all.filter((n) => n.id.startsWith(ref)) : [];
     if (byPrefix.length === 1) return byPrefix[0];
-    if (byPrefix.length > 1) throw new InvalidArgumentError(`network ${ref} is ambiguous (${byPrefix.length} matches found based on ID prefix)`);
+    if (byPrefix.length > 1) {
+      throw new InvalidArgumentError(
+        purpose === 'inspect' ? `${byPrefix.length} matches found based on ID prefix: network ${ref} is ambiguous` : `network ${ref} is ambiguous (${byPrefix.length} matches found based on ID prefix)`,
+      );
+    }
     throw new NotFoundError(`network ${ref} not found`);
   }
 
@@ -211,8 +220,8 @@ export class NetworkManager {
       let range: Cidr | undefined;
       if (cfg.ipRange) {
         range = parseCidr(cfg.ipRange);
-        if (!range) throw new InvalidArgumentError(`invalid CIDR address: ${cfg.ipRange}`);
-        if (!contains(subnet, range.base) || range.prefix < subnet.prefix) throw new InvalidArgumentError(`Invalid ip-range ${cfg.ipRange}: it must be a subset of subnet ${cfg.subnet}`);
+        // a range outside the subnet is taken as dockerd's IPAM takes it (only its host part counts)
+        if (!range) throw new InternalError(`failed to parse pool request for address space "LocalDefault" pool "${cfg.subnet}" subpool "${cfg.ipRange}": Invalid Address SubPool`);
       }
       let gw = subnet.base + 1;
       if (cfg.gateway) {
@@ -307,12 +316,14 @@ export class NetworkManager {
           case 'type':
             return vs.some((v) => (v === 'builtin' ? n.builtin : v === 'custom' ? !n.builtin : false));
           case 'label':
-            return vs.every((v) => {
-              const [k, val] = v.split('=', 2);
-              return val === undefined ? k in n.labels : n.labels[k] === val;
-            });
+            return vs.every((v) => hasLabel(n.labels, v));
+          case 'label!':
+            // prune's matchLabels: left out when every label! term matches
+            return !vs.every((v) => hasLabel(n.labels, v));
           case 'dangling': {
-            const dangling = !n.builtin && this.endpointsOn(n.id).length === 0;
+            // dockerd 20.10 filters before it fills Containers (daemon/network.go GetNetworks), so
+            // every network looks unused: true lists the user networks, false the predefined ones
+            const dangling = !n.builtin;
             return vs.some((v) => (v === 'true' || v === '1' ? dangling : !dangling));
           }
           case 'until':
@@ -349,19 +360,36 @@ export class NetworkManager {
     const used = this.usedAddresses(n);
     if (requested) {
       const ip = parseIp(requested);
-      if (ip === undefined || !contains(subnet, ip)) throw new InvalidArgumentError(`Invalid address ${requested}: It does not belong to any of this network's subnets`);
-      if (used.has(ip) || ip === subnet.base || ip === (subnet.base | ~mask(subnet.prefix)) >>> 0) throw new InvalidArgumentError('Address already in use');
+      // libnetwork's BadRequest errors have no errdefs class in 20.10: 500; ErrIPAlreadyAllocated is Forbidden: 403
+      if (ip === undefined || !contains(subnet, ip)) throw new InternalError(`Invalid address ${requested}: It does not belong to any of this network's subnets`);
+      if (used.has(ip) || ip === subnet.base || ip === (subnet.base | ~mask(subnet.prefix)) >>> 0) throw new PermissionDeniedError('Address already in use');
       return { ip: requested, prefix: subnet.prefix, gateway: pool.gateway };
     }
-    const range = pool.ipRange ? parseCidr(pool.ipRange)! : subnet;
     const last = (subnet.base + size(subnet) - 1) >>> 0;
-    for (let i = 0; i < size(range); i++) {
-      const ip = (range.base + i) >>> 0;
+    const [lo, hi] = rangeOrdinals(subnet, pool.ipRange ? parseCidr(pool.ipRange)! : subnet);
+    for (let i = lo; i <= hi; i++) {
+      const ip = (subnet.base + i) >>> 0;
       if (ip === subnet.base || ip === last || used.has(ip)) continue;
       return { ip: formatIp(ip), prefix: subnet.prefix, gateway: pool.gateway };
     }
-    throw new PermissionDeniedError(`no available IPv4 addresses on this network's address pools: ${n.name} (${n.id})`);
+    throw new InternalError(`no available IPv4 addresses on this network's address pools: ${n.name} (${n.id})`);
   }
+}
+
+/**
+ * libnetwork ipam getAddressRange: a range's first and last address as host parts of the
+ * subnet, so a range outside it (which dockerd's API accepts) selects the same offsets.
+ */
+export function rangeOrdinals(subnet: Cidr, range: Cidr): [number, number] {
+  const host = ~mask(subnet.prefix) >>> 0;
+  const broadcast = (range.base | (~mask(range.prefix) >>> 0)) >>> 0;
+  return [(range.base & host) >>> 0, (broadcast & host) >>> 0];
+}
+
+/** filters.MatchKVList's test of one term: `k` present, or `k=v` equal (the value may hold '='). */
+function hasLabel(labels: Record<string, string>, term: string): boolean {
+  const eq = term.indexOf('=');
+  return eq < 0 ? term in labels : labels[term.slice(0, eq)] === term.slice(eq + 1);
 }
 
 function safeRegex(v: string): RegExp {

@@ -45,6 +45,10 @@ function modeOf(spec: ContainerSpecRecord): Mode {
 }
 
 const short = (id: string) => id.slice(0, 12);
+/** runconfig/errors.go (validation errors: 400). */
+const ERR_SHARED_NETWORK = 'container sharing network namespace with another container or host cannot be connected to any other network';
+const ERR_HOST_NETWORK = 'container cannot be disconnected from host network or connected to host network';
+const ERR_IP_ON_PREDEFINED = 'user specified IP address is supported on user defined networks only';
 const cniName = (netId: string) => `drydock-${short(netId)}`;
 
 /**
@@ -90,17 +94,13 @@ export class NetworkRuns implements ContainerLifecycleHook {
     const hc = c.spec.hostConfig;
     const mode = modeOf(c.spec);
     if (mode.kind === 'container') throw new InvalidArgumentError('--network container:<name> is not supported on this node yet');
-    if (mode.kind === 'network') {
-      const n = this.mgr.resolve(mode.ref);
-      const cfg = this.endpointConfig(c.spec, n);
-      if (cfg.ipv4Address) this.checkStaticIp(n, cfg.ipv4Address);
-    }
+    // as dockerd, the network and a static address are checked when the container starts
     wantedPorts(hc, c.spec.config.exposedPorts ?? []);
     this.extraHosts(hc.extraHosts ?? []);
   }
 
   private checkStaticIp(n: NetworkRecord, ip: string): void {
-    if (n.builtin) throw new InvalidArgumentError('user specified IP address is supported on user defined networks only');
+    if (n.builtin) throw new InvalidArgumentError(ERR_IP_ON_PREDEFINED);
     if (n.pools[0]?.auto) throw new InvalidArgumentError('user specified IP address is supported only when connecting to networks with user configured subnets');
     if (parseIp(ip) === undefined) throw new InvalidArgumentError(`invalid IPv4 address: ${ip}`);
   }
@@ -229,6 +229,7 @@ export class NetworkRuns implements ContainerLifecycleHook {
     const n = this.mgr.networks.get(a.networkId);
     if (!n || n.state !== 'ready') throw new NotFoundError(`network ${a.networkId} not found`);
     if (n.driver !== 'bridge') throw new PermissionDeniedError(`container cannot be connected to the ${n.name} network`);
+    if (a.config.ipv4Address) this.checkStaticIp(n, a.config.ipv4Address);
     const endpointId = randomBytes(32).toString('hex');
     const ep = await this.mgr.lock.run('networks', async () => {
       const addr = this.mgr.allocateAddress(n, a.config.ipv4Address ?? '');
@@ -332,18 +333,40 @@ export class NetworkRuns implements ContainerLifecycleHook {
     return out;
   }
 
+  /**
+   * dockerd's ConnectContainerToNetwork: the container is looked up first (its 404 wins),
+   * then the network; the checks of updateNetworkConfig/updateNetworkSettings in their order.
+   * A stopped container only has its settings edited (connecting it twice is a no-op).
+   * dockerd keeps a missing network's name in a stopped container's settings and fails at
+   * start; this node refuses it here (404) so that nothing half-made is stored.
+   */
   async connect(netRef: string, containerRef: string, config: supervisorV1.EndpointConfig): Promise<void> {
-    const n = this.mgr.resolve(netRef);
     const c = this.opts.findContainer(containerRef);
     const mode = modeOf(c.spec);
-    if (n.driver !== 'bridge' || mode.kind !== 'network') throw new PermissionDeniedError('container sharing network namespace with another container or host cannot be connected to any other network');
+    if (c.pid && mode.kind === 'container') throw new InvalidArgumentError(ERR_SHARED_NETWORK);
+    const n = this.mgr.resolve(netRef);
+    if (n.builtin) {
+      if (config.ipv4Address || config.ipv6Address) throw new InvalidArgumentError(ERR_IP_ON_PREDEFINED);
+      if (config.aliases?.length) throw new InvalidArgumentError('network-scoped alias is supported only for containers in user defined networks');
+    }
     if (config.ipv4Address) this.checkStaticIp(n, config.ipv4Address);
+    if (n.driver === 'host' && mode.kind !== 'host') throw new InvalidArgumentError(ERR_HOST_NETWORK);
+    let changed = true;
     await this.lock.run(c.id, async () => {
       const rec = this.recordOf(c.id, c.spec);
-      if (rec.attachments.some((a) => a.networkId === n.id)) throw new PermissionDeniedError(`endpoint with name ${c.name} already exists in network ${n.name}`);
+      const running = !!(c.pid && rec.run);
+      const current = mode.kind === 'host' || mode.kind === 'none' ? [...this.mgr.networks.values()].filter((x) => x.builtin && x.name === mode.kind) : rec.attachments.map((a) => this.mgr.networks.get(a.networkId)).filter((x): x is NetworkRecord => !!x);
+      if (current.some((x) => x.id === n.id)) {
+        if (c.pid) throw new PermissionDeniedError(`endpoint with name ${c.name} already exists in network ${n.name}`);
+        changed = false;
+        return;
+      }
+      if (mode.kind === 'container' || current.some((x) => x.driver === 'host') || n.driver === 'host') throw new InvalidArgumentError(ERR_SHARED_NETWORK);
+      if (current.length && (current.some((x) => x.driver === 'null') || n.driver === 'null')) throw new InvalidArgumentError('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+      if (n.driver !== 'bridge') throw new InvalidArgumentError(ERR_SHARED_NETWORK);
       const att = { networkId: n.id, config };
       rec.attachments.push(att);
-      if (c.pid && rec.run) {
+      if (running) {
         try {
           await this.attach(rec, att, c);
         } catch (err) {
@@ -355,31 +378,50 @@ export class NetworkRuns implements ContainerLifecycleHook {
         // not running: only its settings change, as dockerd does
         await this.mgr.store.putContainer(rec);
       }
-      if (c.pid && rec.run && this.opts.dns) {
+      if (running && this.opts.dns) {
         // as dockerd's rebuildDNS: a run that joins its first user network gets 127.0.0.11 at once
         await this.writeFiles(rec, c).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'host files not rewritten'));
         await this.opts.dns.changed(c.id, n.id).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'embedded DNS not updated'));
       }
     });
-    this.mgr.onEvent('connect', n, c.id);
+    if (changed) this.mgr.onEvent('connect', n, c.id);
   }
 
+  /**
+   * dockerd's DisconnectFromNetwork: the container first; a stopped one only has its
+   * settings edited, with the network as named when it cannot be resolved ("... not
+   * connected to the network X", 500); a running one needs the network (404 otherwise).
+   */
   async disconnect(netRef: string, containerRef: string): Promise<void> {
-    const n = this.mgr.resolve(netRef);
     const c = this.opts.findContainer(containerRef);
+    let n: NetworkRecord | undefined;
+    let lookupErr: unknown;
+    try {
+      n = this.mgr.resolve(netRef);
+    } catch (err) {
+      lookupErr = err;
+    }
     await this.lock.run(c.id, async () => {
       const rec = this.recordOf(c.id, c.spec);
-      if (!rec.attachments.some((a) => a.networkId === n.id)) throw new InternalError(`container ${c.id} is not connected to network ${n.name}`);
-      const ep = rec.run?.endpoints.find((e) => e.networkId === n.id);
+      const running = !!c.pid;
+      if (!running) {
+        if (!n || !rec.attachments.some((a) => a.networkId === n!.id)) throw new InternalError(`container ${c.id} is not connected to the network ${n?.name ?? netRef}`);
+      } else {
+        if (!n) throw lookupErr;
+        if (modeOf(c.spec).kind === 'host' && n.driver === 'host') throw new InvalidArgumentError(ERR_HOST_NETWORK);
+        if (!rec.attachments.some((a) => a.networkId === n!.id)) throw new InternalError(`container ${c.id} is not connected to network ${n.name}`);
+      }
+      const net = n!;
+      const ep = rec.run?.endpoints.find((e) => e.networkId === net.id);
       if (ep && rec.run) {
         await this.teardown(rec, ep, c.pid ? `/proc/${c.pid}/ns/net` : '');
         rec.run.endpoints = rec.run.endpoints.filter((e) => e !== ep);
       }
-      rec.attachments = rec.attachments.filter((a) => a.networkId !== n.id);
+      rec.attachments = rec.attachments.filter((a) => a.networkId !== net.id);
       await this.mgr.store.putContainer(rec);
-      if (ep) await this.opts.dns?.changed(c.id, n.id).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'embedded DNS not updated'));
+      if (ep) await this.opts.dns?.changed(c.id, net.id).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'embedded DNS not updated'));
     });
-    this.mgr.onEvent('disconnect', n, c.id);
+    this.mgr.onEvent('disconnect', n!, c.id);
   }
 
   /** inspect's NetworkSettings (addresses only while the container runs). */
