@@ -1,5 +1,5 @@
 import type { supervisorV1 } from '@drydock/proto';
-import { InternalError, InvalidArgumentError, NotFoundError, NotImplementedError, PermissionDeniedError } from '@drydock/errors';
+import { InvalidArgumentError, NotFoundError, NotImplementedError, PermissionDeniedError } from '@drydock/errors';
 import type { FilterArgs } from '../http/query';
 import { parseFilterTime } from './filters';
 import { cidrContains, cidrOverlaps, parseCidr, parseIp, isReserved, type Cidr } from './ip';
@@ -16,8 +16,9 @@ const UNSUPPORTED_BUILTIN = new Set(['macvlan', 'ipvlan']);
  * (daemon/network.go createNetwork, then libnetwork's NewNetwork and its IPAM): a
  * predefined name, the driver, the subnets, the name, the IPAM driver, gateways, ranges
  * and auxiliary addresses. Duplicate names and overlaps with existing networks are the
- * supervisor's. The status codes are dockerd 20.10's: its plain errors and libnetwork's
- * BadRequest/Internal errors (no errdefs class) are 500, Forbidden ones 403.
+ * supervisor's. dockerd answers the malformed ones with 500 (plain errors and libnetwork's
+ * BadRequest with no errdefs class); they are the client's: 400, with dockerd's texts. Its
+ * Forbidden ones stay 403.
  */
 export function parseNetworkCreate(b: NetworkCreateBody | undefined): supervisorV1.CreateNetworkRequest {
   const body = b ?? {};
@@ -30,10 +31,10 @@ export function parseNetworkCreate(b: NetworkCreateBody | undefined): supervisor
   const configs = body.IPAM?.Config ?? [];
   const subnets: Cidr[] = configs.map((c) => {
     const s = parseCidr(c.Subnet ?? '');
-    if (!s) throw new InternalError(`Invalid subnet ${c.Subnet ?? ''} : invalid CIDR address: ${c.Subnet ?? ''}`);
+    if (!s) throw new InvalidArgumentError(`Invalid subnet ${c.Subnet ?? ''} : invalid CIDR address: ${c.Subnet ?? ''}`);
     return s;
   });
-  if (name.trim() === '') throw new InternalError(`invalid name: ${name}`);
+  if (name.trim() === '') throw new InvalidArgumentError(`invalid name: ${name}`);
   if (driver === 'host' || driver === 'null') throw new PermissionDeniedError(`only one instance of "${driver}" network is allowed`);
   if (UNSUPPORTED_BUILTIN.has(driver)) throw new NotImplementedError(`network driver ${driver} is not supported on this node`);
   if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
@@ -43,31 +44,31 @@ export function parseNetworkCreate(b: NetworkCreateBody | undefined): supervisor
   const ipamDriver = body.IPAM?.Driver || 'default';
   if (ipamDriver !== 'default') throw new NotFoundError(`plugin "${ipamDriver}" not found`);
   for (const c of configs) {
-    if (c.Gateway && !parseIp(c.Gateway)) throw new InternalError(`invalid gateway address ${c.Gateway} in Ipam configuration`);
+    if (c.Gateway && !parseIp(c.Gateway)) throw new InvalidArgumentError(`invalid gateway address ${c.Gateway} in Ipam configuration`);
   }
   // libnetwork's allocation, per pool in order: the sub-pool, the pool against the earlier
   // ones, the gateway, then the auxiliary addresses
   configs.forEach((c, i) => {
     const pool = subnets[i];
     if (c.IPRange && !parseCidr(c.IPRange)) {
-      throw new InternalError(`failed to parse pool request for address space "LocalDefault" pool "${c.Subnet}" subpool "${c.IPRange}": Invalid Address SubPool`);
+      throw new InvalidArgumentError(`failed to parse pool request for address space "LocalDefault" pool "${c.Subnet}" subpool "${c.IPRange}": Invalid Address SubPool`);
     }
     if (subnets.slice(0, i).some((s) => cidrOverlaps(s, pool))) throw new PermissionDeniedError('Pool overlaps with other one on this address space');
     const gw = c.Gateway ? parseIp(c.Gateway)! : undefined;
     if (gw) {
-      if (!cidrContains(pool, gw)) throw new InternalError(`failed to allocate gateway (${c.Gateway}): Requested address is out of range`);
-      if (isReserved(pool, gw)) throw new InternalError(`failed to allocate gateway (${c.Gateway}): Address already in use`);
+      if (!cidrContains(pool, gw)) throw new InvalidArgumentError(`failed to allocate gateway (${c.Gateway}): Requested address is out of range`);
+      if (isReserved(pool, gw)) throw new InvalidArgumentError(`failed to allocate gateway (${c.Gateway}): Address already in use`);
     } else if (pool.ip.length === 4 && pool.prefix >= 31) {
-      throw new InternalError('failed to allocate gateway (): No available addresses on this pool');
+      throw new InvalidArgumentError('failed to allocate gateway (): No available addresses on this pool');
     }
     // without a gateway libnetwork takes the pool's first address before the auxiliary ones
     const taken = gw ?? firstHost(pool);
     for (const [k, v] of Object.entries(c.AuxiliaryAddresses ?? {})) {
       const ip = parseIp(v);
-      if (!ip) throw new InternalError(`non parsable secondary ip address (${k}:${v}) passed for network ${name}`);
+      if (!ip) throw new InvalidArgumentError(`non parsable secondary ip address (${k}:${v}) passed for network ${name}`);
       if (!cidrContains(pool, ip)) throw new PermissionDeniedError(`auxiliary address: (${k}:${v}) must belong to the master pool: ${c.Subnet}`);
       if (isReserved(pool, ip) || ip.every((x, j) => x === taken[j])) {
-        throw new InternalError(`failed to allocate secondary ip address (${k}:${v}): Address already in use`);
+        throw new InvalidArgumentError(`failed to allocate secondary ip address (${k}:${v}): Address already in use`);
       }
     }
   });
@@ -148,7 +149,7 @@ const PRUNE_FILTERS = new Set(['until', 'label', 'label!']);
 
 /**
  * GET /networks filters, refused with dockerd's texts in its order (ValidateFilters, then
- * FilterNetworks: dangling before type). A bad type is a plain error there: 500.
+ * FilterNetworks: dangling before type). A bad type is a plain error there (500); the client's: 400.
  */
 export function checkNetworkListFilters(f: FilterArgs): void {
   for (const k of f.keys()) if (!LIST_FILTERS.has(k)) throw new InvalidArgumentError(`Invalid filter '${k}'`);
@@ -159,22 +160,22 @@ export function checkNetworkListFilters(f: FilterArgs): void {
       throw new InvalidArgumentError(`invalid value for filter 'dangling', must be "true" (or "1"), or "false" (or "0")`);
     }
   }
-  for (const v of f.get('type')) if (v !== 'custom' && v !== 'builtin') throw new InternalError(`invalid filter: 'type'='${v}'`);
+  for (const v of f.get('type')) if (v !== 'custom' && v !== 'builtin') throw new InvalidArgumentError(`invalid filter: 'type'='${v}'`);
 }
 
 /**
  * POST /networks/prune filters: until, label, label! (filters.Validate: 400); an until that
- * does not parse is refused before anything goes, with dockerd's plain error (500).
+ * does not parse is refused before anything goes, with dockerd's text (its 500 is a 400 here).
  */
 export function checkNetworkPruneFilters(f: FilterArgs, nowMs: number): void {
   for (const k of f.keys()) if (!PRUNE_FILTERS.has(k)) throw new InvalidArgumentError(`Invalid filter '${k}'`);
   const until = f.get('until');
-  if (until.length > 1) throw new InternalError('more than one until filter specified');
+  if (until.length > 1) throw new InvalidArgumentError('more than one until filter specified');
   for (const v of until) {
     try {
       parseFilterTime(v, nowMs);
     } catch (err) {
-      throw new InternalError((err as Error).message, { cause: err });
+      throw new InvalidArgumentError((err as Error).message, { cause: err });
     }
   }
 }

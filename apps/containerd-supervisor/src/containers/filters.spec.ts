@@ -67,7 +67,7 @@ describe('containerFilter', () => {
       expect(ps([{ key: 'publish', values: ['1'] }, { key: 'expose', values: ['80'] }])).toEqual(['web']);
     });
 
-    it("refuses bad ports with dockerd's texts (plain errors: 500)", () => {
+    it("refuses bad ports with dockerd's texts (dockerd answers 500; the client's: 400)", () => {
       const err = (v: string, key = 'publish') => {
         try {
           containerFilter([{ key, values: [v] }], () => web);
@@ -76,11 +76,11 @@ describe('containerFilter', () => {
         }
         return 'ok';
       };
-      expect(err('1:2')).toBe("INTERNAL filter for 'publish' should not contain ':': 1:2");
-      expect(err('abc', 'expose')).toBe('INTERNAL error while looking up for expose abc: strconv.ParseUint: parsing "abc": invalid syntax');
-      expect(err('70000')).toBe('INTERNAL error while looking up for publish 70000: strconv.ParseUint: parsing "70000": value out of range');
-      expect(err('90-80')).toBe('INTERNAL error while looking up for publish 90-80: Invalid range specified for the Port: 90-80');
-      expect(err('')).toBe('INTERNAL error while looking up for publish : Empty string specified for ports.');
+      expect(err('1:2')).toBe("INVALID_ARGUMENT filter for 'publish' should not contain ':': 1:2");
+      expect(err('abc', 'expose')).toBe('INVALID_ARGUMENT error while looking up for expose abc: strconv.ParseUint: parsing "abc": invalid syntax');
+      expect(err('70000')).toBe('INVALID_ARGUMENT error while looking up for publish 70000: strconv.ParseUint: parsing "70000": value out of range');
+      expect(err('90-80')).toBe('INVALID_ARGUMENT error while looking up for publish 90-80: Invalid range specified for the Port: 90-80');
+      expect(err('')).toBe('INVALID_ARGUMENT error while looking up for publish : Empty string specified for ports.');
     });
   });
 });

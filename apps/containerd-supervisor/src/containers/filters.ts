@@ -1,4 +1,4 @@
-import { InternalError, InvalidArgumentError } from '@drydock/errors';
+import { InvalidArgumentError } from '@drydock/errors';
 
 /** The fields `docker ps --filter` looks at. */
 export interface FilterableContainer {
@@ -116,9 +116,9 @@ function portSet(filters: Filter[], key: 'publish' | 'expose'): Set<string> {
   for (const f of filters) {
     if (f.key !== key) continue;
     for (const value of f.values) {
-      if (value.includes(':')) throw new InternalError(`filter for '${key}' should not contain ':': ${value}`);
+      if (value.includes(':')) throw new InvalidArgumentError(`filter for '${key}' should not contain ':': ${value}`);
       const { proto, port } = splitProtoPort(value);
-      const [start, end] = parsePortRange(port, (e) => new InternalError(`error while looking up for ${key} ${value}: ${e}`));
+      const [start, end] = parsePortRange(port, (e) => new InvalidArgumentError(`error while looking up for ${key} ${value}: ${e}`));
       for (let i = start; i <= end; i++) out.add(`${i}/${proto}`);
     }
   }

@@ -9,6 +9,7 @@ import type { HostNet } from './host-net';
 import { NetworkManager, rangeOrdinals } from './network-manager';
 import type { ContainerNetRecord, NetworkRecord } from './network-record';
 import { NetworkRuns, type NetContainer } from './network-runs';
+import { PortHolder } from './port-holder';
 import type { NetworkStore } from './network-store';
 import { parseCidr } from './cidr';
 
@@ -89,6 +90,7 @@ describe('network errors as dockerd 20.10', () => {
     runs = new NetworkRuns(mgr, cni, {
       hostFiles: () => ({ hosts: '/dev/null', resolvConf: '/dev/null' }),
       hostResolvConf: '/dev/null',
+      ports: new PortHolder(),
       findContainer: (ref) => {
         const c = containers.get(ref) ?? [...containers.values()].find((x) => x.name === ref);
         if (!c) throw Object.assign(new Error(`No such container: ${ref}`), { code: 'NOT_FOUND' });
@@ -126,10 +128,10 @@ describe('network errors as dockerd 20.10', () => {
     expect(await fail(mgr.create(createReq('ovl2', '10.205.5.0/24')))).toBe('PERMISSION_DENIED Pool overlaps with other one on this address space');
   });
 
-  it('allocates --ip with libnetwork classes: out of the subnet 500, taken 403', async () => {
+  it('allocates --ip with libnetwork classes: out of the subnet 400 (dockerd: 500), taken 403', async () => {
     await mgr.create(createReq('s', '10.210.0.0/24'));
     const n = mgr.resolve('s');
-    expect(await fail(() => mgr.allocateAddress(n, '10.211.0.5'))).toBe("INTERNAL Invalid address 10.211.0.5: It does not belong to any of this network's subnets");
+    expect(await fail(() => mgr.allocateAddress(n, '10.211.0.5'))).toBe("INVALID_ARGUMENT Invalid address 10.211.0.5: It does not belong to any of this network's subnets");
     expect(await fail(() => mgr.allocateAddress(n, '10.210.0.1'))).toBe('PERMISSION_DENIED Address already in use');
     expect(await fail(() => mgr.allocateAddress(n, '10.210.0.255'))).toBe('PERMISSION_DENIED Address already in use');
     expect(mgr.allocateAddress(n, '10.210.0.9').ip).toBe('10.210.0.9');

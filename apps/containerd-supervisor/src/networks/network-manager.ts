@@ -221,7 +221,7 @@ export class NetworkManager {
       if (cfg.ipRange) {
         range = parseCidr(cfg.ipRange);
         // a range outside the subnet is taken as dockerd's IPAM takes it (only its host part counts)
-        if (!range) throw new InternalError(`failed to parse pool request for address space "LocalDefault" pool "${cfg.subnet}" subpool "${cfg.ipRange}": Invalid Address SubPool`);
+        if (!range) throw new InvalidArgumentError(`failed to parse pool request for address space "LocalDefault" pool "${cfg.subnet}" subpool "${cfg.ipRange}": Invalid Address SubPool`);
       }
       let gw = subnet.base + 1;
       if (cfg.gateway) {
@@ -361,7 +361,7 @@ export class NetworkManager {
     if (requested) {
       const ip = parseIp(requested);
       // libnetwork's BadRequest errors have no errdefs class in 20.10: 500; ErrIPAlreadyAllocated is Forbidden: 403
-      if (ip === undefined || !contains(subnet, ip)) throw new InternalError(`Invalid address ${requested}: It does not belong to any of this network's subnets`);
+      if (ip === undefined || !contains(subnet, ip)) throw new InvalidArgumentError(`Invalid address ${requested}: It does not belong to any of this network's subnets`);
       if (used.has(ip) || ip === subnet.base || ip === (subnet.base | ~mask(subnet.prefix)) >>> 0) throw new PermissionDeniedError('Address already in use');
       return { ip: requested, prefix: subnet.prefix, gateway: pool.gateway };
     }
