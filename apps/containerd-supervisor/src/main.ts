@@ -3,7 +3,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
-import { startServiceIdleCollector } from '@drydock/runtime';
+import { CrashPoints, startServiceIdleCollector } from '@drydock/runtime';
 import { createLogger } from '@drydock/logging';
 import { loadSupervisorConfig } from './config';
 import { ContainerdClient } from './containerd/containerd-client';
@@ -104,7 +104,10 @@ async function main(): Promise<void> {
   const mounter = new RootfsMounter(join(config.stateDir, 'supervisor', 'mnt'), logger);
   const netStore = new FileNetworkStore(config.network.stateDir);
   await netStore.init();
-  const networks = new NetworkManager(netStore, new HostNet(config.network.chainPrefix, logger), config.network, logger);
+  // a test hook (DRYDOCK_SUPERVISOR_CRASH_AT): none armed on a node
+  const crash = new CrashPoints(config.crashAt, undefined, (point) => log.warn({ point }, 'crash point reached: killing the supervisor'));
+  if (crash.enabled) log.warn({ points: config.crashAt }, 'crash points armed (test hook)');
+  const networks = new NetworkManager(netStore, new HostNet(config.network.chainPrefix, logger), config.network, logger, crash);
   networks.onEvent = (action, n, containerId) => events.network(action, n, containerId);
   const containersDir = join(config.stateDir, 'supervisor', 'containers');
   let manager!: ContainerManager;
@@ -117,10 +120,10 @@ async function main(): Promise<void> {
     hostResolvConf: config.network.hostResolvConf,
     findContainer: (ref) => manager.networkTarget(ref),
     dns,
+    crash,
   });
   // before the containers load: exits found there release endpoints
   await networks.init();
-  await runs.init();
   manager = new ContainerManager(
     cc,
     new ContainerStore(cc),
@@ -151,7 +154,9 @@ async function main(): Promise<void> {
   // Subscribe before loading so no exit falls between the snapshot and the stream.
   monitor.start();
   await manager.load();
-  // after the load: its exits have released their helpers; the rest are adopted
+  // after the load (its exits released their runs): runs of tasks that are gone are released, the rest adopted
+  await runs.init((id) => manager.taskPid(id));
+  // after that: released runs' helpers are stopped; the rest are adopted
   await dns.init();
 
   const handlers = new Handlers(logger.child({ component: 'grpc' }));

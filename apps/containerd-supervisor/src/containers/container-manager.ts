@@ -12,7 +12,7 @@ import { LifecycleHooks, type ContainerLifecycleHook } from './lifecycle-hooks';
 import { listContainers } from './list';
 import { pauseContainer, unpauseContainer } from './pause';
 import type { ContainerEvents, ImageLookup, LogBackend, LogEntryOut, LogReadOptions, Mount, SnapshotOps, SpecBuilder, VolumeOps, VolumeSeeder } from './ports';
-import { cgroupOf, containerPids, counts, execTarget, imageUsers, networkTarget, rootfsTarget, volumeUsers } from './queries';
+import { cgroupOf, containerPids, counts, execTarget, imageUsers, networkTarget, rootfsTarget, taskPid, volumeUsers } from './queries';
 import { loadContainers, reconcile } from './reconcile';
 import { removeContainer } from './remove';
 import { renameContainer } from './rename';
@@ -96,6 +96,7 @@ export class ContainerManager {
   cgroupOf = (ref: string): ReturnType<typeof cgroupOf> => cgroupOf(this.ctx, ref);
   counts = (): ReturnType<typeof counts> => counts(this.ctx);
   networkTarget = (ref: string): ReturnType<typeof networkTarget> => networkTarget(this.ctx, ref);
+  taskPid = (id: string): number | undefined => taskPid(this.ctx, id);
   imageUsers = (imageId: string): { running: string[]; stopped: string[] } => imageUsers(this.ctx, imageId);
   volumeUsers = (name: string): string[] => volumeUsers(this.ctx, name);
   /** Every container id, for disk usage. */
