@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   const netStore = new FileNetworkStore(config.network.stateDir);
   await netStore.init();
   // a test hook (DRYDOCK_SUPERVISOR_CRASH_AT): none armed on a node
-  const crash = new CrashPoints(config.crashAt, undefined, (point) => log.warn({ point }, 'crash point reached: killing the supervisor'));
+  const crash = new CrashPoints(config.crashAt);
   if (crash.enabled) log.warn({ points: config.crashAt }, 'crash points armed (test hook)');
   const networks = new NetworkManager(netStore, new HostNet(config.network.chainPrefix, logger), config.network, logger, crash);
   networks.onEvent = (action, n, containerId) => events.network(action, n, containerId);

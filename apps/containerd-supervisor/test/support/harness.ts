@@ -123,6 +123,10 @@ export class SupervisorHarness {
     await done;
   }
 
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }
