@@ -142,8 +142,8 @@ async function main(): Promise<void> {
   const monitor = new TaskMonitor(
     cc,
     {
-      onExit: (containerId, execId, status, exitedAtNs) => {
-        const p = !execId || execId === containerId ? manager.handleExit(containerId, status, exitedAtNs) : execs.handleExit(containerId, execId, status);
+      onExit: (containerId, execId, status, exitedAtNs, pid) => {
+        const p = !execId || execId === containerId ? manager.handleExit(containerId, status, exitedAtNs, pid) : execs.handleExit(containerId, execId, status);
         p.catch((err) => log.error({ err, containerId, execId }, 'exit handling failed'));
       },
       onOom: (containerId) => manager.handleOom(containerId),

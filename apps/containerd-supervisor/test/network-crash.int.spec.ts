@@ -252,6 +252,34 @@ describe('networks after a crash mid-operation (real kernel objects)', () => {
     }, 90000);
   });
 
+  it('a policy restart killed at start:prepared: the restarted supervisor gives the run back and the policy starts it again with a working network', async () => {
+    const base = snapshot();
+    const net = await h.n('createNetwork', { name: 'polnet', ipam: { config: [{ subnet: '10.252.36.0/24' }] } });
+    // the first run answers, then exits once the supervisor is back armed: the policy restart dies at the point
+    const id = await h.run(`if [ -e /ran ]; then ${server('again')}; fi; touch /ran; sleep 4; exit 3`, {
+      name: 'pol',
+      hostConfig: { networkMode: 'polnet', restartPolicy: { name: 'always' }, portBindings: { '80/tcp': { bindings: [{ hostPort: '28220' }] } } },
+    });
+    await h.kill();
+    armed = true;
+    await h.startSupervisor({ DRYDOCK_SUPERVISOR_CRASH_AT: 'start:prepared' });
+    expect(await h.exited(30000)).toBe('SIGKILL');
+    const crashed = snapshot([id]);
+    expect(crashed.leases.filter((l) => l.startsWith(id.slice(0, 12)))).toEqual([`${id.slice(0, 12)}:${net.id.slice(0, 12)}:10.252.36.2:ready`]);
+    expect(crashed.portmap.length).toBeGreaterThan(0);
+    await restart();
+    armed = false;
+    await waitFor(async () => (await fetchLine(28220).catch(() => '')) === 'again\n', 15000, 'the restarted run answering');
+    const info = await h.inspect(id);
+    expect([info.state!.status, info.networkSettings!.networks!.polnet.ipAddress]).toEqual(['running', '10.252.36.2']);
+    const now = snapshot([id]);
+    expect(now.leases.filter((l) => l.startsWith(id.slice(0, 12)))).toEqual([`${id.slice(0, 12)}:${net.id.slice(0, 12)}:10.252.36.2:ready`]);
+    expect(now.veths.filter((m) => m === `${h.netPrefix}-${net.id.slice(0, 8)}`)).toHaveLength(1);
+    await h.c('removeContainer', { id, force: true });
+    await h.n('removeNetwork', { id: net.id });
+    expect(snapshot([id])).toEqual(base);
+  }, 90000);
+
   it('releases the endpoint, lease and port rules of a container that exited while the supervisor was down, and adopts the others', async () => {
     const base = snapshot();
     const net = await h.n('createNetwork', { name: 'exitnet', ipam: { config: [{ subnet: '10.252.35.0/24' }] } });

@@ -62,7 +62,7 @@ export class ContainerManager {
   create = (req: supervisorV1.CreateContainerRequest): Promise<{ id: string; warnings: string[] }> => createContainer(this.ctx, req);
   /** false if it was already running (HTTP 304). */
   start = (ref: string): Promise<boolean> => startContainer(this.ctx, ref);
-  handleExit = (id: string, exitStatus: number, exitedAtNs: string | undefined): Promise<void> => handleExit(this.ctx, id, exitStatus, exitedAtNs);
+  handleExit = (id: string, exitStatus: number, exitedAtNs: string | undefined, pid = 0): Promise<void> => handleExit(this.ctx, id, exitStatus, exitedAtNs, pid);
   handleOom = (id: string): void => handleOom(this.ctx, id);
   /** false if it was not running (HTTP 304). */
   stop = (ref: string, timeoutSeconds?: number): Promise<boolean> => stopContainer(this.ctx, ref, timeoutSeconds);
