@@ -2,6 +2,9 @@ import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { envBool, envInt, loadConfig } from '@drydock/config';
 import { DOCKER_POOLS } from './networks/cidr';
+import { NETWORK_CRASH_POINTS, type NetworkCrashPoint } from './networks/crash-points';
+
+const crashPoint = `(${NETWORK_CRASH_POINTS.join('|')})`;
 
 /** Environment -> validated supervisor configuration (the only reader of process.env is main.ts). */
 const schema = z.pipe(
@@ -45,6 +48,9 @@ const schema = z.pipe(
     DRYDOCK_IPTABLES_CHAIN_PREFIX: z._default(z.string().check(z.regex(/^[A-Z0-9_-]{1,12}$/)), 'DRYDOCK'),
     DRYDOCK_CNI_PATH: z._default(z.string().check(z.minLength(1)), '/usr/lib/cni'),
     DRYDOCK_HOST_RESOLV_CONF: z._default(z.string().check(z.minLength(1)), '/etc/resolv.conf'),
+    // TEST HOOK, never set on a node: "<point>[,<point>]" of networks/crash-points.ts; the supervisor
+    // SIGKILLs itself when it reaches one, so integration tests can crash it between two steps.
+    DRYDOCK_SUPERVISOR_CRASH_AT: z._default(z.string().check(z.regex(new RegExp(`^(${crashPoint}(,${crashPoint})*)?$`), 'expected a comma-separated list of crash points')), ''),
   }),
   z.transform((e) => ({
     stateDir: e.DRYDOCK_STATE_DIR,
@@ -80,6 +86,7 @@ const schema = z.pipe(
       cniPath: e.DRYDOCK_CNI_PATH,
       hostResolvConf: e.DRYDOCK_HOST_RESOLV_CONF,
     },
+    crashAt: e.DRYDOCK_SUPERVISOR_CRASH_AT ? (e.DRYDOCK_SUPERVISOR_CRASH_AT.split(',') as NetworkCrashPoint[]) : [],
   })),
 );
 

@@ -3,7 +3,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
-import { startServiceIdleCollector } from '@drydock/runtime';
+import { CrashPoints, startServiceIdleCollector } from '@drydock/runtime';
 import { createLogger } from '@drydock/logging';
 import { loadSupervisorConfig } from './config';
 import { ContainerdClient } from './containerd/containerd-client';
@@ -105,7 +105,10 @@ async function main(): Promise<void> {
   const mounter = new RootfsMounter(join(config.stateDir, 'supervisor', 'mnt'), logger);
   const netStore = new FileNetworkStore(config.network.stateDir);
   await netStore.init();
-  const networks = new NetworkManager(netStore, new HostNet(config.network.chainPrefix, logger), config.network, logger);
+  // a test hook (DRYDOCK_SUPERVISOR_CRASH_AT): none armed on a node
+  const crash = new CrashPoints(config.crashAt);
+  if (crash.enabled) log.warn({ points: config.crashAt }, 'crash points armed (test hook)');
+  const networks = new NetworkManager(netStore, new HostNet(config.network.chainPrefix, logger), config.network, logger, crash);
   networks.onEvent = (action, n, containerId) => events.network(action, n, containerId);
   const containersDir = join(config.stateDir, 'supervisor', 'containers');
   let manager!: ContainerManager;
@@ -119,10 +122,10 @@ async function main(): Promise<void> {
     findContainer: (ref) => manager.networkTarget(ref),
     dns,
     ports: new PortHolder(),
+    crash,
   });
   // before the containers load: exits found there release endpoints
   await networks.init();
-  await runs.init();
   manager = new ContainerManager(
     cc,
     new ContainerStore(cc),
@@ -141,8 +144,8 @@ async function main(): Promise<void> {
   const monitor = new TaskMonitor(
     cc,
     {
-      onExit: (containerId, execId, status, exitedAtNs) => {
-        const p = !execId || execId === containerId ? manager.handleExit(containerId, status, exitedAtNs) : execs.handleExit(containerId, execId, status);
+      onExit: (containerId, execId, status, exitedAtNs, pid) => {
+        const p = !execId || execId === containerId ? manager.handleExit(containerId, status, exitedAtNs, pid) : execs.handleExit(containerId, execId, status);
         p.catch((err) => log.error({ err, containerId, execId }, 'exit handling failed'));
       },
       onOom: (containerId) => manager.handleOom(containerId),
@@ -153,7 +156,9 @@ async function main(): Promise<void> {
   // Subscribe before loading so no exit falls between the snapshot and the stream.
   monitor.start();
   await manager.load();
-  // after the load: its exits have released their helpers; the rest are adopted
+  // after the load (its exits released their runs): runs of tasks that are gone are released, the rest adopted
+  await runs.init((id) => manager.taskPid(id));
+  // after that: released runs' helpers are stopped; the rest are adopted
   await dns.init();
 
   const handlers = new Handlers(logger.child({ component: 'grpc' }));

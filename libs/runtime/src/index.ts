@@ -2,3 +2,4 @@
 export { httpCall, httpStream, type HttpCallOptions } from './http-call';
 export { IdleCollector, fullGc, loadMallocTrim, startServiceIdleCollector, type IdleCollectorOptions } from './idle-collector';
 export { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from './process-settings';
+export { CrashPoints, killSelf } from './crash-points';

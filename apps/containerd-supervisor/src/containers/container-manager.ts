@@ -13,7 +13,7 @@ import type { NetFilterView } from './filters';
 import { listContainers } from './list';
 import { pauseContainer, unpauseContainer } from './pause';
 import type { ContainerEvents, ImageLookup, LogBackend, LogEntryOut, LogReadOptions, Mount, SnapshotOps, SpecBuilder, VolumeOps, VolumeSeeder } from './ports';
-import { cgroupOf, containerPids, counts, execTarget, imageUsers, networkTarget, rootfsTarget, volumeUsers } from './queries';
+import { cgroupOf, containerPids, counts, execTarget, imageUsers, networkTarget, rootfsTarget, taskPid, volumeUsers } from './queries';
 import { loadContainers, reconcile } from './reconcile';
 import { removeContainer } from './remove';
 import { renameContainer } from './rename';
@@ -63,7 +63,7 @@ export class ContainerManager {
   create = (req: supervisorV1.CreateContainerRequest): Promise<{ id: string; warnings: string[] }> => createContainer(this.ctx, req);
   /** false if it was already running (HTTP 304). */
   start = (ref: string): Promise<boolean> => startContainer(this.ctx, ref);
-  handleExit = (id: string, exitStatus: number, exitedAtNs: string | undefined): Promise<void> => handleExit(this.ctx, id, exitStatus, exitedAtNs);
+  handleExit = (id: string, exitStatus: number, exitedAtNs: string | undefined, pid = 0): Promise<void> => handleExit(this.ctx, id, exitStatus, exitedAtNs, pid);
   handleOom = (id: string): void => handleOom(this.ctx, id);
   /** false if it was not running (HTTP 304). */
   stop = (ref: string, timeoutSeconds?: number): Promise<boolean> => stopContainer(this.ctx, ref, timeoutSeconds);
@@ -97,6 +97,7 @@ export class ContainerManager {
   cgroupOf = (ref: string): ReturnType<typeof cgroupOf> => cgroupOf(this.ctx, ref);
   counts = (): ReturnType<typeof counts> => counts(this.ctx);
   networkTarget = (ref: string): ReturnType<typeof networkTarget> => networkTarget(this.ctx, ref);
+  taskPid = (id: string): number | undefined => taskPid(this.ctx, id);
   imageUsers = (imageId: string): { running: string[]; stopped: string[] } => imageUsers(this.ctx, imageId);
   volumeUsers = (name: string): string[] => volumeUsers(this.ctx, name);
   /** Every container id, for disk usage. */

@@ -8,12 +8,17 @@ import { startLocked } from './start';
 const WRITER_DRAIN_MS = 2000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
-/** Called by the task monitor (and reconcile) for every init-process exit (idempotent). */
-export async function handleExit(ctx: ContainerContext, id: string, exitStatus: number, exitedAtNs: string | undefined): Promise<void> {
+/**
+ * Called by the task monitor (and reconcile) for every init-process exit (idempotent).
+ * `pid` (0: unknown) tells an earlier run's exit from the current run's: deleting the task a
+ * crash left created (reconcile) reports its exit while a boot restart may start the next run.
+ */
+export async function handleExit(ctx: ContainerContext, id: string, exitStatus: number, exitedAtNs: string | undefined, pid = 0): Promise<void> {
   const e = ctx.entries.get(id);
   if (!e) return;
   if (e.rt.starting) await e.rt.starting;
   if (e.rt.task !== 'running' && e.rt.task !== 'paused') return;
+  if (pid && e.rt.pid && pid !== e.rt.pid) return;
   e.rt.task = 'stopped';
   let exitDone!: () => void;
   e.rt.exiting = new Promise<void>((r) => (exitDone = r));

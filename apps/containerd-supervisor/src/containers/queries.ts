@@ -88,6 +88,14 @@ export function volumeUsers(ctx: ContainerContext, name: string): string[] {
 }
 
 /** What the network area needs to connect or disconnect a container (pid 0 when not running). */
+/**
+ * The init pid of the container's current task, also while a start is under way (set at
+ * Tasks.Create, 0 without a task); undefined for a container that does not exist.
+ */
+export function taskPid(ctx: ContainerContext, id: string): number | undefined {
+  return ctx.entries.get(id)?.rt.pid;
+}
+
 export function networkTarget(ctx: ContainerContext, ref: string): { id: string; name: string; spec: import('./record').ContainerSpecRecord; pid: number } {
   const e = ctx.resolve(ref);
   return { id: e.c.spec.id, name: e.c.name, spec: e.c.spec, pid: isRunning(e) && e.rt.pid > 0 ? e.rt.pid : 0 };

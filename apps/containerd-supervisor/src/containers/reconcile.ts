@@ -1,5 +1,5 @@
 import { ctrTypesTask } from '@drydock/proto';
-import { newRuntime, type ContainerContext } from './container-context';
+import { hookContainer, newRuntime, type ContainerContext } from './container-context';
 import { handleExit, policyRestart } from './exit';
 import { timestampToNs } from './record';
 import { removeContainer } from './remove';
@@ -85,8 +85,11 @@ export async function reconcile(ctx: ContainerContext): Promise<void> {
       case ctrTypesTask.Status.CREATED:
         // Created but never started: the supervisor died mid-start. Deleting the task closes
         // the shim's FIFO ends; the run's log writer then arms itself, drains and exits.
+        // What hooks prepared for it (endpoints, port rules) is given back as for a failed start.
         await ctx.deleteTask(id);
         e.rt.task = 'none';
+        e.rt.pid = 0;
+        await ctx.hooks.release(hookContainer(e), 'start-failed');
         break;
       default:
         break;

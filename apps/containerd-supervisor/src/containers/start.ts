@@ -95,6 +95,7 @@ export async function startLocked(ctx: ContainerContext, e: Entry): Promise<bool
     e.rt.startedAtMs = Date.now();
   } catch (err) {
     e.rt.task = 'none';
+    e.rt.pid = 0;
     await e.rt.stdin?.close().catch(() => undefined);
     e.rt.stdin = undefined;
     if (taskCreated) await ctx.deleteTask(id, true);

@@ -9,7 +9,8 @@ const FOLLOW_UP_RECONCILE_MS = [1000, 4000];
 
 export interface TaskEventHandler {
   /** An init process exited (execId === containerId) or an exec process exited. */
-  onExit(containerId: string, execId: string, exitStatus: number, exitedAtNs: string | undefined): void;
+  /** `pid`: the exited process's (0 when the event has none). */
+  onExit(containerId: string, execId: string, exitStatus: number, exitedAtNs: string | undefined, pid: number): void;
   onOom(containerId: string): void;
   /** Called after every (re)subscription so missed events can be reconciled. */
   onResubscribed(): Promise<void>;
@@ -86,7 +87,7 @@ export class TaskMonitor {
     try {
       if (ev.typeUrl.endsWith('containerd.events.TaskExit')) {
         const e = ctrTaskEvents.TaskExit.decode(value);
-        this.handler.onExit(e.containerId ?? '', e.id ?? '', e.exitStatus ?? 0, timestampToNs(e.exitedAt));
+        this.handler.onExit(e.containerId ?? '', e.id ?? '', e.exitStatus ?? 0, timestampToNs(e.exitedAt), e.pid ?? 0);
       } else if (ev.typeUrl.endsWith('containerd.events.TaskOOM')) {
         const e = ctrTaskEvents.TaskOOM.decode(value);
         this.handler.onOom(e.containerId ?? '');

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '@drydock/logging';
 import type { supervisorV1 } from '@drydock/proto';
 import { AlreadyExistsError, InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '@drydock/errors';
+import { CrashPoints } from '@drydock/runtime';
 import { KeyedLock } from '../containers/keyed-lock';
 import { contains, expandPools, formatCidr, formatIp, mask, overlaps, parseCidr, parseIp, size, type Cidr } from './cidr';
+import type { NetworkCrashPoints } from './crash-points';
 import type { HostNet } from './host-net';
 import type { ContainerNetRecord, IpamPoolRecord, NetworkRecord } from './network-record';
 import type { NetworkStore } from './network-store';
@@ -40,7 +42,14 @@ export class NetworkManager {
   private readonly pools: Cidr[];
   onEvent: NetworkEventSink = () => undefined;
 
-  constructor(readonly store: NetworkStore, readonly host: HostNet, readonly opts: NetworkManagerOptions, logger: Logger) {
+  constructor(
+    readonly store: NetworkStore,
+    readonly host: HostNet,
+    readonly opts: NetworkManagerOptions,
+    logger: Logger,
+    /** Test hook: where a create may be made to crash (none armed on a node). */
+    private readonly crash: NetworkCrashPoints = new CrashPoints(),
+  ) {
     this.log = logger.child({ component: 'networks' });
     this.pools = expandPools(opts.pools);
   }
@@ -140,11 +149,13 @@ export class NetworkManager {
     this.networks.set(n.id, n);
   }
 
-  private async makeKernel(n: NetworkRecord): Promise<void> {
+  /** `afterBridge` runs between the bridge and its rules (a create's crash point; boot re-makes pass none). */
+  private async makeKernel(n: NetworkRecord, afterBridge: () => void = () => undefined): Promise<void> {
     const pool = n.pools[0];
     if (!n.bridge || !pool) return;
     const subnet = parseCidr(pool.subnet)!;
     await this.host.createBridge(n.bridge, `${pool.gateway}/${subnet.prefix}`, n.id);
+    afterBridge();
     await this.host.addRules({ id: n.id, bridge: n.bridge, subnet: pool.subnet, internal: n.internal, icc: n.icc });
   }
 
@@ -257,8 +268,10 @@ export class NetworkManager {
     });
     // record first: a crash from here on is found and undone at boot
     await this.putNetwork(n);
+    this.crash.reach('network-create:recorded');
     try {
-      await this.makeKernel(n);
+      await this.makeKernel(n, () => this.crash.reach('network-create:bridge'));
+      this.crash.reach('network-create:rules');
     } catch (err) {
       await this.destroyKernel(n).catch(() => undefined);
       await this.store.deleteNetwork(n.id);

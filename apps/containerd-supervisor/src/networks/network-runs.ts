@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { supervisorV1 } from '@drydock/proto';
 import { InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '@drydock/errors';
+import { CrashPoints } from '@drydock/runtime';
 import { KeyedLock } from '../containers/keyed-lock';
 import type { ContainerLifecycleHook, HookContainer, HookRun, ReleaseReason } from '../containers/lifecycle-hooks';
 import type { ContainerSpecRecord } from '../containers/record';
 import { macForIp, parseIp } from './cidr';
 import type { CniRunner, PluginConf } from './cni';
+import type { NetworkCrashPoints } from './crash-points';
 import { buildHosts, buildResolvConf } from './host-files';
 import type { NetworkDns } from './network-dns';
 import type { NetworkManager } from './network-manager';
@@ -33,6 +35,8 @@ export interface NetworkRunsOptions {
   dns?: NetworkDns;
   /** Keeps published host ports bound, as docker-proxy does for dockerd. */
   ports: PortHolder;
+  /** Test hook: where an endpoint or a start may be made to crash (none armed on a node). */
+  crash?: NetworkCrashPoints;
 }
 
 type Mode = { kind: 'host' | 'none' | 'container'; target?: string } | { kind: 'network'; ref: string };
@@ -60,18 +64,24 @@ const cniName = (netId: string) => `drydock-${short(netId)}`;
 export class NetworkRuns implements ContainerLifecycleHook {
   readonly name = 'networks';
   private readonly lock = new KeyedLock();
+  private readonly crash: NetworkCrashPoints;
 
-  constructor(private readonly mgr: NetworkManager, private readonly cni: CniRunner, private readonly opts: NetworkRunsOptions) {}
+  constructor(private readonly mgr: NetworkManager, private readonly cni: CniRunner, private readonly opts: NetworkRunsOptions) {
+    this.crash = opts.crash ?? new CrashPoints();
+  }
 
-  /** Tears down the endpoints of runs a crash left in 'adding' state (called after NetworkManager.init). */
-  async init(): Promise<void> {
+  /**
+   * Adopts the runs that go on and gives back what the others hold (called once the
+   * containers are loaded, after NetworkManager.init). `taskPid` is the init pid of a
+   * container's task (0 without one), undefined for a container that does not exist.
+   * A run whose pid is not its container's task ended, or never started, while the
+   * supervisor was away: its endpoints, addresses and port rules are released (its
+   * veths went with its namespace). A run that goes on keeps its ready endpoints; one
+   * a crash left 'adding' (a connect cut short) is torn down in the live namespace.
+   */
+  async init(taskPid: (containerId: string) => number | undefined): Promise<void> {
     for (const rec of [...this.mgr.containers.values()]) {
-      const stale = rec.run?.endpoints.filter((e) => e.state === 'adding') ?? [];
-      for (const ep of stale) await this.teardown(rec, ep, '').catch((err) => this.mgr.log.warn({ err, containerId: rec.containerId }, 'stale endpoint teardown failed'));
-      if (stale.length && rec.run) {
-        rec.run.endpoints = rec.run.endpoints.filter((e) => e.state !== 'adding');
-        await this.mgr.store.putContainer(rec);
-      }
+      await this.lock.run(rec.containerId, () => this.adopt(rec, taskPid(rec.containerId))).catch((err) => this.mgr.log.warn({ err, containerId: rec.containerId }, 'endpoints not adopted'));
     }
     // port rules of a run whose record is gone (a crash between the CNI ADD and the record's write)
     const names = new Map([...this.mgr.networks.values()].map((n) => [cniName(n.id), n]));
@@ -88,6 +98,33 @@ export class NetworkRuns implements ContainerLifecycleHook {
         if (!(await this.opts.ports.hold(p))) this.mgr.log.warn({ containerId: rec.containerId, port: p }, 'a published port was bound by another process while the supervisor was down');
       }
     }
+  }
+
+  private async adopt(rec: ContainerNetRecord, pid: number | undefined): Promise<void> {
+    if (this.mgr.containers.get(rec.containerId) !== rec) return; // released meanwhile
+    if (pid === undefined) {
+      // the container is gone (a crash between its removal and its record's)
+      this.mgr.log.warn({ containerId: rec.containerId }, 'releasing the endpoints of a removed container');
+      await this.releaseRun(rec);
+      await this.mgr.store.deleteContainer(rec.containerId);
+      this.mgr.containers.delete(rec.containerId);
+      return;
+    }
+    const run = rec.run;
+    if (!run) return;
+    if (pid === 0 || pid !== run.pid) {
+      this.mgr.log.warn({ containerId: rec.containerId, pid: run.pid }, 'releasing the endpoints of a run that ended while the supervisor was away');
+      await this.releaseRun(rec);
+      return;
+    }
+    const stale = run.endpoints.filter((e) => e.state === 'adding');
+    if (!stale.length) return;
+    for (const ep of stale) {
+      this.mgr.log.warn({ containerId: rec.containerId, networkId: ep.networkId }, 'removing an endpoint a crash left half-made');
+      await this.teardown(rec, ep, `/proc/${pid}/ns/net`).catch((err) => this.mgr.log.warn({ err, containerId: rec.containerId }, 'stale endpoint teardown failed'));
+    }
+    run.endpoints = run.endpoints.filter((e) => e.state !== 'adding');
+    await this.mgr.store.putContainer(rec);
   }
 
   async validate(c: HookContainer): Promise<void> {
@@ -157,6 +194,7 @@ export class NetworkRuns implements ContainerLifecycleHook {
       }
       // as dockerd, a resolver that cannot start leaves the container without names, not unstarted
       await this.opts.dns?.started(run.id, run.pid).catch((err) => this.mgr.log.warn({ err, containerId: run.id }, 'embedded DNS not started'));
+      this.crash.reach('start:prepared');
       // dockerd logs `network connect` for each network a starting container joins
       this.emitFor('connect', rec.run.endpoints.map((e) => e.networkId), run.id);
     });
@@ -223,8 +261,12 @@ export class NetworkRuns implements ContainerLifecycleHook {
     return plugins;
   }
 
-  /** Allocates the endpoint (lease and ports written first), then runs the CNI ADD. */
-  private async attach(rec: ContainerNetRecord, a: ContainerNetRecord['attachments'][number], c: { id: string; name: string; spec: ContainerSpecRecord; pid: number }): Promise<EndpointRecord> {
+  /**
+   * Allocates the endpoint (lease and ports written first), then runs the CNI ADD.
+   * `join` (connect): the attachment is written with the ready endpoint, in one write,
+   * so a crash before it leaves the container unconnected rather than half connected.
+   */
+  private async attach(rec: ContainerNetRecord, a: ContainerNetRecord['attachments'][number], c: { id: string; name: string; spec: ContainerSpecRecord; pid: number }, join = false): Promise<EndpointRecord> {
     const run = rec.run!;
     const n = this.mgr.networks.get(a.networkId);
     if (!n || n.state !== 'ready') throw new NotFoundError(`network ${a.networkId} not found`);
@@ -243,6 +285,7 @@ export class NetworkRuns implements ContainerLifecycleHook {
       await this.mgr.store.putContainer(rec);
       return e;
     });
+    this.crash.reach('endpoint:leased');
     try {
       ep.cniResult = await this.cni.add(cniName(n.id), this.chain(n, ep), { containerId: c.id, netns: `/proc/${c.pid}/ns/net`, ifname: ep.ifname });
     } catch (err) {
@@ -251,7 +294,9 @@ export class NetworkRuns implements ContainerLifecycleHook {
       await this.mgr.store.putContainer(rec);
       throw err;
     }
+    this.crash.reach('endpoint:added');
     ep.state = 'ready';
+    if (join) rec.attachments.push(a);
     await this.mgr.store.putContainer(rec);
     return ep;
   }
@@ -365,17 +410,12 @@ export class NetworkRuns implements ContainerLifecycleHook {
       if (current.length && (current.some((x) => x.driver === 'null') || n.driver === 'null')) throw new InvalidArgumentError('container cannot be connected to multiple networks with one of the networks in private (none) mode');
       if (n.driver !== 'bridge') throw new InvalidArgumentError(ERR_SHARED_NETWORK);
       const att = { networkId: n.id, config };
-      rec.attachments.push(att);
       if (running) {
-        try {
-          await this.attach(rec, att, c);
-        } catch (err) {
-          rec.attachments = rec.attachments.filter((a) => a !== att);
-          await this.mgr.store.putContainer(rec);
-          throw err;
-        }
+        // attach undoes its endpoint on failure; the attachment is only written with it
+        await this.attach(rec, att, c, true);
       } else {
         // not running: only its settings change, as dockerd does
+        rec.attachments.push(att);
         await this.mgr.store.putContainer(rec);
       }
       if (running && this.opts.dns) {

@@ -61,7 +61,8 @@ export class SupervisorHarness {
     this.networks = new supervisorV1.NetworksClient(target, creds);
   }
 
-  async startSupervisor(): Promise<void> {
+  /** Starts (or restarts) the supervisor; `env` adds settings for this start only (DRYDOCK_SUPERVISOR_CRASH_AT). */
+  async startSupervisor(env: Record<string, string> = {}): Promise<void> {
     const log = openSync(join(this.infra.dir, 'supervisor.log'), 'a');
     this.child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, this.build.supervisor], {
       env: {
@@ -81,6 +82,7 @@ export class SupervisorHarness {
         DRYDOCK_NETWORK_POOLS: this.pool,
         DRYDOCK_IPTABLES_CHAIN_PREFIX: this.chainPrefix,
         ...(this.registryProxyUrl ? { DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl } : {}),
+        ...env,
       },
       stdio: ['ignore', log, log],
     });
@@ -121,8 +123,25 @@ export class SupervisorHarness {
     await done;
   }
 
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** Resolves with the signal that ended the supervisor (null for an exit), once it is gone. */
+  exited(timeoutMs = 20000): Promise<NodeJS.Signals | null> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return Promise.resolve(c?.signalCode ?? null);
+    return new Promise((res, rej) => {
+      const t = setTimeout(() => rej(new Error('supervisor still running')), timeoutMs);
+      c.once('exit', (_code, signal) => {
+        clearTimeout(t);
+        res(signal);
+      });
+    });
   }
 
   async kill(): Promise<void> {
