@@ -88,7 +88,7 @@ export function volumeUsers(ctx: ContainerContext, name: string): string[] {
 }
 
 /** What the network area needs to connect or disconnect a container (pid 0 when not running). */
-export function networkTarget(ctx: ContainerContext, ref: string): { id: string; name: string; spec: import('./record').ContainerSpecRecord; pid: number } {
+export function networkTarget(ctx: ContainerContext, ref: string): { id: string; name: string; spec: import('./record').ContainerSpecRecord; pid: number; restarting: boolean } {
   const e = ctx.resolve(ref);
-  return { id: e.c.spec.id, name: e.c.name, spec: e.c.spec, pid: isRunning(e) && e.rt.pid > 0 ? e.rt.pid : 0 };
+  return { id: e.c.spec.id, name: e.c.name, spec: e.c.spec, pid: isRunning(e) && e.rt.pid > 0 ? e.rt.pid : 0, restarting: e.c.state.restarting ?? false };
 }
