@@ -370,7 +370,9 @@ export class NetworkRuns implements ContainerLifecycleHook {
     const hc = c.spec.hostConfig;
     const paths = this.opts.hostFiles(c.id);
     const first = rec.run?.endpoints[0];
-    const extra = [...this.extraHosts(hc.extraHosts ?? []), ...this.linkHosts(c)];
+    // legacy links are the default bridge's (on user networks the embedded DNS answers names)
+    const onBridge = rec.attachments.some((a) => a.networkId === this.defaultBridge()?.id);
+    const extra = [...this.extraHosts(hc.extraHosts ?? []), ...(onBridge ? this.linkHosts(c) : [])];
     await writeFile(paths.hosts, buildHosts({ hostname: cfg.hostname ?? short(c.id), domainname: cfg.domainname, ip: first?.ip, extra }));
     const host = await readFile(this.opts.hostResolvConf, 'utf8').catch(() => '');
     const embeddedDns = rec.attachments.some((a) => !this.mgr.networks.get(a.networkId)?.builtin);
