@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   const launcher = (hostResolvConf: string) => new DnsLauncher({ binary: dnsBinary, stateDir: dnsDir, hostResolvConf });
   const dns = new NetworkDns(networks, launcher(config.network.hostResolvConf), dnsDir, (ref) => manager.networkTarget(ref), launcher);
   const runs = new NetworkRuns(networks, new CniRunner(config.network.cniPath), {
-    hostFiles: (id) => ({ hosts: join(containersDir, id, 'hosts'), resolvConf: join(containersDir, id, 'resolv.conf') }),
+    hostFiles: (id) => ({ hostname: join(containersDir, id, 'hostname'), hosts: join(containersDir, id, 'hosts'), resolvConf: join(containersDir, id, 'resolv.conf') }),
     hostResolvConf: config.network.hostResolvConf,
     findContainer: (ref) => manager.networkTarget(ref),
     dns,

@@ -64,6 +64,13 @@ const info: supervisorV1.ContainerInfo = {
 };
 
 describe('containerJson', () => {
+  it("a joined network namespace shows the target's hostname, hosts and resolv.conf paths", () => {
+    const target = 'c'.repeat(64);
+    const j = containerJson({ ...info, hostConfig: { ...info.hostConfig, networkMode: `container:${target}` } });
+    const dir = `/var/lib/drydock/containers/${target}`;
+    expect(j).toMatchObject({ ResolvConfPath: `${dir}/resolv.conf`, HostnamePath: `${dir}/hostname`, HostsPath: `${dir}/hosts`, LogPath: `/var/lib/drydock/containers/${id}/container.log` });
+  });
+
   it('has dockerd 20.10 ContainerJSON shape', () => {
     const dir = `/var/lib/drydock/containers/${id}`;
     expect(containerJson(info)).toEqual({

@@ -148,6 +148,9 @@ export function containerJson(c: supervisorV1.ContainerInfo): Record<string, unk
   const s = c.state ?? {};
   const hc = c.hostConfig ?? {};
   const dir = c.logPath ? dirname(c.logPath) : '';
+  // a joined network namespace uses the target's files (dockerd's initializeNetworkingPaths)
+  const joined = /^container:([0-9a-f]{64})$/.exec(hc.networkMode ?? '');
+  const filesDir = dir && joined ? join(dirname(dir), joined[1]) : dir;
   return {
     Id: c.id ?? '',
     Created: rfc3339Nano(c.created),
@@ -167,9 +170,9 @@ export function containerJson(c: supervisorV1.ContainerInfo): Record<string, unk
       FinishedAt: rfc3339Nano(s.finishedAt),
     },
     Image: c.imageId ?? '',
-    ResolvConfPath: dir ? join(dir, 'resolv.conf') : '',
-    HostnamePath: dir ? join(dir, 'hostname') : '',
-    HostsPath: dir ? join(dir, 'hosts') : '',
+    ResolvConfPath: filesDir ? join(filesDir, 'resolv.conf') : '',
+    HostnamePath: filesDir ? join(filesDir, 'hostname') : '',
+    HostsPath: filesDir ? join(filesDir, 'hosts') : '',
     LogPath: c.logPath ?? '',
     Name: `/${c.name ?? ''}`,
     RestartCount: c.restartCount ?? 0,

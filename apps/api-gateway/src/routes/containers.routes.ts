@@ -184,12 +184,17 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
     ctx.empty(200);
   });
 
-  router.on('DELETE', '/containers/:id', async (ctx) => {
-    if (boolQuery(ctx.query, 'link')) throw new InvalidArgumentError(`Cannot remove link: containers on this node have no links`);
-    const sc = await owner(ctx);
-    await sc.call(sc.containers, sc.containers.removeContainer, { id: ctx.params.id, force: boolQuery(ctx.query, 'force'), removeVolumes: boolQuery(ctx.query, 'v') });
+  // dockerd's route is /containers/{name:.*}: a link's name (`docker rm -l /web/db`) has slashes
+  const remove = async (ctx: Ctx, ref: string) => {
+    const removeLink = boolQuery(ctx.query, 'link');
+    // a link is its parent's: /<parent>/<alias>
+    const holder = removeLink && ref.replace(/^\//, '').includes('/') ? ref.replace(/^\//, '').split('/').slice(0, -1).join('/') : ref;
+    const sc = await nodes.forContainer(holder);
+    await sc.call(sc.containers, sc.containers.removeContainer, { id: ref, force: boolQuery(ctx.query, 'force'), removeVolumes: boolQuery(ctx.query, 'v'), removeLink });
     ctx.empty(204);
-  });
+  };
+  router.on('DELETE', '/containers/:id', (ctx) => remove(ctx, ctx.params.id));
+  router.on('DELETE', '/containers/*', (ctx) => remove(ctx, ctx.params['*']));
 
   router.on('POST', '/containers/:id/wait', (ctx) => waitContainer(ctx, nodes));
 

@@ -15,6 +15,7 @@ import { pauseContainer, unpauseContainer } from './pause';
 import type { ContainerEvents, ImageLookup, LogBackend, LogEntryOut, LogReadOptions, Mount, SnapshotOps, SpecBuilder, VolumeOps, VolumeSeeder } from './ports';
 import { cgroupOf, containerPids, counts, execTarget, imageUsers, networkTarget, rootfsTarget, taskPid, volumeUsers } from './queries';
 import { loadContainers, reconcile } from './reconcile';
+import { removeLink } from './links';
 import { removeContainer } from './remove';
 import { renameContainer } from './rename';
 import { restartContainer } from './restart';
@@ -73,6 +74,7 @@ export class ContainerManager {
   resume = (ref: string): Promise<void> => unpauseContainer(this.ctx, ref);
   wait = (ref: string, condition: WaitCondition): { registered: Promise<void>; result: Promise<number>; cancel: () => void } => waitContainer(this.ctx, ref, condition);
   remove = (ref: string, opts: { force: boolean }): Promise<void> => removeContainer(this.ctx, ref, opts);
+  removeLink = (name: string): Promise<void> => removeLink(this.ctx, name);
 
   // record changes (rename.ts, update.ts)
   rename = (ref: string, newName: string): Promise<void> => renameContainer(this.ctx, ref, newName);

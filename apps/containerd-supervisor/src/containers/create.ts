@@ -27,7 +27,7 @@ export async function createContainer(ctx: ContainerContext, req: supervisorV1.C
   validateRestartPolicy(hc.restartPolicy, hc.autoRemove ?? false);
   ctx.specs.validateHostConfig(hc);
   if (hc.init) throw new InvalidArgumentError('init processes are not supported on this node yet');
-  const netMode = hc.networkMode ?? '';
+  const netMode = sharedNamespaceMode(ctx, hc.networkMode ?? '');
   for (const m of hc.mounts ?? []) validateMount(m);
   const image = await ctx.images.resolveImage(config.image);
 
@@ -103,6 +103,19 @@ export async function createContainer(ctx: ContainerContext, req: supervisorV1.C
     const warnings: string[] = [];
     return { id, warnings };
   });
+}
+
+/**
+ * dockerd's adaptSharedNamespaceContainer: `container:<name|prefix>` holds the target's full id
+ * from create on (a target missing now is kept as written; its start then fails).
+ */
+function sharedNamespaceMode(ctx: ContainerContext, mode: string): string {
+  if (!mode.startsWith('container:')) return mode;
+  try {
+    return `container:${ctx.resolve(mode.slice(10)).c.spec.id}`;
+  } catch {
+    return mode;
+  }
 }
 
 /**

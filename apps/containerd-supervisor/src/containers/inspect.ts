@@ -1,5 +1,6 @@
 import type { supervisorV1 } from '@drydock/proto';
 import { isRunning, statusOf, type ContainerContext, type Entry } from './container-context';
+import { dockerLinks } from './links';
 import { nsToTimestamp } from './record';
 
 /** docker inspect. */
@@ -29,7 +30,7 @@ export function inspectContainer(ctx: ContainerContext, ref: string): supervisor
     },
     imageId: e.c.spec.imageId,
     config: { ...e.c.spec.config, labels: e.c.labels },
-    hostConfig: e.c.spec.hostConfig,
+    hostConfig: { ...e.c.spec.hostConfig, links: dockerLinks(ctx, e) },
     mounts: mountPoints(ctx, e),
     restartCount: e.c.state.restartCount,
     logPath: ctx.logPath(e.c.spec.id),

@@ -46,4 +46,17 @@ describe('LifecycleHooks', () => {
     await hooks.prepare({ ...c, pid: 1 });
     await hooks.release(c, 'exit');
   });
+
+  it('runSpec merges the hooks\' patches (env lists joined), undefined when none has one', async () => {
+    const none = new LifecycleHooks([{ name: 'a' }, { name: 'b', runSpec: async () => undefined }], logger);
+    await expect(none.runSpec(c)).resolves.toBeUndefined();
+    const hooks = new LifecycleHooks(
+      [
+        { name: 'a', runSpec: async () => ({ env: ['A=1'], hostname: 'x' }) },
+        { name: 'b', runSpec: async () => ({ env: ['B=2'], netnsPath: '/proc/7/ns/net' }) },
+      ],
+      logger,
+    );
+    await expect(hooks.runSpec(c)).resolves.toEqual({ env: ['A=1', 'B=2'], hostname: 'x', netnsPath: '/proc/7/ns/net' });
+  });
 });

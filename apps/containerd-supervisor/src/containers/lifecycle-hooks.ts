@@ -16,6 +16,22 @@ export interface HookRun extends HookContainer {
 export type ReleaseReason = 'exit' | 'start-failed' | 'remove';
 
 /**
+ * What a run's OCI spec takes from a hook, applied before its task is made (dockerd's
+ * initializeNetworking and setupLinkedContainers run before its createSpec).
+ */
+export interface RunSpecPatch {
+  /** A network namespace to join (another container's /proc/<pid>/ns/net) instead of a new one. */
+  netnsPath?: string;
+  /** Host files bind-mounted at /etc/hostname, /etc/hosts and /etc/resolv.conf (another container's). */
+  files?: { hostname: string; hosts: string; resolvConf: string };
+  /** The run's hostname and domain name; the record's config takes them too, as dockerd's does. */
+  hostname?: string;
+  domainname?: string;
+  /** Variables set before the container's own Env (dockerd's legacy link variables). */
+  env?: string[];
+}
+
+/**
  * A capability that joins the container lifecycle without the lifecycle code
  * knowing it (networking: attach the run's network namespace before the
  * process runs, give the addresses back when it ends), the way containerd
@@ -33,6 +49,11 @@ export interface ContainerLifecycleHook {
    * A throw fails the start with that error; hooks prepared before it are released.
    */
   prepare?(run: HookRun): Promise<void>;
+  /**
+   * Before each run's task is made: what its spec takes from others (a namespace to join,
+   * link variables). A throw fails the start with that error, before anything is made.
+   */
+  runSpec?(c: HookContainer): Promise<RunSpecPatch | undefined>;
   /**
    * After a run ended (its exit is recorded and its task deleted; a policy restart
    * prepares again), after a start failed past prepare, and when the container is
@@ -54,6 +75,16 @@ export class LifecycleHooks {
 
   async validate(c: HookContainer): Promise<void> {
     for (const h of this.hooks) await h.validate?.(c);
+  }
+
+  /** The hooks' patches merged (later hooks win; env lists are joined), undefined when none has one. */
+  async runSpec(c: HookContainer): Promise<RunSpecPatch | undefined> {
+    let out: RunSpecPatch | undefined;
+    for (const h of this.hooks) {
+      const p = await h.runSpec?.(c);
+      if (p) out = { ...out, ...p, env: [...(out?.env ?? []), ...(p.env ?? [])] };
+    }
+    return out;
   }
 
   async prepare(run: HookRun): Promise<void> {

@@ -7,6 +7,7 @@ import type { ctrTypesMount } from '@drydock/proto';
 
 export type Mount = ctrTypesMount.Mount;
 import type { ContainerSpecRecord } from './record';
+import type { RunSpecPatch } from './lifecycle-hooks';
 
 /** The parts of an image a container needs. */
 export interface ResolvedImage {
@@ -137,6 +138,12 @@ export interface SpecBuilder {
   validateHostConfig(hc: supervisorV1.HostConfig): void;
   /** Applies updated resources to an existing spec. */
   withResources(spec: object, hc: supervisorV1.HostConfig): object;
+  /**
+   * The spec of one run: the container's record with a hook's patch (RunSpecPatch). Its
+   * environment is made again from the record each time, so variables of an earlier run's
+   * patch (a removed link's) do not stay.
+   */
+  forRun(spec: object, record: ContainerSpecRecord, patch: RunSpecPatch): object;
   /** LinuxResources of a spec, for Tasks.Update. */
   resources(spec: object): object;
 }

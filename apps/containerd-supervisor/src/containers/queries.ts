@@ -96,7 +96,7 @@ export function taskPid(ctx: ContainerContext, id: string): number | undefined {
   return ctx.entries.get(id)?.rt.pid;
 }
 
-export function networkTarget(ctx: ContainerContext, ref: string): { id: string; name: string; spec: import('./record').ContainerSpecRecord; pid: number } {
+export function networkTarget(ctx: ContainerContext, ref: string): { id: string; name: string; spec: import('./record').ContainerSpecRecord; pid: number; restarting: boolean } {
   const e = ctx.resolve(ref);
-  return { id: e.c.spec.id, name: e.c.name, spec: e.c.spec, pid: isRunning(e) && e.rt.pid > 0 ? e.rt.pid : 0 };
+  return { id: e.c.spec.id, name: e.c.name, spec: e.c.spec, pid: isRunning(e) && e.rt.pid > 0 ? e.rt.pid : 0, restarting: e.c.state.restarting ?? false };
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, isUnavailable } from '@drydock/errors';
 import { actor, hookContainer, type ContainerContext, type Entry } from './container-context';
+import type { RunSpecPatch } from './lifecycle-hooks';
 import type { LogWriterHandle } from './ports';
 import { nowNs } from './record';
 import { removeContainer } from './remove';
@@ -49,6 +50,12 @@ export async function startLocked(ctx: ContainerContext, e: Entry): Promise<bool
   try {
     // a stopped task of the previous run lingers only if its deletion failed
     if (e.c.state.ioDir) await ctx.deleteTask(id);
+    // what the run's spec takes from other containers (a network namespace to join, link variables)
+    const patch = await ctx.hooks.runSpec(hookContainer(e)).catch((err) => {
+      hookError = err;
+      throw err;
+    });
+    if (patch) await applyRunSpec(ctx, e, patch);
     const [rootfs, writer] = await Promise.all([
       ctx.snapshots.mounts(id),
       ctx.logBackend.spawnWriter({
@@ -118,6 +125,15 @@ export async function startLocked(ctx: ContainerContext, e: Entry): Promise<bool
   ctx.events.container('start', actor(e.c));
   flushPendingStdin(ctx, e);
   return true;
+}
+
+/** Writes the run's spec (and the hostname it takes, into the record, as dockerd's initializeNetworking). */
+async function applyRunSpec(ctx: ContainerContext, e: Entry, patch: RunSpecPatch): Promise<void> {
+  const cfg = e.c.spec.config;
+  const spec = { ...e.c.spec, config: { ...cfg, hostname: patch.hostname ?? cfg.hostname, domainname: patch.domainname ?? cfg.domainname } };
+  const oci = ctx.specs.forRun(await ctx.store.ociSpec<object>(spec.id), spec, patch);
+  await ctx.store.saveSpec(spec.id, spec, oci);
+  e.c.spec = spec;
 }
 
 /**

@@ -63,7 +63,8 @@ export function containersService(m: ContainerManager, stats: StatsSource, top: 
     }),
     waitContainer: h.serverStream('WaitContainer', (req: supervisorV1.WaitContainerRequest, signal) => waitStream(m, req, signal)),
     removeContainer: h.unary('RemoveContainer', async (req: supervisorV1.RemoveContainerRequest) => {
-      await m.remove(req.id ?? '', { force: !!req.force });
+      if (req.removeLink) await m.removeLink(req.id ?? '');
+      else await m.remove(req.id ?? '', { force: !!req.force });
       return {};
     }),
     renameContainer: h.unary('RenameContainer', async (req: supervisorV1.RenameContainerRequest) => {

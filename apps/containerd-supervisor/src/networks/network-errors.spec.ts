@@ -88,7 +88,7 @@ describe('network errors as dockerd 20.10', () => {
     mgr = new NetworkManager(new MemStore(), fakeHost(), { defaultBridge: 'ddtest0', bridgePrefix: 'ddt-', pools: ['10.200.0.0/16', '10.201.0.0/16', '10.202.0.0/16'] }, createLogger({ level: 'silent' } as never));
     await mgr.init();
     runs = new NetworkRuns(mgr, cni, {
-      hostFiles: () => ({ hosts: '/dev/null', resolvConf: '/dev/null' }),
+      hostFiles: () => ({ hostname: '/dev/null', hosts: '/dev/null', resolvConf: '/dev/null' }),
       hostResolvConf: '/dev/null',
       ports: new PortHolder(),
       findContainer: (ref) => {

@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { supervisorV1 } from '@drydock/proto';
-import { InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '@drydock/errors';
+import { FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '@drydock/errors';
 import { CrashPoints } from '@drydock/runtime';
 import { KeyedLock } from '../containers/keyed-lock';
-import type { ContainerLifecycleHook, HookContainer, HookRun, ReleaseReason } from '../containers/lifecycle-hooks';
+import type { ContainerLifecycleHook, HookContainer, HookRun, ReleaseReason, RunSpecPatch } from '../containers/lifecycle-hooks';
+import { linkName, parseLink } from '../containers/links';
 import type { ContainerSpecRecord } from '../containers/record';
 import { macForIp, parseIp } from './cidr';
 import type { CniRunner, PluginConf } from './cni';
 import type { NetworkCrashPoints } from './crash-points';
 import { buildHosts, buildResolvConf } from './host-files';
+import { linkEnv } from './link-env';
 import type { NetworkDns } from './network-dns';
 import type { NetworkManager } from './network-manager';
 import type { ContainerNetRecord, EndpointRecord, NetworkRecord, PortRecord } from './network-record';
@@ -22,11 +24,13 @@ export interface NetContainer {
   name: string;
   spec: ContainerSpecRecord;
   pid: number;
+  /** In its restart policy's back-off (dockerd counts it as running, and refuses to join it). */
+  restarting?: boolean;
 }
 
 export interface NetworkRunsOptions {
   /** The host files bind-mounted into the container (written at create, rewritten at prepare). */
-  hostFiles: (containerId: string) => { hosts: string; resolvConf: string };
+  hostFiles: (containerId: string) => { hostname: string; hosts: string; resolvConf: string };
   /** The host's resolv.conf (dockerd reads /etc/resolv.conf). */
   hostResolvConf: string;
   /** Containers by id, prefix or name (NotFoundError "No such container: x"). */
@@ -130,10 +134,95 @@ export class NetworkRuns implements ContainerLifecycleHook {
   async validate(c: HookContainer): Promise<void> {
     const hc = c.spec.hostConfig;
     const mode = modeOf(c.spec);
-    if (mode.kind === 'container') throw new InvalidArgumentError('--network container:<name> is not supported on this node yet');
     // as dockerd, the network and a static address are checked when the container starts
+    if (mode.kind === 'container') return;
     wantedPorts(hc, c.spec.config.exposedPorts ?? []);
     this.extraHosts(hc.extraHosts ?? []);
+    // dockerd's registerLinks (at create): the linked containers must exist; on user networks links are aliases
+    if (mode.kind !== 'network' || !this.userDefined(mode.ref)) for (const l of hc.links ?? []) this.linkTarget(parseLink(l).name, 'could not get container for');
+  }
+
+  /**
+   * A link's container, or the one whose network it shares (registerLinks follows
+   * container:<x> modes); a missing one is InvalidArgument, as dockerd's.
+   */
+  private linkTarget(name: string, text: string): NetContainer {
+    let t: NetContainer;
+    let ref = name;
+    for (let hops = 0; ; hops++) {
+      try {
+        t = this.opts.findContainer(ref);
+      } catch (err) {
+        throw new InvalidArgumentError(`${hops ? 'Could not get container for' : text} ${ref}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+      const m = modeOf(t.spec);
+      if (m.kind !== 'container' || hops > 16) break;
+      ref = m.target!;
+    }
+    if (modeOf(t.spec).kind === 'host') throw new InvalidArgumentError("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    return t;
+  }
+
+  /**
+   * dockerd's getNetworkedContainer (at start): the running container whose namespace
+   * a `container:<ref>` run joins, with its texts (ref as the mode holds it: the id).
+   */
+  private joinTarget(id: string, ref: string): NetContainer {
+    const t = this.opts.findContainer(ref);
+    if (t.id === id) throw new InvalidArgumentError('cannot join own network');
+    if (t.restarting) throw new FailedPreconditionError(`Container ${ref} is restarting, wait until the container is running`);
+    if (!t.pid) throw new FailedPreconditionError(`cannot join network of a non running container: ${ref}`);
+    return t;
+  }
+
+  async runSpec(c: HookContainer): Promise<RunSpecPatch | undefined> {
+    const mode = modeOf(c.spec);
+    if (mode.kind === 'container') {
+      const t = this.joinTarget(c.id, mode.target!);
+      // the target's hosts, resolv.conf and name, as dockerd's initializeNetworkingPaths
+      return { netnsPath: `/proc/${t.pid}/ns/net`, files: this.opts.hostFiles(t.id), hostname: t.spec.config.hostname ?? short(t.id), domainname: t.spec.config.domainname ?? '' };
+    }
+    if (mode.kind !== 'network' || !(c.spec.hostConfig.links ?? []).length) return undefined;
+    // dockerd's setupLinkedContainers: only a container on the default bridge gets link variables
+    const bridge = this.defaultBridge();
+    if (!bridge || !this.recordOf(c.id, c.spec).attachments.some((a) => a.networkId === bridge.id)) return undefined;
+    const env: string[] = [];
+    for (const l of this.links(c)) env.push(...linkEnv(l.linkName, l.ep.ip, l.target.spec.config.env ?? [], l.target.spec.config.exposedPorts ?? []));
+    return { env };
+  }
+
+  /** The container's links with their running targets' default-bridge endpoints (dockerd's texts when one is not). */
+  private links(c: { name: string; spec: ContainerSpecRecord }): { linkName: string; alias: string; target: NetContainer; ep: EndpointRecord }[] {
+    const bridge = this.defaultBridge();
+    return (c.spec.hostConfig.links ?? []).flatMap((l) => {
+      const { name, alias } = parseLink(l);
+      // a linked container removed since is no longer linked (dockerd drops it from its link graph)
+      if (!this.exists(name)) return [];
+      const target = this.linkTarget(name, 'could not get container for');
+      const full = linkName(c.name, alias);
+      if (!target.pid) throw new InternalError(`Cannot link to a non running container: /${target.name} AS ${full}`);
+      const ep = this.mgr.containers.get(target.id)?.run?.endpoints.find((e) => e.networkId === bridge?.id);
+      if (!ep) throw new InternalError(`container ${target.id} not attached to default bridge network`);
+      return [{ linkName: full, alias, target, ep }];
+    });
+  }
+
+  /** runconfig's IsUserDefined, on a network that may not exist yet (it is looked up at start). */
+  private userDefined(ref: string): boolean {
+    try {
+      return !this.mgr.resolve(ref).builtin;
+    } catch {
+      return !['bridge', 'default', 'host', 'none'].includes(ref);
+    }
+  }
+
+  private exists(ref: string): boolean {
+    try {
+      this.opts.findContainer(ref);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private checkStaticIp(n: NetworkRecord, ip: string): void {
@@ -346,12 +435,14 @@ export class NetworkRuns implements ContainerLifecycleHook {
     return out;
   }
 
-  private async writeFiles(rec: ContainerNetRecord, c: { id: string; spec: ContainerSpecRecord }): Promise<void> {
+  private async writeFiles(rec: ContainerNetRecord, c: { id: string; name: string; spec: ContainerSpecRecord }): Promise<void> {
     const cfg = c.spec.config;
     const hc = c.spec.hostConfig;
     const paths = this.opts.hostFiles(c.id);
     const first = rec.run?.endpoints[0];
-    const extra = [...this.extraHosts(hc.extraHosts ?? []), ...this.linkHosts(hc.links ?? [])];
+    // legacy links are the default bridge's (on user networks the embedded DNS answers names)
+    const onBridge = rec.attachments.some((a) => a.networkId === this.defaultBridge()?.id);
+    const extra = [...this.extraHosts(hc.extraHosts ?? []), ...(onBridge ? this.linkHosts(c) : [])];
     await writeFile(paths.hosts, buildHosts({ hostname: cfg.hostname ?? short(c.id), domainname: cfg.domainname, ip: first?.ip, extra }));
     const host = await readFile(this.opts.hostResolvConf, 'utf8').catch(() => '');
     const embeddedDns = rec.attachments.some((a) => !this.mgr.networks.get(a.networkId)?.builtin);
@@ -359,23 +450,8 @@ export class NetworkRuns implements ContainerLifecycleHook {
   }
 
   /** --link name:alias: `<ip>\t<alias> <hostname> <name>` of a running container on the default bridge. */
-  private linkHosts(links: string[]): { ip: string; names: string }[] {
-    const bridge = this.defaultBridge();
-    const out = [];
-    for (const l of links) {
-      const [name, alias = name] = l.replace(/^\//, '').split(':');
-      let t: NetContainer;
-      try {
-        t = this.opts.findContainer(name);
-      } catch {
-        throw new InvalidArgumentError(`could not get container for ${name}`);
-      }
-      const ep = this.mgr.containers.get(t.id)?.run?.endpoints.find((e) => e.networkId === bridge?.id);
-      if (!ep) throw new InvalidArgumentError(`Cannot link to a non running container: /${t.name} AS /${alias}`);
-      const names = [...new Set([alias, t.spec.config.hostname ?? short(t.id), t.name])].join(' ');
-      out.push({ ip: ep.ip, names });
-    }
-    return out;
+  private linkHosts(c: { name: string; spec: ContainerSpecRecord }): { ip: string; names: string }[] {
+    return this.links(c).map(({ alias, target, ep }) => ({ ip: ep.ip, names: [...new Set([alias, target.spec.config.hostname ?? short(target.id), target.name])].join(' ') }));
   }
 
   /**
@@ -468,6 +544,8 @@ export class NetworkRuns implements ContainerLifecycleHook {
   settings(id: string, spec: ContainerSpecRecord, running: boolean): supervisorV1.NetworkSettings {
     const out: supervisorV1.NetworkSettings = { sandboxKey: '', sandboxId: '', bridge: '', endpointId: '', gateway: '', ipAddress: '', ipPrefixLen: 0, macAddress: '', ports: {}, networks: {}, hairpinMode: false };
     const mode = modeOf(spec);
+    // a joined namespace is the target's: dockerd shows no networks and no sandbox of its own
+    if (mode.kind === 'container') return out;
     if (mode.kind === 'host' || mode.kind === 'none') {
       const n = [...this.mgr.networks.values()].find((x) => x.builtin && x.name === mode.kind);
       out.networks = { [mode.kind]: { config: {}, networkId: n?.id ?? '', endpointId: '', gateway: '', ipAddress: '', ipPrefixLen: 0, macAddress: '', aliases: [] } };

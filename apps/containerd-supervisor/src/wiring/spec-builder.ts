@@ -5,6 +5,7 @@ import {
   buildProcessEnv,
   cpuResources,
   defaultSpec,
+  DEFAULT_PATH_ENV,
   memoryResources,
   pidsResources,
   replaceOrAppendEnvValues,
@@ -17,7 +18,9 @@ import {
   type Spec,
   type UserMountOption,
 } from '@drydock/oci-spec';
+import type { RunSpecPatch } from '../containers/lifecycle-hooks';
 import type { SpecBuilder, SpecInput } from '../containers/ports';
+import type { ContainerSpecRecord } from '../containers/record';
 import { readRootfsFile } from '../containers/rootfs-files';
 import type { Mount } from '../containers/ports';
 
@@ -80,6 +83,8 @@ export class DockerSpecBuilder implements SpecBuilder {
       networkFiles: { hostname: input.files.hostname, hosts: input.files.hosts, resolvConf: input.files.resolvConf },
       shmSize: num(hc.shmSize) || undefined,
       network: hc.networkMode === 'host' ? 'host' : 'private',
+      // dockerd sets the network sysctls only in a namespace of the container's own
+      networkSysctls: hc.networkMode === 'host' || hc.networkMode?.startsWith('container:') ? false : undefined,
       resources: resourceOptions(hc),
       swapLimitSupported: this.swapLimitSupported,
       hostNofileHard: this.hostNofileHard,
@@ -127,6 +132,40 @@ export class DockerSpecBuilder implements SpecBuilder {
         pids: pidsResources(r),
       },
     };
+    return s;
+  }
+
+  forRun(spec: object, record: ContainerSpecRecord, patch: RunSpecPatch): object {
+    const s = spec as Spec;
+    const cfg = record.config;
+    const hostname = patch.hostname ?? cfg.hostname ?? record.id.slice(0, 12);
+    const linux = s.linux ?? {};
+    if (patch.netnsPath) {
+      linux.namespaces = (linux.namespaces ?? []).map((n) => (n.type === 'network' ? { type: 'network', path: patch.netnsPath } : n));
+    }
+    if (patch.domainname !== undefined) {
+      const { ['kernel.domainname']: _old, ...rest } = linux.sysctl ?? {};
+      linux.sysctl = patch.domainname ? { ...rest, 'kernel.domainname': patch.domainname } : rest;
+      s.domainname = patch.domainname || undefined;
+    }
+    s.linux = linux;
+    s.hostname = hostname;
+    if (patch.files) {
+      const sources: Record<string, string> = { '/etc/hostname': patch.files.hostname, '/etc/hosts': patch.files.hosts, '/etc/resolv.conf': patch.files.resolvConf };
+      // only the generated files (<containers>/<id>/hosts ...), never a user's bind mount over them
+      const generated = (src: string | undefined) => !!src && /\/[0-9a-f]{64}\/(hostname|hosts|resolv\.conf)$/.test(src);
+      s.mounts = (s.mounts ?? []).map((m) => (sources[m.destination] && m.type === 'bind' && generated(m.source) ? { ...m, source: sources[m.destination] } : m));
+    }
+    if (s.process) {
+      // dockerd's CreateDaemonEnvironment: PATH, HOSTNAME, TERM, the link variables, then Env over them
+      const old = s.process.env ?? [];
+      const defaults = [DEFAULT_PATH_ENV, `HOSTNAME=${hostname}`, ...(cfg.tty ? ['TERM=xterm'] : []), ...(patch.env ?? [])];
+      const env = replaceOrAppendEnvValues(defaults, cfg.env ?? []);
+      // HOME came from the user's passwd entry at create: keep it
+      const home = old.find((e) => e.startsWith('HOME='));
+      if (home && !env.some((e) => e.startsWith('HOME='))) env.push(home);
+      s.process = { ...s.process, env };
+    }
     return s;
   }
 

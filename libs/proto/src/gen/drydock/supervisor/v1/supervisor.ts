@@ -750,7 +750,14 @@ export interface RemoveContainerRequest {
     | boolean
     | undefined;
   /** RemoveVolumes removes anonymous volumes (none exist on this node yet). */
-  removeVolumes?: boolean | undefined;
+  removeVolumes?:
+    | boolean
+    | undefined;
+  /**
+   * RemoveLink: id is a link's name (/<parent>/<alias>, docker rm -l); the link is removed
+   * from its parent, and no container is.
+   */
+  removeLink?: boolean | undefined;
 }
 
 export interface RemoveContainerResponse {
@@ -7513,7 +7520,7 @@ export const WaitContainerResponse: MessageFns<WaitContainerResponse> = {
 };
 
 function createBaseRemoveContainerRequest(): RemoveContainerRequest {
-  return { id: "", force: false, removeVolumes: false };
+  return { id: "", force: false, removeVolumes: false, removeLink: false };
 }
 
 export const RemoveContainerRequest: MessageFns<RemoveContainerRequest> = {
@@ -7526,6 +7533,9 @@ export const RemoveContainerRequest: MessageFns<RemoveContainerRequest> = {
     }
     if (message.removeVolumes !== undefined && message.removeVolumes !== false) {
       writer.uint32(24).bool(message.removeVolumes);
+    }
+    if (message.removeLink !== undefined && message.removeLink !== false) {
+      writer.uint32(32).bool(message.removeLink);
     }
     return writer;
   },
@@ -7567,6 +7577,14 @@ export const RemoveContainerRequest: MessageFns<RemoveContainerRequest> = {
             message.removeVolumes = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.removeLink = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7588,6 +7606,11 @@ export const RemoveContainerRequest: MessageFns<RemoveContainerRequest> = {
         : isSet(object.remove_volumes)
         ? globalThis.Boolean(object.remove_volumes)
         : false,
+      removeLink: isSet(object.removeLink)
+        ? globalThis.Boolean(object.removeLink)
+        : isSet(object.remove_link)
+        ? globalThis.Boolean(object.remove_link)
+        : false,
     };
   },
 
@@ -7602,6 +7625,9 @@ export const RemoveContainerRequest: MessageFns<RemoveContainerRequest> = {
     if (message.removeVolumes !== undefined && message.removeVolumes !== false) {
       obj.removeVolumes = message.removeVolumes;
     }
+    if (message.removeLink !== undefined && message.removeLink !== false) {
+      obj.removeLink = message.removeLink;
+    }
     return obj;
   },
 
@@ -7613,6 +7639,7 @@ export const RemoveContainerRequest: MessageFns<RemoveContainerRequest> = {
     message.id = object.id ?? "";
     message.force = object.force ?? false;
     message.removeVolumes = object.removeVolumes ?? false;
+    message.removeLink = object.removeLink ?? false;
     return message;
   },
 };
