@@ -55,6 +55,8 @@ export interface PlacerOptions {
 export class Placer {
   private readonly log: Logger;
   private readonly maxAttempts: number;
+  /** Reservations this scheduler decided but has not seen committed: a burst of requests is spread, not piled on one node. */
+  private readonly pending = new Map<string, Map<string, PlacedContainer>>();
 
   constructor(private readonly opts: PlacerOptions) {
     this.log = opts.logger.child({ component: 'placer' });
@@ -62,6 +64,20 @@ export class Placer {
   }
 
   async place(input: PlaceInput): Promise<Placement> {
+    try {
+      return await this.placeOnce(input);
+    } finally {
+      for (const [nodeId, held] of this.pending) if (held.delete(input.requestId) && held.size === 0) this.pending.delete(nodeId);
+    }
+  }
+
+  private hold(nodeId: string, entry: PlacedContainer): void {
+    let held = this.pending.get(nodeId);
+    if (!held) this.pending.set(nodeId, (held = new Map()));
+    held.set(entry.requestId!, entry);
+  }
+
+  private async placeOnce(input: PlaceInput): Promise<Placement> {
     if (!REQUEST_ID.test(input.requestId)) throw new InvalidArgumentError(`invalid request id ${JSON.stringify(input.requestId)}: expected 1 to 128 of [A-Za-z0-9_-]`);
     const ask = extractPlacement(input.env, input.labels);
     const spec: PlacementSpec = {
@@ -104,6 +120,7 @@ export class Placer {
       const claim = await getJson<PlacementClaim>(kv, key);
       if (!claim) {
         const chosen = this.choose(spec, this.opts.view.list());
+        this.hold(chosen, entry);
         try {
           await kv.create(key, encodeJson({ requestId: input.requestId, nodeId: chosen, time: Date.now() } satisfies PlacementClaim));
         } catch (err) {
@@ -178,7 +195,12 @@ export class Placer {
   }
 
   private choose(spec: PlacementSpec, nodes: NodeInfo[]): string {
-    return selectNodes(spec, nodes.map((n) => n.node), this.opts.strategy)[0].id;
+    const withHeld = nodes.map((n) => {
+      const held = [...(this.pending.get(n.node.id)?.values() ?? [])].filter((c) => !n.node.containers.some((x) => x.requestId === c.requestId));
+      if (held.length === 0) return n.node;
+      return { ...n.node, containers: [...n.node.containers, ...held], containerCount: n.node.containerCount + held.length };
+    });
+    return selectNodes(spec, withHeld, this.opts.strategy)[0].id;
   }
 
   private async release(nodeId: string, requestId: string): Promise<void> {
