@@ -12,6 +12,8 @@ describe('loadStackConfig', () => {
       redisPort: 6379,
       supervisorListen: '127.0.0.1:7701',
       supervisorAddress: '127.0.0.1:7701',
+      schedulerListen: '127.0.0.1:7702',
+      schedulerAddress: '127.0.0.1:7702',
       gatewaySocket: '/run/drydock/docker.sock',
     });
   });
@@ -44,7 +46,7 @@ describe('loadStackConfig', () => {
 
   it('hands the services URLs built from the ports, the supervisor address and the gateway socket', () => {
     const env = serviceEnv(
-      loadStackConfig({ DRYDOCK_STATE_DIR: '/tmp/s', DRYDOCK_NATS_PORT: '14222', DRYDOCK_REDIS_PORT: '16379', DRYDOCK_SUPERVISOR_LISTEN: '0.0.0.0:7702', DRYDOCK_GATEWAY_SOCKET: '/tmp/s/d.sock' }),
+      loadStackConfig({ DRYDOCK_STATE_DIR: '/tmp/s', DRYDOCK_NATS_PORT: '14222', DRYDOCK_REDIS_PORT: '16379', DRYDOCK_SUPERVISOR_LISTEN: '0.0.0.0:7702', DRYDOCK_SCHEDULER_LISTEN: '0.0.0.0:7703', DRYDOCK_GATEWAY_SOCKET: '/tmp/s/d.sock' }),
       '/x/logger',
       '/x/drydock-dns',
     );
@@ -55,6 +57,8 @@ describe('loadStackConfig', () => {
       DRYDOCK_REDIS_URL: 'redis://127.0.0.1:16379',
       DRYDOCK_SUPERVISOR_LISTEN: '0.0.0.0:7702',
       DRYDOCK_SUPERVISOR_ADDRESS: '127.0.0.1:7702',
+      DRYDOCK_SCHEDULER_LISTEN: '0.0.0.0:7703',
+      DRYDOCK_SCHEDULER_ADDRESS: '127.0.0.1:7703',
       DRYDOCK_GATEWAY_SOCKET: '/tmp/s/d.sock',
       DRYDOCK_REGISTRY_PROXY_URL: 'http://127.0.0.1:5100',
       DRYDOCK_LOGGER_BINARY: '/x/logger',

@@ -12,6 +12,8 @@ const schema = z.object({
   DRYDOCK_NATS_PORT: envInt(4222).check(z.refine((p) => p > 0 && p < 65536, 'must be a TCP port')),
   DRYDOCK_REDIS_PORT: envInt(6379).check(z.refine((p) => p > 0 && p < 65536, 'must be a TCP port')),
   DRYDOCK_SUPERVISOR_LISTEN: z._default(z.string().check(z.regex(/^[^\s:]+:\d+$/, 'must be host:port')), '127.0.0.1:7701'),
+  // The scheduler's gRPC API (drydock.scheduler.v1).
+  DRYDOCK_SCHEDULER_LISTEN: z._default(z.string().check(z.regex(/^[^\s:]+:\d+$/, 'must be host:port')), '127.0.0.1:7702'),
   // Comma-separated app directory names to run; "none" runs only the infrastructure.
   DRYDOCK_STACK_APPS: z.optional(z.string()),
   // Unix sockets are limited to 108 bytes including the terminating NUL.
@@ -35,6 +37,9 @@ export interface StackConfig {
   supervisorListen: string;
   /** Where clients reach the supervisor: its listen address, with a wildcard host replaced by loopback. */
   supervisorAddress: string;
+  /** The scheduler's listen address, and where clients reach it. */
+  schedulerListen: string;
+  schedulerAddress: string;
   /** The api-gateway's Docker API socket (DOCKER_HOST=unix://<this>). */
   gatewaySocket: string;
   /** The registry-proxy's listen address and content store. */
@@ -65,6 +70,8 @@ export function loadStackConfig(env: NodeJS.ProcessEnv): StackConfig {
     redisPort: c.DRYDOCK_REDIS_PORT,
     supervisorListen: c.DRYDOCK_SUPERVISOR_LISTEN,
     supervisorAddress: clientAddress(c.DRYDOCK_SUPERVISOR_LISTEN),
+    schedulerListen: c.DRYDOCK_SCHEDULER_LISTEN,
+    schedulerAddress: clientAddress(c.DRYDOCK_SCHEDULER_LISTEN),
     gatewaySocket: c.DRYDOCK_GATEWAY_SOCKET,
     registryProxyListen: c.DRYDOCK_REGISTRY_PROXY_LISTEN,
     registryDir: join(stateDir, 'registry'),
@@ -82,6 +89,8 @@ export function serviceEnv(c: StackConfig, loggerBinary: string, dnsBinary: stri
     DRYDOCK_REDIS_URL: `redis://127.0.0.1:${c.redisPort}`,
     DRYDOCK_SUPERVISOR_LISTEN: c.supervisorListen,
     DRYDOCK_SUPERVISOR_ADDRESS: c.supervisorAddress,
+    DRYDOCK_SCHEDULER_LISTEN: c.schedulerListen,
+    DRYDOCK_SCHEDULER_ADDRESS: c.schedulerAddress,
     DRYDOCK_GATEWAY_SOCKET: c.gatewaySocket,
     // pulls and pushes (supervisor), login and search (gateway) go through the registry-proxy
     DRYDOCK_REGISTRY_PROXY_URL: `http://${clientAddress(c.registryProxyListen)}`,

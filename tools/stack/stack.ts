@@ -181,6 +181,7 @@ async function main(): Promise<void> {
   }
   for (const w of apps) if (w !== supervisor) w.start();
   log(`running ${['containerd', 'nats', 'redis', ...appNames].join(', ')}; Ctrl-C stops them (containers keep running)`);
+  if (built.includes('scheduler')) log(`scheduler gRPC ${config.schedulerListen}`);
   if (built.includes('registry-proxy')) log(`registry http://${config.registryProxyListen} (storage ${config.registryDir})`);
   if (built.includes('api-gateway')) {
     // Printed once the socket answers, so that copying the line gives a working CLI.

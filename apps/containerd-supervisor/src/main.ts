@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
@@ -214,6 +214,8 @@ async function main(): Promise<void> {
         nc: conn,
         identity,
         supervisorAddress: config.listen,
+        // what `docker info` says (the gateway names containerd's overlayfs snapshotter overlay2, as dockerd does)
+        engineLabels: { storagedriver: 'overlay2', kernelversion: release(), operatingsystem: hostFacts.os.name, ostype: 'linux' },
         countContainers: async () => manager.counts(),
         logger,
         ttlMs: config.heartbeatTtlMs,

@@ -3,6 +3,7 @@
  * that Drydock drives. Regenerate with `npm run proto:gen`; never edit gen/.
  */
 export * as supervisorV1 from './gen/drydock/supervisor/v1/supervisor';
+export * as schedulerV1 from './gen/drydock/scheduler/v1/scheduler';
 export * as ctrContainers from './gen/github.com/containerd/containerd/api/services/containers/v1/containers';
 export * as ctrContent from './gen/github.com/containerd/containerd/api/services/content/v1/content';
 export * as ctrDiff from './gen/github.com/containerd/containerd/api/services/diff/v1/diff';

@@ -49,14 +49,14 @@ describe('Heartbeat', () => {
 
   it('reports memory and the cpu busy fraction over the last interval', async () => {
     const f = fakeNats();
-    const hb = new Heartbeat({ nc: f.nc, identity, supervisorAddress: 'h:1', countContainers: async () => counts, logger, procRoot: dir, ttlMs: 15000 });
+    const hb = new Heartbeat({ nc: f.nc, identity, supervisorAddress: 'h:1', engineLabels: { storagedriver: 'overlay2' }, countContainers: async () => counts, logger, procRoot: dir, ttlMs: 15000 });
     stat(100, 300);
     const first = await hb.beatOnce();
     expect(first.cpuUsage).toBeCloseTo(0.25); // since boot for the first beat
     stat(100 + 30, 300 + 10);
     const second = await hb.beatOnce();
     expect(second.cpuUsage).toBeCloseTo(0.75);
-    expect(second).toMatchObject({ nodeId: identity.nodeId, name: 'n1', labels: { zone: 'a' }, memoryBytes: 1024000, memoryUsedBytes: 600 * 1024, containers: counts, supervisorAddress: 'h:1' });
+    expect(second).toMatchObject({ nodeId: identity.nodeId, name: 'n1', labels: { zone: 'a' }, engineLabels: { storagedriver: 'overlay2' }, memoryBytes: 1024000, memoryUsedBytes: 600 * 1024, containers: counts, supervisorAddress: 'h:1' });
     expect(f.puts.map((p) => p.key)).toEqual([identity.nodeId, identity.nodeId]);
     expect(f.opened).toEqual([{ bucket: 'drydock_nodes', opts: { ttl: 15000, history: 1 } }]);
   });

@@ -19,6 +19,11 @@ export interface NodeHeartbeat {
   nodeId: string;
   name: string;
   labels: Record<string, string>;
+  /**
+   * Classic Swarm's standard node labels (storagedriver, kernelversion, operatingsystem, ostype), for
+   * placement constraints; the scheduler puts the operator labels over them.
+   */
+  engineLabels?: Record<string, string>;
   /** Logical CPUs of the host. */
   cpus: number;
   /** MemTotal of the host. */
@@ -38,6 +43,8 @@ export interface HeartbeatOptions {
   nc: NatsConnection;
   identity: NodeIdentity;
   supervisorAddress: string;
+  /** Sent as NodeHeartbeat.engineLabels. */
+  engineLabels?: Record<string, string>;
   /** Counts the node's containers (from containerd); a rejection skips that beat. */
   countContainers: () => Promise<ContainerCounts>;
   logger: Logger;
@@ -172,6 +179,7 @@ export class Heartbeat {
       nodeId: this.opts.identity.nodeId,
       name: this.opts.identity.name,
       labels: this.opts.identity.labels,
+      engineLabels: this.opts.engineLabels,
       cpus: osCpus().length || stat.onlineCpus,
       memoryBytes: memTotal,
       cpuUsage,

@@ -1,0 +1,52 @@
+import type { PlacedContainer } from '../placement/types';
+
+/**
+ * The KV buckets of the cluster, as the scheduler reads and writes them.
+ *
+ * `drydock_nodes` (written by each node's supervisor, apps/containerd-supervisor/src/node/heartbeat.ts):
+ *   key `<nodeId>` -> NodeHeartbeat JSON, every 5 s; the bucket's max age (15 s) drops a silent node,
+ *   a graceful stop deletes its key. The scheduler calls a node down 8 s after its last beat.
+ *
+ * `drydock_containers`, the container directory (no max age, one value per key):
+ *   key `node.<nodeId>` -> NodeRecord JSON: the node's drain flag and every container the cluster
+ *     knows on it with what it reserves. Every change is an update at the revision read, so all
+ *     reservations on one node are serialised: two writers never overcommit it, and a placement
+ *     decided before a drain fails its commit and is decided again.
+ *   key `req.<requestId>` -> PlacementClaim JSON: which node a Place request went to. Created
+ *     once (create fails if it exists), changed only at the revision read: one request is never
+ *     placed on two nodes, whichever scheduler handles it or how often it is retried.
+ * Later writers (the gateway when it creates a container, the supervisor for containers made
+ * without the scheduler) fill `id`, `name`, `image` and the ports of entries keyed by container
+ * id, with the same revision-checked update.
+ */
+export const NODES_BUCKET = 'drydock_nodes';
+export const DIRECTORY_BUCKET = 'drydock_containers';
+
+export const nodeKey = (nodeId: string) => `node.${nodeId}`;
+export const claimKey = (requestId: string) => `req.${requestId}`;
+
+/** Request ids become KV key tokens: no dots, wildcards or spaces. */
+export const REQUEST_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+export interface NodeRecord {
+  nodeId: string;
+  /** The node's name when the record was last written (kept for nodes whose heartbeat aged out). */
+  name?: string;
+  /** No new placements while set (`DrainNode`). */
+  drained: boolean;
+  /** By container id, or by request id until the container exists. */
+  containers: Record<string, PlacedContainer>;
+  /** ms since the epoch. */
+  updatedAt: number;
+}
+
+export interface PlacementClaim {
+  requestId: string;
+  nodeId: string;
+  /** ms since the epoch. */
+  time: number;
+}
+
+export function emptyRecord(nodeId: string, name?: string): NodeRecord {
+  return { nodeId, name, drained: false, containers: {}, updatedAt: 0 };
+}
