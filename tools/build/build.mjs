@@ -26,7 +26,17 @@ const OPTIONAL_NATIVE = ['msgpackr-extract'];
 const dirs = (p) => (existsSync(p) ? readdirSync(p).filter((n) => statSync(join(p, n)).isDirectory()).sort() : []);
 const apps = dirs(join(root, 'apps')).filter((a) => existsSync(join(root, 'apps', a, 'src/main.ts')));
 
+// bullmq's CommonJS entry requires every backend it ships (PostgreSQL, Valkey GLIDE, Bun's client, relays);
+// its ES module build lets esbuild leave out what the services never import (150 KB of the builder's bundle).
+const bullmqEsm = {
+  name: 'bullmq-esm',
+  setup(b) {
+    b.onResolve({ filter: /^bullmq$/ }, () => ({ path: join(root, 'node_modules/bullmq/dist/esm/index.js') }));
+  },
+};
+
 const esbuildBase = {
+  plugins: [bullmqEsm],
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -81,8 +91,8 @@ function compileNative(app) {
 }
 
 /**
- * Node-API add-ons of the libs (libs/<lib>/native/*.c -> dist/native/<name>.node), built against the
- * headers Debian's nodejs package installs. Never -static (DRYDOCK_NATIVE_CFLAGS is for the helpers).
+ * Add-ons of the libs (libs/<lib>/native/*.c with Node-API, *.cc with V8's API -> dist/native/<name>.node),
+ * built against the headers Debian's nodejs package installs. Never -static (DRYDOCK_NATIVE_CFLAGS is for the helpers).
  */
 function compileAddons() {
   const include = [join(dirname(process.execPath), '../include/node'), '/usr/include/node'].find((d) => existsSync(join(d, 'node_api.h')));
@@ -91,14 +101,19 @@ function compileAddons() {
     if (!existsSync(dir)) continue;
     if (!include) return console.log('skipped the Node-API add-ons: no node_api.h (the nodejs package installs it in /usr/include/node)');
     mkdirSync(join(outDir, 'native'), { recursive: true });
-    for (const src of readdirSync(dir).filter((f) => f.endsWith('.c')).sort()) {
-      const out = join(outDir, 'native', `${basename(src, '.c')}.node`);
+    for (const src of readdirSync(dir).filter((f) => f.endsWith('.c') || f.endsWith('.cc')).sort()) {
+      const cxx = src.endsWith('.cc');
+      const out = join(outDir, 'native', `${basename(src, cxx ? '.cc' : '.c')}.node`);
+      const [cc, std] = cxx ? ['g++', ['-std=gnu++17']] : ['gcc', []];
       try {
-        execFileSync('gcc', ['-O2', '-Wall', '-shared', '-fPIC', '-I', include, '-o', out, join(dir, src)], { stdio: 'inherit' });
+        execFileSync(cc, ['-O2', '-Wall', ...std, '-shared', '-fPIC', '-I', include, '-o', out, join(dir, src)], { stdio: 'inherit' });
       } catch (err) {
         // an image's build stage without a compiler: the services run without the add-on (see its loader)
-        if (err.code === 'ENOENT') return console.log(`skipped ${relative(root, out)}: no gcc`);
-        throw new Error(`gcc failed on ${relative(root, join(dir, src))}`);
+        if (err.code === 'ENOENT') {
+          console.log(`skipped ${relative(root, out)}: no ${cc}`);
+          continue;
+        }
+        throw new Error(`${cc} failed on ${relative(root, join(dir, src))}`);
       }
       console.log(`built ${relative(root, out)}`);
     }

@@ -13,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 APT_PACKAGES=(containerd runc nats-server redis-server docker-registry golang-github-containerd-containerd-dev
-  libprotobuf-dev protobuf-compiler busybox-static skopeo iproute2 procps gcc libc6-dev make util-linux
+  libprotobuf-dev protobuf-compiler busybox-static skopeo iproute2 procps gcc g++ libc6-dev make util-linux
   xz-utils bzip2 containernetworking-plugins iptables)
 
 # "kind:what package": a command in PATH, a file or directory, or an installed package.
@@ -22,7 +22,7 @@ CHECKS=(
   "cmd:nats-server nats-server" "cmd:redis-server redis-server" "cmd:docker-registry docker-registry"
   "file:/usr/share/gocode/src/github.com/containerd/containerd/api golang-github-containerd-containerd-dev"
   "file:/usr/include/google/protobuf/any.proto libprotobuf-dev" "cmd:protoc protobuf-compiler"
-  "pkg:busybox-static busybox-static" "cmd:skopeo skopeo" "cmd:ip iproute2" "cmd:ps procps" "cmd:gcc gcc"
+  "pkg:busybox-static busybox-static" "cmd:skopeo skopeo" "cmd:ip iproute2" "cmd:ps procps" "cmd:gcc gcc" "cmd:g++ g++"
   "file:/usr/include/stdio.h libc6-dev" "cmd:make make" "cmd:findmnt util-linux"
   "cmd:xz xz-utils" "cmd:bzip2 bzip2"
   "file:/usr/lib/cni/bridge containernetworking-plugins" "file:/usr/lib/cni/portmap containernetworking-plugins"

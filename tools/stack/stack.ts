@@ -22,7 +22,7 @@ import {
 } from '@drydock/infra';
 import { LinePrefixer } from './line-prefix';
 import { PidRecords } from './pid-records';
-import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from '@drydock/runtime';
+import { SERVICE_MALLOC_ENV, serviceNodeFlags } from '@drydock/runtime';
 import { loadStackConfig, registryProxyEnv, serviceEnv, type StackConfig } from './stack-config';
 
 
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   const apps = built.map((app, i) =>
     supervised(
       appNames[i],
-      () => ({ command: node, args: [...SERVICE_NODE_FLAGS, join(repoRoot, 'dist/apps', app, 'main.js')], env: app === 'registry-proxy' ? { ...env, ...registryProxyEnv(config) } : env, cwd: repoRoot }),
+      () => ({ command: node, args: [...serviceNodeFlags(app), join(repoRoot, 'dist/apps', app, 'main.js')], env: app === 'registry-proxy' ? { ...env, ...registryProxyEnv(config) } : env, cwd: repoRoot }),
       records,
     ),
   );

@@ -55,7 +55,8 @@ describe('networks (real bridges, veths, iptables, CNI)', () => {
       srv.listen({ port, host: '0.0.0.0', exclusive: true }, () => srv.close(() => res(true)));
     });
   const hostAddr = () => /src (\S+)/.exec(sh('ip -4 route get 1.1.1.1'))![1];
-  const server = (word: string) => `while true; do echo ${word} | nc -l -p 80; done`;
+  // -ll: one listener forking per connection; a `while nc -l` loop refused connections between two of its runs
+  const server = (word: string) => `nc -ll -p 80 -e echo ${word}`;
   const portRules = (id: string) => Number(sh(`iptables-save -t nat | grep -c '${id}' || true`).trim());
   const vethsOn = (br: string) => Number(sh(`ip -br link show master ${br} 2>/dev/null | wc -l`).trim());
 

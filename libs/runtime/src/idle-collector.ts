@@ -38,6 +38,22 @@ export function loadMallocTrim(addonPath: string): (() => void) | undefined {
 }
 
 /**
+ * V8's low-memory collection from dist/native/v8-idle.node (libs/runtime/native/v8-idle.cc says why), or
+ * undefined where the add-on was not built or was built for another Node: the collector then uses fullGc.
+ */
+export function loadLowMemory(addonPath: string): (() => void) | undefined {
+  if (!existsSync(addonPath)) return undefined;
+  const m = { exports: {} as { lowMemory?: () => void } };
+  try {
+    process.dlopen(m as unknown as NodeJS.Module, addonPath);
+  } catch {
+    // NODE_MODULE_VERSION differs: a bundle copied next to another node
+    return undefined;
+  }
+  return m.exports.lowMemory;
+}
+
+/**
  * Runs one full garbage collection when the service goes quiet after its resident size grew. V8 sizes its
  * heap for the busiest moment and keeps it; its own memory reducer rarely runs in a process that idles
  * on timers and sockets, so a service held on to what a burst of requests made (tens of MB) for good.
@@ -95,9 +111,14 @@ export class IdleCollector {
 }
 
 /**
- * The collector every service runs, logging each collection at debug. The add-on sits in dist/native next to
- * dist/apps/<app>/main.js, where __dirname points once bundled.
+ * The collector every service runs, logging each collection at debug: V8's low-memory collection then
+ * malloc_trim where the add-ons were built. They sit in dist/native next to dist/apps/<app>/main.js, where
+ * __dirname points once bundled.
  */
-export function startServiceIdleCollector(log: { debug(obj: object, msg: string): void }, addonPath = join(__dirname, '../../native/malloc-trim.node')): IdleCollector {
-  return new IdleCollector({ trim: loadMallocTrim(addonPath), onCollect: (c) => log.debug({ ...c, ...process.memoryUsage() }, 'idle collection') }).start();
+export function startServiceIdleCollector(log: { debug(obj: object, msg: string): void }, nativeDir = join(__dirname, '../../native')): IdleCollector {
+  return new IdleCollector({
+    gc: loadLowMemory(join(nativeDir, 'v8-idle.node')),
+    trim: loadMallocTrim(join(nativeDir, 'malloc-trim.node')),
+    onCollect: (c) => log.debug({ ...c, ...process.memoryUsage() }, 'idle collection'),
+  }).start();
 }

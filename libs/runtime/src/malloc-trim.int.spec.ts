@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fullGc, loadMallocTrim } from './idle-collector';
+import { fullGc, loadLowMemory, loadMallocTrim } from './idle-collector';
 
-// The real add-on, built by tools/build/build.mjs as every service's bundle gets it.
-describe('malloc-trim add-on', () => {
+// The real add-ons, built by tools/build/build.mjs as every service's bundle gets them.
+describe('memory add-ons', () => {
   const dir = mkdtempSync(join(tmpdir(), 'trim-'));
   beforeAll(() => {
     execFileSync(process.execPath, [join(__dirname, '../../../tools/build/build.mjs'), '--out', dir, 'registry-proxy'], { stdio: 'pipe' });
@@ -32,5 +32,28 @@ describe('malloc-trim add-on', () => {
     const trimmed = rss();
     expect(kept.length).toBe(188);
     expect(collected - trimmed).toBeGreaterThan(50);
+  });
+
+  it('v8-idle: gives back the old-generation pages a full collection keeps after a burst', () => {
+    expect(loadLowMemory(join(dir, 'nope.node'))).toBeUndefined();
+    const lowMemory = loadLowMemory(join(dir, 'native/v8-idle.node'))!;
+    expect(lowMemory).toBeDefined();
+    const gc = fullGc();
+    const committed = () => process.memoryUsage().heapTotal / 2 ** 20;
+    // many small objects, every 8th kept: old-space pages left sparse, which a plain full collection keeps
+    const burst = () => {
+      let objs: object[] = Array.from({ length: 400000 }, (_, i) => ({ i, s: `x${i}` }));
+      const kept = objs.filter((_, i) => i % 8 === 0);
+      objs = [];
+      return kept;
+    };
+    const kept = burst();
+    gc();
+    gc();
+    const afterGc = committed();
+    lowMemory();
+    const afterLow = committed();
+    expect(kept.length).toBe(50000);
+    expect(afterGc - afterLow).toBeGreaterThan(5);
   });
 });

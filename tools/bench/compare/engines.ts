@@ -8,7 +8,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { ContainerdProcess, containerdPaths, dockerPingOk, freePort, requireCommand, tcpAccepts, waitFor } from '@drydock/infra';
-import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from '@drydock/runtime';
+import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS, serviceNodeFlags } from '@drydock/runtime';
 import { buildDrydock, killShimsOf, makeTempDir, removeNetworkObjects, startTestInfra, unmountAllUnder, type TestInfra } from '@drydock/testing';
 import { DockerNetworkHost, dockerProxiesOf, processesRunning } from './host-network';
 
@@ -211,7 +211,9 @@ export class DrydockEngine implements Engine {
     const port = await freePort();
     const proxyPort = await freePort();
     this.registryProxyUrl = `http://127.0.0.1:${proxyPort}`;
-    const nodeFlags = process.env.DRYDOCK_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? SERVICE_NODE_FLAGS;
+    // DRYDOCK_NODE_FLAGS replaces the common flags (experiments); each service keeps its own
+    const common = process.env.DRYDOCK_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? SERVICE_NODE_FLAGS;
+    const nodeFlags = (app: string) => serviceNodeFlags(app, common);
     const env = {
       PATH: process.env.PATH,
       DRYDOCK_STATE_DIR: stateDir,
@@ -221,7 +223,7 @@ export class DrydockEngine implements Engine {
       DRYDOCK_REDIS_URL: infra.redis!.url,
       ...SERVICE_MALLOC_ENV,
     };
-    this.registryProxy = spawn(process.execPath, [...nodeFlags, build.registryProxy], {
+    this.registryProxy = spawn(process.execPath, [...nodeFlags('registry-proxy'), build.registryProxy], {
       env: { ...env, DRYDOCK_REGISTRY_PROXY_LISTEN: `127.0.0.1:${proxyPort}` },
       stdio: ['ignore', this.logFile('registry-proxy'), this.logFile('registry-proxy')],
     });
@@ -230,7 +232,7 @@ export class DrydockEngine implements Engine {
       if (rp.exitCode !== null) throw new Error(`registry-proxy exited with ${rp.exitCode}:\n${this.logTail('registry-proxy')}`);
       return tcpAccepts(proxyPort);
     }, 30000, 'registry-proxy port');
-    this.supervisor = spawn(process.execPath, [...nodeFlags, build.supervisor], {
+    this.supervisor = spawn(process.execPath, [...nodeFlags('containerd-supervisor'), build.supervisor], {
       env: { ...env, DRYDOCK_CONTAINERD_ADDRESS: infra.containerd!.address, DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${port}`, DRYDOCK_LOGGER_BINARY: build.logger, DRYDOCK_DNS_BINARY: build.dns, ...benchNetNames },
       stdio: ['ignore', this.logFile('supervisor'), this.logFile('supervisor')],
     });
@@ -239,7 +241,7 @@ export class DrydockEngine implements Engine {
       if (sup.exitCode !== null) throw new Error(`supervisor exited with ${sup.exitCode}:\n${this.logTail('supervisor')}`);
       return tcpAccepts(port);
     }, 30000, 'supervisor gRPC port');
-    this.gateway = spawn(process.execPath, [...nodeFlags, build.gateway], {
+    this.gateway = spawn(process.execPath, [...nodeFlags('api-gateway'), build.gateway], {
       env: { ...env, DRYDOCK_GATEWAY_SOCKET: this.socket, DRYDOCK_SUPERVISOR_ADDRESS: `127.0.0.1:${port}` },
       stdio: ['ignore', this.logFile('gateway'), this.logFile('gateway')],
     });
@@ -248,7 +250,7 @@ export class DrydockEngine implements Engine {
       if (gw.exitCode !== null) throw new Error(`gateway exited with ${gw.exitCode}:\n${this.logTail('gateway')}`);
       return dockerPingOk(this.socket);
     }, 30000, `gateway on ${this.socket}`);
-    this.builder = spawn(process.execPath, [...nodeFlags, build.builder], {
+    this.builder = spawn(process.execPath, [...nodeFlags('builder'), build.builder], {
       env: { ...env, DRYDOCK_SUPERVISOR_ADDRESS: `127.0.0.1:${port}`, DRYDOCK_LOG_LEVEL: process.env.DRYDOCK_BENCH_LOG_LEVEL === 'debug' ? 'debug' : 'info' },
       stdio: ['ignore', this.logFile('builder'), this.logFile('builder')],
     });

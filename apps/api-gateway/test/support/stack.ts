@@ -12,7 +12,7 @@ import { credentials } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
 import { dockerPingOk, freePort, tcpAccepts, waitFor } from '@drydock/infra';
 import { buildBusyboxRootfsTar, buildDrydock, removeNetworkObjects, startTestInfra, type DrydockBuild, type TestInfra } from '@drydock/testing';
-import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from '@drydock/runtime';
+import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS, serviceNodeFlags } from '@drydock/runtime';
 
 const repo = resolve(__dirname, '../../../..');
 
@@ -194,7 +194,7 @@ export class DockerStack {
   /** The builder (BullMQ worker); it logs "builder ready" once it takes jobs. */
   async startBuilder(): Promise<void> {
     const logName = 'builder';
-    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, this.build.builder], {
+    const child = spawn(process.execPath, [...serviceNodeFlags('builder'), this.build.builder], {
       env: {
         ...SERVICE_MALLOC_ENV,
         PATH: process.env.PATH,

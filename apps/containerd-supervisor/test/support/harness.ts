@@ -176,8 +176,10 @@ export class SupervisorHarness {
     }
     await this.kill();
     await this.killRegistryProxy();
-    await this.infra?.stop();
+    // before the state directory goes: its network records name the portmap rules to remove (after it, a
+    // failed test's rules stayed and DNAT'd the same ports of the next run)
     this.removeNetworkObjects();
+    await this.infra?.stop();
   }
 
   /** The test's bridges (veths went with their containers) and iptables chains. */

@@ -1754,7 +1754,7 @@ export interface SchedulerClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const SchedulerClient = makeGenericClientConstructor(
+export const SchedulerClient = /* @__PURE__ */ makeGenericClientConstructor(
   SchedulerService,
   "drydock.scheduler.v1.Scheduler",
 ) as unknown as {

@@ -23589,7 +23589,7 @@ export interface ContainersClient extends Client {
   ): ClientReadableStream<ContainerStatsResponse>;
 }
 
-export const ContainersClient = makeGenericClientConstructor(
+export const ContainersClient = /* @__PURE__ */ makeGenericClientConstructor(
   ContainersService,
   "drydock.supervisor.v1.Containers",
 ) as unknown as {
@@ -23722,7 +23722,7 @@ export interface ExecClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const ExecClient = makeGenericClientConstructor(ExecService, "drydock.supervisor.v1.Exec") as unknown as {
+export const ExecClient = /* @__PURE__ */ makeGenericClientConstructor(ExecService, "drydock.supervisor.v1.Exec") as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): ExecClient;
   service: typeof ExecService;
   serviceName: string;
@@ -24249,7 +24249,7 @@ export interface ImagesClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const ImagesClient = makeGenericClientConstructor(ImagesService, "drydock.supervisor.v1.Images") as unknown as {
+export const ImagesClient = /* @__PURE__ */ makeGenericClientConstructor(ImagesService, "drydock.supervisor.v1.Images") as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): ImagesClient;
   service: typeof ImagesService;
   serviceName: string;
@@ -24405,7 +24405,7 @@ export interface ArchivesClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const ArchivesClient = makeGenericClientConstructor(
+export const ArchivesClient = /* @__PURE__ */ makeGenericClientConstructor(
   ArchivesService,
   "drydock.supervisor.v1.Archives",
 ) as unknown as {
@@ -24563,7 +24563,7 @@ export interface VolumesClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const VolumesClient = makeGenericClientConstructor(
+export const VolumesClient = /* @__PURE__ */ makeGenericClientConstructor(
   VolumesService,
   "drydock.supervisor.v1.Volumes",
 ) as unknown as {
@@ -24823,7 +24823,7 @@ export interface NetworksClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const NetworksClient = makeGenericClientConstructor(
+export const NetworksClient = /* @__PURE__ */ makeGenericClientConstructor(
   NetworksService,
   "drydock.supervisor.v1.Networks",
 ) as unknown as {
@@ -24900,7 +24900,7 @@ export interface NodeClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const NodeClient = makeGenericClientConstructor(NodeService, "drydock.supervisor.v1.Node") as unknown as {
+export const NodeClient = /* @__PURE__ */ makeGenericClientConstructor(NodeService, "drydock.supervisor.v1.Node") as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): NodeClient;
   service: typeof NodeService;
   serviceName: string;

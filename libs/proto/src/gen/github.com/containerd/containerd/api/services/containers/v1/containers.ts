@@ -1658,7 +1658,7 @@ export interface ContainersClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const ContainersClient = makeGenericClientConstructor(
+export const ContainersClient = /* @__PURE__ */ makeGenericClientConstructor(
   ContainersService,
   "containerd.services.containers.v1.Containers",
 ) as unknown as {

@@ -801,7 +801,7 @@ export interface DiffClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const DiffClient = makeGenericClientConstructor(DiffService, "containerd.services.diff.v1.Diff") as unknown as {
+export const DiffClient = /* @__PURE__ */ makeGenericClientConstructor(DiffService, "containerd.services.diff.v1.Diff") as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): DiffClient;
   service: typeof DiffService;
   serviceName: string;

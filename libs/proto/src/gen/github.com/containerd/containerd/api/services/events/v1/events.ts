@@ -531,7 +531,7 @@ export interface EventsClient extends Client {
   ): ClientReadableStream<Envelope>;
 }
 
-export const EventsClient = makeGenericClientConstructor(
+export const EventsClient = /* @__PURE__ */ makeGenericClientConstructor(
   EventsService,
   "containerd.services.events.v1.Events",
 ) as unknown as {

@@ -1230,7 +1230,7 @@ export interface ImagesClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const ImagesClient = makeGenericClientConstructor(
+export const ImagesClient = /* @__PURE__ */ makeGenericClientConstructor(
   ImagesService,
   "containerd.services.images.v1.Images",
 ) as unknown as {

@@ -1449,7 +1449,7 @@ export interface LeasesClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const LeasesClient = makeGenericClientConstructor(
+export const LeasesClient = /* @__PURE__ */ makeGenericClientConstructor(
   LeasesService,
   "containerd.services.leases.v1.Leases",
 ) as unknown as {

@@ -1104,7 +1104,7 @@ export interface NamespacesClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const NamespacesClient = makeGenericClientConstructor(
+export const NamespacesClient = /* @__PURE__ */ makeGenericClientConstructor(
   NamespacesService,
   "containerd.services.namespaces.v1.Namespaces",
 ) as unknown as {

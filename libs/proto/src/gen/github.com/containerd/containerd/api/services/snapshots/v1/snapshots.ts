@@ -2595,7 +2595,7 @@ export interface SnapshotsClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const SnapshotsClient = makeGenericClientConstructor(
+export const SnapshotsClient = /* @__PURE__ */ makeGenericClientConstructor(
   SnapshotsService,
   "containerd.services.snapshots.v1.Snapshots",
 ) as unknown as {

@@ -3318,7 +3318,7 @@ export interface TasksClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const TasksClient = makeGenericClientConstructor(
+export const TasksClient = /* @__PURE__ */ makeGenericClientConstructor(
   TasksService,
   "containerd.services.tasks.v1.Tasks",
 ) as unknown as {

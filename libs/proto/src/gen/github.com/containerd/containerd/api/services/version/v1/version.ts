@@ -146,7 +146,7 @@ export interface VersionClient extends Client {
   ): ClientUnaryCall;
 }
 
-export const VersionClient = makeGenericClientConstructor(
+export const VersionClient = /* @__PURE__ */ makeGenericClientConstructor(
   VersionService,
   "containerd.services.version.v1.Version",
 ) as unknown as {
