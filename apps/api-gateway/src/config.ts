@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { envBool, envInt, loadConfig } from '@drydock/config';
+import { envBool, envInt, envNatsReplicas, envNatsServers, loadConfig } from '@drydock/config';
 
 /** Environment -> validated gateway configuration (main.ts passes process.env). */
 const schema = z.pipe(
@@ -14,7 +14,9 @@ const schema = z.pipe(
       DRYDOCK_GATEWAY_TLS_CA: z.optional(z.string()),
       DRYDOCK_GATEWAY_INSECURE_TCP: envBool(false),
       DRYDOCK_SUPERVISOR_ADDRESS: z._default(z.string(), '127.0.0.1:7701'),
-      DRYDOCK_NATS_URL: z._default(z.string(), 'nats://127.0.0.1:4222'),
+      DRYDOCK_NATS_URL: envNatsServers(),
+      // replicas of any stream or KV bucket the gateway creates
+      DRYDOCK_NATS_REPLICAS: envNatsReplicas(),
       // The registry-proxy's control endpoints (docker login, search); pulls and pushes go through the supervisor.
       DRYDOCK_REGISTRY_PROXY_URL: z._default(z.string().check(z.regex(/^https?:\/\/[^/\s]+\/?$/, 'expected http(s)://host:port')), 'http://127.0.0.1:5100'),
       DRYDOCK_GATEWAY_CALL_TIMEOUT_MS: envInt(60000),
@@ -47,7 +49,8 @@ const schema = z.pipe(
     tcp: e.DRYDOCK_GATEWAY_TCP,
     tls: e.DRYDOCK_GATEWAY_TLS_CERT ? { cert: e.DRYDOCK_GATEWAY_TLS_CERT, key: e.DRYDOCK_GATEWAY_TLS_KEY!, ca: e.DRYDOCK_GATEWAY_TLS_CA! } : undefined,
     supervisorAddress: e.DRYDOCK_SUPERVISOR_ADDRESS,
-    natsUrl: e.DRYDOCK_NATS_URL,
+    natsServers: e.DRYDOCK_NATS_URL,
+    natsReplicas: e.DRYDOCK_NATS_REPLICAS,
     registryProxyUrl: e.DRYDOCK_REGISTRY_PROXY_URL.replace(/\/$/, ''),
     callTimeoutMs: e.DRYDOCK_GATEWAY_CALL_TIMEOUT_MS,
     maxJsonBytes: e.DRYDOCK_GATEWAY_MAX_JSON_BYTES,
