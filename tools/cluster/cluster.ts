@@ -67,10 +67,14 @@ function inNode(n: NodePlan, spec: CommandSpec): CommandSpec {
 async function beatingNodes(nc: NatsConnection, since: number): Promise<Set<string>> {
   const names = new Set<string>();
   try {
+    // The stream's subjects, not kv.keys(): keys() makes a consumer per call, a raft group on a cluster.
+    const jsm = await nc.jetstreamManager({ timeout: 3000 });
+    const info = await jsm.streams.info(`KV_${NODES_BUCKET}`, { subjects_filter: '>' });
     const kv = await nc.jetstream({ timeout: 3000 }).views.kv(NODES_BUCKET, { bindOnly: true });
     const codec = JSONCodec<{ name: string; time: number }>();
-    for await (const key of await kv.keys()) {
-      const e = await kv.get(key);
+    const prefix = `$KV.${NODES_BUCKET}.`;
+    for (const subject of Object.keys(info.state.subjects ?? {})) {
+      const e = await kv.get(subject.slice(prefix.length));
       if (!e || e.operation !== 'PUT') continue;
       const beat = codec.decode(e.value);
       if (beat.time >= since) names.add(beat.name);
@@ -266,7 +270,7 @@ async function up(args: ClusterArgs): Promise<void> {
       if (!pings.every(Boolean)) return false;
       const beating = await beatingNodes(conn, since - 1000);
       return plan.nodes.every((n) => beating.has(n.name));
-    }, READY_TIMEOUT_MS, 'every gateway and heartbeat');
+    }, READY_TIMEOUT_MS, 'every gateway and heartbeat', 500);
   } catch (err) {
     if (!stopping) log(`${(err as Error).message}; the watchdogs keep trying, see the output above`);
     await conn.close();

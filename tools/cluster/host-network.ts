@@ -35,7 +35,7 @@ export function hostRules(p: ClusterPlan): Array<{ table: string; chain: string;
   const comment = (why: string) => ['-m', 'comment', '--comment', `drydock cluster ${p.bridge}: ${why}`];
   return [
     // The nodes' (and their containers') traffic to the outside leaves with the host's address.
-    { table: 'nat', chain: 'POSTROUTING', insert: false, spec: ['-s', p.subnet, '!', '-o', p.bridge, ...comment('outbound masquerade'), '-j', 'MASQUERADE'] },
+    { table: 'nat', chain: 'POSTROUTING', insert: false, spec: ['-s', p.subnet, '!', '-d', p.subnet, '!', '-o', p.bridge, ...comment('outbound masquerade'), '-j', 'MASQUERADE'] },
     // First in FORWARD: dockerd sets its policy to DROP, and bridged node-to-node traffic passes FORWARD
     // when br_netfilter is loaded.
     { table: 'filter', chain: 'FORWARD', insert: true, spec: ['-i', p.bridge, ...comment('from the nodes'), '-j', 'ACCEPT'] },
