@@ -240,11 +240,21 @@ async function up(args: ClusterArgs): Promise<void> {
       ...nodes.map((n) => waitFor(() => unixSocketAnswers(n.paths.address), READY_TIMEOUT_MS, `containerd of ${n.plan.name}`)),
       ...(plan.shared ? [waitFor(() => tcpAccepts(PORTS.redis, plan.hostAddress), READY_TIMEOUT_MS, 'redis')] : []),
     ]);
-    // JetStream answers once the servers have elected a meta leader; services creating replicated
-    // buckets before that would fail and be restarted, so wait for it.
+    // JetStream answers once the servers have elected a meta leader, and each stream (a KV bucket is one)
+    // once it has a leader again after a restart; services opening them earlier time out and are
+    // restarted, so wait for both.
     nc = await connect({ servers: plan.natsUrls, name: 'drydock-cluster', maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
     const conn = nc;
-    await waitFor(async () => !!(await conn.jetstreamManager({ timeout: 2000 }).then((m) => m.getAccountInfo()).catch(() => undefined)), READY_TIMEOUT_MS, 'JetStream on the NATS cluster');
+    await waitFor(async () => !!(await conn.jetstreamManager({ timeout: 2000 }).then((m) => m.getAccountInfo()).catch(() => undefined)), READY_TIMEOUT_MS, 'JetStream on the NATS cluster', 250);
+    await waitFor(async () => {
+      try {
+        const jsm = await conn.jetstreamManager({ timeout: 2000 });
+        for await (const name of jsm.streams.names()) if (!(await jsm.streams.info(name)).cluster?.leader) return false;
+        return true;
+      } catch {
+        return false;
+      }
+    }, READY_TIMEOUT_MS, 'JetStream streams to have leaders', 250);
   } catch (err) {
     log(`${(err as Error).message}; see the output above`);
     shutdown('SIGTERM', 1);
