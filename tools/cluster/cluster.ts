@@ -138,6 +138,12 @@ async function down(args: ClusterArgs): Promise<void> {
     removeCgroups(n.cgroupParent);
     rmSync(join(args.runDir, 'nodes', n.name), { recursive: true, force: true });
   }
+  // /run/drydock is npm start's too: only the (now empty) nodes directory goes
+  try {
+    rmdirSync(join(args.runDir, 'nodes'));
+  } catch {
+    // absent, or another cluster's nodes are in it
+  }
   new HostNetwork(plan, log).down();
   for (const m of plan.nats) unmountAllUnder(m.dir);
   rmSync(args.stateDir, { recursive: true, force: true });
