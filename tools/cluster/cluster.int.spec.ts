@@ -142,8 +142,8 @@ describe('npm run cluster (three nodes on one machine)', () => {
       pids[n] = pid;
       const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
       expect(readlinkSync(`/proc/${ppid}/ns/net`)).toBe(`net:[${statSync(`/run/netns/${netnsPrefix}${n}`).ino}]`);
-      expect(await ok(n, ['run', '--rm', '--network', 'host', 'busybox', 'ip', '-4', 'addr', 'show', 'eth0'])).toContain(`inet 10.228.${hostAddress.split('.')[2]}.${11 + i}/24`);
-      expect(await ok(n, ['run', '--rm', 'busybox', 'wget', '-q', '-O', '-', `http://${hostAddress}:5100/v2/`])).toBe('{}');
+      expect(await ok(n, ['run', '--rm', '--network', 'host', 'busybox', 'busybox', 'ip', '-4', 'addr', 'show', 'eth0'])).toContain(`inet 10.228.${hostAddress.split('.')[2]}.${11 + i}/24`);
+      expect(await ok(n, ['run', '--rm', 'busybox', 'busybox', 'wget', '-q', '-O', '-', `http://${hostAddress}:5100/v2/`])).toBe('{}');
     }
 
     // Every stream and bucket is replicated on the three servers.
