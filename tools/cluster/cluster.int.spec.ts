@@ -131,6 +131,9 @@ describe('npm run cluster (three nodes on one machine)', () => {
     await start();
     for (const n of NODES) expect(output).toContain(`export DOCKER_HOST=unix://${socket(n)}`);
     expect(output).toMatch(/^\[nats-1\] .*Server is ready/m);
+    // a second tool on the same state dir would fight this one's watchdogs
+    const second = await run(process.execPath, [join(root, 'dist/tools/cluster/cluster.js'), ...args]).catch((err: { code: number; stdout: string }) => err);
+    expect(second).toMatchObject({ code: 1, stdout: expect.stringContaining(`this cluster runs already (pid ${tool!.pid})`) });
 
     // A container on every node, run from that node's gateway; its shim lives in the node's namespace,
     // a host-network container sees the node's address, a bridged one reaches the host through the node.

@@ -107,6 +107,9 @@ async function down(args: ClusterArgs): Promise<void> {
   const names = [...new Set([...(previous ? Object.keys(previous.indexes) : []), ...args.names])];
   const plan = makePlan({ ...args, names }, previous);
   const records = new PidRecords(plan.recordsDir);
+  // A running tool would restart what is stopped below: stop it first (it stops its services in order).
+  const running = await records.stopLeftover('cluster', 60000);
+  if (running) log(`stopped the running cluster tool (pid ${running})`);
   const recorded = existsSync(plan.recordsDir) ? readdirSync(plan.recordsDir).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4)) : [];
   for (const name of recorded.filter((r) => !r.endsWith('.containerd'))) {
     const pid = await records.stopLeftover(name);
@@ -160,8 +163,13 @@ async function up(args: ClusterArgs): Promise<void> {
   mkdirSync(args.stateDir, { recursive: true });
   const persistedFile = join(args.stateDir, 'cluster.json');
   const plan = makePlan(args, readPersisted(persistedFile));
-  writeFileSync(persistedFile, JSON.stringify(plan.persisted, null, 2) + '\n');
   const records = new PidRecords(plan.recordsDir);
+  // Two tools on one state dir would stop and restart each other's children.
+  const other = records.leftover('cluster');
+  if (other !== undefined && other !== process.pid) throw new Error(`this cluster runs already (pid ${other}); stop it first, or pass another --state-dir`);
+  records.record('cluster', process.pid);
+  process.once('exit', () => records.forget('cluster'));
+  writeFileSync(persistedFile, JSON.stringify(plan.persisted, null, 2) + '\n');
   const bundle = (app: string) => join(repoRoot, 'dist/apps', app, 'main.js');
   const node = process.execPath;
   const bin = { logger: join(repoRoot, 'dist/native/drydock-logger'), dns: join(repoRoot, 'dist/native/drydock-dns') };
