@@ -104,9 +104,10 @@ describe('the address plan', () => {
       DRYDOCK_CONTAINERD_ADDRESS: '/var/lib/drydock/cluster/nodes/b/containerd/c.sock',
       DRYDOCK_NETWORK_POOLS: '10.220.16.0/20:24',
       DRYDOCK_CGROUP_PARENT: '/drydock-b',
+      DRYDOCK_BUILD_QUEUE: 'drydock-builds.b',
     });
     expect(sharedEnv(p, 'scheduler')).toMatchObject({ DRYDOCK_SCHEDULER_LISTEN: '10.213.4.1:7702', DRYDOCK_NATS_REPLICAS: '3' });
-    expect(sharedEnv(p, 'builder')).toMatchObject({ DRYDOCK_SUPERVISOR_ADDRESS: '10.213.4.11:7701' });
+    expect(sharedEnv(p, 'registry-proxy')).toMatchObject({ DRYDOCK_REGISTRY_PROXY_LISTEN: '10.213.4.1:5100', DRYDOCK_REGISTRY_PROXY_DIR: '/var/lib/drydock/cluster/registry' });
   });
 
   it('points joined nodes at the existing cluster and starts no shared service', () => {

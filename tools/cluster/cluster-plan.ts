@@ -63,7 +63,7 @@ export interface ClusterPlan {
   recordsDir: string;
   /** Which subnet and pools were chosen, so later runs keep them (cluster.json). */
   persisted: PersistedPlan;
-  /** Whether the shared services (NATS, Redis, scheduler, registry-proxy, builder) run here. */
+  /** Whether the shared services (NATS, Redis, scheduler, registry-proxy) run here. */
   shared: boolean;
 }
 
@@ -201,7 +201,7 @@ function commonEnv(p: ClusterPlan): Record<string, string> {
   };
 }
 
-/** A node's supervisor and gateway: its own containerd, address, names, pool and socket, in cluster mode. */
+/** A node's supervisor, gateway and builder: its own containerd, address, names, pool and socket, in cluster mode. */
 export function nodeEnv(p: ClusterPlan, n: NodePlan, bin: Binaries): Record<string, string> {
   return {
     ...commonEnv(p),
@@ -219,16 +219,16 @@ export function nodeEnv(p: ClusterPlan, n: NodePlan, bin: Binaries): Record<stri
     DRYDOCK_IPTABLES_CHAIN_PREFIX: n.chainPrefix,
     DRYDOCK_NETWORK_POOLS: n.pool,
     DRYDOCK_CGROUP_PARENT: n.cgroupParent,
+    // Each node's builder takes only its node's builds (one Redis for all): a build runs where it was sent.
+    DRYDOCK_BUILD_QUEUE: `drydock-builds.${n.name}`,
     DRYDOCK_LOGGER_BINARY: bin.logger,
     DRYDOCK_DNS_BINARY: bin.dns,
   };
 }
 
 /** The cluster-wide services' environments (host namespace, listening on the bridge address). */
-export function sharedEnv(p: ClusterPlan, app: 'scheduler' | 'registry-proxy' | 'builder'): Record<string, string> {
+export function sharedEnv(p: ClusterPlan, app: 'scheduler' | 'registry-proxy'): Record<string, string> {
   const env = { ...commonEnv(p), DRYDOCK_STATE_DIR: p.stateDir };
   if (app === 'scheduler') return { ...env, DRYDOCK_SCHEDULER_LISTEN: p.schedulerListen };
-  if (app === 'registry-proxy') return { ...env, DRYDOCK_REGISTRY_PROXY_LISTEN: p.registryProxyListen, DRYDOCK_REGISTRY_PROXY_DIR: p.registryDir };
-  // One builder for the cluster; it builds on the first node (images are then pushed or pulled through the proxy).
-  return { ...env, DRYDOCK_SUPERVISOR_ADDRESS: p.nodes[0].supervisorListen };
+  return { ...env, DRYDOCK_REGISTRY_PROXY_LISTEN: p.registryProxyListen, DRYDOCK_REGISTRY_PROXY_DIR: p.registryDir };
 }

@@ -149,6 +149,14 @@ describe('npm run cluster (three nodes on one machine)', () => {
       expect(await ok(n, ['run', '--rm', 'busybox', 'busybox', 'wget', '-q', '-O', '-', `http://${hostAddress}:5100/v2/`])).toBe('{}');
     }
 
+    // A build sent to a node runs on that node's builder and leaves its image there.
+    mkdirSync(join(dir, 'ctx'));
+    writeFileSync(join(dir, 'ctx/Dockerfile'), 'FROM busybox\nRUN echo built > /built\n');
+    const build = await run(DOCKER, ['build', '-q', '-t', 'built-on-3', join(dir, 'ctx')], { env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${socket('node3')}`, DOCKER_CONFIG: dockerConfig, DOCKER_BUILDKIT: '0' }, timeout: 60000 });
+    expect(build.stdout).toMatch(/^sha256:/);
+    expect(await ok('node3', ['run', '--rm', 'built-on-3', 'cat', '/built'])).toBe('built');
+    expect(await ok('node1', ['images', '-q', 'built-on-3'])).toBe('');
+
     // Every stream and bucket is replicated on the three servers.
     nc = await connect({ servers: [4222, 4223, 4224].map((p) => `nats://${hostAddress}:${p}`), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     const jsm = await nc.jetstreamManager({ timeout: 5000 });

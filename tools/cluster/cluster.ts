@@ -1,7 +1,7 @@
 // `npm run cluster -- --nodes 3`: a real N-node Drydock cluster on this machine. Each node is a network
 // namespace (<prefix><name>) with its own address on a private host bridge, running its own containerd,
-// supervisor and gateway; the host runs a three-server NATS cluster (JetStream replicated x3), Redis, the
-// registry-proxy, the scheduler and the builder on the bridge address. Every process is under a watchdog
+// supervisor, gateway and builder; the host runs a three-server NATS cluster (JetStream replicated x3), Redis,
+// the registry-proxy and the scheduler on the bridge address. Every process is under a watchdog
 // (tools/stack/supervised.ts, as `npm start`). SIGINT/SIGTERM stop the services and leave the containers
 // to their shims; the next run adopts them. `--down` removes everything, containers included.
 import { mkdirSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -155,7 +155,7 @@ async function down(args: ClusterArgs): Promise<void> {
 
 async function up(args: ClusterArgs): Promise<void> {
   for (const [cmd, pkg] of [['runc', 'runc'], ['containerd-shim-runc-v2', 'containerd'], ['ip', 'iproute2'], ['iptables', 'iptables'], ['nsenter', 'util-linux']]) requireCommand(cmd, pkg);
-  const wantedApps = args.join ? ['api-gateway', 'containerd-supervisor'] : ['api-gateway', 'builder', 'containerd-supervisor', 'registry-proxy', 'scheduler'];
+  const wantedApps = args.join ? ['api-gateway', 'builder', 'containerd-supervisor'] : ['api-gateway', 'builder', 'containerd-supervisor', 'registry-proxy', 'scheduler'];
   const { built } = builtApps(repoRoot);
   const missing = wantedApps.filter((a) => !built.includes(a));
   if (missing.length) throw new Error(`not built: ${missing.join(', ')} (run node tools/build/build.mjs)`);
@@ -182,8 +182,8 @@ async function up(args: ClusterArgs): Promise<void> {
     watch(m.name, () => natsServerCommand({ storeDir: m.dir, port: m.port, host: plan.hostAddress, cluster: { name: 'drydock', serverName: m.name, port: m.routePort, routes: plan.nats.map((o) => `nats://${plan.hostAddress}:${o.routePort}`) } })),
   );
   const redis = plan.shared ? [watch('redis', () => redisServerCommand({ dir: plan.redisDir, port: PORTS.redis, host: plan.hostAddress, persistent: true }))] : [];
-  const sharedApps = plan.shared ? (['registry-proxy', 'scheduler', 'builder'] as const).map((a) => watch(a, () => app(a, sharedEnv(plan, a)))) : [];
-  // Per node: containerd, supervisor and gateway inside its namespace.
+  const sharedApps = plan.shared ? (['registry-proxy', 'scheduler'] as const).map((a) => watch(a, () => app(a, sharedEnv(plan, a)))) : [];
+  // Per node: containerd, supervisor, gateway and builder inside its namespace.
   const nodes = plan.nodes.map((n) => {
     const paths = containerdPaths(n.containerdDir);
     const env = nodeEnv(plan, n, bin);
@@ -193,11 +193,12 @@ async function up(args: ClusterArgs): Promise<void> {
       containerd: watch(`${n.name}/containerd`, () => inNode(n, containerdCommand(paths)), `${n.name}.containerd`, { beforeSpawn: adoptRunningContainerd(paths.address, `${n.name}/containerd`) }),
       supervisor: watch(`${n.name}/supervisor`, () => inNode(n, app('containerd-supervisor', env)), `${n.name}.supervisor`),
       gateway: watch(`${n.name}/gateway`, () => inNode(n, app('api-gateway', env)), `${n.name}.gateway`),
+      builder: watch(`${n.name}/builder`, () => inNode(n, app('builder', env)), `${n.name}.builder`),
     };
   });
 
   // A run that was SIGKILLed leaves its children behind; containerd is adopted instead.
-  const names = [...plan.nats.map((m) => m.name), ...(plan.shared ? ['redis', 'registry-proxy', 'scheduler', 'builder'] : []), ...plan.nodes.flatMap((n) => [`${n.name}.supervisor`, `${n.name}.gateway`])];
+  const names = [...plan.nats.map((m) => m.name), ...(plan.shared ? ['redis', 'registry-proxy', 'scheduler'] : []), ...plan.nodes.flatMap((n) => [`${n.name}.supervisor`, `${n.name}.gateway`, `${n.name}.builder`])];
   for (const name of names) {
     const pid = await records.stopLeftover(name);
     if (pid) log(`stopped ${name} (pid ${pid}) left running by a previous run`);
@@ -219,7 +220,7 @@ async function up(args: ClusterArgs): Promise<void> {
   }
 
   const infra: Watchdog[] = [...nats, ...redis, ...nodes.map((n) => n.containerd)];
-  const clients: Watchdog[] = [...nodes.map((n) => n.gateway), ...sharedApps];
+  const clients: Watchdog[] = [...nodes.flatMap((n) => [n.gateway, n.builder]), ...sharedApps];
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: NodeJS.Signals, code: number) => {
     if (stopping) {
@@ -278,13 +279,12 @@ async function up(args: ClusterArgs): Promise<void> {
   log(`NATS ${plan.natsUrls.join(',')} (JetStream replicas ${plan.natsReplicas}), Redis ${plan.redisUrl}`);
   // Supervisors first: the gateways call them from their first request.
   for (const n of nodes) n.supervisor.start();
-  for (const w of sharedApps) if (w.name !== 'builder') w.start();
+  for (const w of sharedApps) w.start();
   await Promise.all(nodes.map((n) => waitFor(() => tcpAccepts(PORTS.supervisor, n.plan.address), READY_TIMEOUT_MS, `supervisor of ${n.plan.name}`))).catch((err: Error) =>
     log(`${err.message}; starting the gateways anyway`),
   );
   if (stopping) return;
-  for (const n of nodes) n.gateway.start();
-  for (const w of sharedApps) if (w.name === 'builder') w.start();
+  for (const n of nodes) for (const w of [n.gateway, n.builder]) w.start();
 
   // Ready: every gateway answers /_ping and every node's heartbeat (taken by this run) is in KV.
   const conn = nc;

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { buildQueueName } from '@drydock/build-jobs';
 import { envBool, envInt, envNatsReplicas, envNatsServers, loadConfig } from '@drydock/config';
 
 /** Environment -> validated gateway configuration (main.ts passes process.env). */
@@ -25,6 +26,7 @@ const schema = z.pipe(
       // Builds: their queue and output live in Redis; the context upload is limited (dockerd has no limit).
       DRYDOCK_REDIS_URL: z._default(z.string(), 'redis://127.0.0.1:6379'),
       DRYDOCK_BUILD_CONTEXT_MAX_BYTES: envInt(8 * 1024 * 1024 * 1024),
+      DRYDOCK_BUILD_QUEUE: buildQueueName,
     })
     .check(
       z.superRefine((e, ctx) => {
@@ -57,6 +59,7 @@ const schema = z.pipe(
     logLevel: e.DRYDOCK_LOG_LEVEL,
     redisUrl: e.DRYDOCK_REDIS_URL,
     buildContextMaxBytes: e.DRYDOCK_BUILD_CONTEXT_MAX_BYTES,
+    buildQueue: e.DRYDOCK_BUILD_QUEUE,
   })),
 );
 

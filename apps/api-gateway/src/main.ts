@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   registerNetworkRoutes(router, deps);
   registerEventRoutes(router, deps);
   // Redis carries builds only
-  const builds = new BuildService(() => connectBuildQueue(config.redisUrl, log), { registryProxyUrl: config.registryProxyUrl, maxContextBytes: config.buildContextMaxBytes }, logger);
+  const builds = new BuildService(() => connectBuildQueue(config.redisUrl, log, config.buildQueue), { registryProxyUrl: config.registryProxyUrl, maxContextBytes: config.buildContextMaxBytes }, logger);
   registerBuildRoutes(router, builds, nodes);
 
   const server = new GatewayServer(router, logger);
