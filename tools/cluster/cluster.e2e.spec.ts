@@ -1,7 +1,7 @@
-// An end-to-end spec (it drives the real docker CLI, which CI installs before its e2e stage).
 // The one-machine cluster as a user starts it (the bundled tool, real containerd x3, nats-server x3,
-// redis-server and every app), driven with the real docker CLI. Private names throughout (netns prefix,
-// bridge, subnet, pools, state and run dirs), so a user's `npm run cluster` is never touched.
+// redis-server and every app), driven with the real docker CLI: end-to-end, so CI runs it after it has
+// installed the CLI. Private names throughout (netns prefix, bridge, subnet, pools, state and run dirs),
+// so a user's `npm run cluster` is never touched.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
