@@ -2,10 +2,11 @@
 // Builds what `npm start` runs, with esbuild and gcc:
 //   apps/<app>/src/main.ts  -> dist/apps/<app>/main.js   (one CommonJS bundle, libs inlined)
 //   tools/stack/stack.ts    -> dist/tools/stack/stack.js
+//   tools/cluster/cluster.ts -> dist/tools/cluster/cluster.js
 //   apps/<app>/native/*.c   -> dist/native/<name>
 //   libs/<lib>/native/*.c   -> dist/native/<name>.node   (Node-API add-ons)
 // Usage: node tools/build/build.mjs [target...]
-//   target: an app name, "stack", or "lib:<name>" (bundles the lib without writing, to catch
+//   target: an app name, "stack", "cluster", or "lib:<name>" (bundles the lib without writing, to catch
 //   unresolved imports). No target builds every app, the stack and every C helper.
 // --out DIR writes there instead of dist/ (tests and benches build private copies).
 // DRYDOCK_NATIVE_CFLAGS adds gcc flags (the Dockerfile passes -static).
@@ -123,13 +124,14 @@ function compileAddons() {
 async function main() {
   const targets = argv;
   const want = (t) => targets.length === 0 || targets.includes(t);
-  const unknown = targets.filter((t) => t !== 'stack' && !t.startsWith('lib:') && !existsSync(join(root, 'apps', t)));
+  const unknown = targets.filter((t) => t !== 'stack' && t !== 'cluster' && !t.startsWith('lib:') && !existsSync(join(root, 'apps', t)));
   if (unknown.length) throw new Error(`unknown build target(s): ${unknown.join(', ')}`);
   // C helpers of every wanted app dir, including apps still being written that have no main.ts yet.
   for (const app of dirs(join(root, 'apps'))) if (want(app)) compileNative(app);
   if (apps.some(want)) compileAddons();
   const jobs = apps.filter(want).map((app) => bundle(`apps/${app}/src/main.ts`, `apps/${app}/main.js`));
   if (want('stack')) jobs.push(bundle('tools/stack/stack.ts', 'tools/stack/stack.js'));
+  if (want('cluster')) jobs.push(bundle('tools/cluster/cluster.ts', 'tools/cluster/cluster.js'));
   for (const t of targets.filter((t) => t.startsWith('lib:'))) jobs.push(checkLib(t.slice(4)));
   const failed = (await Promise.allSettled(jobs)).find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;

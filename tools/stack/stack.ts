@@ -3,8 +3,7 @@
 // that restarts it, with its output prefixed by its name. SIGINT/SIGTERM stop what
 // the stack started, apps first and containerd last; containers keep running in
 // their shims and the next start adopts them.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   containerdCommand,
@@ -15,62 +14,20 @@ import {
   tcpAccepts,
   unixSocketAnswers,
   waitFor,
-  Watchdog,
   writeContainerdConfig,
-  type CommandSpec,
-  type WatchdogOptions,
 } from '@drydock/infra';
 import { LinePrefixer } from './line-prefix';
 import { PidRecords } from './pid-records';
 import { SERVICE_MALLOC_ENV, serviceNodeFlags } from '@drydock/runtime';
 import { loadStackConfig, registryProxyEnv, serviceEnv, type StackConfig } from './stack-config';
-
+import { adoptRunningContainerd, builtApps, SHORT_NAMES, supervised as supervise } from './supervised';
 
 // The bundle lives at dist/tools/stack/stack.js.
 const repoRoot = resolve(__dirname, '../../..');
 const READY_TIMEOUT_MS = 60000;
 
-/** Short names for prefixes; other apps go by their directory name. */
-const SHORT_NAMES: Record<string, string> = { 'containerd-supervisor': 'supervisor', 'api-gateway': 'gateway' };
-
 const say = new LinePrefixer('[stack] ', (t) => process.stdout.write(t));
 const log = (line: string) => say.push(line + '\n');
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((r) => {
-    const t = setTimeout(r, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
-  });
-}
-
-/** A watchdog whose child runs in its own process group with prefixed output and a pid record. */
-function supervised(name: string, command: () => CommandSpec, records: PidRecords, extra: Partial<WatchdogOptions> = {}): Watchdog {
-  return new Watchdog({
-    name,
-    log,
-    ...extra,
-    spawn: () => {
-      const spec = command();
-      const child = spawn(spec.command, spec.args, { stdio: ['ignore', 'pipe', 'pipe'], env: spec.env, cwd: spec.cwd, detached: true });
-      const out = new LinePrefixer(`[${name}] `, (t) => process.stdout.write(t));
-      const err = new LinePrefixer(`[${name}] `, (t) => process.stderr.write(t));
-      child.stdout!.on('data', (d: Buffer) => out.push(d)).on('end', () => out.flush());
-      child.stderr!.on('data', (d: Buffer) => err.push(d)).on('end', () => err.flush());
-      child.once('exit', () => records.forget(name));
-      if (child.pid) records.record(name, child.pid);
-      return child;
-    },
-  });
-}
-
-function builtApps(selected?: string[]): { all: string[]; built: string[] } {
-  const appsDir = join(repoRoot, 'apps');
-  const all = existsSync(appsDir) ? readdirSync(appsDir).filter((n) => statSync(join(appsDir, n)).isDirectory()).sort() : [];
-  const unknown = selected?.filter((a) => !all.includes(a)) ?? [];
-  if (unknown.length) throw new Error(`DRYDOCK_STACK_APPS names no app directory: ${unknown.join(', ')}`);
-  const built = all.filter((a) => existsSync(join(repoRoot, 'dist/apps', a, 'main.js')));
-  return { all, built: selected ? built.filter((a) => selected.includes(a)) : built };
-}
 
 async function main(): Promise<void> {
   const config: StackConfig = loadStackConfig(process.env);
@@ -82,7 +39,8 @@ async function main(): Promise<void> {
 
   for (const d of [config.stateDir, config.natsDir, config.redisDir, config.runDir]) mkdirSync(d, { recursive: true });
   const records = new PidRecords(config.runDir);
-  const { all, built } = builtApps(config.apps);
+  const { all, built } = builtApps(repoRoot, config.apps);
+  const supervised = (name: string, command: Parameters<typeof supervise>[1], extra?: Parameters<typeof supervise>[2]) => supervise({ name, records, log }, command, extra);
   const appNames = built.map((a) => SHORT_NAMES[a] ?? a);
 
   // A stack that was SIGKILLed leaves its children behind; containerd is adopted instead.
@@ -101,18 +59,9 @@ async function main(): Promise<void> {
 
   const paths = { ...containerdPaths(config.containerdDir), address: config.containerdAddress };
   writeContainerdConfig(paths);
-  const containerd = supervised('containerd', () => containerdCommand(paths), records, {
-    // A containerd that survived an earlier stack (or runs for someone else) keeps
-    // serving the socket: use it, and start ours only once it stops answering.
-    beforeSpawn: async (signal) => {
-      if (!(await unixSocketAnswers(paths.address))) return;
-      process.stdout.write(`[containerd] a running containerd already serves ${paths.address}: using it\n`);
-      while (!signal.aborted && (await unixSocketAnswers(paths.address))) await sleep(1000, signal);
-      if (!signal.aborted) process.stdout.write('[containerd] it stopped answering: starting containerd\n');
-    },
-  });
-  const nats = supervised('nats', () => natsServerCommand({ storeDir: config.natsDir, port: config.natsPort }), records);
-  const redis = supervised('redis', () => redisServerCommand({ dir: config.redisDir, port: config.redisPort, persistent: true }), records);
+  const containerd = supervised('containerd', () => containerdCommand(paths), { beforeSpawn: adoptRunningContainerd(paths.address, 'containerd') });
+  const nats = supervised('nats', () => natsServerCommand({ storeDir: config.natsDir, port: config.natsPort }));
+  const redis = supervised('redis', () => redisServerCommand({ dir: config.redisDir, port: config.redisPort, persistent: true }));
   const infra = [containerd, nats, redis];
 
   const loggerBinary = join(repoRoot, 'dist/native/drydock-logger');
@@ -121,7 +70,6 @@ async function main(): Promise<void> {
     supervised(
       appNames[i],
       () => ({ command: node, args: [...serviceNodeFlags(app), join(repoRoot, 'dist/apps', app, 'main.js')], env: app === 'registry-proxy' ? { ...env, ...registryProxyEnv(config) } : env, cwd: repoRoot }),
-      records,
     ),
   );
 

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
-import { envBool, envInt, loadConfig } from '@drydock/config';
+import { buildQueueName } from '@drydock/build-jobs';
+import { envBool, envInt, envNatsReplicas, envNatsServers, loadConfig } from '@drydock/config';
 
 /** Environment -> validated gateway configuration (main.ts passes process.env). */
 const schema = z.pipe(
@@ -14,7 +15,9 @@ const schema = z.pipe(
       DRYDOCK_GATEWAY_TLS_CA: z.optional(z.string()),
       DRYDOCK_GATEWAY_INSECURE_TCP: envBool(false),
       DRYDOCK_SUPERVISOR_ADDRESS: z._default(z.string(), '127.0.0.1:7701'),
-      DRYDOCK_NATS_URL: z._default(z.string(), 'nats://127.0.0.1:4222'),
+      DRYDOCK_NATS_URL: envNatsServers(),
+      // replicas of any stream or KV bucket the gateway creates
+      DRYDOCK_NATS_REPLICAS: envNatsReplicas(),
       // The registry-proxy's control endpoints (docker login, search); pulls and pushes go through the supervisor.
       DRYDOCK_REGISTRY_PROXY_URL: z._default(z.string().check(z.regex(/^https?:\/\/[^/\s]+\/?$/, 'expected http(s)://host:port')), 'http://127.0.0.1:5100'),
       DRYDOCK_GATEWAY_CALL_TIMEOUT_MS: envInt(60000),
@@ -23,6 +26,7 @@ const schema = z.pipe(
       // Builds: their queue and output live in Redis; the context upload is limited (dockerd has no limit).
       DRYDOCK_REDIS_URL: z._default(z.string(), 'redis://127.0.0.1:6379'),
       DRYDOCK_BUILD_CONTEXT_MAX_BYTES: envInt(8 * 1024 * 1024 * 1024),
+      DRYDOCK_BUILD_QUEUE: buildQueueName,
     })
     .check(
       z.superRefine((e, ctx) => {
@@ -47,13 +51,15 @@ const schema = z.pipe(
     tcp: e.DRYDOCK_GATEWAY_TCP,
     tls: e.DRYDOCK_GATEWAY_TLS_CERT ? { cert: e.DRYDOCK_GATEWAY_TLS_CERT, key: e.DRYDOCK_GATEWAY_TLS_KEY!, ca: e.DRYDOCK_GATEWAY_TLS_CA! } : undefined,
     supervisorAddress: e.DRYDOCK_SUPERVISOR_ADDRESS,
-    natsUrl: e.DRYDOCK_NATS_URL,
+    natsServers: e.DRYDOCK_NATS_URL,
+    natsReplicas: e.DRYDOCK_NATS_REPLICAS,
     registryProxyUrl: e.DRYDOCK_REGISTRY_PROXY_URL.replace(/\/$/, ''),
     callTimeoutMs: e.DRYDOCK_GATEWAY_CALL_TIMEOUT_MS,
     maxJsonBytes: e.DRYDOCK_GATEWAY_MAX_JSON_BYTES,
     logLevel: e.DRYDOCK_LOG_LEVEL,
     redisUrl: e.DRYDOCK_REDIS_URL,
     buildContextMaxBytes: e.DRYDOCK_BUILD_CONTEXT_MAX_BYTES,
+    buildQueue: e.DRYDOCK_BUILD_QUEUE,
   })),
 );
 

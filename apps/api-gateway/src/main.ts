@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   // NATS is needed for events only: connect lazily and keep retrying, never block startup.
   let natsPromise: Promise<NatsConnection> | undefined;
   const nats = () =>
-    (natsPromise ??= connect({ servers: config.natsUrl.split(','), name: 'api-gateway', maxReconnectAttempts: -1, waitOnFirstConnect: true, reconnectTimeWait: 500 }).catch((err) => {
+    (natsPromise ??= connect({ servers: config.natsServers, name: 'api-gateway', maxReconnectAttempts: -1, waitOnFirstConnect: true, reconnectTimeWait: 500 }).catch((err) => {
       natsPromise = undefined;
       throw err;
     }));
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   registerNetworkRoutes(router, deps);
   registerEventRoutes(router, deps);
   // Redis carries builds only
-  const builds = new BuildService(() => connectBuildQueue(config.redisUrl, log), { registryProxyUrl: config.registryProxyUrl, maxContextBytes: config.buildContextMaxBytes }, logger);
+  const builds = new BuildService(() => connectBuildQueue(config.redisUrl, log, config.buildQueue), { registryProxyUrl: config.registryProxyUrl, maxContextBytes: config.buildContextMaxBytes }, logger);
   registerBuildRoutes(router, builds, nodes);
 
   const server = new GatewayServer(router, logger);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import * as z from 'zod/mini';
+import { buildQueueName } from '@drydock/build-jobs';
 import { envInt, loadConfig } from '@drydock/config';
 
 /** Environment -> validated builder configuration (main.ts is the only reader of process.env). */
@@ -22,6 +23,8 @@ const schema = z.pipe(
     // Extracted context size limit (the gateway limits the upload the same way).
     DRYDOCK_BUILD_CONTEXT_MAX_BYTES: envInt(8 * 1024 * 1024 * 1024),
     DRYDOCK_BUILDER_WORK_DIR: z.optional(z.string()),
+    // The queue this builder takes builds from (a cluster node's own, so builds run on the node they were sent to).
+    DRYDOCK_BUILD_QUEUE: buildQueueName,
   }),
   z.transform((e) => ({
     redisUrl: e.DRYDOCK_REDIS_URL,
@@ -36,6 +39,7 @@ const schema = z.pipe(
     retryWindowMs: e.DRYDOCK_BUILDER_RETRY_MS,
     contextMaxBytes: e.DRYDOCK_BUILD_CONTEXT_MAX_BYTES,
     workDir: e.DRYDOCK_BUILDER_WORK_DIR ?? join(e.DRYDOCK_STATE_DIR, 'builder'),
+    queue: e.DRYDOCK_BUILD_QUEUE,
   })),
 );
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as z from 'zod/mini';
-import { envBool, envInt, loadConfig } from '@drydock/config';
+import { envBool, envInt, envNatsReplicas, envNatsServers, loadConfig } from '@drydock/config';
 import { DOCKER_POOLS } from './networks/cidr';
 import { NETWORK_CRASH_POINTS, type NetworkCrashPoint } from './networks/crash-points';
 
@@ -13,7 +13,9 @@ const schema = z.pipe(
     DRYDOCK_CONTAINERD_ADDRESS: z.optional(z.string()),
     DRYDOCK_CONTAINERD_NAMESPACE: z._default(z.string().check(z.regex(/^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*$/)), 'drydock'),
     DRYDOCK_CONTAINERD_CALL_TIMEOUT_MS: envInt(30000),
-    DRYDOCK_NATS_URL: z._default(z.string(), 'nats://127.0.0.1:4222'),
+    DRYDOCK_NATS_URL: envNatsServers(),
+    // replicas of the events stream and the nodes bucket when this node creates them
+    DRYDOCK_NATS_REPLICAS: envNatsReplicas(),
     DRYDOCK_SUPERVISOR_LISTEN: z._default(z.string(), '127.0.0.1:7701'),
     DRYDOCK_NODE_NAME: z.optional(z.string()),
     DRYDOCK_NODE_LABELS: z._default(z.string(), ''),
@@ -57,7 +59,8 @@ const schema = z.pipe(
     containerdAddress: e.DRYDOCK_CONTAINERD_ADDRESS ?? join(e.DRYDOCK_STATE_DIR, 'containerd', 'c.sock'),
     namespace: e.DRYDOCK_CONTAINERD_NAMESPACE,
     containerdCallTimeoutMs: e.DRYDOCK_CONTAINERD_CALL_TIMEOUT_MS,
-    natsUrl: e.DRYDOCK_NATS_URL,
+    natsServers: e.DRYDOCK_NATS_URL,
+    natsReplicas: e.DRYDOCK_NATS_REPLICAS,
     listen: e.DRYDOCK_SUPERVISOR_LISTEN,
     nodeName: e.DRYDOCK_NODE_NAME,
     nodeLabels: e.DRYDOCK_NODE_LABELS,

@@ -204,11 +204,11 @@ async function main(): Promise<void> {
   let sink: JetStreamEventSink | undefined;
   let heartbeat: Heartbeat | undefined;
   let closing = false;
-  void connectNats({ url: config.natsUrl, name: `containerd-supervisor/${identity.nodeId}`, logger })
+  void connectNats({ servers: config.natsServers, name: `containerd-supervisor/${identity.nodeId}`, logger })
     .then((conn) => {
       if (closing) return void conn.close();
       nc = conn;
-      sink = new JetStreamEventSink({ nc: conn, nodeId: identity.nodeId, logger });
+      sink = new JetStreamEventSink({ nc: conn, nodeId: identity.nodeId, logger, replicas: config.natsReplicas });
       events.attach(sink);
       heartbeat = new Heartbeat({
         nc: conn,
@@ -220,6 +220,7 @@ async function main(): Promise<void> {
         logger,
         ttlMs: config.heartbeatTtlMs,
         intervalMs: config.heartbeatIntervalMs,
+        replicas: config.natsReplicas,
       });
       heartbeat.start();
     })

@@ -29,7 +29,7 @@ describe('events and heartbeat on a real nats-server', () => {
     dir = mkdtempSync(join(tmpdir(), 'drydock-events-'));
     nats = new NatsServerProcess({ dir: join(dir, 'nats') });
     await nats.start();
-    nc = await connectNats({ url: nats.url, name: 'events-int-test', logger, reconnectTimeWaitMs: 100 });
+    nc = await connectNats({ servers: [nats.url], name: 'events-int-test', logger, reconnectTimeWaitMs: 100 });
   });
 
   afterAll(async () => {

@@ -1,10 +1,10 @@
 import * as z from 'zod/mini';
-import { envInt, loadConfig } from '@drydock/config';
+import { envInt, envNatsReplicas, envNatsServers, loadConfig } from '@drydock/config';
 
 /** Environment -> validated scheduler configuration (main.ts is the only reader of process.env). */
 const schema = z.pipe(
   z.object({
-    DRYDOCK_NATS_URL: z._default(z.string(), 'nats://127.0.0.1:4222'),
+    DRYDOCK_NATS_URL: envNatsServers(),
     DRYDOCK_SCHEDULER_LISTEN: z._default(z.string().check(z.regex(/^[^\s]+:\d+$/, 'expected host:port')), '127.0.0.1:7702'),
     // Classic Swarm's --strategy; spread is its default.
     DRYDOCK_SCHEDULER_STRATEGY: z._default(z.enum(['spread', 'binpack', 'random']), 'spread'),
@@ -15,19 +15,19 @@ const schema = z.pipe(
     // The nodes bucket's max age when the scheduler creates it (the supervisors' default).
     DRYDOCK_HEARTBEAT_TTL_MS: envInt(15000),
     // JetStream replicas of the buckets the scheduler creates (3 in a three-server NATS cluster).
-    DRYDOCK_KV_REPLICAS: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(5)), 1),
+    DRYDOCK_NATS_REPLICAS: envNatsReplicas(),
     DRYDOCK_NATS_TIMEOUT_MS: envInt(5000),
     DRYDOCK_LOG_LEVEL: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
     DRYDOCK_SHUTDOWN_GRACE_MS: envInt(5000),
   }),
   z.transform((e) => ({
-    natsUrl: e.DRYDOCK_NATS_URL,
+    natsServers: e.DRYDOCK_NATS_URL,
     listen: e.DRYDOCK_SCHEDULER_LISTEN,
     strategy: e.DRYDOCK_SCHEDULER_STRATEGY,
     overcommitPercent: e.DRYDOCK_SCHEDULER_OVERCOMMIT_PERCENT,
     nodeDownAfterMs: e.DRYDOCK_SCHEDULER_NODE_DOWN_AFTER_MS,
     heartbeatTtlMs: e.DRYDOCK_HEARTBEAT_TTL_MS,
-    kvReplicas: e.DRYDOCK_KV_REPLICAS,
+    natsReplicas: e.DRYDOCK_NATS_REPLICAS,
     natsTimeoutMs: e.DRYDOCK_NATS_TIMEOUT_MS,
     logLevel: e.DRYDOCK_LOG_LEVEL,
     shutdownGraceMs: e.DRYDOCK_SHUTDOWN_GRACE_MS,

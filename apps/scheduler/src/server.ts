@@ -24,7 +24,7 @@ export interface RunningScheduler {
 export async function startScheduler(config: SchedulerConfig, logger: Logger): Promise<RunningScheduler> {
   const log = logger.child({ component: 'scheduler' });
   const nc: NatsConnection = await connect({
-    servers: config.natsUrl.split(',').map((s) => s.trim()).filter(Boolean),
+    servers: config.natsServers,
     name: 'scheduler',
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
@@ -33,8 +33,8 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
   log.info({ server: nc.getServer() }, 'nats connected');
   const js = nc.jetstream({ timeout: config.natsTimeoutMs });
   // The scheduler owns the nodes bucket's age in a cluster (heartbeat.ts keeps an existing one's).
-  const nodes = await js.views.kv(NODES_BUCKET, { ttl: config.heartbeatTtlMs, history: 1, replicas: config.kvReplicas });
-  const directory = await js.views.kv(DIRECTORY_BUCKET, { history: 1, replicas: config.kvReplicas });
+  const nodes = await js.views.kv(NODES_BUCKET, { ttl: config.heartbeatTtlMs, history: 1, replicas: config.natsReplicas });
+  const directory = await js.views.kv(DIRECTORY_BUCKET, { history: 1, replicas: config.natsReplicas });
   const view = new NodeView({ nodes, directory, logger, downAfterMs: config.nodeDownAfterMs });
   await view.start();
   const strategy = createStrategy(config.strategy, { overcommitPercent: config.overcommitPercent });

@@ -1,8 +1,10 @@
 // zod/mini: tree-shakes, unlike full zod (this module is in the gateway and builder bundles).
 import * as z from 'zod/mini';
 
-/** The BullMQ queue builds go on. */
+/** The BullMQ queue builds go on (DRYDOCK_BUILD_QUEUE's default: one queue for a single node's builders). */
 export const BUILD_QUEUE = 'drydock-builds';
+/** DRYDOCK_BUILD_QUEUE: a cluster gives each node a queue of its own, so a build runs on the node it was sent to. */
+export const buildQueueName = z._default(z.string().check(z.regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 letters, digits, ., - or _ (BullMQ forbids :)')), BUILD_QUEUE);
 
 /** Where build contexts go in the registry-proxy: scratch, kept without fsyncs (a lost one is a lost build anyway). */
 export const CONTEXT_REPOSITORY_PREFIX = 'drydock/build-context/';

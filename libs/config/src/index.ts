@@ -29,3 +29,27 @@ export const envBool = (def: boolean) =>
     z._default(z.enum(['true', 'false', '1', '0', 'yes', 'no', '']), def ? 'true' : 'false'),
     z.transform((v) => v === 'true' || v === '1' || v === 'yes'),
   );
+
+const NATS_SERVER = /^((nats|tls|ws|wss):\/\/)?[^\s,/]+$/;
+
+/**
+ * DRYDOCK_NATS_URL: one or more NATS servers, comma-separated (a NATS cluster's members), as nats.js's
+ * `servers` array. The client reconnects to any of them, so a cluster survives one server's loss.
+ */
+export const envNatsServers = (def = 'nats://127.0.0.1:4222') =>
+  z.pipe(
+    z._default(z.string(), def).check(
+      z.refine((v) => {
+        const parts = v.split(',').map((s) => s.trim());
+        return parts.length > 0 && parts.every((s) => NATS_SERVER.test(s));
+      }, 'expected one or more NATS URLs, comma-separated (nats://host:port,nats://host:port)'),
+    ),
+    z.transform((v) => v.split(',').map((s) => s.trim())),
+  );
+
+/**
+ * DRYDOCK_NATS_REPLICAS: JetStream replicas of every stream and KV bucket a service creates (1 on a single
+ * nats-server, 3 on a three-server cluster). JetStream allows at most 5; more than the cluster's servers fails.
+ * It applies when a service creates one; an existing stream or bucket keeps its own.
+ */
+export const envNatsReplicas = () => z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(5)), 1);

@@ -12,11 +12,30 @@ export interface NatsServerOptions {
   dieWithParent?: boolean;
 }
 
-/** nats-server with JetStream, storing under `storeDir`, reachable only from this host. */
-export function natsServerCommand(o: { storeDir: string; port: number; binary?: string }): CommandSpec {
+/** Membership of a NATS cluster: JetStream replicates streams and buckets across its servers. */
+export interface NatsClusterOptions {
+  /** The cluster's name, the same on every member. */
+  name: string;
+  /** This server's unique name (JetStream's meta group needs one per server). */
+  serverName: string;
+  /** Where this server accepts routes from the others. */
+  port: number;
+  /** Every member's route URL (nats://host:port), this one's included: nats-server skips itself. */
+  routes: string[];
+}
+
+/**
+ * nats-server with JetStream, storing under `storeDir`, listening on `host` (127.0.0.1 by default:
+ * reachable only from this host), optionally a member of a cluster.
+ */
+export function natsServerCommand(o: { storeDir: string; port: number; binary?: string; host?: string; cluster?: NatsClusterOptions }): CommandSpec {
+  const host = o.host ?? '127.0.0.1';
+  const cluster = o.cluster
+    ? ['-n', o.cluster.serverName, '--cluster_name', o.cluster.name, '--cluster', `nats://${host}:${o.cluster.port}`, '--routes', o.cluster.routes.join(',')]
+    : [];
   return {
     command: requireCommand(o.binary ?? 'nats-server', 'nats-server'),
-    args: ['-a', '127.0.0.1', '-p', String(o.port), '-js', '-sd', o.storeDir],
+    args: ['-a', host, '-p', String(o.port), '-js', '-sd', o.storeDir, ...cluster],
   };
 }
 

@@ -14,18 +14,21 @@ export interface RedisServerOptions {
   dieWithParent?: boolean;
 }
 
-/** redis-server bound to 127.0.0.1, logging to stdout, working in `dir`. */
-export function redisServerCommand(o: { dir: string; port: number; persistent?: boolean; binary?: string }): CommandSpec {
+/** redis-server bound to `host` (127.0.0.1 by default), logging to stdout, working in `dir`. */
+export function redisServerCommand(o: { dir: string; port: number; persistent?: boolean; binary?: string; host?: string }): CommandSpec {
   return {
     command: requireCommand(o.binary ?? 'redis-server', 'redis-server'),
     args: [
-      '--bind', '127.0.0.1',
+      '--bind', o.host ?? '127.0.0.1',
       '--port', String(o.port),
       '--dir', o.dir,
       '--daemonize', 'no',
       '--logfile', '',
       '--save', '',
       '--appendonly', o.persistent ? 'yes' : 'no',
+      // Protected mode refuses clients from other addresses (a cluster's network namespaces on a private
+      // bridge); the bind address alone then decides who reaches it.
+      ...(o.host && o.host !== '127.0.0.1' ? ['--protected-mode', 'no'] : []),
     ],
   };
 }

@@ -6,10 +6,11 @@ import {
   NatsServerProcess,
   RedisServerProcess,
   RegistryProcess,
+  deleteAllContainers,
+  killShimsOf,
+  unmountAllUnder,
   type RegistryOptions,
 } from '@drydock/infra';
-import { deleteAllContainers, killShimsOf } from './containerd-cleanup';
-import { unmountAllUnder } from './mounts';
 import { makeTempDir } from './temp-dir';
 
 export interface TestInfraOptions {

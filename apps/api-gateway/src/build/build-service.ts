@@ -75,11 +75,11 @@ export interface BuildQueueConnection {
  * Connects lazily: Redis commands wait out a Redis restart. BullMQ and ioredis are loaded only here, on the
  * first build, so a gateway that never builds does not carry them (about 10 MB of resident memory).
  */
-export async function connectBuildQueue(redisUrl: string, log: Logger): Promise<BuildQueueConnection> {
+export async function connectBuildQueue(redisUrl: string, log: Logger, queueName = BUILD_QUEUE): Promise<BuildQueueConnection> {
   const [{ Redis }, { Queue }] = await Promise.all([import('ioredis'), import('bullmq')]);
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   redis.on('error', (err) => log.debug({ err }, 'redis connection error'));
-  const queue = new Queue(BUILD_QUEUE, { connection: redis.duplicate({ maxRetriesPerRequest: null }) });
+  const queue = new Queue(queueName, { connection: redis.duplicate({ maxRetriesPerRequest: null }) });
   return { redis, queue };
 }
 

@@ -14,6 +14,8 @@ export interface BuildWorkerOptions {
   stalledIntervalMs: number;
   /** How often a job whose builder died may be handed to another builder. */
   maxStalledCount: number;
+  /** The BullMQ queue to take builds from; default BUILD_QUEUE. */
+  queue?: string;
 }
 
 /** Drops what a build left in the context store (its blob link) once the build is over. */
@@ -45,7 +47,7 @@ export class BuildWorker {
   async start(): Promise<void> {
     await this.subscriber.subscribe(CANCEL_CHANNEL);
     this.subscriber.on('message', (_ch: string, id: string) => this.running.get(id)?.abort());
-    this.worker = new Worker(BUILD_QUEUE, (job) => this.process(job), {
+    this.worker = new Worker(this.opts.queue ?? BUILD_QUEUE, (job) => this.process(job), {
       connection: this.connection.duplicate({ maxRetriesPerRequest: null }),
       concurrency: this.opts.concurrency,
       lockDuration: this.opts.lockDurationMs,

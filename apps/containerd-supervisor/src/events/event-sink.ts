@@ -59,6 +59,8 @@ export interface JetStreamEventSinkOptions {
   retryMaxMs?: number;
   /** How long close() keeps delivering queued events. Default 5000 ms. */
   closeTimeoutMs?: number;
+  /** JetStream replicas when this sink creates the stream (3 on a three-server cluster). Default 1. */
+  replicas?: number;
 }
 
 interface QueuedEvent {
@@ -113,7 +115,7 @@ export class JetStreamEventSink implements EventSink {
       max_age: nanos(maxAgeMs),
       max_msgs: opts.maxMsgs ?? 1_000_000,
       duplicate_window: nanos(duplicateWindowMs),
-      num_replicas: 1,
+      num_replicas: opts.replicas ?? 1,
     };
     this.js = opts.nc.jetstream({ timeout: this.publishTimeoutMs });
     this.queue = new OrderedRetryQueue<QueuedEvent>({

@@ -2,8 +2,8 @@ import { connect, type NatsConnection } from 'nats';
 import type { Logger } from '@drydock/logging';
 
 export interface ConnectNatsOptions {
-  /** One or more server URLs, comma separated (`nats://127.0.0.1:4222`). */
-  url: string;
+  /** One or more server URLs (a cluster's members: the client fails over between them). */
+  servers: string[];
   /** Connection name shown by the server's monitoring (e.g. `containerd-supervisor/<nodeId>`). */
   name: string;
   logger: Logger;
@@ -25,7 +25,7 @@ export interface ConnectNatsOptions {
 export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnection> {
   const logger = opts.logger.child({ component: 'nats' });
   const nc = await connect({
-    servers: opts.url.split(',').map((s) => s.trim()).filter(Boolean),
+    servers: opts.servers,
     name: opts.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: opts.reconnectTimeWaitMs ?? 500,

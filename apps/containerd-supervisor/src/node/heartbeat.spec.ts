@@ -58,7 +58,7 @@ describe('Heartbeat', () => {
     expect(second.cpuUsage).toBeCloseTo(0.75);
     expect(second).toMatchObject({ nodeId: identity.nodeId, name: 'n1', labels: { zone: 'a' }, engineLabels: { storagedriver: 'overlay2' }, memoryBytes: 1024000, memoryUsedBytes: 600 * 1024, containers: counts, supervisorAddress: 'h:1' });
     expect(f.puts.map((p) => p.key)).toEqual([identity.nodeId, identity.nodeId]);
-    expect(f.opened).toEqual([{ bucket: 'drydock_nodes', opts: { ttl: 15000, history: 1 } }]);
+    expect(f.opened).toEqual([{ bucket: 'drydock_nodes', opts: { ttl: 15000, history: 1, replicas: 1 } }]);
   });
 
   it('skips beats while containers cannot be counted and deletes its key on stop', async () => {

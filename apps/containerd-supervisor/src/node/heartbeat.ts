@@ -57,6 +57,8 @@ export interface HeartbeatOptions {
   ttlMs?: number;
   /** Default 5000 ms. */
   intervalMs?: number;
+  /** JetStream replicas when this node creates the bucket (3 on a three-server cluster). Default 1. */
+  replicas?: number;
   /** Deadline for one KV write. Default 3000 ms. */
   timeoutMs?: number;
   /** For tests: where /proc/stat and /proc/meminfo are read. */
@@ -154,7 +156,7 @@ export class Heartbeat {
     // Bound the whole open: a disconnected client would otherwise wait on its request timeouts.
     if (this.kv) return this.kv;
     const kv = await withDeadline(
-      this.opts.nc.jetstream({ timeout: this.timeoutMs }).views.kv(this.bucket, { ttl: this.ttlMs, history: 1 }),
+      this.opts.nc.jetstream({ timeout: this.timeoutMs }).views.kv(this.bucket, { ttl: this.ttlMs, history: 1, replicas: this.opts.replicas ?? 1 }),
       this.timeoutMs,
       'nodes bucket open',
     );

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { requireCommand } from '@drydock/infra';
+import { requireCommand } from './deps';
 
 /** mountinfo escapes space, tab, newline and backslash as octal. */
 function unescapeMountPath(s: string): string {

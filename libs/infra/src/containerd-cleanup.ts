@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { requireCommand } from '@drydock/infra';
+import { requireCommand } from './deps';
 
 const run = promisify(execFile);
 
