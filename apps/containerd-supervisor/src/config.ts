@@ -17,6 +17,11 @@ const schema = z.pipe(
     DRYDOCK_SUPERVISOR_LISTEN: z._default(z.string(), '127.0.0.1:7701'),
     DRYDOCK_NODE_NAME: z.optional(z.string()),
     DRYDOCK_NODE_LABELS: z._default(z.string(), ''),
+    // A node of a cluster: container names are taken cluster-wide and the node's containers are
+    // kept in the container directory (NATS KV). Unset: a single node, with no dependency on NATS.
+    DRYDOCK_CLUSTER: envBool(false),
+    // JetStream replicas of the directory bucket when this node creates it (3 in a three-server NATS cluster).
+    DRYDOCK_KV_REPLICAS: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(5)), 1),
     DRYDOCK_LOGGER_BINARY: z.optional(z.string()),
     // The embedded DNS of user networks (native/drydock-dns.c); default beside the logger in dist/native.
     DRYDOCK_DNS_BINARY: z.optional(z.string()),
@@ -61,6 +66,8 @@ const schema = z.pipe(
     listen: e.DRYDOCK_SUPERVISOR_LISTEN,
     nodeName: e.DRYDOCK_NODE_NAME,
     nodeLabels: e.DRYDOCK_NODE_LABELS,
+    cluster: e.DRYDOCK_CLUSTER,
+    kvReplicas: e.DRYDOCK_KV_REPLICAS,
     loggerBinary: e.DRYDOCK_LOGGER_BINARY,
     dnsBinary: e.DRYDOCK_DNS_BINARY,
     logLevel: e.DRYDOCK_LOG_LEVEL,

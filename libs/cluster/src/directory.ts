@@ -78,3 +78,28 @@ export interface PlacementClaim {
 export function emptyRecord(nodeId: string, name?: string): NodeRecord {
   return { nodeId, name, drained: false, containers: {}, updatedAt: 0 };
 }
+
+/**
+ * `name.<base64url(name)>` in the directory bucket -> NameClaim: a container name taken in
+ * the cluster. Created once (create fails if it exists), so two nodes never give one name;
+ * deleted by its holder's node at the revision read (rm, rename, a create that failed).
+ * The name is encoded because container names may hold dots, which KV keys split on.
+ */
+export const nameKey = (name: string) => `name.${Buffer.from(name, 'utf8').toString('base64url')}`;
+export const NAME_KEYS = 'name.>';
+
+export interface NameClaim {
+  name: string;
+  /** The full id of the container holding it. */
+  id: string;
+  nodeId: string;
+  /** ms since the epoch. */
+  time: number;
+}
+
+/**
+ * The label that carries a placed container's Place request id (classic Swarm's per-container
+ * `com.docker.swarm.id`): the node's supervisor replaces the reservation keyed by it with the
+ * container's own entry.
+ */
+export const SWARM_ID_LABEL = 'com.docker.swarm.id';
