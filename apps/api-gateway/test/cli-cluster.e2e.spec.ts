@@ -1,0 +1,129 @@
+// Two real nodes (containerd, supervisor, gateway each) sharing one NATS, and the scheduler: the
+// docker CLI against node A's gateway reaches the whole cluster.
+import { ClusterStack } from './support/cluster-stack';
+
+jest.setTimeout(120000);
+
+const stack = new ClusterStack();
+beforeAll(() => stack.setup(), 240000);
+afterAll(() => stack.teardown(), 60000);
+
+const A = () => stack.nodes[0];
+const B = () => stack.nodes[1];
+const ok = (r: { code: number | null; stdout: string; stderr: string }) => {
+  if (r.code !== 0) throw new Error(`docker exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return r.stdout.trim();
+};
+const inspect = async (ref: string) => JSON.parse(ok(await stack.docker(A(), ['inspect', ref])))[0];
+
+describe('a gateway as a door to the cluster', () => {
+  it('runs a plain docker run on its own node, without asking the scheduler', async () => {
+    await stack.killScheduler();
+    try {
+      expect(ok(await stack.docker(A(), ['run', '--name', 'plain-a', 'busybox', 'echo', 'on-a']))).toBe('on-a');
+    } finally {
+      await stack.startScheduler();
+    }
+    const c = await inspect('plain-a');
+    expect(c.Node).toMatchObject({ Name: 'cgwa', Addr: `127.0.0.1:${A().supervisorPort}`, IP: '127.0.0.1' });
+    expect(c.Config.Labels['com.docker.swarm.id']).toBeUndefined();
+  });
+
+  it('places -e constraint:node==B on B and strips the expression from the env', async () => {
+    const id = ok(await stack.docker(A(), ['run', '-d', '--name', 'on-b', '-e', 'constraint:node==cgwb', '-e', 'KEEP=1', 'busybox', 'sh', '-c', 'echo from-b; sleep 300']));
+    const c = await inspect('on-b');
+    expect(c.Id).toBe(id);
+    expect(c.Node.Name).toBe('cgwb');
+    expect(c.Config.Env).toContain('KEEP=1');
+    expect(c.Config.Env.some((e: string) => e.startsWith('constraint:'))).toBe(false);
+    expect(JSON.parse(c.Config.Labels['com.docker.swarm.constraints'])).toEqual(['node==cgwb']);
+    // B's own gateway sees it as its local container
+    expect(ok(await stack.docker(B(), ['ps', '--format', '{{.Names}}']))).toContain('on-b');
+  });
+
+  it('refuses on A a name taken on B, with dockerd conflict text', async () => {
+    const holder = (await inspect('on-b')).Id;
+    const r = await stack.docker(A(), ['create', '--name', 'on-b', 'busybox']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`Conflict. The container name "/on-b" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
+    // nothing half-made on A
+    expect(ok(await stack.docker(A(), ['ps', '-a', '--filter', 'node=cgwa', '--format', '{{.Names}}'])).split('\n')).not.toContain('on-b');
+  });
+
+  it('runs logs, exec, top, inspect, stop and rm on B container from A', async () => {
+    await expect(stack.docker(A(), ['logs', 'on-b']).then(ok)).resolves.toBe('from-b');
+    await expect(stack.docker(A(), ['exec', 'on-b', 'sh', '-c', 'echo exec-on-$(hostname)']).then(ok)).resolves.toMatch(/^exec-on-[0-9a-f]{12}$/);
+    const id = (await inspect('on-b')).Id as string;
+    // by unique prefix too
+    await expect(stack.docker(A(), ['top', id.slice(0, 8)]).then(ok)).resolves.toContain('sleep 300');
+    ok(await stack.docker(A(), ['stop', '-t', '1', 'on-b']));
+    expect((await inspect('on-b')).State.Status).toBe('exited');
+    ok(await stack.docker(A(), ['rm', 'on-b']));
+    const r = await stack.docker(A(), ['inspect', 'on-b']);
+    expect(r.stderr).toContain('No such object: on-b');
+    // the name is free again, on either node
+    ok(await stack.docker(A(), ['create', '--name', 'on-b', 'busybox']));
+    ok(await stack.docker(A(), ['rm', 'on-b']));
+  });
+
+  it('lists both nodes in ps and filters by node', async () => {
+    ok(await stack.docker(A(), ['run', '-d', '--name', 'b-list', '-e', 'constraint:node==cgwb', 'busybox', 'sleep', '300']));
+    const all = ok(await stack.docker(A(), ['ps', '-a', '--format', '{{.Names}}'])).split('\n');
+    expect(all).toEqual(expect.arrayContaining(['plain-a', 'b-list']));
+    expect(ok(await stack.docker(A(), ['ps', '-a', '--filter', 'node=cgwb', '--format', '{{.Names}}'])).split('\n')).toEqual(['b-list']);
+    expect(ok(await stack.docker(A(), ['ps', '-a', '--filter', 'node=cgwa', '--format', '{{.Names}}'])).split('\n')).toContain('plain-a');
+  });
+
+  it('answers malformed expressions with 400 and no node fitting with the scheduler error', async () => {
+    const bad = await stack.docker(A(), ['create', '-e', 'constraint:node=cgwb', 'busybox']);
+    expect(bad.stderr).toContain('One of operator ==, != is expected');
+    const none = await stack.docker(A(), ['create', '--name', 'nowhere', '-e', 'constraint:node==nope', 'busybox']);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain('Unable to find a node that satisfies the following conditions');
+    // the name was not kept
+    ok(await stack.docker(A(), ['create', '--name', 'nowhere', 'busybox']));
+    ok(await stack.docker(A(), ['rm', 'nowhere']));
+  });
+
+  it('retries a placement while the scheduler is SIGKILLed and restarted, placing each request once', async () => {
+    await stack.killScheduler();
+    const runs = [0, 1, 2].map((i) => stack.docker(A(), ['run', '-d', '--name', `resched-${i}`, '-e', 'constraint:node==cgwb', 'busybox', 'sleep', '300'], 60000));
+    await new Promise((r) => setTimeout(r, 1500));
+    await stack.startScheduler();
+    for (const r of await Promise.all(runs)) ok(r);
+    const ids = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const c = await inspect(`resched-${i}`);
+      expect(c.Node.Name).toBe('cgwb');
+      ids.add(c.Config.Labels['com.docker.swarm.id']);
+    }
+    expect(ids.size).toBe(3);
+    // one container per request in the whole cluster
+    const labelled = ok(await stack.docker(A(), ['ps', '-a', '--filter', 'label=com.docker.swarm.id', '--format', '{{.Label "com.docker.swarm.id"}}'])).split('\n');
+    for (const id of ids) expect(labelled.filter((l) => l === id)).toHaveLength(1);
+  });
+
+  it('carries the node in events and lists the nodes in info', async () => {
+    const info = JSON.parse((await stack.get(A(), '/info')).body) as { SystemStatus: [string, string][] };
+    const keys = info.SystemStatus.map(([k]) => k);
+    expect(keys).toEqual(expect.arrayContaining(['Nodes', ' cgwa', ' cgwb', '  └ Status', '  └ Reserved CPUs', '  └ Labels']));
+    expect(info.SystemStatus.find(([k]) => k === 'Nodes')![1]).toBe('2');
+    const since = Math.floor(Date.now() / 1000) - 1;
+    ok(await stack.docker(A(), ['run', '--rm', '-e', 'constraint:node==cgwb', 'busybox', 'true']));
+    const ev = await stack.docker(A(), ['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'event=create', '--format', '{{json .}}']);
+    const created = ok(ev).split('\n').map((l) => JSON.parse(l));
+    expect(created.some((e) => e.Actor.Attributes['node.name'] === 'cgwb' && e.node?.Name === 'cgwb')).toBe(true);
+  });
+
+  it('fails at once, with a clear error, for a container on a node that is down', async () => {
+    await stack.stopSupervisor(B());
+    const r = await stack.docker(A(), ['logs', 'b-list'], 20000);
+    expect(r.timedOut).toBe(false);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('container b-list is on node cgwb, which is down');
+    expect(r.ms).toBeLessThan(5000);
+    // the rest of the cluster still answers
+    expect(ok(await stack.docker(A(), ['ps', '-a', '--format', '{{.Names}}']))).toContain('plain-a');
+    await stack.startSupervisor(B());
+  });
+});
