@@ -110,9 +110,14 @@ describe('a gateway as a door to the cluster', () => {
     expect(info.SystemStatus.find(([k]) => k === 'Nodes')![1]).toBe('2');
     const since = Math.floor(Date.now() / 1000) - 1;
     ok(await stack.docker(A(), ['run', '--rm', '-e', 'constraint:node==cgwb', 'busybox', 'true']));
-    const ev = await stack.docker(A(), ['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'event=create', '--format', '{{json .}}']);
+    const until = String(Math.ceil(Date.now() / 1000) + 1);
+    const ev = await stack.docker(A(), ['events', '--since', String(since), '--until', until, '--filter', 'event=create', '--format', '{{json .}}']);
     const created = ok(ev).split('\n').map((l) => JSON.parse(l));
-    expect(created.some((e) => e.Actor.Attributes['node.name'] === 'cgwb' && e.node?.Name === 'cgwb')).toBe(true);
+    expect(created.some((e) => e.Actor.Attributes['node.name'] === 'cgwb' && e.Actor.Attributes['node.addr'] === `127.0.0.1:${B().supervisorPort}` && / node:cgwb$/.test(e.from ?? ''))).toBe(true);
+    // the API's own answer also has Swarm's node object (the CLI's struct drops it)
+    const raw = await stack.get(A(), `/events?since=${since}&until=${until}&filters=${encodeURIComponent('{"event":{"create":true}}')}`);
+    const rawEvents = raw.body.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rawEvents.some((e) => e.node?.Name === 'cgwb' && e.node?.Ip === '127.0.0.1')).toBe(true);
   });
 
   it('fails at once, with a clear error, for a container on a node that is down', async () => {
