@@ -108,6 +108,10 @@ describe('a gateway as a door to the cluster', () => {
     const keys = info.SystemStatus.map(([k]) => k);
     expect(keys).toEqual(expect.arrayContaining(['Nodes', ' cgwa', ' cgwb', '  └ Status', '  └ Reserved CPUs', '  └ Labels']));
     expect(info.SystemStatus.find(([k]) => k === 'Nodes')![1]).toBe('2');
+    // the CLI prints them as it printed classic Swarm's
+    const text = ok(await stack.docker(A(), ['info']));
+    expect(text).toContain(` Nodes: 2\n  cgwa: 127.0.0.1:${A().supervisorPort}\n   └ ID: `);
+    expect(text).toMatch(/ cgwb: 127\.0\.0\.1:\d+\n   └ ID: \S+\n   └ Status: Healthy\n   └ Containers: \d+ \(\d+ Running, 0 Paused, \d+ Stopped\)\n   └ Reserved CPUs: 0 \/ \d+\n   └ Reserved Memory: 0 B \/ [\d.]+ GiB\n   └ Labels: .*storagedriver=overlay2/);
     const since = Math.floor(Date.now() / 1000) - 1;
     ok(await stack.docker(A(), ['run', '--rm', '-e', 'constraint:node==cgwb', 'busybox', 'true']));
     const until = String(Math.ceil(Date.now() / 1000) + 1);
