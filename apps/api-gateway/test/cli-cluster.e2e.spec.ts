@@ -1,5 +1,8 @@
 // Two real nodes (containerd, supervisor, gateway each) sharing one NATS, and the scheduler: the
 // docker CLI against node A's gateway reaches the whole cluster.
+import { connect } from 'nats';
+import { claimKey, DIRECTORY_BUCKET, getJson, nodeKey, type NodeRecord, type PlacedContainer, type PlacementClaim } from '@drydock/cluster';
+import { waitFor } from '@drydock/infra';
 import { ClusterStack } from './support/cluster-stack';
 
 jest.setTimeout(120000);
@@ -86,21 +89,37 @@ describe('a gateway as a door to the cluster', () => {
   });
 
   it('retries a placement while the scheduler is SIGKILLed and restarted, placing each request once', async () => {
+    const N = 6;
+    const runs = [...Array(N).keys()].map((i) => stack.docker(A(), ['run', '-d', '--name', `resched-${i}`, '-e', 'constraint:node==cgwb', 'busybox', 'sleep', '300'], 60000));
+    // SIGKILL while the first placements are in flight, the rest arrive while it is gone
+    await new Promise((r) => setTimeout(r, 150));
     await stack.killScheduler();
-    const runs = [0, 1, 2].map((i) => stack.docker(A(), ['run', '-d', '--name', `resched-${i}`, '-e', 'constraint:node==cgwb', 'busybox', 'sleep', '300'], 60000));
     await new Promise((r) => setTimeout(r, 1500));
     await stack.startScheduler();
     for (const r of await Promise.all(runs)) ok(r);
     const ids = new Set<string>();
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < N; i++) {
       const c = await inspect(`resched-${i}`);
       expect(c.Node.Name).toBe('cgwb');
       ids.add(c.Config.Labels['com.docker.swarm.id']);
     }
-    expect(ids.size).toBe(3);
+    expect(ids.size).toBe(N);
     // one container per request in the whole cluster
     const labelled = ok(await stack.docker(A(), ['ps', '-a', '--filter', 'label=com.docker.swarm.id', '--format', '{{.Label "com.docker.swarm.id"}}'])).split('\n');
     for (const id of ids) expect(labelled.filter((l) => l === id)).toHaveLength(1);
+    // and in the directory: each request claimed one node, its reservation replaced by the container
+    const nc = await connect({ servers: stack.nats.nats!.url });
+    try {
+      const kv = await nc.jetstream().views.kv(DIRECTORY_BUCKET);
+      for (const id of ids) expect((await getJson<PlacementClaim>(kv, claimKey(id)))?.value.nodeId).toBeTruthy();
+      const entries: PlacedContainer[] = [];
+      for (const nodeId of [(await inspect('plain-a')).Node.ID, (await inspect('resched-0')).Node.ID]) {
+        entries.push(...Object.values((await getJson<NodeRecord>(kv, nodeKey(nodeId)))?.value.containers ?? {}));
+      }
+      for (const id of ids) expect(entries.filter((e) => e.requestId === id).map((e) => !!e.id)).toEqual([true]);
+    } finally {
+      await nc.close();
+    }
   });
 
   it('carries the node in events and lists the nodes in info', async () => {
@@ -133,6 +152,14 @@ describe('a gateway as a door to the cluster', () => {
     expect(r.ms).toBeLessThan(5000);
     // the rest of the cluster still answers
     expect(ok(await stack.docker(A(), ['ps', '-a', '--format', '{{.Names}}']))).toContain('plain-a');
+    // back, then SIGKILLed: before its beats are missed, a call is refused at once by its closed port
+    await stack.startSupervisor(B());
+    await waitFor(async () => (await stack.docker(A(), ['logs', 'b-list'])).code === 0, 20000, 'B back');
+    await stack.killSupervisor(B());
+    const killed = await stack.docker(A(), ['stop', 'b-list'], 20000);
+    expect(killed.code).not.toBe(0);
+    expect(killed.stderr).toMatch(/the node at 127\.0\.0\.1:\d+ did not answer|which is down/);
+    expect(killed.ms).toBeLessThan(5000);
     await stack.startSupervisor(B());
   });
 });

@@ -1,6 +1,6 @@
 import { credentials, Metadata, type CallOptions, type ServiceError } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
-import { fromGrpcError } from '@drydock/errors';
+import { fromGrpcError, UnavailableError } from '@drydock/errors';
 
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
@@ -19,7 +19,8 @@ export class SupervisorClient {
   readonly node: supervisorV1.NodeClient;
   private closed = false;
 
-  constructor(readonly address: string, private readonly callTimeoutMs: number) {
+  /** `remote`: another node's supervisor, named in the error when it cannot be reached. */
+  constructor(readonly address: string, private readonly callTimeoutMs: number, private readonly remote = false) {
     const creds = credentials.createInsecure();
     const opts = {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
@@ -38,8 +39,14 @@ export class SupervisorClient {
   /** `await sc.call(sc.containers, sc.containers.inspectContainer, { id })` */
   call<Req, Res>(client: object, method: Unary<Req, Res>, req: Req, timeoutMs = this.callTimeoutMs): Promise<Res> {
     return new Promise((resolve, reject) => {
-      method.call(client, req, new Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+      method.call(client, req, new Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => (err ? reject(this.error(err)) : resolve(res)));
     });
+  }
+
+  private error(err: ServiceError): Error {
+    const e = fromGrpcError(err);
+    if (!this.remote || e.code !== 'UNAVAILABLE') return e;
+    return new UnavailableError(`the node at ${this.address} did not answer: ${e.message}`, { cause: err });
   }
 
   close(): void {

@@ -38,7 +38,7 @@ export function openClusterDoor(opts: { local: SupervisorClient; nats: () => Pro
         throw err;
       },
     ));
-  const locator = new ClusterLocator({ local: opts.local, view: () => view, localNodeId, connect: (address) => new SupervisorClient(address, opts.callTimeoutMs), probeTimeoutMs: 3000 });
+  const locator = new ClusterLocator({ local: opts.local, view: () => view, localNodeId, connect: (address) => new SupervisorClient(address, opts.callTimeoutMs, true), probeTimeoutMs: 3000 });
   const scheduler = grpcPlace(opts.config.schedulerAddress);
   const placement = new SchedulerPlacement({
     local: opts.local,

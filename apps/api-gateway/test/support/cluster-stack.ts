@@ -135,6 +135,10 @@ export class ClusterStack {
     await kill(n.supervisor, 'SIGTERM');
   }
 
+  async killSupervisor(n: ClusterNodeProc): Promise<void> {
+    await kill(n.supervisor, 'SIGKILL');
+  }
+
   async startGateway(n: ClusterNodeProc): Promise<void> {
     const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, this.build.gateway], {
       env: {
