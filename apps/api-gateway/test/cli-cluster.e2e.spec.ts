@@ -69,6 +69,28 @@ describe('a gateway as a door to the cluster', () => {
     ok(await stack.docker(A(), ['rm', 'on-b']));
   });
 
+  it('runs cp, kill, wait, stats, attach, rename and logs -f on B container from A', async () => {
+    ok(await stack.docker(A(), ['run', '-d', '--name', 'b-more', '-e', 'constraint:node==cgwb', 'busybox', 'sh', '-c', 'echo file-on-b > /f; i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.2; done']));
+    const dir = `${stack.nats.dir}/cp`;
+    ok(await stack.docker(A(), ['cp', 'b-more:/f', dir]));
+    expect(require('node:fs').readFileSync(dir, 'utf8')).toBe('file-on-b\n');
+    expect(ok(await stack.docker(A(), ['stats', '--no-stream', '--format', '{{.Name}}', 'b-more']))).toBe('b-more');
+    // logs -f follows B's output through A
+    const follow = await stack.docker(A(), ['logs', '-f', '--tail', '1', 'b-more'], 1500);
+    expect(follow.timedOut).toBe(true);
+    expect(follow.stdout.split('\n').filter((l) => l.startsWith('tick')).length).toBeGreaterThan(2);
+    const attach = await stack.docker(A(), ['attach', '--no-stdin', 'b-more'], 1500);
+    expect(attach.stdout).toMatch(/tick\d+/);
+    ok(await stack.docker(A(), ['rename', 'b-more', 'b-renamed']));
+    const wait = stack.docker(A(), ['wait', 'b-renamed']);
+    ok(await stack.docker(A(), ['kill', 'b-renamed']));
+    expect(ok(await wait)).toBe('137');
+    // the old name is free cluster-wide, the new one is held
+    expect((await stack.docker(A(), ['create', '--name', 'b-renamed', 'busybox'])).stderr).toContain('is already in use');
+    ok(await stack.docker(A(), ['create', '--name', 'b-more', 'busybox']));
+    ok(await stack.docker(A(), ['rm', 'b-more', 'b-renamed']));
+  });
+
   it('lists both nodes in ps and filters by node', async () => {
     ok(await stack.docker(A(), ['run', '-d', '--name', 'b-list', '-e', 'constraint:node==cgwb', 'busybox', 'sleep', '300']));
     const all = ok(await stack.docker(A(), ['ps', '-a', '--format', '{{.Names}}'])).split('\n');
