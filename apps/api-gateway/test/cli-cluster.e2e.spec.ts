@@ -91,6 +91,15 @@ describe('a gateway as a door to the cluster', () => {
     ok(await stack.docker(A(), ['rm', 'b-more', 'b-renamed']));
   });
 
+  it('pulls the image on the placed node when it lacks it (through the registry-proxy)', async () => {
+    const ref = `${stack.nats.registry!.host}/cgw/only-a:1`;
+    ok(await stack.docker(A(), ['tag', 'busybox', ref]));
+    ok(await stack.docker(A(), ['push', ref], 60000));
+    expect((await stack.docker(B(), ['image', 'inspect', ref])).code).not.toBe(0);
+    expect(ok(await stack.docker(A(), ['run', '--rm', '-e', 'constraint:node==cgwb', ref, 'echo', 'pulled-on-b'], 60000))).toBe('pulled-on-b');
+    ok(await stack.docker(B(), ['image', 'inspect', ref]));
+  });
+
   it('lists both nodes in ps and filters by node', async () => {
     ok(await stack.docker(A(), ['run', '-d', '--name', 'b-list', '-e', 'constraint:node==cgwb', 'busybox', 'sleep', '300']));
     const all = ok(await stack.docker(A(), ['ps', '-a', '--format', '{{.Names}}'])).split('\n');

@@ -15,6 +15,39 @@ export interface CreateTarget {
   failed(): Promise<void>;
 }
 
+/**
+ * Creates on the target. A placed node that lacks the image pulls it (through its
+ * registry-proxy, the cluster's one upstream fetch) and the create is tried once more: the
+ * CLI's own pull after a "No such image" would go to the node it talks to, not there.
+ * Whatever fails gives the reservation back.
+ */
+export async function createOn(t: CreateTarget, local: SupervisorClient): Promise<supervisorV1.CreateContainerResponse> {
+  const create = () => t.sc.call(t.sc.containers, t.sc.containers.createContainer, t.request);
+  try {
+    try {
+      return await create();
+    } catch (err) {
+      if (t.sc === local || errorCode(err) !== 'NOT_FOUND' || !/^No such image/.test((err as Error).message) || !t.request.config?.image) throw err;
+      await pullOn(t.sc, t.request.config.image);
+      return await create();
+    }
+  } catch (err) {
+    await t.failed();
+    throw err;
+  }
+}
+
+/** A pull on a node's supervisor, its progress read to the end. */
+async function pullOn(sc: SupervisorClient, ref: string): Promise<void> {
+  const call = sc.images.pullImage({ ref: /[:@]/.test(ref.split('/').pop() ?? '') ? ref : `${ref}:latest`, platform: '', registryAuth: '', allTags: false }, new Metadata());
+  try {
+    // a failed pull ends the stream with its error
+    for await (const _ of call as AsyncIterable<supervisorV1.ImageProgress>) void _;
+  } catch (err) {
+    throw fromGrpcError(err);
+  }
+}
+
 /** How the create route chooses its node; absent on a single node (always the local one). */
 export interface CreatePlacement {
   target(req: supervisorV1.CreateContainerRequest): Promise<CreateTarget>;

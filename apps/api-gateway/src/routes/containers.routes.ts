@@ -5,6 +5,7 @@ import { errorCode, fromGrpcError, InvalidArgumentError } from '@drydock/errors'
 import type { ContainerLocator, NodeSummary, SupervisorClient } from '../backend/supervisor-client';
 import type { Ctx, Router } from '../http/router';
 import { parseCreateBody } from '../docker/container-create';
+import { createOn } from '../cluster/placement';
 import { containerJson, containerSummaryJson, type SummarySizes } from '../docker/container-json';
 import { parseUpdateBody } from '../docker/container-update';
 import { parseFilterTime } from '../docker/filters';
@@ -54,15 +55,11 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
     // The gateway and the supervisor share the node's filesystem in the single-node stack;
     // with remote nodes this belongs to the supervisor.
     for (const dir of parsed.bindSources) await mkdir(dir, { recursive: true });
-    const target = deps.placement ? await deps.placement.target(parsed.request) : undefined;
-    const sc = target?.sc ?? nodes.local();
-    let res: supervisorV1.CreateContainerResponse;
-    try {
-      res = await sc.call(sc.containers, sc.containers.createContainer, target?.request ?? parsed.request);
-    } catch (err) {
-      await target?.failed();
-      throw err;
-    }
+    const sc = nodes.local();
+    // in a cluster, on the node placement chose (this one unless the request asked otherwise)
+    const res = deps.placement
+      ? await createOn(await deps.placement.target(parsed.request), sc)
+      : await sc.call(sc.containers, sc.containers.createContainer, parsed.request);
     ctx.send(201, { Id: res.id ?? '', Warnings: [...(res.warnings ?? []), ...parsed.warnings] });
   });
 

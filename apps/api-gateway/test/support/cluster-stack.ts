@@ -43,12 +43,14 @@ export class ClusterStack {
   nats!: TestInfra;
   scheduler?: ChildProcess;
   schedulerPort = 0;
+  registryProxy?: ChildProcess;
+  registryProxyPort = 0;
   private build!: DrydockBuild;
   private schedulerBundle = '';
   private dockerConfig = '';
 
   async setup(): Promise<void> {
-    this.nats = await startTestInfra({ containerd: true, nats: true, name: 'cgw-a' });
+    this.nats = await startTestInfra({ containerd: true, nats: true, registry: true, name: 'cgw-a' });
     const b = await startTestInfra({ containerd: true, name: 'cgw-b' });
     this.nodes = [new ClusterNodeProc('cgwa', this.nats, 0), new ClusterNodeProc('cgwb', b, 1)];
     const out = join(this.nats.dir, 'build');
@@ -59,6 +61,8 @@ export class ClusterStack {
     mkdirSync(this.dockerConfig, { recursive: true });
     writeFileSync(join(this.dockerConfig, 'config.json'), '{}\n');
     this.schedulerPort = await freePort();
+    this.registryProxyPort = await freePort();
+    await this.startRegistryProxy();
     await this.startScheduler();
     for (const n of this.nodes) {
       n.supervisorPort = await freePort();
@@ -87,6 +91,30 @@ export class ClusterStack {
     }
   }
 
+  /** The cluster's one registry-proxy (every node pulls through it), in front of the test registry. */
+  async startRegistryProxy(): Promise<void> {
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, this.build.registryProxy], {
+      env: {
+        ...SERVICE_MALLOC_ENV,
+        PATH: process.env.PATH,
+        DRYDOCK_STATE_DIR: join(this.nats.dir, 'state'),
+        DRYDOCK_REGISTRY_PROXY_LISTEN: `127.0.0.1:${this.registryProxyPort}`,
+        DRYDOCK_REGISTRY_PROXY_DIR: join(this.nats.dir, 'registry-proxy'),
+        DRYDOCK_LOG_LEVEL: 'debug',
+      },
+      stdio: ['ignore', this.logFile(this.nats.dir, 'registry-proxy'), this.logFile(this.nats.dir, 'registry-proxy')],
+    });
+    this.registryProxy = child;
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`registry-proxy exited with ${child.exitCode}:\n${this.logTail(undefined, 'registry-proxy')}`);
+      return tcpAccepts(this.registryProxyPort);
+    }, 30000, 'registry-proxy port');
+  }
+
+  get registryProxyUrl(): string {
+    return `http://127.0.0.1:${this.registryProxyPort}`;
+  }
+
   async startScheduler(): Promise<void> {
     const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, this.schedulerBundle], {
       env: { ...SERVICE_MALLOC_ENV, PATH: process.env.PATH, DRYDOCK_NATS_URL: this.nats.nats!.url, DRYDOCK_SCHEDULER_LISTEN: `127.0.0.1:${this.schedulerPort}`, DRYDOCK_LOG_LEVEL: 'debug' },
@@ -113,7 +141,7 @@ export class ClusterStack {
         DRYDOCK_STATE_DIR: n.stateDir,
         DRYDOCK_CONTAINERD_ADDRESS: n.infra.containerd!.address,
         DRYDOCK_NATS_URL: this.nats.nats!.url,
-        DRYDOCK_REGISTRY_PROXY_URL: 'http://127.0.0.1:1',
+        DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl,
         DRYDOCK_SUPERVISOR_LISTEN: `127.0.0.1:${n.supervisorPort}`,
         DRYDOCK_LOGGER_BINARY: this.build.logger,
         DRYDOCK_DNS_BINARY: this.build.dns,
@@ -149,7 +177,7 @@ export class ClusterStack {
         DRYDOCK_SUPERVISOR_ADDRESS: `127.0.0.1:${n.supervisorPort}`,
         DRYDOCK_SCHEDULER_ADDRESS: `127.0.0.1:${this.schedulerPort}`,
         DRYDOCK_NATS_URL: this.nats.nats!.url,
-        DRYDOCK_REGISTRY_PROXY_URL: 'http://127.0.0.1:1',
+        DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl,
         DRYDOCK_STATE_DIR: n.stateDir,
         DRYDOCK_REDIS_URL: 'redis://127.0.0.1:1',
         DRYDOCK_LOG_LEVEL: 'debug',
@@ -225,6 +253,7 @@ export class ClusterStack {
       await kill(n.supervisor, 'SIGKILL');
     }
     await kill(this.scheduler, 'SIGKILL');
+    await kill(this.registryProxy, 'SIGKILL');
     for (const n of this.nodes) {
       removeNetworkObjects({ stateDir: n.stateDir, bridgePrefix: n.net.DRYDOCK_BRIDGE_NAME.slice(0, -1), chainPrefix: n.net.DRYDOCK_IPTABLES_CHAIN_PREFIX });
     }
