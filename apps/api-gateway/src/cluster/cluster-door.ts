@@ -57,13 +57,16 @@ export function openClusterDoor(opts: { local: SupervisorClient; nats: () => Pro
       try {
         const nc = await opts.nats();
         const js = nc.jetstream({ timeout: 5000 });
-        const nodes = await js.views.kv(NODES_BUCKET, { history: 1, replicas: opts.config.kvReplicas });
+        // bound only: the nodes bucket's max age is the scheduler's and the supervisors' to set
+        const nodes = await js.views.kv(NODES_BUCKET, { bindOnly: true });
         const dir = await js.views.kv(DIRECTORY_BUCKET, { history: 1, replicas: opts.config.kvReplicas });
         const v = new ClusterView({ nodes, directory: dir, logger: opts.logger, downAfterMs: opts.config.nodeDownAfterMs });
         await v.start();
         if (closed) return v.close();
         view = v;
         directory = dir;
+        // which node is this one (listings leave it out of the remote nodes)
+        void locator.localId();
         log.info('following the cluster');
         return;
       } catch (err) {

@@ -104,6 +104,7 @@ export class ClusterLocator implements ContainerLocator, ClusterNodes {
     const view = this.opts.view();
     if (!view) return [];
     const localId = this.knownLocalId;
+    if (!localId) void this.localId();
     return view
       .nodes()
       .filter((n) => n.healthy && n.address && n.id !== localId && n.address !== this.opts.local.address)

@@ -56,6 +56,7 @@ export class DirectorySync implements ContainerEvents {
   private timer?: NodeJS.Timeout;
   private failing = false;
   private closed = false;
+  private reconciles = 0;
   private readonly log: Logger;
   private readonly intervalMs: number;
 
@@ -161,7 +162,9 @@ export class DirectorySync implements ContainerEvents {
       for (const [id, e] of local) next.containers[id] = e;
       return finish(cur, next);
     });
-    // names: every local container holds its own; claims of this node for gone containers go
+    // names, on the first reconcile and every tenth (they change with the verbs that release them):
+    // every local container holds its own; claims of this node for gone containers go
+    if (this.reconciles++ % 10 !== 0) return;
     for (const e of local.values()) {
       if (!e.name || !e.id) continue;
       const holder = await this.opts.names.take(e.name, e.id);
