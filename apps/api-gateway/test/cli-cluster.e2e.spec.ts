@@ -91,6 +91,18 @@ describe('a gateway as a door to the cluster', () => {
     ok(await stack.docker(A(), ['rm', 'b-more', 'b-renamed']));
   });
 
+  it('connects a container of B to a network of B, and commits it, from A', async () => {
+    ok(await stack.docker(A(), ['run', '-d', '--name', 'b-net', '-e', 'constraint:node==cgwb', 'busybox', 'sleep', '300']));
+    ok(await stack.docker(B(), ['network', 'create', 'cgw-bnet']));
+    ok(await stack.docker(A(), ['network', 'connect', 'cgw-bnet', 'b-net']));
+    expect(Object.keys((await inspect('b-net')).NetworkSettings.Networks)).toContain('cgw-bnet');
+    ok(await stack.docker(A(), ['network', 'disconnect', 'cgw-bnet', 'b-net']));
+    ok(await stack.docker(A(), ['commit', 'b-net', 'cgw-committed:1']));
+    ok(await stack.docker(B(), ['image', 'inspect', 'cgw-committed:1']));
+    ok(await stack.docker(A(), ['rm', '-f', 'b-net']));
+    ok(await stack.docker(B(), ['network', 'rm', 'cgw-bnet']));
+  });
+
   it('pulls the image on the placed node when it lacks it (through the registry-proxy)', async () => {
     const ref = `${stack.nats.registry!.host}/cgw/only-a:1`;
     ok(await stack.docker(A(), ['tag', 'busybox', ref]));
