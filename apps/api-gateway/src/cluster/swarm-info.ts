@@ -32,7 +32,7 @@ function formatCpus(nano: number): string {
   return Number.isInteger(cpus) ? String(cpus) : cpus.toFixed(2).replace(/0+$/, '');
 }
 
-/** go-units BytesSize: binary units, four significant digits ("1.021 GiB", "0 B"). */
+/** BytesSize of the go-units Swarm vendored: binary units, four significant digits, a space ("1.021 GiB", "0 B"). */
 export function bytesSize(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
   let i = 0;
