@@ -58,7 +58,7 @@ const ID_B = 'ab'.repeat(32);
 function setup(opts: { bHealthy?: boolean; view?: boolean } = {}) {
   const local = fakeSupervisor('127.0.0.1:1', { containers: [ID_A], execs: ['exec-a'] });
   const remotes = new Map<string, SupervisorClient & { calls: number }>();
-  const b = fakeSupervisor('10.0.0.2:7701', { containers: [ID_B, 'fresh'], execs: ['exec-b'] });
+  const b = fakeSupervisor('10.0.0.2:7701', { containers: [ID_B, 'db', 'fresh'], execs: ['exec-b'] });
   remotes.set(b.address, b);
   const view = directory([node('na', '10.0.0.1:7701'), node('nb', b.address, opts.bHealthy ?? true)], [
     { nodeId: 'na', id: ID_A, name: 'web' },
@@ -92,8 +92,20 @@ describe('ClusterLocator', () => {
   });
 
   it('refuses a prefix matching containers on two nodes with dockerd text', async () => {
-    const { locator } = setup();
+    const { locator, local, b } = setup();
+    // the supervisors resolve prefixes as dockerd does
+    (local as unknown as { call: unknown }).call = async () => ({ container: { id: ID_A } });
+    (b as unknown as { call: unknown }).call = async () => ({ container: { id: ID_B } });
     await expect(locator.forContainer('a')).rejects.toThrow('Multiple IDs found with provided prefix: a');
+  });
+
+  it('asks the nodes when the directory still holds a name on its old node', async () => {
+    const { locator, b } = setup();
+    // "db" was removed on node a (its entry not gone yet) and made again on node b
+    const view = (locator as unknown as { opts: { view: () => ClusterDirectory } }).opts.view();
+    const find = view.find;
+    view.find = (ref) => (ref === 'db' ? [{ nodeId: 'na', entry: { id: ID_A } }, ...find(ref)] : find(ref));
+    expect(await locator.forContainer('db')).toBe(b);
   });
 
   it('fails at once for a container on a node that is down', async () => {

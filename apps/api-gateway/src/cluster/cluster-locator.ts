@@ -61,12 +61,12 @@ export class ClusterLocator implements ContainerLocator, ClusterNodes {
     const view = this.opts.view();
     const hits = view?.find(ref) ?? [];
     const nodeIds = [...new Set(hits.map((h) => h.nodeId))];
-    if (nodeIds.length > 1) {
-      // one node's own ambiguity is its supervisor's to report; across nodes it is ours, in dockerd's words
-      throw new InvalidArgumentError(`Multiple IDs found with provided prefix: ${ref}`);
-    }
+    const ask: Probe = (sc) => sc.call(sc.containers, sc.containers.inspectContainer, { id: ref }, this.opts.probeTimeoutMs);
+    // several nodes: a prefix of ids on two nodes, or a name whose entry on its old node is not gone yet; the
+    // nodes say which (across nodes an ambiguity is ours to report, in dockerd's words; on one, its supervisor's)
+    if (nodeIds.length > 1) return this.probe(ref, ask, await Promise.all(nodeIds.map((id) => this.clientOf(view!, id, ref).catch(() => undefined))));
     if (nodeIds.length === 1) return this.clientOf(view!, nodeIds[0], ref);
-    return this.probe(ref, (sc) => sc.call(sc.containers, sc.containers.inspectContainer, { id: ref }, this.opts.probeTimeoutMs));
+    return this.probe(ref, ask);
   }
 
   async forExec(id: string): Promise<SupervisorClient> {
@@ -124,9 +124,9 @@ export class ClusterLocator implements ContainerLocator, ClusterNodes {
    * node's own ambiguous prefix is reported by its call). None: the local node, whose
    * call then says "No such ..." as dockerd does.
    */
-  private async probe(ref: string, ask: Probe): Promise<SupervisorClient> {
+  private async probe(ref: string, ask: Probe, among?: (SupervisorClient | undefined)[]): Promise<SupervisorClient> {
     await this.localId();
-    const candidates = this.all();
+    const candidates = among ? among.filter((c): c is SupervisorClient => !!c) : this.all();
     const results = await Promise.allSettled(candidates.map((sc) => ask(sc)));
     const found = candidates.filter((_, i) => {
       const r = results[i];
