@@ -1,6 +1,19 @@
 import { loadGatewayConfig } from './config';
 
 describe('gateway config', () => {
+  it('is a single node unless DRYDOCK_CLUSTER is set, and validates the cluster settings', () => {
+    expect(loadGatewayConfig({}).cluster).toBeUndefined();
+    expect(loadGatewayConfig({ DRYDOCK_CLUSTER: '1', DRYDOCK_SCHEDULER_ADDRESS: '10.0.0.1:7702' }).cluster).toEqual({
+      schedulerAddress: '10.0.0.1:7702',
+      schedulerRetryMs: 30000,
+      nodeDownAfterMs: 8000,
+      strategy: 'spread',
+      kvReplicas: 1,
+    });
+    expect(() => loadGatewayConfig({ DRYDOCK_CLUSTER: 'maybe' })).toThrow(/DRYDOCK_CLUSTER/);
+    expect(() => loadGatewayConfig({ DRYDOCK_CLUSTER: '1', DRYDOCK_SCHEDULER_ADDRESS: 'scheduler' })).toThrow(/DRYDOCK_SCHEDULER_ADDRESS/);
+  });
+
   it('listens on the unix socket only by default', () => {
     const c = loadGatewayConfig({});
     expect(c).toMatchObject({ socketPath: '/run/drydock/docker.sock', socketMode: 0o660, tcp: undefined, tls: undefined });

@@ -18,6 +18,16 @@ const schema = z.pipe(
       DRYDOCK_NATS_URL: envNatsServers(),
       // replicas of any stream or KV bucket the gateway creates
       DRYDOCK_NATS_REPLICAS: envNatsReplicas(),
+      // A door to a whole cluster: ids and names resolve on every node, creates that ask for placement
+      // go through the scheduler. Unset: the single node of DRYDOCK_SUPERVISOR_ADDRESS, without NATS or a scheduler.
+      DRYDOCK_CLUSTER: envBool(false),
+      DRYDOCK_SCHEDULER_ADDRESS: z._default(z.string().check(z.regex(/^[^\s]+:\d+$/, 'expected host:port')), '127.0.0.1:7702'),
+      // How long a placement is retried while the scheduler is unavailable (restarting).
+      DRYDOCK_SCHEDULER_RETRY_MS: envInt(30000),
+      // A node with no heartbeat for this long is down (the scheduler's DRYDOCK_SCHEDULER_NODE_DOWN_AFTER_MS).
+      DRYDOCK_NODE_DOWN_AFTER_MS: envInt(8000),
+      // Shown by `docker info` in a cluster (the scheduler's DRYDOCK_SCHEDULER_STRATEGY).
+      DRYDOCK_SCHEDULER_STRATEGY: z._default(z.enum(['spread', 'binpack', 'random']), 'spread'),
       // The registry-proxy's control endpoints (docker login, search); pulls and pushes go through the supervisor.
       DRYDOCK_REGISTRY_PROXY_URL: z._default(z.string().check(z.regex(/^https?:\/\/[^/\s]+\/?$/, 'expected http(s)://host:port')), 'http://127.0.0.1:5100'),
       DRYDOCK_GATEWAY_CALL_TIMEOUT_MS: envInt(60000),
@@ -53,6 +63,9 @@ const schema = z.pipe(
     supervisorAddress: e.DRYDOCK_SUPERVISOR_ADDRESS,
     natsServers: e.DRYDOCK_NATS_URL,
     natsReplicas: e.DRYDOCK_NATS_REPLICAS,
+    cluster: e.DRYDOCK_CLUSTER
+      ? { schedulerAddress: e.DRYDOCK_SCHEDULER_ADDRESS, schedulerRetryMs: e.DRYDOCK_SCHEDULER_RETRY_MS, nodeDownAfterMs: e.DRYDOCK_NODE_DOWN_AFTER_MS, strategy: e.DRYDOCK_SCHEDULER_STRATEGY, kvReplicas: e.DRYDOCK_NATS_REPLICAS }
+      : undefined,
     registryProxyUrl: e.DRYDOCK_REGISTRY_PROXY_URL.replace(/\/$/, ''),
     callTimeoutMs: e.DRYDOCK_GATEWAY_CALL_TIMEOUT_MS,
     maxJsonBytes: e.DRYDOCK_GATEWAY_MAX_JSON_BYTES,

@@ -18,6 +18,7 @@ import { registerSystemRoutes } from './routes/system.routes';
 import { registerVolumeRoutes } from './routes/volumes.routes';
 import { registerNetworkRoutes } from './routes/networks.routes';
 import type { RouteDeps } from './routes/deps';
+import { openClusterDoor } from './cluster/cluster-door';
 import { BuildService, connectBuildQueue } from './build/build-service';
 import { registerBuildRoutes } from './routes/build.routes';
 
@@ -31,20 +32,22 @@ async function main(): Promise<void> {
   // what a burst of work leaves resident (V8's heap, freed malloc pages) goes back once the service is quiet
   startServiceIdleCollector(log);
   const supervisor = new SupervisorClient(config.supervisorAddress, config.callTimeoutMs);
-  const nodes = new SingleNodeLocator(supervisor);
 
-  // NATS is needed for events only: connect lazily and keep retrying, never block startup.
+  // NATS is needed for events (and a cluster's view) only: connect lazily and keep retrying, never block startup.
   let natsPromise: Promise<NatsConnection> | undefined;
   const nats = () =>
     (natsPromise ??= connect({ servers: config.natsServers, name: 'api-gateway', maxReconnectAttempts: -1, waitOnFirstConnect: true, reconnectTimeWait: 500 }).catch((err) => {
       natsPromise = undefined;
       throw err;
     }));
-  const deps: RouteDeps = { nodes, nats, stateDir: process.env.DRYDOCK_STATE_DIR ?? '/var/lib/drydock' };
+  // DRYDOCK_CLUSTER=1: a door to every node; unset, the local node only (no NATS or scheduler needed to create)
+  const door = config.cluster ? openClusterDoor({ local: supervisor, nats, config: config.cluster, callTimeoutMs: config.callTimeoutMs, logger }) : undefined;
+  const nodes = door?.locator ?? new SingleNodeLocator(supervisor);
+  const deps: RouteDeps = { nodes, placement: door?.placement, nats, stateDir: process.env.DRYDOCK_STATE_DIR ?? '/var/lib/drydock' };
 
   const router = new Router(config.maxJsonBytes);
   const registry = new RegistryProxyClient(config.registryProxyUrl, config.callTimeoutMs);
-  registerSystemRoutes(router, nodes, registry, { version: VERSION, gitCommit: '' });
+  registerSystemRoutes(router, nodes, registry, { version: VERSION, gitCommit: '', strategy: config.cluster?.strategy });
   registerContainerRoutes(router, deps);
   registerStreamRoutes(router, deps);
   registerExecRoutes(router, deps);
@@ -69,6 +72,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     setTimeout(() => process.exit(0), 3000).unref();
     await server.close();
+    door?.close();
     supervisor.close();
     await builds.close();
     if (natsPromise) await (await natsPromise.catch(() => undefined))?.close();

@@ -14,11 +14,14 @@ const schema = z.pipe(
     DRYDOCK_CONTAINERD_NAMESPACE: z._default(z.string().check(z.regex(/^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*$/)), 'drydock'),
     DRYDOCK_CONTAINERD_CALL_TIMEOUT_MS: envInt(30000),
     DRYDOCK_NATS_URL: envNatsServers(),
-    // replicas of the events stream and the nodes bucket when this node creates them
+    // replicas of the events stream, the nodes and the directory buckets when this node creates them
     DRYDOCK_NATS_REPLICAS: envNatsReplicas(),
     DRYDOCK_SUPERVISOR_LISTEN: z._default(z.string(), '127.0.0.1:7701'),
     DRYDOCK_NODE_NAME: z.optional(z.string()),
     DRYDOCK_NODE_LABELS: z._default(z.string(), ''),
+    // A node of a cluster: container names are taken cluster-wide and the node's containers are
+    // kept in the container directory (NATS KV). Unset: a single node, with no dependency on NATS.
+    DRYDOCK_CLUSTER: envBool(false),
     DRYDOCK_LOGGER_BINARY: z.optional(z.string()),
     // The embedded DNS of user networks (native/drydock-dns.c); default beside the logger in dist/native.
     DRYDOCK_DNS_BINARY: z.optional(z.string()),
@@ -64,6 +67,7 @@ const schema = z.pipe(
     listen: e.DRYDOCK_SUPERVISOR_LISTEN,
     nodeName: e.DRYDOCK_NODE_NAME,
     nodeLabels: e.DRYDOCK_NODE_LABELS,
+    cluster: e.DRYDOCK_CLUSTER,
     loggerBinary: e.DRYDOCK_LOGGER_BINARY,
     dnsBinary: e.DRYDOCK_DNS_BINARY,
     logLevel: e.DRYDOCK_LOG_LEVEL,

@@ -49,6 +49,10 @@ import { PortHolder } from './networks/port-holder';
 import { NetworkRuns } from './networks/network-runs';
 import { FileNetworkStore } from './networks/network-store';
 import { networksService } from './grpc/networks.service';
+import type { KV } from 'nats';
+import { KvNameRegistry } from './cluster/kv-names';
+import { DirectorySync, openDirectory } from './cluster/directory-sync';
+import { teeContainerEvents } from './wiring/event-adapter';
 
 /** containerd snapshotter of image layers and container roots. */
 const SNAPSHOTTER = 'overlayfs';
@@ -126,6 +130,19 @@ async function main(): Promise<void> {
   });
   // before the containers load: exits found there release endpoints
   await networks.init();
+  // a cluster's node: names taken in the directory bucket, the node's containers entered there (once NATS is reached)
+  let directoryKv: KV | undefined;
+  const inspectOrNone = (id: string) => {
+    try {
+      return manager.inspect(id);
+    } catch {
+      return undefined;
+    }
+  };
+  const names = config.cluster ? new KvNameRegistry({ directory: () => directoryKv, nodeId: identity.nodeId, isLocal: (id) => !!inspectOrNone(id), timeoutMs: 5000 }) : undefined;
+  const directorySync = names
+    ? new DirectorySync({ nodeId: identity.nodeId, nodeName: identity.name, ids: () => manager.ids(), inspect: inspectOrNone, names, logger })
+    : undefined;
   manager = new ContainerManager(
     cc,
     new ContainerStore(cc),
@@ -133,12 +150,13 @@ async function main(): Promise<void> {
     images.snapshots,
     new NativeLogBackend(loggerBinary),
     specs,
-    events,
+    directorySync ? teeContainerEvents(events, directorySync) : events,
     volumes,
     new VolumeCopyUp(mounter),
     { stateDir: join(config.stateDir, 'supervisor'), nodeId: identity.nodeId, cgroupParent: config.cgroupParent, hostCpus: cpus().length },
     logger,
     [runs],
+    names,
   );
   const execs = new ExecManager(cc, manager, new NativeLogBackend(loggerBinary), specs, events, join(config.stateDir, 'supervisor'), logger);
   const monitor = new TaskMonitor(
@@ -223,6 +241,13 @@ async function main(): Promise<void> {
         replicas: config.natsReplicas,
       });
       heartbeat.start();
+      if (directorySync) {
+        return openDirectory(conn, config.natsReplicas, log, () => closing).then((kv) => {
+          if (!kv) return;
+          directoryKv = kv;
+          directorySync.attach(kv);
+        });
+      }
     })
     .catch((err) => log.error({ err }, 'nats connection failed'));
 
@@ -233,6 +258,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(0), config.shutdownGraceMs).unref();
     await new Promise<void>((r) => server.tryShutdown(() => r()));
     monitor.close();
+    directorySync?.close();
     manager.close();
     registry.close();
     await heartbeat?.stop().catch(() => undefined);

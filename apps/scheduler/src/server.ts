@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from 'nats';
 import { schedulerV1 } from '@drydock/proto';
 import type { Logger } from '@drydock/logging';
 import type { SchedulerConfig } from './config';
-import { DIRECTORY_BUCKET, NODES_BUCKET } from './cluster/directory';
+import { DIRECTORY_BUCKET, NODES_BUCKET } from '@drydock/cluster';
 import { NodeView } from './cluster/node-view';
 import { Placer } from './cluster/placer';
 import { createStrategy } from './placement/strategies';

@@ -39,6 +39,8 @@ export interface JetStreamEventSourceOptions {
   streamPollMs?: number;
   /** Once `until` has come, how long the events stored before it may take to go out. Default 2000 ms. */
   untilDrainMs?: number;
+  /** Adds to each event what the node that published it says (a cluster's node, as classic Swarm did). */
+  decorate?: (ev: DockerEventMessage, nodeId: string) => DockerEventMessage;
 }
 
 const JS_STREAM_NOT_FOUND = 10059;
@@ -90,7 +92,10 @@ export class JetStreamEventSource implements EventSource {
     if (onlyPast && (!streamState || streamState.last_seq === 0 || (query.since !== undefined && Date.parse(streamState.last_ts) * 1e6 < Number(query.since)))) {
       return emptySubscription();
     }
-    const sub = new OrderedSubscription(nc, this.streamName, this.subjectFor(query.filters), query, this.apiTimeoutMs, this.pollMs, this.untilDrainMs, !!streamState, this.log);
+    const decorate = this.opts.decorate;
+    const prefix = this.prefix;
+    const withNode = decorate ? (ev: DockerEventMessage, subject: string) => decorate(ev, subject.slice(prefix.length + 1).split('.')[0]) : undefined;
+    const sub = new OrderedSubscription(nc, this.streamName, this.subjectFor(query.filters), query, this.apiTimeoutMs, this.pollMs, this.untilDrainMs, !!streamState, this.log, withNode);
     await sub.start().catch((err) => {
       sub.close();
       throw unavailable(err);
@@ -140,6 +145,7 @@ class OrderedSubscription implements EventSubscription {
     private readonly drainMs: number,
     private streamExists: boolean,
     private readonly log: Logger,
+    private readonly decorate?: (ev: DockerEventMessage, subject: string) => DockerEventMessage,
   ) {
     this.closedSignal = new Promise((r) => (this.signalClosed = () => r({ done: true, value: undefined })));
     this.events = { [Symbol.asyncIterator]: () => this.iterate() };
@@ -227,6 +233,7 @@ class OrderedSubscription implements EventSubscription {
         let ev: DockerEventMessage | undefined;
         try {
           ev = m.json<DockerEventMessage>();
+          if (this.decorate) ev = this.decorate(ev, m.subject);
         } catch (err) {
           this.log.warn({ err, seq: m.seq }, 'undecodable event skipped');
         }

@@ -46,6 +46,13 @@ export class FilterArgs {
     return [...this.fields.keys()];
   }
 
+  /** The same filters without one key (a key the gateway handles itself). */
+  without(key: string): FilterArgs {
+    const fields = new Map(this.fields);
+    fields.delete(key);
+    return new FilterArgs(fields);
+  }
+
   get(key: string): string[] {
     return [...(this.fields.get(key) ?? [])];
   }

@@ -2,9 +2,10 @@ import { mkdir } from 'node:fs/promises';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
 import { errorCode, fromGrpcError, InvalidArgumentError } from '@drydock/errors';
-import type { ContainerLocator, SupervisorClient } from '../backend/supervisor-client';
+import type { ContainerLocator, NodeSummary, SupervisorClient } from '../backend/supervisor-client';
 import type { Ctx, Router } from '../http/router';
 import { parseCreateBody } from '../docker/container-create';
+import { createOn } from '../cluster/placement';
 import { containerJson, containerSummaryJson, type SummarySizes } from '../docker/container-json';
 import { parseUpdateBody } from '../docker/container-update';
 import { parseFilterTime } from '../docker/filters';
@@ -35,7 +36,7 @@ const PRUNE_FILTERS = new Set(['until', 'label', 'label!']);
  * Docker request, call the owning node's supervisor, convert the answer. Errors
  * from the supervisor already carry Docker's words and pass through unchanged.
  */
-export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'>): void {
+export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'nodes' | 'placement'>): void {
   const nodes = deps.nodes;
   const owner = (ctx: Ctx) => nodes.forContainer(ctx.params.id);
 
@@ -55,22 +56,40 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
     // with remote nodes this belongs to the supervisor.
     for (const dir of parsed.bindSources) await mkdir(dir, { recursive: true });
     const sc = nodes.local();
-    const res = await sc.call(sc.containers, sc.containers.createContainer, parsed.request);
+    // in a cluster, on the node placement chose (this one unless the request asked otherwise)
+    const res = deps.placement
+      ? await createOn(await deps.placement.target(parsed.request), sc)
+      : await sc.call(sc.containers, sc.containers.createContainer, parsed.request);
     ctx.send(201, { Id: res.id ?? '', Warnings: [...(res.warnings ?? []), ...parsed.warnings] });
   });
 
   router.on('GET', '/containers/json', async (ctx) => {
-    const filters = FilterArgs.fromJson(ctx.query.get('filters')).toProto();
+    const args = FilterArgs.fromJson(ctx.query.get('filters'));
+    // classic Swarm's `node` filter (name or id, a value read as a regular expression as Swarm's
+    // filters.Match did) picks the nodes asked; the supervisors never see it
+    const nodeFilter = nodes.cluster ? args.get('node') : [];
+    const filters = (nodes.cluster ? args.without('node') : args).toProto();
     const limit = intQuery(ctx.query, 'limit') ?? 0;
     const all = boolQuery(ctx.query, 'all') || limit > 0;
     const withSize = boolQuery(ctx.query, 'size');
     const perNode = await Promise.all(
       nodes.all().map(async (sc) => {
-        const [list, sizes] = await Promise.all([
-          sc.call(sc.containers, sc.containers.listContainers, { all, limit: limit > 0 ? limit : 0, filters }),
-          withSize ? containerSizes(sc) : Promise.resolve(undefined),
-        ]);
-        return (list.containers ?? []).map((c) => ({ c, size: sizes?.(c) }));
+        if (nodeFilter.length > 0) {
+          const node = await nodes.cluster!.nodeOf(sc);
+          if (!node || !nodeFilter.some((v) => matchesNode(v, node))) return [];
+        }
+        try {
+          const [list, sizes] = await Promise.all([
+            sc.call(sc.containers, sc.containers.listContainers, { all, limit: limit > 0 ? limit : 0, filters }),
+            withSize ? containerSizes(sc) : Promise.resolve(undefined),
+          ]);
+          return (list.containers ?? []).map((c) => ({ c, size: sizes?.(c) }));
+        } catch (err) {
+          // a remote node that stopped answering since its last beat leaves the listing, not fails it
+          if (sc === nodes.local()) throw err;
+          ctx.log.warn({ err, node: sc.address }, 'node left out of the container list');
+          return [];
+        }
       }),
     );
     let rows = perNode.flat().sort((a, b) => (unixNanos(b.c.created) > unixNanos(a.c.created) ? 1 : -1));
@@ -204,6 +223,8 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
     const sc = await owner(ctx);
     const res = await sc.call(sc.containers, sc.containers.inspectContainer, { id: ctx.params.id });
     const body = containerJson(res.container ?? {});
+    const node = await nodes.cluster?.nodeOf(sc);
+    if (node) body.Node = swarmNode(node);
     if (boolQuery(ctx.query, 'size')) {
       const size = (await containerSizes(sc))(res.container ?? {});
       body.SizeRw = size.sizeRw;
@@ -428,6 +449,21 @@ async function* messages<T>(call: ClientReadableStream<T>, signal: AbortSignal):
 /** A deadline for stop/restart that outlasts the grace period the user asked for. */
 function callTimeout(t: number | undefined): number | undefined {
   return t !== undefined && t > 0 ? (t + 60) * 1000 : undefined;
+}
+
+/** Classic Swarm's ContainerNode in inspect (`Node`), in its field order. */
+function swarmNode(n: NodeSummary): Record<string, unknown> {
+  return { ID: n.id, IP: n.ip, Addr: n.address, Name: n.name, Cpus: n.cpus, Memory: n.memoryBytes, Labels: n.labels };
+}
+
+/** A `node` filter value against a node: its name or id, exactly or as a regular expression (docker's old filters.Match). */
+function matchesNode(v: string, n: NodeSummary): boolean {
+  if (v === n.name || v === n.id) return true;
+  try {
+    return new RegExp(v).test(n.name);
+  } catch {
+    return false;
+  }
 }
 
 function labelMatches(labels: Record<string, string>, v: string): boolean {

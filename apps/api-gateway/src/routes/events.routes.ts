@@ -5,12 +5,30 @@ import { JetStreamEventSource, type EventSource } from '../events/jetstream-even
 import { drained } from '../http/drain';
 import type { Router } from '../http/router';
 import type { RouteDeps } from './deps';
+import type { DockerEventMessage } from '../events/event-filter';
+import type { NodeSummary } from '../backend/supervisor-client';
+
+/**
+ * An event as classic Swarm's manager relayed it (api/utils.go normalizeEvent): the node in
+ * the actor's attributes (node.name/id/addr/ip), in `from` (" node:<name>") and as a
+ * `node` object, dockerd's shape otherwise unchanged.
+ */
+export function withSwarmNode(ev: DockerEventMessage, node: NodeSummary | undefined, nodeId: string): DockerEventMessage {
+  const name = node?.name ?? nodeId;
+  const out: DockerEventMessage & { from?: string; node?: unknown } = { ...ev };
+  if (out.Actor) out.Actor = { ...out.Actor, Attributes: { ...(out.Actor.Attributes ?? {}), 'node.name': name, 'node.id': nodeId, 'node.addr': node?.address ?? '', 'node.ip': node?.ip ?? '' } };
+  if (typeof out.from === 'string') out.from = `${out.from} node:${name}`;
+  out.node = { Name: name, Id: nodeId, Addr: node?.address ?? '', Ip: node?.ip ?? '' };
+  return out;
+}
 
 /** GET /events, served from JetStream (see JetStreamEventSource). */
-export function registerEventRoutes(router: Router, deps: Pick<RouteDeps, 'nats'>, source?: EventSource): void {
+export function registerEventRoutes(router: Router, deps: Pick<RouteDeps, 'nats' | 'nodes'>, source?: EventSource): void {
   let events = source;
+  const cluster = deps.nodes.cluster;
+  const decorate = cluster ? (ev: DockerEventMessage, nodeId: string) => withSwarmNode(ev, cluster.nodes().find((n) => n.id === nodeId), nodeId) : undefined;
   router.on('GET', '/events', async (ctx) => {
-    events ??= new JetStreamEventSource({ nats: deps.nats, logger: ctx.log });
+    events ??= new JetStreamEventSource({ nats: deps.nats, logger: ctx.log, decorate });
     const now = new Date();
     const since = parseEventTime(ctx.query.get('since'), now, true);
     const until = parseEventTime(ctx.query.get('until'), now, true);

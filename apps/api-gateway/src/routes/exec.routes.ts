@@ -42,7 +42,7 @@ export function registerExecRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'
 
   /** Shared by the upgrade and the plain route; `accept` commits the response to a raw stream. */
   const start = async (a: { id: string; body: ExecStartBody; log: Logger }, detached: () => void, accept: () => RawConn) => {
-    const sc = await nodes.forContainer(a.id);
+    const sc = await nodes.forExec(a.id);
     // unknown exec -> 404 before anything is hijacked, as dockerd's ExecExists check
     const exec = await sc.call(sc.exec, sc.exec.inspectExec, { id: a.id });
     const [height, width] = a.body.ConsoleSize ?? [0n, 0n];
@@ -102,7 +102,7 @@ export function registerExecRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'
   });
 
   router.on('GET', '/exec/:id/json', async (ctx) => {
-    const sc = await nodes.forContainer(ctx.params.id);
+    const sc = await nodes.forExec(ctx.params.id);
     const x = await sc.call(sc.exec, sc.exec.inspectExec, { id: ctx.params.id });
     ctx.send(200, toExecInspect(x));
   });
@@ -110,7 +110,7 @@ export function registerExecRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'
   router.on('POST', '/exec/:id/resize', async (ctx) => {
     const h = parseDimension(ctx.query.get('h'));
     const w = parseDimension(ctx.query.get('w'));
-    const sc = await nodes.forContainer(ctx.params.id);
+    const sc = await nodes.forExec(ctx.params.id);
     await sc.call(sc.exec, sc.exec.resizeExecTty, { id: ctx.params.id, width: w, height: h });
     // dockerd writes no body and no status: Go's default 200
     ctx.empty(200);

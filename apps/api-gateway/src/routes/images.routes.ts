@@ -90,7 +90,8 @@ export function registerImageRoutes(router: Router, deps: Pick<RouteDeps, 'nodes
     const q = ctx.query;
     // dockerd pauses by default from API 1.13 on; pause=0 turns it off
     const pause = q.get('pause') === null || q.get('pause') === '' ? true : boolParam(q, 'pause');
-    const s = sc();
+    // the image is made on the container's node
+    const s = q.get('container') ? await deps.nodes.forContainer(q.get('container')!) : sc();
     const res = await new Promise<supervisorV1.CommitImageResponse>((resolve, reject) => {
       const call = s.images.commitImage(new Metadata(), { deadline: Date.now() + 60 * 60_000 }, (err, r) => (err ? reject(fromGrpcError(err)) : resolve(r)));
       call.write({

@@ -68,14 +68,16 @@ export function registerNetworkRoutes(router: Router, deps: Pick<RouteDeps, 'nod
 
   router.on('POST', '/networks/:id/connect', async (ctx) => {
     const req = parseNetworkConnect(ctx.params.id, await jsonBody(ctx, bodies.networkConnect));
-    const s = sc();
+    // networks are node-scoped: the container's node (in a cluster, maybe not this one) holds the endpoint
+    const s = await deps.nodes.forContainer(req.container ?? '');
     await s.call(s.networks, s.networks.connectNetwork, req);
     ctx.empty(200);
   });
 
   router.on('POST', '/networks/:id/disconnect', async (ctx) => {
     const req = parseNetworkDisconnect(ctx.params.id, await jsonBody(ctx, bodies.networkDisconnect));
-    const s = sc();
+    // networks are node-scoped: the container's node (in a cluster, maybe not this one) holds the endpoint
+    const s = await deps.nodes.forContainer(req.container ?? '');
     await s.call(s.networks, s.networks.disconnectNetwork, req);
     ctx.empty(200);
   });

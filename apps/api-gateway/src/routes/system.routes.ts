@@ -2,6 +2,7 @@ import { arch, release } from 'node:os';
 import type { supervisorV1 } from '@drydock/proto';
 import type { Logger } from '@drydock/logging';
 import type { ContainerLocator } from '../backend/supervisor-client';
+import { swarmSystemStatus } from '../cluster/swarm-info';
 import { DEFAULT_REGISTRY_CONFIG, goArch, infoJson, versionComponents } from '../docker/info-json';
 import { API_VERSION, MIN_API_VERSION, type Router } from '../http/router';
 import type { RegistryControl, RegistryServiceConfig } from '../registry/registry-proxy-client';
@@ -9,6 +10,8 @@ import type { RegistryControl, RegistryServiceConfig } from '../registry/registr
 export interface SystemInfo {
   version: string;
   gitCommit: string;
+  /** The scheduler's strategy, shown in a cluster's info. */
+  strategy?: string;
 }
 
 /** `docker info` must answer even when the registry-proxy does not: it gets this long. */
@@ -48,7 +51,10 @@ export function registerSystemRoutes(router: Router, nodes: ContainerLocator, re
 
   router.on('GET', '/info', async (ctx) => {
     const [node, reg] = await Promise.all([nodeInfo(nodes), registryConfig(registry, ctx.signal, ctx.log)]);
-    ctx.send(200, infoJson(node, reg.config, { version: sys.version, gitCommit: sys.gitCommit, arch: arch(), warnings: reg.warnings }, new Date()));
+    const body = infoJson(node, reg.config, { version: sys.version, gitCommit: sys.gitCommit, arch: arch(), warnings: reg.warnings }, new Date());
+    // a cluster's nodes as classic Swarm's manager listed them (the CLI prints SystemStatus rows)
+    if (nodes.cluster) body.SystemStatus = swarmSystemStatus(nodes.cluster.nodes(), sys.strategy ?? 'spread');
+    ctx.send(200, body);
   });
 }
 

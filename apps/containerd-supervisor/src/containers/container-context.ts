@@ -7,7 +7,7 @@ import type { ContainerStore, StoredContainer } from './container-store';
 import type { ContainerStateRecord } from './record';
 import { KeyedLock } from './keyed-lock';
 import type { HookContainer, LifecycleHooks } from './lifecycle-hooks';
-import type { ContainerEvents, ImageLookup, LogBackend, LogWriterHandle, SnapshotOps, SpecBuilder, VolumeOps, VolumeSeeder } from './ports';
+import { LOCAL_NAMES, type ContainerEvents, type ImageLookup, type LogBackend, type LogWriterHandle, type NameRegistry, type SnapshotOps, type SpecBuilder, type VolumeOps, type VolumeSeeder } from './ports';
 
 export type RunStatus = 'none' | 'created' | 'running' | 'paused' | 'stopped';
 
@@ -59,6 +59,8 @@ export interface ContainerDeps {
   events: ContainerEvents;
   volumes: VolumeOps;
   seeder: VolumeSeeder;
+  /** Cluster-wide names (LOCAL_NAMES when absent). */
+  names?: NameRegistry;
 }
 
 export const newRuntime = (): Runtime => ({ task: 'none', pid: 0, startedAtMs: 0, restartDelayMs: 0, removing: false, oom: false, exitWaiters: [], removeWaiters: [] });
@@ -122,9 +124,11 @@ export class ContainerContext implements ContainerDeps {
   readonly events: ContainerEvents;
   readonly volumes: VolumeOps;
   readonly seeder: VolumeSeeder;
+  readonly names: NameRegistry;
 
   constructor(deps: ContainerDeps, readonly opts: ContainerManagerOptions, readonly hooks: LifecycleHooks, logger: Logger) {
     ({ cc: this.cc, store: this.store, images: this.images, snapshots: this.snapshots, logBackend: this.logBackend, specs: this.specs, events: this.events, volumes: this.volumes, seeder: this.seeder } = deps);
+    this.names = deps.names ?? LOCAL_NAMES;
     this.log = logger.child({ component: 'container-manager' });
   }
 

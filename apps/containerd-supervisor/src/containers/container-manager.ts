@@ -12,7 +12,7 @@ import { LifecycleHooks, type ContainerLifecycleHook } from './lifecycle-hooks';
 import type { NetFilterView } from './filters';
 import { listContainers } from './list';
 import { pauseContainer, unpauseContainer } from './pause';
-import type { ContainerEvents, ImageLookup, LogBackend, LogEntryOut, LogReadOptions, Mount, SnapshotOps, SpecBuilder, VolumeOps, VolumeSeeder } from './ports';
+import type { ContainerEvents, ImageLookup, LogBackend, LogEntryOut, LogReadOptions, Mount, NameRegistry, SnapshotOps, SpecBuilder, VolumeOps, VolumeSeeder } from './ports';
 import { cgroupOf, containerPids, counts, execTarget, imageUsers, networkTarget, rootfsTarget, taskPid, volumeUsers } from './queries';
 import { loadContainers, reconcile } from './reconcile';
 import { removeLink } from './links';
@@ -53,8 +53,9 @@ export class ContainerManager {
     opts: ContainerManagerOptions,
     logger: Logger,
     hooks: readonly ContainerLifecycleHook[] = [],
+    names?: NameRegistry,
   ) {
-    const deps = { cc, store, images, snapshots, logBackend, specs, events, volumes, seeder };
+    const deps = { cc, store, images, snapshots, logBackend, specs, events, volumes, seeder, names };
     this.ctx = new ContainerContext(deps, opts, new LifecycleHooks(hooks, logger), logger);
   }
 

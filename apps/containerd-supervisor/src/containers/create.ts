@@ -75,6 +75,7 @@ export async function createContainer(ctx: ContainerContext, req: supervisorV1.C
     };
     // hooks (networking) refuse what they cannot carry out before anything is written
     await ctx.hooks.validate({ id, name, spec });
+    name = await takeName(ctx, name, id, !!req.name);
     const stored: StoredContainer = { spec, state: initialState(), name, labels: resolvedConfig.labels ?? {} };
     const dir = ctx.dir(id);
     let prepared = false;
@@ -96,6 +97,7 @@ export async function createContainer(ctx: ContainerContext, req: supervisorV1.C
       // nothing half-made: snapshot, directory and record go together
       if (prepared) await ctx.snapshots.remove(id).catch(() => undefined);
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      await ctx.names.release(name, id);
       throw err;
     }
     ctx.entries.set(id, { c: stored, rt: newRuntime() });
@@ -103,6 +105,29 @@ export async function createContainer(ctx: ContainerContext, req: supervisorV1.C
     const warnings: string[] = [];
     return { id, warnings };
   });
+}
+
+/**
+ * The name beyond this node (a cluster's name registry). A name the user gave must be
+ * taken (a holder elsewhere is dockerd's conflict; a registry that cannot answer fails the
+ * create); a random one is re-drawn on a clash and kept unregistered when the registry is
+ * unreachable (the supervisor's directory reconcile registers it later).
+ */
+async function takeName(ctx: ContainerContext, name: string, id: string, given: boolean): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    let holder: string | undefined;
+    try {
+      holder = await ctx.names.take(name, id);
+    } catch (err) {
+      if (given) throw err;
+      ctx.log.warn({ err, containerId: id, name }, 'random name not registered in the cluster');
+      return name;
+    }
+    if (!holder) return name;
+    if (given) throw nameConflict(name, holder);
+    if (attempt >= 10) throw nameConflict(name, holder);
+    name = randomName((n) => !!ctx.nameOwner(n));
+  }
 }
 
 /**

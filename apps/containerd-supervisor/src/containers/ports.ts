@@ -147,3 +147,19 @@ export interface SpecBuilder {
   /** LinuxResources of a spec, for Tasks.Update. */
   resources(spec: object): object;
 }
+
+/**
+ * Names beyond this node: in a cluster a name is unique across every node (a KV key taken
+ * atomically); on one node there is nothing to take (LOCAL_NAMES). The local check runs first.
+ */
+export interface NameRegistry {
+  /**
+   * Takes `name` for container `id`. Resolves undefined when taken (or already held by it),
+   * the holder's id when another container holds it; throws when it cannot say (NATS down).
+   */
+  take(name: string, id: string): Promise<string | undefined>;
+  /** Gives `name` back if `id` holds it; never throws (a leftover is cleaned up at reconcile). */
+  release(name: string, id: string): Promise<void>;
+}
+
+export const LOCAL_NAMES: NameRegistry = { take: async () => undefined, release: async () => undefined };

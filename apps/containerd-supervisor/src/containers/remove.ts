@@ -42,6 +42,7 @@ export function removeContainer(ctx: ContainerContext, ref: string, opts: { forc
     // run --rm) are answered now; the snapshot and files go after (a leftover snapshot
     // without a container or lease is collected by containerd's GC).
     ctx.entries.delete(id);
+    await ctx.names.release(e.c.name, id);
     ctx.events.container('destroy', actor(e.c));
     for (const w of e.rt.removeWaiters.splice(0)) w(e.c.state.exitCode);
     for (const w of e.rt.exitWaiters.splice(0)) w(e.c.state.exitCode);

@@ -12,8 +12,16 @@ export async function renameContainer(ctx: ContainerContext, ref: string, newNam
     const owner = ctx.nameOwner(name);
     if (owner) throw nameConflict(name, owner.c.spec.id);
     const old = e.c.name;
-    await ctx.store.rename(e.c.spec.id, name);
+    const holder = await ctx.names.take(name, e.c.spec.id);
+    if (holder) throw nameConflict(name, holder);
+    try {
+      await ctx.store.rename(e.c.spec.id, name);
+    } catch (err) {
+      await ctx.names.release(name, e.c.spec.id);
+      throw err;
+    }
     e.c.name = name;
+    await ctx.names.release(old, e.c.spec.id);
     ctx.events.container('rename', actor(e.c), { oldName: `/${old}` });
   });
   await ctx.hooks.renamed(hookContainer(e));

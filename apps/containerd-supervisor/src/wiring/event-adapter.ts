@@ -37,3 +37,13 @@ export class EventAdapter implements ContainerEvents {
     this.pending.push(e);
   }
 }
+
+/** Container events to the sink and to a second listener (the cluster's directory sync). */
+export function teeContainerEvents(first: ContainerEvents, second: ContainerEvents): ContainerEvents {
+  return {
+    container(action, c, extra) {
+      first.container(action, c, extra);
+      second.container(action, c, extra);
+    },
+  };
+}

@@ -1,8 +1,8 @@
 import type { KV, KvEntry, QueuedIterator } from 'nats';
 import type { Logger } from '@drydock/logging';
 import type { SchedNode } from '../placement/types';
-import { decodeJson } from './kv';
-import type { NodeRecord } from './directory';
+import { decodeJson } from '@drydock/cluster';
+import type { NodeRecord } from '@drydock/cluster';
 
 /** What the scheduler reads of a heartbeat (apps/containerd-supervisor/src/node/heartbeat.ts NodeHeartbeat). */
 export interface HeartbeatView {

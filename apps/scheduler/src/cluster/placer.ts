@@ -1,12 +1,12 @@
 import type { KV } from 'nats';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
-import { extractPlacement } from '../placement/expressions';
+import { extractPlacement } from '@drydock/cluster';
 import { selectNodes } from '../placement/select';
 import type { Strategy } from '../placement/strategies';
 import type { PlacedContainer, PlacementSpec, PublishedPort } from '../placement/types';
-import { claimKey, emptyRecord, nodeKey, REQUEST_ID, type NodeRecord, type PlacementClaim } from './directory';
-import { encodeJson, getJson, isRevisionConflict } from './kv';
+import { claimKey, emptyRecord, nodeKey, REQUEST_ID, type NodeRecord, type PlacementClaim } from '@drydock/cluster';
+import { encodeJson, getJson, isRevisionConflict } from '@drydock/cluster';
 import type { NodeInfo, NodeView } from './node-view';
 
 /** What Place is given: the part of a container's create request placement reads. */

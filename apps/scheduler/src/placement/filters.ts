@@ -1,4 +1,4 @@
-import { exprText, matchExpr, parseExprs, type Expr } from './expressions';
+import { exprText, matchExpr, parseExprs, type Expr } from '@drydock/cluster';
 import type { PlacedContainer, PlacementSpec, PublishedPort, SchedNode } from './types';
 
 /** A filter that left no node; `message` is Swarm's text for it. */

@@ -1,32 +1,6 @@
-/** A host port a container publishes (Docker's PortBinding, with its container port and protocol). */
-export interface PublishedPort {
-  /** "80/tcp" */
-  containerPort: string;
-  /** "" or an address; "" and 0.0.0.0/:: bind every interface. */
-  hostIp: string;
-  /** "" when Docker picks the port (then it blocks nothing until known). */
-  hostPort: string;
-}
+import type { PlacedContainer, PublishedPort } from '@drydock/cluster';
 
-/** What the scheduler knows of one container on a node (an entry of the container directory). */
-export interface PlacedContainer {
-  /** Full container id once the container exists; the request id stands in before. */
-  id?: string;
-  /** Name without the leading "/". */
-  name?: string;
-  image?: string;
-  labels?: Record<string, string>;
-  /** -m, bytes (0: none). */
-  memoryBytes: number;
-  /** --cpus in nano-CPUs (0: none). */
-  nanoCpus: number;
-  ports: PublishedPort[];
-  /** --network host: its exposed ports are taken on the host. */
-  hostNetwork?: boolean;
-  exposedPorts?: string[];
-  /** The Place request that reserved it, if any. */
-  requestId?: string;
-}
+export type { PlacedContainer, PublishedPort } from '@drydock/cluster';
 
 /** One node as the filters and strategies see it. */
 export interface SchedNode {

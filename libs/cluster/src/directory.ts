@@ -1,4 +1,32 @@
-import type { PlacedContainer } from '../placement/types';
+/** A host port a container publishes (Docker's PortBinding, with its container port and protocol). */
+export interface PublishedPort {
+  /** "80/tcp" */
+  containerPort: string;
+  /** "" or an address; "" and 0.0.0.0/:: bind every interface. */
+  hostIp: string;
+  /** "" when Docker picks the port (then it blocks nothing until known). */
+  hostPort: string;
+}
+
+/** What the scheduler knows of one container on a node (an entry of the container directory). */
+export interface PlacedContainer {
+  /** Full container id once the container exists; the request id stands in before. */
+  id?: string;
+  /** Name without the leading "/". */
+  name?: string;
+  image?: string;
+  labels?: Record<string, string>;
+  /** -m, bytes (0: none). */
+  memoryBytes: number;
+  /** --cpus in nano-CPUs (0: none). */
+  nanoCpus: number;
+  ports: PublishedPort[];
+  /** --network host: its exposed ports are taken on the host. */
+  hostNetwork?: boolean;
+  exposedPorts?: string[];
+  /** The Place request that reserved it, if any. */
+  requestId?: string;
+}
 
 /**
  * The KV buckets of the cluster, as the scheduler reads and writes them.
@@ -50,3 +78,28 @@ export interface PlacementClaim {
 export function emptyRecord(nodeId: string, name?: string): NodeRecord {
   return { nodeId, name, drained: false, containers: {}, updatedAt: 0 };
 }
+
+/**
+ * `name.<base64url(name)>` in the directory bucket -> NameClaim: a container name taken in
+ * the cluster. Created once (create fails if it exists), so two nodes never give one name;
+ * deleted by its holder's node at the revision read (rm, rename, a create that failed).
+ * The name is encoded because container names may hold dots, which KV keys split on.
+ */
+export const nameKey = (name: string) => `name.${Buffer.from(name, 'utf8').toString('base64url')}`;
+export const NAME_KEYS = 'name.>';
+
+export interface NameClaim {
+  name: string;
+  /** The full id of the container holding it. */
+  id: string;
+  nodeId: string;
+  /** ms since the epoch. */
+  time: number;
+}
+
+/**
+ * The label that carries a placed container's Place request id (classic Swarm's per-container
+ * `com.docker.swarm.id`): the node's supervisor replaces the reservation keyed by it with the
+ * container's own entry.
+ */
+export const SWARM_ID_LABEL = 'com.docker.swarm.id';

@@ -1,0 +1,81 @@
+import type { KV } from 'nats';
+import { UnavailableError } from '@drydock/errors';
+import { encodeJson, getJson, isKeyExists, isRevisionConflict, nameKey, type NameClaim } from '@drydock/cluster';
+import type { NameRegistry } from '../containers/ports';
+
+export interface KvNameRegistryOptions {
+  /** The directory bucket once NATS is reachable, undefined before. */
+  directory: () => KV | undefined;
+  nodeId: string;
+  /** Whether a container id exists on this node (a claim of this node for a gone container is stale). */
+  isLocal: (id: string) => boolean;
+  /** Deadline of one registry call (a create waits for it). */
+  timeoutMs: number;
+}
+
+/**
+ * Container names unique in the cluster (libs/cluster directory.ts `name.<...>` keys): a name
+ * is taken with a KV create, so of two nodes racing for one name exactly one wins; it is
+ * released at the revision read, only by the container holding it.
+ */
+export class KvNameRegistry implements NameRegistry {
+  constructor(private readonly opts: KvNameRegistryOptions) {}
+
+  async take(name: string, id: string): Promise<string | undefined> {
+    const kv = this.opts.directory();
+    if (!kv) throw unreachable(name);
+    const key = nameKey(name);
+    const claim: NameClaim = { name, id, nodeId: this.opts.nodeId, time: Date.now() };
+    try {
+      for (let attempt = 0; attempt < 10; attempt++) {
+        try {
+          await this.deadline(kv.create(key, encodeJson(claim)));
+          return undefined;
+        } catch (err) {
+          if (!isKeyExists(err)) throw err;
+        }
+        const cur = await this.deadline(getJson<NameClaim>(kv, key));
+        if (!cur) continue; // released meanwhile
+        if (cur.value.id === id) return undefined;
+        // this node's claim for a container it no longer has (a crash between remove and release): stale
+        if (cur.value.nodeId !== this.opts.nodeId || this.opts.isLocal(cur.value.id)) return cur.value.id;
+        try {
+          await this.deadline(kv.update(key, encodeJson(claim), cur.revision));
+          return undefined;
+        } catch (err) {
+          if (!isRevisionConflict(err)) throw err;
+        }
+      }
+      throw new UnavailableError(`the container name "${name}" is contended: retry`);
+    } catch (err) {
+      if (err instanceof UnavailableError) throw err;
+      throw unreachable(name, err);
+    }
+  }
+
+  async release(name: string, id: string): Promise<void> {
+    const kv = this.opts.directory();
+    if (!kv) return;
+    const key = nameKey(name);
+    try {
+      const cur = await this.deadline(getJson<NameClaim>(kv, key));
+      if (cur?.value.id === id) await this.deadline(kv.delete(key, { previousSeq: cur.revision }));
+    } catch {
+      // the reconcile of the directory removes claims of containers that are gone
+    }
+  }
+
+  private deadline<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new UnavailableError(`name registry call timed out after ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+}
+
+function unreachable(name: string, cause?: unknown): UnavailableError {
+  return new UnavailableError(`cannot take the container name "/${name}": the cluster's name registry (NATS) is unreachable`, { cause });
+}

@@ -1,0 +1,65 @@
+import type { KV, KvEntry } from 'nats';
+
+/** A revision-checked write lost its race (JetStream's "wrong last sequence", API error 10071). */
+export function isRevisionConflict(err: unknown): boolean {
+  const e = err as { message?: string; api_error?: { err_code?: number } } | undefined;
+  return e?.api_error?.err_code === 10071 || /wrong last sequence/i.test(e?.message ?? '');
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function encodeJson(v: unknown): Uint8Array {
+  return enc.encode(JSON.stringify(v));
+}
+
+export function decodeJson<T>(e: KvEntry): T | undefined {
+  if (e.operation !== 'PUT' || e.length === 0) return undefined;
+  try {
+    return JSON.parse(dec.decode(e.value)) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The value and revision of a key, undefined when absent or deleted. */
+export async function getJson<T>(kv: KV, key: string): Promise<{ value: T; revision: number } | undefined> {
+  const e = await kv.get(key);
+  if (!e) return undefined;
+  const value = decodeJson<T>(e);
+  return value === undefined ? undefined : { value, revision: e.revision };
+}
+
+/**
+ * Read-modify-write of one JSON key at the revision read, again on a lost race. `change`
+ * gets the current value (undefined when absent) and returns the new one, undefined to
+ * delete, or `unchanged` to write nothing. Throws the last conflict after `attempts`.
+ */
+export async function mutateJson<T>(kv: KV, key: string, change: (cur: T | undefined) => T | undefined | typeof unchanged, attempts = 20): Promise<void> {
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    const cur = await getJson<T>(kv, key);
+    const next = change(cur?.value);
+    if (next === unchanged) return;
+    try {
+      if (next === undefined) {
+        if (cur) await kv.delete(key, { previousSeq: cur.revision });
+      } else if (cur) await kv.update(key, encodeJson(next), cur.revision);
+      else await kv.create(key, encodeJson(next));
+      return;
+    } catch (err) {
+      if (!isRevisionConflict(err) && !isKeyExists(err)) throw err;
+      last = err;
+    }
+  }
+  throw last;
+}
+
+/** What `mutateJson`'s change returns to leave the key as it is. */
+export const unchanged: unique symbol = Symbol('unchanged');
+
+/** kv.create of a key that exists (nats.js reports it as a wrong last sequence too). */
+export function isKeyExists(err: unknown): boolean {
+  const e = err as { message?: string } | undefined;
+  return isRevisionConflict(err) || /key exists/i.test(e?.message ?? '');
+}
