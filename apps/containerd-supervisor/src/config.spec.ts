@@ -17,7 +17,7 @@ describe('supervisor config: DRYDOCK_SUPERVISOR_CRASH_AT (test hook)', () => {
 describe('supervisor config: DRYDOCK_CLUSTER', () => {
   it('is a single node by default, a cluster node with 1/true', () => {
     expect(loadSupervisorConfig({}).cluster).toBe(false);
-    expect(loadSupervisorConfig({ DRYDOCK_CLUSTER: '1' })).toMatchObject({ cluster: true, kvReplicas: 1 });
+    expect(loadSupervisorConfig({ DRYDOCK_CLUSTER: '1' })).toMatchObject({ cluster: true, natsReplicas: 1 });
     expect(loadSupervisorConfig({ DRYDOCK_CLUSTER: 'true', DRYDOCK_NATS_REPLICAS: '3' }).natsReplicas).toBe(3);
   });
 
