@@ -572,7 +572,11 @@ export interface MountPoint {
   destination?: string | undefined;
   mode?: string | undefined;
   rw?: boolean | undefined;
-  propagation?: string | undefined;
+  propagation?:
+    | string
+    | undefined;
+  /** Driver of a volume mount ("local" or the plugin's name); empty for others. */
+  driver?: string | undefined;
 }
 
 /** ContainerInfo is the full inspect view of a container. */
@@ -5365,7 +5369,7 @@ export const ContainerState: MessageFns<ContainerState> = {
 };
 
 function createBaseMountPoint(): MountPoint {
-  return { type: "", name: "", source: "", destination: "", mode: "", rw: false, propagation: "" };
+  return { type: "", name: "", source: "", destination: "", mode: "", rw: false, propagation: "", driver: "" };
 }
 
 export const MountPoint: MessageFns<MountPoint> = {
@@ -5390,6 +5394,9 @@ export const MountPoint: MessageFns<MountPoint> = {
     }
     if (message.propagation !== undefined && message.propagation !== "") {
       writer.uint32(58).string(message.propagation);
+    }
+    if (message.driver !== undefined && message.driver !== "") {
+      writer.uint32(66).string(message.driver);
     }
     return writer;
   },
@@ -5463,6 +5470,14 @@ export const MountPoint: MessageFns<MountPoint> = {
             message.propagation = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.driver = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5484,6 +5499,7 @@ export const MountPoint: MessageFns<MountPoint> = {
       mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
       rw: isSet(object.rw) ? globalThis.Boolean(object.rw) : false,
       propagation: isSet(object.propagation) ? globalThis.String(object.propagation) : "",
+      driver: isSet(object.driver) ? globalThis.String(object.driver) : "",
     };
   },
 
@@ -5510,6 +5526,9 @@ export const MountPoint: MessageFns<MountPoint> = {
     if (message.propagation !== undefined && message.propagation !== "") {
       obj.propagation = message.propagation;
     }
+    if (message.driver !== undefined && message.driver !== "") {
+      obj.driver = message.driver;
+    }
     return obj;
   },
 
@@ -5525,6 +5544,7 @@ export const MountPoint: MessageFns<MountPoint> = {
     message.mode = object.mode ?? "";
     message.rw = object.rw ?? false;
     message.propagation = object.propagation ?? "";
+    message.driver = object.driver ?? "";
     return message;
   },
 };
