@@ -55,7 +55,7 @@ describe('LegacyPluginDirectory', () => {
 
   it('answers dockerd texts for a missing plugin and one that implements something else', async () => {
     const d = dir();
-    const missing = await d.get('nope', 'VolumeDriver').catch((e) => e);
+    const missing = await d.get('nope', 'VolumeDriver').catch((e: Error) => e);
     expect(missing.message).toBe('plugin "nope" not found');
     expect(errorCode(missing)).toBe('NOT_FOUND');
     await start(join(sockets, 'authonly.sock'), activate(['authz']));
@@ -71,7 +71,7 @@ describe('LegacyPluginDirectory', () => {
   it('gives the handshake a deadline and forgets a failed activation', async () => {
     const p = await start(join(sockets, 'stuck.sock'), { 'Plugin.Activate': 'hang' });
     const d = dir();
-    const err = await d.get('stuck', 'VolumeDriver').catch((e) => e);
+    const err = await d.get('stuck', 'VolumeDriver').catch((e: Error) => e);
     expect(errorCode(err)).toBe('DEADLINE_EXCEEDED');
     p.answers['Plugin.Activate'] = { json: { Implements: ['VolumeDriver'] } };
     await expect(d.get('stuck', 'VolumeDriver')).resolves.toMatchObject({ name: 'stuck' });

@@ -63,7 +63,7 @@ describe('VolumeDriverAdapter', () => {
     for (const m of ['Create', 'Mount', 'Unmount', 'List']) plugin.answers[`VolumeDriver.${m}`] = 'hang';
     const timed = async (p: Promise<unknown>) => {
       const t0 = Date.now();
-      const err = await p.catch((e) => e);
+      const err = await p.catch((e: Error) => e);
       expect(errorCode(err)).toBe('DEADLINE_EXCEEDED');
       return Date.now() - t0;
     };
