@@ -55,7 +55,7 @@ describe('LegacyPluginDirectory', () => {
 
   it('answers dockerd texts for a missing plugin and one that implements something else', async () => {
     const d = dir();
-    const missing = await d.get('nope', 'VolumeDriver').catch((e: Error) => e);
+    const missing = (await d.get('nope', 'VolumeDriver').catch((e: Error) => e)) as Error;
     expect(missing.message).toBe('plugin "nope" not found');
     expect(errorCode(missing)).toBe('NOT_FOUND');
     await start(join(sockets, 'authonly.sock'), activate(['authz']));

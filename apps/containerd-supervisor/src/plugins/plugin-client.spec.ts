@@ -34,7 +34,7 @@ describe('PluginClient', () => {
   it('fails a call that passes its deadline with DEADLINE_EXCEEDED, at the deadline', async () => {
     plugin.answers['VolumeDriver.Mount'] = 'hang';
     const t0 = Date.now();
-    const err = await client().call('VolumeDriver.Mount', {}, 300).catch((e: Error) => e);
+    const err = (await client().call('VolumeDriver.Mount', {}, 300).catch((e: Error) => e)) as Error;
     expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(errorCode(err)).toBe('DEADLINE_EXCEEDED');
@@ -59,7 +59,7 @@ describe('PluginClient', () => {
 
   it('gives up on a missing socket at once without a retry window', async () => {
     await plugin.stop();
-    const err = await client(0).call('Plugin.Activate', undefined, 5000).catch((e: Error) => e);
+    const err = (await client(0).call('Plugin.Activate', undefined, 5000).catch((e: Error) => e)) as Error;
     expect(errorCode(err)).toBe('UNAVAILABLE');
     expect(err.message).toContain(`Plugin.Activate: dial unix ${socket}`);
   });
