@@ -126,7 +126,7 @@ export function parseCreateBody(name: string, b: ContainerCreateBody | undefined
     dnsOptions: hc.DnsOptions ?? [],
     extraHosts: hc.ExtraHosts ?? [],
     links: hc.Links ?? [],
-    volumeDriver: hc.VolumeDriver ?? '',
+    ...(hc.VolumeDriver ? { volumeDriver: hc.VolumeDriver } : {}),
   };
   if (hostConfig.init) throw new InvalidArgumentError('--init is not supported on this node: containers run without an init process');
   for (const h of hostConfig.extraHosts ?? []) checkExtraHost(h);
@@ -239,7 +239,8 @@ export function parseMount(m: MountBody): supervisorV1.Mount {
     if (readOnly) options = options ? `${options},ro` : 'ro';
   }
   // `--mount volume-driver=,volume-opt=`: the driver a new volume is made with
-  const driver = type === 'volume' ? { driver: m.VolumeOptions?.DriverConfig?.Name ?? '', driverOpts: { ...m.VolumeOptions?.DriverConfig?.Options } } : {};
+  const dc = type === 'volume' ? m.VolumeOptions?.DriverConfig : undefined;
+  const driver = dc && (dc.Name || Object.keys(dc.Options ?? {}).length > 0) ? { driver: dc.Name ?? '', driverOpts: { ...dc.Options } } : {};
   if (type === 'volume' && !source) {
     // an anonymous volume: dockerd generates the 64-hex name
     return { type, source: randomBytes(32).toString('hex'), target, readOnly, options, ...driver };
