@@ -4,7 +4,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import type { supervisorV1 } from '@drydock/proto';
 import { waitFor } from '@drydock/infra';
 import { grpcCode, SupervisorHarness } from './support/harness';
-import { buildVolumePlugin, TestVolumePlugin } from './support/volume-plugin';
+import { buildVolumePlugin, TestVolumePlugin } from '@drydock/testing';
 
 type Cb<T> = (err: ServiceError | null, res: T) => void;
 

@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@drydock/infra';
 
-const SOURCE = join(__dirname, 'volume-plugin.c');
+// not under native/: tools/build makes Node add-ons of the libs' native/*.c; only tests build this
+const SOURCE = join(__dirname, '../fixtures/volume-plugin.c');
 
 /** Builds the test volume plugin (volume-plugin.c) as a static binary into `dir`; its path. */
 export function buildVolumePlugin(dir: string): string {
