@@ -132,11 +132,46 @@ describe('volume plugins (legacy discovery, real containerd)', () => {
     await h.c('removeContainer', { id: id2, force: true });
   });
 
+  it('a start that fails after the Mount unmounts again', async () => {
+    await vol('createVolume', { name: 'pv3', driver: 'tp' });
+    const res = await h.c('createContainer', { config: { image: 'busybox', cmd: { values: ['/no/such/binary'] } }, hostConfig: { mounts: [{ type: 'volume', source: 'pv3', target: '/v' }] } });
+    await expect(h.c('startContainer', { id: res.id })).rejects.toMatchObject({ details: expect.stringMatching(/no such file or directory|not found/) });
+    const calls = plugin.calls();
+    expect(calls).toContain(`Mount pv3 ${res.id}`);
+    expect(calls).toContain(`Unmount pv3 ${res.id}`);
+    await h.c('removeContainer', { id: res.id, force: true });
+    expect(plugin.calls().filter((c) => c === `Unmount pv3 ${res.id}`)).toHaveLength(1);
+  });
+
+  it('a run that ends while the supervisor is down is unmounted when it is back', async () => {
+    const id = await h.run('sleep 2', { hostConfig: { mounts: [{ type: 'volume', source: 'pv3', target: '/v' }] } });
+    expect(plugin.calls()).toContain(`Mount pv3 ${id}`);
+    await h.kill();
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(plugin.calls()).not.toContain(`Unmount pv3 ${id}`);
+    await h.startSupervisor();
+    await waitFor(async () => plugin.calls().includes(`Unmount pv3 ${id}`), 10000, 'unmount after restart');
+    await h.c('removeContainer', { id, force: true });
+  });
+
+  it('prune removes unused plugin volumes and keeps used ones', async () => {
+    await vol('createVolume', { name: 'pr1', driver: 'tp', labels: { prune: 'yes' } });
+    await vol('createVolume', { name: 'pr2', driver: 'tp', labels: { prune: 'yes' } });
+    const res = await h.c('createContainer', { config: { image: 'busybox', cmd: { values: ['true'] } }, hostConfig: { mounts: [{ type: 'volume', source: 'pr2', target: '/v' }] } });
+    const pruned = await vol<supervisorV1.PruneVolumesResponse>('pruneVolumes', { filters: [{ key: 'label', values: ['prune=yes'] }] });
+    expect(pruned.deleted).toEqual(['pr1']);
+    expect(plugin.calls()).toContain('Remove pr1');
+    await h.c('removeContainer', { id: res.id, force: true });
+    await vol('removeVolume', { name: 'pr2' });
+  });
+
   it('a stuck plugin blocks only the calls that need it, and those fail at its deadline', async () => {
     // a container that mounts a volume of the plugin, created while it answers
     const res = await h.c('createContainer', { config: { image: 'busybox', cmd: { values: ['true'] } }, hostConfig: { mounts: [{ type: 'volume', source: 'gv1', target: '/g' }] } });
     const other = await h.run('sleep 30');
-    stuck.hang('*');
+    // stuck after its handshake (the supervisor restarted above, so Activate is asked again)
+    stuck.hang('Create', 'Remove', 'Mount', 'Unmount', 'Path', 'Get', 'List', 'Capabilities');
+    try {
 
     const start = timed(h.c('startContainer', { id: res.id }));
     const ls = timed(vol<supervisorV1.ListVolumesResponse>('listVolumes', {}));
@@ -180,7 +215,29 @@ describe('volume plugins (legacy discovery, real containerd)', () => {
     expect(rmf.ms).toBeGreaterThanOrEqual(SHORT_MS - 100);
     await h.c('removeContainer', { id: other, force: true });
     await h.c('removeContainer', { id: quick, force: true });
-    stuck.heal();
+    } finally {
+      stuck.heal();
+    }
+  });
+
+  it('a plugin stuck in its handshake: volume ls answers within the budget with a warning', async () => {
+    await vol('createVolume', { name: 'gv2', driver: 'stuckp' });
+    // a new socket (plugin restarted) is activated again, and that hangs
+    await stuck.stop();
+    stuck.hang('*');
+    await stuck.start();
+    try {
+      const ls = await timed(vol<supervisorV1.ListVolumesResponse>('listVolumes', {}));
+      expect(ls.ms).toBeLessThan(LIST_BUDGET_MS + 1000);
+      expect((ls.value!.volumes ?? []).map((v) => [v.name, v.driver])).toEqual(expect.arrayContaining([['localv', 'local'], ['gv2', 'stuckp']]));
+      expect(ls.value!.warnings).toEqual(['list: volume plugins did not answer within 1 s']);
+      const ps = await timed(h.c('listContainers', { all: true }));
+      expect(ps.ms).toBeLessThan(1000);
+    } finally {
+      stuck.heal();
+    }
+    // a call joining the handshake still in flight waits for it (to its deadline); the next one gets through
+    await waitFor(async () => vol('removeVolume', { name: 'gv2' }).then(() => true, () => false), 10000, 'remove gv2');
   });
 
   it('a plugin answering garbage fails the calls that need it with a clear error', async () => {

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@drydock/infra';
 
@@ -34,6 +34,8 @@ export class TestVolumePlugin {
 
   async start(): Promise<this> {
     mkdirSync(this.dir, { recursive: true });
+    // a killed plugin leaves its socket behind: wait for the new one, not the stale one
+    rmSync(this.socket, { force: true });
     const child = spawn(this.binary, ['--socket', this.socket, '--dir', this.dir, '--scope', this.scope], { stdio: ['ignore', 'ignore', 'inherit'] });
     this.child = child;
     await waitFor(async () => {

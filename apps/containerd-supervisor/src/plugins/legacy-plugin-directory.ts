@@ -138,7 +138,8 @@ export class LegacyPluginDirectory implements PluginDirectory {
     if (name.includes('/') || name === '.' || name === '..') return undefined;
     for (const p of pluginPaths(this.opts.socketsDir, name, '.sock')) {
       const st = await stat(p).catch(() => undefined);
-      if (st?.isSocket()) return { key: `unix:${p}:${st.ino}`, socket: p };
+      // a restarted plugin makes a new socket (the inode number may be reused): activated again
+      if (st?.isSocket()) return { key: `unix:${p}:${st.ino}:${st.ctimeMs}`, socket: p };
     }
     const specs = this.opts.specsDirs.flatMap((d) => [...pluginPaths(d, name, '.spec'), ...pluginPaths(d, name, '.json')]);
     for (const p of specs) {

@@ -199,9 +199,13 @@ export class VolumeService implements VolumePluginUsage, VolumeOps {
     return res;
   }
 
-  /** "local" and the volume plugins that answer within the budget (docker info). */
+  /**
+   * "local" and the volume plugins that answer (docker info). dockerd lists the drivers it holds
+   * without asking them; here a plugin is asked, for at most a second, so `docker info` never
+   * waits long on one that is stuck.
+   */
   async driverNames(): Promise<string[]> {
-    const ds = await within(this.drivers.all(), this.opts.listBudgetMs).catch(() => [] as VolumeDriverAdapter[]);
+    const ds = await within(this.drivers.all(), Math.min(this.opts.listBudgetMs, 1000)).catch(() => [] as VolumeDriverAdapter[]);
     return ['local', ...ds.map((d) => d.name).sort()];
   }
 
