@@ -84,7 +84,9 @@ export class LifecycleHooks {
     let out: RunSpecPatch | undefined;
     for (const h of this.hooks) {
       const p = await h.runSpec?.(c);
-      if (p) out = { ...out, ...p, env: [...(out?.env ?? []), ...(p.env ?? [])], mountSources: { ...out?.mountSources, ...p.mountSources } };
+      if (!p) continue;
+      const mountSources = out?.mountSources || p.mountSources ? { ...out?.mountSources, ...p.mountSources } : undefined;
+      out = { ...out, ...p, env: [...(out?.env ?? []), ...(p.env ?? [])], ...(mountSources ? { mountSources } : {}) };
     }
     return out;
   }
