@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { errorCode } from '@drydock/errors';
 import { PLUGIN_MEDIA_TYPE, PluginClient } from './plugin-client';
@@ -62,5 +64,17 @@ describe('PluginClient', () => {
     const err = (await client(0).call('Plugin.Activate', undefined, 5000).catch((e: Error) => e)) as Error;
     expect(errorCode(err)).toBe('UNAVAILABLE');
     expect(err.message).toContain(`Plugin.Activate: dial unix ${socket}`);
+  });
+
+  it('speaks plain HTTP to a tcp:// address from a spec file', async () => {
+    const server = createServer((req, res) => res.end(JSON.stringify({ path: req.url, type: req.headers['content-type'] })));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const c = new PluginClient({ name: 'tcp', url: `tcp://127.0.0.1:${port}` }, { connectRetryMs: 0 });
+      await expect(c.call('Plugin.Activate', undefined, 1000)).resolves.toEqual({ path: '/Plugin.Activate', type: PLUGIN_MEDIA_TYPE });
+    } finally {
+      server.close();
+    }
   });
 });
