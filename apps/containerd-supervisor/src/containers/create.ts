@@ -30,6 +30,11 @@ export async function createContainer(ctx: ContainerContext, req: supervisorV1.C
   const netMode = sharedNamespaceMode(ctx, hc.networkMode ?? '');
   for (const m of hc.mounts ?? []) validateMount(m);
   const image = await ctx.images.resolveImage(config.image);
+  // a taken name is refused before a plugin is asked to make a volume for it (checked again under the lock)
+  if (req.name) {
+    const owner = ctx.nameOwner(normalizeName(req.name));
+    if (owner) throw nameConflict(normalizeName(req.name), owner.c.spec.id);
+  }
   // before the create lock: a plugin's Create (its 2-minute deadline) holds only this create
   hc = { ...hc, mounts: await resolveVolumeDrivers(ctx, hc) };
 
