@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { InternalError, InvalidArgumentError } from '@drydock/errors';
@@ -100,13 +101,13 @@ export class LegacyPluginDirectory implements PluginDirectory {
   }
 
   private async load(name: string, retry: boolean): Promise<PluginEndpoint> {
-    const started = Date.now();
+    const started = performance.now();
     let found: Found | undefined;
     for (let retries = 0; ; retries++) {
       found = await this.find(name);
       if (found || !retry) break;
       const wait = Math.min(2 ** retries, 30) * 1000;
-      if (Date.now() - started + wait >= this.opts.lookupRetryMs) break;
+      if (performance.now() - started + wait >= this.opts.lookupRetryMs) break;
       this.log.warn({ plugin: name, retryInMs: wait }, 'unable to locate plugin, retrying');
       await new Promise((r) => setTimeout(r, wait));
     }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { request, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { DeadlineExceededError, InternalError, UnavailableError } from '@drydock/errors';
@@ -58,7 +59,7 @@ export class PluginClient {
   /** POSTs `args` to /`method` and decodes the JSON answer (undefined for an empty body). */
   async call<T>(method: string, args: unknown, deadlineMs: number): Promise<T> {
     const body = args === undefined || args === null ? '' : `${JSON.stringify(args)}\n`;
-    const deadline = Date.now() + deadlineMs;
+    const deadline = performance.now() + deadlineMs;
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), deadlineMs);
     try {
@@ -70,8 +71,8 @@ export class PluginClient {
           if (!isConnectError(err)) throw err;
           const wait = Math.min(2 ** retries, 30) * 1000;
           // dockerd's abort(): stop once the next wait would pass the retry window
-          const spent = deadlineMs - (deadline - Date.now());
-          if (spent + wait >= this.opts.connectRetryMs || Date.now() + wait >= deadline) throw this.connectError(method, err);
+          const spent = deadlineMs - (deadline - performance.now());
+          if (spent + wait >= this.opts.connectRetryMs || performance.now() + wait >= deadline) throw this.connectError(method, err);
           await new Promise<void>((r) => {
             const t = setTimeout(r, wait);
             ac.signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { errorCode, NotFoundError } from '@drydock/errors';
 import { createLogger } from '@drydock/logging';
@@ -53,7 +54,7 @@ describe('VolumeService', () => {
     n++;
     eps.clear();
     const root = join(t.dir, `case${n}`);
-    svc = new VolumeService(new VolumeStore(join(root, 'volumes'), logger), new PluginVolumeRecords(join(root, 'records')), new VolumeDrivers(directory, { longMs: 400, shortMs: 300 }, 0, logger), { listBudgetMs: 300 }, logger);
+    svc = new VolumeService(new VolumeStore(join(root, 'volumes'), logger), new PluginVolumeRecords(join(root, 'records')), new VolumeDrivers(directory, { longMs: 3000, shortMs: 3000 }, 0, logger), { listBudgetMs: 1000 }, logger);
     await addPlugin('mem');
   });
   afterEach(async () => {
@@ -85,12 +86,12 @@ describe('VolumeService', () => {
     const slow = await addPlugin('slow');
     await svc.create({ name: 's1', driver: 'slow' });
     slow.answers['VolumeDriver.List'] = 'hang';
-    const t0 = Date.now();
+    const t0 = performance.now();
     const res = await svc.list([], usersOf);
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(performance.now() - t0).toBeLessThan(3000);
     expect(res.volumes.map((v) => [v.name, v.driver])).toEqual(expect.arrayContaining([['l1', 'local'], ['p1', 'mem'], ['s1', 'slow']]));
     expect(res.volumes).toHaveLength(3);
-    expect(res.warnings).toEqual(['list slow: plugin "slow" did not answer within 0.3 s']);
+    expect(res.warnings).toEqual(['list slow: plugin "slow" did not answer within 1 s']);
     const filtered = await svc.list([{ key: 'driver', values: ['mem'] }], usersOf);
     expect(filtered.volumes.map((v) => v.name)).toEqual(['p1']);
     expect(await svc.driverNames()).toEqual(['local', 'mem', 'slow']);

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { AlreadyExistsError, DrydockError, InternalError, NotFoundError, FailedPreconditionError, errorCode, errorFromCode } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
@@ -120,7 +121,7 @@ export class VolumeService implements VolumePluginUsage, VolumeOps {
     const out: VolumeInfo[] = await this.local.list();
     const warnings: string[] = [];
     const answered = new Set<string>();
-    const deadline = Date.now() + this.opts.listBudgetMs;
+    const deadline = performance.now() + this.opts.listBudgetMs;
     let drivers: VolumeDriverAdapter[] | undefined;
     try {
       drivers = await within(this.drivers.all(), this.opts.listBudgetMs);
@@ -131,7 +132,7 @@ export class VolumeService implements VolumePluginUsage, VolumeOps {
     await Promise.all(
       (drivers ?? []).map(async (d) => {
         try {
-          const [vols, scope] = await within(Promise.all([d.list(), d.scope()]), Math.max(0, deadline - Date.now()));
+          const [vols, scope] = await within(Promise.all([d.list(), d.scope()]), Math.max(0, deadline - performance.now()));
           for (const pv of vols) {
             const rec = byName.get(pv.name);
             out.push({ name: pv.name, driver: d.name, mountpoint: pv.mountpoint, createdAt: rec?.createdAt ?? pv.createdAt ?? '', labels: rec?.labels ?? {}, options: rec?.options ?? {}, scope, status: pv.status });
@@ -284,8 +285,8 @@ export class VolumeService implements VolumePluginUsage, VolumeOps {
 
   /** `fn` on every driver within the budget; drivers that fail or stay silent give undefined. */
   private async askAll<T>(fn: (d: VolumeDriverAdapter) => Promise<T>): Promise<(T | undefined)[]> {
-    const deadline = Date.now() + this.opts.listBudgetMs;
+    const deadline = performance.now() + this.opts.listBudgetMs;
     const ds = await within(this.drivers.all(), this.opts.listBudgetMs);
-    return Promise.all(ds.map((d) => within(fn(d), Math.max(0, deadline - Date.now())).catch(() => undefined)));
+    return Promise.all(ds.map((d) => within(fn(d), Math.max(0, deadline - performance.now())).catch(() => undefined)));
   }
 }
