@@ -53,6 +53,16 @@ const schema = z.pipe(
     DRYDOCK_IPTABLES_CHAIN_PREFIX: z._default(z.string().check(z.regex(/^[A-Z0-9_-]{1,12}$/)), 'DRYDOCK'),
     DRYDOCK_CNI_PATH: z._default(z.string().check(z.minLength(1)), '/usr/lib/cni'),
     DRYDOCK_HOST_RESOLV_CONF: z._default(z.string().check(z.minLength(1)), '/etc/resolv.conf'),
+    // Legacy (v1) plugins, found where dockerd finds them: sockets, then spec files (comma-separated dirs).
+    DRYDOCK_PLUGIN_SOCKETS_DIR: z._default(z.string().check(z.minLength(1)), '/run/docker/plugins'),
+    DRYDOCK_PLUGIN_SPECS_DIRS: z._default(z.string(), '/etc/docker/plugins,/usr/lib/docker/plugins'),
+    // Plugin call deadlines (dockerd: 2 minutes for Create and Mount, 1 minute for the rest).
+    DRYDOCK_PLUGIN_LONG_TIMEOUT_MS: envInt(120000),
+    DRYDOCK_PLUGIN_SHORT_TIMEOUT_MS: envInt(60000),
+    // How long a plugin that is not there yet is looked for, and a socket that refuses is retried (dockerd: 30 s).
+    DRYDOCK_PLUGIN_RETRY_MS: envInt(30000),
+    // What `volume ls`, `docker info` and prune wait for volume plugins before answering without them.
+    DRYDOCK_VOLUME_LIST_BUDGET_MS: envInt(5000),
     // TEST HOOK, never set on a node: "<point>[,<point>]" of networks/crash-points.ts; the supervisor
     // SIGKILLs itself when it reaches one, so integration tests can crash it between two steps.
     DRYDOCK_SUPERVISOR_CRASH_AT: z._default(z.string().check(z.regex(new RegExp(`^(${crashPoint}(,${crashPoint})*)?$`), 'expected a comma-separated list of crash points')), ''),
@@ -92,6 +102,14 @@ const schema = z.pipe(
       chainPrefix: e.DRYDOCK_IPTABLES_CHAIN_PREFIX,
       cniPath: e.DRYDOCK_CNI_PATH,
       hostResolvConf: e.DRYDOCK_HOST_RESOLV_CONF,
+    },
+    plugins: {
+      socketsDir: e.DRYDOCK_PLUGIN_SOCKETS_DIR,
+      specsDirs: e.DRYDOCK_PLUGIN_SPECS_DIRS.split(',').filter(Boolean),
+      longTimeoutMs: e.DRYDOCK_PLUGIN_LONG_TIMEOUT_MS,
+      shortTimeoutMs: e.DRYDOCK_PLUGIN_SHORT_TIMEOUT_MS,
+      retryMs: e.DRYDOCK_PLUGIN_RETRY_MS,
+      volumeListBudgetMs: e.DRYDOCK_VOLUME_LIST_BUDGET_MS,
     },
     crashAt: e.DRYDOCK_SUPERVISOR_CRASH_AT ? (e.DRYDOCK_SUPERVISOR_CRASH_AT.split(',') as NetworkCrashPoint[]) : [],
   })),

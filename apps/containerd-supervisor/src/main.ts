@@ -24,6 +24,12 @@ import { ArchiveManager, getfattr, VolumeCopyUp } from './archives/archive-manag
 import { ImageCommitter } from './images/commit/image-committer';
 import { RootfsMounter } from './archives/rootfs-mounter';
 import { VolumeStore } from './volumes/volume-store';
+import { VolumeService } from './volumes/volume-service';
+import { PluginVolumeRecords } from './volumes/plugin-volume-records';
+import { PluginVolumeHook } from './volumes/plugin-volume-hook';
+import { CompositePluginDirectory } from './plugins/plugin-directory';
+import { LegacyPluginDirectory } from './plugins/legacy-plugin-directory';
+import { VolumeDrivers } from './plugins/volume-drivers';
 import { diskUsage } from './node/disk-usage';
 import { ImageStore } from './images';
 import { AllTagsPuller, ImagePuller, ImagePusher, RegistryClient } from './images/distribution';
@@ -105,7 +111,17 @@ async function main(): Promise<void> {
   const allTags = new AllTagsPuller(puller, registry, logger, distributionOpts);
   const specs = new DockerSpecBuilder({ cgroupParent: config.cgroupParent, hostCpus: cpus().length });
   // Volumes live beside the services' state (not under supervisor/): <DRYDOCK_STATE_DIR>/volumes/<name>/_data.
-  const volumes = new VolumeStore(join(config.stateDir, 'volumes'), logger);
+  const localVolumes = new VolumeStore(join(config.stateDir, 'volumes'), logger);
+  // managed plugins (installed, run as containers) will come first in this list
+  const pluginDirectory = new CompositePluginDirectory([
+    new LegacyPluginDirectory(
+      { socketsDir: config.plugins.socketsDir, specsDirs: config.plugins.specsDirs, activateTimeoutMs: config.plugins.shortTimeoutMs, lookupRetryMs: config.plugins.retryMs, connectRetryMs: config.plugins.retryMs },
+      logger,
+    ),
+  ]);
+  const volumeDrivers = new VolumeDrivers(pluginDirectory, { longMs: config.plugins.longTimeoutMs, shortMs: config.plugins.shortTimeoutMs }, config.plugins.retryMs, logger);
+  const volumes = new VolumeService(localVolumes, new PluginVolumeRecords(join(config.stateDir, 'supervisor', 'plugin-volumes')), volumeDrivers, { listBudgetMs: config.plugins.volumeListBudgetMs }, logger);
+  const volumeHook = new PluginVolumeHook(volumes, join(config.stateDir, 'supervisor', 'plugin-volume-mounts'), logger);
   const mounter = new RootfsMounter(join(config.stateDir, 'supervisor', 'mnt'), logger);
   const netStore = new FileNetworkStore(config.network.stateDir);
   await netStore.init();
@@ -155,7 +171,8 @@ async function main(): Promise<void> {
     new VolumeCopyUp(mounter),
     { stateDir: join(config.stateDir, 'supervisor'), nodeId: identity.nodeId, cgroupParent: config.cgroupParent, hostCpus: cpus().length },
     logger,
-    [runs],
+    // networking first: released last, after the plugin volumes are unmounted
+    [runs, volumeHook],
     names,
   );
   const execs = new ExecManager(cc, manager, new NativeLogBackend(loggerBinary), specs, events, join(config.stateDir, 'supervisor'), logger);
@@ -209,7 +226,7 @@ async function main(): Promise<void> {
         snapshotter: SNAPSHOTTER,
         counts: () => manager.counts(),
         imageCount: async () => (await images.listImages({})).length,
-        diskUsage: () => diskUsage({ images, containers: manager, snapshotUsage: (id) => images.snapshots.usage(id), volumes }),
+        diskUsage: () => diskUsage({ images, containers: manager, snapshotUsage: (id) => images.snapshots.usage(id), volumes: localVolumes }),
       },
       handlers,
     ),

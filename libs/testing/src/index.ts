@@ -8,3 +8,4 @@ export { buildDrydock, type DrydockBuild } from './build-drydock';
 export { buildLayeredImage, pushImage, type LayeredImage, type LayeredImageOptions, type ImageLayer, type PushOptions } from './layered-image';
 export { TokenServer, TokenAuthRegistry, RegistryTap, type TokenServerOptions, type TokenRequest, type TapMode, type TapRequest } from './registry-upstreams';
 export { removeNetworkObjects } from './network-cleanup';
+export { buildVolumePlugin, TestVolumePlugin } from './volume-plugin';

@@ -5,6 +5,12 @@ import { fromGrpcError, UnavailableError } from '@drydock/errors';
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
 /**
+ * Deadline of calls that may wait on a volume plugin: its 2-minute Create or Mount deadline
+ * after dockerd's 30 s of lookup retries. The supervisor ends them first, with the plugin's error.
+ */
+export const PLUGIN_CALL_TIMEOUT_MS = 180_000;
+
+/**
  * gRPC clients of one node's containerd-supervisor over one channel. Unary
  * calls carry a deadline; failures come back as taxonomy errors (so routes map
  * them to HTTP in one place).

@@ -5,7 +5,7 @@ import { errorCode, fromGrpcError, InternalError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import { schedulerV1, type supervisorV1 } from '@drydock/proto';
 import { extractPlacement, mutateJson, nodeKey, parseExprs, SWARM_ID_LABEL, unchanged, type NodeRecord } from '@drydock/cluster';
-import type { SupervisorClient } from '../backend/supervisor-client';
+import { PLUGIN_CALL_TIMEOUT_MS, type SupervisorClient } from '../backend/supervisor-client';
 
 /** Where a create goes, with the request as that node must get it. */
 export interface CreateTarget {
@@ -22,7 +22,8 @@ export interface CreateTarget {
  * Whatever fails gives the reservation back.
  */
 export async function createOn(t: CreateTarget, local: SupervisorClient): Promise<supervisorV1.CreateContainerResponse> {
-  const create = () => t.sc.call(t.sc.containers, t.sc.containers.createContainer, t.request);
+  // a volume plugin's Create may take its full deadline
+  const create = () => t.sc.call(t.sc.containers, t.sc.containers.createContainer, t.request, PLUGIN_CALL_TIMEOUT_MS);
   try {
     try {
       return await create();

@@ -8,6 +8,10 @@ const parseCreateBody = (name: string, body: unknown) =>
 const parseMount = (m: unknown) => parseMountDecoded(decodeBody({ type: mountType, emptyMessage: 'EOF' }, Buffer.from(JSON.stringify(m)))!);
 
 describe('parseCreateBody', () => {
+  it('passes --volume-driver through for the named volumes of -v', () => {
+    const hc = parseCreateBody('', { Image: 'bb', HostConfig: { VolumeDriver: 'tp', Binds: ['v:/v'] } }).request.hostConfig;
+    expect(hc).toMatchObject({ volumeDriver: 'tp', mounts: [{ type: 'volume', source: 'v', target: '/v' }] });
+  });
   it('maps what `docker run --name web -e A=1 -v /srv:/data:ro --tmpfs /run -m 64m busybox sh -c x` sends', () => {
     const body = {
       Hostname: '',
@@ -254,6 +258,16 @@ describe('parseMount', () => {
     expect(parseMount({ Type: 'bind', Source: '/x', Target: '/y', ReadOnly: true, BindOptions: { Propagation: 'rslave' } })).toEqual({ type: 'bind', source: '/x', target: '/y', readOnly: true, options: 'rslave' });
     expect(parseMount({ Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1048576, Mode: 0o1777 } })).toEqual({ type: 'tmpfs', source: '', target: '/t', readOnly: false, options: 'size=1048576,mode=1777' });
     expect(parseMount({ Type: 'volume', Source: 'v', Target: '/v' })).toEqual({ type: 'volume', source: 'v', target: '/v', readOnly: false, options: '' });
+    // --mount type=volume,src=v,dst=/v,volume-driver=tp,volume-opt=size=1g
+    expect(parseMount({ Type: 'volume', Source: 'v', Target: '/v', VolumeOptions: { DriverConfig: { Name: 'tp', Options: { size: '1g' } } } })).toEqual({
+      type: 'volume',
+      source: 'v',
+      target: '/v',
+      readOnly: false,
+      options: '',
+      driver: 'tp',
+      driverOpts: { size: '1g' },
+    });
   });
   it('rejects unknown types and misplaced options', () => {
     expect(() => parseMount({ Type: 'npipe', Target: '/x' })).toThrow('invalid mount config for type "npipe": mount type unknown');

@@ -126,6 +126,7 @@ export function parseCreateBody(name: string, b: ContainerCreateBody | undefined
     dnsOptions: hc.DnsOptions ?? [],
     extraHosts: hc.ExtraHosts ?? [],
     links: hc.Links ?? [],
+    ...(hc.VolumeDriver ? { volumeDriver: hc.VolumeDriver } : {}),
   };
   if (hostConfig.init) throw new InvalidArgumentError('--init is not supported on this node: containers run without an init process');
   for (const h of hostConfig.extraHosts ?? []) checkExtraHost(h);
@@ -236,9 +237,13 @@ export function parseMount(m: MountBody): supervisorV1.Mount {
     const mode = m.TmpfsOptions?.Mode ?? 0n;
     options = [size !== 0n ? `size=${size}` : '', mode !== 0n ? `mode=${mode.toString(8)}` : ''].filter(Boolean).join(',');
     if (readOnly) options = options ? `${options},ro` : 'ro';
-  } else if (!source) {
-    // an anonymous volume: dockerd generates the 64-hex name
-    return { type, source: randomBytes(32).toString('hex'), target, readOnly, options };
   }
-  return { type, source, target, readOnly, options };
+  // `--mount volume-driver=,volume-opt=`: the driver a new volume is made with
+  const dc = type === 'volume' ? m.VolumeOptions?.DriverConfig : undefined;
+  const driver = dc && (dc.Name || Object.keys(dc.Options ?? {}).length > 0) ? { driver: dc.Name ?? '', driverOpts: { ...dc.Options } } : {};
+  if (type === 'volume' && !source) {
+    // an anonymous volume: dockerd generates the 64-hex name
+    return { type, source: randomBytes(32).toString('hex'), target, readOnly, options, ...driver };
+  }
+  return { type, source, target, readOnly, options, ...driver };
 }

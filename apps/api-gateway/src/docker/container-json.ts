@@ -23,7 +23,7 @@ export function dockerMountPoint(m: supervisorV1.MountPoint): Record<string, unk
   if (m.name) out.Name = m.name;
   out.Source = m.source ?? '';
   out.Destination = m.destination ?? '';
-  if (m.type === 'volume') out.Driver = 'local';
+  if (m.type === 'volume') out.Driver = m.driver || 'local';
   out.Mode = m.mode ?? '';
   out.RW = m.rw ?? false;
   out.Propagation = m.propagation ?? '';
@@ -44,7 +44,7 @@ export function dockerHostConfig(hc: supervisorV1.HostConfig): Record<string, un
     PortBindings: portBindingsJson(hc.portBindings),
     RestartPolicy: { Name: hc.restartPolicy?.name || 'no', MaximumRetryCount: hc.restartPolicy?.maximumRetryCount ?? 0 },
     AutoRemove: hc.autoRemove ?? false,
-    VolumeDriver: '',
+    VolumeDriver: hc.volumeDriver ?? '',
     VolumesFrom: null,
     CapAdd: hc.capAdd && hc.capAdd.length > 0 ? hc.capAdd : null,
     CapDrop: hc.capDrop && hc.capDrop.length > 0 ? hc.capDrop : null,
@@ -107,7 +107,15 @@ export function dockerHostConfig(hc: supervisorV1.HostConfig): Record<string, un
   // HostConfig.Mounts as given (`--mount`): -v binds, anonymous volumes and tmpfs (shown as Tmpfs
   // above; the proto does not say which flag made them) are not echoed here
   const mounts = (hc.mounts ?? []).filter((m) => !(hc.binds ?? []).some((b) => b.split(':')[1] === m.target) && !(m.type === 'tmpfs') && !isAnonymousVolume(m));
-  if (mounts.length > 0) out.Mounts = mounts.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}) }));
+  if (mounts.length > 0) {
+    out.Mounts = mounts.map((m) => ({
+      Type: m.type,
+      Source: m.source,
+      Target: m.target,
+      ...(m.readOnly ? { ReadOnly: true } : {}),
+      ...(m.type === 'volume' && (m.driver || Object.keys(m.driverOpts ?? {}).length > 0) ? { VolumeOptions: { DriverConfig: { Name: m.driver ?? '', Options: m.driverOpts ?? {} } } } : {}),
+    }));
+  }
   out.MaskedPaths = hc.privileged ? null : MASKED_PATHS;
   out.ReadonlyPaths = hc.privileged ? null : READONLY_PATHS;
   return out;

@@ -10,6 +10,8 @@ export interface EngineFacts {
   arch: string;
   /** Warnings to add (a part that could not be asked). */
   warnings?: string[];
+  /** Volume drivers found on the node ("local" and the volume plugins). */
+  volumeDrivers?: string[];
 }
 
 /** dockerd's defaults when the registry-proxy cannot be asked: loopback insecure, Docker Hub secure. */
@@ -41,7 +43,7 @@ export function infoJson(node: supervisorV1.GetNodeInfoResponse, registry: Regis
     Driver: dockerStorageDriver(node.snapshotter),
     DriverStatus: (node.driverStatus ?? []).map((e) => [e.key ?? '', e.value ?? '']),
     // only what this node runs: local volumes, bridge/host/none networking, its json-file-compatible log writer
-    Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
+    Plugins: { Volume: engine.volumeDrivers && engine.volumeDrivers.length > 0 ? engine.volumeDrivers : ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
     MemoryLimit: !!caps.memoryLimit,
     SwapLimit: !!caps.swapLimit,
     // kernel memory limits and --oom-kill-disable are not applied by this node, whatever the kernel has

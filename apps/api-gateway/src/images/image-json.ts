@@ -172,6 +172,7 @@ export function toDockerVolume(v: supervisorV1.Volume | undefined, withUsage = f
     Name: v?.name ?? '',
     Options: v?.options ?? {},
     Scope: v?.scope || 'local',
+    ...(v?.statusJson ? { Status: JSON.parse(v.statusJson) as unknown } : {}),
     ...(withUsage ? { UsageData: { RefCount: v?.refCount ?? -1, Size: Number(v?.size ?? -1) } } : {}),
   };
 }

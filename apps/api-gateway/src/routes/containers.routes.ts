@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { supervisorV1 } from '@drydock/proto';
 import { errorCode, fromGrpcError, InvalidArgumentError } from '@drydock/errors';
-import type { ContainerLocator, NodeSummary, SupervisorClient } from '../backend/supervisor-client';
+import { PLUGIN_CALL_TIMEOUT_MS, type ContainerLocator, type NodeSummary, type SupervisorClient } from '../backend/supervisor-client';
 import type { Ctx, Router } from '../http/router';
 import { parseCreateBody } from '../docker/container-create';
 import { createOn } from '../cluster/placement';
@@ -56,10 +56,11 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
     // with remote nodes this belongs to the supervisor.
     for (const dir of parsed.bindSources) await mkdir(dir, { recursive: true });
     const sc = nodes.local();
-    // in a cluster, on the node placement chose (this one unless the request asked otherwise)
+    // in a cluster, on the node placement chose (this one unless the request asked otherwise); a volume
+    // plugin's Create may take its full deadline
     const res = deps.placement
       ? await createOn(await deps.placement.target(parsed.request), sc)
-      : await sc.call(sc.containers, sc.containers.createContainer, parsed.request);
+      : await sc.call(sc.containers, sc.containers.createContainer, parsed.request, PLUGIN_CALL_TIMEOUT_MS);
     ctx.send(201, { Id: res.id ?? '', Warnings: [...(res.warnings ?? []), ...parsed.warnings] });
   });
 
@@ -142,7 +143,7 @@ export function registerContainerRoutes(router: Router, deps: Pick<RouteDeps, 'n
       throw new InvalidArgumentError('starting container with non-empty request body was deprecated since API v1.22 and removed in v1.24');
     }
     const sc = await owner(ctx);
-    const res = await sc.call(sc.containers, sc.containers.startContainer, { id: ctx.params.id });
+    const res = await sc.call(sc.containers, sc.containers.startContainer, { id: ctx.params.id }, PLUGIN_CALL_TIMEOUT_MS);
     ctx.empty(res.alreadyStarted ? 304 : 204);
   });
 
@@ -448,7 +449,8 @@ async function* messages<T>(call: ClientReadableStream<T>, signal: AbortSignal):
 
 /** A deadline for stop/restart that outlasts the grace period the user asked for. */
 function callTimeout(t: number | undefined): number | undefined {
-  return t !== undefined && t > 0 ? (t + 60) * 1000 : undefined;
+  // a restart's start may Mount plugin volumes
+  return t !== undefined && t > 0 ? t * 1000 + PLUGIN_CALL_TIMEOUT_MS : PLUGIN_CALL_TIMEOUT_MS;
 }
 
 /** Classic Swarm's ContainerNode in inspect (`Node`), in its field order. */

@@ -50,8 +50,8 @@ export function registerSystemRoutes(router: Router, nodes: ContainerLocator, re
   });
 
   router.on('GET', '/info', async (ctx) => {
-    const [node, reg] = await Promise.all([nodeInfo(nodes), registryConfig(registry, ctx.signal, ctx.log)]);
-    const body = infoJson(node, reg.config, { version: sys.version, gitCommit: sys.gitCommit, arch: arch(), warnings: reg.warnings }, new Date());
+    const [node, reg, volumeDrivers] = await Promise.all([nodeInfo(nodes), registryConfig(registry, ctx.signal, ctx.log), volumeDriverNames(nodes, ctx.log)]);
+    const body = infoJson(node, reg.config, { version: sys.version, gitCommit: sys.gitCommit, arch: arch(), warnings: reg.warnings, volumeDrivers }, new Date());
     // a cluster's nodes as classic Swarm's manager listed them (the CLI prints SystemStatus rows)
     if (nodes.cluster) body.SystemStatus = swarmSystemStatus(nodes.cluster.nodes(), sys.strategy ?? 'spread');
     ctx.send(200, body);
@@ -61,6 +61,17 @@ export function registerSystemRoutes(router: Router, nodes: ContainerLocator, re
 async function nodeInfo(nodes: ContainerLocator): Promise<supervisorV1.GetNodeInfoResponse> {
   const sc = nodes.local();
   return sc.call(sc.node, sc.node.getNodeInfo, {});
+}
+
+/** "local" and the node's volume plugins (the supervisor bounds how long it waits for plugins). */
+async function volumeDriverNames(nodes: ContainerLocator, log: Logger): Promise<string[]> {
+  const sc = nodes.local();
+  try {
+    return (await sc.call(sc.volumes, sc.volumes.listVolumeDrivers, {})).drivers ?? ['local'];
+  } catch (err) {
+    log.warn({ err }, 'volume drivers unavailable');
+    return ['local'];
+  }
 }
 
 /** The registry-proxy's registry settings; when it cannot say, dockerd's defaults and a warning. */

@@ -2,9 +2,13 @@ import { bodies } from '../docker/request-bodies';
 import { boolParam, FilterArgs } from '../http/query';
 import { toDockerVolume } from '../images/image-json';
 import type { Router } from '../http/router';
+import { PLUGIN_CALL_TIMEOUT_MS } from '../backend/supervisor-client';
 import type { RouteDeps } from './deps';
 
-/** /volumes: local named volumes of the node (driver "local"). */
+/**
+ * /volumes: the node's named volumes, local and volume plugins' (the supervisor merges them and
+ * bounds how long `ls` waits for plugins; calls on one plugin volume wait for its plugin).
+ */
 export function registerVolumeRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'>): void {
   const sc = () => deps.nodes.local();
 
@@ -18,7 +22,7 @@ export function registerVolumeRoutes(router: Router, deps: Pick<RouteDeps, 'node
     // JSON null is an empty request: an anonymous volume, as dockerd makes
     const body = (await ctx.json(bodies.volumeCreate)) ?? {};
     const s = sc();
-    const res = await s.call(s.volumes, s.volumes.createVolume, { name: body.Name ?? '', driver: body.Driver ?? '', driverOpts: { ...body.DriverOpts }, labels: { ...body.Labels } });
+    const res = await s.call(s.volumes, s.volumes.createVolume, { name: body.Name ?? '', driver: body.Driver ?? '', driverOpts: { ...body.DriverOpts }, labels: { ...body.Labels } }, PLUGIN_CALL_TIMEOUT_MS);
     ctx.send(201, toDockerVolume(res.volume));
   });
 
@@ -30,13 +34,13 @@ export function registerVolumeRoutes(router: Router, deps: Pick<RouteDeps, 'node
 
   router.on('GET', '/volumes/:name', async (ctx) => {
     const s = sc();
-    const res = await s.call(s.volumes, s.volumes.inspectVolume, { name: ctx.params.name });
+    const res = await s.call(s.volumes, s.volumes.inspectVolume, { name: ctx.params.name }, PLUGIN_CALL_TIMEOUT_MS);
     ctx.send(200, toDockerVolume(res.volume));
   });
 
   router.on('DELETE', '/volumes/:name', async (ctx) => {
     const s = sc();
-    await s.call(s.volumes, s.volumes.removeVolume, { name: ctx.params.name, force: boolParam(ctx.query, 'force') });
+    await s.call(s.volumes, s.volumes.removeVolume, { name: ctx.params.name, force: boolParam(ctx.query, 'force') }, PLUGIN_CALL_TIMEOUT_MS);
     ctx.empty(204);
   });
 }

@@ -23,13 +23,20 @@ export function nameConflict(name: string, ownerId: string): AlreadyExistsError 
 export async function createContainer(ctx: ContainerContext, req: supervisorV1.CreateContainerRequest): Promise<{ id: string; warnings: string[] }> {
   const config = req.config;
   if (!config?.image) throw new InvalidArgumentError('config.image is required');
-  const hc: supervisorV1.HostConfig = req.hostConfig ?? {};
+  let hc: supervisorV1.HostConfig = req.hostConfig ?? {};
   validateRestartPolicy(hc.restartPolicy, hc.autoRemove ?? false);
   ctx.specs.validateHostConfig(hc);
   if (hc.init) throw new InvalidArgumentError('init processes are not supported on this node yet');
   const netMode = sharedNamespaceMode(ctx, hc.networkMode ?? '');
   for (const m of hc.mounts ?? []) validateMount(m);
   const image = await ctx.images.resolveImage(config.image);
+  // a taken name is refused before a plugin is asked to make a volume for it (checked again under the lock)
+  if (req.name) {
+    const owner = ctx.nameOwner(normalizeName(req.name));
+    if (owner) throw nameConflict(normalizeName(req.name), owner.c.spec.id);
+  }
+  // before the create lock: a plugin's Create (its 2-minute deadline) holds only this create
+  hc = { ...hc, mounts: await resolveVolumeDrivers(ctx, hc) };
 
   // The name check and the record write are serialized so two creates cannot take one name.
   return ctx.nameLock.run('create', async () => {
@@ -83,7 +90,7 @@ export async function createContainer(ctx: ContainerContext, req: supervisorV1.C
       await mkdir(dir, { recursive: true });
       const newVolumes = new Set<string>();
       for (const m of hc.mounts ?? []) {
-        if (m.type === 'volume' && m.source && (await ctx.volumes.ensure(m.source)).created) newVolumes.add(m.source);
+        if (m.type === 'volume' && m.source && isLocalVolume(m) && (await ctx.volumes.ensure(m.source)).created) newVolumes.add(m.source);
       }
       const files = await writeHostFiles(dir, resolvedConfig);
       // exists from the start, so an attach made before the first start follows it from byte 0
@@ -105,6 +112,25 @@ export async function createContainer(ctx: ContainerContext, req: supervisorV1.C
     const warnings: string[] = [];
     return { id, warnings };
   });
+}
+
+const isLocalVolume = (m: supervisorV1.Mount) => !m.driver || m.driver === 'local';
+
+/**
+ * Each volume mount with its driver resolved (stored in the record): the mount's own
+ * (`--mount volume-driver=`), else HostConfig.VolumeDriver, for a volume that does not exist yet.
+ */
+async function resolveVolumeDrivers(ctx: ContainerContext, hc: supervisorV1.HostConfig): Promise<supervisorV1.Mount[]> {
+  const out: supervisorV1.Mount[] = [];
+  for (const m of hc.mounts ?? []) {
+    if (m.type !== 'volume' || !m.source) {
+      out.push(m);
+      continue;
+    }
+    const driver = await ctx.volumes.driverFor(m.source, m.driver || hc.volumeDriver || '', m.driverOpts ?? {});
+    out.push({ ...m, driver: driver === 'local' ? '' : driver });
+  }
+  return out;
 }
 
 /**
@@ -150,7 +176,7 @@ function sharedNamespaceMode(ctx: ContainerContext, mode: string): string {
  */
 async function copyUpVolumes(ctx: ContainerContext, id: string, mounts: supervisorV1.Mount[], newVolumes: Set<string>, rootfs: Mount[]): Promise<void> {
   for (const m of mounts) {
-    if (m.type !== 'volume' || !m.source || !newVolumes.has(m.source)) continue;
+    if (m.type !== 'volume' || !m.source || !isLocalVolume(m) || !newVolumes.has(m.source)) continue;
     if ((m.options ?? '').split(',').includes('nocopy')) continue;
     if (!(await ctx.volumes.isEmpty(m.source))) continue;
     await ctx.seeder.copyUp(rootfs, m.target ?? '/', ctx.volumes.dataPath(m.source));

@@ -44,7 +44,9 @@ export function mountPoints(ctx: ContainerContext, e: Entry): supervisorV1.Mount
   return (e.c.spec.hostConfig.mounts ?? []).map((m) => ({
     type: m.type,
     name: m.type === 'volume' ? m.source : '',
-    source: m.type === 'volume' ? ctx.volumes.dataPath(m.source ?? '') : m.source ?? '',
+    // a plugin volume's path is its Mount's answer, known to the plugin only while mounted
+    source: m.type === 'volume' ? (m.driver && m.driver !== 'local' ? '' : ctx.volumes.dataPath(m.source ?? '')) : m.source ?? '',
+    driver: m.type === 'volume' ? m.driver || 'local' : '',
     destination: m.target,
     mode: m.type === 'bind' ? (m.readOnly ? 'ro' : '') : m.type === 'volume' ? 'z' : '',
     rw: !m.readOnly,

@@ -58,5 +58,15 @@ describe('LifecycleHooks', () => {
       logger,
     );
     await expect(hooks.runSpec(c)).resolves.toEqual({ env: ['A=1', 'B=2'], hostname: 'x', netnsPath: '/proc/7/ns/net' });
+    // plugin volumes' bind sources from two hooks are joined
+    const mounts = new LifecycleHooks(
+      [
+        { name: 'net', runSpec: async () => ({ hostname: 'y' }) },
+        { name: 'v1', runSpec: async () => ({ mountSources: { '/a': '/p/a' } }) },
+        { name: 'v2', runSpec: async () => ({ mountSources: { '/b': '/p/b' } }) },
+      ],
+      logger,
+    );
+    await expect(mounts.runSpec(c)).resolves.toEqual({ env: [], hostname: 'y', mountSources: { '/a': '/p/a', '/b': '/p/b' } });
   });
 });

@@ -29,6 +29,8 @@ export interface RunSpecPatch {
   domainname?: string;
   /** Variables set before the container's own Env (dockerd's legacy link variables). */
   env?: string[];
+  /** Host paths bound at these container paths this run (a volume plugin's Mount answer). */
+  mountSources?: Record<string, string>;
 }
 
 /**
@@ -82,7 +84,9 @@ export class LifecycleHooks {
     let out: RunSpecPatch | undefined;
     for (const h of this.hooks) {
       const p = await h.runSpec?.(c);
-      if (p) out = { ...out, ...p, env: [...(out?.env ?? []), ...(p.env ?? [])] };
+      if (!p) continue;
+      const mountSources = out?.mountSources || p.mountSources ? { ...out?.mountSources, ...p.mountSources } : undefined;
+      out = { ...out, ...p, env: [...(out?.env ?? []), ...(p.env ?? [])], ...(mountSources ? { mountSources } : {}) };
     }
     return out;
   }

@@ -55,6 +55,11 @@ export interface VolumeOps {
   ensure(name: string): Promise<{ created: boolean }>;
   /** Whether the volume holds nothing yet (image content is copied up only then). */
   isEmpty(name: string): Promise<boolean>;
+  /**
+   * The driver of a volume mount: the named volume's own when `driver` is empty (else "local"),
+   * or `driver`, whose volume is created when missing. Conflicts carry dockerd's texts.
+   */
+  driverFor(name: string, driver: string, driverOpts: Record<string, string>): Promise<string>;
 }
 
 /** Copies the image's content at a path into a new volume (Docker's copy-up), from the container's rootfs mounts. */

@@ -46,6 +46,8 @@ export async function startLocked(ctx: ContainerContext, e: Entry): Promise<bool
   let logger: LogWriterHandle | undefined;
   let taskCreated = false;
   let prepared = false;
+  // a hook's runSpec may hold something for the run (a plugin volume's Mount): released on failure too
+  let specHooked = false;
   let hookError: unknown;
   try {
     // a stopped task of the previous run lingers only if its deletion failed
@@ -55,6 +57,7 @@ export async function startLocked(ctx: ContainerContext, e: Entry): Promise<bool
       hookError = err;
       throw err;
     });
+    specHooked = true;
     if (patch) await applyRunSpec(ctx, e, patch);
     const [rootfs, writer] = await Promise.all([
       ctx.snapshots.mounts(id),
@@ -106,7 +109,7 @@ export async function startLocked(ctx: ContainerContext, e: Entry): Promise<bool
     await e.rt.stdin?.close().catch(() => undefined);
     e.rt.stdin = undefined;
     if (taskCreated) await ctx.deleteTask(id, true);
-    if (prepared) await ctx.hooks.release(hookContainer(e), 'start-failed');
+    if (prepared || specHooked) await ctx.hooks.release(hookContainer(e), 'start-failed');
     logger?.abort();
     await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
     // a hook's error is already the text dockerd shows (a taken port, a missing network)

@@ -5,17 +5,21 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError, NotImplem
 import type { Logger } from '@drydock/logging';
 import { KeyedLock } from '../containers/keyed-lock';
 
-/** A local named volume (Docker's `docker volume inspect` fields). */
+/** A named volume (Docker's `docker volume inspect` fields); VolumeStore makes the local ones. */
 export interface VolumeInfo {
   name: string;
-  driver: 'local';
-  /** Host directory holding the data: `<root>/<name>/_data`. */
+  /** "local" or a volume plugin's name. */
+  driver: string;
+  /** Host directory holding the data: `<root>/<name>/_data` for a local volume, the plugin's path otherwise. */
   mountpoint: string;
   /** RFC 3339. */
   createdAt: string;
   labels: Record<string, string>;
   options: Record<string, string>;
-  scope: 'local';
+  /** "local", or "global" for a plugin whose Capabilities say so. */
+  scope: string;
+  /** A plugin volume's Status (VolumeDriver.Get). */
+  status?: Record<string, unknown>;
 }
 
 export interface CreateVolumeOptions {
@@ -100,6 +104,11 @@ export class VolumeStore {
   /** The volume, created if missing (a container's `-v name:/path`). */
   ensure(name: string): Promise<{ volume: VolumeInfo; created: boolean }> {
     return this.create({ name });
+  }
+
+  /** The local volume, undefined when there is none. */
+  find(name: string): Promise<VolumeInfo | undefined> {
+    return NAME_RE.test(name) ? this.read(name) : Promise.resolve(undefined);
   }
 
   async get(name: string): Promise<VolumeInfo> {

@@ -40,4 +40,13 @@ describe('DockerSpecBuilder.forRun', () => {
     expect(again.process?.env).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=aaaaaaaaaaaa', 'FOO=1', 'HOME=/root']);
     expect(again.linux?.namespaces?.[1]).toEqual({ type: 'network' });
   });
+
+  it("binds a plugin volume at the path its Mount answered, again on each run", () => {
+    const withVolume = { ...spec(), mounts: [...spec().mounts!, { destination: '/data', type: 'bind', source: '/nonexistent/plugin-volume/p/v', options: ['rbind'] }] } as Spec;
+    const first = b.forRun(withVolume, record([]), { mountSources: { '/data': '/plugin/mnt/v/1' } }) as Spec;
+    expect(first.mounts?.find((m) => m.destination === '/data')?.source).toBe('/plugin/mnt/v/1');
+    const second = b.forRun(first, record([]), { mountSources: { '/data': '/plugin/mnt/v/2' } }) as Spec;
+    expect(second.mounts?.find((m) => m.destination === '/data')?.source).toBe('/plugin/mnt/v/2');
+    expect(second.mounts?.find((m) => m.destination === '/etc/hosts')?.source).toBe(`/state/containers/${id}/hosts`);
+  });
 });

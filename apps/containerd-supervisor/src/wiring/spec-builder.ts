@@ -62,7 +62,9 @@ export class DockerSpecBuilder implements SpecBuilder {
     const hostname = cfg.hostname || record.id.slice(0, 12);
     const mounts: UserMountOption[] = (hc.mounts ?? []).map((m) => {
       if (m.type === 'tmpfs') return { type: 'tmpfs', destination: m.target ?? '', data: m.options ?? '' };
-      const source = m.type === 'volume' ? join(input.volumesDir, m.source ?? '', '_data') : m.source ?? '';
+      // a plugin volume's source is the path its Mount answers at each start (forRun's mountSources)
+      const plugin = m.type === 'volume' && !!m.driver && m.driver !== 'local';
+      const source = plugin ? `/nonexistent/plugin-volume/${m.driver}/${m.source}` : m.type === 'volume' ? join(input.volumesDir, m.source ?? '', '_data') : m.source ?? '';
       return { type: 'bind', source, destination: m.target ?? '', readOnly: !!m.readOnly };
     });
     void image;
@@ -155,6 +157,10 @@ export class DockerSpecBuilder implements SpecBuilder {
       // only the generated files (<containers>/<id>/hosts ...), never a user's bind mount over them
       const generated = (src: string | undefined) => !!src && /\/[0-9a-f]{64}\/(hostname|hosts|resolv\.conf)$/.test(src);
       s.mounts = (s.mounts ?? []).map((m) => (sources[m.destination] && m.type === 'bind' && generated(m.source) ? { ...m, source: sources[m.destination] } : m));
+    }
+    if (patch.mountSources && Object.keys(patch.mountSources).length > 0) {
+      const src = patch.mountSources;
+      s.mounts = (s.mounts ?? []).map((m) => (src[m.destination] && m.type === 'bind' ? { ...m, source: src[m.destination] } : m));
     }
     if (s.process) {
       // dockerd's CreateDaemonEnvironment: PATH, HOSTNAME, TERM, the link variables, then Env over them

@@ -40,8 +40,12 @@ export class SupervisorHarness {
   stateDir = '';
   readonly output: string[] = [];
 
-  async setup(opts: { registry?: TestInfraOptions['registry']; registryProxy?: boolean } = {}): Promise<void> {
+  /** Settings every supervisor start of this harness gets (setup's `env`, given the test's directory). */
+  private baseEnv: Record<string, string> = {};
+
+  async setup(opts: { registry?: TestInfraOptions['registry']; registryProxy?: boolean; env?: (dir: string) => Record<string, string> } = {}): Promise<void> {
     this.infra = await startTestInfra({ containerd: true, nats: true, registry: opts.registry, name: 'sup' });
+    this.baseEnv = opts.env?.(this.infra.dir) ?? {};
     this.build = buildDrydock(join(this.infra.dir, 'build'));
     this.stateDir = join(this.infra.dir, 'state');
     this.port = await freePort();
@@ -82,6 +86,7 @@ export class SupervisorHarness {
         DRYDOCK_NETWORK_POOLS: this.pool,
         DRYDOCK_IPTABLES_CHAIN_PREFIX: this.chainPrefix,
         ...(this.registryProxyUrl ? { DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl } : {}),
+        ...this.baseEnv,
         ...env,
       },
       stdio: ['ignore', log, log],

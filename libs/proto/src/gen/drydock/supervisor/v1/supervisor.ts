@@ -257,7 +257,24 @@ export interface Mount {
     | boolean
     | undefined;
   /** Options: tmpfs options such as "size=64m,mode=1777"; bind propagation. */
-  options?: string | undefined;
+  options?:
+    | string
+    | undefined;
+  /**
+   * Driver of a volume mount: "" (the volume's own, else HostConfig.volume_driver, else
+   * "local") or a volume plugin's name (`--mount volume-driver=`). The supervisor stores the
+   * resolved driver in the container's record.
+   */
+  driver?:
+    | string
+    | undefined;
+  /** DriverOpts passed to the driver when the mount creates the volume (`--mount volume-opt=`). */
+  driverOpts?: { [key: string]: string } | undefined;
+}
+
+export interface Mount_DriverOptsEntry {
+  key: string;
+  value: string;
 }
 
 /** RestartPolicy is Docker's restart policy. */
@@ -373,7 +390,11 @@ export interface HostConfig {
     | string[]
     | undefined;
   /** Links: "name:alias" (docker run --link, default bridge only), as the user wrote them. */
-  links?: string[] | undefined;
+  links?:
+    | string[]
+    | undefined;
+  /** VolumeDriver: the driver of named volumes this container creates (docker run --volume-driver). */
+  volumeDriver?: string | undefined;
 }
 
 export interface HostConfig_PortBindingsEntry {
@@ -551,7 +572,11 @@ export interface MountPoint {
   destination?: string | undefined;
   mode?: string | undefined;
   rw?: boolean | undefined;
-  propagation?: string | undefined;
+  propagation?:
+    | string
+    | undefined;
+  /** Driver of a volume mount ("local" or the plugin's name); empty for others. */
+  driver?: string | undefined;
 }
 
 /** ContainerInfo is the full inspect view of a container. */
@@ -1448,7 +1473,7 @@ export interface Volume {
   name?:
     | string
     | undefined;
-  /** Driver: always "local". */
+  /** Driver: "local" or the volume plugin's name. */
   driver?:
     | string
     | undefined;
@@ -1462,7 +1487,7 @@ export interface Volume {
   options?:
     | { [key: string]: string }
     | undefined;
-  /** Scope: "local". */
+  /** Scope: "local", or a plugin's Capabilities scope ("local" or "global"). */
   scope?:
     | string
     | undefined;
@@ -1471,7 +1496,11 @@ export interface Volume {
     | number
     | undefined;
   /** Size in bytes (-1 if not computed). */
-  size?: string | undefined;
+  size?:
+    | string
+    | undefined;
+  /** StatusJson: a plugin volume's Status object (VolumeDriver.Get) as JSON; empty for none. */
+  statusJson?: string | undefined;
 }
 
 export interface Volume_LabelsEntry {
@@ -1533,6 +1562,14 @@ export interface RemoveVolumeResponse {
 
 export interface PruneVolumesRequest {
   filters?: Filter[] | undefined;
+}
+
+export interface ListVolumeDriversRequest {
+}
+
+/** Drivers: "local" first, then the plugins found, by name. */
+export interface ListVolumeDriversResponse {
+  drivers?: string[] | undefined;
 }
 
 export interface PruneVolumesResponse {
@@ -2575,7 +2612,7 @@ export const ContainerConfig_LabelsEntry: MessageFns<ContainerConfig_LabelsEntry
 };
 
 function createBaseMount(): Mount {
-  return { type: "", source: "", target: "", readOnly: false, options: "" };
+  return { type: "", source: "", target: "", readOnly: false, options: "", driver: "", driverOpts: {} };
 }
 
 export const Mount: MessageFns<Mount> = {
@@ -2595,6 +2632,12 @@ export const Mount: MessageFns<Mount> = {
     if (message.options !== undefined && message.options !== "") {
       writer.uint32(42).string(message.options);
     }
+    if (message.driver !== undefined && message.driver !== "") {
+      writer.uint32(50).string(message.driver);
+    }
+    globalThis.Object.entries(message.driverOpts || {}).forEach(([key, value]: [string, string]) => {
+      Mount_DriverOptsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
     return writer;
   },
 
@@ -2651,6 +2694,25 @@ export const Mount: MessageFns<Mount> = {
             message.options = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.driver = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = Mount_DriverOptsEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.driverOpts![entry7.key] = entry7.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2674,6 +2736,34 @@ export const Mount: MessageFns<Mount> = {
         ? globalThis.Boolean(object.read_only)
         : false,
       options: isSet(object.options) ? globalThis.String(object.options) : "",
+      driver: isSet(object.driver) ? globalThis.String(object.driver) : "",
+      driverOpts: isObject(object.driverOpts)
+        ? (globalThis.Object.entries(object.driverOpts) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.driver_opts)
+        ? (globalThis.Object.entries(object.driver_opts) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -2694,6 +2784,18 @@ export const Mount: MessageFns<Mount> = {
     if (message.options !== undefined && message.options !== "") {
       obj.options = message.options;
     }
+    if (message.driver !== undefined && message.driver !== "") {
+      obj.driver = message.driver;
+    }
+    if (message.driverOpts) {
+      const entries = globalThis.Object.entries(message.driverOpts) as [string, string][];
+      if (entries.length > 0) {
+        obj.driverOpts = {};
+        entries.forEach(([k, v]) => {
+          obj.driverOpts[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -2707,6 +2809,101 @@ export const Mount: MessageFns<Mount> = {
     message.target = object.target ?? "";
     message.readOnly = object.readOnly ?? false;
     message.options = object.options ?? "";
+    message.driver = object.driver ?? "";
+    message.driverOpts = (globalThis.Object.entries(object.driverOpts ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseMount_DriverOptsEntry(): Mount_DriverOptsEntry {
+  return { key: "", value: "" };
+}
+
+export const Mount_DriverOptsEntry: MessageFns<Mount_DriverOptsEntry> = {
+  encode(message: Mount_DriverOptsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Mount_DriverOptsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMount_DriverOptsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Mount_DriverOptsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Mount_DriverOptsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Mount_DriverOptsEntry>, I>>(base?: I): Mount_DriverOptsEntry {
+    return Mount_DriverOptsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Mount_DriverOptsEntry>, I>>(object: I): Mount_DriverOptsEntry {
+    const message = createBaseMount_DriverOptsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -2827,6 +3024,7 @@ function createBaseHostConfig(): HostConfig {
     dnsOptions: [],
     extraHosts: [],
     links: [],
+    volumeDriver: "",
   };
 }
 
@@ -2924,6 +3122,9 @@ export const HostConfig: MessageFns<HostConfig> = {
       for (const v of message.links) {
         writer.uint32(202).string(v!);
       }
+    }
+    if (message.volumeDriver !== undefined && message.volumeDriver !== "") {
+      writer.uint32(210).string(message.volumeDriver);
     }
     return writer;
   },
@@ -3171,6 +3372,14 @@ export const HostConfig: MessageFns<HostConfig> = {
             }
             continue;
           }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.volumeDriver = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3306,6 +3515,11 @@ export const HostConfig: MessageFns<HostConfig> = {
         ? object.extra_hosts.map((e: any) => globalThis.String(e))
         : [],
       links: globalThis.Array.isArray(object?.links) ? object.links.map((e: any) => globalThis.String(e)) : [],
+      volumeDriver: isSet(object.volumeDriver)
+        ? globalThis.String(object.volumeDriver)
+        : isSet(object.volume_driver)
+        ? globalThis.String(object.volume_driver)
+        : "",
     };
   },
 
@@ -3392,6 +3606,9 @@ export const HostConfig: MessageFns<HostConfig> = {
     if (message.links?.length) {
       obj.links = message.links;
     }
+    if (message.volumeDriver !== undefined && message.volumeDriver !== "") {
+      obj.volumeDriver = message.volumeDriver;
+    }
     return obj;
   },
 
@@ -3435,6 +3652,7 @@ export const HostConfig: MessageFns<HostConfig> = {
     message.dnsOptions = object.dnsOptions?.map((e) => e) || [];
     message.extraHosts = object.extraHosts?.map((e) => e) || [];
     message.links = object.links?.map((e) => e) || [];
+    message.volumeDriver = object.volumeDriver ?? "";
     return message;
   },
 };
@@ -5151,7 +5369,7 @@ export const ContainerState: MessageFns<ContainerState> = {
 };
 
 function createBaseMountPoint(): MountPoint {
-  return { type: "", name: "", source: "", destination: "", mode: "", rw: false, propagation: "" };
+  return { type: "", name: "", source: "", destination: "", mode: "", rw: false, propagation: "", driver: "" };
 }
 
 export const MountPoint: MessageFns<MountPoint> = {
@@ -5176,6 +5394,9 @@ export const MountPoint: MessageFns<MountPoint> = {
     }
     if (message.propagation !== undefined && message.propagation !== "") {
       writer.uint32(58).string(message.propagation);
+    }
+    if (message.driver !== undefined && message.driver !== "") {
+      writer.uint32(66).string(message.driver);
     }
     return writer;
   },
@@ -5249,6 +5470,14 @@ export const MountPoint: MessageFns<MountPoint> = {
             message.propagation = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.driver = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5270,6 +5499,7 @@ export const MountPoint: MessageFns<MountPoint> = {
       mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
       rw: isSet(object.rw) ? globalThis.Boolean(object.rw) : false,
       propagation: isSet(object.propagation) ? globalThis.String(object.propagation) : "",
+      driver: isSet(object.driver) ? globalThis.String(object.driver) : "",
     };
   },
 
@@ -5296,6 +5526,9 @@ export const MountPoint: MessageFns<MountPoint> = {
     if (message.propagation !== undefined && message.propagation !== "") {
       obj.propagation = message.propagation;
     }
+    if (message.driver !== undefined && message.driver !== "") {
+      obj.driver = message.driver;
+    }
     return obj;
   },
 
@@ -5311,6 +5544,7 @@ export const MountPoint: MessageFns<MountPoint> = {
     message.mode = object.mode ?? "";
     message.rw = object.rw ?? false;
     message.propagation = object.propagation ?? "";
+    message.driver = object.driver ?? "";
     return message;
   },
 };
@@ -16544,6 +16778,7 @@ function createBaseVolume(): Volume {
     scope: "",
     refCount: 0,
     size: "0",
+    statusJson: "",
   };
 }
 
@@ -16575,6 +16810,9 @@ export const Volume: MessageFns<Volume> = {
     }
     if (message.size !== undefined && message.size !== "0") {
       writer.uint32(72).int64(message.size);
+    }
+    if (message.statusJson !== undefined && message.statusJson !== "") {
+      writer.uint32(82).string(message.statusJson);
     }
     return writer;
   },
@@ -16670,6 +16908,14 @@ export const Volume: MessageFns<Volume> = {
             message.size = reader.int64().toString();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.statusJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -16727,6 +16973,11 @@ export const Volume: MessageFns<Volume> = {
         ? globalThis.Number(object.ref_count)
         : 0,
       size: isSet(object.size) ? globalThis.String(object.size) : "0",
+      statusJson: isSet(object.statusJson)
+        ? globalThis.String(object.statusJson)
+        : isSet(object.status_json)
+        ? globalThis.String(object.status_json)
+        : "",
     };
   },
 
@@ -16771,6 +17022,9 @@ export const Volume: MessageFns<Volume> = {
     if (message.size !== undefined && message.size !== "0") {
       obj.size = message.size;
     }
+    if (message.statusJson !== undefined && message.statusJson !== "") {
+      obj.statusJson = message.statusJson;
+    }
     return obj;
   },
 
@@ -16804,6 +17058,7 @@ export const Volume: MessageFns<Volume> = {
     message.scope = object.scope ?? "";
     message.refCount = object.refCount ?? 0;
     message.size = object.size ?? "0";
+    message.statusJson = object.statusJson ?? "";
     return message;
   },
 };
@@ -17925,6 +18180,132 @@ export const PruneVolumesRequest: MessageFns<PruneVolumesRequest> = {
   fromPartial<I extends Exact<DeepPartial<PruneVolumesRequest>, I>>(object: I): PruneVolumesRequest {
     const message = createBasePruneVolumesRequest();
     message.filters = object.filters?.map((e) => Filter.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListVolumeDriversRequest(): ListVolumeDriversRequest {
+  return {};
+}
+
+export const ListVolumeDriversRequest: MessageFns<ListVolumeDriversRequest> = {
+  encode(_: ListVolumeDriversRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListVolumeDriversRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListVolumeDriversRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListVolumeDriversRequest {
+    return {};
+  },
+
+  toJSON(_: ListVolumeDriversRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListVolumeDriversRequest>, I>>(base?: I): ListVolumeDriversRequest {
+    return ListVolumeDriversRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListVolumeDriversRequest>, I>>(_: I): ListVolumeDriversRequest {
+    const message = createBaseListVolumeDriversRequest();
+    return message;
+  },
+};
+
+function createBaseListVolumeDriversResponse(): ListVolumeDriversResponse {
+  return { drivers: [] };
+}
+
+export const ListVolumeDriversResponse: MessageFns<ListVolumeDriversResponse> = {
+  encode(message: ListVolumeDriversResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.drivers !== undefined && message.drivers.length !== 0) {
+      for (const v of message.drivers) {
+        writer.uint32(10).string(v!);
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListVolumeDriversResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListVolumeDriversResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.drivers!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListVolumeDriversResponse {
+    return {
+      drivers: globalThis.Array.isArray(object?.drivers) ? object.drivers.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ListVolumeDriversResponse): unknown {
+    const obj: any = {};
+    if (message.drivers?.length) {
+      obj.drivers = message.drivers;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListVolumeDriversResponse>, I>>(base?: I): ListVolumeDriversResponse {
+    return ListVolumeDriversResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListVolumeDriversResponse>, I>>(object: I): ListVolumeDriversResponse {
+    const message = createBaseListVolumeDriversResponse();
+    message.drivers = object.drivers?.map((e) => e) || [];
     return message;
   },
 };
@@ -24414,7 +24795,11 @@ export const ArchivesClient = /* @__PURE__ */ makeGenericClientConstructor(
   serviceName: string;
 };
 
-/** Volumes manages local named volumes on this node (driver "local"). */
+/**
+ * Volumes manages this node's named volumes: local ones (driver "local") and those of volume
+ * plugins (docker.volumedriver/1.0), merged. Calls that need a plugin have its deadline; calls
+ * that do not need it never wait for it.
+ */
 export type VolumesService = typeof VolumesService;
 export const VolumesService = {
   /** CreateVolume creates a volume, or returns the existing one of that name. */
@@ -24469,6 +24854,18 @@ export const VolumesService = {
       Buffer.from(PruneVolumesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PruneVolumesResponse => PruneVolumesResponse.decode(value),
   },
+  /** ListVolumeDrivers: "local" and the volume plugins found (docker info's Plugins.Volume). */
+  listVolumeDrivers: {
+    path: "/drydock.supervisor.v1.Volumes/ListVolumeDrivers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListVolumeDriversRequest): Buffer =>
+      Buffer.from(ListVolumeDriversRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListVolumeDriversRequest => ListVolumeDriversRequest.decode(value),
+    responseSerialize: (value: ListVolumeDriversResponse): Buffer =>
+      Buffer.from(ListVolumeDriversResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListVolumeDriversResponse => ListVolumeDriversResponse.decode(value),
+  },
 } as const;
 
 export interface VolumesServer extends UntypedServiceImplementation {
@@ -24480,6 +24877,8 @@ export interface VolumesServer extends UntypedServiceImplementation {
   removeVolume: handleUnaryCall<RemoveVolumeRequest, RemoveVolumeResponse>;
   /** PruneVolumes removes unused volumes matching the filters. */
   pruneVolumes: handleUnaryCall<PruneVolumesRequest, PruneVolumesResponse>;
+  /** ListVolumeDrivers: "local" and the volume plugins found (docker info's Plugins.Volume). */
+  listVolumeDrivers: handleUnaryCall<ListVolumeDriversRequest, ListVolumeDriversResponse>;
 }
 
 export interface VolumesClient extends Client {
@@ -24560,6 +24959,22 @@ export interface VolumesClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PruneVolumesResponse) => void,
+  ): ClientUnaryCall;
+  /** ListVolumeDrivers: "local" and the volume plugins found (docker info's Plugins.Volume). */
+  listVolumeDrivers(
+    request: ListVolumeDriversRequest,
+    callback: (error: ServiceError | null, response: ListVolumeDriversResponse) => void,
+  ): ClientUnaryCall;
+  listVolumeDrivers(
+    request: ListVolumeDriversRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListVolumeDriversResponse) => void,
+  ): ClientUnaryCall;
+  listVolumeDrivers(
+    request: ListVolumeDriversRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListVolumeDriversResponse) => void,
   ): ClientUnaryCall;
 }
 
