@@ -32,7 +32,8 @@ export class ClusterNodeProc {
       DRYDOCK_BRIDGE_NAME: `dc${hex}0`,
       DRYDOCK_BRIDGE_PREFIX: `dc${hex}-`,
       DRYDOCK_IPTABLES_CHAIN_PREFIX: `DC${hex.toUpperCase()}`,
-      DRYDOCK_NETWORK_POOLS: `10.${171 + index * 2}.0.0/16:24`,
+      // clear of the bench's 10.171-173 (a private dockerd and its compare stack), the e2e stacks' 10.150-169, the supervisor tests' 10.200-249
+      DRYDOCK_NETWORK_POOLS: `10.${120 + index * 2}.0.0/16:24`,
     };
   }
 }
