@@ -150,7 +150,7 @@ function startBeating(kv: KV, live: SimNode[]): () => Promise<void> {
     if (stopped) return;
     const part = live.filter((_, i) => i % slices === slice);
     slice = (slice + 1) % slices;
-    inflight = inflight.then(() => putAll(kv, part, 32)).catch((err) => say(`heartbeat failed: ${err}`));
+    inflight = inflight.then(() => putAll(kv, part, 32)).catch((err) => void say(`heartbeat failed: ${err}`));
   }, cfg.beatMs / slices);
   return async () => {
     stopped = true;

@@ -6,6 +6,8 @@ import type { SchedulerConfig } from './config';
 import { DIRECTORY_BUCKET, NODES_BUCKET } from './cluster/directory';
 import { NodeView } from './cluster/node-view';
 import { Placer } from './cluster/placer';
+import { RecordWriter } from './cluster/record-writer';
+import { NodeIndex } from './placement/node-index';
 import { createStrategy } from './placement/strategies';
 import { Handlers } from './grpc/handlers';
 import { schedulerService } from './grpc/scheduler.service';
@@ -35,10 +37,12 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
   // The scheduler owns the nodes bucket's age in a cluster (heartbeat.ts keeps an existing one's).
   const nodes = await js.views.kv(NODES_BUCKET, { ttl: config.heartbeatTtlMs, history: 1, replicas: config.kvReplicas });
   const directory = await js.views.kv(DIRECTORY_BUCKET, { history: 1, replicas: config.kvReplicas });
-  const view = new NodeView({ nodes, directory, logger, downAfterMs: config.nodeDownAfterMs });
+  const index = new NodeIndex({ downAfterMs: config.nodeDownAfterMs, overcommitPercent: config.overcommitPercent });
+  const view = new NodeView({ nodes, directory, logger, index, downAfterMs: config.nodeDownAfterMs });
   await view.start();
   const strategy = createStrategy(config.strategy, { overcommitPercent: config.overcommitPercent });
-  const placer = new Placer({ directory, view, strategy, logger });
+  const writer = new RecordWriter({ directory, view, logger });
+  const placer = new Placer({ directory, view, index, writer, strategy, logger });
 
   const server = new Server();
   server.addService(

@@ -1,5 +1,6 @@
 import type { KV, KvEntry, QueuedIterator } from 'nats';
 import type { Logger } from '@drydock/logging';
+import type { NodeIndex } from '../placement/node-index';
 import type { SchedNode } from '../placement/types';
 import { decodeJson } from './kv';
 import type { NodeRecord } from './directory';
@@ -33,6 +34,8 @@ export interface NodeViewOptions {
   nodes: KV;
   directory: KV;
   logger: Logger;
+  /** Kept up to date with every beat and record, for placement. */
+  index: NodeIndex;
   /** A node with no heartbeat for this long is down. */
   downAfterMs: number;
   now?: () => number;
@@ -80,25 +83,63 @@ export class NodeView {
   private onBeat(e: KvEntry): void {
     if (e.operation !== 'PUT') {
       this.beats.delete(e.key);
+      this.opts.index.forgetBeat(e.key);
       return;
     }
     const hb = decodeJson<HeartbeatView>(e);
     if (!hb || typeof hb.nodeId !== 'string') return;
     // A value read at start may be old: it counts from when the server stored it, never from the future.
-    this.beats.set(e.key, { hb, seen: Math.min(this.now(), e.created.getTime()) });
+    const seen = Math.min(this.now(), e.created.getTime());
+    this.beats.set(e.key, { hb, seen });
+    this.opts.index.upsertNode(
+      e.key,
+      {
+        name: hb.name,
+        labels: { ...(hb.engineLabels ?? {}), ...(hb.labels ?? {}) },
+        cpus: hb.cpus,
+        memoryBytes: hb.memoryBytes,
+        reportedContainers: hb.containers?.total ?? 0,
+        supervisorAddress: hb.supervisorAddress,
+      },
+      seen,
+    );
   }
 
   private onRecord(e: KvEntry): void {
     const id = e.key.slice('node.'.length);
+    // this scheduler's own writes come back through the watch: already in, not decoded again
+    const cur = this.records.get(id);
+    if (cur && cur.revision >= e.revision) return;
     const record = e.operation === 'PUT' ? decodeJson<NodeRecord>(e) : undefined;
-    if (!record) this.records.delete(id);
-    else this.records.set(id, { record, revision: e.revision });
+    if (!record) {
+      this.records.delete(id);
+      this.opts.index.setRecord(id, false, {});
+    } else this.apply(id, record, e.revision);
+  }
+
+  private apply(id: string, record: NodeRecord, revision: number): void {
+    this.records.set(id, { record, revision });
+    this.opts.index.setRecord(id, record.drained, record.containers);
   }
 
   /** Takes in a record this scheduler just read or wrote, unless the watch already has a newer one. */
   noteRecord(record: NodeRecord, revision: number): void {
     const cur = this.records.get(record.nodeId);
-    if (!cur || cur.revision < revision) this.records.set(record.nodeId, { record, revision });
+    if (!cur || cur.revision < revision) this.apply(record.nodeId, record, revision);
+  }
+
+  /** Takes in a node's record as just read (undefined: absent), whatever revision the cache holds. */
+  refreshRecord(nodeId: string, fresh: { record: NodeRecord; revision: number } | undefined): void {
+    if (fresh) this.apply(nodeId, fresh.record, fresh.revision);
+    else {
+      this.records.delete(nodeId);
+      this.opts.index.setRecord(nodeId, false, {});
+    }
+  }
+
+  /** The record and revision this scheduler last saw of a node (the write-through cache). */
+  cached(nodeId: string): { record: NodeRecord; revision: number } | undefined {
+    return this.records.get(nodeId);
   }
 
   /** Every known node with its state now. */
@@ -129,6 +170,12 @@ export class NodeView {
       supervisorAddress: hb?.supervisorAddress ?? '',
     };
     return { node, status, drained, lastSeen: beat?.seen ?? 0 };
+  }
+
+  /** A node's name and supervisor address, without building its container list. */
+  describe(id: string): { name: string; supervisorAddress: string } {
+    const hb = this.beats.get(id)?.hb;
+    return { name: hb?.name ?? this.records.get(id)?.record.name ?? id, supervisorAddress: hb?.supervisorAddress ?? '' };
   }
 
   /** A node by id, or by name when exactly one node has it. */
