@@ -91,6 +91,17 @@ export class NodeIndex {
   private rank = new Int32Array(0);
   private rankDirty = true;
   private scratch = new Uint8Array(0);
+  // typed mirrors of the slots' hot fields, for the per-request loop (sync() keeps them)
+  private cap = 0;
+  private aliveUntil = new Float64Array(0);
+  private counts = new Float64Array(0);
+  private limits = new Float64Array(0);
+  private usedMem = new Float64Array(0);
+  private usedCpu = new Float64Array(0);
+  private totMem = new Float64Array(0);
+  private totCpu = new Float64Array(0);
+  private stamp = new Uint32Array(0);
+  private stampGen = 0;
 
   constructor(private readonly opts: NodeIndexOptions) {
     this.now = opts.now ?? Date.now;
@@ -105,8 +116,38 @@ export class NodeIndex {
       this.byId.set(id, i);
       this.rankDirty = true;
       this.labelEpoch++;
+      if (i >= this.cap) this.grow(Math.max(64, this.cap * 2));
+      this.sync(i);
     }
     return this.slots[i];
+  }
+
+  private grow(cap: number): void {
+    const g = <A extends Float64Array | Uint32Array>(a: A, make: (n: number) => A): A => {
+      const b = make(cap);
+      b.set(a);
+      return b;
+    };
+    this.aliveUntil = g(this.aliveUntil, (n) => new Float64Array(n));
+    this.counts = g(this.counts, (n) => new Float64Array(n));
+    this.limits = g(this.limits, (n) => new Float64Array(n));
+    this.usedMem = g(this.usedMem, (n) => new Float64Array(n));
+    this.usedCpu = g(this.usedCpu, (n) => new Float64Array(n));
+    this.totMem = g(this.totMem, (n) => new Float64Array(n));
+    this.totCpu = g(this.totCpu, (n) => new Float64Array(n));
+    this.stamp = g(this.stamp, (n) => new Uint32Array(n));
+    this.cap = cap;
+  }
+
+  private sync(i: number): void {
+    const s = this.slots[i];
+    this.aliveUntil[i] = s.info !== undefined && !s.drained ? s.seen + this.opts.downAfterMs : -Infinity;
+    this.counts[i] = this.count(s);
+    this.limits[i] = s.slotLimit;
+    this.usedMem[i] = s.usedMem;
+    this.usedCpu[i] = s.usedCpu;
+    this.totMem[i] = s.totMem;
+    this.totCpu[i] = s.totCpu;
   }
 
   /** A heartbeat: the node's shape and when it was seen. */
@@ -128,6 +169,7 @@ export class NodeIndex {
     s.totCpu = t.nanoCpus;
     const text = info.labels.containerslots;
     s.slotLimit = text === undefined || !/^[+-]?\d+$/.test(text) ? Infinity : Number(text);
+    this.sync(i);
   }
 
   /** The node deregistered (its heartbeat key deleted). */
@@ -139,6 +181,7 @@ export class NodeIndex {
     s.info = undefined;
     s.seen = -Infinity;
     this.labelEpoch++;
+    this.sync(i);
   }
 
   /** The node's directory record: its drain flag and committed containers, by record key. */
@@ -163,6 +206,7 @@ export class NodeIndex {
       s.committed.set(k, c);
       this.account(i, s, c, +1);
     }
+    this.sync(i);
   }
 
   /** A reservation this scheduler decided and has not committed yet. */
@@ -173,6 +217,7 @@ export class NodeIndex {
     if (prev && !s.committed.has(c.requestId)) this.accountHeld(i, s, prev, -1);
     s.held.set(c.requestId, c);
     if (!s.committed.has(c.requestId)) this.accountHeld(i, s, c, +1);
+    this.sync(i);
   }
 
   unhold(id: string, requestId: string): void {
@@ -183,6 +228,7 @@ export class NodeIndex {
     if (!h) return;
     s.held.delete(requestId);
     if (!s.committed.has(requestId)) this.accountHeld(i, s, h, -1);
+    this.sync(i);
   }
 
   /** The held reservations on a node that its record does not hold yet. */
@@ -298,57 +344,97 @@ export class NodeIndex {
       else if ('bits' in x) bits.push(x.bits);
       else tests.push(x.test);
     }
-    // walk the smallest list of candidates, test membership of the others
+    // walk the smallest list of candidates; the others become membership tests
     onlys.sort((a, b) => a.length - b.length);
-    const candidates: number[] | undefined = onlys[0];
-    for (const other of onlys.slice(1)) tests.push(setTest(other));
-    const all = candidates === undefined;
+    const n = this.slots.length;
+    let cand: number[] | undefined;
+    for (const list of onlys) {
+      if (!cand) cand = this.dedupe(list);
+      else bits.push(this.bitmap(list));
+    }
+    if (this.scratch.length < n) this.scratch = new Uint8Array(Math.max(64, n * 2));
+    const best = this.scan(cand === undefined ? null : Int32Array.from(cand), cand ? cand.length : n, bits, tests, excluded ?? this.scratch, spec.memoryBytes, spec.nanoCpus, strategy === 'spread' ? 0 : strategy === 'binpack' ? 1 : 2);
+    if (excluded) excluded.fill(0);
+    return best < 0 ? undefined : this.slots[best].id;
+  }
+
+  /** The hot loop, kept small and monomorphic for the JIT: the best fitting slot, or -1. */
+  private scan(cand: Int32Array | null, m: number, bits: Uint8Array[], tests: Array<(i: number) => boolean>, excluded: Uint8Array, mem: number, cpu: number, mode: number): number {
     const now = this.now();
     const rank = this.ranks();
-    const o = this.opts;
-    const mem = spec.memoryBytes;
-    const cpu = spec.nanoCpus;
-    const spread = strategy === 'spread';
-    const binpack = strategy === 'binpack';
+    const aliveUntil = this.aliveUntil;
+    const counts = this.counts;
+    const limits = this.limits;
+    const usedMem = this.usedMem;
+    const usedCpu = this.usedCpu;
+    const totMem = this.totMem;
+    const totCpu = this.totCpu;
+    const nb = bits.length;
+    const nt = tests.length;
     let best = -1;
     let bestW = 0;
     let bestCount = 0;
     let fitting = 0;
-    const n = this.slots.length;
-    const visit = (i: number) => {
-      const s = this.slots[i];
-      if (!this.healthy(s, now)) return;
-      if (excluded && excluded[i]) return;
-      const count = this.count(s);
-      if (count >= s.slotLimit) return;
-      for (const b of bits) if (!b[i]) return;
-      for (const t of tests) if (!t(i)) return;
-      if (s.totMem < mem || s.totCpu < cpu) return;
-      const cpuScore = cpu > 0 ? Math.floor(((s.usedCpu + cpu) * 100) / s.totCpu) : 100;
-      const memScore = mem > 0 ? Math.floor(((s.usedMem + mem) * 100) / s.totMem) : 100;
-      if (cpuScore > 100 || memScore > 100) return;
+    for (let j = 0; j < m; j++) {
+      const i = cand === null ? j : cand[j];
+      if (aliveUntil[i] < now || excluded[i] === 1) continue;
+      const count = counts[i];
+      if (count >= limits[i]) continue;
+      let ok = true;
+      for (let b = 0; b < nb && ok; b++) ok = bits[b][i] === 1;
+      for (let t = 0; t < nt && ok; t++) ok = tests[t](i);
+      if (!ok) continue;
+      const tm = totMem[i];
+      const tc = totCpu[i];
+      if (tm < mem || tc < cpu) continue;
+      const cpuScore = cpu > 0 ? Math.floor(((usedCpu[i] + cpu) * 100) / tc) : 100;
+      const memScore = mem > 0 ? Math.floor(((usedMem[i] + mem) * 100) / tm) : 100;
+      if (cpuScore > 100 || memScore > 100) continue;
       const w = cpuScore + memScore;
-      if (spread) {
-        if (best < 0 || w < bestW || (w === bestW && (count < bestCount || (count === bestCount && rank[i] < rank[best])))) [best, bestW, bestCount] = [i, w, count];
-      } else if (binpack) {
-        if (best < 0 || w > bestW || (w === bestW && (count > bestCount || (count === bestCount && rank[i] < rank[best])))) [best, bestW, bestCount] = [i, w, count];
+      if (mode === 0) {
+        if (best < 0 || w < bestW || (w === bestW && (count < bestCount || (count === bestCount && rank[i] < rank[best])))) {
+          best = i;
+          bestW = w;
+          bestCount = count;
+        }
+      } else if (mode === 1) {
+        if (best < 0 || w > bestW || (w === bestW && (count > bestCount || (count === bestCount && rank[i] < rank[best])))) {
+          best = i;
+          bestW = w;
+          bestCount = count;
+        }
       } else {
         // reservoir sampling: every fitting node equally likely, as a shuffle's first
         fitting++;
         if (this.random() * fitting < 1) best = i;
       }
-    };
-    if (all) for (let i = 0; i < n; i++) visit(i);
-    else {
-      const seen = new Set<number>();
-      for (const i of candidates!) {
-        if (seen.has(i)) continue;
-        seen.add(i);
-        visit(i);
-      }
     }
-    if (excluded) excluded.fill(0);
-    return best < 0 ? undefined : this.slots[best].id;
+    return best;
+  }
+
+  private nextStamp(): number {
+    if (++this.stampGen === 0xffffffff) {
+      this.stamp.fill(0);
+      this.stampGen = 1;
+    }
+    return this.stampGen;
+  }
+
+  private dedupe(list: number[]): number[] {
+    const g = this.nextStamp();
+    const out: number[] = [];
+    for (const i of list) {
+      if (this.stamp[i] === g) continue;
+      this.stamp[i] = g;
+      out.push(i);
+    }
+    return out;
+  }
+
+  private bitmap(list: Iterable<number>): Uint8Array {
+    const bits = new Uint8Array(this.slots.length);
+    for (const i of list) bits[i] = 1;
+    return bits;
   }
 
   /** constraint:node== (id or name) or a node label; one evaluation per distinct value, cached until labels change. */
@@ -392,14 +478,16 @@ export class NodeIndex {
     }
     // slots with at least one value matching the pattern (operator aside)
     const pattern: Expr = { ...e, operator: '==' };
-    const matching = new Set<number>();
+    const matching = new Uint8Array(this.slots.length);
     if (e.key === 'container' && LITERAL.test(e.value)) {
-      for (const i of index.get(e.value)?.keys() ?? []) matching.add(i);
+      const slots = index.get(e.value);
+      if (e.operator === '==') return { only: [...(slots?.keys() ?? [])] };
+      for (const i of slots?.keys() ?? []) matching[i] = 1;
     } else {
-      for (const [v, slots] of index) if (matchExpr(pattern, [v])) for (const i of slots.keys()) matching.add(i);
+      for (const [v, slots] of index) if (matchExpr(pattern, [v])) for (const i of slots.keys()) matching[i] = 1;
     }
-    if (e.operator === '==') return { only: [...matching] };
-    return { test: (i) => !matching.has(i) };
+    if (e.operator === '!=') for (let i = 0; i < matching.length; i++) matching[i] ^= 1;
+    return { bits: matching };
   }
 
   /** --volumes-from, --link, --network container:: the nodes holding each, found through names and id prefixes. */
@@ -434,7 +522,3 @@ export class NodeIndex {
   }
 }
 
-function setTest(slots: number[]): (i: number) => boolean {
-  const s = new Set(slots);
-  return (i) => s.has(i);
-}
