@@ -301,7 +301,9 @@ async function main(): Promise<void> {
     const port = await freePort();
     const profDir = join(outDir, 'cpu-prof');
     if (cpuProf) mkdirSync(profDir, { recursive: true });
-    child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...(cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), join(repo, 'dist/apps/scheduler/main.js')], {
+    // the flags the stack runs services with, unless overridden (as supervisor-bench.ts)
+    const nodeFlags = process.env.DRYDOCK_NODE_FLAGS !== undefined ? process.env.DRYDOCK_NODE_FLAGS.split(/\s+/).filter(Boolean) : SERVICE_NODE_FLAGS;
+    child = spawn(process.execPath, [...nodeFlags, ...(cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), join(repo, 'dist/apps/scheduler/main.js')], {
       env: {
         PATH: process.env.PATH,
         ...SERVICE_MALLOC_ENV,
@@ -374,11 +376,18 @@ async function main(): Promise<void> {
     for (const v of byKind.values()) v.n = v.failed = 0;
     const okBefore = placed.size;
     const lat = new Float64Array(cfg.requests);
+    const natsPid = infra.nats!.pid!;
     const ticks0 = cpuTicks(pid);
+    const natsTicks0 = cpuTicks(natsPid);
+    const own0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await runPhase(cfg.requests, cfg.warmup, lat);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpuSeconds = (cpuTicks(pid) - ticks0) / 100;
+    const natsCpuSeconds = (cpuTicks(natsPid) - natsTicks0) / 100;
+    const ownCpu = process.cpuUsage(own0);
+    const benchCpuSeconds = (ownCpu.user + ownCpu.system) / 1e6;
+    const loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
     const rss = procStatus(pid, 'VmRSS');
     const hwm = procStatus(pid, 'VmHWM');
     const ok = placed.size - okBefore;
@@ -386,7 +395,7 @@ async function main(): Promise<void> {
     const rate = Math.round(ok / seconds);
     const p50 = percentile(sorted, 50);
     const p99 = percentile(sorted, 99);
-    say(`${ok} placed, ${cfg.requests - ok} failed in ${seconds.toFixed(2)} s; scheduler CPU ${cpuSeconds.toFixed(1)} s (${Math.round((cpuSeconds / seconds) * 100)} % of a core)`);
+    say(`${ok} placed, ${cfg.requests - ok} failed in ${seconds.toFixed(2)} s; CPU s: scheduler ${cpuSeconds.toFixed(1)}, nats-server ${natsCpuSeconds.toFixed(1)}, bench ${benchCpuSeconds.toFixed(1)}; load average ${loadavg.join(' ')}`);
 
     await stopBeats();
     stopBeats = undefined;
@@ -414,7 +423,9 @@ async function main(): Promise<void> {
           failed: cfg.requests - ok,
           latencyMs: { p50, p90: percentile(sorted, 90), p99, p999: percentile(sorted, 99.9), max: sorted[sorted.length - 1] ?? 0 },
           schedulerRssMb: { idle: idleRss, afterLoad: rss, peak: hwm },
-          schedulerCpuSeconds: cpuSeconds,
+          cpuSeconds: { scheduler: cpuSeconds, natsServer: natsCpuSeconds, benchClient: benchCpuSeconds },
+          // the machine is shared: what else ran shows here
+          loadAverage: loadavg,
           byKind: Object.fromEntries(byKind),
           failures,
           directoryProblems: problems.slice(0, 50),

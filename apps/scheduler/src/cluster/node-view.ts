@@ -49,7 +49,7 @@ export interface NodeViewOptions {
  * deleted) is forgotten unless the directory still holds containers on it.
  */
 export class NodeView {
-  private readonly beats = new Map<string, { hb: HeartbeatView; seen: number }>();
+  private readonly beats = new Map<string, { hb: HeartbeatView; seen: number; labels: Record<string, string> }>();
   private readonly records = new Map<string, { record: NodeRecord; revision: number }>();
   private readonly watches: QueuedIterator<KvEntry>[] = [];
   private readonly log: Logger;
@@ -90,12 +90,13 @@ export class NodeView {
     if (!hb || typeof hb.nodeId !== 'string') return;
     // A value read at start may be old: it counts from when the server stored it, never from the future.
     const seen = Math.min(this.now(), e.created.getTime());
-    this.beats.set(e.key, { hb, seen });
+    const labels = { ...(hb.engineLabels ?? {}), ...(hb.labels ?? {}) };
+    this.beats.set(e.key, { hb, seen, labels });
     this.opts.index.upsertNode(
       e.key,
       {
         name: hb.name,
-        labels: { ...(hb.engineLabels ?? {}), ...(hb.labels ?? {}) },
+        labels,
         cpus: hb.cpus,
         memoryBytes: hb.memoryBytes,
         reportedContainers: hb.containers?.total ?? 0,
@@ -159,7 +160,7 @@ export class NodeView {
     const node: SchedNode = {
       id,
       name: hb?.name ?? rec?.name ?? id,
-      labels: { ...(hb?.engineLabels ?? {}), ...(hb?.labels ?? {}) },
+      labels: beat?.labels ?? {},
       healthy: status === 'ready' && !drained,
       cpus: hb?.cpus ?? 0,
       memoryBytes: hb?.memoryBytes ?? 0,
