@@ -22,7 +22,13 @@ export interface NodeIndexOptions extends WeighOptions {
   random?: () => number;
 }
 
-type SlotCounts = Map<number, number>;
+/**
+ * Which slots give an index value, and how many of their containers: most values (a name, an
+ * id) belong to one container, kept as one number (count * SLOT_SPACE + slot) rather than a Map
+ * per value, which at 100,000 containers was most of the heap the collector walked.
+ */
+type SlotCounts = number | Map<number, number>;
+const SLOT_SPACE = 2 ** 24;
 
 interface Slot {
   id: string;
@@ -49,17 +55,32 @@ type Narrowing = { only: number[] } | { bits: Uint8Array } | { test: (slot: numb
 const LITERAL = /^[A-Za-z0-9_:@-]*$/;
 
 function inc(map: Map<string, SlotCounts>, key: string, slot: number, d: number): void {
-  let m = map.get(key);
-  if (!m) {
-    if (d < 0) return;
-    map.set(key, (m = new Map()));
+  const cur = map.get(key);
+  if (cur === undefined) {
+    if (d > 0) map.set(key, d * SLOT_SPACE + slot);
+    return;
   }
-  const v = (m.get(slot) ?? 0) + d;
-  if (v > 0) m.set(slot, v);
+  if (typeof cur === 'number') {
+    const s0 = cur % SLOT_SPACE;
+    const c0 = Math.floor(cur / SLOT_SPACE);
+    if (s0 === slot) {
+      if (c0 + d > 0) map.set(key, (c0 + d) * SLOT_SPACE + slot);
+      else map.delete(key);
+    } else if (d > 0) map.set(key, new Map([[s0, c0], [slot, d]]));
+    return;
+  }
+  const v = (cur.get(slot) ?? 0) + d;
+  if (v > 0) cur.set(slot, v);
   else {
-    m.delete(slot);
-    if (m.size === 0) map.delete(key);
+    cur.delete(slot);
+    if (cur.size === 0) map.delete(key);
   }
+}
+
+/** The slots of an index value. */
+function slotsOf(v: SlotCounts | undefined): Iterable<number> {
+  if (v === undefined) return [];
+  return typeof v === 'number' ? [v % SLOT_SPACE] : v.keys();
 }
 
 /**
@@ -481,10 +502,10 @@ export class NodeIndex {
     const matching = new Uint8Array(this.slots.length);
     if (e.key === 'container' && LITERAL.test(e.value)) {
       const slots = index.get(e.value);
-      if (e.operator === '==') return { only: [...(slots?.keys() ?? [])] };
-      for (const i of slots?.keys() ?? []) matching[i] = 1;
+      if (e.operator === '==') return { only: [...slotsOf(slots)] };
+      for (const i of slotsOf(slots)) matching[i] = 1;
     } else {
-      for (const [v, slots] of index) if (matchExpr(pattern, [v])) for (const i of slots.keys()) matching[i] = 1;
+      for (const [v, slots] of index) if (matchExpr(pattern, [v])) for (const i of slotsOf(slots)) matching[i] = 1;
     }
     if (e.operator === '!=') for (let i = 0; i < matching.length; i++) matching[i] ^= 1;
     return { bits: matching };
@@ -497,8 +518,8 @@ export class NodeIndex {
     return refs.map((ref) => {
       if (ref.length < 4) return { test: (i: number) => findContainer(this.containersOf(this.slots[i]), ref) !== undefined };
       const maybe = new Set<number>();
-      for (const k of [ref, ref.replace(/^\//, '')]) for (const i of this.names.get(k)?.keys() ?? []) maybe.add(i);
-      for (const i of this.prefixes.get(ref.slice(0, 4))?.keys() ?? []) maybe.add(i);
+      for (const k of [ref, ref.replace(/^\//, '')]) for (const i of slotsOf(this.names.get(k))) maybe.add(i);
+      for (const i of slotsOf(this.prefixes.get(ref.slice(0, 4)))) maybe.add(i);
       return { only: [...maybe].filter((i) => findContainer(this.containersOf(this.slots[i]), ref) !== undefined) };
     });
   }
@@ -511,11 +532,11 @@ export class NodeIndex {
     if (this.scratch.length < this.slots.length) this.scratch = new Uint8Array(this.slots.length * 2);
     const out = this.scratch;
     if (hostMode) {
-      for (const p of spec.exposedPorts) for (const i of this.hostExposed.get(p)?.keys() ?? []) out[i] = 1;
+      for (const p of spec.exposedPorts) for (const i of slotsOf(this.hostExposed.get(p))) out[i] = 1;
     } else {
       for (const b of spec.ports) {
         if (b.hostPort === '') continue;
-        for (const i of this.ports.get(b.hostPort)?.keys() ?? []) if (!out[i] && portInUse(this.containersOf(this.slots[i]), b)) out[i] = 1;
+        for (const i of slotsOf(this.ports.get(b.hostPort))) if (!out[i] && portInUse(this.containersOf(this.slots[i]), b)) out[i] = 1;
       }
     }
     return out;
