@@ -136,7 +136,15 @@ export class Placer {
       let claim: Claim | undefined;
       for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
         if (!claim) {
-          const chosen = this.choose(spec);
+          let chosen: string;
+          try {
+            chosen = this.choose(spec);
+          } catch (err) {
+            // nothing fits now; a retry of a request already placed still completes its claim
+            claim = await this.readClaim(key);
+            if (!claim) throw err;
+            continue;
+          }
           hold(chosen);
           try {
             const revision = await kv.create(key, encodeJson({ requestId: input.requestId, nodeId: chosen, time: Date.now() } satisfies PlacementClaim));
