@@ -6,10 +6,11 @@ import type { NodeIndex } from '../placement/node-index';
 import { selectNodes } from '../placement/select';
 import type { Strategy } from '../placement/strategies';
 import type { PlacedContainer, PlacementSpec, PublishedPort } from '../placement/types';
-import { CLAIM_FRESH_MS, claimKey, FENCE_KEEP_MS, REQUEST_ID, type Fence, type NodeRecord, type PlacementClaim } from './directory';
+import { CLAIM_FRESH_MS, claimKey, REQUEST_ID, type NodeRecord, type PlacementClaim } from './directory';
 import { encodeJson, getJson, isRevisionConflict } from './kv';
 import type { NodeInfo, NodeView } from './node-view';
 import type { RecordWriter } from './record-writer';
+import { decideReservation, type Reserved } from './reservation';
 
 /** What Place is given: the part of a container's create request placement reads. */
 export interface PlaceInput {
@@ -54,8 +55,6 @@ interface Claim {
   revision: number;
   seenAt: number;
 }
-
-type Reserved = 'placed' | 'present' | 'fenced' | 'stale' | 'no-fit';
 
 type Held = PlacedContainer & { requestId: string };
 
@@ -209,25 +208,21 @@ export class Placer {
 
   /** The reservation's decision on a node's record (see the class comment for the fence rules). */
   private reserve(record: NodeRecord, claim: Claim, entry: Held, spec: PlacementSpec): { next?: NodeRecord; outcome: Reserved } {
-    const id = entry.requestId;
-    if (record.containers[id]) return { outcome: 'present' };
-    const fence = record.fences?.[id];
-    if (fence && fence.claimRevision >= claim.revision) return { outcome: 'fenced' };
-    if (performance.now() - claim.seenAt > CLAIM_FRESH_MS) return { outcome: 'stale' };
     const info = this.opts.view.info(claim.nodeId, record);
-    const now = Date.now();
-    const fences = liveFences(record.fences, now, id);
-    let fits = true;
-    try {
-      selectNodes(spec, [info.node], this.opts.strategy);
-    } catch {
-      fits = false;
-    }
-    if (!fits) return { next: { ...record, fences: { ...fences, [id]: { claimRevision: claim.revision, time: now } }, updatedAt: now }, outcome: 'no-fit' };
-    const next: NodeRecord = { ...record, nodeId: claim.nodeId, name: info.node.name, containers: { ...record.containers, [id]: entry }, updatedAt: now };
-    if (fences) next.fences = fences;
-    else delete next.fences;
-    return { next, outcome: 'placed' };
+    return decideReservation({ ...record, nodeId: claim.nodeId }, entry, {
+      claimRevision: claim.revision,
+      sinceClaimMs: performance.now() - claim.seenAt,
+      nodeName: info.node.name,
+      now: Date.now(),
+      fits: () => {
+        try {
+          selectNodes(spec, [info.node], this.opts.strategy);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    });
   }
 
   /** Sets or clears a node's drain flag (revision-checked, as every record change). */
@@ -251,17 +246,4 @@ export class Placer {
     });
     return selectNodes(spec, nodes, this.opts.strategy)[0].id;
   }
-}
-
-/** A record's fences without the expired ones and without `drop`; undefined when none is left. */
-function liveFences(fences: Record<string, Fence> | undefined, now: number, drop: string): Record<string, Fence> | undefined {
-  if (!fences) return undefined;
-  const out: Record<string, Fence> = {};
-  let any = false;
-  for (const [k, f] of Object.entries(fences)) {
-    if (k === drop || now - f.time > FENCE_KEEP_MS) continue;
-    out[k] = f;
-    any = true;
-  }
-  return any ? out : undefined;
 }
