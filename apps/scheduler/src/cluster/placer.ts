@@ -114,6 +114,7 @@ export class Placer {
       ports: input.ports,
       hostNetwork: input.networkMode === 'host' || undefined,
       exposedPorts: input.networkMode === 'host' ? input.exposedPorts : undefined,
+      reschedule: ask.rescheduleOnNodeFailure ? 'on-node-failure' : undefined,
     };
     const done = (nodeId: string): Placement => {
       const n = this.opts.view.describe(nodeId);

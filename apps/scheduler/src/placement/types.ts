@@ -26,6 +26,8 @@ export interface PlacedContainer {
   exposedPorts?: string[];
   /** The Place request that reserved it, if any. */
   requestId?: string;
+  /** `reschedule:on-node-failure` was asked (env or label): re-create it elsewhere when its node is lost. */
+  reschedule?: 'on-node-failure';
 }
 
 /** One node as the filters and strategies see it. */
