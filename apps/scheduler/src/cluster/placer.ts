@@ -210,7 +210,7 @@ export class Placer {
   /** The reservation's decision on a node's record (see the class comment for the fence rules). */
   private reserve(record: NodeRecord, claim: Claim, entry: Held, spec: PlacementSpec): { next?: NodeRecord; outcome: Reserved } {
     const info = this.opts.view.info(claim.nodeId, record);
-    return decideReservation({ ...record, nodeId: claim.nodeId }, entry, {
+    return decideReservation(record, entry, {
       claimRevision: claim.revision,
       sinceClaimMs: performance.now() - claim.seenAt,
       nodeName: info.node.name,
