@@ -7,6 +7,7 @@ import { DIRECTORY_BUCKET, NODES_BUCKET } from './cluster/directory';
 import { NodeView } from './cluster/node-view';
 import { Placer } from './cluster/placer';
 import { RecordWriter } from './cluster/record-writer';
+import { Rescheduler } from './cluster/rescheduler';
 import { NodeIndex } from './placement/node-index';
 import { createStrategy } from './placement/strategies';
 import { Handlers } from './grpc/handlers';
@@ -45,6 +46,12 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
   const strategy = createStrategy(config.strategy, { overcommitPercent: config.overcommitPercent });
   const writer = new RecordWriter({ directory, view, logger });
   const placer = new Placer({ directory, view, index, writer, strategy, logger });
+  const rescheduler = new Rescheduler({
+    backend: { downRecords: () => view.downRecords(), place: (i, extra) => placer.place(i, extra), mutate: (nodeId, m) => writer.mutate(nodeId, m) },
+    logger,
+    intervalMs: config.rescheduleIntervalMs,
+  });
+  rescheduler.start();
 
   const server = new Server();
   server.addService(
@@ -59,6 +66,7 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     view,
     close: () =>
       (closed ??= (async () => {
+        rescheduler.close();
         await new Promise<void>((r) => server.tryShutdown(() => r()));
         view.close();
         await nc.drain().catch(() => undefined);

@@ -173,6 +173,17 @@ export class NodeView {
     return { node, status, drained, lastSeen: beat?.seen ?? 0 };
   }
 
+  /** The directory records of the nodes that are down now (no beat for downAfterMs, or none at all). */
+  downRecords(): Array<{ nodeId: string; record: NodeRecord }> {
+    const now = this.now();
+    const out: Array<{ nodeId: string; record: NodeRecord }> = [];
+    for (const [nodeId, { record }] of this.records) {
+      const beat = this.beats.get(nodeId);
+      if (!beat || now - beat.seen > this.opts.downAfterMs) out.push({ nodeId, record });
+    }
+    return out;
+  }
+
   /** A node's name and supervisor address, without building its container list. */
   describe(id: string): { name: string; supervisorAddress: string } {
     const hb = this.beats.get(id)?.hb;

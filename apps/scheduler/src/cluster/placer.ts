@@ -86,7 +86,8 @@ export class Placer {
     this.maxAttempts = opts.maxAttempts ?? 50;
   }
 
-  async place(input: PlaceInput): Promise<Placement> {
+  /** `extra` adds fields to the directory entry (the rescheduler's `rescheduledFrom`). */
+  async place(input: PlaceInput, extra?: Partial<PlacedContainer>): Promise<Placement> {
     if (!REQUEST_ID.test(input.requestId)) throw new InvalidArgumentError(`invalid request id ${JSON.stringify(input.requestId)}: expected 1 to 128 of [A-Za-z0-9_-]`);
     const ask = extractPlacement(input.env, input.labels);
     const spec: PlacementSpec = {
@@ -105,6 +106,7 @@ export class Placer {
       labels: ask.labels,
     };
     const entry: Held = {
+      ...extra,
       requestId: input.requestId,
       name: input.name || undefined,
       image: input.image || undefined,
@@ -114,7 +116,7 @@ export class Placer {
       ports: input.ports,
       hostNetwork: input.networkMode === 'host' || undefined,
       exposedPorts: input.networkMode === 'host' ? input.exposedPorts : undefined,
-      reschedule: ask.rescheduleOnNodeFailure ? 'on-node-failure' : undefined,
+      reschedule: ask.rescheduleOnNodeFailure || extra?.reschedule ? 'on-node-failure' : undefined,
     };
     const done = (nodeId: string): Placement => {
       const n = this.opts.view.describe(nodeId);

@@ -2,8 +2,7 @@ import type { KV } from 'nats';
 import { UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import { emptyRecord, nodeKey, type NodeRecord } from './directory';
-import { getJson, isRevisionConflict } from './kv';
-import type { PlacedContainer } from '../placement/types';
+import { encodeJson, getJson, isRevisionConflict } from './kv';
 import type { NodeView } from './node-view';
 
 /**
@@ -38,9 +37,6 @@ export interface RecordWriterOptions {
  */
 export class RecordWriter {
   private readonly queues = new Map<string, Item[]>();
-  /** Each entry's JSON, made once: a record is rewritten whole at every change, its entries mostly as they were. */
-  private readonly entryJson = new WeakMap<PlacedContainer, string>();
-  private readonly encoder = new TextEncoder();
   private readonly log: Logger;
   private readonly maxAttempts: number;
 
@@ -92,7 +88,7 @@ export class RecordWriter {
       });
       if (record === start) return outcomes;
       try {
-        const data = this.encoder.encode(encodeRecord(record, this.entryJson));
+        const data = encodeJson(record);
         const revision = base ? await kv.update(key, data, base.revision) : await kv.create(key, data);
         this.opts.view.noteRecord(record, revision);
         return outcomes;
@@ -105,18 +101,4 @@ export class RecordWriter {
     }
     throw new UnavailableError(`writes to node ${nodeId}'s record lost ${this.maxAttempts} races in a row; retry`);
   }
-}
-
-/** JSON.stringify(record), with each entry's JSON taken from (and kept in) `cache`. */
-export function encodeRecord(record: NodeRecord, cache: WeakMap<PlacedContainer, string>): string {
-  const { containers, ...rest } = record;
-  const parts: string[] = [];
-  for (const k of Object.keys(containers)) {
-    const c = containers[k];
-    let j = cache.get(c);
-    if (j === undefined) cache.set(c, (j = JSON.stringify(c)));
-    parts.push(`${JSON.stringify(k)}:${j}`);
-  }
-  const head = JSON.stringify(rest);
-  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"containers":{${parts.join(',')}}}`;
 }

@@ -28,6 +28,26 @@ export interface PlacedContainer {
   requestId?: string;
   /** `reschedule:on-node-failure` was asked (env or label): re-create it elsewhere when its node is lost. */
   reschedule?: 'on-node-failure';
+  /** Its node was lost and the container is to be created again there (cluster/rescheduler.ts). */
+  rescheduledTo?: RescheduledTo;
+  /** This entry is the replacement of another node's entry. */
+  rescheduledFrom?: RescheduledFrom;
+}
+
+/** Where a lost node's container is created again (on its entry in the lost node's record). */
+export interface RescheduledTo {
+  nodeId: string;
+  nodeName: string;
+  /** The Place request that reserved the replacement: the new node's record holds it under this key. */
+  requestId: string;
+  /** ms since the epoch. */
+  time: number;
+}
+
+/** On the replacement's entry: which entry of which node it replaces. */
+export interface RescheduledFrom {
+  nodeId: string;
+  key: string;
 }
 
 /** One node as the filters and strategies see it. */
