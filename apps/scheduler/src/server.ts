@@ -16,6 +16,8 @@ import { schedulerService } from './grpc/scheduler.service';
 export interface RunningScheduler {
   port: number;
   view: NodeView;
+  /** Its sweeps run on their own; tests call sweep() to race two schedulers. */
+  rescheduler: Rescheduler;
   /** Stops serving (in-flight calls finish), the watches and NATS. Idempotent. */
   close(): Promise<void>;
 }
@@ -64,6 +66,7 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
   return {
     port,
     view,
+    rescheduler,
     close: () =>
       (closed ??= (async () => {
         rescheduler.close();

@@ -48,7 +48,8 @@ describe('rescheduling on node failure', () => {
           DRYDOCK_NATS_URL: infra.nats!.url,
           DRYDOCK_SCHEDULER_LISTEN: '127.0.0.1:0',
           DRYDOCK_SCHEDULER_NODE_DOWN_AFTER_MS: '1500',
-          DRYDOCK_SCHEDULER_RESCHEDULE_INTERVAL_MS: '200',
+          // the test sweeps both schedulers itself, at the same moment
+          DRYDOCK_SCHEDULER_RESCHEDULE_INTERVAL_MS: '3600000',
           DRYDOCK_LOG_LEVEL: 'silent',
         }),
         logger,
@@ -87,6 +88,7 @@ describe('rescheduling on node failure', () => {
     const lostAt = Date.now();
     let old: NodeRecord | undefined;
     for (;;) {
+      await Promise.all(schedulers.map((x) => x.rescheduler.sweep()));
       old = await record(nodes[0].id);
       if (old?.containers['keep-env']?.rescheduledTo && old.containers['keep-label']?.rescheduledTo) break;
       if (Date.now() - lostAt > 10000) throw new Error(`not rescheduled: ${JSON.stringify(old)}`);
