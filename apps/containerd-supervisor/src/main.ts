@@ -58,6 +58,7 @@ import { networksService } from './grpc/networks.service';
 import type { KV } from 'nats';
 import { KvNameRegistry } from './cluster/kv-names';
 import { DirectorySync, openDirectory } from './cluster/directory-sync';
+import { RescheduleAgent } from './cluster/reschedule-agent';
 import { teeContainerEvents } from './wiring/event-adapter';
 
 /** containerd snapshotter of image layers and container roots. */
@@ -159,6 +160,16 @@ async function main(): Promise<void> {
   const directorySync = names
     ? new DirectorySync({ nodeId: identity.nodeId, nodeName: identity.name, ids: () => manager.ids(), inspect: inspectOrNone, names, logger })
     : undefined;
+  // makes the containers rescheduled here, removes those rescheduled away, and gates their restarts
+  const rescheduleAgent = names
+    ? new RescheduleAgent({
+        nodeId: identity.nodeId,
+        directory: () => directoryKv,
+        containers: { ids: () => manager.ids(), inspect: inspectOrNone, create: (req) => manager.create(req), start: (id) => manager.start(id), remove: (id, o) => manager.remove(id, o) },
+        names,
+        logger,
+      })
+    : undefined;
   manager = new ContainerManager(
     cc,
     new ContainerStore(cc),
@@ -174,6 +185,7 @@ async function main(): Promise<void> {
     // networking first: released last, after the plugin volumes are unmounted
     [runs, volumeHook],
     names,
+    rescheduleAgent?.restartGate,
   );
   const execs = new ExecManager(cc, manager, new NativeLogBackend(loggerBinary), specs, events, join(config.stateDir, 'supervisor'), logger);
   const monitor = new TaskMonitor(
@@ -263,6 +275,7 @@ async function main(): Promise<void> {
           if (!kv) return;
           directoryKv = kv;
           directorySync.attach(kv);
+          rescheduleAgent?.start();
         });
       }
     })
@@ -276,6 +289,7 @@ async function main(): Promise<void> {
     await new Promise<void>((r) => server.tryShutdown(() => r()));
     monitor.close();
     directorySync?.close();
+    rescheduleAgent?.close();
     manager.close();
     registry.close();
     await heartbeat?.stop().catch(() => undefined);

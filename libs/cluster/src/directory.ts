@@ -32,6 +32,14 @@ export interface PlacedContainer {
   rescheduledTo?: RescheduledTo;
   /** This entry is the replacement of another node's entry. */
   rescheduledFrom?: RescheduledFrom;
+  /**
+   * Opted-in containers only (written by their supervisor): the create request that makes the
+   * container again (supervisorV1.CreateContainerRequest as JSON, its config as resolved at
+   * create), so a replacement can be made after the node that knew it is gone.
+   */
+  create?: unknown;
+  /** Opted-in containers only: whether it was running when last written (a replacement is then started). */
+  running?: boolean;
 }
 
 /** Where a lost node's container is created again (on its entry in the lost node's record). */

@@ -171,3 +171,19 @@ export function extractPlacement(env: readonly string[], labels: Readonly<Record
 function goJson(v: unknown): string {
   return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/**
+ * Whether a created container opted in to rescheduling (its labels as the supervisor keeps
+ * them, the env's `reschedule:` already moved into RESCHEDULE_LABEL). A malformed label is
+ * no opt-in here: creates refuse it before a container exists.
+ */
+export function reschedulesOnNodeFailure(labels: Readonly<Record<string, string>> | undefined): boolean {
+  const text = labels?.[RESCHEDULE_LABEL];
+  if (!text) return false;
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) && v.length === 1 && v[0] === 'on-node-failure';
+  } catch {
+    return false;
+  }
+}

@@ -136,7 +136,7 @@ export class ClusterView {
 
   /**
    * Containers of the directory matching a reference as dockerd resolves one: the full id,
-   * else the name, else an id prefix (several: ambiguous).
+   * else the name, else an id prefix (several: ambiguous). Names skip entries rescheduled away.
    */
   find(ref: string): DirectoryHit[] {
     const name = ref.replace(/^\//, '');
@@ -144,7 +144,8 @@ export class ClusterView {
     for (const [nodeId, rec] of this.records) for (const entry of Object.values(rec.containers)) if (entry.id) all.push({ nodeId, entry });
     const byId = all.filter((h) => h.entry.id === ref);
     if (byId.length > 0) return byId;
-    const byName = all.filter((h) => h.entry.name === name);
+    // a lost node's container rescheduled elsewhere keeps its entry until the node returns: the name is its replacement's
+    const byName = all.filter((h) => h.entry.name === name && !h.entry.rescheduledTo);
     if (byName.length > 0) return byName;
     if (!/^[0-9a-f]+$/.test(ref)) return [];
     return all.filter((h) => h.entry.id!.startsWith(ref));

@@ -1,11 +1,14 @@
 import type { KV, NatsConnection } from 'nats';
 import type { Logger } from '@drydock/logging';
 import type { supervisorV1 } from '@drydock/proto';
-import { DIRECTORY_BUCKET, emptyRecord, getJson, mutateJson, NAME_KEYS, nodeKey, SWARM_ID_LABEL, unchanged, type NameClaim, type NodeRecord, type PlacedContainer } from '@drydock/cluster';
+import { DIRECTORY_BUCKET, emptyRecord, getJson, mutateJson, NAME_KEYS, nodeKey, reschedulesOnNodeFailure, SWARM_ID_LABEL, unchanged, type NameClaim, type NodeRecord, type PlacedContainer } from '@drydock/cluster';
+import { supervisorV1 as pb } from '@drydock/proto';
 import type { ContainerEvents, NameRegistry } from '../containers/ports';
 
 /** Events after which a container's directory entry changes. */
 const CHANGES = new Set(['create', 'destroy', 'rename', 'update']);
+/** And for containers that opted in to rescheduling, whose entry says whether they run. */
+const RUN_CHANGES = new Set(['start', 'die']);
 
 export interface DirectorySyncOptions {
   nodeId: string;
@@ -35,7 +38,26 @@ export function directoryEntry(c: supervisorV1.ContainerInfo): PlacedContainer {
     hostNetwork: hostNetwork || undefined,
     exposedPorts: hostNetwork ? c.config?.exposedPorts ?? [] : undefined,
     requestId: labels[SWARM_ID_LABEL] || undefined,
+    ...(reschedulesOnNodeFailure(labels) ? rescheduleFields(c) : {}),
   };
+}
+
+/**
+ * What a replacement needs, in KV before the node can be lost: the create request (the
+ * config as resolved at create: image, cmd, env, labels; the host config) and whether it runs.
+ * Its Place request id is not carried over: the replacement gets its own.
+ */
+function rescheduleFields(c: supervisorV1.ContainerInfo): Partial<PlacedContainer> {
+  const labels = { ...(c.config?.labels ?? {}) };
+  delete labels[SWARM_ID_LABEL];
+  const create: supervisorV1.CreateContainerRequest = { name: c.name, config: { ...(c.config ?? {}), labels }, hostConfig: c.hostConfig };
+  return { reschedule: 'on-node-failure', create: pb.CreateContainerRequest.toJSON(create), running: !!c.state?.running };
+}
+
+/** The scheduler's marks on an entry, kept when the supervisor writes the entry again. */
+function keepMarks(next: PlacedContainer, cur: PlacedContainer | undefined): PlacedContainer {
+  if (!cur?.rescheduledTo && !cur?.rescheduledFrom) return next;
+  return { ...next, rescheduledTo: cur.rescheduledTo, rescheduledFrom: cur.rescheduledFrom };
 }
 
 /**
@@ -78,7 +100,7 @@ export class DirectorySync implements ContainerEvents {
   }
 
   container(action: string, c: { id: string }): void {
-    if (!CHANGES.has(action)) return;
+    if (!CHANGES.has(action) && !(RUN_CHANGES.has(action) && reschedulesOnNodeFailure(this.opts.inspect(c.id)?.config?.labels))) return;
     this.dirty.add(c.id);
     this.kick();
   }
@@ -140,7 +162,8 @@ export class DirectorySync implements ContainerEvents {
           continue;
         }
         const entry = directoryEntry(c);
-        next.containers[id] = entry;
+        const reservation = entry.requestId ? next.containers[entry.requestId] : undefined;
+        next.containers[id] = keepMarks(entry, next.containers[id] ?? reservation);
         if (entry.requestId) delete next.containers[entry.requestId];
       }
       return finish(cur, next);
@@ -159,7 +182,7 @@ export class DirectorySync implements ContainerEvents {
       next.containers = {};
       // reservations without a container yet (a Place whose create is under way) stay
       for (const [key, e] of Object.entries(cur?.containers ?? {})) if (!e.id && !placedBy.has(key)) next.containers[key] = e;
-      for (const [id, e] of local) next.containers[id] = e;
+      for (const [id, e] of local) next.containers[id] = keepMarks(e, cur?.containers[id] ?? (e.requestId ? cur?.containers[e.requestId] : undefined));
       return finish(cur, next);
     });
     // names, on the first reconcile and every tenth (they change with the verbs that release them):

@@ -19,7 +19,23 @@ export interface KvNameRegistryOptions {
  * released at the revision read, only by the container holding it.
  */
 export class KvNameRegistry implements NameRegistry {
+  /** Names a replacement is about to take over from the container it replaces (name -> that container). */
+  private readonly successions = new Map<string, { id: string; nodeId: string }>();
+
   constructor(private readonly opts: KvNameRegistryOptions) {}
+
+  /**
+   * Lets the next take of `name` move the claim of container `from.id` (on node `from.nodeId`)
+   * to the taker with an update at the claim's revision: the name never passes through free,
+   * so no other create can take it between the lost container and its replacement. Returns
+   * the undo (call it once the create is over).
+   */
+  succeed(name: string, from: { id: string; nodeId: string }): () => void {
+    this.successions.set(name, from);
+    return () => {
+      if (this.successions.get(name) === from) this.successions.delete(name);
+    };
+  }
 
   async take(name: string, id: string): Promise<string | undefined> {
     const kv = this.opts.directory();
@@ -37,8 +53,10 @@ export class KvNameRegistry implements NameRegistry {
         const cur = await this.deadline(getJson<NameClaim>(kv, key));
         if (!cur) continue; // released meanwhile
         if (cur.value.id === id) return undefined;
+        const from = this.successions.get(name);
+        const succeeding = from?.id === cur.value.id && from.nodeId === cur.value.nodeId;
         // this node's claim for a container it no longer has (a crash between remove and release): stale
-        if (cur.value.nodeId !== this.opts.nodeId || this.opts.isLocal(cur.value.id)) return cur.value.id;
+        if (!succeeding && (cur.value.nodeId !== this.opts.nodeId || this.opts.isLocal(cur.value.id))) return cur.value.id;
         try {
           await this.deadline(kv.update(key, encodeJson(claim), cur.revision));
           return undefined;

@@ -41,6 +41,9 @@ export interface Entry {
   rt: Runtime;
 }
 
+/** Whether a restart policy may start container `id` (with these labels) again now. */
+export type RestartGate = (id: string, labels: Record<string, string>) => Promise<boolean>;
+
 export interface ContainerManagerOptions {
   stateDir: string;
   nodeId: string;
@@ -61,6 +64,11 @@ export interface ContainerDeps {
   seeder: VolumeSeeder;
   /** Cluster-wide names (LOCAL_NAMES when absent). */
   names?: NameRegistry;
+  /**
+   * Asked before a restart policy starts a container again (at boot or after an exit): false
+   * leaves it exited. In a cluster, a container rescheduled to another node must not run here.
+   */
+  restartGate?: RestartGate;
 }
 
 export const newRuntime = (): Runtime => ({ task: 'none', pid: 0, startedAtMs: 0, restartDelayMs: 0, removing: false, oom: false, exitWaiters: [], removeWaiters: [] });
@@ -125,10 +133,12 @@ export class ContainerContext implements ContainerDeps {
   readonly volumes: VolumeOps;
   readonly seeder: VolumeSeeder;
   readonly names: NameRegistry;
+  readonly restartGate?: RestartGate;
 
   constructor(deps: ContainerDeps, readonly opts: ContainerManagerOptions, readonly hooks: LifecycleHooks, logger: Logger) {
     ({ cc: this.cc, store: this.store, images: this.images, snapshots: this.snapshots, logBackend: this.logBackend, specs: this.specs, events: this.events, volumes: this.volumes, seeder: this.seeder } = deps);
     this.names = deps.names ?? LOCAL_NAMES;
+    this.restartGate = deps.restartGate;
     this.log = logger.child({ component: 'container-manager' });
   }
 

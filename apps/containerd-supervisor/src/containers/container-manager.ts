@@ -2,7 +2,7 @@ import type { Logger } from '@drydock/logging';
 import type { supervisorV1 } from '@drydock/proto';
 import type { ContainerdClient } from '../containerd/containerd-client';
 import { attachContainer, containerLogs, resizeTty } from './attach';
-import { ContainerContext, type ContainerManagerOptions } from './container-context';
+import { ContainerContext, type ContainerManagerOptions, type RestartGate } from './container-context';
 import type { ContainerStore } from './container-store';
 import { createContainer } from './create';
 import { handleExit, handleOom } from './exit';
@@ -25,7 +25,7 @@ import { stopContainer } from './stop';
 import { updateContainer } from './update';
 import { waitContainer, type WaitCondition } from './wait';
 
-export type { ContainerManagerOptions, RunStatus } from './container-context';
+export type { ContainerManagerOptions, RestartGate, RunStatus } from './container-context';
 export { translateStartError } from './start';
 
 /**
@@ -54,8 +54,9 @@ export class ContainerManager {
     logger: Logger,
     hooks: readonly ContainerLifecycleHook[] = [],
     names?: NameRegistry,
+    restartGate?: RestartGate,
   ) {
-    const deps = { cc, store, images, snapshots, logBackend, specs, events, volumes, seeder, names };
+    const deps = { cc, store, images, snapshots, logBackend, specs, events, volumes, seeder, names, restartGate };
     this.ctx = new ContainerContext(deps, opts, new LifecycleHooks(hooks, logger), logger);
   }
 

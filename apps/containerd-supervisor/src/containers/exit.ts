@@ -91,7 +91,17 @@ async function recordExit(ctx: ContainerContext, e: Entry, exitStatus: number, e
  * supervisor died during it); false when a stop, start or remove took it over meanwhile.
  * A failed start leaves the container exited with the start's error, as dockerd does.
  */
-export function policyRestart(ctx: ContainerContext, e: Entry): Promise<boolean> {
+export async function policyRestart(ctx: ContainerContext, e: Entry): Promise<boolean> {
+  // the gate first (it may wait for the cluster's directory): a refused restart leaves the container exited
+  if (ctx.restartGate && !(await ctx.restartGate(e.c.spec.id, e.c.labels))) {
+    return ctx.lock.run(e.c.spec.id, async () => {
+      if (!e.c.state.restarting || !ctx.entries.has(e.c.spec.id)) return false;
+      e.c.state = { ...e.c.state, restarting: false };
+      await ctx.saveState(e);
+      ctx.log.info({ containerId: e.c.spec.id }, 'restart refused by the restart gate');
+      return false;
+    });
+  }
   return ctx.lock.run(e.c.spec.id, async () => (e.c.state.restarting && !e.rt.removing && ctx.entries.has(e.c.spec.id) ? startLocked(ctx, e) : false));
 }
 

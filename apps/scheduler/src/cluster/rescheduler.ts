@@ -45,13 +45,14 @@ export function markRescheduled(key: string, to: RescheduledTo): Mutation<Resche
  * entry's resources and stored expressions (never on the down node: it fails the health
  * filter), then recorded on the old entry (`rescheduledTo`) with a revision-checked write.
  * Creating the container on the new node, and removing the stale copy when the lost node comes
- * back, is the gateway's part.
+ * back, is the supervisors' part (apps/containerd-supervisor/src/cluster/reschedule-agent.ts).
  */
 export class Rescheduler {
   private readonly log: Logger;
   private timer?: NodeJS.Timeout;
   private running = false;
   private readonly inFlight = new Set<string>();
+  private readonly failing = new Set<string>();
 
   constructor(private readonly opts: ReschedulerOptions) {
     this.log = opts.logger.child({ component: 'rescheduler' });
@@ -103,12 +104,17 @@ export class Rescheduler {
           links: [],
           volumesFrom: [],
         },
-        { rescheduledFrom: { nodeId, key }, reschedule: 'on-node-failure' },
+        // the create request travels with the reservation: the new node makes the container from it
+        { rescheduledFrom: { nodeId, key }, reschedule: 'on-node-failure', create: e.create, running: e.running },
       );
       const to = await this.opts.backend.mutate(nodeId, markRescheduled(key, { nodeId: p.nodeId, nodeName: p.nodeName, requestId, time: Date.now() }));
       this.log.info({ from: nodeId, key, to: to?.nodeId, requestId }, 'container rescheduled');
+      this.failing.delete(requestId);
     } catch (err) {
-      this.log.warn({ err, from: nodeId, key }, 'container not rescheduled; trying again');
+      // every sweep tries again (a node that appears or frees up takes it); said once, not every second
+      if (this.failing.has(requestId)) return this.log.debug({ err, from: nodeId, key }, 'container still not rescheduled');
+      this.failing.add(requestId);
+      this.log.warn({ err, from: nodeId, key, name: e.name }, 'lost container not rescheduled (no node fits); trying again on every sweep');
     }
   }
 
