@@ -50,7 +50,9 @@ export function directoryEntry(c: supervisorV1.ContainerInfo): PlacedContainer {
 function rescheduleFields(c: supervisorV1.ContainerInfo): Partial<PlacedContainer> {
   const labels = { ...(c.config?.labels ?? {}) };
   delete labels[SWARM_ID_LABEL];
-  const create: supervisorV1.CreateContainerRequest = { name: c.name, config: { ...(c.config ?? {}), labels }, hostConfig: c.hostConfig };
+  // a hostname create made up (the short id) is the new container's own to make up
+  const hostname = c.config?.hostname === c.id?.slice(0, 12) ? '' : c.config?.hostname;
+  const create: supervisorV1.CreateContainerRequest = { name: c.name, config: { ...(c.config ?? {}), hostname, labels }, hostConfig: c.hostConfig };
   return { reschedule: 'on-node-failure', create: pb.CreateContainerRequest.toJSON(create), running: !!c.state?.running };
 }
 
