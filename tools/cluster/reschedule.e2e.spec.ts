@@ -44,7 +44,7 @@ describe('rescheduling on node failure (three nodes)', () => {
 
   beforeAll(async () => {
     await h.setup();
-    await h.start();
+    await h.start(process.env.DRYDOCK_CLUSTER_E2E_LOG_LEVEL ? { DRYDOCK_LOG_LEVEL: process.env.DRYDOCK_CLUSTER_E2E_LOG_LEVEL } : {});
     for (const n of NODES) await h.ok(n, ['import', '-c', 'CMD ["/bin/sh"]', join(h.dir, 'busybox.tar'), 'busybox:latest']);
     nc = await connect({ servers: h.natsServers, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     directory = await nc.jetstream({ timeout: 5000 }).views.kv(DIRECTORY_BUCKET, { bindOnly: true });

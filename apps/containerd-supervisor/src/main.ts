@@ -185,7 +185,7 @@ async function main(): Promise<void> {
     // networking first: released last, after the plugin volumes are unmounted
     [runs, volumeHook],
     names,
-    rescheduleAgent?.restartGate,
+    undefined, // GATE-OFF-EXPERIMENT
   );
   const execs = new ExecManager(cc, manager, new NativeLogBackend(loggerBinary), specs, events, join(config.stateDir, 'supervisor'), logger);
   const monitor = new TaskMonitor(

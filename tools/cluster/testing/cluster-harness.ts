@@ -65,6 +65,8 @@ export class ClusterHarness {
   /** Stops the tool, takes the cluster down (--down kills the containers, removes namespaces, bridge, rules and state) and the dirs. */
   async teardown(): Promise<void> {
     if (this.tool && this.tool.exitCode === null) await this.stop();
+    // the services' output, for a failure's post-mortem
+    if (process.env.DRYDOCK_CLUSTER_E2E_OUTPUT) writeFileSync(process.env.DRYDOCK_CLUSTER_E2E_OUTPUT, this.output);
     if (this.args.length) {
       const r = await run(process.execPath, [CLUSTER_JS, '--down', ...this.args]).catch((err) => err);
       if (r instanceof Error) console.error(`cluster --down failed: ${r.message}`);
