@@ -185,7 +185,7 @@ async function main(): Promise<void> {
     // networking first: released last, after the plugin volumes are unmounted
     [runs, volumeHook],
     names,
-    undefined, // GATE-OFF-EXPERIMENT
+    rescheduleAgent?.restartGate,
   );
   const execs = new ExecManager(cc, manager, new NativeLogBackend(loggerBinary), specs, events, join(config.stateDir, 'supervisor'), logger);
   const monitor = new TaskMonitor(
