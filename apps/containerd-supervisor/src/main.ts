@@ -165,7 +165,17 @@ async function main(): Promise<void> {
     ? new RescheduleAgent({
         nodeId: identity.nodeId,
         directory: () => directoryKv,
-        containers: { ids: () => manager.ids(), inspect: inspectOrNone, create: (req) => manager.create(req), start: (id) => manager.start(id), remove: (id, o) => manager.remove(id, o) },
+        containers: {
+          ids: () => manager.ids(),
+          inspect: inspectOrNone,
+          create: (req) => manager.create(req),
+          start: (id) => manager.start(id),
+          remove: (id, o) => manager.remove(id, o),
+          pull: async (ref) => {
+            const it = puller.pull({ ref: /[:@]/.test(ref.split('/').pop() ?? '') ? ref : `${ref}:latest` }, new AbortController().signal);
+            for (let n = await it.next(); ; n = await it.next()) if (n.done) return events.image('pull', n.value.reference, n.value.repository);
+          },
+        },
         names,
         logger,
       })

@@ -1,4 +1,5 @@
 import type { KV } from 'nats';
+import { NotFoundError } from '@drydock/errors';
 import { createLogger } from '@drydock/logging';
 import { supervisorV1 } from '@drydock/proto';
 import { nodeKey, RESCHEDULE_LABEL, SWARM_ID_LABEL, type NodeRecord, type PlacedContainer } from '@drydock/cluster';
@@ -25,11 +26,14 @@ class FakeContainers implements RescheduleContainers {
   readonly made = new Map<string, supervisorV1.ContainerInfo>();
   readonly calls: string[] = [];
   failCreate = 0;
+  /** Images this node has; undefined: every image. */
+  images?: Set<string>;
   ids = () => [...this.made.keys()];
   inspect = (id: string) => this.made.get(id);
   async create(req: supervisorV1.CreateContainerRequest) {
     this.calls.push(`create ${req.name}`);
-    if (this.failCreate-- > 0) throw new Error('no such image');
+    if (this.failCreate-- > 0) throw new Error('create failed');
+    if (this.images && !this.images.has(req.config!.image!)) throw new NotFoundError(`No such image: ${req.config!.image}`);
     const id = `new${this.made.size}`;
     this.made.set(id, { id, name: req.name, config: req.config, hostConfig: req.hostConfig, state: { status: 'created', running: false } });
     return { id };
@@ -38,6 +42,10 @@ class FakeContainers implements RescheduleContainers {
     this.calls.push(`start ${id}`);
     this.made.get(id)!.state = { status: 'running', running: true };
     return true;
+  }
+  async pull(ref: string) {
+    this.calls.push(`pull ${ref}`);
+    this.images?.add(ref);
   }
   async remove(id: string) {
     this.calls.push(`remove ${id}`);
@@ -111,6 +119,14 @@ describe('RescheduleAgent', () => {
     other.containers.made.set('c1', { id: 'c1', config: { labels: { [SWARM_ID_LABEL]: 'old-rs-n2' } }, state: { status: 'created' } });
     await other.agent.tick();
     expect(other.containers.calls).toEqual(['start c1']);
+  });
+
+  it('pulls the image a replacement lacks and creates it then', async () => {
+    const { kv, containers, agent } = setup();
+    containers.images = new Set();
+    kv.record('n3', { 'old-rs-n2': reservation({ create: createReq('web'), running: true }) });
+    await agent.tick();
+    expect(containers.calls).toEqual(['create web', 'pull busybox', 'create web', 'start new0']);
   });
 
   it('makes nothing without a create request', async () => {

@@ -1,4 +1,5 @@
 import type { KV } from 'nats';
+import { errorCode } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import { supervisorV1 } from '@drydock/proto';
 import { getJson, nodeKey, reschedulesOnNodeFailure, SWARM_ID_LABEL, type NodeRecord, type PlacedContainer } from '@drydock/cluster';
@@ -10,6 +11,8 @@ export interface RescheduleContainers {
   create(req: supervisorV1.CreateContainerRequest): Promise<{ id: string }>;
   start(id: string): Promise<boolean>;
   remove(id: string, opts: { force: boolean }): Promise<void>;
+  /** Pulls an image through the node's registry-proxy (a replacement's node may lack it). */
+  pull(ref: string): Promise<void>;
 }
 
 /** The name registry's hand-over (kv-names.ts). */
@@ -147,7 +150,14 @@ export class RescheduleAgent {
       const undo = name ? this.opts.names.succeed(name, { id: from.key, nodeId: from.nodeId }) : () => undefined;
       let id: string;
       try {
-        ({ id } = await this.opts.containers.create(req));
+        try {
+          ({ id } = await this.opts.containers.create(req));
+        } catch (err) {
+          // as the gateway does for a placed create: the node lacks the image, pulls it, tries once more
+          if (errorCode(err) !== 'NOT_FOUND' || !/^No such image/.test((err as Error).message) || !req.config?.image) throw err;
+          await this.opts.containers.pull(req.config.image);
+          ({ id } = await this.opts.containers.create(req));
+        }
       } finally {
         undo();
       }
