@@ -6,6 +6,7 @@
 import { connect, type KV, type NatsConnection } from 'nats';
 import { DIRECTORY_BUCKET, getJson, nameKey, type NameClaim, type NodeRecord } from '@drydock/cluster';
 import { waitFor } from '@drydock/infra';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { beats, ClusterHarness, NODES } from './testing/cluster-harness';
 
@@ -139,10 +140,22 @@ describe('rescheduling on node failure (three nodes)', () => {
     expect(events.split('\n')).toEqual(expect.arrayContaining([`${after!.Id} create`, `${after!.Id} start`, `${db!.Id} create`]));
 
     // node2 comes back: containerd, gateway and builder resume; the supervisor is killed and its
-    // watchdog starts a new one, which loads web (exited, restart policy always) and db from containerd
+    // watchdog starts a new one, which loads web (exited, restart policy always) and db from containerd.
+    // NATS is out of its reach for its first seconds (connections refused in node2's namespace), so
+    // web's restart policy comes due before the directory can say web was rescheduled away.
+    const netns = ['netns', 'exec', `${h.netnsPrefix}node2`, 'iptables'];
+    const block = ['OUTPUT', '-p', 'tcp', '-d', h.hostAddress, '--dport', '4222:4224', '-j', 'REJECT', '--reject-with', 'tcp-reset'];
+    execFileSync('ip', [...netns, '-I', ...block]);
     const backAt = Date.now();
-    for (const s of ['node2.containerd', 'node2.gateway', 'node2.builder']) process.kill(h.recordedPid(s)!, 'SIGCONT');
-    process.kill(h.recordedPid('node2.supervisor')!, 'SIGKILL');
+    try {
+      for (const s of ['node2.containerd', 'node2.gateway', 'node2.builder']) process.kill(h.recordedPid(s)!, 'SIGCONT');
+      const old = h.recordedPid('node2.supervisor')!;
+      process.kill(old, 'SIGKILL');
+      await waitFor(() => ![undefined, old].includes(h.recordedPid('node2.supervisor')), 20000, "node2's supervisor to be restarted", 100);
+      await new Promise((r) => setTimeout(r, 3000));
+    } finally {
+      execFileSync('ip', [...netns, '-D', ...block]);
+    }
     await waitFor(async () => {
       const r = (await records()).node2;
       return !!r && !r.containers[before.Id] && !r.containers[beforeDb.Id] && (await beats(nc!)).node2 > backAt;

@@ -179,7 +179,11 @@ export class DirectorySync implements ContainerEvents {
       if (c?.id) local.set(c.id, directoryEntry(c));
     }
     const placedBy = new Set([...local.values()].map((e) => e.requestId).filter(Boolean));
+    // local containers rescheduled away: their names are their replacements' now (reschedule-agent.ts removes them)
+    const away = new Set<string>();
     await mutateJson<NodeRecord>(kv, nodeKey(this.opts.nodeId), (cur) => {
+      away.clear();
+      for (const [id, e] of Object.entries(cur?.containers ?? {})) if (e.rescheduledTo) away.add(id);
       const next = this.record(cur);
       next.containers = {};
       // reservations without a container yet (a Place whose create is under way) stay
@@ -191,7 +195,7 @@ export class DirectorySync implements ContainerEvents {
     // every local container holds its own; claims of this node for gone containers go
     if (this.reconciles++ % 10 !== 0) return;
     for (const e of local.values()) {
-      if (!e.name || !e.id) continue;
+      if (!e.name || !e.id || away.has(e.id)) continue;
       const holder = await this.opts.names.take(e.name, e.id);
       if (holder) this.log.error({ containerId: e.id, name: e.name, holder }, 'container name is held by another container of the cluster');
     }
