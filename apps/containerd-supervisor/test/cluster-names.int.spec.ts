@@ -5,7 +5,7 @@ import { createLogger } from '@drydock/logging';
 import { DIRECTORY_BUCKET, getJson, nameKey, nodeKey, type NameClaim, type NodeRecord } from '@drydock/cluster';
 import { startTestInfra, type TestInfra } from '@drydock/testing';
 import { waitFor } from '@drydock/infra';
-import type { supervisorV1 } from '@drydock/proto';
+import { supervisorV1 } from '@drydock/proto';
 import { KvNameRegistry } from '../src/cluster/kv-names';
 import { DirectorySync } from '../src/cluster/directory-sync';
 
@@ -58,6 +58,25 @@ describe('KvNameRegistry', () => {
     expect(await registry('node-b').take('stale', 'other')).toBe('new');
   });
 
+  it("hands a lost node's name claim to its replacement at the claim's revision, only for the announced container", async () => {
+    expect(await registry('lost').take('moved', 'old')).toBeUndefined();
+    const b = registry('node-b');
+    // without the hand-over the name is the lost container's
+    expect(await b.take('moved', 'new')).toBe('old');
+    // announced for another container: refused
+    const wrong = b.succeed('moved', { id: 'other', nodeId: 'lost' });
+    expect(await b.take('moved', 'new')).toBe('old');
+    wrong();
+    const undo = b.succeed('moved', { id: 'old', nodeId: 'lost' });
+    expect(await b.take('moved', 'new')).toBeUndefined();
+    undo();
+    expect((await getJson<NameClaim>(kv, nameKey('moved')))!.value).toMatchObject({ id: 'new', nodeId: 'node-b' });
+    // the lost node, back, cannot take it back nor release it
+    expect(await registry('lost', new Set(['old'])).take('moved', 'old')).toBe('new');
+    await registry('lost').release('moved', 'old');
+    expect((await getJson<NameClaim>(kv, nameKey('moved')))!.value.id).toBe('new');
+  });
+
   it('refuses with a clear error when the registry cannot be reached', async () => {
     const off = new KvNameRegistry({ directory: () => undefined, nodeId: 'x', isLocal: () => false, timeoutMs: 1000 });
     await expect(off.take('n', 'i')).rejects.toMatchObject({ code: 'UNAVAILABLE', message: `cannot take the container name "/n": the cluster's name registry (NATS) is unreachable` });
@@ -96,6 +115,38 @@ describe('DirectorySync', () => {
     containers.delete('c-made-offline');
     sync.container('destroy', { id: 'c-made-offline' });
     await waitFor(async () => !(await record()).containers['c-made-offline'], 10000, 'destroy written');
+    sync.close();
+  });
+
+  it("keeps an opted-in container's create request and run state in its entry, and the scheduler's marks across rewrites", async () => {
+    const opted = { 'com.docker.swarm.reschedule-policies': '["on-node-failure"]', 'com.docker.swarm.id': 'r9', app: 'web' };
+    const web: supervisorV1.ContainerInfo = {
+      ...info('c-web', 'web', opted),
+      config: { image: 'busybox', hostname: 'c-web'.slice(0, 12), cmd: { values: ['sleep', '9'] }, env: ['FOO=bar'], labels: opted },
+      state: { status: 'running', running: true },
+    };
+    const containers = new Map([['c-web', web], ['c-plain', info('c-plain', 'plain')]]);
+    const sync = new DirectorySync({ nodeId: 'node-r', nodeName: 'r', ids: () => [...containers.keys()], inspect: (id) => containers.get(id), names: registry('node-r', new Set(containers.keys())), logger });
+    sync.attach(kv);
+    const record = async () => (await getJson<NodeRecord>(kv, nodeKey('node-r')))?.value;
+    await waitFor(async () => !!(await record())?.containers['c-web'], 10000, 'reconcile');
+    const e = (await record())!.containers['c-web'];
+    expect(e).toMatchObject({ reschedule: 'on-node-failure', running: true });
+    const req = supervisorV1.CreateContainerRequest.fromJSON(e.create);
+    expect(req).toMatchObject({ name: 'web', config: { image: 'busybox', cmd: { values: ['sleep', '9'] }, env: ['FOO=bar'] } });
+    // its own request id and made-up hostname are not the replacement's
+    expect(req.config!.labels).toEqual({ 'com.docker.swarm.reschedule-policies': '["on-node-failure"]', app: 'web' });
+    expect(req.config!.hostname ?? '').toBe('');
+    expect((await record())!.containers['c-plain'].create).toBeUndefined();
+
+    // the scheduler marks it rescheduled; the die written next (and a full reconcile) keep the mark
+    const cur = (await getJson<NodeRecord>(kv, nodeKey('node-r')))!;
+    const to = { nodeId: 'n1', nodeName: 'node1', requestId: 'c-web-rs-node-r', time: 1 };
+    await kv.update(nodeKey('node-r'), JSON.stringify({ ...cur.value, containers: { ...cur.value.containers, 'c-web': { ...e, rescheduledTo: to } } }), cur.revision);
+    containers.set('c-web', { ...web, state: { status: 'exited', running: false } });
+    sync.container('die', { id: 'c-web' });
+    await waitFor(async () => (await record())!.containers['c-web'].running === false, 10000, 'die written');
+    expect((await record())!.containers['c-web'].rescheduledTo).toEqual(to);
     sync.close();
   });
 });
