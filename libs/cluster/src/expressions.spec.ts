@@ -1,4 +1,4 @@
-import { extractPlacement, matchExpr, parseExprs, type Expr } from './expressions';
+import { extractPlacement, matchExpr, parseExprs, reschedulesOnNodeFailure, type Expr } from './expressions';
 
 describe('parseExprs (Swarm filter/expr_test.go)', () => {
   it.each(['1node', 'node ==node1', 'no*de==node1', 'no$de==node1', 'node=='])('refuses %s', (t) => {
@@ -63,5 +63,15 @@ describe('extractPlacement', () => {
     expect(() => extractPlacement([], { 'com.docker.swarm.affinities': 'container==x' })).toThrow('invalid label com.docker.swarm.affinities');
     expect(() => extractPlacement(['reschedule:always'], {})).toThrow('invalid reschedule policy: always');
     expect(() => extractPlacement(['reschedule:off', 'reschedule:on-node-failure'], {})).toThrow('too many reschedule policies');
+  });
+});
+
+describe('reschedulesOnNodeFailure', () => {
+  it("reads the label a create stored, as Swarm's policy", () => {
+    expect(reschedulesOnNodeFailure(extractPlacement(['reschedule:on-node-failure'], {}).labels)).toBe(true);
+    expect(reschedulesOnNodeFailure({ 'com.docker.swarm.reschedule-policies': '["on-node-failure"]' })).toBe(true);
+    for (const labels of <Array<Record<string, string> | undefined>>[undefined, {}, { 'com.docker.swarm.reschedule-policies': '["off"]' }, { 'com.docker.swarm.reschedule-policies': 'on-node-failure' }]) {
+      expect(reschedulesOnNodeFailure(labels)).toBe(false);
+    }
   });
 });
