@@ -6,7 +6,7 @@
 import { connect, type KV, type NatsConnection } from 'nats';
 import { DIRECTORY_BUCKET, getJson, nameKey, type NameClaim, type NodeRecord } from '@drydock/cluster';
 import { waitFor } from '@drydock/infra';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { beats, ClusterHarness, NODES } from './testing/cluster-harness';
 
@@ -24,6 +24,7 @@ describe('rescheduling on node failure (three nodes)', () => {
   const h = new ClusterHarness();
   let nc: NatsConnection | undefined;
   let directory: KV;
+  let second: ChildProcess | undefined;
 
   const inspect = async (ref: string, node = 'node1', timeoutMs = 3000): Promise<Inspected | undefined> => {
     const r = await h.docker(node, ['inspect', ref], timeoutMs);
@@ -45,7 +46,10 @@ describe('rescheduling on node failure (three nodes)', () => {
 
   beforeAll(async () => {
     await h.setup();
-    await h.start(process.env.DRYDOCK_CLUSTER_E2E_LOG_LEVEL ? { DRYDOCK_LOG_LEVEL: process.env.DRYDOCK_CLUSTER_E2E_LOG_LEVEL } : {});
+    const level = process.env.DRYDOCK_CLUSTER_E2E_LOG_LEVEL ? { DRYDOCK_LOG_LEVEL: process.env.DRYDOCK_CLUSTER_E2E_LOG_LEVEL } : undefined;
+    await h.start(level);
+    // two schedulers decide at once: still one replacement
+    second = h.startScheduler(level);
     for (const n of NODES) await h.ok(n, ['import', '-c', 'CMD ["/bin/sh"]', join(h.dir, 'busybox.tar'), 'busybox:latest']);
     nc = await connect({ servers: h.natsServers, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     directory = await nc.jetstream({ timeout: 5000 }).views.kv(DIRECTORY_BUCKET, { bindOnly: true });
@@ -62,6 +66,11 @@ describe('rescheduling on node failure (three nodes)', () => {
           // gone
         }
       }
+    }
+    if (second && second.exitCode === null) {
+      const exited = new Promise((r) => second!.once('exit', r));
+      second.kill('SIGTERM');
+      await exited;
     }
     await nc?.close().catch(() => undefined);
     await h.teardown();
@@ -116,6 +125,10 @@ describe('rescheduling on node failure (three nodes)', () => {
     expect(newReq).toBeTruthy();
     expect(newReq).not.toBe(oldReq);
     expect(labels['app']).toBe('web');
+    expect(second!.exitCode).toBeNull();
+    // one replacement in the whole cluster, whichever scheduler decided it
+    const replacements = Object.values(await records()).flatMap((r) => Object.values(r.containers).filter((e) => e.rescheduledFrom?.key === before.Id));
+    expect(replacements.map((e) => e.id)).toEqual([after!.Id]);
     // docker ps on node1 lists it running (node2's copy is not listed: node2 is down)
     const ps = (await h.ok('node1', ['ps', '--format', '{{.ID}} {{.Names}}'])).split('\n');
     expect(ps.filter((l) => l.endsWith(' web'))).toEqual([`${after!.Id.slice(0, 12)} web`]);

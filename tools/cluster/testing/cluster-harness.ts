@@ -128,6 +128,21 @@ export class ClusterHarness {
     return exited;
   }
 
+  /**
+   * One more scheduler on the cluster's NATS (the tool runs one): two schedulers sweeping and
+   * placing at once. Its output joins the tool's; stopped by the caller (SIGTERM).
+   */
+  startScheduler(env: Record<string, string> = {}): ChildProcess {
+    const p = spawn(process.execPath, [join(root, 'dist/apps/scheduler/main.js')], {
+      env: { ...process.env, DRYDOCK_NATS_URL: this.natsServers.join(','), DRYDOCK_NATS_REPLICAS: '3', DRYDOCK_SCHEDULER_LISTEN: `${this.hostAddress}:0`, DRYDOCK_HEARTBEAT_TTL_MS: '5000', DRYDOCK_LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const prefix = (d: Buffer) => (this.output += d.toString().replace(/^(?=.)/gm, '[scheduler-2] '));
+    p.stdout!.on('data', prefix);
+    p.stderr!.on('data', prefix);
+    return p;
+  }
+
   get natsServers(): string[] {
     return [4222, 4223, 4224].map((p) => `nats://${this.hostAddress}:${p}`);
   }
