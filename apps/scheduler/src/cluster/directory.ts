@@ -21,7 +21,13 @@ import type { PlacedContainer } from '../placement/types';
  *     the fence instead of adding the request there (placer.ts has the argument).
  * Later writers (the gateway when it creates a container, the supervisor for containers made
  * without the scheduler) fill `id`, `name`, `image` and the ports of entries keyed by container
- * id, with the same revision-checked update.
+ * id, with the same revision-checked update, keeping the fields they do not know (`fences`).
+ *
+ * Rescheduling (rescheduler.ts): an entry of a lost node with `reschedule: 'on-node-failure'`
+ * gets `rescheduledTo: { nodeId, nodeName, requestId, time }` once its replacement is reserved;
+ * the replacement is the entry keyed `requestId` in `node.<nodeId>`, carrying
+ * `rescheduledFrom: { nodeId, key }` and the old entry's name, image, labels and resources.
+ * Creating it there, and removing the stale copy when the lost node returns, is the gateway's.
  */
 export const NODES_BUCKET = 'drydock_nodes';
 export const DIRECTORY_BUCKET = 'drydock_containers';
