@@ -41,6 +41,9 @@ fi
 step "bench smoke"
 bench_out="$(mktemp -d /tmp/dd-bench-smoke.XXXXXX)"
 npm run bench -- --smoke --out "$bench_out" || failed+=("bench smoke")
+# The scheduler bench at 40 nodes and 400 requests (~6 s): also reads the directory back and
+# fails on a request placed twice or an overcommitted node.
+npm run bench:scheduler -- --smoke --out "$bench_out/scheduler" || failed+=("scheduler bench smoke")
 rm -rf "$bench_out"
 echo
 # the plain closing line: every test of every stage

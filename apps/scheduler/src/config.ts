@@ -19,6 +19,8 @@ const schema = z.pipe(
     DRYDOCK_NATS_TIMEOUT_MS: envInt(5000),
     DRYDOCK_LOG_LEVEL: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
     DRYDOCK_SHUTDOWN_GRACE_MS: envInt(5000),
+    // How often lost nodes' opted-in containers are looked for: decided within down delay + this of the last beat.
+    DRYDOCK_SCHEDULER_RESCHEDULE_INTERVAL_MS: envInt(1000),
   }),
   z.transform((e) => ({
     natsServers: e.DRYDOCK_NATS_URL,
@@ -31,6 +33,7 @@ const schema = z.pipe(
     natsTimeoutMs: e.DRYDOCK_NATS_TIMEOUT_MS,
     logLevel: e.DRYDOCK_LOG_LEVEL,
     shutdownGraceMs: e.DRYDOCK_SHUTDOWN_GRACE_MS,
+    rescheduleIntervalMs: e.DRYDOCK_SCHEDULER_RESCHEDULE_INTERVAL_MS,
   })),
 );
 

@@ -6,6 +6,9 @@ import type { SchedulerConfig } from './config';
 import { DIRECTORY_BUCKET, NODES_BUCKET } from '@drydock/cluster';
 import { NodeView } from './cluster/node-view';
 import { Placer } from './cluster/placer';
+import { RecordWriter } from './cluster/record-writer';
+import { Rescheduler } from './cluster/rescheduler';
+import { NodeIndex } from './placement/node-index';
 import { createStrategy } from './placement/strategies';
 import { Handlers } from './grpc/handlers';
 import { schedulerService } from './grpc/scheduler.service';
@@ -13,6 +16,8 @@ import { schedulerService } from './grpc/scheduler.service';
 export interface RunningScheduler {
   port: number;
   view: NodeView;
+  /** Its sweeps run on their own; tests call sweep() to race two schedulers. */
+  rescheduler: Rescheduler;
   /** Stops serving (in-flight calls finish), the watches and NATS. Idempotent. */
   close(): Promise<void>;
 }
@@ -29,16 +34,26 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     waitOnFirstConnect: true,
+    // a stack captured per request was a tenth of the scheduler's CPU under load; errors still carry their cause
+    noAsyncTraces: true,
   });
   log.info({ server: nc.getServer() }, 'nats connected');
   const js = nc.jetstream({ timeout: config.natsTimeoutMs });
   // The scheduler owns the nodes bucket's age in a cluster (heartbeat.ts keeps an existing one's).
   const nodes = await js.views.kv(NODES_BUCKET, { ttl: config.heartbeatTtlMs, history: 1, replicas: config.natsReplicas });
   const directory = await js.views.kv(DIRECTORY_BUCKET, { history: 1, replicas: config.natsReplicas });
-  const view = new NodeView({ nodes, directory, logger, downAfterMs: config.nodeDownAfterMs });
+  const index = new NodeIndex({ downAfterMs: config.nodeDownAfterMs, overcommitPercent: config.overcommitPercent });
+  const view = new NodeView({ nodes, directory, logger, index, downAfterMs: config.nodeDownAfterMs });
   await view.start();
   const strategy = createStrategy(config.strategy, { overcommitPercent: config.overcommitPercent });
-  const placer = new Placer({ directory, view, strategy, logger });
+  const writer = new RecordWriter({ directory, view, logger });
+  const placer = new Placer({ directory, view, index, writer, strategy, logger });
+  const rescheduler = new Rescheduler({
+    backend: { downRecords: () => view.downRecords(), place: (i, extra) => placer.place(i, extra), mutate: (nodeId, m) => writer.mutate(nodeId, m) },
+    logger,
+    intervalMs: config.rescheduleIntervalMs,
+  });
+  rescheduler.start();
 
   const server = new Server();
   server.addService(
@@ -51,8 +66,10 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
   return {
     port,
     view,
+    rescheduler,
     close: () =>
       (closed ??= (async () => {
+        rescheduler.close();
         await new Promise<void>((r) => server.tryShutdown(() => r()));
         view.close();
         await nc.drain().catch(() => undefined);

@@ -128,7 +128,7 @@ describe('scheduler against a real NATS', () => {
     expect(r).toMatchObject({ nodeName: 'node1', supervisorAddress: 'node1.local:7701', env: ['A=1'], rescheduleOnNodeFailure: true });
     expect(r.labels!['com.docker.swarm.constraints']).toBe('["region==us-*","disk==ssd"]');
     const rec = (await directory.get(`node.${fakes[0].id}`))!.json<{ containers: Record<string, { name: string; memoryBytes: number }> }>();
-    expect(rec.containers['c-constraint']).toMatchObject({ name: 'web', memoryBytes: GiB });
+    expect(rec.containers['c-constraint']).toMatchObject({ name: 'web', memoryBytes: GiB, reschedule: 'on-node-failure' });
     // the same request again, on the other scheduler: the same node, nothing reserved twice
     const again = await place(clients[1], req('c-constraint', { env: ['constraint:region==us-*'] }));
     expect(again.nodeId).toBe(fakes[0].id);

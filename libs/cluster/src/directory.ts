@@ -26,6 +26,28 @@ export interface PlacedContainer {
   exposedPorts?: string[];
   /** The Place request that reserved it, if any. */
   requestId?: string;
+  /** `reschedule:on-node-failure` was asked (env or label): re-create it elsewhere when its node is lost. */
+  reschedule?: 'on-node-failure';
+  /** Its node was lost and the container is to be created again there (apps/scheduler/src/cluster/rescheduler.ts). */
+  rescheduledTo?: RescheduledTo;
+  /** This entry is the replacement of another node's entry. */
+  rescheduledFrom?: RescheduledFrom;
+}
+
+/** Where a lost node's container is created again (on its entry in the lost node's record). */
+export interface RescheduledTo {
+  nodeId: string;
+  nodeName: string;
+  /** The Place request that reserved the replacement: the new node's record holds it under this key. */
+  requestId: string;
+  /** ms since the epoch. */
+  time: number;
+}
+
+/** On the replacement's entry: which entry of which node it replaces. */
+export interface RescheduledFrom {
+  nodeId: string;
+  key: string;
 }
 
 /**
@@ -43,9 +65,19 @@ export interface PlacedContainer {
  *   key `req.<requestId>` -> PlacementClaim JSON: which node a Place request went to. Created
  *     once (create fails if it exists), changed only at the revision read: one request is never
  *     placed on two nodes, whichever scheduler handles it or how often it is retried.
+ *     A claim moves away from a node (the node no longer fits the request) only after that
+ *     node's record carries a fence for the request at the claim's revision, written at a
+ *     revision without the request: a scheduler still completing the old claim then finds
+ *     the fence instead of adding the request there (placer.ts has the argument).
  * Later writers (the gateway when it creates a container, the supervisor for containers made
  * without the scheduler) fill `id`, `name`, `image` and the ports of entries keyed by container
- * id, with the same revision-checked update.
+ * id, with the same revision-checked update, keeping the fields they do not know (`fences`).
+ *
+ * Rescheduling (rescheduler.ts): an entry of a lost node with `reschedule: 'on-node-failure'`
+ * gets `rescheduledTo: { nodeId, nodeName, requestId, time }` once its replacement is reserved;
+ * the replacement is the entry keyed `requestId` in `node.<nodeId>`, carrying
+ * `rescheduledFrom: { nodeId, key }` and the old entry's name, image, labels and resources.
+ * Creating it there, and removing the stale copy when the lost node returns, is the gateway's.
  */
 export const NODES_BUCKET = 'drydock_nodes';
 export const DIRECTORY_BUCKET = 'drydock_containers';
@@ -64,9 +96,30 @@ export interface NodeRecord {
   drained: boolean;
   /** By container id, or by request id until the container exists. */
   containers: Record<string, PlacedContainer>;
+  /**
+   * Requests whose claim moved away from this node, by request id: no reservation for them is
+   * added here on a claim at or before `claimRevision`. Dropped after FENCE_KEEP_MS. Writers
+   * that do not place (the gateway filling container ids) keep the field as they found it.
+   */
+  fences?: Record<string, Fence>;
   /** ms since the epoch. */
   updatedAt: number;
 }
+
+export interface Fence {
+  /** The claim's revision that was replaced. */
+  claimRevision: number;
+  /** ms since the epoch, when it was written. */
+  time: number;
+}
+
+/**
+ * How long fences stay. A placement abandons a claim it read more than CLAIM_FRESH_MS ago
+ * (it reads it again), so a fence outlives every attempt that could still act on the claim
+ * it fences, with minutes to spare for clock differences between schedulers.
+ */
+export const FENCE_KEEP_MS = 5 * 60_000;
+export const CLAIM_FRESH_MS = 30_000;
 
 export interface PlacementClaim {
   requestId: string;

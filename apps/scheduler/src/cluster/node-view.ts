@@ -1,8 +1,8 @@
 import type { KV, KvEntry, QueuedIterator } from 'nats';
 import type { Logger } from '@drydock/logging';
+import type { NodeIndex } from '../placement/node-index';
 import type { SchedNode } from '../placement/types';
-import { decodeJson } from '@drydock/cluster';
-import type { NodeRecord } from '@drydock/cluster';
+import { decodeJson, type NodeRecord } from '@drydock/cluster';
 
 /** What the scheduler reads of a heartbeat (apps/containerd-supervisor/src/node/heartbeat.ts NodeHeartbeat). */
 export interface HeartbeatView {
@@ -33,6 +33,8 @@ export interface NodeViewOptions {
   nodes: KV;
   directory: KV;
   logger: Logger;
+  /** Kept up to date with every beat and record, for placement. */
+  index: NodeIndex;
   /** A node with no heartbeat for this long is down. */
   downAfterMs: number;
   now?: () => number;
@@ -46,7 +48,7 @@ export interface NodeViewOptions {
  * deleted) is forgotten unless the directory still holds containers on it.
  */
 export class NodeView {
-  private readonly beats = new Map<string, { hb: HeartbeatView; seen: number }>();
+  private readonly beats = new Map<string, { hb: HeartbeatView; seen: number; labels: Record<string, string> }>();
   private readonly records = new Map<string, { record: NodeRecord; revision: number }>();
   private readonly watches: QueuedIterator<KvEntry>[] = [];
   private readonly log: Logger;
@@ -80,25 +82,64 @@ export class NodeView {
   private onBeat(e: KvEntry): void {
     if (e.operation !== 'PUT') {
       this.beats.delete(e.key);
+      this.opts.index.forgetBeat(e.key);
       return;
     }
     const hb = decodeJson<HeartbeatView>(e);
     if (!hb || typeof hb.nodeId !== 'string') return;
     // A value read at start may be old: it counts from when the server stored it, never from the future.
-    this.beats.set(e.key, { hb, seen: Math.min(this.now(), e.created.getTime()) });
+    const seen = Math.min(this.now(), e.created.getTime());
+    const labels = { ...(hb.engineLabels ?? {}), ...(hb.labels ?? {}) };
+    this.beats.set(e.key, { hb, seen, labels });
+    this.opts.index.upsertNode(
+      e.key,
+      {
+        name: hb.name,
+        labels,
+        cpus: hb.cpus,
+        memoryBytes: hb.memoryBytes,
+        reportedContainers: hb.containers?.total ?? 0,
+        supervisorAddress: hb.supervisorAddress,
+      },
+      seen,
+    );
   }
 
   private onRecord(e: KvEntry): void {
     const id = e.key.slice('node.'.length);
+    // this scheduler's own writes come back through the watch: already in, not decoded again
+    const cur = this.records.get(id);
+    if (cur && cur.revision >= e.revision) return;
     const record = e.operation === 'PUT' ? decodeJson<NodeRecord>(e) : undefined;
-    if (!record) this.records.delete(id);
-    else this.records.set(id, { record, revision: e.revision });
+    if (!record) {
+      this.records.delete(id);
+      this.opts.index.setRecord(id, false, {});
+    } else this.apply(id, record, e.revision);
+  }
+
+  private apply(id: string, record: NodeRecord, revision: number): void {
+    this.records.set(id, { record, revision });
+    this.opts.index.setRecord(id, record.drained, record.containers);
   }
 
   /** Takes in a record this scheduler just read or wrote, unless the watch already has a newer one. */
   noteRecord(record: NodeRecord, revision: number): void {
     const cur = this.records.get(record.nodeId);
-    if (!cur || cur.revision < revision) this.records.set(record.nodeId, { record, revision });
+    if (!cur || cur.revision < revision) this.apply(record.nodeId, record, revision);
+  }
+
+  /** Takes in a node's record as just read (undefined: absent), whatever revision the cache holds. */
+  refreshRecord(nodeId: string, fresh: { record: NodeRecord; revision: number } | undefined): void {
+    if (fresh) this.apply(nodeId, fresh.record, fresh.revision);
+    else {
+      this.records.delete(nodeId);
+      this.opts.index.setRecord(nodeId, false, {});
+    }
+  }
+
+  /** The record and revision this scheduler last saw of a node (the write-through cache). */
+  cached(nodeId: string): { record: NodeRecord; revision: number } | undefined {
+    return this.records.get(nodeId);
   }
 
   /** Every known node with its state now. */
@@ -118,7 +159,7 @@ export class NodeView {
     const node: SchedNode = {
       id,
       name: hb?.name ?? rec?.name ?? id,
-      labels: { ...(hb?.engineLabels ?? {}), ...(hb?.labels ?? {}) },
+      labels: beat?.labels ?? {},
       healthy: status === 'ready' && !drained,
       cpus: hb?.cpus ?? 0,
       memoryBytes: hb?.memoryBytes ?? 0,
@@ -129,6 +170,23 @@ export class NodeView {
       supervisorAddress: hb?.supervisorAddress ?? '',
     };
     return { node, status, drained, lastSeen: beat?.seen ?? 0 };
+  }
+
+  /** The directory records of the nodes that are down now (no beat for downAfterMs, or none at all). */
+  downRecords(): Array<{ nodeId: string; record: NodeRecord }> {
+    const now = this.now();
+    const out: Array<{ nodeId: string; record: NodeRecord }> = [];
+    for (const [nodeId, { record }] of this.records) {
+      const beat = this.beats.get(nodeId);
+      if (!beat || now - beat.seen > this.opts.downAfterMs) out.push({ nodeId, record });
+    }
+    return out;
+  }
+
+  /** A node's name and supervisor address, without building its container list. */
+  describe(id: string): { name: string; supervisorAddress: string } {
+    const hb = this.beats.get(id)?.hb;
+    return { name: hb?.name ?? this.records.get(id)?.record.name ?? id, supervisorAddress: hb?.supervisorAddress ?? '' };
   }
 
   /** A node by id, or by name when exactly one node has it. */

@@ -1,13 +1,14 @@
 import type { KV } from 'nats';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
-import { extractPlacement } from '@drydock/cluster';
+import { CLAIM_FRESH_MS, claimKey, encodeJson, extractPlacement, getJson, isRevisionConflict, REQUEST_ID, type NodeRecord, type PlacementClaim } from '@drydock/cluster';
+import type { NodeIndex } from '../placement/node-index';
 import { selectNodes } from '../placement/select';
 import type { Strategy } from '../placement/strategies';
 import type { PlacedContainer, PlacementSpec, PublishedPort } from '../placement/types';
-import { claimKey, emptyRecord, nodeKey, REQUEST_ID, type NodeRecord, type PlacementClaim } from '@drydock/cluster';
-import { encodeJson, getJson, isRevisionConflict } from '@drydock/cluster';
 import type { NodeInfo, NodeView } from './node-view';
+import type { RecordWriter } from './record-writer';
+import { decideReservation, type Reserved } from './reservation';
 
 /** What Place is given: the part of a container's create request placement reads. */
 export interface PlaceInput {
@@ -38,46 +39,53 @@ export interface Placement {
 export interface PlacerOptions {
   directory: KV;
   view: NodeView;
+  index: NodeIndex;
+  writer: RecordWriter;
   strategy: Strategy;
   logger: Logger;
-  /** Commit attempts before giving up (each lost race re-reads and decides again). */
+  /** Decisions before giving up (each lost race or moved claim decides again). */
   maxAttempts?: number;
 }
 
+/** A claim as this scheduler last saw it, and when (monotonic ms): see CLAIM_FRESH_MS. */
+interface Claim {
+  nodeId: string;
+  revision: number;
+  seenAt: number;
+}
+
+type Held = PlacedContainer & { requestId: string };
+
 /**
  * Places containers with optimistic concurrency (Nomad's way, on KV revisions): decide on the
- * watched view, then commit with revision-checked writes and decide again on fresh data when a
- * write loses. A request first claims its node (`req.<id>`, created once), then reserves on
- * that node's record. Whoever finds a claim, a retry or a second scheduler, completes it
- * (rolls forward) instead of choosing anew, so a request lands on one node only, and a node's
- * reservations are serialised by its record's revision, so it is never overcommitted.
+ * watched view (NodeIndex), claim the request for that node (`req.<id>`, created once), then
+ * reserve on the node's record at the revision the decision read (RecordWriter). The common
+ * case is two KV writes and no read.
+ *
+ * Why one request never lands on two nodes, whoever handles it and however often:
+ * - a reservation for request X is added to node N's record only on a claim X -> N, and only
+ *   if N's record has no fence for X at that claim's revision or later;
+ * - the claim leaves N (moved or withdrawn, when N no longer fits X) only after N's record
+ *   got a fence for X at the claim's revision, written at a revision without X.
+ * So if X is added to N, every move away from N comes after it and finds X there (its fence
+ *   write fails on the revision and the re-read shows X: the mover completes on N instead), and
+ *   if the claim has moved, every later attempt on N finds the fence. Fences are dropped after
+ *   FENCE_KEEP_MS; an attempt acts on a claim only within CLAIM_FRESH_MS of reading it, and a
+ *   mover moves only within CLAIM_FRESH_MS of its fence, so no attempt outlives its fence.
+ * A node is never overcommitted because each reservation is checked against the record content
+ * at exactly the revision it replaces.
  */
 export class Placer {
   private readonly log: Logger;
   private readonly maxAttempts: number;
-  /** Reservations this scheduler decided but has not seen committed: a burst of requests is spread, not piled on one node. */
-  private readonly pending = new Map<string, Map<string, PlacedContainer>>();
 
   constructor(private readonly opts: PlacerOptions) {
     this.log = opts.logger.child({ component: 'placer' });
     this.maxAttempts = opts.maxAttempts ?? 50;
   }
 
-  async place(input: PlaceInput): Promise<Placement> {
-    try {
-      return await this.placeOnce(input);
-    } finally {
-      for (const [nodeId, held] of this.pending) if (held.delete(input.requestId) && held.size === 0) this.pending.delete(nodeId);
-    }
-  }
-
-  private hold(nodeId: string, entry: PlacedContainer): void {
-    let held = this.pending.get(nodeId);
-    if (!held) this.pending.set(nodeId, (held = new Map()));
-    held.set(entry.requestId!, entry);
-  }
-
-  private async placeOnce(input: PlaceInput): Promise<Placement> {
+  /** `extra` adds fields to the directory entry (the rescheduler's `rescheduledFrom`). */
+  async place(input: PlaceInput, extra?: Partial<PlacedContainer>): Promise<Placement> {
     if (!REQUEST_ID.test(input.requestId)) throw new InvalidArgumentError(`invalid request id ${JSON.stringify(input.requestId)}: expected 1 to 128 of [A-Za-z0-9_-]`);
     const ask = extractPlacement(input.env, input.labels);
     const spec: PlacementSpec = {
@@ -95,7 +103,8 @@ export class Placer {
       volumesFrom: input.volumesFrom,
       labels: ask.labels,
     };
-    const entry: PlacedContainer = {
+    const entry: Held = {
+      ...extra,
       requestId: input.requestId,
       name: input.name || undefined,
       image: input.image || undefined,
@@ -105,117 +114,137 @@ export class Placer {
       ports: input.ports,
       hostNetwork: input.networkMode === 'host' || undefined,
       exposedPorts: input.networkMode === 'host' ? input.exposedPorts : undefined,
+      reschedule: ask.rescheduleOnNodeFailure || extra?.reschedule ? 'on-node-failure' : undefined,
     };
-    const done = (n: NodeInfo): Placement => ({
-      nodeId: n.node.id,
-      nodeName: n.node.name,
-      supervisorAddress: n.node.supervisorAddress,
-      env: ask.env,
-      labels: ask.labels,
-      rescheduleOnNodeFailure: ask.rescheduleOnNodeFailure,
-    });
+    const done = (nodeId: string): Placement => {
+      const n = this.opts.view.describe(nodeId);
+      return { nodeId, nodeName: n.name, supervisorAddress: n.supervisorAddress, env: ask.env, labels: ask.labels, rescheduleOnNodeFailure: ask.rescheduleOnNodeFailure };
+    };
+    // Reservations decided and not yet committed count in later decisions: a burst is spread, not piled on one node.
+    const heldOn = new Set<string>();
+    const hold = (nodeId: string) => {
+      heldOn.add(nodeId);
+      this.opts.index.hold(nodeId, entry);
+    };
+    const unhold = (nodeId: string) => {
+      heldOn.delete(nodeId);
+      this.opts.index.unhold(nodeId, entry.requestId);
+    };
     const kv = this.opts.directory;
     const key = claimKey(input.requestId);
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const claim = await getJson<PlacementClaim>(kv, key);
-      if (!claim) {
-        const chosen = this.choose(spec, this.opts.view.list());
-        this.hold(chosen, entry);
-        try {
-          await kv.create(key, encodeJson({ requestId: input.requestId, nodeId: chosen, time: Date.now() } satisfies PlacementClaim));
-        } catch (err) {
-          if (!isRevisionConflict(err)) throw err;
+    try {
+      let claim: Claim | undefined;
+      for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+        if (!claim) {
+          let chosen: string;
+          try {
+            chosen = this.choose(spec);
+          } catch (err) {
+            // nothing fits now; a retry of a request already placed still completes its claim
+            claim = await this.readClaim(key);
+            if (!claim) throw err;
+            continue;
+          }
+          hold(chosen);
+          try {
+            const revision = await kv.create(key, encodeJson({ requestId: input.requestId, nodeId: chosen, time: Date.now() } satisfies PlacementClaim));
+            claim = { nodeId: chosen, revision, seenAt: performance.now() };
+          } catch (err) {
+            if (!isRevisionConflict(err)) throw err;
+            // a retry, or the same request on another scheduler: complete its claim
+            unhold(chosen);
+            claim = await this.readClaim(key);
+            continue;
+          }
         }
-        continue; // completed below, by this scheduler or whichever finds the claim
-      }
-      const nodeId = claim.value.nodeId;
-      const fresh = await getJson<NodeRecord>(kv, nodeKey(nodeId));
-      const record = fresh?.value ?? emptyRecord(nodeId);
-      const info = this.opts.view.info(nodeId, record);
-      if (record.containers[input.requestId]) return done(info);
-      let fitsThere = true;
-      try {
-        selectNodes(spec, [info.node], this.opts.strategy);
-      } catch {
-        fitsThere = false;
-      }
-      if (!fitsThere) {
-        // The claimed node filled up (or went down, or was drained) before the reservation: choose again, or give up cleanly.
-        const others = this.opts.view.list().map((n) => (n.node.id === nodeId ? info : n));
+        const c = claim;
+        if (!heldOn.has(c.nodeId)) hold(c.nodeId);
+        const outcome = await this.opts.writer.mutate<Reserved>(c.nodeId, (record) => this.reserve(record, c, entry, spec));
+        if (outcome === 'placed' || outcome === 'present') {
+          this.log.debug({ requestId: input.requestId, nodeId: c.nodeId, attempt, outcome }, 'placed');
+          return done(c.nodeId);
+        }
+        unhold(c.nodeId);
+        if (outcome === 'fenced' || outcome === 'stale') {
+          claim = await this.readClaim(key);
+          continue;
+        }
+        // no-fit: the node filled up, went down or was drained since the decision; it is fenced
+        // for this claim now, so the claim may move (or be withdrawn, leaving nothing behind)
+        const fencedAt = performance.now();
         let next: string;
         try {
-          next = this.choose(spec, others);
+          next = this.choose(spec);
         } catch (err) {
-          await kv.delete(key, { previousSeq: claim.revision }).catch((e) => this.log.debug({ err: e, requestId: input.requestId }, 'claim not withdrawn'));
+          if (performance.now() - fencedAt <= CLAIM_FRESH_MS) {
+            await kv.delete(key, { previousSeq: c.revision }).catch((e) => this.log.debug({ err: e, requestId: input.requestId }, 'claim not withdrawn'));
+          }
           throw err;
         }
-        await kv.update(key, encodeJson({ ...claim.value, nodeId: next, time: Date.now() }), claim.revision).catch((err) => {
+        if (performance.now() - fencedAt > CLAIM_FRESH_MS) {
+          claim = await this.readClaim(key);
+          continue;
+        }
+        hold(next);
+        try {
+          const revision = await kv.update(key, encodeJson({ requestId: input.requestId, nodeId: next, time: Date.now() } satisfies PlacementClaim), c.revision);
+          claim = { nodeId: next, revision, seenAt: performance.now() };
+        } catch (err) {
           if (!isRevisionConflict(err)) throw err;
-        });
-        continue;
+          unhold(next);
+          claim = await this.readClaim(key);
+        }
       }
-      const updated: NodeRecord = { ...record, nodeId, name: info.node.name, containers: { ...record.containers, [input.requestId]: entry }, updatedAt: Date.now() };
-      try {
-        const revision = fresh ? await kv.update(nodeKey(nodeId), encodeJson(updated), fresh.revision) : await kv.create(nodeKey(nodeId), encodeJson(updated));
-        this.opts.view.noteRecord(updated, revision);
-      } catch (err) {
-        if (!isRevisionConflict(err)) throw err;
-        continue;
-      }
-      // A second scheduler may have moved the claim meanwhile: only the claimed node keeps the reservation.
-      const now = await getJson<PlacementClaim>(kv, key);
-      if (now?.value.nodeId === nodeId) {
-        this.log.debug({ requestId: input.requestId, nodeId, attempt }, 'placed');
-        return done(this.opts.view.info(nodeId, updated));
-      }
-      await this.release(nodeId, input.requestId);
+      throw new UnavailableError(`placement of request ${input.requestId} lost ${this.maxAttempts} races in a row; retry`);
+    } finally {
+      for (const nodeId of heldOn) this.opts.index.unhold(nodeId, entry.requestId);
     }
-    throw new UnavailableError(`placement of request ${input.requestId} lost ${this.maxAttempts} races in a row; retry`);
+  }
+
+  private async readClaim(key: string): Promise<Claim | undefined> {
+    const seenAt = performance.now();
+    const c = await getJson<PlacementClaim>(this.opts.directory, key);
+    return c && { nodeId: c.value.nodeId, revision: c.revision, seenAt };
+  }
+
+  /** The reservation's decision on a node's record (see the class comment for the fence rules). */
+  private reserve(record: NodeRecord, claim: Claim, entry: Held, spec: PlacementSpec): { next?: NodeRecord; outcome: Reserved } {
+    const info = this.opts.view.info(claim.nodeId, record);
+    return decideReservation(record, entry, {
+      claimRevision: claim.revision,
+      sinceClaimMs: performance.now() - claim.seenAt,
+      nodeName: info.node.name,
+      now: Date.now(),
+      fits: () => {
+        try {
+          selectNodes(spec, [info.node], this.opts.strategy);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    });
   }
 
   /** Sets or clears a node's drain flag (revision-checked, as every record change). */
   async drain(ref: string, drained: boolean): Promise<NodeInfo> {
     const nodeId = this.opts.view.resolve(ref);
     if (!nodeId) throw new NotFoundError(`node ${ref} not found`);
-    const kv = this.opts.directory;
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const fresh = await getJson<NodeRecord>(kv, nodeKey(nodeId));
-      const name = this.opts.view.info(nodeId).node.name;
-      const updated: NodeRecord = { ...(fresh?.value ?? emptyRecord(nodeId)), name, drained, updatedAt: Date.now() };
-      try {
-        const revision = fresh ? await kv.update(nodeKey(nodeId), encodeJson(updated), fresh.revision) : await kv.create(nodeKey(nodeId), encodeJson(updated));
-        this.opts.view.noteRecord(updated, revision);
-        this.log.info({ nodeId, drained }, drained ? 'node drained' : 'node active');
-        return this.opts.view.info(nodeId, updated);
-      } catch (err) {
-        if (!isRevisionConflict(err)) throw err;
-      }
-    }
-    throw new UnavailableError(`drain of node ${ref} lost ${this.maxAttempts} races in a row; retry`);
+    const name = this.opts.view.info(nodeId).node.name;
+    await this.opts.writer.mutate(nodeId, (record) => ({ next: { ...record, name, drained, updatedAt: Date.now() }, outcome: undefined }));
+    this.log.info({ nodeId, drained }, drained ? 'node drained' : 'node active');
+    return this.opts.view.info(nodeId);
   }
 
-  private choose(spec: PlacementSpec, nodes: NodeInfo[]): string {
-    const withHeld = nodes.map((n) => {
-      const held = [...(this.pending.get(n.node.id)?.values() ?? [])].filter((c) => !n.node.containers.some((x) => x.requestId === c.requestId));
+  /** The best node from the index; when none fits, selectNodes over the whole view says why, in Swarm's words. */
+  private choose(spec: PlacementSpec): string {
+    const fast = this.opts.index.choose(spec, this.opts.strategy.name);
+    if (fast !== undefined) return fast;
+    const nodes = this.opts.view.list().map((n) => {
+      const held = this.opts.index.heldOn(n.node.id);
       if (held.length === 0) return n.node;
       return { ...n.node, containers: [...n.node.containers, ...held], containerCount: n.node.containerCount + held.length };
     });
-    return selectNodes(spec, withHeld, this.opts.strategy)[0].id;
-  }
-
-  private async release(nodeId: string, requestId: string): Promise<void> {
-    const kv = this.opts.directory;
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const fresh = await getJson<NodeRecord>(kv, nodeKey(nodeId));
-      if (!fresh?.value.containers[requestId]) return;
-      const containers = { ...fresh.value.containers };
-      delete containers[requestId];
-      try {
-        await kv.update(nodeKey(nodeId), encodeJson({ ...fresh.value, containers, updatedAt: Date.now() }), fresh.revision);
-        return;
-      } catch (err) {
-        if (!isRevisionConflict(err)) throw err;
-      }
-    }
+    return selectNodes(spec, nodes, this.opts.strategy)[0].id;
   }
 }

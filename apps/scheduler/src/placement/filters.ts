@@ -30,7 +30,8 @@ export const healthFilter: Filter = {
 
 const bindsAll = (ip: string) => ip === '' || ip === '0.0.0.0' || ip === '::' || /^[0:]+$/.test(ip) || /^0+(\.0+){3}$/.test(ip);
 
-function portInUse(containers: PlacedContainer[], want: PublishedPort): boolean {
+/** Whether a published binding clashes with a host port one of the containers holds. */
+export function portInUse(containers: PlacedContainer[], want: PublishedPort): boolean {
   if (want.hostPort === '') return false;
   // Pending (reserved, not yet created) containers count as Swarm counted them (its issue 2499).
   return containers.some((c) => c.ports.some((b) => b.hostPort !== '' && b.hostPort === want.hostPort && (b.hostIp === want.hostIp || bindsAll(want.hostIp) || bindsAll(b.hostIp))));
@@ -117,7 +118,7 @@ export const dependencyFilter: Filter = {
 };
 
 /** "nginx:1.25" -> "nginx", "reg:5000/a" stays, digests are cut at "@" (Swarm's ParseRepositoryTag). */
-function repository(ref: string): string {
+export function repository(ref: string): string {
   const at = ref.indexOf('@');
   if (at >= 0) return ref.slice(0, at);
   const colon = ref.lastIndexOf(':');

@@ -1,6 +1,6 @@
 import type { PlacedContainer, PublishedPort } from '@drydock/cluster';
 
-export type { PlacedContainer, PublishedPort } from '@drydock/cluster';
+export type { PlacedContainer, PublishedPort, RescheduledFrom, RescheduledTo } from '@drydock/cluster';
 
 /** One node as the filters and strategies see it. */
 export interface SchedNode {
