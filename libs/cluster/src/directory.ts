@@ -28,14 +28,15 @@ export interface PlacedContainer {
   requestId?: string;
   /** `reschedule:on-node-failure` was asked (env or label): re-create it elsewhere when its node is lost. */
   reschedule?: 'on-node-failure';
-  /** Its node was lost and the container is to be created again there (cluster/rescheduler.ts). */
+  /** Its node was lost and the container is to be created again there (apps/scheduler/src/cluster/rescheduler.ts). */
   rescheduledTo?: RescheduledTo;
   /** This entry is the replacement of another node's entry. */
   rescheduledFrom?: RescheduledFrom;
   /**
-   * Opted-in containers only (written by their supervisor): the create request that makes the
-   * container again (supervisorV1.CreateContainerRequest as JSON, its config as resolved at
-   * create), so a replacement can be made after the node that knew it is gone.
+   * Opted-in containers only (written by their supervisor, copied to a replacement's
+   * reservation): the create request that makes the container again
+   * (supervisorV1.CreateContainerRequest as JSON, its config as resolved at create), so a
+   * replacement can be made after the node that knew it is gone.
    */
   create?: unknown;
   /** Opted-in containers only: whether it was running when last written (a replacement is then started). */
@@ -79,7 +80,14 @@ export interface RescheduledFrom {
  *     the fence instead of adding the request there (placer.ts has the argument).
  * Later writers (the gateway when it creates a container, the supervisor for containers made
  * without the scheduler) fill `id`, `name`, `image` and the ports of entries keyed by container
- * id, with the same revision-checked update.
+ * id, with the same revision-checked update, keeping the fields they do not know (`fences`).
+ *
+ * Rescheduling (rescheduler.ts): an entry of a lost node with `reschedule: 'on-node-failure'`
+ * gets `rescheduledTo: { nodeId, nodeName, requestId, time }` once its replacement is reserved;
+ * the replacement is the entry keyed `requestId` in `node.<nodeId>`, carrying
+ * `rescheduledFrom: { nodeId, key }` and the old entry's name, image, labels and resources.
+ * Creating it there (from `create`), and removing the stale copy when the lost node returns, is
+ * the supervisors' (apps/containerd-supervisor/src/cluster/reschedule-agent.ts).
  */
 export const NODES_BUCKET = 'drydock_nodes';
 export const DIRECTORY_BUCKET = 'drydock_containers';

@@ -1,4 +1,4 @@
-import type { KV, KvEntry } from 'nats';
+import type { KV, KvEntry, QueuedIterator } from 'nats';
 
 /** A revision-checked write lost its race (JetStream's "wrong last sequence", API error 10071). */
 export function isRevisionConflict(err: unknown): boolean {
@@ -62,4 +62,23 @@ export const unchanged: unique symbol = Symbol('unchanged');
 export function isKeyExists(err: unknown): boolean {
   const e = err as { message?: string } | undefined;
   return isRevisionConflict(err) || /key exists/i.test(e?.message ?? '');
+}
+
+/**
+ * Follows `key` of a bucket: `apply` gets every current value, then every change. Resolves once the
+ * current values are in, with the watch (stop it to end). A watch that fails is logged, not thrown.
+ */
+export async function followKv(kv: KV, key: string, apply: (e: KvEntry) => void, log: { error(obj: object, msg: string): void }): Promise<QueuedIterator<KvEntry>> {
+  let ready!: () => void;
+  const initialized = new Promise<void>((r) => (ready = r));
+  const w = await kv.watch({ key, initializedFn: () => ready() });
+  void (async () => {
+    try {
+      for await (const e of w) apply(e);
+    } catch (err) {
+      log.error({ err, key }, 'watch failed');
+    }
+  })();
+  await initialized;
+  return w;
 }

@@ -1,6 +1,7 @@
 import type { KV, KvEntry, QueuedIterator } from 'nats';
 import type { Logger } from '@drydock/logging';
-import { decodeJson, type NodeRecord, type PlacedContainer } from '@drydock/cluster';
+import { decodeJson, followKv, type NodeRecord, type PlacedContainer } from '@drydock/cluster';
+import type { NodeSummary } from '../backend/supervisor-client';
 
 /** What the gateway reads of a heartbeat (apps/containerd-supervisor/src/node/heartbeat.ts NodeHeartbeat). */
 export interface Beat {
@@ -15,26 +16,8 @@ export interface Beat {
   time: number;
 }
 
-/** One node as the gateway shows it (classic Swarm's engine). */
-export interface ClusterNode {
-  id: string;
-  name: string;
-  /** The supervisor's gRPC address (host:port): Swarm's engine Addr. */
-  address: string;
-  /** The address's host: Swarm's engine IP. */
-  ip: string;
-  /** Operator labels over the standard ones (storagedriver, kernelversion, operatingsystem). */
-  labels: Record<string, string>;
-  cpus: number;
-  memoryBytes: number;
-  healthy: boolean;
-  /** ms since the epoch of the last beat seen; 0 when the node is known from the directory only. */
-  lastSeen: number;
-  counts: { total: number; running: number; paused: number; stopped: number };
-  /** What the directory's entries reserve. */
-  reservedNanoCpus: number;
-  reservedMemoryBytes: number;
-}
+/** One node as the gateway shows it (classic Swarm's engine): the routes' NodeSummary. */
+export type ClusterNode = NodeSummary;
 
 /** A container of the directory with the node holding it. */
 export interface DirectoryHit {
@@ -74,18 +57,7 @@ export class ClusterView {
   }
 
   private async follow(kv: KV, key: string, apply: (e: KvEntry) => void): Promise<void> {
-    let ready!: () => void;
-    const initialized = new Promise<void>((r) => (ready = r));
-    const w = await kv.watch({ key, initializedFn: () => ready() });
-    this.watches.push(w);
-    void (async () => {
-      try {
-        for await (const e of w) apply(e);
-      } catch (err) {
-        this.log.error({ err, key }, 'watch failed');
-      }
-    })();
-    await initialized;
+    this.watches.push(await followKv(kv, key, apply, this.log));
   }
 
   onBeat(e: KvEntry): void {

@@ -2,8 +2,7 @@ import type { KV, KvEntry, QueuedIterator } from 'nats';
 import type { Logger } from '@drydock/logging';
 import type { NodeIndex } from '../placement/node-index';
 import type { SchedNode } from '../placement/types';
-import { decodeJson } from '@drydock/cluster';
-import type { NodeRecord } from '@drydock/cluster';
+import { decodeJson, followKv, type NodeRecord } from '@drydock/cluster';
 
 /** What the scheduler reads of a heartbeat (apps/containerd-supervisor/src/node/heartbeat.ts NodeHeartbeat). */
 export interface HeartbeatView {
@@ -66,18 +65,7 @@ export class NodeView {
   }
 
   private async follow(kv: KV, key: string, apply: (e: KvEntry) => void): Promise<void> {
-    let ready!: () => void;
-    const initialized = new Promise<void>((r) => (ready = r));
-    const w = await kv.watch({ key, initializedFn: () => ready() });
-    this.watches.push(w);
-    void (async () => {
-      try {
-        for await (const e of w) apply(e);
-      } catch (err) {
-        this.log.error({ err, key }, 'watch failed');
-      }
-    })();
-    await initialized;
+    this.watches.push(await followKv(kv, key, apply, this.log));
   }
 
   private onBeat(e: KvEntry): void {

@@ -1,13 +1,11 @@
 import type { KV } from 'nats';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
-import { extractPlacement } from '@drydock/cluster';
+import { CLAIM_FRESH_MS, claimKey, encodeJson, extractPlacement, getJson, isRevisionConflict, REQUEST_ID, type NodeRecord, type PlacementClaim } from '@drydock/cluster';
 import type { NodeIndex } from '../placement/node-index';
 import { selectNodes } from '../placement/select';
 import type { Strategy } from '../placement/strategies';
 import type { PlacedContainer, PlacementSpec, PublishedPort } from '../placement/types';
-import { CLAIM_FRESH_MS, claimKey, REQUEST_ID, type NodeRecord, type PlacementClaim } from '@drydock/cluster';
-import { encodeJson, getJson, isRevisionConflict } from '@drydock/cluster';
 import type { NodeInfo, NodeView } from './node-view';
 import type { RecordWriter } from './record-writer';
 import { decideReservation, type Reserved } from './reservation';

@@ -1,8 +1,7 @@
 import type { KV } from 'nats';
 import { UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
-import { emptyRecord, nodeKey, type NodeRecord } from '@drydock/cluster';
-import { encodeJson, getJson, isRevisionConflict } from '@drydock/cluster';
+import { emptyRecord, encodeJson, getJson, isRevisionConflict, nodeKey, type NodeRecord } from '@drydock/cluster';
 import type { NodeView } from './node-view';
 
 /**
