@@ -34,6 +34,8 @@ export interface ClusterHarnessOptions {
   env?: Record<string, string>;
   /** The apps and tools to build first (default: every app and the cluster tool). */
   build?: string[];
+  /** The repository (default: two levels above this file; a bundle elsewhere passes its own). */
+  root?: string;
 }
 
 export function pidAlive(pid: number): boolean {
@@ -47,7 +49,7 @@ export function pidAlive(pid: number): boolean {
 
 /** A private cluster: setUp() once, start()/stop() as often as wanted, tearDown() removes it all. */
 export class ClusterHarness {
-  readonly root = resolve(__dirname, '../..');
+  readonly root: string;
   readonly hex = randomBytes(2).toString('hex');
   readonly netnsPrefix = `ddtc${this.hex}-`;
   readonly bridge = `dtc${this.hex}0`;
@@ -61,6 +63,7 @@ export class ClusterHarness {
   output = '';
 
   constructor(private readonly opts: ClusterHarnessOptions) {
+    this.root = opts.root ?? resolve(__dirname, '../..');
     this.nodes = Array.from({ length: opts.nodes ?? 3 }, (_, i) => `node${i + 1}`);
   }
 
