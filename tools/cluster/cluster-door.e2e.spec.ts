@@ -37,6 +37,12 @@ describe('the three-node cluster through the docker CLI', () => {
   const schedulerBack = (old: number) => waitFor(async () => ![undefined, old].includes(c.recordedPid('scheduler')) && (await tcpAccepts(7702, c.hostAddress)), 30000, 'the scheduler to be restarted', 100);
   /** Every container entry of every node record in the directory bucket (read through the stream, no consumers). */
   const directory = async (): Promise<Record<string, DirEntry[]>> => {
+    // right after a NATS server's loss the streams may still be electing leaders
+    let out: Record<string, DirEntry[]> | undefined;
+    await waitFor(async () => !!(out = await readDirectory().catch(() => undefined)), 30000, 'the directory bucket to answer', 500);
+    return out!;
+  };
+  const readDirectory = async (): Promise<Record<string, DirEntry[]>> => {
     nc ??= await connect({ servers: c.natsUrls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     const js = nc.jetstream({ timeout: 5000 });
     const kv = await js.views.kv('drydock_containers', { bindOnly: true });
@@ -217,7 +223,10 @@ describe('the three-node cluster through the docker CLI', () => {
       [['-e', 'constraint:no de==x'], "Key 'no de' is invalid"],
       [['--label', 'com.docker.swarm.constraints=node==node2'], 'invalid label com.docker.swarm.constraints'],
       [['-e', 'constraint:node==node9'], 'Unable to find a node that satisfies the following conditions'],
-      [['-e', 'constraint:node==node1', '-e', 'constraint:node==node2'], 'constraint node==node2'],
+      // (the CLI keeps one -e per name: constraint:node==a -e constraint:node==b reaches the daemon as the last one)
+      [['-e', 'constraint:node==node1', '-e', 'constraint:node!=node1'], '[node==node1 node!=node1]'],
+      [['-e', 'constraint:disk==ssd', '-e', 'constraint:node==node3'], '[disk==ssd node==node3]'],
+      [['--label', 'com.docker.swarm.constraints=["node==node1","node==node2"]'], '[node==node1 node==node2]'],
     ];
     for (const [extra, text] of cases) {
       const r = await docker('node1', ['run', '-d', '--name', 'bad-input', ...extra, 'busybox', 'true'], 20000);

@@ -252,6 +252,7 @@ async function main(): Promise<void> {
         // what `docker info` says (the gateway names containerd's overlayfs snapshotter overlay2, as dockerd does)
         engineLabels: { storagedriver: 'overlay2', kernelversion: release(), operatingsystem: hostFacts.os.name, ostype: 'linux' },
         countContainers: async () => manager.counts(),
+        listImages: async () => (await images.listImages({})).flatMap((i) => [i.id, ...i.repoTags, ...i.repoDigests]),
         logger,
         ttlMs: config.heartbeatTtlMs,
         intervalMs: config.heartbeatIntervalMs,
