@@ -105,7 +105,7 @@ describe('npm run cluster (three nodes on one machine)', () => {
     // Again: the same namespaces and containerd state, the containers adopted.
     await start();
     for (const n of NODES) {
-      expect(await ok(n, ['ps', '--format', '{{.Names}} {{.Status}}'])).toMatch(new RegExp(`^keep-${n} Up`));
+      expect(await ok(n, ['ps', '--filter', `node=${n}`, '--format', '{{.Names}} {{.Status}}'])).toMatch(new RegExp(`^keep-${n} Up`));
       await ok(n, ['stop', '-t', '1', `keep-${n}`]);
       expect(alive(pids[n])).toBe(false);
     }
