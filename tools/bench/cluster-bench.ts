@@ -9,7 +9,7 @@
  *   npm run bench:cluster -- [--runs 20] [--per-node 5] [--out DIR]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ClusterHarness } from '../cluster/cluster-harness';
 import { measureNodeDeathToRescheduled } from './cluster-reschedule';
@@ -66,7 +66,9 @@ async function main(): Promise<void> {
     process.stdout.write('\n');
     const [l, r] = [stats(times.local), stats(times.remote)];
     rows.push({ what: 'docker run --rm --network none busybox true, node1 -> node1 (local)', ms: l, note: '' });
-    rows.push({ what: 'the same with -e constraint:node==node2, node1 -> node2 (dispatched)', ms: r, note: `dispatch costs ${(r.median - l.median).toFixed(0)} ms (median difference)` });
+    // each dispatched run against the local run just before it: steadier than two medians on a busy machine
+    const paired = stats(times.remote.map((x, i) => x - times.local[i]));
+    rows.push({ what: 'the same with -e constraint:node==node2, node1 -> node2 (dispatched)', ms: r, note: `dispatch costs ${(r.median - l.median).toFixed(0)} ms (difference of medians); paired difference median ${paired.median.toFixed(0)} ms (${paired.min.toFixed(0)}–${paired.max.toFixed(0)})` });
 
     for (const n of c.nodes) for (let i = 0; i < perNode; i++) await c.ok(n, ['create', '--name', `ps-${n}-${i}`, 'busybox', 'true']);
     const ps: number[] = [];
@@ -90,7 +92,8 @@ async function main(): Promise<void> {
   }
 
   const command = `npm run bench:cluster${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`;
+  // other work on the machine moves these numbers: the load is part of the result
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end`;
   const header = `real three-node cluster (npm run cluster, private names; cluster ready in ${(startMs / 1000).toFixed(1)} s); wall time of the docker CLI, ms, median (min–max) of ${runs}, alternating`;
   const table = [['', 'ms', 'note'], ...rows.map((x) => [x.what, cell(x.ms), x.note])];
   const md = [`# Cluster bench (${new Date().toISOString()})`, '', `Command: \`${command}\``, '', `Machine: ${machine}`, '', header, '',
