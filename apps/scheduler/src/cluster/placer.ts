@@ -6,7 +6,7 @@ import { selectNodes } from '../placement/select';
 import type { Strategy } from '../placement/strategies';
 import type { PlacedContainer, PlacementSpec, PublishedPort } from '../placement/types';
 import { claimKey, emptyRecord, nodeKey, REQUEST_ID, type NodeRecord, type PlacementClaim } from '@drydock/cluster';
-import { encodeJson, getJson, isRevisionConflict } from '@drydock/cluster';
+import { encodeJson, getJson, isRevisionConflict, isTransientKvError } from '@drydock/cluster';
 import type { NodeInfo, NodeView } from './node-view';
 
 /** What Place is given: the part of a container's create request placement reads. */
@@ -66,6 +66,11 @@ export class Placer {
   async place(input: PlaceInput): Promise<Placement> {
     try {
       return await this.placeOnce(input);
+    } catch (err) {
+      // JetStream between leaders (a NATS server lost): the caller retries with the same request id,
+      // which completes the claim this attempt may have left
+      if (isTransientKvError(err)) throw new UnavailableError('the container directory has no leader (a NATS server was lost); retry', { cause: err });
+      throw err;
     } finally {
       for (const [nodeId, held] of this.pending) if (held.delete(input.requestId) && held.size === 0) this.pending.delete(nodeId);
     }
