@@ -281,12 +281,19 @@ describe('the three-node cluster through the docker CLI', () => {
     // a create refused while the servers elected new leaders is the client's to retry; most go through
     expect(acknowledged.length).toBeGreaterThanOrEqual(3 + 3);
     await waitFor(async () => ![undefined, killed].includes(c.recordedPid('nats-1')) && (await tcpAccepts(4222, c.hostAddress)), 30000, 'nats-1 to be restarted');
+    // (the directory syncs every node's containers on its own: wait for it to have caught up)
+    await waitFor(async () => {
+      const ids = new Set(Object.values(await directory()).flatMap((cs) => cs.map((e) => e.id)));
+      return acknowledged.every((a) => ids.has(a.r.stdout.trim()));
+    }, 30000, 'every acknowledged container in the directory', 500);
     const dir = await directory();
     const inDir = new Set(Object.values(dir).flatMap((cs) => cs.map((e) => e.id)));
     for (const a of acknowledged) {
       expect([a.name, inDir.has(a.r.stdout.trim())]).toEqual([a.name, true]);
       expect([a.name, await ok('node2', ['inspect', '-f', '{{.State.Running}}', a.name])]).toEqual([a.name, 'true']);
     }
+    // the next tests want every node seen up by every gateway again (heartbeats failed while the streams had no leader)
+    await waitFor(async () => (await Promise.all(c.nodes.map((n) => ok(n, ['info'])))).every((t) => (t.match(/└ Status: Healthy/g) ?? []).length === 3), 30000, 'every gateway to see 3 healthy nodes', 500);
   });
 
   it("restarts a node's supervisor without disturbing a container on it or elsewhere", async () => {
