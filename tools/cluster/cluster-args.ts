@@ -35,6 +35,10 @@ export interface ClusterArgs {
   join?: JoinTarget;
   /** JetStream replicas of streams and buckets (3 with the cluster's own three NATS servers). */
   natsReplicas: number;
+  /** Operator labels per node name (DRYDOCK_NODE_LABELS of its supervisor), for placement constraints. */
+  labels: Record<string, Record<string, string>>;
+  /** The scheduler's strategy (DRYDOCK_SCHEDULER_STRATEGY of the scheduler and the gateways); unset keeps the environment's or spread. */
+  strategy?: 'spread' | 'binpack' | 'random';
 }
 
 export const USAGE = `usage: npm run cluster -- [options]
@@ -49,7 +53,9 @@ export const USAGE = `usage: npm run cluster -- [options]
   --pools A.B.0.0/16     container networks, one /20 per node (default: a free 10.x.0.0/16)
   --join NATS_URLS       start only the nodes, against an existing cluster: its NATS servers (comma-separated),
      --redis URL --scheduler HOST:PORT --registry-proxy URL   and its other shared services
-  --nats-replicas N      replicas of JetStream streams and KV buckets (default 3; 1..5)`;
+  --nats-replicas N      replicas of JetStream streams and KV buckets (default 3; 1..5)
+  --labels NODE:K=V,...  operator labels of nodes, for -e constraint:K==V (e.g. node2:disk=ssd,node3:disk=hdd)
+  --strategy S           the scheduler's strategy: spread (default), binpack or random`;
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const SUBNET24 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.0\/24$/;
@@ -78,6 +84,8 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
       scheduler: { type: 'string' },
       'registry-proxy': { type: 'string' },
       'nats-replicas': { type: 'string' },
+      labels: { type: 'string' },
+      strategy: { type: 'string' },
     },
   });
   const problems: string[] = [];
@@ -138,6 +146,23 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
   const natsReplicas = values['nats-replicas'] === undefined ? 3 : Number(values['nats-replicas']);
   if (!Number.isInteger(natsReplicas) || natsReplicas < 1 || natsReplicas > 5) problems.push('--nats-replicas must be 1 to 5');
 
+  // NODE:KEY=VALUE items: the supervisor's DRYDOCK_NODE_LABELS takes key=value,... and refuses ',' in values
+  const labels: Record<string, Record<string, string>> = {};
+  for (const item of (values.labels ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = item.match(/^([^:=\s]+):([^\s=,]+)=([^,]*)$/);
+    if (!m) {
+      problems.push(`--labels: ${JSON.stringify(item)} (expected NODE:KEY=VALUE)`);
+      continue;
+    }
+    const [, node, key, value] = m;
+    if (!names.includes(node)) problems.push(`--labels: no node ${node} in this cluster`);
+    else if (labels[node]?.[key] !== undefined && labels[node][key] !== value) problems.push(`--labels: ${node}:${key} given two values`);
+    else (labels[node] ??= {})[key] = value;
+  }
+  const strategies = ['spread', 'binpack', 'random'] as const;
+  const strategy = values.strategy as ClusterArgs['strategy'];
+  if (strategy !== undefined && !strategies.includes(strategy)) problems.push('--strategy must be spread, binpack or random');
+
   if (problems.length) throw new Error(`${problems.join('\n')}\n${USAGE}`);
   return {
     mode: values.help ? 'help' : values.down ? 'down' : 'up',
@@ -150,5 +175,7 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
     pools: values.pools,
     join,
     natsReplicas,
+    labels,
+    strategy,
   };
 }

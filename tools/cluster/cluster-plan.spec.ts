@@ -14,6 +14,8 @@ describe('parseClusterArgs', () => {
       pools: undefined,
       join: undefined,
       natsReplicas: 3,
+      labels: {},
+      strategy: undefined,
     });
     expect(parseClusterArgs(['--nodes', '5']).names).toEqual(['node1', 'node2', 'node3', 'node4', 'node5']);
     expect(parseClusterArgs(['--names', 'a,b,c']).names).toEqual(['a', 'b', 'c']);
@@ -40,6 +42,19 @@ describe('parseClusterArgs', () => {
     expect(() => parseClusterArgs(['--nodes', '17'])).toThrow('--nodes must be a whole number from 1 to 16');
     expect(() => parseClusterArgs(['--run-dir', '/' + 'r'.repeat(100)])).toThrow('--run-dir is too long');
     expect(() => parseClusterArgs(['--no-such'])).toThrow(/no-such/);
+  });
+
+  it('takes node labels per node and the scheduler strategy', () => {
+    const a = parseClusterArgs(['--labels', 'node2:disk=ssd, node2:zone=a=b,node3:disk=hdd', '--strategy', 'binpack']);
+    expect(a.labels).toEqual({ node2: { disk: 'ssd', zone: 'a=b' }, node3: { disk: 'hdd' } });
+    expect(a.strategy).toBe('binpack');
+    let message = '';
+    try {
+      parseClusterArgs(['--labels', 'node9:a=b,node1:a=1,node1:a=2,node1-x', '--strategy', 'fifo']);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    for (const m of ['--labels: no node node9', '--labels: node1:a given two values', '--labels: "node1-x" (expected NODE:KEY=VALUE)', '--strategy must be spread, binpack or random']) expect(message).toContain(m);
   });
 
   it('joins an existing cluster only with all its shared services named', () => {
@@ -107,6 +122,11 @@ describe('the address plan', () => {
       DRYDOCK_BUILD_QUEUE: 'drydock-builds.b',
     });
     expect(sharedEnv(p, 'scheduler')).toMatchObject({ DRYDOCK_SCHEDULER_LISTEN: '10.213.4.1:7702', DRYDOCK_NATS_REPLICAS: '3' });
+    expect(sharedEnv(p, 'scheduler').DRYDOCK_SCHEDULER_STRATEGY).toBeUndefined();
+    expect(env.DRYDOCK_NODE_LABELS).toBe('');
+    const q = planCluster(parseClusterArgs(['--names', 'a,b', '--labels', 'b:disk=ssd,b:rack=2', '--strategy', 'binpack']), { subnet: '10.213.4.0/24', pools: '10.220.0.0/16' });
+    expect(nodeEnv(q, q.nodes[1], { logger: '/l', dns: '/d' })).toMatchObject({ DRYDOCK_NODE_LABELS: 'disk=ssd,rack=2', DRYDOCK_SCHEDULER_STRATEGY: 'binpack' });
+    expect(sharedEnv(q, 'scheduler').DRYDOCK_SCHEDULER_STRATEGY).toBe('binpack');
     expect(sharedEnv(p, 'registry-proxy')).toMatchObject({ DRYDOCK_REGISTRY_PROXY_LISTEN: '10.213.4.1:5100', DRYDOCK_REGISTRY_PROXY_DIR: '/var/lib/drydock/cluster/registry' });
   });
 

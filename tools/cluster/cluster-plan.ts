@@ -32,6 +32,8 @@ export interface NodePlan {
   containerdDir: string;
   gatewaySocket: string;
   supervisorListen: string;
+  /** DRYDOCK_NODE_LABELS: key=value,... (the operator's --labels for this node). */
+  labels: string;
 }
 
 export interface NatsMember {
@@ -51,6 +53,8 @@ export interface ClusterPlan {
   nats: NatsMember[];
   natsUrls: string[];
   natsReplicas: number;
+  /** The scheduler's strategy, given to the scheduler and the gateways (docker info shows it); unset: their default. */
+  strategy?: string;
   redisUrl: string;
   redisDir: string;
   schedulerListen: string;
@@ -155,6 +159,7 @@ export function planCluster(args: ClusterArgs, ranges: { subnet: string; pools: 
       containerdDir: join(stateDir, 'containerd'),
       gatewaySocket: join(args.runDir, 'nodes', name, 'docker.sock'),
       supervisorListen: `${address}:${PORTS.supervisor}`,
+      labels: Object.entries(args.labels[name] ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
     };
   });
   const nats: NatsMember[] = shared
@@ -170,6 +175,7 @@ export function planCluster(args: ClusterArgs, ranges: { subnet: string; pools: 
     nats,
     natsUrls: args.join ? args.join.nats : nats.map((m) => `nats://${hostAddress}:${m.port}`),
     natsReplicas: args.natsReplicas,
+    strategy: args.strategy,
     redisUrl: args.join ? args.join.redis : `redis://${hostAddress}:${PORTS.redis}`,
     redisDir: join(args.stateDir, 'redis'),
     schedulerListen,
@@ -198,6 +204,7 @@ function commonEnv(p: ClusterPlan): Record<string, string> {
     DRYDOCK_REDIS_URL: p.redisUrl,
     DRYDOCK_REGISTRY_PROXY_URL: p.registryProxyUrl,
     DRYDOCK_SCHEDULER_ADDRESS: p.schedulerAddress,
+    ...(p.strategy ? { DRYDOCK_SCHEDULER_STRATEGY: p.strategy } : {}),
   };
 }
 
@@ -207,6 +214,7 @@ export function nodeEnv(p: ClusterPlan, n: NodePlan, bin: Binaries): Record<stri
     ...commonEnv(p),
     DRYDOCK_CLUSTER: '1',
     DRYDOCK_NODE_NAME: n.name,
+    DRYDOCK_NODE_LABELS: n.labels,
     DRYDOCK_STATE_DIR: n.stateDir,
     DRYDOCK_CONTAINERD_ADDRESS: join(n.containerdDir, 'c.sock'),
     // The node's own address, not loopback: other nodes' gateways and the scheduler call it there,

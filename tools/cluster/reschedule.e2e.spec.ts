@@ -8,7 +8,7 @@ import { DIRECTORY_BUCKET, getJson, nameKey, type NameClaim, type NodeRecord } f
 import { waitFor } from '@drydock/infra';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { beats, ClusterHarness, NODES } from './testing/cluster-harness';
+import { beats, ClusterHarness } from './cluster-harness';
 
 jest.setTimeout(300000);
 
@@ -20,8 +20,10 @@ interface Inspected {
   Config: { Image: string; Cmd: string[]; Env: string[]; Labels: Record<string, string> };
 }
 
+const level = process.env.DRYDOCK_CLUSTER_E2E_LOG_LEVEL ? { DRYDOCK_LOG_LEVEL: process.env.DRYDOCK_CLUSTER_E2E_LOG_LEVEL } : undefined;
+
 describe('rescheduling on node failure (three nodes)', () => {
-  const h = new ClusterHarness();
+  const h = new ClusterHarness({ tag: 'resched', env: level });
   let nc: NatsConnection | undefined;
   let directory: KV;
   let second: ChildProcess | undefined;
@@ -45,13 +47,12 @@ describe('rescheduling on node failure (three nodes)', () => {
   const node2 = ['containerd', 'supervisor', 'gateway', 'builder'].map((s) => `node2.${s}`);
 
   beforeAll(async () => {
-    await h.setup();
-    const level = process.env.DRYDOCK_CLUSTER_E2E_LOG_LEVEL ? { DRYDOCK_LOG_LEVEL: process.env.DRYDOCK_CLUSTER_E2E_LOG_LEVEL } : undefined;
-    await h.start(level);
+    await h.setUp();
+    await h.start();
     // two schedulers decide at once: still one replacement
     second = h.startScheduler(level);
-    for (const n of NODES) await h.ok(n, ['import', '-c', 'CMD ["/bin/sh"]', join(h.dir, 'busybox.tar'), 'busybox:latest']);
-    nc = await connect({ servers: h.natsServers, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    for (const n of h.nodes) await h.ok(n, ['import', '-c', 'CMD ["/bin/sh"]', join(h.dir, 'busybox.tar'), 'busybox:latest']);
+    nc = await connect({ servers: h.natsUrls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     directory = await nc.jetstream({ timeout: 5000 }).views.kv(DIRECTORY_BUCKET, { bindOnly: true });
   }, 400000);
 
@@ -73,7 +74,7 @@ describe('rescheduling on node failure (three nodes)', () => {
       await exited;
     }
     await nc?.close().catch(() => undefined);
-    await h.teardown();
+    await h.tearDown();
   }, 120000);
 
   it('makes an opted-in container again on another node within 15 s of the last heartbeat, leaves the others, and removes the stale copy when the node returns', async () => {

@@ -274,20 +274,25 @@ async function main(): Promise<void> {
         // what `docker info` says (the gateway names containerd's overlayfs snapshotter overlay2, as dockerd does)
         engineLabels: { storagedriver: 'overlay2', kernelversion: release(), operatingsystem: hostFacts.os.name, ostype: 'linux' },
         countContainers: async () => manager.counts(),
+        listImages: async () => (await images.listImages({})).flatMap((i) => [i.id, ...i.repoTags, ...i.repoDigests]),
         logger,
         ttlMs: config.heartbeatTtlMs,
         intervalMs: config.heartbeatIntervalMs,
         replicas: config.natsReplicas,
       });
-      heartbeat.start();
       if (directorySync) {
+        // In a cluster the first beat waits for the directory: a node seen up (by `npm run cluster`'s
+        // readiness and by the scheduler) can take container names and reservations from then on.
+        const hb = heartbeat;
         return openDirectory(conn, config.natsReplicas, log, () => closing).then((kv) => {
           if (!kv) return;
           directoryKv = kv;
           directorySync.attach(kv);
           rescheduleAgent?.start();
+          hb.start();
         });
       }
+      heartbeat.start();
     })
     .catch((err) => log.error({ err }, 'nats connection failed'));
 

@@ -82,3 +82,30 @@ export async function followKv(kv: KV, key: string, apply: (e: KvEntry) => void,
   await initialized;
   return w;
 }
+
+/**
+ * A KV call that failed only because JetStream was between leaders: 503 (no responders, the
+ * stream has no leader while a server of the cluster is lost) or a request timeout. The same call
+ * succeeds once a new leader is elected (a few seconds); anything else is not retried.
+ */
+export function isTransientKvError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  return e?.code === '503' || e?.code === 'TIMEOUT' || e?.message === '503' || e?.message === 'TIMEOUT';
+}
+
+/**
+ * `call` again while it fails with isTransientKvError, for up to `forMs` (backing off from 100 ms
+ * to 1 s); the last error when the time is up. Only for calls that are safe to repeat: revision-checked
+ * writes and reads.
+ */
+export async function retryTransientKv<T>(call: () => Promise<T>, forMs: number): Promise<T> {
+  const until = Date.now() + forMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isTransientKvError(err) || Date.now() >= until) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * 2 ** attempt)));
+    }
+  }
+}

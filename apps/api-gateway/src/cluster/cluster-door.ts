@@ -47,6 +47,7 @@ export function openClusterDoor(opts: { local: SupervisorClient; nats: () => Pro
     // the locator's clients: one per node address
     connect: (address) => locator.clientFor(address),
     directory: () => directory,
+    nodeDown: (nodeId) => view?.node(nodeId)?.healthy === false,
     retryForMs: opts.config.schedulerRetryMs,
     callTimeoutMs: 10000,
     logger: opts.logger,

@@ -7,8 +7,9 @@ import { SchedulerPlacement, type PlaceFn } from './placement';
 const local = { address: 'local:1' } as SupervisorClient;
 const remote = { address: '10.0.0.2:7701' } as SupervisorClient;
 
-function placement(place: PlaceFn) {
+function placement(place: PlaceFn, down: string[] = []) {
   return new SchedulerPlacement({
+    nodeDown: (id) => down.includes(id),
     local,
     localNodeId: async () => 'na',
     place,
@@ -29,6 +30,14 @@ const placed = (req: schedulerV1.PlaceRequest): schedulerV1.PlaceResponse => ({
 });
 
 describe('SchedulerPlacement', () => {
+  it('fails at once when the scheduler places on a node this gateway sees down', async () => {
+    const place: PlaceFn = async (req) => placed(req);
+    const req = { name: 'x', config: { image: 'busybox', env: ['constraint:node==b'] } };
+    const err = await placement(place, ['nb']).target(req).catch((e) => e);
+    expect(toHttpError(err)).toMatchObject({ status: 503, message: 'the container was placed on node b, which is down; retry' });
+    expect((await placement(place, ['nc']).target(req)).sc).toBe(remote);
+  });
+
   it('keeps a create that asks for nothing on the local node without calling the scheduler', async () => {
     const place = jest.fn<ReturnType<PlaceFn>, Parameters<PlaceFn>>();
     const req = { name: 'x', config: { image: 'busybox', env: ['A=1', 'constraint'] } };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { KV } from 'nats';
-import { errorCode, fromGrpcError, InternalError } from '@drydock/errors';
+import { errorCode, fromGrpcError, InternalError, UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import { schedulerV1, type supervisorV1 } from '@drydock/proto';
 import { extractPlacement, mutateJson, nodeKey, parseExprs, SWARM_ID_LABEL, unchanged, type NodeRecord } from '@drydock/cluster';
@@ -65,6 +65,8 @@ export interface SchedulerPlacementOptions {
   connect: (address: string) => SupervisorClient;
   /** The directory bucket (to give back the reservation of a create that failed). */
   directory: () => KV | undefined;
+  /** Whether this gateway's view has the node down (false: up or unknown). */
+  nodeDown?: (nodeId: string) => boolean;
   /** How long Place is retried while the scheduler is unavailable (restarting). */
   retryForMs: number;
   callTimeoutMs: number;
@@ -111,7 +113,14 @@ export class SchedulerPlacement implements CreatePlacement {
       volumesFrom: [],
     });
     const nodeId = placed.nodeId ?? '';
-    const sc = nodeId === (await this.opts.localNodeId()) ? this.opts.local : this.opts.connect(placed.supervisorAddress ?? '');
+    const local = nodeId === (await this.opts.localNodeId());
+    // a scheduler whose view lags may still place on a node this gateway has seen go down: a create
+    // there would wait out its whole deadline, so fail at once (the request id makes a retry safe)
+    if (!local && this.opts.nodeDown?.(nodeId)) {
+      await this.release(nodeId, requestId);
+      throw new UnavailableError(`the container was placed on node ${placed.nodeName || nodeId}, which is down; retry`);
+    }
+    const sc = local ? this.opts.local : this.opts.connect(placed.supervisorAddress ?? '');
     this.log.debug({ requestId, nodeId, node: placed.nodeName }, 'placed');
     return {
       sc,

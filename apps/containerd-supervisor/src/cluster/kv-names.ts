@@ -1,6 +1,6 @@
 import type { KV } from 'nats';
 import { UnavailableError } from '@drydock/errors';
-import { encodeJson, getJson, isKeyExists, isRevisionConflict, nameKey, type NameClaim } from '@drydock/cluster';
+import { encodeJson, getJson, isKeyExists, isRevisionConflict, nameKey, retryTransientKv, type NameClaim } from '@drydock/cluster';
 import type { NameRegistry } from '../containers/ports';
 
 export interface KvNameRegistryOptions {
@@ -11,6 +11,8 @@ export interface KvNameRegistryOptions {
   isLocal: (id: string) => boolean;
   /** Deadline of one registry call (a create waits for it). */
   timeoutMs: number;
+  /** How long a take rides out JetStream without a leader (a NATS server lost). Default 10000 ms. */
+  leaderlessForMs?: number;
 }
 
 /**
@@ -43,32 +45,38 @@ export class KvNameRegistry implements NameRegistry {
     const key = nameKey(name);
     const claim: NameClaim = { name, id, nodeId: this.opts.nodeId, time: Date.now() };
     try {
-      for (let attempt = 0; attempt < 10; attempt++) {
-        try {
-          await this.deadline(kv.create(key, encodeJson(claim)));
-          return undefined;
-        } catch (err) {
-          if (!isKeyExists(err)) throw err;
-        }
-        const cur = await this.deadline(getJson<NameClaim>(kv, key));
-        if (!cur) continue; // released meanwhile
-        if (cur.value.id === id) return undefined;
-        const from = this.successions.get(name);
-        const succeeding = from?.id === cur.value.id && from.nodeId === cur.value.nodeId;
-        // this node's claim for a container it no longer has (a crash between remove and release): stale
-        if (!succeeding && (cur.value.nodeId !== this.opts.nodeId || this.opts.isLocal(cur.value.id))) return cur.value.id;
-        try {
-          await this.deadline(kv.update(key, encodeJson(claim), cur.revision));
-          return undefined;
-        } catch (err) {
-          if (!isRevisionConflict(err)) throw err;
-        }
-      }
-      throw new UnavailableError(`the container name "${name}" is contended: retry`);
+      // every step is a revision-checked write or a read: safe to repeat after a lost leader
+      return await retryTransientKv(() => this.takeOnce(kv, key, claim), this.opts.leaderlessForMs ?? 10000);
     } catch (err) {
       if (err instanceof UnavailableError) throw err;
       throw unreachable(name, err);
     }
+  }
+
+  private async takeOnce(kv: KV, key: string, claim: NameClaim): Promise<string | undefined> {
+    const { name, id } = claim;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        await this.deadline(kv.create(key, encodeJson(claim)));
+        return undefined;
+      } catch (err) {
+        if (!isKeyExists(err)) throw err;
+      }
+      const cur = await this.deadline(getJson<NameClaim>(kv, key));
+      if (!cur) continue; // released meanwhile
+      if (cur.value.id === id) return undefined;
+      const from = this.successions.get(name);
+      const succeeding = from?.id === cur.value.id && from.nodeId === cur.value.nodeId;
+      // this node's claim for a container it no longer has (a crash between remove and release): stale
+      if (!succeeding && (cur.value.nodeId !== this.opts.nodeId || this.opts.isLocal(cur.value.id))) return cur.value.id;
+      try {
+        await this.deadline(kv.update(key, encodeJson(claim), cur.revision));
+        return undefined;
+      } catch (err) {
+        if (!isRevisionConflict(err)) throw err;
+      }
+    }
+    throw new UnavailableError(`the container name "${name}" is contended: retry`);
   }
 
   async release(name: string, id: string): Promise<void> {

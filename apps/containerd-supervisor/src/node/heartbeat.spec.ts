@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { waitFor } from '@drydock/infra';
 import { createLogger } from '@drydock/logging';
-import { Heartbeat, type ContainerCounts, type NodeHeartbeat } from './heartbeat';
+import { Heartbeat, MAX_BEAT_IMAGES, type ContainerCounts, type NodeHeartbeat } from './heartbeat';
 
 /** The slice of nats.js the heartbeat uses: jetstream().views.kv() -> put/delete/status. */
 function fakeNats() {
@@ -59,6 +59,24 @@ describe('Heartbeat', () => {
     expect(second).toMatchObject({ nodeId: identity.nodeId, name: 'n1', labels: { zone: 'a' }, engineLabels: { storagedriver: 'overlay2' }, memoryBytes: 1024000, memoryUsedBytes: 600 * 1024, containers: counts, supervisorAddress: 'h:1' });
     expect(f.puts.map((p) => p.key)).toEqual([identity.nodeId, identity.nodeId]);
     expect(f.opened).toEqual([{ bucket: 'drydock_nodes', opts: { ttl: 15000, history: 1, replicas: 1 } }]);
+  });
+
+  it('carries the node image references, and beats without them when they cannot be listed', async () => {
+    const f = fakeNats();
+    let fail = false;
+    const listImages = async () => {
+      if (fail) throw new Error('containerd down');
+      return ['sha256:abc', 'busybox:latest', ...Array.from({ length: MAX_BEAT_IMAGES }, (_, i) => `img${i}:v`)];
+    };
+    const hb = new Heartbeat({ nc: f.nc, identity, supervisorAddress: 'h:1', countContainers: async () => counts, listImages, logger, procRoot: dir });
+    stat(1, 1);
+    const first = await hb.beatOnce();
+    expect(first.images?.slice(0, 2)).toEqual(['sha256:abc', 'busybox:latest']);
+    expect(first.images).toHaveLength(MAX_BEAT_IMAGES);
+    fail = true;
+    const second = await hb.beatOnce();
+    expect(second.images).toBeUndefined();
+    expect(f.puts).toHaveLength(2);
   });
 
   it('skips beats while containers cannot be counted and deletes its key on stop', async () => {

@@ -6,6 +6,8 @@ import { cpuBusyTotal, readMeminfo, readProcStat } from '../stats/proc';
 import type { NodeIdentity } from './node-identity';
 
 export const DEFAULT_NODES_BUCKET = 'drydock_nodes';
+/** Keeps a beat well under NATS's 1 MB payload with any number of images. */
+export const MAX_BEAT_IMAGES = 2000;
 
 export interface ContainerCounts {
   total: number;
@@ -33,6 +35,11 @@ export interface NodeHeartbeat {
   /** MemTotal - MemAvailable. */
   memoryUsedBytes: number;
   containers: ContainerCounts;
+  /**
+   * The node's image ids, repo:tags and repo@digests (at most MAX_BEAT_IMAGES), for Swarm's
+   * `affinity:image==`; absent when they could not be listed for this beat.
+   */
+  images?: string[];
   /** Where the scheduler and gateway reach this node's supervisor gRPC API (host:port). */
   supervisorAddress: string;
   /** When the beat was taken, ms since the epoch. */
@@ -47,6 +54,8 @@ export interface HeartbeatOptions {
   engineLabels?: Record<string, string>;
   /** Counts the node's containers (from containerd); a rejection skips that beat. */
   countContainers: () => Promise<ContainerCounts>;
+  /** The node's image references (NodeHeartbeat.images); a rejection leaves them out of that beat. */
+  listImages?: () => Promise<string[]>;
   logger: Logger;
   bucket?: string;
   /**
@@ -167,7 +176,15 @@ export class Heartbeat {
   }
 
   private async snapshot(): Promise<NodeHeartbeat> {
-    const [stat, mem, containers] = await Promise.all([readProcStat(this.opts.procRoot), readMeminfo(this.opts.procRoot), this.opts.countContainers()]);
+    const [stat, mem, containers, images] = await Promise.all([
+      readProcStat(this.opts.procRoot),
+      readMeminfo(this.opts.procRoot),
+      this.opts.countContainers(),
+      this.opts.listImages?.().then(
+        (refs) => refs.slice(0, MAX_BEAT_IMAGES),
+        () => undefined,
+      ),
+    ]);
     const cpu = cpuBusyTotal(stat);
     const prev = this.prevCpu;
     this.prevCpu = cpu;
@@ -187,6 +204,7 @@ export class Heartbeat {
       cpuUsage,
       memoryUsedBytes: Math.max(0, memTotal - memAvailable),
       containers,
+      ...(images ? { images } : {}),
       supervisorAddress: this.opts.supervisorAddress,
       time: Date.now(),
     };

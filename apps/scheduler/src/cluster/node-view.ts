@@ -14,6 +14,8 @@ export interface HeartbeatView {
   cpus: number;
   memoryBytes: number;
   containers?: { total?: number };
+  /** Image ids and references on the node (affinity:image==), when sent. */
+  images?: string[];
   supervisorAddress: string;
   time: number;
 }
@@ -155,7 +157,7 @@ export class NodeView {
       containers,
       // the node's own count lags placements just made; the directory's misses containers made without the scheduler
       containerCount: Math.max(containers.length, hb?.containers?.total ?? 0),
-      images: [],
+      images: hb?.images ?? [],
       supervisorAddress: hb?.supervisorAddress ?? '',
     };
     return { node, status, drained, lastSeen: beat?.seen ?? 0 };

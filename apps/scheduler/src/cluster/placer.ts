@@ -1,7 +1,7 @@
 import type { KV } from 'nats';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
-import { CLAIM_FRESH_MS, claimKey, encodeJson, extractPlacement, getJson, isRevisionConflict, REQUEST_ID, type NodeRecord, type PlacementClaim } from '@drydock/cluster';
+import { CLAIM_FRESH_MS, claimKey, encodeJson, extractPlacement, getJson, isRevisionConflict, isTransientKvError, REQUEST_ID, type NodeRecord, type PlacementClaim } from '@drydock/cluster';
 import type { NodeIndex } from '../placement/node-index';
 import { selectNodes } from '../placement/select';
 import type { Strategy } from '../placement/strategies';
@@ -86,6 +86,17 @@ export class Placer {
 
   /** `extra` adds fields to the directory entry (the rescheduler's `rescheduledFrom`). */
   async place(input: PlaceInput, extra?: Partial<PlacedContainer>): Promise<Placement> {
+    try {
+      return await this.placeOnce(input, extra);
+    } catch (err) {
+      // JetStream between leaders (a NATS server lost): the caller retries with the same request id,
+      // which completes the claim this attempt may have left
+      if (isTransientKvError(err)) throw new UnavailableError('the container directory has no leader (a NATS server was lost); retry', { cause: err });
+      throw err;
+    }
+  }
+
+  private async placeOnce(input: PlaceInput, extra?: Partial<PlacedContainer>): Promise<Placement> {
     if (!REQUEST_ID.test(input.requestId)) throw new InvalidArgumentError(`invalid request id ${JSON.stringify(input.requestId)}: expected 1 to 128 of [A-Za-z0-9_-]`);
     const ask = extractPlacement(input.env, input.labels);
     const spec: PlacementSpec = {
