@@ -30,6 +30,10 @@ import { PluginVolumeHook } from './volumes/plugin-volume-hook';
 import { CompositePluginDirectory } from './plugins/plugin-directory';
 import { LegacyPluginDirectory } from './plugins/legacy-plugin-directory';
 import { VolumeDrivers } from './plugins/volume-drivers';
+import { PluginManager } from './plugins/managed/plugin-manager';
+import { PluginStore } from './plugins/managed/plugin-store';
+import { PluginFetcher } from './plugins/managed/plugin-fetch';
+import { PluginRuntime } from './plugins/managed/plugin-runtime';
 import { diskUsage } from './node/disk-usage';
 import { ImageStore } from './images';
 import { AllTagsPuller, ImagePuller, ImagePusher, RegistryClient } from './images/distribution';
@@ -112,8 +116,17 @@ async function main(): Promise<void> {
   const specs = new DockerSpecBuilder({ cgroupParent: config.cgroupParent, hostCpus: cpus().length });
   // Volumes live beside the services' state (not under supervisor/): <DRYDOCK_STATE_DIR>/volumes/<name>/_data.
   const localVolumes = new VolumeStore(join(config.stateDir, 'volumes'), logger);
-  // managed plugins (installed, run as containers) will come first in this list
+  // managed plugins (installed from a registry, run as containers in their own namespace) first, as dockerd's store
+  const pluginsCc = new ContainerdClient({ address: config.containerdAddress, namespace: config.plugins.namespace, callTimeoutMs: config.containerdCallTimeoutMs });
+  const pluginManager = new PluginManager(
+    new PluginStore(join(config.stateDir, 'supervisor', 'plugins'), logger),
+    new PluginFetcher(registry, { retryWindowMs: config.distribution.retryWindowMs }),
+    new PluginRuntime(pluginsCc, specs, { runDir: config.plugins.runDir, dialFirstMs: config.plugins.dialFirstMs, dialRetryMs: config.plugins.dialRetryMs, dialRetries: config.plugins.dialRetries, stopGraceMs: 10000 }, logger),
+    { logDir: join(config.stateDir, 'supervisor', 'plugins'), restartBackoffMs: 100 },
+    logger,
+  );
   const pluginDirectory = new CompositePluginDirectory([
+    pluginManager.directory(),
     new LegacyPluginDirectory(
       { socketsDir: config.plugins.socketsDir, specsDirs: config.plugins.specsDirs, activateTimeoutMs: config.plugins.shortTimeoutMs, lookupRetryMs: config.plugins.retryMs, connectRetryMs: config.plugins.retryMs },
       logger,
@@ -121,6 +134,7 @@ async function main(): Promise<void> {
   ]);
   const volumeDrivers = new VolumeDrivers(pluginDirectory, { longMs: config.plugins.longTimeoutMs, shortMs: config.plugins.shortTimeoutMs }, config.plugins.retryMs, logger);
   const volumes = new VolumeService(localVolumes, new PluginVolumeRecords(join(config.stateDir, 'supervisor', 'plugin-volumes')), volumeDrivers, { listBudgetMs: config.plugins.volumeListBudgetMs }, logger);
+  pluginManager.setVolumeUsage(volumes);
   const volumeHook = new PluginVolumeHook(volumes, join(config.stateDir, 'supervisor', 'plugin-volume-mounts'), logger);
   const mounter = new RootfsMounter(join(config.stateDir, 'supervisor', 'mnt'), logger);
   const netStore = new FileNetworkStore(config.network.stateDir);
@@ -188,6 +202,9 @@ async function main(): Promise<void> {
     },
     logger,
   );
+  // dockerd: "Plugin system initialization should happen before restore": every enabled plugin
+  // runs and answers on its socket before a container with a restart policy is started again.
+  await pluginManager.boot();
   // Subscribe before loading so no exit falls between the snapshot and the stream.
   monitor.start();
   await manager.load();
@@ -277,6 +294,8 @@ async function main(): Promise<void> {
     monitor.close();
     directorySync?.close();
     manager.close();
+    pluginManager.close();
+    pluginsCc.close();
     registry.close();
     await heartbeat?.stop().catch(() => undefined);
     await sink?.close().catch(() => undefined);

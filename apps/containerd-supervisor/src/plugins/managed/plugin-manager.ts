@@ -1,0 +1,286 @@
+import { randomBytes } from 'node:crypto';
+import { join, relative, isAbsolute } from 'node:path';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, UnavailableError } from '@drydock/errors';
+import type { Logger } from '@drydock/logging';
+import type { CallOptions } from '../../images/distribution/registry-client';
+import { pluginNotFound, type PluginDirectory, type PluginEndpoint } from '../plugin-directory';
+import { pluginInUseError, type VolumePluginUsage } from '../volume-usage';
+import { applySettings, computePrivileges, initialSettings, interfaceCapability, validatePrivileges, type PluginPrivilege } from './plugin-config';
+import { pluginReference, type PluginFetcher } from './plugin-fetch';
+import type { PluginRuntime } from './plugin-runtime';
+import type { PluginRecord, PluginStore } from './plugin-store';
+
+/** dockerd's capability names for what PluginDirectory callers ask ("VolumeDriver" is volumedriver). */
+const capabilityOf = (implementsName: string) => implementsName.toLowerCase();
+
+/** What dockerd's handshake would have answered, from Interface.Types (docker.volumedriver/1.0 -> VolumeDriver). */
+const IMPLEMENTS: Record<string, string> = { volumedriver: 'VolumeDriver', networkdriver: 'NetworkDriver', ipamdriver: 'IpamDriver', authz: 'authz', logdriver: 'LogDriver', metricscollector: 'MetricsCollector' };
+
+export interface PluginManagerOptions {
+  /** Where plugins' stdout/stderr go: `<logDir>/<id>.log`. */
+  logDir: string;
+  /** Restart backoff of a plugin that died (as `--restart always`: doubling from this, capped at 1 min). */
+  restartBackoffMs: number;
+}
+
+/**
+ * Managed plugins, as dockerd's plugin.Manager: install (privileges, pull), enable, disable,
+ * set, rm, and boot (every enabled plugin running and answering before user containers are
+ * restarted). A plugin that dies while enabled is restarted with `--restart always`'s backoff.
+ */
+export class PluginManager {
+  private readonly log: Logger;
+  private readonly watched = new Set<string>();
+  /** Plugins being disabled or removed: their exit is expected. */
+  private readonly stopping = new Set<string>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private closed = false;
+  private usage?: VolumePluginUsage;
+
+  constructor(
+    private readonly store: PluginStore,
+    private readonly fetcher: PluginFetcher,
+    private readonly runtime: PluginRuntime,
+    private readonly opts: PluginManagerOptions,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'plugin-manager' });
+  }
+
+  /** The volume service answers whether a plugin backs volumes (it is built after the directory that needs us). */
+  setVolumeUsage(u: VolumePluginUsage): void {
+    this.usage = u;
+  }
+
+  /**
+   * Boot: every enabled plugin runs (adopted when its task survived a supervisor restart) and
+   * answers on its socket before this resolves, so restart policies find their plugins.
+   */
+  async boot(): Promise<void> {
+    await this.store.load();
+    await Promise.all(
+      this.store.list().filter((r) => r.Enabled).map(async (r) => {
+        try {
+          if (await this.runtime.running(r.Id)) {
+            this.log.info({ plugin: r.Name }, 'plugin adopted');
+            this.watch(r.Id);
+            if (await this.runtime.awaitSocket(r)) return;
+          }
+          await this.startAndCheck(r);
+        } catch (err) {
+          // dockerd leaves such a plugin disabled
+          this.log.error({ err, plugin: r.Name }, 'plugin failed to start at boot; disabled');
+          await this.store.save({ ...r, Enabled: false }).catch(() => undefined);
+        }
+      }),
+    );
+  }
+
+  list(filters: { capability?: string[]; enabled?: string[] } = {}): PluginRecord[] {
+    for (const v of filters.enabled ?? []) if (v !== 'true' && v !== 'false') throw new InvalidArgumentError(`Invalid filter 'enabled=[${v}]'`);
+    return this.store.list().filter((r) => {
+      if (filters.enabled?.length && !filters.enabled.includes(String(r.Enabled))) return false;
+      if (filters.capability?.length) {
+        const caps = r.Config.Interface.Types.map((t) => interfaceCapability(t).capability);
+        if (!filters.capability.some((c) => caps.includes(c))) return false;
+      }
+      return true;
+    });
+  }
+
+  /** dockerd's GetV2Plugin: a full name (normalized, `:latest` added) or an unambiguous id prefix. */
+  find(refOrId: string): PluginRecord {
+    let name: string | undefined;
+    try {
+      name = pluginReference(refOrId).name;
+    } catch {
+      name = undefined;
+    }
+    const all = this.store.list();
+    const byName = all.find((r) => r.Name === name);
+    if (byName) return byName;
+    if (/^[a-f0-9]+$/.test(refOrId)) {
+      const hits = all.filter((r) => r.Id.startsWith(refOrId));
+      if (hits.length === 1) return hits[0];
+      if (hits.length > 1) throw new InvalidArgumentError(`multiple plugins found for "${refOrId}"`);
+    }
+    throw pluginNotFound(refOrId);
+  }
+
+  async privileges(remote: string, o: CallOptions): Promise<PluginPrivilege[]> {
+    return computePrivileges((await this.fetcher.resolve(remote, o)).config);
+  }
+
+  /** POST /plugins/pull: the granted privileges must be what the config needs; installed disabled. */
+  async pull(remote: string, alias: string | undefined, granted: PluginPrivilege[], o: CallOptions): Promise<PluginRecord> {
+    const name = alias ? pluginReference(alias).name : pluginReference(remote).name;
+    if (this.store.list().some((r) => r.Name === name)) throw new AlreadyExistsError(`plugin ${name} already exists`);
+    const p = await this.fetcher.resolve(remote, o);
+    validatePrivileges(computePrivileges(p.config), granted);
+    return this.locked(name, async () => {
+      if (this.store.list().some((r) => r.Name === name)) throw new AlreadyExistsError(`plugin ${name} already exists`);
+      const staged = await this.store.stage();
+      try {
+        await this.fetcher.unpack(p, staged.rootfs, o);
+        const r: PluginRecord = { Id: randomBytes(32).toString('hex'), Name: name, Enabled: false, Settings: initialSettings(p.config), PluginReference: p.name, Config: p.config };
+        await staged.commit(r);
+        this.log.info({ plugin: name, id: r.Id }, 'plugin installed');
+        return r;
+      } catch (err) {
+        await staged.abort();
+        throw err;
+      }
+    });
+  }
+
+  async set(refOrId: string, args: string[]): Promise<void> {
+    const r = this.find(refOrId);
+    await this.locked(r.Id, async () => {
+      const cur = this.store.byId(r.Id)!;
+      if (cur.Enabled) throw new FailedPreconditionError('cannot set on an active plugin, disable plugin before setting');
+      await this.store.save({ ...cur, Settings: applySettings(cur.Config, cur.Settings, args) });
+    });
+  }
+
+  async enable(refOrId: string): Promise<void> {
+    const r = this.find(refOrId);
+    await this.locked(r.Id, async () => {
+      const cur = this.store.byId(r.Id)!;
+      if (cur.Enabled) throw new FailedPreconditionError(`plugin ${cur.Name} is already enabled`);
+      await this.startAndCheck(cur);
+    });
+  }
+
+  async disable(refOrId: string, force: boolean): Promise<void> {
+    const r = this.find(refOrId);
+    await this.locked(r.Id, async () => {
+      const cur = this.store.byId(r.Id)!;
+      if (!force && (await this.usage?.inUse(cur.Name))) throw pluginInUseError(cur.Name);
+      if (!cur.Enabled) throw new FailedPreconditionError(`plugin ${cur.Name} is already disabled`);
+      await this.stopPlugin(cur);
+      await this.store.save({ ...cur, Enabled: false });
+    });
+  }
+
+  async remove(refOrId: string, force: boolean): Promise<void> {
+    const r = this.find(refOrId);
+    await this.locked(r.Id, async () => {
+      const cur = this.store.byId(r.Id)!;
+      if (!force) {
+        if (await this.usage?.inUse(cur.Name)) throw pluginInUseError(cur.Name);
+        if (cur.Enabled) throw new FailedPreconditionError(`plugin ${cur.Name} is enabled`);
+      }
+      if (cur.Enabled) await this.stopPlugin(cur);
+      await this.store.remove(cur.Id);
+      this.log.info({ plugin: cur.Name }, 'plugin removed');
+    });
+  }
+
+  /** Stops watching; running plugins keep running (a supervisor restart adopts them). */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** The directory of enabled managed plugins for volume drivers and the like. */
+  directory(): PluginDirectory {
+    return {
+      get: async (name: string, capability: string): Promise<PluginEndpoint> => {
+        let r: PluginRecord;
+        try {
+          r = this.find(name);
+        } catch {
+          throw pluginNotFound(name);
+        }
+        if (!this.implementsOf(r).includes(capability)) throw pluginNotFound(name);
+        if (!r.Enabled) throw new FailedPreconditionError(`plugin ${r.Name} found but disabled`);
+        return this.endpointOf(r);
+      },
+      all: async (capability: string) => this.store.list().filter((r) => r.Enabled && this.implementsOf(r).includes(capability)).map((r) => this.endpointOf(r)),
+    };
+  }
+
+  private implementsOf(r: PluginRecord): string[] {
+    return r.Config.Interface.Types.map((t) => IMPLEMENTS[capabilityOf(interfaceCapability(t).capability)]).filter(Boolean);
+  }
+
+  private endpointOf(r: PluginRecord): PluginEndpoint {
+    const rootfs = this.store.rootfs(r.Id);
+    const prop = r.Config.PropagatedMount;
+    const propRoot = this.store.propagatedMount(r.Id);
+    return {
+      name: r.Name,
+      socket: this.runtime.socketPath(r),
+      implements: this.implementsOf(r),
+      managed: true,
+      // dockerd's ScopedPath: under PropagatedMount the host's propagated-mount dir, else the rootfs
+      scopePath: (p: string) => {
+        if (prop) {
+          const rel = relative(prop, p);
+          if (!rel.startsWith('..') && !isAbsolute(rel)) return join(propRoot, rel);
+        }
+        return join(rootfs, p);
+      },
+    };
+  }
+
+  private async startAndCheck(r: PluginRecord): Promise<void> {
+    await this.runtime.start(r, this.store.rootfs(r.Id), this.store.propagatedMount(r.Id), join(this.opts.logDir, `${r.Id}.log`));
+    if (!(await this.runtime.awaitSocket(r))) {
+      await this.stopPlugin(r);
+      await this.store.save({ ...r, Enabled: false });
+      throw new UnavailableError(`plugin ${r.Name} did not create its socket ${r.Config.Interface.Socket} in time; it was left disabled`);
+    }
+    await this.store.save({ ...r, Enabled: true });
+    this.watch(r.Id);
+    this.log.info({ plugin: r.Name }, 'plugin enabled');
+  }
+
+  private async stopPlugin(r: PluginRecord): Promise<void> {
+    this.stopping.add(r.Id);
+    try {
+      await this.runtime.stop(r.Id);
+    } finally {
+      this.stopping.delete(r.Id);
+    }
+  }
+
+  /** Follows the plugin's task; an exit nobody asked for restarts it, doubling the wait each time. */
+  private watch(id: string): void {
+    if (this.watched.has(id)) return;
+    this.watched.add(id);
+    void (async () => {
+      let backoff = this.opts.restartBackoffMs;
+      try {
+        for (;;) {
+          const status = await this.runtime.wait(id);
+          if (this.closed || this.stopping.has(id)) return;
+          const r = this.store.byId(id);
+          if (!r || !r.Enabled) return;
+          this.log.warn({ plugin: r.Name, status }, 'plugin exited; restarting');
+          await new Promise((res) => setTimeout(res, backoff));
+          backoff = Math.min(backoff * 2, 60_000);
+          if (this.closed || this.stopping.has(id)) return;
+          await this.locked(id, async () => {
+            const cur = this.store.byId(id);
+            if (!cur || !cur.Enabled || this.stopping.has(id)) return;
+            await this.runtime.start(cur, this.store.rootfs(id), this.store.propagatedMount(id), join(this.opts.logDir, `${id}.log`));
+            if (await this.runtime.awaitSocket(cur)) backoff = this.opts.restartBackoffMs;
+          }).catch((err) => this.log.error({ err, plugin: r.Name }, 'plugin restart failed'));
+        }
+      } finally {
+        this.watched.delete(id);
+      }
+    })();
+  }
+
+  private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.locks.set(key, settled);
+    void settled.then(() => {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    });
+    return next;
+  }
+}
