@@ -20,6 +20,7 @@ import { imagesService } from './grpc/images.service';
 import { nodeService } from './grpc/node.service';
 import { archivesService } from './grpc/archives.service';
 import { volumesService } from './grpc/volumes.service';
+import { pluginsService } from './grpc/plugins.service';
 import { ArchiveManager, getfattr, VolumeCopyUp } from './archives/archive-manager';
 import { ImageCommitter } from './images/commit/image-committer';
 import { RootfsMounter } from './archives/rootfs-mounter';
@@ -230,6 +231,7 @@ async function main(): Promise<void> {
   const committer = new ImageCommitter(images, manager, mounter, getfattr(), logger, localIngest);
   server.addService(supervisorV1.ImagesService, imagesService(images, manager, events, handlers, { puller, pusher, allTags }, { localBlobs: localIngest }, committer));
   server.addService(supervisorV1.ArchivesService, archivesService(new ArchiveManager(manager, mounter, logger), handlers));
+  server.addService(supervisorV1.PluginsService, pluginsService(pluginManager, registry, { gzipLevel: config.distribution.gzipLevel }, handlers));
   server.addService(supervisorV1.VolumesService, volumesService(volumes, (name) => manager.volumeUsers(name), handlers));
   server.addService(
     supervisorV1.NodeService,

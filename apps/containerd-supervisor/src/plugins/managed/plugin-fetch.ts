@@ -1,9 +1,16 @@
 import { createHash } from 'node:crypto';
-import { createGunzip } from 'node:zlib';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createWriteStream } from 'node:fs';
+import { createGunzip, createGzip } from 'node:zlib';
+import { tarTree } from '../../archives/tar-pack';
 import { InternalError, InvalidArgumentError } from '@drydock/errors';
 import { extractInto } from '../../archives/tar-extract';
 import { familiarString, parseNormalizedNamed, withDefaultTag, type ImageReference } from '../../images/reference';
-import { translatePullError } from '../../images/distribution/registry-errors';
+import { translatePullError, translatePushError } from '../../images/distribution/registry-errors';
 import { withRetry } from '../../images/distribution/retry';
 import type { CallOptions, RegistryClient } from '../../images/distribution/registry-client';
 import { parsePluginConfig, PLUGIN_CONFIG_MEDIA_TYPE, type PluginConfig } from './plugin-config';
@@ -16,7 +23,7 @@ const LAYER_TYPES = new Set([
   'application/vnd.oci.image.layer.v1.tar',
 ]);
 
-export type PluginSource = Pick<RegistryClient, 'getManifest' | 'getBlobBytes' | 'getBlob'>;
+export type PluginSource = Pick<RegistryClient, 'getManifest' | 'getBlobBytes' | 'getBlob' | 'uploadBlob' | 'putManifest'>;
 
 export interface ResolvedPlugin {
   ref: ImageReference;
@@ -109,6 +116,79 @@ export class PluginFetcher {
       throw translatePullError(err, p.ref);
     }
   }
+}
+
+/**
+ * Pushes a plugin as dockerd does (plugin/backend_linux.go Push): its rootfs as one gzipped
+ * layer, its config as the plugin config blob, a schema2 manifest under the name's tag.
+ */
+export async function pushPlugin(registry: PluginSource, name: string, config: PluginConfig, rootfs: string, o: CallOptions & { gzipLevel: number }): Promise<{ digest: string; size: number }> {
+  const { ref } = pluginReference(name);
+  const dir = await mkdtemp(join(tmpdir(), 'drydock-plugin-push-'));
+  try {
+    const layerFile = join(dir, 'layer.tar.gz');
+    const diff = createHash('sha256');
+    const compressed = createHash('sha256');
+    await pipeline(
+      tarTree([{ hostPath: rootfs, name: '' }], o.signal),
+      async function* (src: AsyncIterable<Buffer>) {
+        for await (const c of src) {
+          diff.update(c);
+          yield c;
+        }
+      },
+      createGzip({ level: o.gzipLevel }),
+      async function* (src: AsyncIterable<Buffer>) {
+        for await (const c of src) {
+          compressed.update(c);
+          yield c;
+        }
+      },
+      createWriteStream(layerFile),
+    );
+    const layerDigest = `sha256:${compressed.digest('hex')}`;
+    const layerSize = (await stat(layerFile)).size;
+    const cfg = Buffer.from(JSON.stringify({ ...config, rootfs: { type: 'layers', diff_ids: [`sha256:${diff.digest('hex')}`] } }));
+    const cfgDigest = sha256(cfg);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        // registries only take plugins under the schema2 manifest type (dockerd's buildManifest)
+        mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+        config: { mediaType: PLUGIN_CONFIG_MEDIA_TYPE, size: cfg.length, digest: cfgDigest },
+        layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layerSize, digest: layerDigest }],
+      }),
+    );
+    try {
+      await registry.uploadBlob(ref.name, layerDigest, layerSize, () => createReadStream(layerFile) as AsyncIterable<Buffer>, o);
+      await registry.uploadBlob(ref.name, cfgDigest, cfg.length, async function* () {
+        yield cfg;
+      }, o);
+      await registry.putManifest(ref.name, ref.tag!, 'application/vnd.docker.distribution.manifest.v2+json', manifest, o);
+    } catch (err) {
+      throw translatePushError(err);
+    }
+    return { digest: sha256(manifest), size: manifest.length };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Gunzips a stream when it starts with gzip's magic, else passes it through (dockerd's DecompressStream). */
+export async function* maybeGunzip(src: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  const it = src[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return;
+  const rest = (async function* () {
+    yield first.value;
+    for (;;) {
+      const n = await it.next();
+      if (n.done) return;
+      yield n.value;
+    }
+  })();
+  if (first.value[0] === 0x1f && first.value[1] === 0x8b) yield* gunzip(rest);
+  else yield* rest;
 }
 
 async function* gunzip(src: AsyncIterable<Buffer>): AsyncIterable<Buffer> {

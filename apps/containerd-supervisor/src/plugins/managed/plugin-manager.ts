@@ -6,7 +6,10 @@ import type { CallOptions } from '../../images/distribution/registry-client';
 import { pluginNotFound, type PluginDirectory, type PluginEndpoint } from '../plugin-directory';
 import { pluginInUseError, type VolumePluginUsage } from '../volume-usage';
 import { applySettings, computePrivileges, initialSettings, interfaceCapability, validatePrivileges, type PluginPrivilege } from './plugin-config';
-import { pluginReference, type PluginFetcher } from './plugin-fetch';
+import { readFile, rm } from 'node:fs/promises';
+import { extractInto } from '../../archives/tar-extract';
+import { maybeGunzip, pluginReference, pushPlugin, type PluginFetcher, type PluginSource } from './plugin-fetch';
+import { parsePluginConfig } from './plugin-config';
 import type { PluginRuntime } from './plugin-runtime';
 import type { PluginRecord, PluginStore } from './plugin-store';
 
@@ -173,6 +176,63 @@ export class PluginManager {
       if (cur.Enabled) await this.stopPlugin(cur);
       await this.store.remove(cur.Id);
       this.log.info({ plugin: cur.Name }, 'plugin removed');
+    });
+  }
+
+  /**
+   * dockerd's Upgrade: a disabled plugin's rootfs and config replaced by `remote`'s (staged, then
+   * swapped whole); id, name and settings kept.
+   */
+  async upgrade(refOrId: string, remote: string, granted: PluginPrivilege[], o: CallOptions): Promise<void> {
+    const r = this.find(refOrId);
+    if (r.Enabled) throw new FailedPreconditionError(`plugin must be disabled before upgrading: plugin ${r.Name} is enabled`);
+    const p = await this.fetcher.resolve(remote, o);
+    validatePrivileges(computePrivileges(p.config), granted);
+    await this.locked(r.Id, async () => {
+      const cur = this.store.byId(r.Id)!;
+      if (cur.Enabled) throw new FailedPreconditionError(`plugin must be disabled before upgrading: plugin ${cur.Name} is enabled`);
+      const staged = await this.store.stage();
+      try {
+        await this.fetcher.unpack(p, staged.rootfs, o);
+        await this.store.replace({ ...cur, Config: p.config, PluginReference: p.name }, staged);
+      } catch (err) {
+        await staged.abort();
+        throw err;
+      }
+    });
+  }
+
+  /** dockerd's Push: the plugin under its own name (a registry reference). */
+  async push(refOrId: string, registry: PluginSource, o: CallOptions & { gzipLevel: number }): Promise<{ digest: string; size: number }> {
+    const r = this.find(refOrId);
+    return pushPlugin(registry, r.Name, r.Config, this.store.rootfs(r.Id), o);
+  }
+
+  /** dockerd's CreateFromContext: a tar of config.json and rootfs/ installed (disabled) as `name`. */
+  async create(name: string, tar: AsyncIterable<Buffer>): Promise<PluginRecord> {
+    const n = pluginReference(name).name;
+    if (pluginReference(name).ref.digest) throw new InvalidArgumentError('canonical references are not permitted');
+    return this.locked(n, async () => {
+      if (this.store.list().some((x) => x.Name === n)) throw new AlreadyExistsError(`plugin ${n} already exists`);
+      const staged = await this.store.stage();
+      try {
+        await extractInto(staged.dir, '/', maybeGunzip(tar), { noOverwriteDirNonDir: false, copyUidGid: true });
+        let raw: Buffer;
+        try {
+          raw = await readFile(`${staged.dir}/config.json`);
+        } catch {
+          // dockerd's text when the context has no config.json
+          throw new InvalidArgumentError('config not found');
+        }
+        const config = parsePluginConfig(raw);
+        await rm(`${staged.dir}/config.json`);
+        const r: PluginRecord = { Id: randomBytes(32).toString('hex'), Name: n, Enabled: false, Settings: initialSettings(config), PluginReference: '', Config: config };
+        await staged.commit(r);
+        return r;
+      } catch (err) {
+        await staged.abort();
+        throw err;
+      }
     });
   }
 
