@@ -1,0 +1,112 @@
+// Managed plugins through the real docker CLI: the test volume plugin packaged as a plugin image,
+// pushed to the test docker-registry, installed, listed, inspected, set, enabled, used for a
+// volume by `run -v`, kept across a supervisor restart, and removed.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildVolumePlugin, buildVolumePluginImage, ctr, makeTempDir, pushPluginImage } from '@drydock/testing';
+import { useDockerStack } from './support/stack';
+import { eventually, out } from './support/expect';
+
+const NS = 'drydock-plugins-e2epm';
+
+describe('docker CLI: managed plugins', () => {
+  let ref = '';
+  let runDir = '';
+  // registered before the stack's hooks: the supervisor's plugin settings are private to this file
+  beforeAll(async () => {
+    runDir = await makeTempDir('e2epmr');
+    s.supervisorEnv = { DRYDOCK_PLUGIN_RUN_DIR: runDir, DRYDOCK_PLUGIN_NAMESPACE: NS, DRYDOCK_PLUGIN_DIAL_FIRST_MS: '100', DRYDOCK_PLUGIN_DIAL_RETRY_MS: '500' };
+  });
+  const s = useDockerStack('e2epm');
+  const rootfsOf = (id: string) => join(s.infra.dir, 'state', 'supervisor', 'plugins', id, 'rootfs');
+  const calls = (id: string) => {
+    const f = join(rootfsOf(id), 'data', 'calls.log');
+    return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean) : [];
+  };
+
+  beforeAll(async () => {
+    const bin = buildVolumePlugin(join(s.infra.dir, 'bin'));
+    await pushPluginImage(s.infra.registry!.url, 'x/volplugin', 'latest', await buildVolumePluginImage(bin));
+    ref = `${s.registry}/x/volplugin`;
+    await s.importBusybox();
+  }, 120000);
+
+  it('install --grant-all-permissions, ls, inspect', async () => {
+    const inst = await s.docker(['plugin', 'install', '--grant-all-permissions', ref]);
+    expect(inst.code).toBe(0);
+    expect(inst.stdout).toContain(`Installed plugin ${ref}`);
+    expect(out(await s.docker(['plugin', 'ls', '--format', '{{.Name}} {{.Enabled}} {{.Description}}']))).toEqual({ code: 0, stdout: `${ref}:latest true drydock test volume plugin\n`, stderr: '' });
+    const id = (await s.docker(['plugin', 'inspect', '-f', '{{.Id}}', ref])).stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    expect(out(await s.docker(['plugin', 'ls', '-q']))).toEqual({ code: 0, stdout: `${id.slice(0, 12)}\n`, stderr: '' });
+    expect(out(await s.docker(['plugin', 'ls', '-q', '--no-trunc', '--filter', 'capability=volumedriver', '--filter', 'enabled=true']))).toEqual({ code: 0, stdout: `${id}\n`, stderr: '' });
+    expect((await s.docker(['plugin', 'ls', '-q', '--filter', 'enabled=false'])).stdout).toBe('');
+    const inspect = JSON.parse((await s.docker(['plugin', 'inspect', ref])).stdout);
+    expect(inspect).toEqual([
+      expect.objectContaining({ Id: id, Name: `${ref}:latest`, Enabled: true, Config: expect.objectContaining({ Interface: expect.objectContaining({ Types: ['docker.volumedriver/1.0'], Socket: 'tp.sock' }) }), Settings: expect.objectContaining({ Env: ['DEBUG=0'] }) }),
+    ]);
+    const again = await s.docker(['plugin', 'install', '--grant-all-permissions', ref]);
+    expect(out(again)).toEqual({ code: 1, stdout: '', stderr: `Error response from daemon: plugin ${ref}:latest already exists\n` });
+  });
+
+  it('volume create -d and run -v through the plugin; disable and set refused while in use or enabled', async () => {
+    const id = (await s.docker(['plugin', 'inspect', '-f', '{{.Id}}', ref])).stdout.trim();
+    expect(out(await s.docker(['volume', 'create', '-d', ref, 'mpv']))).toEqual({ code: 0, stdout: 'mpv\n', stderr: '' });
+    const r = await s.docker(['run', '--rm', '-v', 'mpv:/data', 'busybox', 'sh', '-c', 'echo via-managed > /data/f']);
+    expect(out(r)).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(readFileSync(join(rootfsOf(id), 'data', 'volumes', 'mpv', 'f'), 'utf8')).toBe('via-managed\n');
+    expect(calls(id).some((c) => c.startsWith('Mount mpv '))).toBe(true);
+
+    expect(out(await s.docker(['plugin', 'disable', ref]))).toEqual({ code: 1, stdout: '', stderr: `Error response from daemon: plugin ${ref}:latest is in use\n` });
+    expect(out(await s.docker(['plugin', 'rm', ref]))).toEqual({ code: 1, stdout: '', stderr: `Error response from daemon: plugin ${ref}:latest is in use\n` });
+    expect(out(await s.docker(['plugin', 'set', ref, 'DEBUG=1']))).toEqual({ code: 1, stdout: '', stderr: 'Error response from daemon: cannot set on an active plugin, disable plugin before setting\n' });
+  });
+
+  it('a --restart always container using a plugin volume comes back after the supervisor and the plugin died', async () => {
+    const id = (await s.docker(['plugin', 'inspect', '-f', '{{.Id}}', ref])).stdout.trim();
+    expect((await s.docker(['run', '-d', '--restart', 'always', '--name', 'keeper', '-v', 'mpv:/data', 'busybox', 'sleep', '1000'])).code).toBe(0);
+    const cid = (await s.docker(['inspect', '-f', '{{.Id}}', 'keeper'])).stdout.trim();
+    await s.killSupervisor();
+    // what a host reboot does to both: the plugin and the container are gone when the supervisor starts
+    await ctr(s.infra.containerd!.address, ['tasks', 'kill', '-s', 'SIGKILL', id], NS);
+    await ctr(s.infra.containerd!.address, ['tasks', 'kill', '-s', 'SIGKILL', cid], 'drydock').catch(() => '');
+    await eventually(async () => ctr(s.infra.containerd!.address, ['tasks', 'ls'], NS), (t) => !/RUNNING/.test(t), 10000, 'plugin task stopped');
+    const mountsBefore = calls(id).filter((c) => c === `Mount mpv ${cid}`).length;
+    await s.startSupervisor();
+    await eventually(async () => (await s.docker(['inspect', '-f', '{{.State.Running}}', 'keeper'])).stdout.trim(), (v) => v === 'true', 30000, 'keeper running again');
+    expect(calls(id).filter((c) => c === `Mount mpv ${cid}`).length).toBeGreaterThan(mountsBefore);
+    expect((await s.docker(['plugin', 'inspect', '-f', '{{.Enabled}}', ref])).stdout.trim()).toBe('true');
+    expect((await s.docker(['rm', '-f', 'keeper'])).code).toBe(0);
+  });
+
+  it('a supervisor restart does not interrupt a running plugin', async () => {
+    const id = (await s.docker(['plugin', 'inspect', '-f', '{{.Id}}', ref])).stdout.trim();
+    const before = await ctr(s.infra.containerd!.address, ['tasks', 'ls'], NS);
+    await s.killSupervisor();
+    await s.startSupervisor();
+    expect(await ctr(s.infra.containerd!.address, ['tasks', 'ls'], NS)).toBe(before);
+    expect(before).toContain(id);
+    expect(before).toMatch(/RUNNING/);
+  });
+
+  it('disable, set, enable, rm; the socket directory is gone afterwards', async () => {
+    const id = (await s.docker(['plugin', 'inspect', '-f', '{{.Id}}', ref])).stdout.trim();
+    expect(out(await s.docker(['volume', 'rm', 'mpv']))).toEqual({ code: 0, stdout: 'mpv\n', stderr: '' });
+    expect(out(await s.docker(['plugin', 'disable', ref]))).toEqual({ code: 0, stdout: `${ref}\n`, stderr: '' });
+    expect(out(await s.docker(['plugin', 'set', ref, 'DEBUG=1']))).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(out(await s.docker(['plugin', 'set', ref, 'NOPE=1']))).toEqual({ code: 1, stdout: '', stderr: 'Error response from daemon: setting "NOPE" not found in the plugin configuration\n' });
+    expect((await s.docker(['plugin', 'inspect', '-f', '{{json .Settings.Env}}', ref])).stdout.trim()).toBe('["DEBUG=1"]');
+    expect(out(await s.docker(['plugin', 'enable', ref]))).toEqual({ code: 0, stdout: `${ref}\n`, stderr: '' });
+    expect(out(await s.docker(['plugin', 'rm', ref]))).toEqual({ code: 1, stdout: '', stderr: `Error response from daemon: plugin ${ref}:latest is enabled\n` });
+    expect(out(await s.docker(['plugin', 'rm', '-f', ref]))).toEqual({ code: 0, stdout: `${ref}\n`, stderr: '' });
+    expect((await s.docker(['plugin', 'ls', '-q'])).stdout).toBe('');
+    expect(readdirSync(runDir)).toEqual([]);
+    expect(await ctr(s.infra.containerd!.address, ['containers', 'ls', '-q'], NS)).toBe('');
+  });
+
+  it("inspect of a plugin that is not there: dockerd's text", async () => {
+    const r = await s.docker(['plugin', 'inspect', 'nosuch']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('plugin "nosuch" not found');
+  });
+});
