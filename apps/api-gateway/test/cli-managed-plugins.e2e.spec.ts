@@ -1,9 +1,9 @@
 // Managed plugins through the real docker CLI: the test volume plugin packaged as a plugin image,
 // pushed to the test docker-registry, installed, listed, inspected, set, enabled, used for a
 // volume by `run -v`, kept across a supervisor restart, and removed.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildVolumePlugin, buildVolumePluginImage, ctr, makeTempDir, pushPluginImage } from '@drydock/testing';
+import { buildVolumePlugin, buildVolumePluginImage, ctr, makeTempDir, pushPluginImage, volumePluginConfig } from '@drydock/testing';
 import { useDockerStack } from './support/stack';
 import { eventually, out } from './support/expect';
 
@@ -69,12 +69,15 @@ describe('docker CLI: managed plugins', () => {
     await s.killSupervisor();
     // what a host reboot does to both: the plugin and the container are gone when the supervisor starts
     await ctr(s.infra.containerd!.address, ['tasks', 'kill', '-s', 'SIGKILL', id], NS);
-    await ctr(s.infra.containerd!.address, ['tasks', 'kill', '-s', 'SIGKILL', cid], 'drydock').catch(() => '');
-    await eventually(async () => ctr(s.infra.containerd!.address, ['tasks', 'ls'], NS), (t) => !/RUNNING/.test(t), 10000, 'plugin task stopped');
+    await ctr(s.infra.containerd!.address, ['tasks', 'kill', '-s', 'SIGKILL', cid], 'drydock');
+    const stopped = (ns: string, task: string) => async () => (await ctr(s.infra.containerd!.address, ['tasks', 'ls'], ns)).split('\n').find((l) => l.startsWith(task)) ?? '';
+    await eventually(stopped(NS, id), (l) => !/RUNNING/.test(l), 10000, 'plugin task stopped');
+    await eventually(stopped('drydock', cid), (l) => !/RUNNING/.test(l), 10000, 'container task stopped');
     const mountsBefore = calls(id).filter((c) => c === `Mount mpv ${cid}`).length;
     await s.startSupervisor();
-    await eventually(async () => (await s.docker(['inspect', '-f', '{{.State.Running}}', 'keeper'])).stdout.trim(), (v) => v === 'true', 30000, 'keeper running again');
-    expect(calls(id).filter((c) => c === `Mount mpv ${cid}`).length).toBeGreaterThan(mountsBefore);
+    // restarted by its policy, which found the plugin answering: it mounted the volume again
+    await eventually(async () => calls(id).filter((c) => c === `Mount mpv ${cid}`).length, (n) => n > mountsBefore, 30000, 'volume mounted again');
+    await eventually(async () => (await s.docker(['inspect', '-f', '{{.State.Running}} {{.RestartCount}}', 'keeper'])).stdout.trim(), (v) => v.startsWith('true'), 30000, 'keeper running again');
     expect((await s.docker(['plugin', 'inspect', '-f', '{{.Enabled}}', ref])).stdout.trim()).toBe('true');
     expect((await s.docker(['rm', '-f', 'keeper'])).code).toBe(0);
   });
@@ -102,6 +105,39 @@ describe('docker CLI: managed plugins', () => {
     expect((await s.docker(['plugin', 'ls', '-q'])).stdout).toBe('');
     expect(readdirSync(runDir)).toEqual([]);
     expect(await ctr(s.infra.containerd!.address, ['containers', 'ls', '-q'], NS)).toBe('');
+  });
+
+  it('create from a directory, push it, install it again under an alias with settings, upgrade it', async () => {
+    const dir = await makeTempDir('e2epmc');
+    mkdirSync(join(dir, 'rootfs', 'data'), { recursive: true });
+    copyFileSync(buildVolumePlugin(join(s.infra.dir, 'bin')), join(dir, 'rootfs', 'volume-plugin'));
+    chmodSync(join(dir, 'rootfs', 'volume-plugin'), 0o755);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...volumePluginConfig(), description: 'made here' }));
+    const made = `${s.registry}/x/made:v1`;
+    expect(out(await s.docker(['plugin', 'create', made, dir]))).toEqual({ code: 0, stdout: `${made}\n`, stderr: '' });
+    expect((await s.docker(['plugin', 'inspect', '-f', '{{.Enabled}} {{.Config.Description}}', made])).stdout.trim()).toBe('false made here');
+    const push = await s.docker(['plugin', 'push', made]);
+    expect(push.code).toBe(0);
+    expect(push.stdout).toMatch(/v1: digest: sha256:[0-9a-f]{64} size: \d+/);
+    expect(out(await s.docker(['plugin', 'rm', made]))).toEqual({ code: 0, stdout: `${made}\n`, stderr: '' });
+
+    // the pushed plugin installs from the registry, under an alias, with a setting, disabled
+    const inst = await s.docker(['plugin', 'install', '--grant-all-permissions', '--alias', 'mine', '--disable', made, 'DEBUG=7']);
+    expect(inst.code).toBe(0);
+    expect((await s.docker(['plugin', 'inspect', '-f', '{{.Name}} {{.Enabled}} {{json .Settings.Env}} {{.PluginReference}}', 'mine'])).stdout.trim()).toBe(`mine:latest false ["DEBUG=7"] ${made}`);
+    // upgrade to another plugin image, keeping its settings
+    const up = await s.docker(['plugin', 'upgrade', '--grant-all-permissions', '--skip-remote-check', 'mine', `${ref}:latest`]);
+    expect(up.stdout).toContain('Upgraded plugin mine:latest');
+    expect(up.code).toBe(0);
+    expect((await s.docker(['plugin', 'inspect', '-f', '{{.Config.Description}} {{json .Settings.Env}}', 'mine'])).stdout.trim()).toBe('drydock test volume plugin ["DEBUG=7"]');
+    expect(out(await s.docker(['plugin', 'enable', 'mine']))).toEqual({ code: 0, stdout: 'mine\n', stderr: '' });
+    const upEnabled = await s.docker(['plugin', 'upgrade', '--grant-all-permissions', 'mine', `${ref}:latest`]);
+    expect(upEnabled.code).toBe(1);
+    // the CLI checks this itself; the API answers dockerd's text to other clients
+    expect(upEnabled.stderr).toContain('the plugin must be disabled before upgrading');
+    const api = await s.raw('POST', `/v1.41/plugins/mine:latest/upgrade?remote=${encodeURIComponent(`${ref}:latest`)}`, '[]');
+    expect([api.status, JSON.parse(api.body)]).toEqual([409, { message: 'plugin must be disabled before upgrading: plugin mine:latest is enabled' }]);
+    expect((await s.docker(['plugin', 'rm', '-f', 'mine'])).code).toBe(0);
   });
 
   it("inspect of a plugin that is not there: dockerd's text", async () => {
