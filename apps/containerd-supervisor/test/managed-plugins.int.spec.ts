@@ -58,6 +58,8 @@ describe('managed plugins (real containerd and registry)', () => {
     // a plugin whose process never creates the socket its config names
     await pushPluginImage(infra.registry!.url, 'x/nosocket', 'latest', await buildVolumePluginImage(bin, { ...volumePluginConfig('tp.sock'), entrypoint: ['/volume-plugin', '--socket', '/run/docker/plugins/elsewhere.sock', '--dir', '/data'] }));
     await pushPluginImage(infra.registry!.url, 'x/hostile', 'latest', await buildVolumePluginImage(bin, { ...volumePluginConfig(), interface: { types: ['docker.rootkit/1.0'], socket: 'tp.sock' } }));
+    // one that asks for a device and a capability: privileges the user must grant, given to it and nothing more
+    await pushPluginImage(infra.registry!.url, 'x/withdev', 'latest', await buildVolumePluginImage(bin, { ...volumePluginConfig('wd.sock'), linux: { devices: [{ path: '/dev/fuse' }], capabilities: ['CAP_SYS_ADMIN'] } }));
     ({ mgr, volumes, store } = managerOf(join(infra.dir, 'state')));
     await mgr.boot();
     name = `${host}/x/volplugin:latest`;
@@ -146,6 +148,28 @@ describe('managed plugins (real containerd and registry)', () => {
     await expect(mgr.remove(name, false)).rejects.toThrow(`plugin ${name} is enabled`);
     await mgr.remove(name, true);
     expect(mgr.list()).toEqual([]);
+  });
+
+  it('a plugin asking for a device and a capability gets them once granted, and nothing else', async () => {
+    const n = `${host}/x/withdev:latest`;
+    const privs = await mgr.privileges(n, {});
+    expect(privs).toEqual([
+      { Name: 'device', Description: 'host device to access', Value: ['/dev/fuse'] },
+      { Name: 'capabilities', Description: 'list of additional capabilities required', Value: ['CAP_SYS_ADMIN'] },
+    ]);
+    await expect(mgr.pull(n, undefined, [], {})).rejects.toThrow('incorrect privileges');
+    const r = await mgr.pull(n, undefined, privs, {});
+    await mgr.enable(n);
+    const c = await cc.unary(cc.containers, cc.containers.get, { id: r.Id });
+    const spec = JSON.parse(Buffer.from(c.container!.spec!.value!).toString('utf8'));
+    expect(spec.linux.devices).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/dev/fuse', type: 'c', major: 10, minor: 229 })]));
+    expect(spec.linux.resources.devices).toEqual(expect.arrayContaining([{ allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }]));
+    expect(spec.process.capabilities.bounding).toContain('CAP_SYS_ADMIN');
+    expect(spec.process.capabilities.bounding).not.toContain('CAP_SYS_MODULE');
+    // no host namespaces it did not ask for
+    expect(spec.linux.namespaces.map((x: { type: string }) => x.type)).toEqual(expect.arrayContaining(['network', 'pid', 'ipc', 'mount']));
+    expect(spec.mounts).toEqual(expect.arrayContaining([expect.objectContaining({ destination: '/run/docker/plugins', source: join(infra.dir, 'prun', r.Id.slice(0, 12)) })]));
+    await mgr.remove(n, true);
   });
 
   it('a plugin that never creates its socket: enable fails after the retries and it stays disabled', async () => {

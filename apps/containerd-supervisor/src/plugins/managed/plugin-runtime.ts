@@ -1,9 +1,9 @@
 import { connect } from 'node:net';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNotFound, InternalError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
-import { DEFAULT_PATH_ENV, type UserMountOption } from '@drydock/oci-spec';
+import { DEFAULT_PATH_ENV, type DeviceOption, type UserMountOption } from '@drydock/oci-spec';
 import type { ContainerdClient } from '../../containerd/containerd-client';
 import type { PluginRecord } from './plugin-store';
 
@@ -23,6 +23,7 @@ export interface PluginSpecBuilder {
     capAdd: string[];
     mounts: UserMountOption[];
     network: 'host' | 'private';
+    devices: DeviceOption[];
     ipcMode: 'host' | 'private';
     pidMode: 'host' | 'private';
     cgroupsPath: string;
@@ -104,7 +105,10 @@ export class PluginRuntime {
       mounts.push({ type: 'bind', source: '/etc/hosts', destination: '/etc/hosts', readOnly: true });
       mounts.push({ type: 'bind', source: '/etc/resolv.conf', destination: '/etc/resolv.conf', readOnly: true });
     }
+    const devices: DeviceOption[] = [];
+    for (const d of r.Settings.Devices) if (d.Path !== null) devices.push({ device: await hostDevice(d.Path), access: 'rwm' });
     const spec = this.specs.plugin({
+      devices,
       args: [...(c.Entrypoint ?? []), ...r.Settings.Args],
       env: [`PATH=${DEFAULT_PATH_ENV}`, ...r.Settings.Env],
       cwd: c.WorkDir || '/',
@@ -197,6 +201,20 @@ export class PluginRuntime {
       if (!isNotFound(err)) this.log.warn({ err, containerId: cid }, 'plugin container delete failed');
     });
   }
+}
+
+/** dockerd's DevicesFromPath for one device node: its type, numbers and mode as the host has them. */
+async function hostDevice(path: string): Promise<DeviceOption['device']> {
+  const st = await stat(path).catch(() => {
+    throw new InternalError(`error gathering device information while adding custom device "${path}": no such file or directory`);
+  });
+  const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : '';
+  if (!type) throw new InternalError(`error gathering device information while adding custom device "${path}": not a device node`);
+  // glibc's major()/minor() of a 64-bit dev_t
+  const rdev = BigInt(st.rdev);
+  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+  return { path, type, major, minor, fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
