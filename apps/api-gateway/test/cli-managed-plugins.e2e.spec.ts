@@ -140,6 +140,21 @@ describe('docker CLI: managed plugins', () => {
     expect((await s.docker(['plugin', 'rm', '-f', 'mine'])).code).toBe(0);
   });
 
+  it('an image that is not a plugin, and a hostile config: refused, nothing installed', async () => {
+    expect((await s.docker(['tag', 'busybox', `${s.registry}/x/notplugin`])).code).toBe(0);
+    expect((await s.docker(['push', `${s.registry}/x/notplugin`])).code).toBe(0);
+    const notPlugin = await s.docker(['plugin', 'install', '--grant-all-permissions', `${s.registry}/x/notplugin`]);
+    expect(notPlugin.code).toBe(1);
+    expect(notPlugin.stderr).toContain('fetched plugin image but plugin config is missing');
+    const bin = buildVolumePlugin(join(s.infra.dir, 'bin'));
+    await pushPluginImage(s.infra.registry!.url, 'x/hostile', 'latest', await buildVolumePluginImage(bin, { ...volumePluginConfig(), mounts: [{ name: 'etc', destination: 'etc', source: '/etc', type: 'bind' }] }));
+    const hostile = await s.docker(['plugin', 'install', '--grant-all-permissions', `${s.registry}/x/hostile`]);
+    expect(hostile.code).toBe(1);
+    expect(hostile.stderr).toContain('invalid plugin config: Mounts[0].Destination must be an absolute path');
+    expect((await s.docker(['plugin', 'ls', '-q'])).stdout).toBe('');
+    expect(readdirSync(join(s.infra.dir, 'state', 'supervisor', 'plugins')).filter((f) => f !== '.staging')).toEqual([]);
+  });
+
   it("inspect of a plugin that is not there: dockerd's text", async () => {
     const r = await s.docker(['plugin', 'inspect', 'nosuch']);
     expect(r.code).toBe(1);

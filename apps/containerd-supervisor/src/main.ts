@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     new PluginStore(join(config.stateDir, 'supervisor', 'plugins'), logger),
     new PluginFetcher(registry, { retryWindowMs: config.distribution.retryWindowMs }),
     new PluginRuntime(pluginsCc, specs, { runDir: config.plugins.runDir, dialFirstMs: config.plugins.dialFirstMs, dialRetryMs: config.plugins.dialRetryMs, dialRetries: config.plugins.dialRetries, stopGraceMs: 10000 }, logger),
-    { logDir: join(config.stateDir, 'supervisor', 'plugins'), restartBackoffMs: 100 },
+    { restartBackoffMs: 100 },
     logger,
   );
   const pluginDirectory = new CompositePluginDirectory([

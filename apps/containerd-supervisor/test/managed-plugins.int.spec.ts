@@ -31,7 +31,7 @@ const logger = createLogger({ service: 'test', level: process.env.TEST_LOG_LEVEL
 function managerOf(stateDir: string): { mgr: PluginManager; volumes: VolumeService; store: PluginStore } {
   const store = new PluginStore(join(stateDir, 'plugins'), logger);
   const runtime = new PluginRuntime(cc, new DockerSpecBuilder({ hostCpus: 2, cgroupParent: '/drydock-pmgr' }), { runDir: join(infra.dir, 'prun'), dialFirstMs: 100, dialRetryMs: 300, dialRetries: 3, stopGraceMs: 2000 }, logger);
-  const mgr = new PluginManager(store, new PluginFetcher(registry, { retryWindowMs: 2000 }), runtime, { logDir: join(stateDir, 'plugins'), restartBackoffMs: 100 }, logger);
+  const mgr = new PluginManager(store, new PluginFetcher(registry, { retryWindowMs: 2000 }), runtime, { restartBackoffMs: 100 }, logger);
   const drivers = new VolumeDrivers(new CompositePluginDirectory([mgr.directory()]), { longMs: 5000, shortMs: 5000 }, 1000, logger);
   const volumes = new VolumeService(new VolumeStore(join(stateDir, 'volumes'), logger), new PluginVolumeRecords(join(stateDir, 'plugin-volumes')), drivers, { listBudgetMs: 2000 }, logger);
   mgr.setVolumeUsage(volumes);

@@ -20,8 +20,6 @@ const capabilityOf = (implementsName: string) => implementsName.toLowerCase();
 const IMPLEMENTS: Record<string, string> = { volumedriver: 'VolumeDriver', networkdriver: 'NetworkDriver', ipamdriver: 'IpamDriver', authz: 'authz', logdriver: 'LogDriver', metricscollector: 'MetricsCollector' };
 
 export interface PluginManagerOptions {
-  /** Where plugins' stdout/stderr go: `<logDir>/<id>.log`. */
-  logDir: string;
   /** Restart backoff of a plugin that died (as `--restart always`: doubling from this, capped at 1 min). */
   restartBackoffMs: number;
 }
@@ -61,6 +59,13 @@ export class PluginManager {
    */
   async boot(): Promise<void> {
     await this.store.load();
+    // a crash between starting a plugin and recording it enabled (or the reverse for disable) leaves a task
+    // the record does not want: stopped, as the record says
+    await Promise.all(
+      this.store.list().filter((r) => !r.Enabled).map(async (r) => {
+        if (await this.runtime.running(r.Id).catch(() => false)) await this.stopPlugin(r).catch((err) => this.log.warn({ err, plugin: r.Name }, 'stray plugin task not stopped'));
+      }),
+    );
     await Promise.all(
       this.store.list().filter((r) => r.Enabled).map(async (r) => {
         try {
@@ -284,7 +289,7 @@ export class PluginManager {
   }
 
   private async startAndCheck(r: PluginRecord): Promise<void> {
-    await this.runtime.start(r, this.store.rootfs(r.Id), this.store.propagatedMount(r.Id), join(this.opts.logDir, `${r.Id}.log`));
+    await this.runtime.start(r, this.store.rootfs(r.Id), this.store.propagatedMount(r.Id), this.store.logFile(r.Id));
     if (!(await this.runtime.awaitSocket(r))) {
       await this.stopPlugin(r);
       await this.store.save({ ...r, Enabled: false });
@@ -323,7 +328,7 @@ export class PluginManager {
           await this.locked(id, async () => {
             const cur = this.store.byId(id);
             if (!cur || !cur.Enabled || this.stopping.has(id)) return;
-            await this.runtime.start(cur, this.store.rootfs(id), this.store.propagatedMount(id), join(this.opts.logDir, `${id}.log`));
+            await this.runtime.start(cur, this.store.rootfs(id), this.store.propagatedMount(id), this.store.logFile(id));
             if (await this.runtime.awaitSocket(cur)) backoff = this.opts.restartBackoffMs;
           }).catch((err) => this.log.error({ err, plugin: r.Name }, 'plugin restart failed'));
         }

@@ -60,6 +60,11 @@ export class PluginStore {
     return join(this.root, id, 'rootfs');
   }
 
+  /** The plugin's stdout and stderr (appended by the shim; kept across restarts, gone with the plugin). */
+  logFile(id: string): string {
+    return join(this.root, id, 'plugin.log');
+  }
+
   propagatedMount(id: string): string {
     return join(this.root, id, 'propagated-mount');
   }
