@@ -35,6 +35,7 @@ import { PluginManager } from './plugins/managed/plugin-manager';
 import { PluginStore } from './plugins/managed/plugin-store';
 import { PluginFetcher } from './plugins/managed/plugin-fetch';
 import { PluginRuntime } from './plugins/managed/plugin-runtime';
+import { ManagedPluginDirectory } from './plugins/managed/managed-plugin-directory';
 import { diskUsage } from './node/disk-usage';
 import { ImageStore } from './images';
 import { AllTagsPuller, ImagePuller, ImagePusher, RegistryClient } from './images/distribution';
@@ -119,15 +120,17 @@ async function main(): Promise<void> {
   const localVolumes = new VolumeStore(join(config.stateDir, 'volumes'), logger);
   // managed plugins (installed from a registry, run as containers in their own namespace) first, as dockerd's store
   const pluginsCc = new ContainerdClient({ address: config.containerdAddress, namespace: config.plugins.namespace, callTimeoutMs: config.containerdCallTimeoutMs });
+  const pluginStore = new PluginStore(join(config.stateDir, 'supervisor', 'plugins'), logger);
+  const pluginRuntime = new PluginRuntime(pluginsCc, specs, { runDir: config.plugins.runDir, dialFirstMs: config.plugins.dialFirstMs, dialRetryMs: config.plugins.dialRetryMs, dialRetries: config.plugins.dialRetries, stopGraceMs: 10000 }, logger);
   const pluginManager = new PluginManager(
-    new PluginStore(join(config.stateDir, 'supervisor', 'plugins'), logger),
+    pluginStore,
     new PluginFetcher(registry, { retryWindowMs: config.distribution.retryWindowMs }),
-    new PluginRuntime(pluginsCc, specs, { runDir: config.plugins.runDir, dialFirstMs: config.plugins.dialFirstMs, dialRetryMs: config.plugins.dialRetryMs, dialRetries: config.plugins.dialRetries, stopGraceMs: 10000 }, logger),
+    pluginRuntime,
     { restartBackoffMs: 100 },
     logger,
   );
   const pluginDirectory = new CompositePluginDirectory([
-    pluginManager.directory(),
+    new ManagedPluginDirectory(pluginManager, { rootfs: (id) => pluginStore.rootfs(id), propagatedMount: (id) => pluginStore.propagatedMount(id), socketPath: (r) => pluginRuntime.socketPath(r) }),
     new LegacyPluginDirectory(
       { socketsDir: config.plugins.socketsDir, specsDirs: config.plugins.specsDirs, activateTimeoutMs: config.plugins.shortTimeoutMs, lookupRetryMs: config.plugins.retryMs, connectRetryMs: config.plugins.retryMs },
       logger,

@@ -6,6 +6,7 @@ import { buildVolumePlugin, buildVolumePluginImage, pushPluginImage, startTestIn
 import { ContainerdClient } from '../src/containerd/containerd-client';
 import { RegistryClient } from '../src/images/distribution/registry-client';
 import { PluginFetcher } from '../src/plugins/managed/plugin-fetch';
+import { ManagedPluginDirectory } from '../src/plugins/managed/managed-plugin-directory';
 import { PluginManager } from '../src/plugins/managed/plugin-manager';
 import { PluginRuntime } from '../src/plugins/managed/plugin-runtime';
 import { PluginStore } from '../src/plugins/managed/plugin-store';
@@ -32,7 +33,7 @@ function managerOf(stateDir: string): { mgr: PluginManager; volumes: VolumeServi
   const store = new PluginStore(join(stateDir, 'plugins'), logger);
   const runtime = new PluginRuntime(cc, new DockerSpecBuilder({ hostCpus: 2, cgroupParent: '/drydock-pmgr' }), { runDir: join(infra.dir, 'prun'), dialFirstMs: 100, dialRetryMs: 300, dialRetries: 3, stopGraceMs: 2000 }, logger);
   const mgr = new PluginManager(store, new PluginFetcher(registry, { retryWindowMs: 2000 }), runtime, { restartBackoffMs: 100 }, logger);
-  const drivers = new VolumeDrivers(new CompositePluginDirectory([mgr.directory()]), { longMs: 5000, shortMs: 5000 }, 1000, logger);
+  const drivers = new VolumeDrivers(new CompositePluginDirectory([new ManagedPluginDirectory(mgr, { rootfs: (id) => store.rootfs(id), propagatedMount: (id) => store.propagatedMount(id), socketPath: (r) => runtime.socketPath(r) })]), { longMs: 5000, shortMs: 5000 }, 1000, logger);
   const volumes = new VolumeService(new VolumeStore(join(stateDir, 'volumes'), logger), new PluginVolumeRecords(join(stateDir, 'plugin-volumes')), drivers, { listBudgetMs: 2000 }, logger);
   mgr.setVolumeUsage(volumes);
   return { mgr, volumes, store };

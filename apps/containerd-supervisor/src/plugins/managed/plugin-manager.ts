@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { join, relative, isAbsolute } from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import type { CallOptions } from '../../images/distribution/registry-client';
-import { pluginNotFound, type PluginDirectory, type PluginEndpoint } from '../plugin-directory';
+import { pluginNotFound } from '../plugin-directory';
 import { pluginInUseError, type VolumePluginUsage } from '../volume-usage';
 import { applySettings, computePrivileges, initialSettings, interfaceCapability, validatePrivileges, type PluginPrivilege } from './plugin-config';
 import { readFile, rm } from 'node:fs/promises';
@@ -13,11 +12,6 @@ import { parsePluginConfig } from './plugin-config';
 import type { PluginRuntime } from './plugin-runtime';
 import type { PluginRecord, PluginStore } from './plugin-store';
 
-/** dockerd's capability names for what PluginDirectory callers ask ("VolumeDriver" is volumedriver). */
-const capabilityOf = (implementsName: string) => implementsName.toLowerCase();
-
-/** What dockerd's handshake would have answered, from Interface.Types (docker.volumedriver/1.0 -> VolumeDriver). */
-const IMPLEMENTS: Record<string, string> = { volumedriver: 'VolumeDriver', networkdriver: 'NetworkDriver', ipamdriver: 'IpamDriver', authz: 'authz', logdriver: 'LogDriver', metricscollector: 'MetricsCollector' };
 
 export interface PluginManagerOptions {
   /** Restart backoff of a plugin that died (as `--restart always`: doubling from this, capped at 1 min). */
@@ -241,51 +235,22 @@ export class PluginManager {
     });
   }
 
+  /** An installed plugin's record (the directory's view), undefined when there is none. */
+  lookup(refOrId: string): PluginRecord | undefined {
+    try {
+      return this.find(refOrId);
+    } catch {
+      return undefined;
+    }
+  }
+
+  enabled(): PluginRecord[] {
+    return this.store.list().filter((r) => r.Enabled);
+  }
+
   /** Stops watching; running plugins keep running (a supervisor restart adopts them). */
   close(): void {
     this.closed = true;
-  }
-
-  /** The directory of enabled managed plugins for volume drivers and the like. */
-  directory(): PluginDirectory {
-    return {
-      get: async (name: string, capability: string): Promise<PluginEndpoint> => {
-        let r: PluginRecord;
-        try {
-          r = this.find(name);
-        } catch {
-          throw pluginNotFound(name);
-        }
-        if (!this.implementsOf(r).includes(capability)) throw pluginNotFound(name);
-        if (!r.Enabled) throw new FailedPreconditionError(`plugin ${r.Name} found but disabled`);
-        return this.endpointOf(r);
-      },
-      all: async (capability: string) => this.store.list().filter((r) => r.Enabled && this.implementsOf(r).includes(capability)).map((r) => this.endpointOf(r)),
-    };
-  }
-
-  private implementsOf(r: PluginRecord): string[] {
-    return r.Config.Interface.Types.map((t) => IMPLEMENTS[capabilityOf(interfaceCapability(t).capability)]).filter(Boolean);
-  }
-
-  private endpointOf(r: PluginRecord): PluginEndpoint {
-    const rootfs = this.store.rootfs(r.Id);
-    const prop = r.Config.PropagatedMount;
-    const propRoot = this.store.propagatedMount(r.Id);
-    return {
-      name: r.Name,
-      socket: this.runtime.socketPath(r),
-      implements: this.implementsOf(r),
-      managed: true,
-      // dockerd's ScopedPath: under PropagatedMount the host's propagated-mount dir, else the rootfs
-      scopePath: (p: string) => {
-        if (prop) {
-          const rel = relative(prop, p);
-          if (!rel.startsWith('..') && !isAbsolute(rel)) return join(propRoot, rel);
-        }
-        return join(rootfs, p);
-      },
-    };
   }
 
   private async startAndCheck(r: PluginRecord): Promise<void> {
