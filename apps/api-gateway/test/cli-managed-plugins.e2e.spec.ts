@@ -35,6 +35,7 @@ describe('docker CLI: managed plugins', () => {
     const inst = await s.docker(['plugin', 'install', '--grant-all-permissions', ref]);
     expect(inst.code).toBe(0);
     expect(inst.stdout).toContain(`Installed plugin ${ref}`);
+    expect(inst.stdout).toMatch(/latest: Pulling from .*\n[0-9a-f]{12}: Download complete\nDigest: sha256:[0-9a-f]{64}\nStatus: Downloaded newer image for /);
     expect(out(await s.docker(['plugin', 'ls', '--format', '{{.Name}} {{.Enabled}} {{.Description}}']))).toEqual({ code: 0, stdout: `${ref}:latest true drydock test volume plugin\n`, stderr: '' });
     const id = (await s.docker(['plugin', 'inspect', '-f', '{{.Id}}', ref])).stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);

@@ -83,7 +83,8 @@ describe('managed plugins (real containerd and registry)', () => {
 
   it('installs (disabled), enables as a container in its namespace, and serves volumes through it', async () => {
     expect(await mgr.privileges(`${host}/x/volplugin`, {})).toEqual([]);
-    const r = await mgr.pull(`${host}/x/volplugin`, undefined, [], {});
+    const { plugin: r, layers } = await mgr.pull(`${host}/x/volplugin`, undefined, [], {});
+    expect(layers).toEqual([expect.stringMatching(/^sha256:[0-9a-f]{64}$/)]);
     expect(r).toMatchObject({ Name: name, Enabled: false, Config: { Interface: { Types: ['docker.volumedriver/1.0'], Socket: 'tp.sock' } }, Settings: { Env: ['DEBUG=0'] } });
     await expect(mgr.pull(`${host}/x/volplugin`, undefined, [], {})).rejects.toThrow(`plugin ${name} already exists`);
     expect(existsSync(join(store.rootfs(r.Id), 'volume-plugin'))).toBe(true);
@@ -159,7 +160,7 @@ describe('managed plugins (real containerd and registry)', () => {
       { Name: 'capabilities', Description: 'list of additional capabilities required', Value: ['CAP_SYS_ADMIN'] },
     ]);
     await expect(mgr.pull(n, undefined, [], {})).rejects.toThrow('incorrect privileges');
-    const r = await mgr.pull(n, undefined, privs, {});
+    const { plugin: r } = await mgr.pull(n, undefined, privs, {});
     await mgr.enable(n);
     const c = await cc.unary(cc.containers, cc.containers.get, { id: r.Id });
     const spec = JSON.parse(Buffer.from(c.container!.spec!.value!).toString('utf8'));

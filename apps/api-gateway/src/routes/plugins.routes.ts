@@ -52,7 +52,23 @@ function localName(remote: string, alias: string): string {
   return last.includes(':') ? n : `${n}:latest`;
 }
 
-/** dockerd's progress lines of a plugin pull/upgrade (jsonmessage). */
+/**
+ * dockerd's lines of a plugin pull or upgrade (its image-pull progress: "TAG: Pulling from
+ * REPO", a line per layer, the digest and status), written once the work is done.
+ */
+function pullLines(remote: string, name: string, digest: string, layers: string[]): Record<string, unknown>[] {
+  const at = remote.lastIndexOf(':');
+  const hasTag = at > remote.lastIndexOf('/');
+  const repo = hasTag ? remote.slice(0, at) : remote;
+  const tag = hasTag ? remote.slice(at + 1) : 'latest';
+  return [
+    { status: `Pulling from ${repo}`, id: tag },
+    ...layers.map((l) => ({ status: 'Download complete', progressDetail: {}, id: l.replace(/^sha256:/, '').slice(0, 12) })),
+    { status: `Digest: ${digest}` },
+    { status: `Status: Downloaded newer image for ${name}` },
+  ];
+}
+
 function progress(ctx: Ctx, lines: Record<string, unknown>[]): void {
   ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
   for (const l of lines) ctx.res.write(`${JSON.stringify(l)}\r\n`);
@@ -85,9 +101,9 @@ export function registerPluginRoutes(router: Router, deps: Pick<RouteDeps, 'node
     const privilegesJson = await privilegesBody(ctx);
     const s = sc();
     const res = await s.call(s.plugins, s.plugins.pullPlugin, { remote, name, privilegesJson, registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, DISTRIBUTION_TIMEOUT_MS);
-    const p = JSON.parse(res.pluginJson ?? '{}') as { Name?: string; PluginReference?: string };
+    const p = JSON.parse(res.pluginJson ?? '{}') as { Name?: string };
     ctx.res.setHeader('Docker-Plugin-Name', p.Name ?? name);
-    progress(ctx, [{ status: `Pulling from ${remote}` }, { status: 'Download complete' }, { status: `Installed plugin ${p.Name ?? name}` }]);
+    progress(ctx, pullLines(remote, p.Name ?? name, res.digest ?? '', res.layers ?? []));
   });
 
   router.on('POST', '/plugins/create', async (ctx) => {
@@ -135,9 +151,9 @@ export function registerPluginRoutes(router: Router, deps: Pick<RouteDeps, 'node
       case 'upgrade': {
         const remote = ctx.query.get('remote') ?? '';
         const privilegesJson = await privilegesBody(ctx);
-        await s.call(s.plugins, s.plugins.upgradePlugin, { name, remote, privilegesJson, registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, DISTRIBUTION_TIMEOUT_MS);
+        const up = await s.call(s.plugins, s.plugins.upgradePlugin, { name, remote, privilegesJson, registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, DISTRIBUTION_TIMEOUT_MS);
         ctx.res.setHeader('Docker-Plugin-Name', name);
-        return progress(ctx, [{ status: `Pulling from ${remote}` }, { status: 'Download complete' }, { status: `Upgraded plugin ${name} to ${remote}` }]);
+        return progress(ctx, pullLines(remote, name, up.digest ?? '', up.layers ?? []));
       }
       default: {
         const res = await s.call(s.plugins, s.plugins.pushPlugin, { name, registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, DISTRIBUTION_TIMEOUT_MS);

@@ -41,15 +41,14 @@ export function pluginsService(plugins: PluginManager, registry: PluginSource, o
     })),
     pullPlugin: h.unary('PullPlugin', async (req: supervisorV1.PullPluginRequest) => {
       const r = await plugins.pull(req.remote ?? '', req.name || undefined, privilegesOf(req.privilegesJson), { auth: req.registryAuth || undefined });
-      return { pluginJson: JSON.stringify(r) };
+      return { pluginJson: JSON.stringify(r.plugin), digest: r.digest, layers: r.layers };
     }),
     enablePlugin: h.unary('EnablePlugin', async (req: supervisorV1.EnablePluginRequest) => (await plugins.enable(req.name ?? ''), {})),
     disablePlugin: h.unary('DisablePlugin', async (req: supervisorV1.DisablePluginRequest) => (await plugins.disable(req.name ?? '', !!req.force), {})),
     setPlugin: h.unary('SetPlugin', async (req: supervisorV1.SetPluginRequest) => (await plugins.set(req.name ?? '', req.args ?? []), {})),
     removePlugin: h.unary('RemovePlugin', async (req: supervisorV1.RemovePluginRequest) => (await plugins.remove(req.name ?? '', !!req.force), {})),
     upgradePlugin: h.unary('UpgradePlugin', async (req: supervisorV1.UpgradePluginRequest) => {
-      await plugins.upgrade(req.name ?? '', req.remote ?? '', privilegesOf(req.privilegesJson), { auth: req.registryAuth || undefined });
-      return {};
+      return plugins.upgrade(req.name ?? '', req.remote ?? '', privilegesOf(req.privilegesJson), { auth: req.registryAuth || undefined });
     }),
     pushPlugin: h.unary('PushPlugin', async (req: supervisorV1.PushPluginRequest) => {
       const r = await plugins.push(req.name ?? '', registry, { auth: req.registryAuth || undefined, gzipLevel: opts.gzipLevel });

@@ -31,6 +31,8 @@ export interface ResolvedPlugin {
   name: string;
   config: PluginConfig;
   layers: { digest: string; mediaType: string; size: number }[];
+  /** The manifest's digest. */
+  digest: string;
 }
 
 interface Manifest {
@@ -87,7 +89,7 @@ export class PluginFetcher {
       const configBody = await retry(() => this.registry.getBlobBytes(ref.name, manifest.config!.digest!, o, 1024 * 1024), true);
       if (sha256(configBody) !== manifest.config.digest) throw new InternalError(`plugin config verification failed for digest ${manifest.config.digest}`);
       const config = parsePluginConfig(configBody);
-      return { ref, name, config, layers };
+      return { ref, name, config, layers, digest: m.digest ?? sha256(m.body) };
     } catch (err) {
       if (err instanceof InvalidArgumentError) throw err;
       throw translatePullError(err, ref);

@@ -13,6 +13,15 @@ import type { PluginRuntime } from './plugin-runtime';
 import type { PluginRecord, PluginStore } from './plugin-store';
 
 
+/** What a pull installed, and what it fetched (for dockerd's progress lines). */
+export interface Pulled {
+  plugin: PluginRecord;
+  /** The manifest's digest. */
+  digest: string;
+  /** Its layers' digests. */
+  layers: string[];
+}
+
 export interface PluginManagerOptions {
   /** Restart backoff of a plugin that died (as `--restart always`: doubling from this, capped at 1 min). */
   restartBackoffMs: number;
@@ -114,7 +123,7 @@ export class PluginManager {
   }
 
   /** POST /plugins/pull: the granted privileges must be what the config needs; installed disabled. */
-  async pull(remote: string, alias: string | undefined, granted: PluginPrivilege[], o: CallOptions): Promise<PluginRecord> {
+  async pull(remote: string, alias: string | undefined, granted: PluginPrivilege[], o: CallOptions): Promise<Pulled> {
     const name = alias ? pluginReference(alias).name : pluginReference(remote).name;
     if (this.store.list().some((r) => r.Name === name)) throw new AlreadyExistsError(`plugin ${name} already exists`);
     const p = await this.fetcher.resolve(remote, o);
@@ -127,7 +136,7 @@ export class PluginManager {
         const r: PluginRecord = { Id: randomBytes(32).toString('hex'), Name: name, Enabled: false, Settings: initialSettings(p.config), PluginReference: p.name, Config: p.config };
         await staged.commit(r);
         this.log.info({ plugin: name, id: r.Id }, 'plugin installed');
-        return r;
+        return { plugin: r, digest: p.digest, layers: p.layers.map((l) => l.digest) };
       } catch (err) {
         await staged.abort();
         throw err;
@@ -182,7 +191,7 @@ export class PluginManager {
    * dockerd's Upgrade: a disabled plugin's rootfs and config replaced by `remote`'s (staged, then
    * swapped whole); id, name and settings kept.
    */
-  async upgrade(refOrId: string, remote: string, granted: PluginPrivilege[], o: CallOptions): Promise<void> {
+  async upgrade(refOrId: string, remote: string, granted: PluginPrivilege[], o: CallOptions): Promise<{ digest: string; layers: string[] }> {
     const r = this.find(refOrId);
     if (r.Enabled) throw new FailedPreconditionError(`plugin must be disabled before upgrading: plugin ${r.Name} is enabled`);
     const p = await this.fetcher.resolve(remote, o);
@@ -199,6 +208,7 @@ export class PluginManager {
         throw err;
       }
     });
+    return { digest: p.digest, layers: p.layers.map((l) => l.digest) };
   }
 
   /** dockerd's Push: the plugin under its own name (a registry reference). */

@@ -2038,7 +2038,12 @@ export interface PullPluginRequest {
 }
 
 export interface PullPluginResponse {
-  pluginJson?: string | undefined;
+  pluginJson?:
+    | string
+    | undefined;
+  /** Digest: the pulled manifest's; Layers: its layer digests (for dockerd's progress lines). */
+  digest?: string | undefined;
+  layers?: string[] | undefined;
 }
 
 export interface EnablePluginRequest {
@@ -2080,6 +2085,8 @@ export interface UpgradePluginRequest {
 }
 
 export interface UpgradePluginResponse {
+  digest?: string | undefined;
+  layers?: string[] | undefined;
 }
 
 export interface PushPluginRequest {
@@ -24111,13 +24118,21 @@ export const PullPluginRequest: MessageFns<PullPluginRequest> = {
 };
 
 function createBasePullPluginResponse(): PullPluginResponse {
-  return { pluginJson: "" };
+  return { pluginJson: "", digest: "", layers: [] };
 }
 
 export const PullPluginResponse: MessageFns<PullPluginResponse> = {
   encode(message: PullPluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.pluginJson !== undefined && message.pluginJson !== "") {
       writer.uint32(10).string(message.pluginJson);
+    }
+    if (message.digest !== undefined && message.digest !== "") {
+      writer.uint32(18).string(message.digest);
+    }
+    if (message.layers !== undefined && message.layers.length !== 0) {
+      for (const v of message.layers) {
+        writer.uint32(26).string(v!);
+      }
     }
     return writer;
   },
@@ -24143,6 +24158,25 @@ export const PullPluginResponse: MessageFns<PullPluginResponse> = {
             message.pluginJson = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.layers!.push(el);
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -24162,6 +24196,8 @@ export const PullPluginResponse: MessageFns<PullPluginResponse> = {
         : isSet(object.plugin_json)
         ? globalThis.String(object.plugin_json)
         : "",
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      layers: globalThis.Array.isArray(object?.layers) ? object.layers.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -24169,6 +24205,12 @@ export const PullPluginResponse: MessageFns<PullPluginResponse> = {
     const obj: any = {};
     if (message.pluginJson !== undefined && message.pluginJson !== "") {
       obj.pluginJson = message.pluginJson;
+    }
+    if (message.digest !== undefined && message.digest !== "") {
+      obj.digest = message.digest;
+    }
+    if (message.layers?.length) {
+      obj.layers = message.layers;
     }
     return obj;
   },
@@ -24179,6 +24221,8 @@ export const PullPluginResponse: MessageFns<PullPluginResponse> = {
   fromPartial<I extends Exact<DeepPartial<PullPluginResponse>, I>>(object: I): PullPluginResponse {
     const message = createBasePullPluginResponse();
     message.pluginJson = object.pluginJson ?? "";
+    message.digest = object.digest ?? "";
+    message.layers = object.layers?.map((e) => e) || [];
     return message;
   },
 };
@@ -24844,11 +24888,19 @@ export const UpgradePluginRequest: MessageFns<UpgradePluginRequest> = {
 };
 
 function createBaseUpgradePluginResponse(): UpgradePluginResponse {
-  return {};
+  return { digest: "", layers: [] };
 }
 
 export const UpgradePluginResponse: MessageFns<UpgradePluginResponse> = {
-  encode(_: UpgradePluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: UpgradePluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.digest !== undefined && message.digest !== "") {
+      writer.uint32(10).string(message.digest);
+    }
+    if (message.layers !== undefined && message.layers.length !== 0) {
+      for (const v of message.layers) {
+        writer.uint32(18).string(v!);
+      }
+    }
     return writer;
   },
 
@@ -24865,6 +24917,25 @@ export const UpgradePluginResponse: MessageFns<UpgradePluginResponse> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.layers!.push(el);
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -24877,20 +24948,31 @@ export const UpgradePluginResponse: MessageFns<UpgradePluginResponse> = {
     }
   },
 
-  fromJSON(_: any): UpgradePluginResponse {
-    return {};
+  fromJSON(object: any): UpgradePluginResponse {
+    return {
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      layers: globalThis.Array.isArray(object?.layers) ? object.layers.map((e: any) => globalThis.String(e)) : [],
+    };
   },
 
-  toJSON(_: UpgradePluginResponse): unknown {
+  toJSON(message: UpgradePluginResponse): unknown {
     const obj: any = {};
+    if (message.digest !== undefined && message.digest !== "") {
+      obj.digest = message.digest;
+    }
+    if (message.layers?.length) {
+      obj.layers = message.layers;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<UpgradePluginResponse>, I>>(base?: I): UpgradePluginResponse {
     return UpgradePluginResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<UpgradePluginResponse>, I>>(_: I): UpgradePluginResponse {
+  fromPartial<I extends Exact<DeepPartial<UpgradePluginResponse>, I>>(object: I): UpgradePluginResponse {
     const message = createBaseUpgradePluginResponse();
+    message.digest = object.digest ?? "";
+    message.layers = object.layers?.map((e) => e) || [];
     return message;
   },
 };
