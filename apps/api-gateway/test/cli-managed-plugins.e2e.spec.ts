@@ -156,6 +156,29 @@ describe('docker CLI: managed plugins', () => {
     expect(readdirSync(join(s.infra.dir, 'state', 'supervisor', 'plugins')).filter((f) => f !== '.staging')).toEqual([]);
   });
 
+  it('the privileges step over the API: what is asked, refused when not granted, installed when granted', async () => {
+    const bin = buildVolumePlugin(join(s.infra.dir, 'bin'));
+    await pushPluginImage(s.infra.registry!.url, 'x/privs', 'latest', await buildVolumePluginImage(bin, { ...volumePluginConfig(), network: { type: 'host' }, linux: { capabilities: ['CAP_SYS_ADMIN'] } }));
+    const remote = encodeURIComponent(`${s.registry}/x/privs`);
+    const privs = await s.raw('GET', `/v1.41/plugins/privileges?remote=${remote}`);
+    const want = [
+      { Name: 'network', Description: 'permissions to access a network', Value: ['host'] },
+      { Name: 'capabilities', Description: 'list of additional capabilities required', Value: ['CAP_SYS_ADMIN'] },
+    ];
+    expect([privs.status, JSON.parse(privs.body)]).toEqual([200, want]);
+    const refused = await s.raw('POST', `/v1.41/plugins/pull?remote=${remote}`, '[]');
+    expect([refused.status, JSON.parse(refused.body)]).toEqual([400, { message: 'incorrect privileges' }]);
+    expect((await s.docker(['plugin', 'ls', '-q'])).stdout).toBe('');
+    const pulled = await s.raw('POST', `/v1.41/plugins/pull?remote=${remote}&name=granted`, JSON.stringify(want));
+    expect(pulled.status).toBe(200);
+    expect(pulled.headers['docker-plugin-name']).toBe('granted:latest');
+    const listed = JSON.parse((await s.raw('GET', '/v1.41/plugins')).body);
+    expect(listed).toEqual([expect.objectContaining({ Name: 'granted:latest', Enabled: false, PluginReference: `${s.registry}/x/privs:latest` })]);
+    expect(Object.keys(listed[0]).sort()).toEqual(['Config', 'Enabled', 'Id', 'Name', 'PluginReference', 'Settings']);
+    const del = await s.raw('DELETE', '/v1.41/plugins/granted:latest');
+    expect(del.status).toBe(200);
+  });
+
   it("inspect of a plugin that is not there: dockerd's text", async () => {
     const r = await s.docker(['plugin', 'inspect', 'nosuch']);
     expect(r.code).toBe(1);
