@@ -1,7 +1,7 @@
 // Managed plugins through the real docker CLI: the test volume plugin packaged as a plugin image,
 // pushed to the test docker-registry, installed, listed, inspected, set, enabled, used for a
 // volume by `run -v`, kept across a supervisor restart, and removed.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildVolumePlugin, buildVolumePluginImage, ctr, makeTempDir, pushPluginImage, volumePluginConfig } from '@drydock/testing';
 import { useDockerStack } from './support/stack';
@@ -12,9 +12,14 @@ const NS = 'drydock-plugins-e2epm';
 describe('docker CLI: managed plugins', () => {
   let ref = '';
   let runDir = '';
+  const tmpDirs: string[] = [];
+  afterAll(() => {
+    for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+  });
   // registered before the stack's hooks: the supervisor's plugin settings are private to this file
   beforeAll(async () => {
     runDir = await makeTempDir('e2epmr');
+    tmpDirs.push(runDir);
     s.supervisorEnv = { DRYDOCK_PLUGIN_RUN_DIR: runDir, DRYDOCK_PLUGIN_NAMESPACE: NS, DRYDOCK_PLUGIN_DIAL_FIRST_MS: '100', DRYDOCK_PLUGIN_DIAL_RETRY_MS: '500' };
   });
   const s = useDockerStack('e2epm');
@@ -110,6 +115,7 @@ describe('docker CLI: managed plugins', () => {
 
   it('create from a directory, push it, install it again under an alias with settings, upgrade it', async () => {
     const dir = await makeTempDir('e2epmc');
+    tmpDirs.push(dir);
     mkdirSync(join(dir, 'rootfs', 'data'), { recursive: true });
     copyFileSync(buildVolumePlugin(join(s.infra.dir, 'bin')), join(dir, 'rootfs', 'volume-plugin'));
     chmodSync(join(dir, 'rootfs', 'volume-plugin'), 0o755);

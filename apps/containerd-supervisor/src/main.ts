@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   // managed plugins (installed from a registry, run as containers in their own namespace) first, as dockerd's store
   const pluginsCc = new ContainerdClient({ address: config.containerdAddress, namespace: config.plugins.namespace, callTimeoutMs: config.containerdCallTimeoutMs });
   const pluginStore = new PluginStore(join(config.stateDir, 'supervisor', 'plugins'), logger);
-  const pluginRuntime = new PluginRuntime(pluginsCc, specs, { runDir: config.plugins.runDir, dialFirstMs: config.plugins.dialFirstMs, dialRetryMs: config.plugins.dialRetryMs, dialRetries: config.plugins.dialRetries, stopGraceMs: 10000 }, logger);
+  const pluginRuntime = new PluginRuntime(pluginsCc, specs, { runDir: config.plugins.runDir, dialFirstMs: config.plugins.dialFirstMs, dialRetryMs: config.plugins.dialRetryMs, dialRetries: config.plugins.dialRetries, stopGraceMs: 10000, cgroupParent: config.cgroupParent }, logger);
   const pluginManager = new PluginManager(
     pluginStore,
     new PluginFetcher(registry, { retryWindowMs: config.distribution.retryWindowMs }),

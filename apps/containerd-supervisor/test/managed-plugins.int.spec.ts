@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '@drydock/logging';
 import { waitFor } from '@drydock/infra';
@@ -23,6 +23,8 @@ import { DockerSpecBuilder } from '../src/wiring/spec-builder';
  * run as a container in its own namespace, used for volumes, killed, adopted.
  */
 const NS = 'drydock-plugins-pmgr';
+/** A cgroup parent of this spec's own, removed at the end. */
+const CGROUP_PARENT = '/drydock-pmgr-test';
 let infra: TestInfra;
 let cc: ContainerdClient;
 let registry: RegistryClient;
@@ -31,7 +33,7 @@ const logger = createLogger({ service: 'test', level: process.env.TEST_LOG_LEVEL
 
 function managerOf(stateDir: string): { mgr: PluginManager; volumes: VolumeService; store: PluginStore } {
   const store = new PluginStore(join(stateDir, 'plugins'), logger);
-  const runtime = new PluginRuntime(cc, new DockerSpecBuilder({ hostCpus: 2, cgroupParent: '/drydock-pmgr' }), { runDir: join(infra.dir, 'prun'), dialFirstMs: 100, dialRetryMs: 300, dialRetries: 3, stopGraceMs: 2000 }, logger);
+  const runtime = new PluginRuntime(cc, new DockerSpecBuilder({ hostCpus: 2, cgroupParent: CGROUP_PARENT }), { runDir: join(infra.dir, 'prun'), dialFirstMs: 100, dialRetryMs: 300, dialRetries: 3, stopGraceMs: 2000, cgroupParent: CGROUP_PARENT }, logger);
   const mgr = new PluginManager(store, new PluginFetcher(registry, { retryWindowMs: 2000 }), runtime, { restartBackoffMs: 100 }, logger);
   const drivers = new VolumeDrivers(new CompositePluginDirectory([new ManagedPluginDirectory(mgr, { rootfs: (id) => store.rootfs(id), propagatedMount: (id) => store.propagatedMount(id), socketPath: (r) => runtime.socketPath(r) })]), { longMs: 5000, shortMs: 5000 }, 1000, logger);
   const volumes = new VolumeService(new VolumeStore(join(stateDir, 'volumes'), logger), new PluginVolumeRecords(join(stateDir, 'plugin-volumes')), drivers, { listBudgetMs: 2000 }, logger);
@@ -71,6 +73,16 @@ describe('managed plugins (real containerd and registry)', () => {
     registry?.close();
     cc?.close();
     await infra?.stop();
+    // the cgroup parent runc made (empty once the plugins are gone), in every hierarchy
+    const rmdir = (d: string) => {
+      try {
+        rmdirSync(d);
+      } catch {
+        // not there in this hierarchy
+      }
+    };
+    for (const h of readdirSync('/sys/fs/cgroup')) rmdir(join('/sys/fs/cgroup', h, CGROUP_PARENT));
+    rmdir(join('/sys/fs/cgroup', CGROUP_PARENT));
   });
 
   it('refuses a hostile config and wrong privileges, leaving nothing installed', async () => {

@@ -41,6 +41,8 @@ export interface PluginRuntimeOptions {
   dialRetries: number;
   /** SIGTERM, then SIGKILL after this (dockerd's shutdownPlugin: 10 s). */
   stopGraceMs: number;
+  /** The supervisor's cgroup parent: a plugin's cgroup is `<parent>/plugin-<id>`, beside the containers'. */
+  cgroupParent: string;
 }
 
 /** A plugin's container id in the plugins namespace. */
@@ -119,7 +121,7 @@ export class PluginRuntime {
       network: c.Network.Type === 'host' ? 'host' : 'private',
       ipcMode: c.IpcHost ? 'host' : 'private',
       pidMode: c.PidHost ? 'host' : 'private',
-      cgroupsPath: `/drydock-plugins/${r.Id}`,
+      cgroupsPath: `${this.opts.cgroupParent.replace(/\/$/, '')}/plugin-${r.Id}`,
       allowAllDevices: c.Linux.AllowAllDevices,
       rootfsPropagation: c.PropagatedMount ? 'rshared' : undefined,
     });
