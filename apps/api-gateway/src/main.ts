@@ -16,6 +16,7 @@ import { RegistryProxyClient } from './registry/registry-proxy-client';
 import { registerStreamRoutes } from './routes/streams.routes';
 import { registerSystemRoutes } from './routes/system.routes';
 import { registerVolumeRoutes } from './routes/volumes.routes';
+import { registerPluginRoutes } from './routes/plugins.routes';
 import { registerNetworkRoutes } from './routes/networks.routes';
 import type { RouteDeps } from './routes/deps';
 import { openClusterDoor } from './cluster/cluster-door';
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
   registerImageArchiveRoutes(router, deps);
   registerRegistryRoutes(router, registry);
   registerVolumeRoutes(router, deps);
+  registerPluginRoutes(router, deps);
   registerNetworkRoutes(router, deps);
   registerEventRoutes(router, deps);
   // Redis carries builds only

@@ -61,6 +61,14 @@ const schema = z.pipe(
     DRYDOCK_PLUGIN_SHORT_TIMEOUT_MS: envInt(60000),
     // How long a plugin that is not there yet is looked for, and a socket that refuses is retried (dockerd: 30 s).
     DRYDOCK_PLUGIN_RETRY_MS: envInt(30000),
+    // Managed plugins: their containerd namespace, and where their sockets live (<dir>/<id12>/<Socket>;
+    // kept short: a unix socket path has at most 107 bytes).
+    DRYDOCK_PLUGIN_NAMESPACE: z._default(z.string().check(z.regex(/^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*$/)), 'drydock-plugins'),
+    DRYDOCK_PLUGIN_RUN_DIR: z._default(z.string().check(z.minLength(1)), '/run/drydock/plugins'),
+    // dockerd's post-start dial of a plugin's socket: first wait, wait between retries, retries (500 ms, 3 s, 3).
+    DRYDOCK_PLUGIN_DIAL_FIRST_MS: envInt(500),
+    DRYDOCK_PLUGIN_DIAL_RETRY_MS: envInt(3000),
+    DRYDOCK_PLUGIN_DIAL_RETRIES: envInt(3),
     // What `volume ls`, `docker info` and prune wait for volume plugins before answering without them.
     DRYDOCK_VOLUME_LIST_BUDGET_MS: envInt(5000),
     // TEST HOOK, never set on a node: "<point>[,<point>]" of networks/crash-points.ts; the supervisor
@@ -110,6 +118,11 @@ const schema = z.pipe(
       shortTimeoutMs: e.DRYDOCK_PLUGIN_SHORT_TIMEOUT_MS,
       retryMs: e.DRYDOCK_PLUGIN_RETRY_MS,
       volumeListBudgetMs: e.DRYDOCK_VOLUME_LIST_BUDGET_MS,
+      namespace: e.DRYDOCK_PLUGIN_NAMESPACE,
+      runDir: e.DRYDOCK_PLUGIN_RUN_DIR,
+      dialFirstMs: e.DRYDOCK_PLUGIN_DIAL_FIRST_MS,
+      dialRetryMs: e.DRYDOCK_PLUGIN_DIAL_RETRY_MS,
+      dialRetries: e.DRYDOCK_PLUGIN_DIAL_RETRIES,
     },
     crashAt: e.DRYDOCK_SUPERVISOR_CRASH_AT ? (e.DRYDOCK_SUPERVISOR_CRASH_AT.split(',') as NetworkCrashPoint[]) : [],
   })),

@@ -20,6 +20,7 @@ import { imagesService } from './grpc/images.service';
 import { nodeService } from './grpc/node.service';
 import { archivesService } from './grpc/archives.service';
 import { volumesService } from './grpc/volumes.service';
+import { pluginsService } from './grpc/plugins.service';
 import { ArchiveManager, getfattr, VolumeCopyUp } from './archives/archive-manager';
 import { ImageCommitter } from './images/commit/image-committer';
 import { RootfsMounter } from './archives/rootfs-mounter';
@@ -30,6 +31,11 @@ import { PluginVolumeHook } from './volumes/plugin-volume-hook';
 import { CompositePluginDirectory } from './plugins/plugin-directory';
 import { LegacyPluginDirectory } from './plugins/legacy-plugin-directory';
 import { VolumeDrivers } from './plugins/volume-drivers';
+import { PluginManager } from './plugins/managed/plugin-manager';
+import { PluginStore } from './plugins/managed/plugin-store';
+import { PluginFetcher } from './plugins/managed/plugin-fetch';
+import { PluginRuntime } from './plugins/managed/plugin-runtime';
+import { ManagedPluginDirectory } from './plugins/managed/managed-plugin-directory';
 import { diskUsage } from './node/disk-usage';
 import { ImageStore } from './images';
 import { AllTagsPuller, ImagePuller, ImagePusher, RegistryClient } from './images/distribution';
@@ -113,8 +119,19 @@ async function main(): Promise<void> {
   const specs = new DockerSpecBuilder({ cgroupParent: config.cgroupParent, hostCpus: cpus().length });
   // Volumes live beside the services' state (not under supervisor/): <DRYDOCK_STATE_DIR>/volumes/<name>/_data.
   const localVolumes = new VolumeStore(join(config.stateDir, 'volumes'), logger);
-  // managed plugins (installed, run as containers) will come first in this list
+  // managed plugins (installed from a registry, run as containers in their own namespace) first, as dockerd's store
+  const pluginsCc = new ContainerdClient({ address: config.containerdAddress, namespace: config.plugins.namespace, callTimeoutMs: config.containerdCallTimeoutMs });
+  const pluginStore = new PluginStore(join(config.stateDir, 'supervisor', 'plugins'), logger);
+  const pluginRuntime = new PluginRuntime(pluginsCc, specs, { runDir: config.plugins.runDir, dialFirstMs: config.plugins.dialFirstMs, dialRetryMs: config.plugins.dialRetryMs, dialRetries: config.plugins.dialRetries, stopGraceMs: 10000, cgroupParent: config.cgroupParent }, logger);
+  const pluginManager = new PluginManager(
+    pluginStore,
+    new PluginFetcher(registry, { retryWindowMs: config.distribution.retryWindowMs }),
+    pluginRuntime,
+    { restartBackoffMs: 100 },
+    logger,
+  );
   const pluginDirectory = new CompositePluginDirectory([
+    new ManagedPluginDirectory(pluginManager, { rootfs: (id) => pluginStore.rootfs(id), propagatedMount: (id) => pluginStore.propagatedMount(id), socketPath: (r) => pluginRuntime.socketPath(r) }),
     new LegacyPluginDirectory(
       { socketsDir: config.plugins.socketsDir, specsDirs: config.plugins.specsDirs, activateTimeoutMs: config.plugins.shortTimeoutMs, lookupRetryMs: config.plugins.retryMs, connectRetryMs: config.plugins.retryMs },
       logger,
@@ -122,6 +139,7 @@ async function main(): Promise<void> {
   ]);
   const volumeDrivers = new VolumeDrivers(pluginDirectory, { longMs: config.plugins.longTimeoutMs, shortMs: config.plugins.shortTimeoutMs }, config.plugins.retryMs, logger);
   const volumes = new VolumeService(localVolumes, new PluginVolumeRecords(join(config.stateDir, 'supervisor', 'plugin-volumes')), volumeDrivers, { listBudgetMs: config.plugins.volumeListBudgetMs }, logger);
+  pluginManager.setVolumeUsage(volumes);
   const volumeHook = new PluginVolumeHook(volumes, join(config.stateDir, 'supervisor', 'plugin-volume-mounts'), logger);
   const mounter = new RootfsMounter(join(config.stateDir, 'supervisor', 'mnt'), logger);
   const netStore = new FileNetworkStore(config.network.stateDir);
@@ -210,6 +228,9 @@ async function main(): Promise<void> {
     },
     logger,
   );
+  // dockerd: "Plugin system initialization should happen before restore": every enabled plugin
+  // runs and answers on its socket before a container with a restart policy is started again.
+  await pluginManager.boot();
   // Subscribe before loading so no exit falls between the snapshot and the stream.
   monitor.start();
   await manager.load();
@@ -235,6 +256,7 @@ async function main(): Promise<void> {
   const committer = new ImageCommitter(images, manager, mounter, getfattr(), logger, localIngest);
   server.addService(supervisorV1.ImagesService, imagesService(images, manager, events, handlers, { puller, pusher, allTags }, { localBlobs: localIngest }, committer));
   server.addService(supervisorV1.ArchivesService, archivesService(new ArchiveManager(manager, mounter, logger), handlers));
+  server.addService(supervisorV1.PluginsService, pluginsService(pluginManager, registry, { gzipLevel: config.distribution.gzipLevel }, handlers));
   server.addService(supervisorV1.VolumesService, volumesService(volumes, (name) => manager.volumeUsers(name), handlers));
   server.addService(
     supervisorV1.NodeService,
@@ -306,6 +328,8 @@ async function main(): Promise<void> {
     directorySync?.close();
     rescheduleAgent?.close();
     manager.close();
+    pluginManager.close();
+    pluginsCc.close();
     registry.close();
     await heartbeat?.stop().catch(() => undefined);
     await sink?.close().catch(() => undefined);

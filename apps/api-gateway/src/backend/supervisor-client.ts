@@ -21,6 +21,7 @@ export class SupervisorClient {
   readonly images: supervisorV1.ImagesClient;
   readonly archives: supervisorV1.ArchivesClient;
   readonly volumes: supervisorV1.VolumesClient;
+  readonly plugins: supervisorV1.PluginsClient;
   readonly networks: supervisorV1.NetworksClient;
   readonly node: supervisorV1.NodeClient;
   private closed = false;
@@ -38,6 +39,7 @@ export class SupervisorClient {
     this.images = new supervisorV1.ImagesClient(address, creds, opts);
     this.archives = new supervisorV1.ArchivesClient(address, creds, opts);
     this.volumes = new supervisorV1.VolumesClient(address, creds, opts);
+    this.plugins = new supervisorV1.PluginsClient(address, creds, opts);
     this.networks = new supervisorV1.NetworksClient(address, creds, opts);
     this.node = new supervisorV1.NodeClient(address, creds, opts);
   }
@@ -58,7 +60,7 @@ export class SupervisorClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const c of [this.containers, this.exec, this.images, this.archives, this.volumes, this.networks, this.node]) c.close();
+    for (const c of [this.containers, this.exec, this.images, this.archives, this.volumes, this.plugins, this.networks, this.node]) c.close();
   }
 }
 

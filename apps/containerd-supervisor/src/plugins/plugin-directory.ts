@@ -16,6 +16,11 @@ export interface PluginEndpoint {
   implements: string[];
   /** Installed and run by Drydock (true) or found on the host (false). */
   managed: boolean;
+  /**
+   * A path the plugin answered (a Mountpoint) as the host sees it: a managed plugin answers
+   * paths inside its own rootfs (dockerd's v2 Plugin.ScopedPath). Absent: paths are the host's.
+   */
+  scopePath?: (path: string) => string;
 }
 
 /** Finds plugins by name and capability. Implementations must give each call a deadline. */

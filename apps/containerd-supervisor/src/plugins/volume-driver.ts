@@ -68,20 +68,20 @@ export class VolumeDriverAdapter {
 
   async path(name: string): Promise<string> {
     const r = await this.call<ErrAnswer & { Mountpoint?: unknown }>('Path', { Name: name }, this.deadlines.shortMs);
-    return typeof r.Mountpoint === 'string' ? r.Mountpoint : '';
+    return typeof r.Mountpoint === 'string' && r.Mountpoint !== '' ? this.scoped(r.Mountpoint) : '';
   }
 
   /** The volume, or undefined when the plugin answers none and no error (dockerd: "no such volume"). */
   async get(name: string): Promise<PluginVolume | undefined> {
     const r = await this.call<ErrAnswer & { Volume?: unknown }>('Get', { Name: name }, this.deadlines.shortMs);
-    return r.Volume ? volumeOf('Get', r.Volume) : undefined;
+    return r.Volume ? this.scopedVolume(volumeOf('Get', r.Volume)) : undefined;
   }
 
   async list(): Promise<PluginVolume[]> {
     const r = await this.call<ErrAnswer & { Volumes?: unknown }>('List', {}, this.deadlines.shortMs);
     if (r.Volumes === undefined || r.Volumes === null) return [];
     if (!Array.isArray(r.Volumes)) throw new InternalError(`VolumeDriver.List: plugin "${this.name}" answered Volumes that is not a list`);
-    return r.Volumes.map((v) => volumeOf('List', v));
+    return r.Volumes.map((v) => this.scopedVolume(volumeOf('List', v)));
   }
 
   /**
@@ -113,7 +113,15 @@ export class VolumeDriverAdapter {
 
   private mountpoint(verb: string, v: unknown): string {
     if (typeof v !== 'string' || !v.startsWith('/')) throw new InternalError(`VolumeDriver.${verb}: plugin "${this.name}" answered no absolute Mountpoint`);
-    return v;
+    return this.scoped(v);
+  }
+
+  private scopedVolume(v: PluginVolume): PluginVolume {
+    return v.mountpoint ? { ...v, mountpoint: this.scoped(v.mountpoint) } : v;
+  }
+
+  private scoped(p: string): string {
+    return this.endpoint.scopePath ? this.endpoint.scopePath(p) : p;
   }
 }
 

@@ -77,21 +77,23 @@ export class VolumeService implements VolumePluginUsage, VolumeOps {
         return (await this.local.create({ ...opts, name })).volume;
       }
       if (await this.local.find(name)) throw nameConflict(name, 'local');
-      if (rec) {
-        if (rec.driver !== driver) throw nameConflict(name, rec.driver);
-        return this.view(rec);
-      }
+      // a managed plugin answers under its full name (`x/p:latest` for `-d x/p`), which the record keeps, as dockerd's
+      if (rec && rec.driver === driver) return this.view(rec);
       const d = await this.drivers.get(driver).catch((err) => {
         throw opError(`create ${name}`, err);
       });
+      if (rec) {
+        if (rec.driver !== d.name) throw nameConflict(name, rec.driver);
+        return this.view(rec);
+      }
       // dockerd asks Get first: a volume the plugin already has (made elsewhere) is adopted
       const existing = await d.get(name).catch(() => undefined);
       if (!existing) await d.create(name, opts.driverOpts ?? {}).catch((err) => {
         throw opError(`create ${name}`, err);
       });
-      const record: PluginVolumeRecord = { name, driver, createdAt: existing?.createdAt ?? now(), labels: opts.labels ?? {}, options: opts.driverOpts ?? {} };
+      const record: PluginVolumeRecord = { name, driver: d.name, createdAt: existing?.createdAt ?? now(), labels: opts.labels ?? {}, options: opts.driverOpts ?? {} };
       await this.records.put(record);
-      this.log.info({ volume: name, driver }, 'plugin volume created');
+      this.log.info({ volume: name, driver: d.name }, 'plugin volume created');
       const mountpoint = existing?.mountpoint || (await d.path(name).catch(() => ''));
       return { ...this.base(record), mountpoint, scope: await d.scope() };
     });
@@ -244,8 +246,7 @@ export class VolumeService implements VolumePluginUsage, VolumeOps {
       if (rec) throw nameConflict(name, rec.driver);
       return 'local';
     }
-    await this.create({ name, driver, driverOpts });
-    return driver;
+    return (await this.create({ name, driver, driverOpts })).driver;
   }
 
   /** VolumeDriver.Mount for container `id`: the host path to bind. */

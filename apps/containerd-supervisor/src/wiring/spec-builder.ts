@@ -17,6 +17,7 @@ import {
   type ResourceOptions,
   type Spec,
   type UserMountOption,
+  type DefaultSpecOptions,
 } from '@drydock/oci-spec';
 import type { RunSpecPatch } from '../containers/lifecycle-hooks';
 import type { SpecBuilder, SpecInput } from '../containers/ports';
@@ -51,6 +52,17 @@ export class DockerSpecBuilder implements SpecBuilder {
   private readonly swapLimitSupported = existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') || existsSync('/sys/fs/cgroup/cgroup.controllers');
 
   constructor(private readonly opts: SpecBuilderOptions) {}
+
+  /**
+   * A managed plugin's spec (dockerd's v2 Plugin.InitSpec): Docker's defaults plus only what the
+   * plugin's config asked for and the user granted; the rootfs is the plugin store's directory.
+   */
+  plugin(opts: Pick<DefaultSpecOptions, 'args' | 'env' | 'cwd' | 'user' | 'rootPath' | 'capAdd' | 'mounts' | 'network' | 'ipcMode' | 'pidMode' | 'devices' | 'cgroupsPath'> & { allowAllDevices?: boolean; rootfsPropagation?: string }): object {
+    const spec = defaultSpec({ ...opts, networkSysctls: opts.network === 'host' ? false : undefined, hostNofileHard: this.hostNofileHard, swapLimitSupported: this.swapLimitSupported });
+    if (opts.allowAllDevices && spec.linux?.resources) spec.linux.resources.devices = [{ allow: true, access: 'rwm' }];
+    if (opts.rootfsPropagation && spec.linux) spec.linux.rootfsPropagation = opts.rootfsPropagation;
+    return spec;
+  }
 
   async build(input: SpecInput): Promise<object> {
     const { record, image } = input;

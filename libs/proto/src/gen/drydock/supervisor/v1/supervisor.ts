@@ -1993,6 +1993,124 @@ export interface DisconnectNetworkRequest {
 export interface DisconnectNetworkResponse {
 }
 
+export interface ListPluginsRequest {
+  filters?: Filter[] | undefined;
+}
+
+export interface ListPluginsResponse {
+  /** PluginsJson: a JSON array of types.Plugin. */
+  pluginsJson?: string | undefined;
+}
+
+export interface InspectPluginRequest {
+  name?: string | undefined;
+}
+
+export interface InspectPluginResponse {
+  /** PluginJson: types.Plugin. */
+  pluginJson?: string | undefined;
+}
+
+export interface PluginPrivilegesRequest {
+  remote?:
+    | string
+    | undefined;
+  /** RegistryAuth: the client's X-Registry-Auth, passed to the registry-proxy unchanged. */
+  registryAuth?: string | undefined;
+}
+
+export interface PluginPrivilegesResponse {
+  /** PrivilegesJson: types.PluginPrivileges ([{Name,Description,Value}]). */
+  privilegesJson?: string | undefined;
+}
+
+export interface PullPluginRequest {
+  remote?:
+    | string
+    | undefined;
+  /** Name: the local name (--alias); empty for the remote's. */
+  name?:
+    | string
+    | undefined;
+  /** PrivilegesJson: what the user granted ([{Name,Description,Value}]). */
+  privilegesJson?: string | undefined;
+  registryAuth?: string | undefined;
+}
+
+export interface PullPluginResponse {
+  pluginJson?:
+    | string
+    | undefined;
+  /** Digest: the pulled manifest's; Layers: its layer digests (for dockerd's progress lines). */
+  digest?: string | undefined;
+  layers?: string[] | undefined;
+}
+
+export interface EnablePluginRequest {
+  name?: string | undefined;
+}
+
+export interface EnablePluginResponse {
+}
+
+export interface DisablePluginRequest {
+  name?: string | undefined;
+  force?: boolean | undefined;
+}
+
+export interface DisablePluginResponse {
+}
+
+export interface SetPluginRequest {
+  name?: string | undefined;
+  args?: string[] | undefined;
+}
+
+export interface SetPluginResponse {
+}
+
+export interface RemovePluginRequest {
+  name?: string | undefined;
+  force?: boolean | undefined;
+}
+
+export interface RemovePluginResponse {
+}
+
+export interface UpgradePluginRequest {
+  name?: string | undefined;
+  remote?: string | undefined;
+  privilegesJson?: string | undefined;
+  registryAuth?: string | undefined;
+}
+
+export interface UpgradePluginResponse {
+  digest?: string | undefined;
+  layers?: string[] | undefined;
+}
+
+export interface PushPluginRequest {
+  name?: string | undefined;
+  registryAuth?: string | undefined;
+}
+
+export interface PushPluginResponse {
+  /** Digest of the pushed manifest. */
+  digest?: string | undefined;
+  size?: string | undefined;
+}
+
+export interface CreatePluginRequest {
+  name?:
+    | string
+    | undefined;
+  /** Tar: config.json and rootfs/ (gzip or not), at most the supervisor's message size. */
+  tar?: Buffer | undefined;
+}
+
+export interface CreatePluginResponse {
+}
+
 function createBaseStringList(): StringList {
   return { values: [] };
 }
@@ -23425,6 +23543,1751 @@ export const DisconnectNetworkResponse: MessageFns<DisconnectNetworkResponse> = 
   },
 };
 
+function createBaseListPluginsRequest(): ListPluginsRequest {
+  return { filters: [] };
+}
+
+export const ListPluginsRequest: MessageFns<ListPluginsRequest> = {
+  encode(message: ListPluginsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filters !== undefined && message.filters.length !== 0) {
+      for (const v of message.filters) {
+        Filter.encode(v!, writer.uint32(10).fork()).join();
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPluginsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPluginsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const el = Filter.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.filters!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPluginsRequest {
+    return {
+      filters: globalThis.Array.isArray(object?.filters) ? object.filters.map((e: any) => Filter.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListPluginsRequest): unknown {
+    const obj: any = {};
+    if (message.filters?.length) {
+      obj.filters = message.filters.map((e) => Filter.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPluginsRequest>, I>>(base?: I): ListPluginsRequest {
+    return ListPluginsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPluginsRequest>, I>>(object: I): ListPluginsRequest {
+    const message = createBaseListPluginsRequest();
+    message.filters = object.filters?.map((e) => Filter.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListPluginsResponse(): ListPluginsResponse {
+  return { pluginsJson: "" };
+}
+
+export const ListPluginsResponse: MessageFns<ListPluginsResponse> = {
+  encode(message: ListPluginsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pluginsJson !== undefined && message.pluginsJson !== "") {
+      writer.uint32(10).string(message.pluginsJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPluginsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPluginsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pluginsJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPluginsResponse {
+    return {
+      pluginsJson: isSet(object.pluginsJson)
+        ? globalThis.String(object.pluginsJson)
+        : isSet(object.plugins_json)
+        ? globalThis.String(object.plugins_json)
+        : "",
+    };
+  },
+
+  toJSON(message: ListPluginsResponse): unknown {
+    const obj: any = {};
+    if (message.pluginsJson !== undefined && message.pluginsJson !== "") {
+      obj.pluginsJson = message.pluginsJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPluginsResponse>, I>>(base?: I): ListPluginsResponse {
+    return ListPluginsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPluginsResponse>, I>>(object: I): ListPluginsResponse {
+    const message = createBaseListPluginsResponse();
+    message.pluginsJson = object.pluginsJson ?? "";
+    return message;
+  },
+};
+
+function createBaseInspectPluginRequest(): InspectPluginRequest {
+  return { name: "" };
+}
+
+export const InspectPluginRequest: MessageFns<InspectPluginRequest> = {
+  encode(message: InspectPluginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectPluginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectPluginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectPluginRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: InspectPluginRequest): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectPluginRequest>, I>>(base?: I): InspectPluginRequest {
+    return InspectPluginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectPluginRequest>, I>>(object: I): InspectPluginRequest {
+    const message = createBaseInspectPluginRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseInspectPluginResponse(): InspectPluginResponse {
+  return { pluginJson: "" };
+}
+
+export const InspectPluginResponse: MessageFns<InspectPluginResponse> = {
+  encode(message: InspectPluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pluginJson !== undefined && message.pluginJson !== "") {
+      writer.uint32(10).string(message.pluginJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectPluginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectPluginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pluginJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectPluginResponse {
+    return {
+      pluginJson: isSet(object.pluginJson)
+        ? globalThis.String(object.pluginJson)
+        : isSet(object.plugin_json)
+        ? globalThis.String(object.plugin_json)
+        : "",
+    };
+  },
+
+  toJSON(message: InspectPluginResponse): unknown {
+    const obj: any = {};
+    if (message.pluginJson !== undefined && message.pluginJson !== "") {
+      obj.pluginJson = message.pluginJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectPluginResponse>, I>>(base?: I): InspectPluginResponse {
+    return InspectPluginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectPluginResponse>, I>>(object: I): InspectPluginResponse {
+    const message = createBaseInspectPluginResponse();
+    message.pluginJson = object.pluginJson ?? "";
+    return message;
+  },
+};
+
+function createBasePluginPrivilegesRequest(): PluginPrivilegesRequest {
+  return { remote: "", registryAuth: "" };
+}
+
+export const PluginPrivilegesRequest: MessageFns<PluginPrivilegesRequest> = {
+  encode(message: PluginPrivilegesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.remote !== undefined && message.remote !== "") {
+      writer.uint32(10).string(message.remote);
+    }
+    if (message.registryAuth !== undefined && message.registryAuth !== "") {
+      writer.uint32(18).string(message.registryAuth);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PluginPrivilegesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePluginPrivilegesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.remote = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.registryAuth = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PluginPrivilegesRequest {
+    return {
+      remote: isSet(object.remote) ? globalThis.String(object.remote) : "",
+      registryAuth: isSet(object.registryAuth)
+        ? globalThis.String(object.registryAuth)
+        : isSet(object.registry_auth)
+        ? globalThis.String(object.registry_auth)
+        : "",
+    };
+  },
+
+  toJSON(message: PluginPrivilegesRequest): unknown {
+    const obj: any = {};
+    if (message.remote !== undefined && message.remote !== "") {
+      obj.remote = message.remote;
+    }
+    if (message.registryAuth !== undefined && message.registryAuth !== "") {
+      obj.registryAuth = message.registryAuth;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PluginPrivilegesRequest>, I>>(base?: I): PluginPrivilegesRequest {
+    return PluginPrivilegesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PluginPrivilegesRequest>, I>>(object: I): PluginPrivilegesRequest {
+    const message = createBasePluginPrivilegesRequest();
+    message.remote = object.remote ?? "";
+    message.registryAuth = object.registryAuth ?? "";
+    return message;
+  },
+};
+
+function createBasePluginPrivilegesResponse(): PluginPrivilegesResponse {
+  return { privilegesJson: "" };
+}
+
+export const PluginPrivilegesResponse: MessageFns<PluginPrivilegesResponse> = {
+  encode(message: PluginPrivilegesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.privilegesJson !== undefined && message.privilegesJson !== "") {
+      writer.uint32(10).string(message.privilegesJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PluginPrivilegesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePluginPrivilegesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.privilegesJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PluginPrivilegesResponse {
+    return {
+      privilegesJson: isSet(object.privilegesJson)
+        ? globalThis.String(object.privilegesJson)
+        : isSet(object.privileges_json)
+        ? globalThis.String(object.privileges_json)
+        : "",
+    };
+  },
+
+  toJSON(message: PluginPrivilegesResponse): unknown {
+    const obj: any = {};
+    if (message.privilegesJson !== undefined && message.privilegesJson !== "") {
+      obj.privilegesJson = message.privilegesJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PluginPrivilegesResponse>, I>>(base?: I): PluginPrivilegesResponse {
+    return PluginPrivilegesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PluginPrivilegesResponse>, I>>(object: I): PluginPrivilegesResponse {
+    const message = createBasePluginPrivilegesResponse();
+    message.privilegesJson = object.privilegesJson ?? "";
+    return message;
+  },
+};
+
+function createBasePullPluginRequest(): PullPluginRequest {
+  return { remote: "", name: "", privilegesJson: "", registryAuth: "" };
+}
+
+export const PullPluginRequest: MessageFns<PullPluginRequest> = {
+  encode(message: PullPluginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.remote !== undefined && message.remote !== "") {
+      writer.uint32(10).string(message.remote);
+    }
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.privilegesJson !== undefined && message.privilegesJson !== "") {
+      writer.uint32(26).string(message.privilegesJson);
+    }
+    if (message.registryAuth !== undefined && message.registryAuth !== "") {
+      writer.uint32(34).string(message.registryAuth);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PullPluginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePullPluginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.remote = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.privilegesJson = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.registryAuth = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PullPluginRequest {
+    return {
+      remote: isSet(object.remote) ? globalThis.String(object.remote) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      privilegesJson: isSet(object.privilegesJson)
+        ? globalThis.String(object.privilegesJson)
+        : isSet(object.privileges_json)
+        ? globalThis.String(object.privileges_json)
+        : "",
+      registryAuth: isSet(object.registryAuth)
+        ? globalThis.String(object.registryAuth)
+        : isSet(object.registry_auth)
+        ? globalThis.String(object.registry_auth)
+        : "",
+    };
+  },
+
+  toJSON(message: PullPluginRequest): unknown {
+    const obj: any = {};
+    if (message.remote !== undefined && message.remote !== "") {
+      obj.remote = message.remote;
+    }
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.privilegesJson !== undefined && message.privilegesJson !== "") {
+      obj.privilegesJson = message.privilegesJson;
+    }
+    if (message.registryAuth !== undefined && message.registryAuth !== "") {
+      obj.registryAuth = message.registryAuth;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PullPluginRequest>, I>>(base?: I): PullPluginRequest {
+    return PullPluginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PullPluginRequest>, I>>(object: I): PullPluginRequest {
+    const message = createBasePullPluginRequest();
+    message.remote = object.remote ?? "";
+    message.name = object.name ?? "";
+    message.privilegesJson = object.privilegesJson ?? "";
+    message.registryAuth = object.registryAuth ?? "";
+    return message;
+  },
+};
+
+function createBasePullPluginResponse(): PullPluginResponse {
+  return { pluginJson: "", digest: "", layers: [] };
+}
+
+export const PullPluginResponse: MessageFns<PullPluginResponse> = {
+  encode(message: PullPluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pluginJson !== undefined && message.pluginJson !== "") {
+      writer.uint32(10).string(message.pluginJson);
+    }
+    if (message.digest !== undefined && message.digest !== "") {
+      writer.uint32(18).string(message.digest);
+    }
+    if (message.layers !== undefined && message.layers.length !== 0) {
+      for (const v of message.layers) {
+        writer.uint32(26).string(v!);
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PullPluginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePullPluginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pluginJson = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.layers!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PullPluginResponse {
+    return {
+      pluginJson: isSet(object.pluginJson)
+        ? globalThis.String(object.pluginJson)
+        : isSet(object.plugin_json)
+        ? globalThis.String(object.plugin_json)
+        : "",
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      layers: globalThis.Array.isArray(object?.layers) ? object.layers.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: PullPluginResponse): unknown {
+    const obj: any = {};
+    if (message.pluginJson !== undefined && message.pluginJson !== "") {
+      obj.pluginJson = message.pluginJson;
+    }
+    if (message.digest !== undefined && message.digest !== "") {
+      obj.digest = message.digest;
+    }
+    if (message.layers?.length) {
+      obj.layers = message.layers;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PullPluginResponse>, I>>(base?: I): PullPluginResponse {
+    return PullPluginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PullPluginResponse>, I>>(object: I): PullPluginResponse {
+    const message = createBasePullPluginResponse();
+    message.pluginJson = object.pluginJson ?? "";
+    message.digest = object.digest ?? "";
+    message.layers = object.layers?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseEnablePluginRequest(): EnablePluginRequest {
+  return { name: "" };
+}
+
+export const EnablePluginRequest: MessageFns<EnablePluginRequest> = {
+  encode(message: EnablePluginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnablePluginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnablePluginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnablePluginRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: EnablePluginRequest): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EnablePluginRequest>, I>>(base?: I): EnablePluginRequest {
+    return EnablePluginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EnablePluginRequest>, I>>(object: I): EnablePluginRequest {
+    const message = createBaseEnablePluginRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseEnablePluginResponse(): EnablePluginResponse {
+  return {};
+}
+
+export const EnablePluginResponse: MessageFns<EnablePluginResponse> = {
+  encode(_: EnablePluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnablePluginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnablePluginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): EnablePluginResponse {
+    return {};
+  },
+
+  toJSON(_: EnablePluginResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EnablePluginResponse>, I>>(base?: I): EnablePluginResponse {
+    return EnablePluginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EnablePluginResponse>, I>>(_: I): EnablePluginResponse {
+    const message = createBaseEnablePluginResponse();
+    return message;
+  },
+};
+
+function createBaseDisablePluginRequest(): DisablePluginRequest {
+  return { name: "", force: false };
+}
+
+export const DisablePluginRequest: MessageFns<DisablePluginRequest> = {
+  encode(message: DisablePluginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.force !== undefined && message.force !== false) {
+      writer.uint32(16).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisablePluginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisablePluginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DisablePluginRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: DisablePluginRequest): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.force !== undefined && message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DisablePluginRequest>, I>>(base?: I): DisablePluginRequest {
+    return DisablePluginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DisablePluginRequest>, I>>(object: I): DisablePluginRequest {
+    const message = createBaseDisablePluginRequest();
+    message.name = object.name ?? "";
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseDisablePluginResponse(): DisablePluginResponse {
+  return {};
+}
+
+export const DisablePluginResponse: MessageFns<DisablePluginResponse> = {
+  encode(_: DisablePluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisablePluginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisablePluginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DisablePluginResponse {
+    return {};
+  },
+
+  toJSON(_: DisablePluginResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DisablePluginResponse>, I>>(base?: I): DisablePluginResponse {
+    return DisablePluginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DisablePluginResponse>, I>>(_: I): DisablePluginResponse {
+    const message = createBaseDisablePluginResponse();
+    return message;
+  },
+};
+
+function createBaseSetPluginRequest(): SetPluginRequest {
+  return { name: "", args: [] };
+}
+
+export const SetPluginRequest: MessageFns<SetPluginRequest> = {
+  encode(message: SetPluginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.args !== undefined && message.args.length !== 0) {
+      for (const v of message.args) {
+        writer.uint32(18).string(v!);
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPluginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPluginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.args!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetPluginRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      args: globalThis.Array.isArray(object?.args) ? object.args.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: SetPluginRequest): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.args?.length) {
+      obj.args = message.args;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetPluginRequest>, I>>(base?: I): SetPluginRequest {
+    return SetPluginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetPluginRequest>, I>>(object: I): SetPluginRequest {
+    const message = createBaseSetPluginRequest();
+    message.name = object.name ?? "";
+    message.args = object.args?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseSetPluginResponse(): SetPluginResponse {
+  return {};
+}
+
+export const SetPluginResponse: MessageFns<SetPluginResponse> = {
+  encode(_: SetPluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPluginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPluginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SetPluginResponse {
+    return {};
+  },
+
+  toJSON(_: SetPluginResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetPluginResponse>, I>>(base?: I): SetPluginResponse {
+    return SetPluginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetPluginResponse>, I>>(_: I): SetPluginResponse {
+    const message = createBaseSetPluginResponse();
+    return message;
+  },
+};
+
+function createBaseRemovePluginRequest(): RemovePluginRequest {
+  return { name: "", force: false };
+}
+
+export const RemovePluginRequest: MessageFns<RemovePluginRequest> = {
+  encode(message: RemovePluginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.force !== undefined && message.force !== false) {
+      writer.uint32(16).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemovePluginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemovePluginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemovePluginRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: RemovePluginRequest): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.force !== undefined && message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemovePluginRequest>, I>>(base?: I): RemovePluginRequest {
+    return RemovePluginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemovePluginRequest>, I>>(object: I): RemovePluginRequest {
+    const message = createBaseRemovePluginRequest();
+    message.name = object.name ?? "";
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseRemovePluginResponse(): RemovePluginResponse {
+  return {};
+}
+
+export const RemovePluginResponse: MessageFns<RemovePluginResponse> = {
+  encode(_: RemovePluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemovePluginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemovePluginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RemovePluginResponse {
+    return {};
+  },
+
+  toJSON(_: RemovePluginResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemovePluginResponse>, I>>(base?: I): RemovePluginResponse {
+    return RemovePluginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemovePluginResponse>, I>>(_: I): RemovePluginResponse {
+    const message = createBaseRemovePluginResponse();
+    return message;
+  },
+};
+
+function createBaseUpgradePluginRequest(): UpgradePluginRequest {
+  return { name: "", remote: "", privilegesJson: "", registryAuth: "" };
+}
+
+export const UpgradePluginRequest: MessageFns<UpgradePluginRequest> = {
+  encode(message: UpgradePluginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.remote !== undefined && message.remote !== "") {
+      writer.uint32(18).string(message.remote);
+    }
+    if (message.privilegesJson !== undefined && message.privilegesJson !== "") {
+      writer.uint32(26).string(message.privilegesJson);
+    }
+    if (message.registryAuth !== undefined && message.registryAuth !== "") {
+      writer.uint32(34).string(message.registryAuth);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpgradePluginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgradePluginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.remote = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.privilegesJson = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.registryAuth = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpgradePluginRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      remote: isSet(object.remote) ? globalThis.String(object.remote) : "",
+      privilegesJson: isSet(object.privilegesJson)
+        ? globalThis.String(object.privilegesJson)
+        : isSet(object.privileges_json)
+        ? globalThis.String(object.privileges_json)
+        : "",
+      registryAuth: isSet(object.registryAuth)
+        ? globalThis.String(object.registryAuth)
+        : isSet(object.registry_auth)
+        ? globalThis.String(object.registry_auth)
+        : "",
+    };
+  },
+
+  toJSON(message: UpgradePluginRequest): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.remote !== undefined && message.remote !== "") {
+      obj.remote = message.remote;
+    }
+    if (message.privilegesJson !== undefined && message.privilegesJson !== "") {
+      obj.privilegesJson = message.privilegesJson;
+    }
+    if (message.registryAuth !== undefined && message.registryAuth !== "") {
+      obj.registryAuth = message.registryAuth;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpgradePluginRequest>, I>>(base?: I): UpgradePluginRequest {
+    return UpgradePluginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpgradePluginRequest>, I>>(object: I): UpgradePluginRequest {
+    const message = createBaseUpgradePluginRequest();
+    message.name = object.name ?? "";
+    message.remote = object.remote ?? "";
+    message.privilegesJson = object.privilegesJson ?? "";
+    message.registryAuth = object.registryAuth ?? "";
+    return message;
+  },
+};
+
+function createBaseUpgradePluginResponse(): UpgradePluginResponse {
+  return { digest: "", layers: [] };
+}
+
+export const UpgradePluginResponse: MessageFns<UpgradePluginResponse> = {
+  encode(message: UpgradePluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.digest !== undefined && message.digest !== "") {
+      writer.uint32(10).string(message.digest);
+    }
+    if (message.layers !== undefined && message.layers.length !== 0) {
+      for (const v of message.layers) {
+        writer.uint32(18).string(v!);
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpgradePluginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgradePluginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.layers!.push(el);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpgradePluginResponse {
+    return {
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      layers: globalThis.Array.isArray(object?.layers) ? object.layers.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: UpgradePluginResponse): unknown {
+    const obj: any = {};
+    if (message.digest !== undefined && message.digest !== "") {
+      obj.digest = message.digest;
+    }
+    if (message.layers?.length) {
+      obj.layers = message.layers;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpgradePluginResponse>, I>>(base?: I): UpgradePluginResponse {
+    return UpgradePluginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpgradePluginResponse>, I>>(object: I): UpgradePluginResponse {
+    const message = createBaseUpgradePluginResponse();
+    message.digest = object.digest ?? "";
+    message.layers = object.layers?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePushPluginRequest(): PushPluginRequest {
+  return { name: "", registryAuth: "" };
+}
+
+export const PushPluginRequest: MessageFns<PushPluginRequest> = {
+  encode(message: PushPluginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.registryAuth !== undefined && message.registryAuth !== "") {
+      writer.uint32(18).string(message.registryAuth);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushPluginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushPluginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.registryAuth = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushPluginRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      registryAuth: isSet(object.registryAuth)
+        ? globalThis.String(object.registryAuth)
+        : isSet(object.registry_auth)
+        ? globalThis.String(object.registry_auth)
+        : "",
+    };
+  },
+
+  toJSON(message: PushPluginRequest): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.registryAuth !== undefined && message.registryAuth !== "") {
+      obj.registryAuth = message.registryAuth;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PushPluginRequest>, I>>(base?: I): PushPluginRequest {
+    return PushPluginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PushPluginRequest>, I>>(object: I): PushPluginRequest {
+    const message = createBasePushPluginRequest();
+    message.name = object.name ?? "";
+    message.registryAuth = object.registryAuth ?? "";
+    return message;
+  },
+};
+
+function createBasePushPluginResponse(): PushPluginResponse {
+  return { digest: "", size: "0" };
+}
+
+export const PushPluginResponse: MessageFns<PushPluginResponse> = {
+  encode(message: PushPluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.digest !== undefined && message.digest !== "") {
+      writer.uint32(10).string(message.digest);
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      writer.uint32(16).int64(message.size);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushPluginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushPluginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushPluginResponse {
+    return {
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      size: isSet(object.size) ? globalThis.String(object.size) : "0",
+    };
+  },
+
+  toJSON(message: PushPluginResponse): unknown {
+    const obj: any = {};
+    if (message.digest !== undefined && message.digest !== "") {
+      obj.digest = message.digest;
+    }
+    if (message.size !== undefined && message.size !== "0") {
+      obj.size = message.size;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PushPluginResponse>, I>>(base?: I): PushPluginResponse {
+    return PushPluginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PushPluginResponse>, I>>(object: I): PushPluginResponse {
+    const message = createBasePushPluginResponse();
+    message.digest = object.digest ?? "";
+    message.size = object.size ?? "0";
+    return message;
+  },
+};
+
+function createBaseCreatePluginRequest(): CreatePluginRequest {
+  return { name: "", tar: Buffer.alloc(0) };
+}
+
+export const CreatePluginRequest: MessageFns<CreatePluginRequest> = {
+  encode(message: CreatePluginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.tar !== undefined && message.tar.length !== 0) {
+      writer.uint32(18).bytes(message.tar);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreatePluginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreatePluginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tar = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreatePluginRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      tar: isSet(object.tar) ? Buffer.from(bytesFromBase64(object.tar)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: CreatePluginRequest): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.tar !== undefined && message.tar.length !== 0) {
+      obj.tar = base64FromBytes(message.tar);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreatePluginRequest>, I>>(base?: I): CreatePluginRequest {
+    return CreatePluginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreatePluginRequest>, I>>(object: I): CreatePluginRequest {
+    const message = createBaseCreatePluginRequest();
+    message.name = object.name ?? "";
+    message.tar = object.tar ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseCreatePluginResponse(): CreatePluginResponse {
+  return {};
+}
+
+export const CreatePluginResponse: MessageFns<CreatePluginResponse> = {
+  encode(_: CreatePluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreatePluginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreatePluginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): CreatePluginResponse {
+    return {};
+  },
+
+  toJSON(_: CreatePluginResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreatePluginResponse>, I>>(base?: I): CreatePluginResponse {
+    return CreatePluginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreatePluginResponse>, I>>(_: I): CreatePluginResponse {
+    const message = createBaseCreatePluginResponse();
+    return message;
+  },
+};
+
 /** Containers manages the lifecycle of containers on this node. */
 export type ContainersService = typeof ContainersService;
 export const ContainersService = {
@@ -25318,6 +27181,347 @@ export interface NodeClient extends Client {
 export const NodeClient = /* @__PURE__ */ makeGenericClientConstructor(NodeService, "drydock.supervisor.v1.Node") as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): NodeClient;
   service: typeof NodeService;
+  serviceName: string;
+};
+
+/**
+ * Plugins manages the node's managed (v2) plugins, as dockerd's /plugins API: images in a
+ * registry whose config is a plugin config, run as containers in their own containerd
+ * namespace. Plugins travel as dockerd's types.Plugin JSON (the gateway answers it as is).
+ * Names are `name:tag` (":latest" added) or an unambiguous id prefix.
+ */
+export type PluginsService = typeof PluginsService;
+export const PluginsService = {
+  /** ListPlugins: filters capability= and enabled= (dockerd's). */
+  listPlugins: {
+    path: "/drydock.supervisor.v1.Plugins/ListPlugins" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPluginsRequest): Buffer => Buffer.from(ListPluginsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPluginsRequest => ListPluginsRequest.decode(value),
+    responseSerialize: (value: ListPluginsResponse): Buffer => Buffer.from(ListPluginsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPluginsResponse => ListPluginsResponse.decode(value),
+  },
+  inspectPlugin: {
+    path: "/drydock.supervisor.v1.Plugins/InspectPlugin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InspectPluginRequest): Buffer => Buffer.from(InspectPluginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InspectPluginRequest => InspectPluginRequest.decode(value),
+    responseSerialize: (value: InspectPluginResponse): Buffer =>
+      Buffer.from(InspectPluginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InspectPluginResponse => InspectPluginResponse.decode(value),
+  },
+  /** PluginPrivileges: what installing `remote` asks the user to grant (GET /plugins/privileges). */
+  pluginPrivileges: {
+    path: "/drydock.supervisor.v1.Plugins/PluginPrivileges" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PluginPrivilegesRequest): Buffer =>
+      Buffer.from(PluginPrivilegesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PluginPrivilegesRequest => PluginPrivilegesRequest.decode(value),
+    responseSerialize: (value: PluginPrivilegesResponse): Buffer =>
+      Buffer.from(PluginPrivilegesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PluginPrivilegesResponse => PluginPrivilegesResponse.decode(value),
+  },
+  /**
+   * PullPlugin installs `remote` (disabled) as `name`; the granted privileges must be the
+   * required ones. Nothing is left installed when it fails.
+   */
+  pullPlugin: {
+    path: "/drydock.supervisor.v1.Plugins/PullPlugin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PullPluginRequest): Buffer => Buffer.from(PullPluginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PullPluginRequest => PullPluginRequest.decode(value),
+    responseSerialize: (value: PullPluginResponse): Buffer => Buffer.from(PullPluginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PullPluginResponse => PullPluginResponse.decode(value),
+  },
+  /** EnablePlugin starts it and waits until its socket answers (else it is left disabled). */
+  enablePlugin: {
+    path: "/drydock.supervisor.v1.Plugins/EnablePlugin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EnablePluginRequest): Buffer => Buffer.from(EnablePluginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EnablePluginRequest => EnablePluginRequest.decode(value),
+    responseSerialize: (value: EnablePluginResponse): Buffer =>
+      Buffer.from(EnablePluginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EnablePluginResponse => EnablePluginResponse.decode(value),
+  },
+  disablePlugin: {
+    path: "/drydock.supervisor.v1.Plugins/DisablePlugin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DisablePluginRequest): Buffer => Buffer.from(DisablePluginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DisablePluginRequest => DisablePluginRequest.decode(value),
+    responseSerialize: (value: DisablePluginResponse): Buffer =>
+      Buffer.from(DisablePluginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DisablePluginResponse => DisablePluginResponse.decode(value),
+  },
+  /** SetPlugin: `KEY=VALUE` settings (env, mount sources, device paths, args), only while disabled. */
+  setPlugin: {
+    path: "/drydock.supervisor.v1.Plugins/SetPlugin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetPluginRequest): Buffer => Buffer.from(SetPluginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetPluginRequest => SetPluginRequest.decode(value),
+    responseSerialize: (value: SetPluginResponse): Buffer => Buffer.from(SetPluginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetPluginResponse => SetPluginResponse.decode(value),
+  },
+  removePlugin: {
+    path: "/drydock.supervisor.v1.Plugins/RemovePlugin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemovePluginRequest): Buffer => Buffer.from(RemovePluginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemovePluginRequest => RemovePluginRequest.decode(value),
+    responseSerialize: (value: RemovePluginResponse): Buffer =>
+      Buffer.from(RemovePluginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemovePluginResponse => RemovePluginResponse.decode(value),
+  },
+  /** UpgradePlugin replaces a disabled plugin's rootfs and config with `remote`'s, keeping id and settings. */
+  upgradePlugin: {
+    path: "/drydock.supervisor.v1.Plugins/UpgradePlugin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpgradePluginRequest): Buffer => Buffer.from(UpgradePluginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpgradePluginRequest => UpgradePluginRequest.decode(value),
+    responseSerialize: (value: UpgradePluginResponse): Buffer =>
+      Buffer.from(UpgradePluginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpgradePluginResponse => UpgradePluginResponse.decode(value),
+  },
+  /** PushPlugin uploads a plugin under its name (config + one rootfs layer, schema2 manifest). */
+  pushPlugin: {
+    path: "/drydock.supervisor.v1.Plugins/PushPlugin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PushPluginRequest): Buffer => Buffer.from(PushPluginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PushPluginRequest => PushPluginRequest.decode(value),
+    responseSerialize: (value: PushPluginResponse): Buffer => Buffer.from(PushPluginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PushPluginResponse => PushPluginResponse.decode(value),
+  },
+  /** CreatePlugin installs a plugin from a tar of config.json and rootfs/ (POST /plugins/create). */
+  createPlugin: {
+    path: "/drydock.supervisor.v1.Plugins/CreatePlugin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreatePluginRequest): Buffer => Buffer.from(CreatePluginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreatePluginRequest => CreatePluginRequest.decode(value),
+    responseSerialize: (value: CreatePluginResponse): Buffer =>
+      Buffer.from(CreatePluginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreatePluginResponse => CreatePluginResponse.decode(value),
+  },
+} as const;
+
+export interface PluginsServer extends UntypedServiceImplementation {
+  /** ListPlugins: filters capability= and enabled= (dockerd's). */
+  listPlugins: handleUnaryCall<ListPluginsRequest, ListPluginsResponse>;
+  inspectPlugin: handleUnaryCall<InspectPluginRequest, InspectPluginResponse>;
+  /** PluginPrivileges: what installing `remote` asks the user to grant (GET /plugins/privileges). */
+  pluginPrivileges: handleUnaryCall<PluginPrivilegesRequest, PluginPrivilegesResponse>;
+  /**
+   * PullPlugin installs `remote` (disabled) as `name`; the granted privileges must be the
+   * required ones. Nothing is left installed when it fails.
+   */
+  pullPlugin: handleUnaryCall<PullPluginRequest, PullPluginResponse>;
+  /** EnablePlugin starts it and waits until its socket answers (else it is left disabled). */
+  enablePlugin: handleUnaryCall<EnablePluginRequest, EnablePluginResponse>;
+  disablePlugin: handleUnaryCall<DisablePluginRequest, DisablePluginResponse>;
+  /** SetPlugin: `KEY=VALUE` settings (env, mount sources, device paths, args), only while disabled. */
+  setPlugin: handleUnaryCall<SetPluginRequest, SetPluginResponse>;
+  removePlugin: handleUnaryCall<RemovePluginRequest, RemovePluginResponse>;
+  /** UpgradePlugin replaces a disabled plugin's rootfs and config with `remote`'s, keeping id and settings. */
+  upgradePlugin: handleUnaryCall<UpgradePluginRequest, UpgradePluginResponse>;
+  /** PushPlugin uploads a plugin under its name (config + one rootfs layer, schema2 manifest). */
+  pushPlugin: handleUnaryCall<PushPluginRequest, PushPluginResponse>;
+  /** CreatePlugin installs a plugin from a tar of config.json and rootfs/ (POST /plugins/create). */
+  createPlugin: handleUnaryCall<CreatePluginRequest, CreatePluginResponse>;
+}
+
+export interface PluginsClient extends Client {
+  /** ListPlugins: filters capability= and enabled= (dockerd's). */
+  listPlugins(
+    request: ListPluginsRequest,
+    callback: (error: ServiceError | null, response: ListPluginsResponse) => void,
+  ): ClientUnaryCall;
+  listPlugins(
+    request: ListPluginsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPluginsResponse) => void,
+  ): ClientUnaryCall;
+  listPlugins(
+    request: ListPluginsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPluginsResponse) => void,
+  ): ClientUnaryCall;
+  inspectPlugin(
+    request: InspectPluginRequest,
+    callback: (error: ServiceError | null, response: InspectPluginResponse) => void,
+  ): ClientUnaryCall;
+  inspectPlugin(
+    request: InspectPluginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InspectPluginResponse) => void,
+  ): ClientUnaryCall;
+  inspectPlugin(
+    request: InspectPluginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InspectPluginResponse) => void,
+  ): ClientUnaryCall;
+  /** PluginPrivileges: what installing `remote` asks the user to grant (GET /plugins/privileges). */
+  pluginPrivileges(
+    request: PluginPrivilegesRequest,
+    callback: (error: ServiceError | null, response: PluginPrivilegesResponse) => void,
+  ): ClientUnaryCall;
+  pluginPrivileges(
+    request: PluginPrivilegesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PluginPrivilegesResponse) => void,
+  ): ClientUnaryCall;
+  pluginPrivileges(
+    request: PluginPrivilegesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PluginPrivilegesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * PullPlugin installs `remote` (disabled) as `name`; the granted privileges must be the
+   * required ones. Nothing is left installed when it fails.
+   */
+  pullPlugin(
+    request: PullPluginRequest,
+    callback: (error: ServiceError | null, response: PullPluginResponse) => void,
+  ): ClientUnaryCall;
+  pullPlugin(
+    request: PullPluginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PullPluginResponse) => void,
+  ): ClientUnaryCall;
+  pullPlugin(
+    request: PullPluginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PullPluginResponse) => void,
+  ): ClientUnaryCall;
+  /** EnablePlugin starts it and waits until its socket answers (else it is left disabled). */
+  enablePlugin(
+    request: EnablePluginRequest,
+    callback: (error: ServiceError | null, response: EnablePluginResponse) => void,
+  ): ClientUnaryCall;
+  enablePlugin(
+    request: EnablePluginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EnablePluginResponse) => void,
+  ): ClientUnaryCall;
+  enablePlugin(
+    request: EnablePluginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EnablePluginResponse) => void,
+  ): ClientUnaryCall;
+  disablePlugin(
+    request: DisablePluginRequest,
+    callback: (error: ServiceError | null, response: DisablePluginResponse) => void,
+  ): ClientUnaryCall;
+  disablePlugin(
+    request: DisablePluginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DisablePluginResponse) => void,
+  ): ClientUnaryCall;
+  disablePlugin(
+    request: DisablePluginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DisablePluginResponse) => void,
+  ): ClientUnaryCall;
+  /** SetPlugin: `KEY=VALUE` settings (env, mount sources, device paths, args), only while disabled. */
+  setPlugin(
+    request: SetPluginRequest,
+    callback: (error: ServiceError | null, response: SetPluginResponse) => void,
+  ): ClientUnaryCall;
+  setPlugin(
+    request: SetPluginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetPluginResponse) => void,
+  ): ClientUnaryCall;
+  setPlugin(
+    request: SetPluginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetPluginResponse) => void,
+  ): ClientUnaryCall;
+  removePlugin(
+    request: RemovePluginRequest,
+    callback: (error: ServiceError | null, response: RemovePluginResponse) => void,
+  ): ClientUnaryCall;
+  removePlugin(
+    request: RemovePluginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemovePluginResponse) => void,
+  ): ClientUnaryCall;
+  removePlugin(
+    request: RemovePluginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemovePluginResponse) => void,
+  ): ClientUnaryCall;
+  /** UpgradePlugin replaces a disabled plugin's rootfs and config with `remote`'s, keeping id and settings. */
+  upgradePlugin(
+    request: UpgradePluginRequest,
+    callback: (error: ServiceError | null, response: UpgradePluginResponse) => void,
+  ): ClientUnaryCall;
+  upgradePlugin(
+    request: UpgradePluginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpgradePluginResponse) => void,
+  ): ClientUnaryCall;
+  upgradePlugin(
+    request: UpgradePluginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpgradePluginResponse) => void,
+  ): ClientUnaryCall;
+  /** PushPlugin uploads a plugin under its name (config + one rootfs layer, schema2 manifest). */
+  pushPlugin(
+    request: PushPluginRequest,
+    callback: (error: ServiceError | null, response: PushPluginResponse) => void,
+  ): ClientUnaryCall;
+  pushPlugin(
+    request: PushPluginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PushPluginResponse) => void,
+  ): ClientUnaryCall;
+  pushPlugin(
+    request: PushPluginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PushPluginResponse) => void,
+  ): ClientUnaryCall;
+  /** CreatePlugin installs a plugin from a tar of config.json and rootfs/ (POST /plugins/create). */
+  createPlugin(
+    request: CreatePluginRequest,
+    callback: (error: ServiceError | null, response: CreatePluginResponse) => void,
+  ): ClientUnaryCall;
+  createPlugin(
+    request: CreatePluginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreatePluginResponse) => void,
+  ): ClientUnaryCall;
+  createPlugin(
+    request: CreatePluginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreatePluginResponse) => void,
+  ): ClientUnaryCall;
+}
+
+export const PluginsClient = /* @__PURE__ */ makeGenericClientConstructor(
+  PluginsService,
+  "drydock.supervisor.v1.Plugins",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): PluginsClient;
+  service: typeof PluginsService;
   serviceName: string;
 };
 
