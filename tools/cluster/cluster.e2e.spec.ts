@@ -6,9 +6,9 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect, JSONCodec, type NatsConnection } from 'nats';
+import { connect, type NatsConnection } from 'nats';
 import { tcpAccepts, waitFor } from '@drydock/infra';
-import { ClusterHarness, DOCKER, pidAlive as alive } from './cluster-harness';
+import { beats as nodeBeats, ClusterHarness, DOCKER, pidAlive as alive } from './cluster-harness';
 
 const NODES = ['node1', 'node2', 'node3'];
 
@@ -22,21 +22,7 @@ describe('npm run cluster (three nodes on one machine)', () => {
   const start = () => c.start();
   const stop = () => c.stop();
 
-  /** The newest heartbeat time of each node in the nodes bucket. */
-  const beats = async (): Promise<Record<string, number>> => {
-    const kv = await nc!.jetstream({ timeout: 3000 }).views.kv('drydock_nodes', { bindOnly: true });
-    const jsm = await nc!.jetstreamManager({ timeout: 3000 });
-    const info = await jsm.streams.info('KV_drydock_nodes', { subjects_filter: '>' });
-    const out: Record<string, number> = {};
-    for (const subject of Object.keys(info.state.subjects ?? {})) {
-      const e = await kv.get(subject.slice('$KV.drydock_nodes.'.length));
-      if (e?.operation === 'PUT') {
-        const b = JSONCodec<{ name: string; time: number }>().decode(e.value);
-        out[b.name] = Math.max(out[b.name] ?? 0, b.time);
-      }
-    }
-    return out;
-  };
+  const beats = () => nodeBeats(nc!);
 
   beforeAll(() => c.setUp(), 300000);
 
