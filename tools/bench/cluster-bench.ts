@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     rows.push({
       what: 'node death -> rescheduled container running',
       ms: resched?.length ? stats(resched.map((s) => s.ms)) : undefined,
-      note: resched ? '' : 'no rescheduler on this branch (tools/bench/cluster-reschedule.ts: measureNodeDeathToRescheduled)',
+      note: resched ? 'from node2\'s last heartbeat (node2 frozen with SIGSTOP) to the copy running on another node; node down after 8 s' : 'needs two nodes',
     });
   } finally {
     await c.tearDown();
