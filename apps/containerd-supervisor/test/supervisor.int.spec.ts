@@ -337,6 +337,8 @@ describe('containerd-supervisor (real containerd)', () => {
       // status, not State.Running: dockerd reports Running during the restart back-off too
       return i.state?.status === 'running' && i.state.pid !== before && (i.restartCount ?? 0) >= 1;
     }, 20000, 'always restart');
+    // running is seen before the restarted shell's echo has reached its log (the logger writes asynchronously)
+    await waitFor(async () => (await h.logs(always)).stdout.length >= 6, 5000, 'the restarted run\'s output').catch(() => undefined);
     expect((await h.logs(always)).stdout).toBe('up\nup\n');
   }, 60000);
 
