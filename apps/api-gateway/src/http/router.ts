@@ -88,6 +88,13 @@ export class Router {
 
   /** Splits `/v1.41/containers/json` into version and path; rejects versions dockerd rejects. */
   static splitVersion(url: string): { version: string; path: string; query: URLSearchParams } {
+    const r = Router.parseVersion(url);
+    Router.checkVersion(r.version);
+    return r;
+  }
+
+  /** The version prefix taken off, not yet checked (dockerd's authz middleware runs before its version check). */
+  static parseVersion(url: string): { version: string; path: string; query: URLSearchParams } {
     const q = url.indexOf('?');
     let path = q >= 0 ? url.slice(0, q) : url;
     const query = new URLSearchParams(q >= 0 ? url.slice(q + 1) : '');
@@ -96,6 +103,12 @@ export class Router {
     if (m) {
       version = m[1];
       path = m[2];
+    }
+    return { version, path, query };
+  }
+
+  static checkVersion(version: string): void {
+    {
       if (compareVersions(version, API_VERSION) > 0) {
         throw new InvalidArgumentError(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
       }
@@ -103,7 +116,6 @@ export class Router {
         throw new InvalidArgumentError(`client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
       }
     }
-    return { version, path, query };
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, log: Logger): Promise<void> {
@@ -124,7 +136,7 @@ export class Router {
     });
     let ctx: Ctx | undefined;
     try {
-      const { version, path, query } = Router.splitVersion(req.url ?? '/');
+      const { version, path, query } = this.authz ? Router.parseVersion(req.url ?? '/') : Router.splitVersion(req.url ?? '/');
       const found = this.plain.find(req.method as Method, safeDecodePath(path));
       const handler = found ? this.handlers.get((found.store as { key: string }).key) : undefined;
       if (!found || !handler) throw new NotFoundError(`page not found`);
@@ -135,6 +147,7 @@ export class Router {
         const authzBody = newAuthzBody(req, body);
         await this.authz.request(authzBody);
         guard = { chain: this.authz, body: authzBody, preread: body };
+        Router.checkVersion(version);
       }
       ctx = makeCtx(req, res, found.params as Record<string, string>, query, version, log, ac.signal, this.maxJsonBytes, () => (halfOpen = true), guard);
       await handler(ctx);
@@ -165,7 +178,7 @@ export class Router {
 
   async handleHijack(req: IncomingMessage, socket: Duplex, head: Buffer, log: Logger): Promise<void> {
     try {
-      const { version, path, query } = Router.splitVersion(req.url ?? '/');
+      const { version, path, query } = Router.parseVersion(req.url ?? '/');
       const found = this.hijack.find(req.method as Method, safeDecodePath(path));
       const handler = found ? this.hijackers.get((found.store as { key: string }).key) : undefined;
       if (!found || !handler) throw new NotFoundError('page not found');
@@ -175,6 +188,7 @@ export class Router {
       upgraded.body = await readUpgradeBody(req, upgraded, this.maxJsonBytes);
       // dockerd asks the plugins before a hijack and never about the stream that follows
       if (this.authz) await this.authz.request(newAuthzBody(req, requestBodyWanted(req) ? upgraded.body : undefined));
+      Router.checkVersion(version);
       await handler({ req, socket, head: upgraded.head, body: upgraded.body, params: found.params as Record<string, string>, query, apiVersion: version, log });
     } catch (err) {
       // before the 101 a hijack route fails like any request
