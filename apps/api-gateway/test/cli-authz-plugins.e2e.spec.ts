@@ -4,7 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { freePort } from '@drydock/infra';
 import { makeTempDir } from '@drydock/testing';
+import { makeCerts } from './support/certs';
 import { useDockerStack } from './support/stack';
 import { eventually, out } from './support/expect';
 
@@ -22,7 +24,7 @@ http.createServer((req, res) => {
     const method = req.url.slice(1);
     const b = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : {};
     const body = b.RequestBody ? Buffer.from(b.RequestBody, 'base64').toString() : '';
-    fs.appendFileSync(log, JSON.stringify({ method, m: b.RequestMethod, uri: b.RequestURI, user: b.User, body, status: b.ResponseStatusCode, resBody: b.ResponseBody !== undefined }) + '\\n');
+    fs.appendFileSync(log, JSON.stringify({ method, m: b.RequestMethod, uri: b.RequestURI, user: b.User, authn: b.UserAuthNMethod, body, status: b.ResponseStatusCode, resBody: b.ResponseBody !== undefined }) + '\\n');
     let answer = { Allow: true };
     if (method === 'Plugin.Activate') answer = { Implements: ['authz'] };
     else if (method === 'AuthZPlugin.AuthZReq' && /\\/containers\\/create/.test(b.RequestURI) && /"authz":"deny"/.test(body)) answer = { Allow: false, Msg: 'label authz=deny is not allowed' };
@@ -37,6 +39,7 @@ interface Seen {
   m: string;
   uri: string;
   user: string;
+  authn: string;
   body: string;
   status?: number;
   resBody: boolean;
@@ -125,6 +128,29 @@ describe('docker CLI: authorization plugins', () => {
     expect(r.stderr).toMatch(/^Error response from daemon: plugin e2eauthz failed with error: AuthZPlugin.AuthZReq: dial unix .*e2eauthz.sock: connect ECONNREFUSED/);
     await startPlugin();
     await eventually(async () => (await s.docker(['ps'])).code, (c) => c === 0, 10000, 'ps allowed again');
+  });
+
+  it("names the client certificate's CommonName as the user on TCP+TLS (empty on the unix socket)", async () => {
+    const certs = join(dir, 'certs');
+    makeCerts(certs, 'alice');
+    const port = await freePort();
+    s.gatewayEnv = {
+      ...s.gatewayEnv,
+      DRYDOCK_GATEWAY_TCP: `127.0.0.1:${port}`,
+      DRYDOCK_GATEWAY_TLS_CERT: join(certs, 'server-cert.pem'),
+      DRYDOCK_GATEWAY_TLS_KEY: join(certs, 'server-key.pem'),
+      DRYDOCK_GATEWAY_TLS_CA: join(certs, 'ca.pem'),
+    };
+    await s.restartGateway();
+    writeFileSync(logPath(), '');
+    const tls = ['--tlsverify', '--tlscacert', join(certs, 'ca.pem'), '--tlscert', join(certs, 'cert.pem'), '--tlskey', join(certs, 'key.pem'), '-H', `tcp://127.0.0.1:${port}`];
+    expect((await s.docker([...tls, 'ps'], { env: { DOCKER_HOST: '' } })).code).toBe(0);
+    expect((await s.docker(['ps'])).code).toBe(0);
+    const ps = seen().filter((c) => c.method === 'AuthZPlugin.AuthZReq' && c.uri.endsWith('/containers/json'));
+    expect(ps.map((c) => [c.user, c.authn])).toEqual([
+      ['alice', 'TLS'],
+      ['', ''],
+    ]);
   });
 
   it('measures what the plugin adds to docker ps (median of 20, with and without)', async () => {
