@@ -36,4 +36,11 @@ describe('gateway config', () => {
     expect(loadGatewayConfig({ DRYDOCK_REGISTRY_PROXY_URL: 'http://registry-proxy:5100/' }).registryProxyUrl).toBe('http://registry-proxy:5100');
     expect(() => loadGatewayConfig({ DRYDOCK_REGISTRY_PROXY_URL: '127.0.0.1:5100' })).toThrow(/DRYDOCK_REGISTRY_PROXY_URL/);
   });
+
+  it('has no authorization plugins unless DRYDOCK_GATEWAY_AUTHZ_PLUGINS names them, in order', () => {
+    expect(loadGatewayConfig({}).authz.plugins).toEqual([]);
+    expect(loadGatewayConfig({ DRYDOCK_GATEWAY_AUTHZ_PLUGINS: 'opa, acme/authz:latest' }).authz).toMatchObject({ plugins: ['opa', 'acme/authz:latest'], timeoutMs: 10000, runDir: '/run/drydock/plugins' });
+    expect(() => loadGatewayConfig({ DRYDOCK_GATEWAY_AUTHZ_PLUGINS: 'opa,,x' })).toThrow(/DRYDOCK_GATEWAY_AUTHZ_PLUGINS/);
+    expect(() => loadGatewayConfig({ DRYDOCK_GATEWAY_AUTHZ_PLUGINS: 'bad name' })).toThrow(/DRYDOCK_GATEWAY_AUTHZ_PLUGINS/);
+  });
 });

@@ -37,6 +37,14 @@ const schema = z.pipe(
       DRYDOCK_REDIS_URL: z._default(z.string(), 'redis://127.0.0.1:6379'),
       DRYDOCK_BUILD_CONTEXT_MAX_BYTES: envInt(8 * 1024 * 1024 * 1024),
       DRYDOCK_BUILD_QUEUE: buildQueueName,
+      // dockerd's --authorization-plugin: names asked in order for every request; unset, no authorization step at all.
+      DRYDOCK_GATEWAY_AUTHZ_PLUGINS: z._default(z.string().check(z.regex(/^\s*([A-Za-z0-9][\w.:/@-]*\s*(,\s*[A-Za-z0-9][\w.:/@-]*\s*)*)?$/, 'expected plugin names separated by commas')), ''),
+      // One AuthZReq/AuthZRes call's deadline: a plugin that does not answer in time denies.
+      DRYDOCK_GATEWAY_AUTHZ_TIMEOUT_MS: envInt(10000),
+      // Where plugins are found (the supervisor's settings of the same names).
+      DRYDOCK_PLUGIN_SOCKETS_DIR: z._default(z.string().check(z.minLength(1)), '/run/docker/plugins'),
+      DRYDOCK_PLUGIN_SPECS_DIRS: z._default(z.string(), '/etc/docker/plugins,/usr/lib/docker/plugins'),
+      DRYDOCK_PLUGIN_RUN_DIR: z._default(z.string().check(z.minLength(1)), '/run/drydock/plugins'),
     })
     .check(
       z.superRefine((e, ctx) => {
@@ -73,6 +81,13 @@ const schema = z.pipe(
     redisUrl: e.DRYDOCK_REDIS_URL,
     buildContextMaxBytes: e.DRYDOCK_BUILD_CONTEXT_MAX_BYTES,
     buildQueue: e.DRYDOCK_BUILD_QUEUE,
+    authz: {
+      plugins: e.DRYDOCK_GATEWAY_AUTHZ_PLUGINS.split(',').map((n) => n.trim()).filter(Boolean),
+      timeoutMs: e.DRYDOCK_GATEWAY_AUTHZ_TIMEOUT_MS,
+      socketsDir: e.DRYDOCK_PLUGIN_SOCKETS_DIR,
+      specsDirs: e.DRYDOCK_PLUGIN_SPECS_DIRS.split(',').map((d) => d.trim()).filter(Boolean),
+      runDir: e.DRYDOCK_PLUGIN_RUN_DIR,
+    },
   })),
 );
 

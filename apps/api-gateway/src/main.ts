@@ -22,6 +22,9 @@ import type { RouteDeps } from './routes/deps';
 import { openClusterDoor } from './cluster/cluster-door';
 import { BuildService, connectBuildQueue } from './build/build-service';
 import { registerBuildRoutes } from './routes/build.routes';
+import { LegacyPluginDirectory } from '@drydock/plugins';
+import { AuthzChain } from './authz/authz';
+import { AuthzPlugins, type ManagedPluginJson } from './authz/authz-plugins';
 
 const VERSION = '20.10.24-drydock';
 
@@ -46,7 +49,19 @@ async function main(): Promise<void> {
   const nodes = door?.locator ?? new SingleNodeLocator(supervisor);
   const deps: RouteDeps = { nodes, placement: door?.placement, nats, stateDir: process.env.DRYDOCK_STATE_DIR ?? '/var/lib/drydock' };
 
-  const router = new Router(config.maxJsonBytes);
+  // dockerd's --authorization-plugin; none configured, the router has no authorization step at all
+  let authz: AuthzChain | undefined;
+  if (config.authz.plugins.length > 0) {
+    const a = config.authz;
+    const legacy = new LegacyPluginDirectory({ socketsDir: a.socketsDir, specsDirs: a.specsDirs, activateTimeoutMs: a.timeoutMs, lookupRetryMs: 0, connectRetryMs: 0 }, logger);
+    const inspect = async (name: string): Promise<ManagedPluginJson> => {
+      const res = await supervisor.call(supervisor.plugins, supervisor.plugins.inspectPlugin, { name }, a.timeoutMs);
+      return JSON.parse(res.pluginJson || '{}') as ManagedPluginJson;
+    };
+    authz = new AuthzChain(a.plugins, new AuthzPlugins({ timeoutMs: a.timeoutMs, runDir: a.runDir }, inspect, legacy).resolve);
+    log.info({ plugins: a.plugins }, 'authorization plugins enabled');
+  }
+  const router = new Router(config.maxJsonBytes, authz);
   const registry = new RegistryProxyClient(config.registryProxyUrl, config.callTimeoutMs);
   registerSystemRoutes(router, nodes, registry, { version: VERSION, gitCommit: '', strategy: config.cluster?.strategy });
   registerContainerRoutes(router, deps);

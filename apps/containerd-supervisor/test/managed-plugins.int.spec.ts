@@ -10,7 +10,7 @@ import { ManagedPluginDirectory } from '../src/plugins/managed/managed-plugin-di
 import { PluginManager } from '../src/plugins/managed/plugin-manager';
 import { PluginRuntime } from '../src/plugins/managed/plugin-runtime';
 import { PluginStore } from '../src/plugins/managed/plugin-store';
-import { CompositePluginDirectory } from '../src/plugins/plugin-directory';
+import { CompositePluginDirectory } from '@drydock/plugins';
 import { VolumeDrivers } from '../src/plugins/volume-drivers';
 import { PluginVolumeRecords } from '../src/volumes/plugin-volume-records';
 import { VolumeService } from '../src/volumes/volume-service';

@@ -5,6 +5,7 @@ import { InvalidArgumentError, NotFoundError, toHttpError } from '@drydock/error
 import type { Logger } from '@drydock/logging';
 import { readUpgradeBody } from './hijack';
 import { decodeBody, type JsonBody } from './go-json';
+import { AUTHZ_MAX_BODY, newAuthzBody, requestBodyWanted, type AuthzBody, type AuthzChain } from '../authz/authz';
 
 export const API_VERSION = '1.41';
 export const MIN_API_VERSION = '1.12';
@@ -65,7 +66,11 @@ export class Router {
   private readonly handlers = new Map<string, Handler>();
   private readonly hijackers = new Map<string, HijackHandler>();
 
-  constructor(private readonly maxJsonBytes: number) {}
+  constructor(
+    private readonly maxJsonBytes: number,
+    /** dockerd's --authorization-plugin chain; absent, requests go straight to their routes. */
+    private readonly authz?: AuthzChain,
+  ) {}
 
   on(method: Method | Method[], path: string, handler: Handler): void {
     for (const m of Array.isArray(method) ? method : [method]) {
@@ -83,6 +88,13 @@ export class Router {
 
   /** Splits `/v1.41/containers/json` into version and path; rejects versions dockerd rejects. */
   static splitVersion(url: string): { version: string; path: string; query: URLSearchParams } {
+    const r = Router.parseVersion(url);
+    Router.checkVersion(r.version);
+    return r;
+  }
+
+  /** The version prefix taken off, not yet checked (dockerd's authz middleware runs before its version check). */
+  static parseVersion(url: string): { version: string; path: string; query: URLSearchParams } {
     const q = url.indexOf('?');
     let path = q >= 0 ? url.slice(0, q) : url;
     const query = new URLSearchParams(q >= 0 ? url.slice(q + 1) : '');
@@ -91,6 +103,12 @@ export class Router {
     if (m) {
       version = m[1];
       path = m[2];
+    }
+    return { version, path, query };
+  }
+
+  static checkVersion(version: string): void {
+    {
       if (compareVersions(version, API_VERSION) > 0) {
         throw new InvalidArgumentError(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
       }
@@ -98,7 +116,6 @@ export class Router {
         throw new InvalidArgumentError(`client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
       }
     }
-    return { version, path, query };
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, log: Logger): Promise<void> {
@@ -119,12 +136,27 @@ export class Router {
     });
     let ctx: Ctx | undefined;
     try {
-      const { version, path, query } = Router.splitVersion(req.url ?? '/');
+      const { version, path, query } = this.authz ? Router.parseVersion(req.url ?? '/') : Router.splitVersion(req.url ?? '/');
       const found = this.plain.find(req.method as Method, safeDecodePath(path));
       const handler = found ? this.handlers.get((found.store as { key: string }).key) : undefined;
       if (!found || !handler) throw new NotFoundError(`page not found`);
-      ctx = makeCtx(req, res, found.params as Record<string, string>, query, version, log, ac.signal, this.maxJsonBytes, () => (halfOpen = true));
+      let guard: Guard | undefined;
+      if (this.authz) {
+        // the body the plugins see is the body the route reads
+        const body = requestBodyWanted(req) ? await readCapped(req, AUTHZ_MAX_BODY) : undefined;
+        const authzBody = newAuthzBody(req, body);
+        await this.authz.request(authzBody);
+        guard = { chain: this.authz, body: authzBody, preread: body };
+        Router.checkVersion(version);
+      }
+      ctx = makeCtx(req, res, found.params as Record<string, string>, query, version, log, ac.signal, this.maxJsonBytes, () => (halfOpen = true), guard);
       await handler(ctx);
+      if (guard?.pending) await guard.pending;
+      else if (guard && res.headersSent) {
+        // a streamed answer (logs -f, events, pulls) has left already: the plugins see its status and headers only
+        const g = guard;
+        g.chain.response(g.body, res.statusCode, res.getHeaders(), undefined).catch((err) => log.warn({ err: (err as Error).message }, 'authorization plugin refused a streamed response after it was sent'));
+      }
     } catch (err) {
       sendError(res, err, log);
     } finally {
@@ -146,7 +178,7 @@ export class Router {
 
   async handleHijack(req: IncomingMessage, socket: Duplex, head: Buffer, log: Logger): Promise<void> {
     try {
-      const { version, path, query } = Router.splitVersion(req.url ?? '/');
+      const { version, path, query } = Router.parseVersion(req.url ?? '/');
       const found = this.hijack.find(req.method as Method, safeDecodePath(path));
       const handler = found ? this.hijackers.get((found.store as { key: string }).key) : undefined;
       if (!found || !handler) throw new NotFoundError('page not found');
@@ -154,6 +186,9 @@ export class Router {
       // after the declared body belong to the stream, for every hijacking route alike
       const upgraded: { head: Buffer; body: Buffer; socket: Duplex } = { head, body: Buffer.alloc(0), socket };
       upgraded.body = await readUpgradeBody(req, upgraded, this.maxJsonBytes);
+      // dockerd asks the plugins before a hijack and never about the stream that follows
+      if (this.authz) await this.authz.request(newAuthzBody(req, requestBodyWanted(req) ? upgraded.body : undefined));
+      Router.checkVersion(version);
       await handler({ req, socket, head: upgraded.head, body: upgraded.body, params: found.params as Record<string, string>, query, apiVersion: version, log });
     } catch (err) {
       // before the 101 a hijack route fails like any request
@@ -197,7 +232,25 @@ function makeCtx(
   signal: AbortSignal,
   maxJson: number,
   allowHalfOpen: () => void,
+  guard?: Guard,
 ): Ctx {
+  const readBody = () => (guard?.preread ? Promise.resolve(guard.preread) : readCapped(req, maxJson));
+  /** Sends now, or once the plugins allowed the answer (the router awaits guard.pending). */
+  const answer = (status: number, headers: Record<string, string | number>, body: Buffer | undefined) => {
+    const write = () => {
+      res.writeHead(status, headers);
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (!guard) return write();
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    guard.pending = guard.chain.response(guard.body, status, res.getHeaders(), body).then(() => {
+      for (const k of Object.keys(headers)) res.removeHeader(k);
+      write();
+    }, (err) => {
+      for (const k of Object.keys(headers)) res.removeHeader(k);
+      throw err;
+    });
+  };
   return {
     allowHalfOpen,
     req,
@@ -207,18 +260,22 @@ function makeCtx(
     apiVersion,
     log,
     signal,
-    json: async <T>(body: JsonBody<T>) => decodeBody(body, await readCapped(req, maxJson)),
-    rawBody: () => readCapped(req, maxJson),
+    json: async <T>(body: JsonBody<T>) => decodeBody(body, await readBody()),
+    rawBody: readBody,
     send: (status, body, headers) => {
-      const text = JSON.stringify(body) + '\n';
-      res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...(headers ?? {}) });
-      res.end(req.method === 'HEAD' ? undefined : text);
+      const text = Buffer.from(JSON.stringify(body) + '\n');
+      answer(status, { 'Content-Type': 'application/json', 'Content-Length': text.length, ...(headers ?? {}) }, text);
     },
-    empty: (status = 204) => {
-      res.writeHead(status);
-      res.end();
-    },
+    empty: (status = 204) => answer(status, {}, undefined),
   };
+}
+
+/** A request the authz plugins allowed: its body for them and the route, and the answer they are asked about. */
+interface Guard {
+  chain: AuthzChain;
+  body: AuthzBody;
+  preread?: Buffer;
+  pending?: Promise<void>;
 }
 
 async function readCapped(req: IncomingMessage, max: number): Promise<Buffer> {

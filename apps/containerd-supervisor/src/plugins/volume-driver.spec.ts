@@ -2,8 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { errorCode } from '@drydock/errors';
 import { createLogger } from '@drydock/logging';
-import { PluginClient } from './plugin-client';
-import { FakePlugin, tempDir } from './plugin-test-server.testing';
+import { PluginClient } from '@drydock/plugins';
+import { FakePlugin, tempDir } from '@drydock/plugins/testing';
 import { VolumeDriverAdapter } from './volume-driver';
 
 const logger = createLogger({ service: 'test', level: 'silent' });

@@ -1,7 +1,7 @@
 import { InternalError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
-import { PluginClient } from './plugin-client';
-import type { PluginEndpoint } from './plugin-directory';
+import { PluginClient } from '@drydock/plugins';
+import type { PluginEndpoint } from '@drydock/plugins';
 
 /** The capability a volume plugin's handshake names (config.json: docker.volumedriver/1.0). */
 export const VOLUME_DRIVER = 'VolumeDriver';

@@ -1,6 +1,6 @@
 import { DrydockError, InternalError, errorFromCode, errorCode } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
-import type { PluginDirectory, PluginEndpoint } from './plugin-directory';
+import type { PluginDirectory, PluginEndpoint } from '@drydock/plugins';
 import { VOLUME_DRIVER, volumeDriverFor, type VolumeDriverAdapter, type VolumeDriverDeadlines } from './volume-driver';
 
 /**

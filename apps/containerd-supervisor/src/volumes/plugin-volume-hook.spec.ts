@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '@drydock/logging';
 import type { HookContainer } from '../containers/lifecycle-hooks';
-import { tempDir } from '../plugins/plugin-test-server.testing';
+import { tempDir } from '@drydock/plugins/testing';
 import { PluginVolumeHook, type PluginVolumeMounter } from './plugin-volume-hook';
 
 const logger = createLogger({ service: 'test', level: 'silent' });

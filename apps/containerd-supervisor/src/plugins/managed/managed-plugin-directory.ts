@@ -1,6 +1,6 @@
 import { isAbsolute, join, relative } from 'node:path';
 import { FailedPreconditionError } from '@drydock/errors';
-import { pluginNotFound, type PluginDirectory, type PluginEndpoint } from '../plugin-directory';
+import { pluginNotFound, type PluginDirectory, type PluginEndpoint } from '@drydock/plugins';
 import { interfaceCapability } from './plugin-config';
 import type { PluginRecord } from './plugin-store';
 

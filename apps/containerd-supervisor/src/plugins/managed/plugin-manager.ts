@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import type { CallOptions } from '../../images/distribution/registry-client';
-import { pluginNotFound } from '../plugin-directory';
+import { pluginNotFound } from '@drydock/plugins';
 import { pluginInUseError, type VolumePluginUsage } from '../volume-usage';
 import { applySettings, computePrivileges, initialSettings, interfaceCapability, validatePrivileges, type PluginPrivilege } from './plugin-config';
 import { readFile, rm } from 'node:fs/promises';
