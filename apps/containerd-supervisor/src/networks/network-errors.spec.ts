@@ -106,14 +106,16 @@ describe('network errors as dockerd 20.10', () => {
     await mgr.create(createReq('n1'));
     await mgr.create(createReq('n2'));
     const [a, b] = [netId('n1'), netId('n2')];
-    for (const [old, id] of [[a, 'ab' + a.slice(2)], [b, 'ab' + b.slice(2)]]) {
+    // a prefix no other network's id has (the built-in networks' ids are random too)
+    const p = ['ab', 'cd', 'ef', '01', '23'].find((x) => ![...mgr.networks.keys()].some((k) => k !== a && k !== b && k.startsWith(x)))!;
+    for (const [old, id] of [[a, p + a.slice(2)], [b, p + b.slice(2)]]) {
       const n = mgr.networks.get(old)!;
       mgr.networks.delete(old);
       mgr.networks.set(id, { ...n, id });
     }
-    expect(await fail(() => mgr.resolve('ab'))).toBe('INVALID_ARGUMENT network ab is ambiguous (2 matches found based on ID prefix)');
-    expect(await fail(() => mgr.resolve('ab', 'inspect'))).toBe('INVALID_ARGUMENT 2 matches found based on ID prefix: network ab is ambiguous');
-    expect(await fail(mgr.remove('ab'))).toBe('INVALID_ARGUMENT network ab is ambiguous (2 matches found based on ID prefix)');
+    expect(await fail(() => mgr.resolve(p))).toBe(`INVALID_ARGUMENT network ${p} is ambiguous (2 matches found based on ID prefix)`);
+    expect(await fail(() => mgr.resolve(p, 'inspect'))).toBe(`INVALID_ARGUMENT 2 matches found based on ID prefix: network ${p} is ambiguous`);
+    expect(await fail(mgr.remove(p))).toBe(`INVALID_ARGUMENT network ${p} is ambiguous (2 matches found based on ID prefix)`);
     // an exact name wins over id prefixes
     expect(mgr.resolve('n1').name).toBe('n1');
     expect(await fail(() => mgr.resolve('zz'))).toBe('NOT_FOUND network zz not found');
