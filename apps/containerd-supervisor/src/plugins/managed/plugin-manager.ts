@@ -11,6 +11,7 @@ import { maybeGunzip, pluginReference, pushPlugin, type PluginFetcher, type Plug
 import { parsePluginConfig } from './plugin-config';
 import type { PluginRuntime } from './plugin-runtime';
 import type { PluginRecord, PluginStore } from './plugin-store';
+import { KeyedLock } from '../../containers/keyed-lock';
 
 
 /** What a pull installed, and what it fetched (for dockerd's progress lines). */
@@ -37,7 +38,7 @@ export class PluginManager {
   private readonly watched = new Set<string>();
   /** Plugins being disabled or removed: their exit is expected. */
   private readonly stopping = new Set<string>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   private closed = false;
   private usage?: VolumePluginUsage;
 
@@ -314,13 +315,6 @@ export class PluginManager {
   }
 
   private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const settled = next.catch(() => undefined);
-    this.locks.set(key, settled);
-    void settled.then(() => {
-      if (this.locks.get(key) === settled) this.locks.delete(key);
-    });
-    return next;
+    return this.locks.run(key, fn);
   }
 }
