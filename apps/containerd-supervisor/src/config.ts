@@ -53,6 +53,14 @@ const schema = z.pipe(
     DRYDOCK_IPTABLES_CHAIN_PREFIX: z._default(z.string().check(z.regex(/^[A-Z0-9_-]{1,12}$/)), 'DRYDOCK'),
     DRYDOCK_CNI_PATH: z._default(z.string().check(z.minLength(1)), '/usr/lib/cni'),
     DRYDOCK_HOST_RESOLV_CONF: z._default(z.string().check(z.minLength(1)), '/etc/resolv.conf'),
+    // Overlay networks: this node's underlay address (the VXLAN devices' local end; default: the host of
+    // DRYDOCK_SUPERVISOR_LISTEN when it is a concrete address, else 127.0.0.1), the candidate subnets of
+    // overlays made without one (dockerd's swarm default 10.0.0.0/8 in /24s), their bridges' prefix, and
+    // how long a node's heartbeats may stop before its endpoints are left out (the scheduler's node-down time).
+    DRYDOCK_OVERLAY_ADDRESS: z.optional(z.ipv4()),
+    DRYDOCK_OVERLAY_POOLS: z._default(z.string().check(z.regex(/^\d+\.\d+\.\d+\.\d+\/\d+(:\d+)?(,\d+\.\d+\.\d+\.\d+\/\d+(:\d+)?)*$/)), '10.0.0.0/8:24'),
+    DRYDOCK_OVERLAY_BRIDGE_PREFIX: z._default(z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,7}$/)), 'ov-'),
+    DRYDOCK_NODE_DOWN_AFTER_MS: envInt(8000),
     // Legacy (v1) plugins, found where dockerd finds them: sockets, then spec files (comma-separated dirs).
     DRYDOCK_PLUGIN_SOCKETS_DIR: z._default(z.string().check(z.minLength(1)), '/run/docker/plugins'),
     DRYDOCK_PLUGIN_SPECS_DIRS: z._default(z.string(), '/etc/docker/plugins,/usr/lib/docker/plugins'),
@@ -111,6 +119,12 @@ const schema = z.pipe(
       cniPath: e.DRYDOCK_CNI_PATH,
       hostResolvConf: e.DRYDOCK_HOST_RESOLV_CONF,
     },
+    overlay: {
+      address: e.DRYDOCK_OVERLAY_ADDRESS ?? underlayOf(e.DRYDOCK_SUPERVISOR_LISTEN),
+      pools: e.DRYDOCK_OVERLAY_POOLS.split(','),
+      bridgePrefix: e.DRYDOCK_OVERLAY_BRIDGE_PREFIX,
+      nodeDownAfterMs: e.DRYDOCK_NODE_DOWN_AFTER_MS,
+    },
     plugins: {
       socketsDir: e.DRYDOCK_PLUGIN_SOCKETS_DIR,
       specsDirs: e.DRYDOCK_PLUGIN_SPECS_DIRS.split(',').filter(Boolean),
@@ -132,4 +146,10 @@ export type SupervisorConfig = z.infer<typeof schema>;
 
 export function loadSupervisorConfig(env: NodeJS.ProcessEnv): SupervisorConfig {
   return loadConfig(schema, env);
+}
+
+/** The listen address's host when it is a concrete IPv4 address other nodes can reach; else loopback (a node alone). */
+export function underlayOf(listen: string): string {
+  const host = listen.slice(0, listen.lastIndexOf(':'));
+  return /^\d+\.\d+\.\d+\.\d+$/.test(host) && host !== '0.0.0.0' && !host.startsWith('127.') ? host : '127.0.0.1';
 }

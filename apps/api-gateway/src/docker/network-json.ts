@@ -13,7 +13,10 @@ function ipamConfigJson(c: supervisorV1.IpamConfig): Record<string, unknown> {
 
 /** Network inspect's Containers entry (daemon/network.go buildEndpointResource). */
 function endpointJson(e: supervisorV1.NetworkEndpoint): Record<string, unknown> {
-  return { Name: e.name ?? '', EndpointID: e.endpointId ?? '', MacAddress: e.macAddress ?? '', IPv4Address: e.ipv4Address ?? '', IPv6Address: e.ipv6Address ?? '' };
+  const out: Record<string, unknown> = { Name: e.name ?? '', EndpointID: e.endpointId ?? '', MacAddress: e.macAddress ?? '', IPv4Address: e.ipv4Address ?? '', IPv6Address: e.ipv6Address ?? '' };
+  // an overlay's endpoints are on every node: which one runs the container (classic Swarm's Node)
+  if (e.node) out.Node = e.node;
+  return out;
 }
 
 /**
@@ -41,5 +44,7 @@ export function networkJson(n: supervisorV1.Network, withContainers = true): Rec
     Containers: containers,
     Options: n.options ?? {},
     Labels: n.labels ?? {},
+    // dockerd's Peers (omitempty): the nodes an overlay network spans
+    ...(n.peers?.length ? { Peers: n.peers.map((p) => ({ Name: p.name ?? '', IP: p.ip ?? '' })) } : {}),
   };
 }

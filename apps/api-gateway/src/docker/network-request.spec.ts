@@ -88,6 +88,12 @@ describe('parseNetworkCreate', () => {
     });
   });
 
+  it('takes overlay networks as the swarm\'s, and refuses swarm scope for a bridge', () => {
+    expect(parseNetworkCreate({ Name: 'ov', Driver: 'overlay', Attachable: true, Internal: true, IPAM: { Config: [{ Subnet: '10.0.9.0/24' }] } })).toMatchObject({ driver: 'overlay', scope: 'swarm', attachable: true, internal: true });
+    expect(parseNetworkCreate({ Name: 'ov', Driver: 'overlay', Scope: 'swarm' })).toMatchObject({ driver: 'overlay' });
+    expect(refusal({ Name: 'b', Driver: 'bridge', Scope: 'swarm' })).toBe('PERMISSION_DENIED cannot create a swarm scoped network when swarm is not active');
+  });
+
   it('defaults the driver to bridge (compose leaves Driver and IPAM out)', () => {
     expect(parseNetworkCreate({ Name: 'myapp_default', CheckDuplicate: true, Attachable: true })).toMatchObject({ driver: 'bridge', ipam: { driver: 'default', config: [] } });
   });
@@ -138,5 +144,6 @@ describe('parseNetworkInspectQuery', () => {
     expect(parseNetworkInspectQuery('bridge', new URLSearchParams('verbose='))).toEqual({ id: 'bridge', verbose: false, scope: '' });
     expect(() => parseNetworkInspectQuery('bridge', new URLSearchParams('verbose=x'))).toThrow('invalid value for verbose: x: strconv.ParseBool: parsing "x": invalid syntax');
     expect(() => parseNetworkInspectQuery('nope', new URLSearchParams('scope=x'))).toThrow('network nope not found');
+    expect(parseNetworkInspectQuery('ov', new URLSearchParams('scope=swarm'))).toMatchObject({ scope: 'swarm' });
   });
 });

@@ -25,9 +25,6 @@ export function parseNetworkCreate(b: NetworkCreateBody | undefined): supervisor
   const name = body.Name ?? '';
   if (PREDEFINED.has(name)) throw new PermissionDeniedError(`operation is not permitted on predefined ${name} network `);
   const driver = body.Driver || 'bridge';
-  if (driver === 'overlay') {
-    throw new PermissionDeniedError('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
-  }
   const configs = body.IPAM?.Config ?? [];
   const subnets: Cidr[] = configs.map((c) => {
     const s = parseCidr(c.Subnet ?? '');
@@ -37,9 +34,10 @@ export function parseNetworkCreate(b: NetworkCreateBody | undefined): supervisor
   if (name.trim() === '') throw new InvalidArgumentError(`invalid name: ${name}`);
   if (driver === 'host' || driver === 'null') throw new PermissionDeniedError(`only one instance of "${driver}" network is allowed`);
   if (UNSUPPORTED_BUILTIN.has(driver)) throw new NotImplementedError(`network driver ${driver} is not supported on this node`);
-  if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
+  // overlay: a network spanning the cluster's nodes (swarm scope, as dockerd reports it)
+  if (driver !== 'bridge' && driver !== 'overlay') throw new NotFoundError(`plugin "${driver}" not found`);
   const scope = body.Scope ?? '';
-  if (scope === 'swarm' || scope === 'global') throw new PermissionDeniedError('cannot create a swarm scoped network when swarm is not active');
+  if (driver === 'bridge' && (scope === 'swarm' || scope === 'global')) throw new PermissionDeniedError('cannot create a swarm scoped network when swarm is not active');
   if (body.Ingress) throw new PermissionDeniedError('Ingress network can only be global scope network');
   const ipamDriver = body.IPAM?.Driver || 'default';
   if (ipamDriver !== 'default') throw new NotFoundError(`plugin "${ipamDriver}" not found`);
@@ -90,7 +88,7 @@ export function parseNetworkCreate(b: NetworkCreateBody | undefined): supervisor
     },
     options: { ...body.Options },
     labels: { ...body.Labels },
-    scope: 'local',
+    scope: driver === 'overlay' ? 'swarm' : 'local',
     configOnly: body.ConfigOnly ?? false,
     configFrom: body.ConfigFrom?.Network ?? '',
   };
@@ -185,12 +183,13 @@ const GO_BOOLS: Record<string, boolean> = { '1': true, t: true, T: true, TRUE: t
 
 /**
  * GET /networks/{id}'s query (network_routes.go getNetwork): `verbose` must parse as a Go
- * bool; a `scope` other than local finds nothing on this node (dockerd: `network X not found`).
+ * bool; a `scope` other than local or swarm finds nothing (dockerd: `network X not found`).
  */
 export function parseNetworkInspectQuery(id: string, q: URLSearchParams): supervisorV1.InspectNetworkRequest {
   const v = q.get('verbose') ?? '';
   if (v !== '' && !(v in GO_BOOLS)) throw new InvalidArgumentError(`invalid value for verbose: ${v}: strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax`);
   const scope = q.get('scope') ?? '';
-  if (scope !== '' && scope !== 'local') throw new NotFoundError(`network ${id} not found`);
+  // swarm: the overlay networks (checked against the network found, as dockerd's scope match)
+  if (scope !== '' && scope !== 'local' && scope !== 'swarm') throw new NotFoundError(`network ${id} not found`);
   return { id, verbose: v !== '' && GO_BOOLS[v], scope };
 }

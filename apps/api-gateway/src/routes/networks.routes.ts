@@ -1,4 +1,4 @@
-import { AlreadyExistsError, InvalidArgumentError } from '@drydock/errors';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '@drydock/errors';
 import { decodeBody, type JsonBody } from '../http/go-json';
 import { FilterArgs } from '../http/query';
 import { compareVersions, type Ctx, type Router } from '../http/router';
@@ -10,7 +10,8 @@ import type { RouteDeps } from './deps';
 /**
  * /networks: the node's container networks. Thin: decode and check the request, call the
  * node's supervisor (which resolves names, ids and prefixes and answers with dockerd's
- * texts), convert the answer. Networks are node-scoped: they live on the local node.
+ * texts), convert the answer. Local networks live on the local node; overlay networks are
+ * the cluster's, mirrored on every node, so the local node answers for them too.
  */
 export function registerNetworkRoutes(router: Router, deps: Pick<RouteDeps, 'nodes'>): void {
   const sc = () => deps.nodes.local();
@@ -56,7 +57,9 @@ export function registerNetworkRoutes(router: Router, deps: Pick<RouteDeps, 'nod
 
   router.on('GET', '/networks/:id', async (ctx) => {
     const s = sc();
-    const res = await s.call(s.networks, s.networks.inspectNetwork, parseNetworkInspectQuery(ctx.params.id, ctx.query));
+    const q = parseNetworkInspectQuery(ctx.params.id, ctx.query);
+    const res = await s.call(s.networks, s.networks.inspectNetwork, q);
+    if (q.scope && (res.network?.scope || 'local') !== q.scope) throw new NotFoundError(`network ${ctx.params.id} not found`);
     ctx.send(200, networkJson(res.network ?? {}));
   });
 

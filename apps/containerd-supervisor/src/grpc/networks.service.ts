@@ -1,5 +1,5 @@
 import type { supervisorV1 } from '@drydock/proto';
-import type { NetworkManager } from '../networks/network-manager';
+import { scopeOf, type NetworkManager } from '../networks/network-manager';
 import type { NetworkRecord } from '../networks/network-record';
 import type { NetworkRuns } from '../networks/network-runs';
 import { nsToTimestamp } from '../containers/record';
@@ -11,7 +11,7 @@ export function networkMessage(n: NetworkRecord, runs: NetworkRuns): supervisorV
     id: n.id,
     name: n.name,
     created: nsToTimestamp(n.createdNs),
-    scope: 'local',
+    scope: scopeOf(n),
     driver: n.driver,
     enableIpv6: n.enableIpv6,
     ipam: {
@@ -26,6 +26,7 @@ export function networkMessage(n: NetworkRecord, runs: NetworkRuns): supervisorV
     containers: runs.endpointsView(n),
     options: n.options,
     labels: n.labels,
+    peers: runs.peers(n),
   };
 }
 

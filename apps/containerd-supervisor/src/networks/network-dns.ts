@@ -110,6 +110,11 @@ export class NetworkDns {
     await this.refresh([...nets]);
   }
 
+  /** Another node's endpoints on these overlay networks changed: the local containers on them learn it. */
+  async remoteChanged(netIds: string[]): Promise<void> {
+    await this.refresh(netIds);
+  }
+
   /** Rewrites the records of every running container on these networks (`also` too). */
   private async refresh(netIds: string[], also?: string): Promise<void> {
     const targets = new Set<string>();
@@ -125,6 +130,8 @@ export class NetworkDns {
       const nets = this.userNetworks(this.mgr.containers.get(containerId));
       // a container that stopped meanwhile keeps no directory
       if (!nets.length) return;
+      // overlay names come from the cluster's store: until it is reached (a restart) the helper keeps answering what it has
+      if (this.mgr.overlay && !this.mgr.overlay.ready && nets.some((n) => this.mgr.networks.get(n)?.driver === 'overlay')) return;
       await this.launcher.writeRecords(containerId, dnsRecordsFor(nets.flatMap((n) => this.endpoints(n))));
     });
   }
@@ -133,6 +140,11 @@ export class NetworkDns {
   private endpoints(netId: string): DnsEndpoint[] {
     const n = this.mgr.networks.get(netId);
     if (!n) return [];
+    const overlay = n.driver === 'overlay' ? this.mgr.overlay : undefined;
+    // an overlay's names are every live node's endpoints, as published in the cluster's store
+    if (overlay?.ready) {
+      return overlay.liveEndpoints(netId).map((e) => ({ network: n.name, containerName: e.containerName, shortId: short(e.containerId), hostname: e.hostname, aliases: e.aliases, ipv4: e.ip }));
+    }
     const out: DnsEndpoint[] = [];
     for (const { containerId, ep } of this.mgr.endpointsOn(netId)) {
       if (ep.state !== 'ready') continue;

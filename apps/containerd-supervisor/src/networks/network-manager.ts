@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@drydock/logging';
 import type { supervisorV1 } from '@drydock/proto';
-import { AlreadyExistsError, InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '@drydock/errors';
+import { AlreadyExistsError, InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError, UnavailableError } from '@drydock/errors';
 import { CrashPoints } from '@drydock/runtime';
 import { KeyedLock } from '../containers/keyed-lock';
 import { contains, expandPools, formatCidr, formatIp, mask, overlaps, parseCidr, parseIp, size, type Cidr } from './cidr';
@@ -9,6 +9,8 @@ import type { NetworkCrashPoints } from './crash-points';
 import type { HostNet } from './host-net';
 import type { ContainerNetRecord, IpamPoolRecord, NetworkRecord } from './network-record';
 import type { NetworkStore } from './network-store';
+import type { OverlayNetworks } from './overlay/overlay-networks';
+import type { OverlayNetworkRecord } from './overlay/overlay-types';
 
 export interface NetworkManagerOptions {
   /** Host bridge of the default `bridge` network (never "docker0": dockerd --bridge=none deletes it). */
@@ -24,6 +26,8 @@ export type NetworkEventSink = (action: 'create' | 'destroy' | 'connect' | 'disc
 const BUILTIN = new Set(['bridge', 'host', 'none']);
 export const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
 export const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+/** dockerd's overlay option naming the VNI ("4097" or a list, of which the first is used). */
+export const VXLANID_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 const nowNs = (): string => (BigInt(Date.now()) * 1000000n).toString();
 const newId = (): string => randomBytes(32).toString('hex');
 
@@ -41,6 +45,8 @@ export class NetworkManager {
   readonly lock = new KeyedLock();
   private readonly pools: Cidr[];
   onEvent: NetworkEventSink = () => undefined;
+  /** Overlay networks (driver "overlay"), when this node runs them. */
+  overlay?: OverlayNetworks;
 
   constructor(
     readonly store: NetworkStore,
@@ -68,6 +74,9 @@ export class NetworkManager {
       } else if (n.driver === 'bridge') {
         // kernel state normally survives us untouched; an iptables flush or reboot does not
         await this.makeKernel(n);
+      } else if (n.driver === 'overlay' && this.overlay) {
+        // a mirror of the cluster's record: remade now, checked against the store once it is reached
+        await this.overlay.ensureKernel(n).catch((err) => this.log.warn({ err, networkId: n.id }, 'overlay network not remade'));
       }
     }
     await this.removeStrays();
@@ -78,7 +87,8 @@ export class NetworkManager {
   private async removeStrays(): Promise<void> {
     for (const b of await this.host.bridges()) {
       const id = /^drydock-net:([0-9a-f]{64})$/.exec(b.alias)?.[1];
-      if (id && !this.networks.has(id) && (b.name === this.opts.defaultBridge || b.name.startsWith(this.opts.bridgePrefix))) {
+      const ours = b.name === this.opts.defaultBridge || b.name.startsWith(this.opts.bridgePrefix) || (this.overlay && b.name.startsWith(this.overlay.opts.bridgePrefix));
+      if (id && !this.networks.has(id) && ours) {
         this.log.warn({ bridge: b.name, networkId: id }, 'removing a stray bridge');
         await this.host.deleteBridge(b.name);
       }
@@ -149,6 +159,19 @@ export class NetworkManager {
     this.networks.set(n.id, n);
   }
 
+  /** The overlay's view of this node's records (its mirror of the cluster's overlay networks). */
+  overlayMirror() {
+    return {
+      put: (n: NetworkRecord) => this.putNetwork(n),
+      drop: async (n: NetworkRecord) => {
+        await this.store.deleteNetwork(n.id);
+        this.networks.delete(n.id);
+      },
+      known: () => [...this.networks.values()],
+      hasLocalEndpoints: (netId: string) => this.endpointsOn(netId).length > 0,
+    };
+  }
+
   /** `afterBridge` runs between the bridge and its rules (a create's crash point; boot re-makes pass none). */
   private async makeKernel(n: NetworkRecord, afterBridge: () => void = () => undefined): Promise<void> {
     const pool = n.pools[0];
@@ -217,38 +240,13 @@ export class NetworkManager {
     if ([...this.networks.values()].some((n) => n.name === name)) throw new AlreadyExistsError(`network with name ${name} already exists`);
     const driver = req.driver || 'bridge';
     if (driver === 'host' || driver === 'null') throw new PermissionDeniedError(`only one instance of "${driver}" network is allowed`);
-    if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
+    if (driver !== 'bridge' && driver !== 'overlay') throw new NotFoundError(`plugin "${driver}" not found`);
     const options = { ...(req.options ?? {}) };
     const icc = (options[ICC_OPTION] ?? 'true') !== 'false';
-    const configs = req.ipam?.config ?? [];
-    let pool: IpamPoolRecord;
-    if (configs.length > 1) throw new InvalidArgumentError('only one IPv4 address pool is supported on this node');
-    const cfg = configs[0];
-    if (cfg?.subnet) {
-      const subnet = parseCidr(cfg.subnet);
-      if (!subnet || cfg.subnet.includes(':')) throw new InvalidArgumentError(`invalid CIDR address: ${cfg.subnet}`);
-      if (this.subnets().some((s) => overlaps(s, subnet))) throw new PermissionDeniedError('Pool overlaps with other one on this address space');
-      let range: Cidr | undefined;
-      if (cfg.ipRange) {
-        range = parseCidr(cfg.ipRange);
-        // a range outside the subnet is taken as dockerd's IPAM takes it (only its host part counts)
-        if (!range) throw new InvalidArgumentError(`failed to parse pool request for address space "LocalDefault" pool "${cfg.subnet}" subpool "${cfg.ipRange}": Invalid Address SubPool`);
-      }
-      let gw = subnet.base + 1;
-      if (cfg.gateway) {
-        const g = parseIp(cfg.gateway);
-        if (g === undefined) throw new InvalidArgumentError(`invalid gateway address ${cfg.gateway}`);
-        if (!contains(subnet, g)) throw new InvalidArgumentError(`Invalid gateway ${cfg.gateway}: it must be inside subnet ${cfg.subnet}`);
-        gw = g;
-      }
-      pool = { subnet: formatCidr(subnet), gateway: formatIp(gw), ...(range ? { ipRange: formatCidr(range) } : {}), ...(cfg.auxAddresses && Object.keys(cfg.auxAddresses).length ? { auxAddresses: cfg.auxAddresses } : {}) };
-    } else {
-      if (cfg?.gateway || cfg?.ipRange) throw new InvalidArgumentError('subnet is required for the gateway and ip-range');
-      const subnet = await this.freePool();
-      pool = { subnet: formatCidr(subnet), gateway: formatIp(subnet.base + 1), auto: true };
-    }
+    if (driver === 'overlay') return this.createOverlay(req, name, options, icc);
+    const pool = this.requestedPool(req) ?? (await this.autoPool());
     const id = newId();
-    const bridge = options[BRIDGE_NAME_OPTION] || `${this.opts.bridgePrefix}${id.slice(0, 15 - this.opts.bridgePrefix.length)}`;
+   const bridge = options[BRIDGE_NAME_OPTION] || `${this.opts.bridgePrefix}${id.slice(0, 15 - this.opts.bridgePrefix.length)}`;
     if (bridge.length > 15 || !/^[A-Za-z0-9_.-]+$/.test(bridge)) throw new InvalidArgumentError(`invalid bridge name ${bridge}`);
     if ([...this.networks.values()].some((n) => n.bridge === bridge)) throw new PermissionDeniedError(`bridge name ${bridge} is already in use by another network`);
     const n = this.record({
@@ -284,11 +282,101 @@ export class NetworkManager {
     return { id, warning: '' };
   }
 
+  private async autoPool(): Promise<IpamPoolRecord> {
+    const subnet = await this.freePool();
+    return { subnet: formatCidr(subnet), gateway: formatIp(subnet.base + 1), auto: true };
+  }
+
+  /**
+   * An overlay network: taken in the cluster's store in one atomic write (name among the
+   * overlays, subnet, VNI), then its kernel objects here; every other node makes its own
+   * when it sees the record. A node-local network's name is refused here first.
+   */
+  private async createOverlay(req: supervisorV1.CreateNetworkRequest, name: string, options: Record<string, string>, icc: boolean): Promise<{ id: string; warning: string }> {
+    const overlay = this.overlay;
+    if (!overlay?.ready) throw new UnavailableError('overlay networks need the cluster store, which is not reachable yet');
+    const pool = this.requestedPool(req, 'GlobalDefault');
+    const vniText = (options[VXLANID_OPTION] ?? '').split(',')[0].trim();
+    const vni = vniText ? Number(vniText) : 0;
+    if (vniText && (!/^\d+$/.test(vniText) || vni < 1 || vni > 16777215)) throw new InvalidArgumentError(`invalid vxlan id value "${vniText}" passed`);
+    const id = newId();
+    const local = [...(await this.host.routes()).map(formatCidr), ...[...this.networks.values()].filter((n) => n.driver !== 'overlay').flatMap((n) => n.pools.map((p) => p.subnet))];
+    const rec = await overlay.store.createNetwork({
+      record: {
+        ...this.record({ id, name, driver: 'overlay', options, labels: req.labels ?? {}, icc }),
+        driver: 'overlay',
+        internal: !!req.internal,
+        attachable: !!req.attachable,
+        enableIpv6: !!req.enableIpv6,
+        ipamDriver: req.ipam?.driver || 'default',
+        ipamOptions: req.ipam?.options ?? {},
+        pools: pool ? [pool] : [],
+        bridge: overlay.bridgeName(id),
+        creatorNode: overlay.opts.nodeId,
+      },
+      vni,
+      localSubnets: local,
+      pools: overlay.opts.pools,
+    });
+    const mine: OverlayNetworkRecord = { ...rec, state: 'ready' };
+    try {
+      await this.putNetwork(mine);
+      await overlay.ensureKernel(mine);
+    } catch (err) {
+      // nothing half-made: the record is taken back from the cluster
+      await overlay.destroyKernel(mine).catch(() => undefined);
+      await overlay.store.removeNetwork(id).catch(() => undefined);
+      await this.store.deleteNetwork(id);
+      this.networks.delete(id);
+      throw err;
+    }
+    this.onEvent('create', mine);
+    return { id, warning: '' };
+  }
+
+  /** The pool a create asks for (undefined: pick one), checked as libnetwork's IPAM checks it. */
+  private requestedPool(req: supervisorV1.CreateNetworkRequest, space = 'LocalDefault'): IpamPoolRecord | undefined {
+    const configs = req.ipam?.config ?? [];
+    if (configs.length > 1) throw new InvalidArgumentError('only one IPv4 address pool is supported on this node');
+    const cfg = configs[0];
+    if (cfg?.subnet) {       const subnet = parseCidr(cfg.subnet);
+      if (!subnet || cfg.subnet.includes(':')) throw new InvalidArgumentError(`invalid CIDR address: ${cfg.subnet}`);
+      if (this.subnets().some((s) => overlaps(s, subnet))) throw new PermissionDeniedError('Pool overlaps with other one on this address space');
+      let range: Cidr | undefined;
+      if (cfg.ipRange) {
+        range = parseCidr(cfg.ipRange);
+        // a range outside the subnet is taken as dockerd's IPAM takes it (only its host part counts)
+        if (!range) throw new InvalidArgumentError(`failed to parse pool request for address space "${space}" pool "${cfg.subnet}" subpool "${cfg.ipRange}": Invalid Address SubPool`);
+      }
+      let gw = subnet.base + 1;
+      if (cfg.gateway) {
+        const g = parseIp(cfg.gateway);
+        if (g === undefined) throw new InvalidArgumentError(`invalid gateway address ${cfg.gateway}`);
+        if (!contains(subnet, g)) throw new InvalidArgumentError(`Invalid gateway ${cfg.gateway}: it must be inside subnet ${cfg.subnet}`);
+        gw = g;
+      }
+      return { subnet: formatCidr(subnet), gateway: formatIp(gw), ...(range ? { ipRange: formatCidr(range) } : {}), ...(cfg.auxAddresses && Object.keys(cfg.auxAddresses).length ? { auxAddresses: cfg.auxAddresses } : {}) };
+    }
+    if (cfg?.gateway || cfg?.ipRange) throw new InvalidArgumentError('subnet is required for the gateway and ip-range');
+    return undefined;
+  }
+
+
   remove(ref: string): Promise<void> {
     return this.lock.run('networks', async () => {
       const n = this.resolve(ref);
       if (n.builtin) throw new PermissionDeniedError(`${n.name} is a pre-defined network and cannot be removed`);
       if (this.endpointsOn(n.id).length) throw new PermissionDeniedError(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+      if (n.driver === 'overlay') {
+        // refused there while any node holds an address on it; the other nodes follow the store
+        if (!this.overlay?.ready) throw new UnavailableError('overlay networks need the cluster store, which is not reachable yet');
+        await this.overlay.store.removeNetwork(n.id);
+        await this.overlay.destroyKernel(n);
+        await this.store.deleteNetwork(n.id);
+        this.networks.delete(n.id);
+        this.onEvent('destroy', n);
+        return;
+      }
       await this.destroyKernel(n);
       await this.store.deleteNetwork(n.id);
       this.networks.delete(n.id);
@@ -325,7 +413,7 @@ export class NetworkManager {
           case 'id':
             return vs.some((v) => safeRegex(v).test(n.id));
           case 'scope':
-            return vs.includes('local');
+            return vs.includes(scopeOf(n));
           case 'type':
             return vs.some((v) => (v === 'builtin' ? n.builtin : v === 'custom' ? !n.builtin : false));
           case 'label':
@@ -423,3 +511,6 @@ function untilNs(v: string): bigint {
 }
 
 export const isBuiltinName = (name: string): boolean => BUILTIN.has(name);
+
+/** dockerd's scope: overlay networks are the swarm's. */
+export const scopeOf = (n: NetworkRecord): string => (n.driver === 'overlay' ? 'swarm' : 'local');

@@ -18,7 +18,7 @@ export interface IpamPoolRecord {
 export interface NetworkRecord {
   id: string;
   name: string;
-  /** "bridge", "host" or "null". */
+  /** "bridge", "host", "null" or "overlay" (a mirror of the cluster's record, overlay/overlay-types.ts). */
   driver: string;
   createdNs: string;
   internal: boolean;
@@ -35,7 +35,10 @@ export interface NetworkRecord {
   builtin: boolean;
   /** enable_icc option: containers on the network may talk to each other. */
   icc: boolean;
-  state: 'creating' | 'ready';
+  /** 'removing': an overlay network whose remove is checking that no node holds an address on it. */
+  state: 'creating' | 'ready' | 'removing';
+  /** Overlay networks: the VXLAN network identifier. */
+  vni?: number;
 }
 
 /** One container's endpoint on one network in its current run. */

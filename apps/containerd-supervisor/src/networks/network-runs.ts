@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { supervisorV1 } from '@drydock/proto';
-import { FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '@drydock/errors';
+import { FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError, UnavailableError } from '@drydock/errors';
 import { CrashPoints } from '@drydock/runtime';
 import { KeyedLock } from '../containers/keyed-lock';
 import type { ContainerLifecycleHook, HookContainer, HookRun, ReleaseReason, RunSpecPatch } from '../containers/lifecycle-hooks';
@@ -17,6 +17,8 @@ import type { NetworkManager } from './network-manager';
 import type { ContainerNetRecord, EndpointRecord, NetworkRecord, PortRecord } from './network-record';
 import { ephemeralRange, wantedPorts, type WantedPort } from './port-bindings';
 import type { PortHolder } from './port-holder';
+import { OVERLAY_MTU } from './overlay/overlay-networks';
+import type { OverlayEndpoint } from './overlay/overlay-types';
 
 /** A container as the network area sees it (pid 0 when not running). */
 export interface NetContainer {
@@ -298,6 +300,10 @@ export class NetworkRuns implements ContainerLifecycleHook {
 
   async renamed(c: HookContainer): Promise<void> {
     await this.opts.dns?.renamed(c.id);
+    const o = this.mgr.overlay;
+    for (const ep of this.mgr.containers.get(c.id)?.run?.endpoints ?? []) {
+      if (o?.ready && ep.state === 'ready' && this.mgr.networks.get(ep.networkId)?.driver === 'overlay') await o.store.publish(this.overlayEndpoint(c.id, ep)).catch((err) => this.mgr.log.warn({ err, containerId: c.id }, 'renamed overlay endpoint not published'));
+    }
   }
 
   async release(c: HookContainer, reason: ReleaseReason): Promise<void> {
@@ -335,6 +341,7 @@ export class NetworkRuns implements ContainerLifecycleHook {
         isDefaultGateway: ep.defaultRoute,
         ipMasq: false,
         hairpinMode: true,
+        ...(n.driver === 'overlay' ? { mtu: OVERLAY_MTU } : {}),
         runtimeConfig: { mac: ep.mac },
         ipam: { type: 'static', addresses: [{ address: `${ep.ip}/${ep.prefix}`, gateway: ep.gateway }] },
       },
@@ -359,11 +366,14 @@ export class NetworkRuns implements ContainerLifecycleHook {
     const run = rec.run!;
     const n = this.mgr.networks.get(a.networkId);
     if (!n || n.state !== 'ready') throw new NotFoundError(`network ${a.networkId} not found`);
-    if (n.driver !== 'bridge') throw new PermissionDeniedError(`container cannot be connected to the ${n.name} network`);
+    if (n.driver !== 'bridge' && n.driver !== 'overlay') throw new PermissionDeniedError(`container cannot be connected to the ${n.name} network`);
     if (a.config.ipv4Address) this.checkStaticIp(n, a.config.ipv4Address);
     const endpointId = randomBytes(32).toString('hex');
+    const overlay = n.driver === 'overlay' ? this.mgr.overlay : undefined;
+    if (n.driver === 'overlay' && !overlay?.ready) throw new UnavailableError(`network ${n.name} spans the cluster, whose store is not reachable yet`);
     const ep = await this.mgr.lock.run('networks', async () => {
-      const addr = this.mgr.allocateAddress(n, a.config.ipv4Address ?? '');
+      // an overlay's addresses are the cluster's: taken there (with this endpoint as owner) before the record
+      const addr = overlay ? await overlay.lease(n.id, a.config.ipv4Address ?? '', { containerId: c.id, endpointId }) : this.mgr.allocateAddress(n, a.config.ipv4Address ?? '');
       const defaultRoute = !n.internal && !run.endpoints.some((e) => e.defaultRoute);
       const ports = defaultRoute ? await this.allocatePorts(c, endpointId) : [];
       const aliases = [...(a.config.aliases ?? [])];
@@ -371,12 +381,20 @@ export class NetworkRuns implements ContainerLifecycleHook {
       const mac = (run.endpoints.length === 0 && c.spec.config.macAddress) || a.config.macAddress || macForIp(parseIp(addr.ip)!);
       const e: EndpointRecord = { networkId: n.id, endpointId, ifname: `eth${run.nextIf++}`, ...addr, mac, aliases, ports, defaultRoute, state: 'adding' };
       run.endpoints.push(e);
-      await this.mgr.store.putContainer(rec);
+      try {
+        await this.mgr.store.putContainer(rec);
+      } catch (err) {
+        run.endpoints = run.endpoints.filter((x) => x !== e);
+        if (overlay) await overlay.store.release(n.id, e.ip, endpointId).catch(() => undefined);
+        throw err;
+      }
       return e;
     });
     this.crash.reach('endpoint:leased');
     try {
       ep.cniResult = await this.cni.add(cniName(n.id), this.chain(n, ep), { containerId: c.id, netns: `/proc/${c.pid}/ns/net`, ifname: ep.ifname });
+      // every node programs its peer entries and DNS names from this
+      if (overlay) await overlay.store.publish(this.overlayEndpoint(c.id, ep));
     } catch (err) {
       await this.teardown(rec, ep, `/proc/${c.pid}/ns/net`).catch(() => undefined);
       run.endpoints = run.endpoints.filter((e) => e !== ep);
@@ -390,10 +408,50 @@ export class NetworkRuns implements ContainerLifecycleHook {
     return ep;
   }
 
+  /** The endpoint as the other nodes see it. */
+  private overlayEndpoint(containerId: string, ep: EndpointRecord): OverlayEndpoint {
+    const o = this.mgr.overlay!;
+    let name = short(containerId);
+    let hostname: string | undefined;
+    try {
+      const c = this.opts.findContainer(containerId);
+      name = c.name.replace(/^\//, '');
+      const h = c.spec.config.hostname;
+      if (h && h !== short(containerId)) hostname = h;
+    } catch {
+      // removed meanwhile: its short id still names it
+    }
+    return { networkId: ep.networkId, endpointId: ep.endpointId, containerId, containerName: name, hostname, aliases: ep.aliases, ip: ep.ip, prefix: ep.prefix, mac: ep.mac, nodeId: o.opts.nodeId, nodeName: o.opts.nodeName, vtep: o.opts.vtep };
+  }
+
+  /**
+   * Once the overlay store is reached (at boot, or later when NATS comes): the leases and
+   * endpoints of this node no local endpoint holds are given back (a crash between two
+   * steps), and the ready ones are published again (a rename while NATS was away).
+   */
+  async overlayResync(): Promise<void> {
+    const o = this.mgr.overlay;
+    if (!o?.ready) return;
+    await this.mgr.lock.run('networks', async () => {
+      const held: { networkId: string; endpointId: string; ip: string; containerId: string; ep: EndpointRecord }[] = [];
+      for (const rec of this.mgr.containers.values()) {
+        for (const ep of rec.run?.endpoints ?? []) if (this.mgr.networks.get(ep.networkId)?.driver === 'overlay') held.push({ networkId: ep.networkId, endpointId: ep.endpointId, ip: ep.ip, containerId: rec.containerId, ep });
+      }
+      await o.sweep(held);
+      for (const h of held) if (h.ep.state === 'ready') await o.store.publish(this.overlayEndpoint(h.containerId, h.ep));
+    });
+  }
+
   /** CNI DEL of an endpoint; without a namespace only the plugins that leave host state (portmap). */
   private async teardown(rec: ContainerNetRecord, ep: EndpointRecord, netns: string): Promise<void> {
     const n = this.mgr.networks.get(ep.networkId);
     if (!n) return;
+    const overlay = n.driver === 'overlay' ? this.mgr.overlay : undefined;
+    if (overlay) {
+      // the other nodes drop it first; a store that cannot be reached now is swept at the next resync
+      await overlay.store.withdraw(n.id, ep.endpointId).catch((err) => this.mgr.log.warn({ err, networkId: n.id }, 'overlay endpoint not withdrawn'));
+      await overlay.store.release(n.id, ep.ip, ep.endpointId).catch((err) => this.mgr.log.warn({ err, networkId: n.id }, 'overlay address not given back'));
+    }
     const chain = this.chain(n, ep);
     const plugins = netns ? chain : chain.filter((p) => p.type !== 'bridge');
     if (plugins.length) await this.cni.del(cniName(n.id), plugins, { containerId: rec.containerId, netns, ifname: ep.ifname }, ep.cniResult);
@@ -484,7 +542,7 @@ export class NetworkRuns implements ContainerLifecycleHook {
       }
       if (mode.kind === 'container' || current.some((x) => x.driver === 'host') || n.driver === 'host') throw new InvalidArgumentError(ERR_SHARED_NETWORK);
       if (current.length && (current.some((x) => x.driver === 'null') || n.driver === 'null')) throw new InvalidArgumentError('container cannot be connected to multiple networks with one of the networks in private (none) mode');
-      if (n.driver !== 'bridge') throw new InvalidArgumentError(ERR_SHARED_NETWORK);
+      if (n.driver !== 'bridge' && n.driver !== 'overlay') throw new InvalidArgumentError(ERR_SHARED_NETWORK);
       const att = { networkId: n.id, config };
       if (running) {
         // attach undoes its endpoint on failure; the attachment is only written with it
@@ -595,9 +653,24 @@ export class NetworkRuns implements ContainerLifecycleHook {
     return out;
   }
 
-  /** Network inspect's Containers map. */
+  /** An overlay's nodes with endpoints (dockerd's Peers). */
+  peers(n: NetworkRecord): supervisorV1.NetworkPeer[] {
+    if (n.driver !== 'overlay' || !this.mgr.overlay) return [];
+    const byNode = new Map<string, supervisorV1.NetworkPeer>();
+    for (const e of this.mgr.overlay.liveEndpoints(n.id)) byNode.set(e.nodeId, { name: e.nodeName, ip: e.vtep });
+    return [...byNode.values()].sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''));
+  }
+
+  /** Network inspect's Containers map (an overlay's: every node's, each with its node). */
   endpointsView(n: NetworkRecord): Record<string, supervisorV1.NetworkEndpoint> {
     const out: Record<string, supervisorV1.NetworkEndpoint> = {};
+    const o = this.mgr.overlay;
+    if (n.driver === 'overlay' && o?.ready) {
+      for (const e of o.liveEndpoints(n.id)) {
+        out[e.containerId] = { name: e.containerName, endpointId: e.endpointId, macAddress: e.mac, ipv4Address: `${e.ip}/${e.prefix}`, ipv6Address: '', aliases: [e.containerName, ...e.aliases], node: e.nodeName };
+      }
+      return out;
+    }
     for (const { containerId, ep } of this.mgr.endpointsOn(n.id)) {
       let name = '';
       try {

@@ -1846,7 +1846,20 @@ export interface NetworkEndpoint {
     | string
     | undefined;
   /** Aliases: DNS names of the container on this network (name, aliases, short id). */
-  aliases?: string[] | undefined;
+  aliases?:
+    | string[]
+    | undefined;
+  /** Node: the name of the node that runs the container (overlay networks span nodes). */
+  node?: string | undefined;
+}
+
+/** A node an overlay network spans (dockerd's Peers of a swarm network). */
+export interface NetworkPeer {
+  name?:
+    | string
+    | undefined;
+  /** IP: the node's underlay (VTEP) address. */
+  ip?: string | undefined;
 }
 
 /** Network is Docker's NetworkResource. */
@@ -1857,11 +1870,11 @@ export interface Network {
   created?:
     | Timestamp
     | undefined;
-  /** Scope: "local". */
+  /** Scope: "local", "swarm" for overlay networks. */
   scope?:
     | string
     | undefined;
-  /** Driver: "bridge", "host" or "null". */
+  /** Driver: "bridge", "host", "null" or "overlay". */
   driver?: string | undefined;
   enableIpv6?: boolean | undefined;
   ipam?:
@@ -1880,7 +1893,11 @@ export interface Network {
     | undefined;
   /** Options: driver options ("com.docker.network.bridge.name", "...enable_icc", ...). */
   options?: { [key: string]: string } | undefined;
-  labels?: { [key: string]: string } | undefined;
+  labels?:
+    | { [key: string]: string }
+    | undefined;
+  /** Peers: the nodes with endpoints on an overlay network (empty for local networks). */
+  peers?: NetworkPeer[] | undefined;
 }
 
 export interface Network_ContainersEntry {
@@ -21212,7 +21229,7 @@ export const Ipam_OptionsEntry: MessageFns<Ipam_OptionsEntry> = {
 };
 
 function createBaseNetworkEndpoint(): NetworkEndpoint {
-  return { name: "", endpointId: "", macAddress: "", ipv4Address: "", ipv6Address: "", aliases: [] };
+  return { name: "", endpointId: "", macAddress: "", ipv4Address: "", ipv6Address: "", aliases: [], node: "" };
 }
 
 export const NetworkEndpoint: MessageFns<NetworkEndpoint> = {
@@ -21236,6 +21253,9 @@ export const NetworkEndpoint: MessageFns<NetworkEndpoint> = {
       for (const v of message.aliases) {
         writer.uint32(50).string(v!);
       }
+    }
+    if (message.node !== undefined && message.node !== "") {
+      writer.uint32(58).string(message.node);
     }
     return writer;
   },
@@ -21304,6 +21324,14 @@ export const NetworkEndpoint: MessageFns<NetworkEndpoint> = {
             }
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -21342,6 +21370,7 @@ export const NetworkEndpoint: MessageFns<NetworkEndpoint> = {
       aliases: globalThis.Array.isArray(object?.aliases)
         ? object.aliases.map((e: any) => globalThis.String(e))
         : [],
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
     };
   },
 
@@ -21365,6 +21394,9 @@ export const NetworkEndpoint: MessageFns<NetworkEndpoint> = {
     if (message.aliases?.length) {
       obj.aliases = message.aliases;
     }
+    if (message.node !== undefined && message.node !== "") {
+      obj.node = message.node;
+    }
     return obj;
   },
 
@@ -21379,6 +21411,92 @@ export const NetworkEndpoint: MessageFns<NetworkEndpoint> = {
     message.ipv4Address = object.ipv4Address ?? "";
     message.ipv6Address = object.ipv6Address ?? "";
     message.aliases = object.aliases?.map((e) => e) || [];
+    message.node = object.node ?? "";
+    return message;
+  },
+};
+
+function createBaseNetworkPeer(): NetworkPeer {
+  return { name: "", ip: "" };
+}
+
+export const NetworkPeer: MessageFns<NetworkPeer> = {
+  encode(message: NetworkPeer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== undefined && message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.ip !== undefined && message.ip !== "") {
+      writer.uint32(18).string(message.ip);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkPeer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkPeer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ip = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NetworkPeer {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      ip: isSet(object.ip) ? globalThis.String(object.ip) : "",
+    };
+  },
+
+  toJSON(message: NetworkPeer): unknown {
+    const obj: any = {};
+    if (message.name !== undefined && message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.ip !== undefined && message.ip !== "") {
+      obj.ip = message.ip;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkPeer>, I>>(base?: I): NetworkPeer {
+    return NetworkPeer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkPeer>, I>>(object: I): NetworkPeer {
+    const message = createBaseNetworkPeer();
+    message.name = object.name ?? "";
+    message.ip = object.ip ?? "";
     return message;
   },
 };
@@ -21399,6 +21517,7 @@ function createBaseNetwork(): Network {
     containers: {},
     options: {},
     labels: {},
+    peers: [],
   };
 }
 
@@ -21446,6 +21565,11 @@ export const Network: MessageFns<Network> = {
     globalThis.Object.entries(message.labels || {}).forEach(([key, value]: [string, string]) => {
       Network_LabelsEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
     });
+    if (message.peers !== undefined && message.peers.length !== 0) {
+      for (const v of message.peers) {
+        NetworkPeer.encode(v!, writer.uint32(122).fork()).join();
+      }
+    }
     return writer;
   },
 
@@ -21583,6 +21707,17 @@ export const Network: MessageFns<Network> = {
             }
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            const el = NetworkPeer.decode(reader, reader.uint32());
+            if (el !== undefined) {
+              message.peers!.push(el);
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -21658,6 +21793,9 @@ export const Network: MessageFns<Network> = {
           {},
         )
         : {},
+      peers: globalThis.Array.isArray(object?.peers)
+        ? object.peers.map((e: any) => NetworkPeer.fromJSON(e))
+        : [],
     };
   },
 
@@ -21723,6 +21861,9 @@ export const Network: MessageFns<Network> = {
         });
       }
     }
+    if (message.peers?.length) {
+      obj.peers = message.peers.map((e) => NetworkPeer.toJSON(e));
+    }
     return obj;
   },
 
@@ -21771,6 +21912,7 @@ export const Network: MessageFns<Network> = {
       },
       {},
     );
+    message.peers = object.peers?.map((e) => NetworkPeer.fromPartial(e)) || [];
     return message;
   },
 };

@@ -1,0 +1,181 @@
+import type { Logger } from '@drydock/logging';
+import { parseCidr } from '../cidr';
+import type { HostNet } from '../host-net';
+import type { NetworkRecord } from '../network-record';
+import type { LeaseOwner, OverlayEndpoint, OverlayNetworkRecord, OverlayStore } from './overlay-types';
+
+/** The kernel side the overlay needs (overlay/vxlan.ts). */
+export interface OverlayKernel {
+  ensure(o: { netId: string; vni: number; bridge: string; local: string }): Promise<unknown>;
+  remove(netId: string): Promise<void>;
+  devices(): Promise<{ name: string; netId: string; vni: number }[]>;
+  sync(netId: string, peers: { ip: string; mac: string; vtep: string }[]): Promise<unknown>;
+}
+
+/** Which nodes are up (heartbeats): a node that is down has its endpoints left out everywhere. */
+export interface NodeLiveness {
+  isUp(nodeId: string): boolean;
+  onChange(cb: () => void): void;
+}
+
+export interface OverlayNetworksOptions {
+  nodeId: string;
+  nodeName: string;
+  /** This node's underlay address: the VXLAN devices' local end, published with every endpoint. */
+  vtep: string;
+  /** Overlay bridges are "<prefix><id>" within 15 characters. */
+  bridgePrefix: string;
+  /** Candidate subnets of overlay networks made without one. */
+  pools: string[];
+}
+
+/** The MTU inside containers on an overlay: 1500 less VXLAN's 50 bytes, as dockerd's. */
+export const OVERLAY_MTU = 1450;
+
+/**
+ * A node's part of the overlay networks: the kernel objects of every network the store
+ * holds (a bridge with the gateway address, its rules, the VXLAN device), and the peer
+ * entries of the other nodes' endpoints, kept equal to the store's state as it changes.
+ * The records are mirrored into the node's network records (the caller's `mirror`), so the
+ * node knows its overlay networks, their endpoints and DNS names while NATS is away.
+ */
+export class OverlayNetworks {
+  private readonly log: Logger;
+  private started = false;
+  private readonly pending = new Set<string>();
+  private flushing: Promise<void> | undefined;
+  /** Called with the networks whose remote endpoints changed (embedded DNS records to rewrite). */
+  onPeersChanged: (netIds: string[]) => void = () => undefined;
+
+  constructor(
+    readonly store: OverlayStore,
+    private readonly kernel: OverlayKernel,
+    private readonly host: HostNet,
+    private readonly liveness: NodeLiveness | undefined,
+    readonly opts: OverlayNetworksOptions,
+    private readonly mirror: { put(n: NetworkRecord): Promise<void>; drop(n: NetworkRecord): Promise<void>; known(): NetworkRecord[]; hasLocalEndpoints(netId: string): boolean },
+    logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'overlay' });
+  }
+
+  get ready(): boolean {
+    return this.started;
+  }
+
+  bridgeName(netId: string): string {
+    return `${this.opts.bridgePrefix}${netId.slice(0, 15 - this.opts.bridgePrefix.length)}`;
+  }
+
+  /** Loads the store, makes every network's kernel objects, drops those the store no longer has, follows changes. */
+  async start(): Promise<void> {
+    this.store.onChange((c) => {
+      if (c.kind === 'network') void this.networkChanged(c.id, c.network).catch((err) => this.log.warn({ err, networkId: c.id }, 'overlay network not applied'));
+      else this.schedule(c.networkId);
+    });
+    this.liveness?.onChange(() => {
+      for (const n of this.store.networks()) this.schedule(n.id);
+    });
+    await this.store.start();
+    const live = new Set<string>();
+    for (const n of this.store.networks()) {
+      if (n.state === 'creating') continue;
+      live.add(n.id);
+      await this.networkChanged(n.id, n).catch((err) => this.log.warn({ err, networkId: n.id }, 'overlay network not applied'));
+    }
+    for (const n of this.mirror.known()) if (n.driver === 'overlay' && !live.has(n.id)) await this.networkChanged(n.id, undefined);
+    for (const d of await this.kernel.devices()) if (!live.has(d.netId)) await this.kernel.remove(d.netId).catch((err) => this.log.warn({ err, device: d.name }, 'stray vxlan device not removed'));
+    this.started = true;
+    for (const id of live) this.schedule(id);
+  }
+
+  /** The kernel objects of a network on this node, made idempotently (create, boot, a record seen). */
+  async ensureKernel(n: OverlayNetworkRecord | NetworkRecord): Promise<void> {
+    const pool = n.pools[0];
+    if (!pool || !n.bridge) return;
+    const subnet = parseCidr(pool.subnet)!;
+    await this.host.createBridge(n.bridge, `${pool.gateway}/${subnet.prefix}`, n.id);
+    await this.kernel.ensure({ netId: n.id, vni: (n as OverlayNetworkRecord).vni, bridge: n.bridge, local: this.opts.vtep });
+    await this.host.addRules({ id: n.id, bridge: n.bridge, subnet: pool.subnet, internal: n.internal, icc: n.icc });
+  }
+
+  async destroyKernel(n: NetworkRecord): Promise<void> {
+    await this.kernel.remove(n.id).catch((err) => this.log.warn({ err, networkId: n.id }, 'vxlan device not removed'));
+    await this.host.removeRules(n.id);
+    if (n.bridge) {
+      const b = (await this.host.bridges()).find((x) => x.name === n.bridge);
+      if (b && b.alias === `drydock-net:${n.id}`) await this.host.deleteBridge(n.bridge);
+    }
+  }
+
+  private async networkChanged(id: string, n: OverlayNetworkRecord | undefined): Promise<void> {
+    if (n && n.state !== 'creating') {
+      const known = this.mirror.known().find((x) => x.id === id);
+      if (!known || known.state !== 'ready') {
+        const rec = { ...n, state: 'ready' as const };
+        await this.mirror.put(rec);
+        await this.ensureKernel(rec);
+      }
+      this.schedule(id);
+      return;
+    }
+    if (n) return;
+    const known = this.mirror.known().find((x) => x.id === id);
+    if (!known) return;
+    // removed in the store (refused there while any node held an address on it)
+    if (this.mirror.hasLocalEndpoints(id)) return void this.log.warn({ networkId: id }, 'an overlay network was removed while this node had endpoints on it');
+    await this.destroyKernel(known);
+    await this.mirror.drop(known);
+  }
+
+  /** Peer entries of the network rewritten soon; changes arriving together are applied in one pass. */
+  private schedule(netId: string): void {
+    this.pending.add(netId);
+    if (!this.started || this.flushing) return;
+    this.flushing = (async () => {
+      await new Promise((r) => setImmediate(r));
+      while (this.pending.size) {
+        const ids = [...this.pending];
+        this.pending.clear();
+        for (const id of ids) await this.syncPeers(id).catch((err) => this.log.warn({ err, networkId: id }, 'overlay peers not programmed'));
+        this.onPeersChanged(ids);
+      }
+    })().finally(() => (this.flushing = undefined));
+  }
+
+  private async syncPeers(netId: string): Promise<void> {
+    const n = this.store.networks().find((x) => x.id === netId);
+    if (!n || n.state === 'creating') return;
+    const peers = this.liveEndpoints(netId)
+      .filter((e) => e.nodeId !== this.opts.nodeId)
+      .map((e) => ({ ip: e.ip, mac: e.mac, vtep: e.vtep }));
+    await this.kernel.sync(netId, peers);
+  }
+
+  /** The network's endpoints on nodes that are up (this node's included). */
+  liveEndpoints(netId: string): OverlayEndpoint[] {
+    return this.store.endpoints(netId).filter((e) => e.nodeId === this.opts.nodeId || !this.liveness || this.liveness.isUp(e.nodeId));
+  }
+
+  /** Resolves once the pending peer entries are programmed (tests, benches). */
+  async settled(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  lease(netId: string, requested: string, owner: Omit<LeaseOwner, 'nodeId'>): Promise<{ ip: string; prefix: number; gateway: string }> {
+    return this.store.lease(netId, requested, { ...owner, nodeId: this.opts.nodeId });
+  }
+
+  /** Gives back the leases and endpoints of this node that no local endpoint holds (after a crash). */
+  async sweep(held: { networkId: string; endpointId: string; ip: string }[]): Promise<void> {
+    const keep = new Set(held.map((h) => h.endpointId));
+    for (const l of await this.store.leasesOf(this.opts.nodeId)) {
+      if (keep.has(l.owner.endpointId)) continue;
+      this.log.warn({ networkId: l.networkId, ip: l.ip }, 'giving back an overlay address no endpoint holds');
+      await this.store.release(l.networkId, l.ip, l.owner.endpointId);
+    }
+    for (const e of this.store.endpoints()) {
+      if (e.nodeId === this.opts.nodeId && !keep.has(e.endpointId)) await this.store.withdraw(e.networkId, e.endpointId);
+    }
+  }
+}
