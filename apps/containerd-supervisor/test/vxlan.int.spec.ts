@@ -158,6 +158,19 @@ describe('vxlan overlay devices and entries (real netns, bridges, vxlan)', () =>
     expect(vxlanRx('h3')).toBe(before.h3);
   });
 
+  it('would flood with an all-zeros FDB entry (never programmed; sync removes it)', async () => {
+    const dev = vxlanName(4097, NET_A);
+    const before = vxlanRx('h3');
+    sh(`bridge -n ${hns('h1')} fdb append 00:00:00:00:00:00 dev ${dev} dst ${hosts.h3} self permanent`);
+    expect(ping(c.h1c1, '10.252.0.99')).toBe(false);
+    expect(vxlanRx('h3')).toBeGreaterThan(before);
+    expect((await vx('h1').sync(NET_A, [peer(c.h2c1), peer(c.h2c2)])).changed).toBe(1);
+    const mid = vxlanRx('h3');
+    expect(ping(c.h1c1, '10.252.0.99')).toBe(false);
+    expect(vxlanRx('h3')).toBe(mid);
+    sh(`ip -n ${c.h1c1.ns} neigh del 10.252.0.99 dev eth0`);
+  });
+
   it('keeps another VNI apart, even with an entry pointing into it', async () => {
     await vx('h1').sync(NET_B, [peer(c.h2b1)]);
     await vx('h2').sync(NET_B, [peer(c.h1b1)]);
