@@ -185,11 +185,15 @@ describe('vxlan overlay devices and entries (real netns, bridges, vxlan)', () =>
   });
 
   it('removeEntries breaks reachability of those peers only; add restores it', async () => {
+    const dev = vxlanName(4097, NET_A);
+    expect([...(await vx('h1').entries(dev)).learned].sort()).toEqual([c.h2c1.mac, c.h2c2.mac]);
     await vx('h1').removeEntries(NET_A, [peer(c.h2c1)]);
-    const e = await vx('h1').entries(vxlanName(4097, NET_A));
+    const e = await vx('h1').entries(dev);
     expect([...e.neigh.keys()]).toEqual([c.h2c2.ip]);
     expect([...e.fdb.keys()]).toEqual([c.h2c2.mac]);
-    // the container and the bridge still know the MAC: only the missing FDB entry stops it
+    // what the bridge had learned for it on the port is gone too
+    expect([...e.learned]).toEqual([c.h2c2.mac]);
+    // the container still knows the MAC: only the missing FDB entry stops it
     expect(ping(c.h1c1, c.h2c1.ip)).toBe(false);
     expect(ping(c.h1c1, c.h2c2.ip)).toBe(true);
     await vx('h1').add(NET_A, [peer(c.h2c1)]);

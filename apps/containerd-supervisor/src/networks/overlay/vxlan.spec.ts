@@ -1,7 +1,7 @@
 // The pure parts of VxlanNet: names, parsing iproute2's JSON (as iproute2 6.1 prints it),
 // and the plans of commands. The kernel objects themselves: test/vxlan.int.spec.ts.
 import { FailedPreconditionError, InvalidArgumentError } from '@drydock/errors';
-import { parseFdb, parseNeigh, parseVxlanLinks, planAdd, planEnsure, planRemove, planSync, vxlanAlias, vxlanName, type VxlanLink } from './vxlan';
+import { parseFdb, parseLearned, parseNeigh, parseVxlanLinks, planAdd, planEnsure, planRemove, planSync, vxlanAlias, vxlanName, type VxlanLink } from './vxlan';
 
 const NET = 'abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789';
 const OTHER = '99cdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789';
@@ -92,6 +92,17 @@ describe('parsing', () => {
       ['00:00:00:00:00:00', ['10.251.0.12', '10.251.0.13']],
     ]);
   });
+
+  it('reads the MACs the bridge learned on the port, not the port\'s own', () => {
+    const l = parseLearned(
+      JSON.stringify([
+        { mac: '1a:81:82:8e:9b:bc', flags: [], master: 'br0', state: 'permanent' },
+        { mac: '02:DD:00:00:00:21', flags: [], master: 'br0' },
+        { mac: '02:dd:00:00:00:21', dst: '10.251.0.12', flags: ['self'], state: 'permanent' },
+      ]),
+    );
+    expect([...l]).toEqual(['02:dd:00:00:00:21']);
+  });
 });
 
 describe('planEnsure', () => {
@@ -137,6 +148,7 @@ describe('peer plans', () => {
         ['02:dd:00:00:00:32', ['10.251.0.12']], // extra
         ['00:00:00:00:00:00', ['10.251.0.12', '10.251.0.13']], // a flood list: extra
       ]),
+      learned: new Set(['02:dd:00:00:00:15', '02:dd:00:00:00:32']), // a wanted one stays, an extra one goes
     };
     const plan = planSync(dev, current, [p(21), p(22), p(23)]);
     expect(plan.neigh).toEqual([
@@ -149,14 +161,15 @@ describe('peer plans', () => {
       `fdb replace 02:dd:00:00:00:17 dev ${dev} dst 10.251.0.12 self permanent`,
       `fdb del 02:dd:00:00:00:32 dev ${dev} self`,
       `fdb del 00:00:00:00:00:00 dev ${dev} self`,
+      `fdb del 02:dd:00:00:00:32 dev ${dev} master`,
     ]);
     // converged: nothing to do
-    const done = { neigh: new Map([p(21), p(22), p(23)].map((x) => [x.ip, x.mac])), fdb: new Map([p(21), p(22), p(23)].map((x) => [x.mac, [x.vtep]])) };
+    const done = { neigh: new Map([p(21), p(22), p(23)].map((x) => [x.ip, x.mac])), fdb: new Map([p(21), p(22), p(23)].map((x) => [x.mac, [x.vtep]])), learned: new Set([p(21).mac]) };
     expect(planSync(dev, done, [p(21), p(22), p(23)])).toEqual({ neigh: [], fdb: [] });
   });
 
   it('sync starts a MAC with several destinations from none', () => {
-    const plan = planSync(dev, { neigh: new Map(), fdb: new Map([['02:dd:00:00:00:15', ['10.251.0.12', '10.251.0.13']]]) }, [p(21)]);
+    const plan = planSync(dev, { neigh: new Map(), fdb: new Map([['02:dd:00:00:00:15', ['10.251.0.12', '10.251.0.13']]]), learned: new Set() }, [p(21)]);
     expect(plan.fdb).toEqual([`fdb del 02:dd:00:00:00:15 dev ${dev} self`, `fdb replace 02:dd:00:00:00:15 dev ${dev} dst 10.251.0.12 self permanent`]);
   });
 
@@ -168,11 +181,15 @@ describe('peer plans', () => {
   });
 
   it('removeEntries removes only what the kernel holds for those peers', () => {
-    const current = { neigh: new Map([['10.252.0.21', '02:dd:00:00:00:15'], ['10.252.0.22', '02:dd:00:00:00:aa']]), fdb: new Map([['02:dd:00:00:00:15', ['10.251.0.12']]]) };
+    const current = {
+      neigh: new Map([['10.252.0.21', '02:dd:00:00:00:15'], ['10.252.0.22', '02:dd:00:00:00:aa']]),
+      fdb: new Map([['02:dd:00:00:00:15', ['10.251.0.12']]]),
+      learned: new Set(['02:dd:00:00:00:15', '02:dd:00:00:00:aa']),
+    };
     // .22 now belongs to another MAC (reassigned), .23 is not there at all
     expect(planRemove(dev, current, [p(21), p(22), p(23)])).toEqual({
       neigh: [`neigh del 10.252.0.21 dev ${dev}`],
-      fdb: [`fdb del 02:dd:00:00:00:15 dev ${dev} self`],
+      fdb: [`fdb del 02:dd:00:00:00:15 dev ${dev} self`, `fdb del 02:dd:00:00:00:15 dev ${dev} master`],
     });
   });
 

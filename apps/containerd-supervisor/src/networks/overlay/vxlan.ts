@@ -30,6 +30,11 @@ import { run, runOk } from '../exec';
  * - When br_netfilter is loaded (it is here), bridged overlay frames pass the node's
  *   iptables FORWARD chain as `-i <bridge> -o <bridge>` (HostNet's icc rule).
  *
+ * - Removing a peer also removes what the bridge learned for its MAC on the VXLAN port:
+ *   an address handed to a container on this node gets the same MAC (derived from the
+ *   address, as dockerd's), and a learned entry would send that MAC into the tunnel for
+ *   up to the 300 s ageing time, where no FDB entry carries it any more.
+ *
  * Entries are written with `ip -batch -` / `bridge -batch -`: one process per batch,
  * not per entry. `ip -batch` exits at the first failing `neigh del` even with -force,
  * so deletions are issued only for entries read from the kernel, after the additions.
@@ -140,6 +145,22 @@ export function parseFdb(json: string): Map<string, string[]> {
   return out;
 }
 
+/** MACs the bridge learned on the port (`master` entries that are not the port's own, permanent, address). */
+export function parseLearned(json: string): Set<string> {
+  const rows = JSON.parse(json.trim() || '[]') as { mac: string; master?: string; state?: string }[];
+  return new Set(rows.filter((r) => r.master && r.state !== 'permanent').map((r) => r.mac.toLowerCase()));
+}
+
+/** A device's entries as the kernel has them. */
+export interface DeviceEntries {
+  /** Permanent neighbours: ip -> mac. */
+  neigh: Map<string, string>;
+  /** The device's FDB: mac -> destinations. */
+  fdb: Map<string, string[]>;
+  /** MACs the bridge learned on the device's port. */
+  learned: Set<string>;
+}
+
 export interface EnsurePlan {
   /** Devices to delete first (stale or of other parameters). */
   remove: string[];
@@ -176,7 +197,7 @@ export interface PeerPlan {
 }
 
 /** The commands that make the device's entries exactly `peers`, from what the kernel has now. */
-export function planSync(dev: string, current: { neigh: Map<string, string>; fdb: Map<string, string[]> }, peers: VxlanPeer[]): PeerPlan {
+export function planSync(dev: string, current: DeviceEntries, peers: VxlanPeer[]): PeerPlan {
   const wantNeigh = new Map<string, string>();
   const wantFdb = new Map<string, string>();
   for (const p of peers.map(checkPeer)) {
@@ -197,6 +218,7 @@ export function planSync(dev: string, current: { neigh: Map<string, string>; fdb
     fdb.push(fdbReplace(dev, mac, vtep));
   }
   for (const mac of current.fdb.keys()) if (!wantFdb.has(mac)) fdbDel.push(`fdb del ${mac} dev ${dev} self`);
+  for (const mac of current.learned) if (!wantFdb.has(mac)) fdbDel.push(`fdb del ${mac} dev ${dev} master`);
   return { neigh: [...neigh, ...neighDel], fdb: [...fdb, ...fdbDel] };
 }
 
@@ -210,12 +232,15 @@ export function planAdd(dev: string, peers: VxlanPeer[]): PeerPlan {
  * The commands that remove `peers`: only entries the kernel holds for them (an address
  * handed to another endpoint since keeps that endpoint's entry).
  */
-export function planRemove(dev: string, current: { neigh: Map<string, string>; fdb: Map<string, string[]> }, peers: VxlanPeer[]): PeerPlan {
+export function planRemove(dev: string, current: DeviceEntries, peers: VxlanPeer[]): PeerPlan {
   const neigh: string[] = [];
   const fdb: string[] = [];
   for (const p of peers.map(checkPeer)) {
     if (current.neigh.get(p.ip) === p.mac) neigh.push(`neigh del ${p.ip} dev ${dev}`);
-    if (current.fdb.get(p.mac)?.includes(p.vtep)) fdb.push(`fdb del ${p.mac} dev ${dev} self`);
+    if (current.fdb.get(p.mac)?.includes(p.vtep)) {
+      fdb.push(`fdb del ${p.mac} dev ${dev} self`);
+      if (current.learned.has(p.mac)) fdb.push(`fdb del ${p.mac} dev ${dev} master`);
+    }
   }
   return { neigh, fdb };
 }
@@ -313,9 +338,9 @@ export class VxlanNet {
   }
 
   /** The device's current entries, as the kernel has them. */
-  async entries(dev: string): Promise<{ neigh: Map<string, string>; fdb: Map<string, string[]> }> {
+  async entries(dev: string): Promise<DeviceEntries> {
     const [n, f] = await Promise.all([this.ipOk(['-j', 'neigh', 'show', 'dev', dev, 'nud', 'permanent']), this.bridgeOk(['-j', 'fdb', 'show', 'dev', dev])]);
-    return { neigh: parseNeigh(n), fdb: parseFdb(f) };
+    return { neigh: parseNeigh(n), fdb: parseFdb(f), learned: parseLearned(f) };
   }
 
   private async deviceOf(netId: string): Promise<string> {
@@ -333,8 +358,13 @@ export class VxlanNet {
   }
 
   private async batch(tool: 'ip' | 'bridge', lines: string[]): Promise<void> {
-    const r = await run(tool, [...this.nsArgs, '-batch', '-'], { input: lines.join('\n') + '\n' });
-    if (r.code !== 0) throw new InternalError(`${tool} -batch (${lines.length} commands): ${r.stderr.trim()}`);
+    // bridge goes on past a failed line with -force: a learned entry that aged out between
+    // our read and its `del` is no failure (ip exits at such a line whatever the flag)
+    const r = await run(tool, [...this.nsArgs, ...(tool === 'bridge' ? ['-force'] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });
+    if (r.code === 0) return;
+    const errs = r.stderr.split('\n').filter((l) => l.trim() && !/^Command failed -:\d+$/.test(l.trim()));
+    if (tool === 'bridge' && errs.every((l) => /No such file or directory/.test(l))) return;
+    throw new InternalError(`${tool} -batch (${lines.length} commands): ${r.stderr.trim()}`);
   }
 
   private addArgs(want: VxlanEnsureInput): string[] {
