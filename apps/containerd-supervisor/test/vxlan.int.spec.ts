@@ -130,6 +130,14 @@ describe('vxlan overlay devices and entries (real netns, bridges, vxlan)', () =>
     expect(JSON.parse(sh(`ip -n ${c.h1c1.ns} -j neigh show ${c.h2c1.ip}`))[0]?.lladdr).toBe(c.h2c1.mac);
   });
 
+  it('the same gateway address on every node: a node reaches its own containers, not remote ones, from it', () => {
+    // the device answers the node's ARP for the remote container, but the reply goes to 10.252.0.1 on
+    // the container's own node, which never sent the request
+    expect(ok(`ip netns exec ${hns('h1')} busybox ping -c1 -W1 ${c.h1c1.ip}`)).toBe(true);
+    expect(ok(`ip netns exec ${hns('h1')} busybox ping -c1 -W1 ${c.h2c1.ip}`)).toBe(false);
+    expect(JSON.parse(sh(`ip -n ${hns('h1')} -j neigh show ${c.h2c1.ip}`))[0]?.lladdr).toBe(c.h2c1.mac);
+  });
+
   it('carries full 1450-byte container packets, and no larger frame passes the device', () => {
     expect(ping(c.h1c1, c.h2c1.ip, 1422)).toBe(true);
     expect(ping(c.h2c1, c.h1c1.ip, 1422)).toBe(true);

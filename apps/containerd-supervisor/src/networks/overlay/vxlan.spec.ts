@@ -1,7 +1,7 @@
 // The pure parts of VxlanNet: names, parsing iproute2's JSON (as iproute2 6.1 prints it),
 // and the plans of commands. The kernel objects themselves: test/vxlan.int.spec.ts.
 import { FailedPreconditionError, InvalidArgumentError } from '@drydock/errors';
-import { parseFdb, parseLearned, parseNeigh, parseVxlanLinks, planAdd, planEnsure, planRemove, planSync, vxlanAlias, vxlanName, type VxlanLink } from './vxlan';
+import { onlyMissingEntries, parseFdb, parseLearned, parseNeigh, parseVxlanLinks, planAdd, planEnsure, planRemove, planSync, vxlanAlias, vxlanName, type VxlanLink } from './vxlan';
 
 const NET = 'abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789';
 const OTHER = '99cdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789';
@@ -197,5 +197,17 @@ describe('peer plans', () => {
     expect(() => planAdd(dev, [{ ip: '10.252.0.9\nlink del br0', mac: '02:dd:00:00:00:09', vtep: '10.251.0.12' }])).toThrow(InvalidArgumentError);
     expect(() => planAdd(dev, [{ ip: '10.252.0.9', mac: '02:dd:00:00:00', vtep: '10.251.0.12' }])).toThrow(InvalidArgumentError);
     expect(() => planAdd(dev, [{ ip: '10.252.0.9', mac: '02:dd:00:00:00:09', vtep: '10.251.0.256' }])).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('onlyMissingEntries', () => {
+  it('accepts a batch that failed only at entries already gone (bridge 6.1\'s -force output)', () => {
+    expect(onlyMissingEntries('RTNETLINK answers: No such file or directory\nCommand failed -:2\n')).toBe(true);
+    expect(onlyMissingEntries('RTNETLINK answers: No such file or directory\nCommand failed -:2\nRTNETLINK answers: No such file or directory\nCommand failed -:7\n')).toBe(true);
+  });
+  it('refuses any other failure', () => {
+    expect(onlyMissingEntries('Cannot find device "vx-001001-abcde"\nCommand failed -:1\n')).toBe(false);
+    expect(onlyMissingEntries('RTNETLINK answers: No such file or directory\nCommand failed -:2\nRTNETLINK answers: Invalid argument\nCommand failed -:3\n')).toBe(false);
+    expect(onlyMissingEntries('')).toBe(false);
   });
 });

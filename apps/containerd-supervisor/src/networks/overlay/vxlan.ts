@@ -262,6 +262,12 @@ function checkVni(vni: number): void {
   if (!Number.isInteger(vni) || vni < 1 || vni > 0xffffff) throw new InvalidArgumentError(`invalid vxlan id ${vni}`);
 }
 
+/** Whether a `bridge -force -batch` failed only at deletions of entries that were gone already. */
+export function onlyMissingEntries(stderr: string): boolean {
+  const errs = stderr.split('\n').filter((l) => l.trim() && !/^Command failed -:\d+$/.test(l.trim()));
+  return errs.length > 0 && errs.every((l) => /No such file or directory/.test(l));
+}
+
 export interface VxlanNetOptions {
   /** Network namespace the commands act in (`ip -n`); unset: the supervisor's own (tests use it). */
   netns?: string;
@@ -361,9 +367,7 @@ export class VxlanNet {
     // bridge goes on past a failed line with -force: a learned entry that aged out between
     // our read and its `del` is no failure (ip exits at such a line whatever the flag)
     const r = await run(tool, [...this.nsArgs, ...(tool === 'bridge' ? ['-force'] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });
-    if (r.code === 0) return;
-    const errs = r.stderr.split('\n').filter((l) => l.trim() && !/^Command failed -:\d+$/.test(l.trim()));
-    if (tool === 'bridge' && errs.every((l) => /No such file or directory/.test(l))) return;
+    if (r.code === 0 || (tool === 'bridge' && onlyMissingEntries(r.stderr))) return;
     throw new InternalError(`${tool} -batch (${lines.length} commands): ${r.stderr.trim()}`);
   }
 
