@@ -29,7 +29,10 @@ import { run, runOk } from '../exec';
  *   packets arrive on the underlay from the addresses routed there.
  * - When br_netfilter is loaded (it is here), bridged overlay frames pass the node's
  *   iptables FORWARD chain as `-i <bridge> -o <bridge>` (HostNet's icc rule).
- *
+ * - The shared gateway address has one consequence: a node cannot reach a remote
+ *   container from it (the reply goes to the gateway on the container's own node), so
+ *   node-originated traffic (published ports, the node's own clients) reaches local
+ *   containers only.
  * - Removing a peer also removes what the bridge learned for its MAC on the VXLAN port:
  *   an address handed to a container on this node gets the same MAC (derived from the
  *   address, as dockerd's), and a learned entry would send that MAC into the tunnel for
