@@ -3,7 +3,7 @@
  * true` sent to node1 and run there, against the same with `-e constraint:node==node2` (placed by the
  * scheduler, created on node2 through node2's supervisor), alternating, median of N; `docker ps -a`
  * from node1 listing the containers of all three nodes; the node death -> rescheduled row when the
- * rescheduler provides it (tools/bench/cluster-reschedule.ts). Starts its own cluster with private
+ * rescheduler provides it (tools/bench/cluster-reschedule.ts); the overlay rows (tools/bench/cluster-overlay.ts). Starts its own cluster with private
  * names (tools/cluster/cluster-harness.ts) and takes it down. Numbers are never asserted.
  *
  *   npm run bench:cluster -- [--runs 20] [--per-node 5] [--out DIR]
@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ClusterHarness } from '../cluster/cluster-harness';
+import { measureOverlay } from './cluster-overlay';
 import { measureNodeDeathToRescheduled } from './cluster-reschedule';
 
 // The bundle lives at dist/tools/bench/.
@@ -42,7 +43,7 @@ const cell = (s: Stats | undefined) => (s ? `${s.median.toFixed(0)} (${s.min.toF
 async function main(): Promise<void> {
   if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(perNode) || perNode < 0) throw new Error('--runs and --per-node take whole numbers');
   const c = new ClusterHarness({ tag: 'cbench', root: repo, env: { DRYDOCK_LOG_LEVEL: 'error' } });
-  const rows: { what: string; ms?: Stats; note: string }[] = [];
+  const rows: { what: string; ms?: Stats; value?: string; note: string }[] = [];
   let startMs = 0;
   try {
     await c.setUp();
@@ -81,6 +82,9 @@ async function main(): Promise<void> {
     }
     rows.push({ what: `docker ps -a from node1 (${listed} containers on 3 nodes)`, ms: stats(ps), note: '' });
 
+    // before the node death below: the overlay rows need node2
+    for (const r of await measureOverlay(c, Math.min(runs, 5))) rows.push(r);
+
     const resched = await measureNodeDeathToRescheduled(c, Math.min(runs, 5));
     rows.push({
       what: 'node death -> rescheduled container running',
@@ -95,7 +99,7 @@ async function main(): Promise<void> {
   // other work on the machine moves these numbers: the load is part of the result
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end`;
   const header = `real three-node cluster (npm run cluster, private names; cluster ready in ${(startMs / 1000).toFixed(1)} s); wall time of the docker CLI, ms, median (min–max) of ${runs}, alternating`;
-  const table = [['', 'ms', 'note'], ...rows.map((x) => [x.what, cell(x.ms), x.note])];
+  const table = [['', 'ms', 'note'], ...rows.map((x) => [x.what, x.value ?? cell(x.ms), x.note])];
   const md = [`# Cluster bench (${new Date().toISOString()})`, '', `Command: \`${command}\``, '', `Machine: ${machine}`, '', header, '',
     ...[table[0], table[0].map(() => '---'), ...table.slice(1)].map((row) => `| ${row.join(' | ')} |`), ''].join('\n');
   mkdirSync(outDir, { recursive: true });

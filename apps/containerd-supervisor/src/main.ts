@@ -60,6 +60,12 @@ import { NetworkManager } from './networks/network-manager';
 import { PortHolder } from './networks/port-holder';
 import { NetworkRuns } from './networks/network-runs';
 import { FileNetworkStore } from './networks/network-store';
+import { OverlayNetworks } from './networks/overlay/overlay-networks';
+import { VxlanNet } from './networks/overlay/vxlan';
+import { KvNodeLiveness } from './networks/overlay/node-liveness';
+import { FileOverlayStore } from './networks/overlay/file-overlay-store';
+import { KvOverlayStore, openOverlayBucket } from './networks/overlay/kv-overlay-store';
+import { DEFAULT_NODES_BUCKET } from './node/heartbeat';
 import { networksService } from './grpc/networks.service';
 import type { KV } from 'nats';
 import { KvNameRegistry } from './cluster/kv-names';
@@ -147,8 +153,26 @@ async function main(): Promise<void> {
   // a test hook (DRYDOCK_SUPERVISOR_CRASH_AT): none armed on a node
   const crash = new CrashPoints(config.crashAt);
   if (crash.enabled) log.warn({ points: config.crashAt }, 'crash points armed (test hook)');
-  const networks = new NetworkManager(netStore, new HostNet(config.network.chainPrefix, logger), config.network, logger, crash);
-  networks.onEvent = (action, n, containerId) => events.network(action, n, containerId);
+  const hostNet = new HostNet(config.network.chainPrefix, logger);
+  const networks = new NetworkManager(netStore, hostNet, config.network, logger, crash);
+  // overlay networks: the cluster's (NATS KV, once reached) on a node of a cluster, else this node's alone
+  const liveness = config.cluster ? new KvNodeLiveness({ downAfterMs: config.overlay.nodeDownAfterMs, logger }) : undefined;
+  const overlay = new OverlayNetworks(
+    new VxlanNet(logger),
+    hostNet,
+    liveness,
+    { nodeId: identity.nodeId, nodeName: identity.name, vtep: config.overlay.address, bridgePrefix: config.overlay.bridgePrefix, pools: config.overlay.pools },
+    networks.overlayMirror(),
+    logger,
+  );
+  networks.overlay = overlay;
+  networks.onEvent = (action, n, containerId) => {
+    events.network(action, n, containerId);
+    // other nodes check new overlays against this node's own subnets
+    if ((action === 'create' || action === 'destroy') && n.driver !== 'overlay' && overlay.ready) {
+      overlay.store.publishLocalSubnets(identity.nodeId, networks.localSubnets()).catch((err) => log.warn({ err }, 'local subnets not published'));
+    }
+  };
   const containersDir = join(config.stateDir, 'supervisor', 'containers');
   let manager!: ContainerManager;
   // helpers are left running on shutdown: lookups go on while the supervisor restarts
@@ -165,6 +189,8 @@ async function main(): Promise<void> {
   });
   // before the containers load: exits found there release endpoints
   await networks.init();
+  // a node alone has its overlay store at hand: ready before any container with a restart policy starts
+  if (!config.cluster) await overlay.start(new FileOverlayStore(join(config.network.stateDir, 'overlay')), networks.localSubnets());
   // a cluster's node: names taken in the directory bucket, the node's containers entered there (once NATS is reached)
   let directoryKv: KV | undefined;
   const inspectOrNone = (id: string) => {
@@ -236,8 +262,10 @@ async function main(): Promise<void> {
   await manager.load();
   // after the load (its exits released their runs): runs of tasks that are gone are released, the rest adopted
   await runs.init((id) => manager.taskPid(id));
+  if (overlay.ready) await runs.overlayResync();
   // after that: released runs' helpers are stopped; the rest are adopted
   await dns.init();
+  overlay.onPeersChanged = (ids) => void dns.remoteChanged(ids).catch((err) => log.warn({ err }, 'overlay DNS records not rewritten'));
 
   const handlers = new Handlers(logger.child({ component: 'grpc' }));
   const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
@@ -312,11 +340,30 @@ async function main(): Promise<void> {
           directorySync.attach(kv);
           rescheduleAgent?.start();
           hb.start();
+          void startClusterOverlay(conn);
         });
       }
       heartbeat.start();
     })
     .catch((err) => log.error({ err }, 'nats connection failed'));
+
+  // the cluster's overlay networks, once NATS answers (retried: the buckets may not be reachable yet)
+  const startClusterOverlay = async (conn: NatsConnection): Promise<void> => {
+    for (let attempt = 0; !closing; attempt++) {
+      try {
+        const nodesKv = await conn.jetstream({ timeout: 5000 }).views.kv(DEFAULT_NODES_BUCKET, { bindOnly: true });
+        await liveness!.start(nodesKv);
+        const kv = await openOverlayBucket(conn, config.natsReplicas);
+        await overlay.start(new KvOverlayStore({ kv, nodeId: identity.nodeId, logger }), networks.localSubnets());
+        await runs.overlayResync();
+        log.info({ vtep: config.overlay.address }, 'overlay networks follow the cluster');
+        return;
+      } catch (err) {
+        if (attempt % 10 === 0) log.warn({ err }, 'overlay store not reached; retrying');
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  };
 
   const shutdown = async (signal: string) => {
     if (closing) return;

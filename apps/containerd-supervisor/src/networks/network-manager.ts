@@ -200,6 +200,11 @@ export class NetworkManager {
     return p;
   }
 
+  /** This node's own networks' subnets (not the overlays'), which no overlay may overlap. */
+  localSubnets(): string[] {
+    return [...this.networks.values()].filter((n) => n.driver !== 'overlay').flatMap((n) => n.pools.map((p) => p.subnet));
+  }
+
   private subnets(): Cidr[] {
     return [...this.networks.values()].flatMap((n) => n.pools.map((p) => parseCidr(p.subnet)!));
   }
@@ -300,7 +305,7 @@ export class NetworkManager {
     const vni = vniText ? Number(vniText) : 0;
     if (vniText && (!/^\d+$/.test(vniText) || vni < 1 || vni > 16777215)) throw new InvalidArgumentError(`invalid vxlan id value "${vniText}" passed`);
     const id = newId();
-    const local = [...(await this.host.routes()).map(formatCidr), ...[...this.networks.values()].filter((n) => n.driver !== 'overlay').flatMap((n) => n.pools.map((p) => p.subnet))];
+    const local = [...(await this.host.routes()).map(formatCidr), ...this.localSubnets()];
     const rec = await overlay.store.createNetwork({
       record: {
         ...this.record({ id, name, driver: 'overlay', options, labels: req.labels ?? {}, icc }),

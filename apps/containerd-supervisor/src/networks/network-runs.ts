@@ -17,7 +17,7 @@ import type { NetworkManager } from './network-manager';
 import type { ContainerNetRecord, EndpointRecord, NetworkRecord, PortRecord } from './network-record';
 import { ephemeralRange, wantedPorts, type WantedPort } from './port-bindings';
 import type { PortHolder } from './port-holder';
-import { OVERLAY_MTU } from './overlay/overlay-networks';
+import { OVERLAY_MTU } from './overlay/vxlan';
 import type { OverlayEndpoint } from './overlay/overlay-types';
 
 /** A container as the network area sees it (pid 0 when not running). */

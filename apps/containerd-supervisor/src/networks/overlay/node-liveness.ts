@@ -24,6 +24,7 @@ export class KvNodeLiveness implements NodeLiveness {
   }
 
   async start(nodes: KV): Promise<void> {
+    if (this.watch) return;
     this.watch = await followKv(
       nodes,
       '>',

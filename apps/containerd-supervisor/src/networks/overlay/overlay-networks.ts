@@ -1,3 +1,4 @@
+import { UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import { parseCidr } from '../cidr';
 import type { HostNet } from '../host-net';
@@ -29,9 +30,6 @@ export interface OverlayNetworksOptions {
   pools: string[];
 }
 
-/** The MTU inside containers on an overlay: 1500 less VXLAN's 50 bytes, as dockerd's. */
-export const OVERLAY_MTU = 1450;
-
 /**
  * A node's part of the overlay networks: the kernel objects of every network the store
  * holds (a bridge with the gateway address, its rules, the VXLAN device), and the peer
@@ -42,13 +40,13 @@ export const OVERLAY_MTU = 1450;
 export class OverlayNetworks {
   private readonly log: Logger;
   private started = false;
+  private current: OverlayStore | undefined;
   private readonly pending = new Set<string>();
   private flushing: Promise<void> | undefined;
   /** Called with the networks whose remote endpoints changed (embedded DNS records to rewrite). */
   onPeersChanged: (netIds: string[]) => void = () => undefined;
 
   constructor(
-    readonly store: OverlayStore,
     private readonly kernel: OverlayKernel,
     private readonly host: HostNet,
     private readonly liveness: NodeLiveness | undefined,
@@ -57,28 +55,40 @@ export class OverlayNetworks {
     logger: Logger,
   ) {
     this.log = logger.child({ component: 'overlay' });
+    // a node that goes down or comes back: every network's peers and names are recomputed
+    this.liveness?.onChange(() => {
+      for (const n of this.current?.networks() ?? []) this.schedule(n.id);
+    });
   }
 
+  /** The store is reached and this node's state checked against it (until then the mirrors serve). */
   get ready(): boolean {
     return this.started;
+  }
+
+  get store(): OverlayStore {
+    if (!this.current || !this.started) throw new UnavailableError('overlay networks need the cluster store, which is not reachable yet');
+    return this.current;
   }
 
   bridgeName(netId: string): string {
     return `${this.opts.bridgePrefix}${netId.slice(0, 15 - this.opts.bridgePrefix.length)}`;
   }
 
-  /** Loads the store, makes every network's kernel objects, drops those the store no longer has, follows changes. */
-  async start(): Promise<void> {
-    this.store.onChange((c) => {
+  /**
+   * With the store reached (at boot for a node alone, once NATS answers in a cluster): loads it,
+   * makes every network's kernel objects, drops those the store no longer has, follows changes.
+   */
+  async start(store: OverlayStore, localSubnets: string[]): Promise<void> {
+    this.current = store;
+    store.onChange((c) => {
       if (c.kind === 'network') void this.networkChanged(c.id, c.network).catch((err) => this.log.warn({ err, networkId: c.id }, 'overlay network not applied'));
       else this.schedule(c.networkId);
     });
-    this.liveness?.onChange(() => {
-      for (const n of this.store.networks()) this.schedule(n.id);
-    });
-    await this.store.start();
+    await store.start();
+    await store.publishLocalSubnets(this.opts.nodeId, localSubnets);
     const live = new Set<string>();
-    for (const n of this.store.networks()) {
+    for (const n of store.networks()) {
       if (n.state === 'creating') continue;
       live.add(n.id);
       await this.networkChanged(n.id, n).catch((err) => this.log.warn({ err, networkId: n.id }, 'overlay network not applied'));
@@ -144,7 +154,7 @@ export class OverlayNetworks {
   }
 
   private async syncPeers(netId: string): Promise<void> {
-    const n = this.store.networks().find((x) => x.id === netId);
+    const n = this.current?.networks().find((x) => x.id === netId);
     if (!n || n.state === 'creating') return;
     const peers = this.liveEndpoints(netId)
       .filter((e) => e.nodeId !== this.opts.nodeId)
@@ -154,7 +164,8 @@ export class OverlayNetworks {
 
   /** The network's endpoints on nodes that are up (this node's included). */
   liveEndpoints(netId: string): OverlayEndpoint[] {
-    return this.store.endpoints(netId).filter((e) => e.nodeId === this.opts.nodeId || !this.liveness || this.liveness.isUp(e.nodeId));
+    if (!this.current) return [];
+    return this.current.endpoints(netId).filter((e) => e.nodeId === this.opts.nodeId || !this.liveness || this.liveness.isUp(e.nodeId));
   }
 
   /** Resolves once the pending peer entries are programmed (tests, benches). */
