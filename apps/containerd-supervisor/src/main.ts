@@ -189,6 +189,8 @@ async function main(): Promise<void> {
   });
   // before the containers load: exits found there release endpoints
   await networks.init();
+  // another node's endpoints came or went: the embedded DNS of the local containers on that network learns it
+  overlay.onPeersChanged = (ids) => void dns.remoteChanged(ids).catch((err) => log.warn({ err }, 'overlay DNS records not rewritten'));
   // a node alone has its overlay store at hand: ready before any container with a restart policy starts
   if (!config.cluster) await overlay.start(new FileOverlayStore(join(config.network.stateDir, 'overlay')), networks.localSubnets());
   // a cluster's node: names taken in the directory bucket, the node's containers entered there (once NATS is reached)
@@ -265,7 +267,6 @@ async function main(): Promise<void> {
   if (overlay.ready) await runs.overlayResync();
   // after that: released runs' helpers are stopped; the rest are adopted
   await dns.init();
-  overlay.onPeersChanged = (ids) => void dns.remoteChanged(ids).catch((err) => log.warn({ err }, 'overlay DNS records not rewritten'));
 
   const handlers = new Handlers(logger.child({ component: 'grpc' }));
   const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });

@@ -448,9 +448,14 @@ export class NetworkRuns implements ContainerLifecycleHook {
     if (!n) return;
     const overlay = n.driver === 'overlay' ? this.mgr.overlay : undefined;
     if (overlay) {
-      // the other nodes drop it first; a store that cannot be reached now is swept at the next resync
-      await overlay.store.withdraw(n.id, ep.endpointId).catch((err) => this.mgr.log.warn({ err, networkId: n.id }, 'overlay endpoint not withdrawn'));
-      await overlay.store.release(n.id, ep.ip, ep.endpointId).catch((err) => this.mgr.log.warn({ err, networkId: n.id }, 'overlay address not given back'));
+      // the other nodes drop it first; a store that cannot be reached now is swept by a resync later
+      try {
+        await overlay.store.withdraw(n.id, ep.endpointId);
+        await overlay.store.release(n.id, ep.ip, ep.endpointId);
+      } catch (err) {
+        this.mgr.log.warn({ err, networkId: n.id }, 'overlay endpoint not given back; retrying later');
+        setTimeout(() => void this.overlayResync().catch((e) => this.mgr.log.warn({ err: e }, 'overlay resync failed')), 5000).unref();
+      }
     }
     const chain = this.chain(n, ep);
     const plugins = netns ? chain : chain.filter((p) => p.type !== 'bridge');
