@@ -82,7 +82,7 @@ export function nextAddress(n: OverlayNetworkRecord, held: Iterable<number>, req
   return { ...a, n: parseIp(a.ip)! };
 }
 
-/** Whether `subnets` (a node's local ones) overlap an overlay: the node's own creates check it. */
+/** Whether a subnet (of a bridge network the node is about to make) overlaps an overlay. */
 export function overlapsOverlay(table: OverlayTable, subnet: string): boolean {
   const c = cidrOf(subnet);
   return Object.values(table).some((n) => n.pools.some((p) => overlaps(cidrOf(p.subnet), c)));
