@@ -127,7 +127,8 @@ export class KvOverlayStore implements OverlayStore {
     for (;;) {
       let a: ReturnType<typeof nextAddress>;
       try {
-        a = nextAddress(n, [...this.view.held(networkId), ...pending], requested);
+        // the view is a hint that may lag a release: a requested address is checked by its create alone
+        a = nextAddress(n, requested ? [] : [...this.view.held(networkId), ...pending], requested);
       } catch (err) {
         // the view said full: it may hold addresses given back that it has not seen go; list once
         if (requested || refreshed || !(err instanceof InternalError)) throw err;
