@@ -25,6 +25,8 @@ async function nodeStore(nodeId: string): Promise<KvOverlayStore> {
   return s;
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 async function eventually(check: () => void | Promise<void>, ms = 5000): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
@@ -53,7 +55,12 @@ afterAll(async () => {
 });
 
 describe('KvOverlayStore', () => {
-  overlayStoreContract((): ContractStores => ({ a, b, nodeA: 'node-a', nodeB: 'node-b', eventually }));
+  const heldOn = async (networkId: string): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const k of await kvA.keys(`lease.${networkId}.>`)) out.push(k);
+    return out;
+  };
+  overlayStoreContract((): ContractStores => ({ a, b, nodeA: 'node-a', nodeB: 'node-b', eventually, heldOn }));
 
   it("refuses a subnet overlapping another node's published local subnets, not its own published ones", async () => {
     await b.publishLocalSubnets('node-b', ['10.250.0.0/24']);
@@ -79,6 +86,28 @@ describe('KvOverlayStore', () => {
     expect(Object.values(table).filter((n) => n.name === 'dup')).toHaveLength(1);
     const vnis = Object.values(table).map((n) => n.vni);
     expect(new Set(vnis).size).toBe(vnis.length);
+  });
+
+  it('gives back a lease whose create landed after a remove had listed the leases (the lease re-reads the state)', async () => {
+    const n = await a.createNetwork(overlayInput('slow', { subnet: '10.252.0.0/24' }));
+    // node c's lease keys reach the server 100 ms late: its lease passes the state check before the remove begins
+    const slow = new Proxy(kvA, {
+      get(t, p) {
+        if (p === 'create') return async (k: string, v: Uint8Array) => (k.startsWith('lease.') && (await sleep(100)), t.create(k, v));
+        const v = (t as unknown as Record<string | symbol, unknown>)[p];
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
+    const c = new KvOverlayStore({ kv: slow, nodeId: 'node-c', logger });
+    await c.start();
+    stores.push(c);
+    const leasing = c.lease(n.id, '', owner('node-c', 'slow1')).then(() => 'leased', (err: Error) => err.message);
+    await sleep(20);
+    await a.removeNetwork(n.id);
+    expect(await leasing).toBe(`network ${n.id} not found`);
+    const left: string[] = [];
+    for await (const k of await kvA.keys(`lease.${n.id}.>`)) left.push(k);
+    expect(left).toEqual([]);
   });
 
   it('a third store started later loads everything there is, leases included', async () => {

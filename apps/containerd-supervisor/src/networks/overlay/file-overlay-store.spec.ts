@@ -17,7 +17,14 @@ describe('FileOverlayStore', () => {
   });
 
   // a node alone: the one store is both "nodes"
-  overlayStoreContract((): ContractStores => ({ a: store, b: store, nodeA: 'solo', nodeB: 'solo', eventually: async (check) => check() }));
+  overlayStoreContract((): ContractStores => ({ a: store, b: store, nodeA: 'solo', nodeB: 'solo', eventually: async (check) => check(),
+    // what a restarted store reads from the directory
+    heldOn: async (networkId) => {
+      const fresh = new FileOverlayStore(dir);
+      await fresh.start();
+      return (await fresh.leasesOf('solo')).filter((l) => l.networkId === networkId).map((l) => l.ip);
+    },
+  }));
 
   it('finds networks, leases and endpoints again after a restart, and a half-written temp file is swept', async () => {
     const n = await store.createNetwork(overlayInput('kept', { subnet: '10.249.0.0/24' }));
