@@ -54,6 +54,8 @@ export class KvOverlayStore implements OverlayStore {
   /** Addresses this process is taking now (netId -> ips), so its concurrent leases try different ones. */
   private readonly pending = new Map<string, Set<number>>();
   private watch?: QueuedIterator<KvEntry>;
+  private tableRead?: Promise<OverlayTable>;
+  private nextTableRead?: Promise<OverlayTable>;
 
   constructor(private readonly opts: KvOverlayStoreOptions) {
     this.kv = opts.kv;
@@ -186,29 +188,58 @@ export class KvOverlayStore implements OverlayStore {
     this.apply(key, rev, subnets);
   }
 
-  /** Creates the lease key: true when ours (also after a repeat of a create that had succeeded), false when held. */
+  /**
+   * Creates the lease key: true when ours, false when held. A key that exists is someone
+   * else's (noted in the view until the watch tells whose), unless a create of ours failed
+   * without an answer and is repeated: then the holder is read, as the first may have landed.
+   */
   private async take(networkId: string, ip: number, owner: LeaseOwner): Promise<boolean> {
     const key = leaseKey(networkId, ip);
+    let unsure = false;
     return this.retry(async () => {
       try {
         const rev = await this.kv.create(key, encodeJson(owner));
         this.apply(key, rev, owner);
         return true;
       } catch (err) {
-        if (!isKeyExists(err)) throw err;
+        if (!isKeyExists(err)) {
+          unsure = true;
+          throw err;
+        }
+      }
+      if (!unsure) {
+        if (!this.view.holder(networkId, ip)) this.view.setLease(networkId, ip, undefined);
+        return false;
       }
       const cur = await getJson<LeaseOwner>(this.kv, key);
       if (cur) this.apply(key, cur.revision, cur.value);
-      else this.view.setLease(networkId, ip, undefined); // given back meanwhile: the watch tells
       return !!cur && cur.value.endpointId === owner.endpointId && cur.value.nodeId === owner.nodeId;
     });
   }
 
   /** The network must still be ready once the lease is in (a remove marks it before it lists leases). */
   private async confirmReady(networkId: string, ip: string, owner: LeaseOwner): Promise<void> {
-    if ((await this.readTable())[networkId]?.state === 'ready') return;
+    if ((await this.freshTable())[networkId]?.state === 'ready') return;
     await this.release(networkId, ip, owner.endpointId);
     throw networkNotFound(networkId);
+  }
+
+  /**
+   * The table read by a get that starts after this call: concurrent leases share one (the one in
+   * flight may have started before their creates landed, so they wait for the next).
+   */
+  private freshTable(): Promise<OverlayTable> {
+    if (!this.tableRead) {
+      this.tableRead = this.readTable().finally(() => (this.tableRead = undefined));
+      return this.tableRead;
+    }
+    this.nextTableRead ??= this.tableRead
+      .catch(() => undefined)
+      .then(() => {
+        this.nextTableRead = undefined;
+        return this.freshTable();
+      });
+    return this.nextTableRead;
   }
 
   /** The leases of a network as the stream holds them now (kv.keys: no values, then one get each). */
