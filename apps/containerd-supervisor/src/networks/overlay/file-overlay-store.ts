@@ -4,8 +4,8 @@ import { KeyedLock } from '../../containers/keyed-lock';
 import { parseIp } from '../cidr';
 import { atomicWrite } from '../network-store';
 import { activeEndpoints, admitNetwork, leasable, nextAddress, withState, type OverlayTable } from './overlay-rules';
-import type { CreateOverlayInput, LeaseOwner, OverlayChange, OverlayEndpoint, OverlayLease, OverlayNetworkRecord, OverlayStore } from './overlay-types';
-import { OverlayView } from './overlay-view';
+import type { CreateOverlayInput, LeaseOwner, OverlayEndpoint, OverlayNetworkRecord, OverlayStore } from './overlay-types';
+import { ViewedOverlayStore } from './overlay-view';
 
 /**
  * OverlayStore of a node that belongs to no cluster: the same rules over files in `dir`
@@ -14,11 +14,12 @@ import { OverlayView } from './overlay-view';
  * same with 1,000 of them). One process owns the directory, so one in-process lock makes
  * every read-check-write atomic.
  */
-export class FileOverlayStore implements OverlayStore {
-  private readonly view = new OverlayView();
+export class FileOverlayStore extends ViewedOverlayStore implements OverlayStore {
   private readonly lock = new KeyedLock();
 
-  constructor(private readonly dir: string) {}
+  constructor(private readonly dir: string) {
+    super();
+  }
 
   async start(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
@@ -39,18 +40,6 @@ export class FileOverlayStore implements OverlayStore {
 
   close(): void {
     // nothing open between calls
-  }
-
-  onChange(cb: (c: OverlayChange) => void): void {
-    this.view.onChange(cb);
-  }
-
-  networks(): OverlayNetworkRecord[] {
-    return this.view.networks();
-  }
-
-  endpoints(networkId?: string): OverlayEndpoint[] {
-    return this.view.endpoints(networkId);
   }
 
   createNetwork(input: CreateOverlayInput): Promise<OverlayNetworkRecord> {
@@ -93,10 +82,6 @@ export class FileOverlayStore implements OverlayStore {
       await rm(this.path(leaseFile(networkId, n)), { force: true });
       this.view.setLease(networkId, n, null);
     });
-  }
-
-  async leasesOf(nodeId: string): Promise<OverlayLease[]> {
-    return this.view.leasesOf(nodeId);
   }
 
   publish(ep: OverlayEndpoint): Promise<void> {

@@ -4,8 +4,8 @@ import type { Logger } from '@drydock/logging';
 import { decodeJson, encodeJson, followKv, getJson, isKeyExists, mutateJson, retryTransientKv, unchanged } from '@drydock/cluster';
 import { parseIp } from '../cidr';
 import { activeEndpoints, admitNetwork, leasable, networkNotFound, nextAddress, withState, type OverlayTable } from './overlay-rules';
-import type { CreateOverlayInput, LeaseOwner, OverlayChange, OverlayEndpoint, OverlayLease, OverlayNetworkRecord, OverlayStore } from './overlay-types';
-import { OverlayView } from './overlay-view';
+import type { CreateOverlayInput, LeaseOwner, OverlayEndpoint, OverlayNetworkRecord, OverlayStore } from './overlay-types';
+import { ViewedOverlayStore } from './overlay-view';
 
 /**
  * The cluster's overlay state, one bucket:
@@ -43,8 +43,7 @@ const epKey = (netId: string, epId: string): string => `ep.${netId}.${epId}`;
  * addresses look free) may lag: every decision that must hold cluster-wide is a
  * revision-checked write or a read at the stream leader.
  */
-export class KvOverlayStore implements OverlayStore {
-  private readonly view = new OverlayView();
+export class KvOverlayStore extends ViewedOverlayStore implements OverlayStore {
   private readonly log: Logger;
   private readonly kv: KV;
   private readonly leaderlessForMs: number;
@@ -58,6 +57,7 @@ export class KvOverlayStore implements OverlayStore {
   private nextTableRead?: Promise<OverlayTable>;
 
   constructor(private readonly opts: KvOverlayStoreOptions) {
+    super();
     this.kv = opts.kv;
     this.log = opts.logger.child({ component: 'overlay-store' });
     this.leaderlessForMs = opts.leaderlessForMs ?? 10000;
@@ -70,18 +70,6 @@ export class KvOverlayStore implements OverlayStore {
   close(): void {
     this.watch?.stop();
     this.watch = undefined;
-  }
-
-  onChange(cb: (c: OverlayChange) => void): void {
-    this.view.onChange(cb);
-  }
-
-  networks(): OverlayNetworkRecord[] {
-    return this.view.networks();
-  }
-
-  endpoints(networkId?: string): OverlayEndpoint[] {
-    return this.view.endpoints(networkId);
   }
 
   async createNetwork(input: CreateOverlayInput): Promise<OverlayNetworkRecord> {
@@ -164,10 +152,6 @@ export class KvOverlayStore implements OverlayStore {
       await this.kv.delete(key, { previousSeq: cur.revision });
     });
     if (this.view.holder(networkId, n)?.endpointId === endpointId) this.view.setLease(networkId, n, null);
-  }
-
-  async leasesOf(nodeId: string): Promise<OverlayLease[]> {
-    return this.view.leasesOf(nodeId);
   }
 
   async publish(ep: OverlayEndpoint): Promise<void> {

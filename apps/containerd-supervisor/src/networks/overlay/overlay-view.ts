@@ -95,3 +95,24 @@ export class OverlayView {
     }
   }
 }
+
+/** The reads both stores answer from their view. */
+export abstract class ViewedOverlayStore {
+  protected readonly view = new OverlayView();
+
+  onChange(cb: (c: OverlayChange) => void): void {
+    this.view.onChange(cb);
+  }
+
+  networks(): OverlayNetworkRecord[] {
+    return this.view.networks();
+  }
+
+  endpoints(networkId?: string): OverlayEndpoint[] {
+    return this.view.endpoints(networkId);
+  }
+
+  async leasesOf(nodeId: string): Promise<OverlayLease[]> {
+    return this.view.leasesOf(nodeId);
+  }
+}
