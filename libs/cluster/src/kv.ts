@@ -67,17 +67,20 @@ export function isKeyExists(err: unknown): boolean {
 
 /**
  * Follows `key` of a bucket: `apply` gets every current value, then every change. Resolves once the
- * current values are in, with the watch (stop it to end). A watch that fails is logged, not thrown.
+ * current values are in, with the watch (stop it to end). A watch that fails is logged, not thrown;
+ * `onEnd` is called when the watch ends (stopped or failed), to follow again if wanted.
  */
-export async function followKv(kv: KV, key: string, apply: (e: KvEntry) => void, log: { error(obj: object, msg: string): void }): Promise<QueuedIterator<KvEntry>> {
+export async function followKv(kv: KV, key: string, apply: (e: KvEntry) => void, log: { error(obj: object, msg: string): void }, onEnd?: (err?: unknown) => void): Promise<QueuedIterator<KvEntry>> {
   let ready!: () => void;
   const initialized = new Promise<void>((r) => (ready = r));
   const w = await kv.watch({ key, initializedFn: () => ready() });
   void (async () => {
     try {
       for await (const e of w) apply(e);
+      onEnd?.();
     } catch (err) {
       log.error({ err, key }, 'watch failed');
+      onEnd?.(err);
     }
   })();
   await initialized;

@@ -53,6 +53,8 @@ export class KvOverlayStore extends ViewedOverlayStore implements OverlayStore {
   /** Addresses this process is taking now (netId -> ips), so its concurrent leases try different ones. */
   private readonly pending = new Map<string, Set<number>>();
   private watch?: QueuedIterator<KvEntry>;
+  private refollow?: NodeJS.Timeout;
+  private closed = false;
   private tableRead?: Promise<OverlayTable>;
   private nextTableRead?: Promise<OverlayTable>;
 
@@ -64,12 +66,27 @@ export class KvOverlayStore extends ViewedOverlayStore implements OverlayStore {
   }
 
   async start(): Promise<void> {
-    this.watch = await followKv(this.kv, '>', (e) => this.apply(e.key, e.revision, decodeJson<unknown>(e)), this.log);
+    await this.follow();
   }
 
   close(): void {
+    this.closed = true;
+    clearTimeout(this.refollow);
     this.watch?.stop();
     this.watch = undefined;
+  }
+
+  /**
+   * The watch, again after it failed (nats.js gives an ordered consumer up when it cannot make it
+   * again): the values it reads first are applied by revision, so nothing goes back in time.
+   */
+  private async follow(): Promise<void> {
+    const again = (): void => {
+      if (this.closed) return;
+      this.refollow = setTimeout(() => void this.follow().catch((err) => (this.log.warn({ err }, 'overlay watch failed; retrying'), again())), 1000);
+      this.refollow.unref();
+    };
+    this.watch = await followKv(this.kv, '>', (e) => this.apply(e.key, e.revision, decodeJson<unknown>(e)), this.log, () => again());
   }
 
   async createNetwork(input: CreateOverlayInput): Promise<OverlayNetworkRecord> {
