@@ -33,20 +33,21 @@ export async function getJson<T>(kv: KV, key: string): Promise<{ value: T; revis
 /**
  * Read-modify-write of one JSON key at the revision read, again on a lost race. `change`
  * gets the current value (undefined when absent) and returns the new one, undefined to
- * delete, or `unchanged` to write nothing. Throws the last conflict after `attempts`.
+ * delete, or `unchanged` to write nothing. Throws the last conflict after `attempts`. Resolves
+ * with the revision written (undefined when nothing was written or the key was deleted).
  */
-export async function mutateJson<T>(kv: KV, key: string, change: (cur: T | undefined) => T | undefined | typeof unchanged, attempts = 20): Promise<void> {
+export async function mutateJson<T>(kv: KV, key: string, change: (cur: T | undefined) => T | undefined | typeof unchanged, attempts = 20): Promise<number | undefined> {
   let last: unknown;
   for (let i = 0; i < attempts; i++) {
     const cur = await getJson<T>(kv, key);
     const next = change(cur?.value);
-    if (next === unchanged) return;
+    if (next === unchanged) return undefined;
     try {
       if (next === undefined) {
         if (cur) await kv.delete(key, { previousSeq: cur.revision });
-      } else if (cur) await kv.update(key, encodeJson(next), cur.revision);
-      else await kv.create(key, encodeJson(next));
-      return;
+        return undefined;
+      }
+      return cur ? await kv.update(key, encodeJson(next), cur.revision) : await kv.create(key, encodeJson(next));
     } catch (err) {
       if (!isRevisionConflict(err) && !isKeyExists(err)) throw err;
       last = err;
@@ -66,17 +67,20 @@ export function isKeyExists(err: unknown): boolean {
 
 /**
  * Follows `key` of a bucket: `apply` gets every current value, then every change. Resolves once the
- * current values are in, with the watch (stop it to end). A watch that fails is logged, not thrown.
+ * current values are in, with the watch (stop it to end). A watch that fails is logged, not thrown;
+ * `onEnd` is called when the watch ends (stopped or failed), to follow again if wanted.
  */
-export async function followKv(kv: KV, key: string, apply: (e: KvEntry) => void, log: { error(obj: object, msg: string): void }): Promise<QueuedIterator<KvEntry>> {
+export async function followKv(kv: KV, key: string, apply: (e: KvEntry) => void, log: { error(obj: object, msg: string): void }, onEnd?: (err?: unknown) => void): Promise<QueuedIterator<KvEntry>> {
   let ready!: () => void;
   const initialized = new Promise<void>((r) => (ready = r));
   const w = await kv.watch({ key, initializedFn: () => ready() });
   void (async () => {
     try {
       for await (const e of w) apply(e);
+      onEnd?.();
     } catch (err) {
       log.error({ err, key }, 'watch failed');
+      onEnd?.(err);
     }
   })();
   await initialized;

@@ -1,16 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@drydock/logging';
 import type { supervisorV1 } from '@drydock/proto';
-import { AlreadyExistsError, InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError, UnavailableError } from '@drydock/errors';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError, PermissionDeniedError, UnavailableError } from '@drydock/errors';
 import { CrashPoints } from '@drydock/runtime';
 import { KeyedLock } from '../containers/keyed-lock';
-import { contains, expandPools, formatCidr, formatIp, mask, overlaps, parseCidr, parseIp, size, type Cidr } from './cidr';
+import { contains, expandPools, formatCidr, formatIp, overlaps, parseCidr, parseIp, type Cidr } from './cidr';
 import type { NetworkCrashPoints } from './crash-points';
 import type { HostNet } from './host-net';
 import type { ContainerNetRecord, IpamPoolRecord, NetworkRecord } from './network-record';
 import type { NetworkStore } from './network-store';
 import type { OverlayNetworks } from './overlay/overlay-networks';
 import type { OverlayNetworkRecord } from './overlay/overlay-types';
+import { freeSubnet, pickAddress, reservedAddresses } from './ipam';
+
+export { rangeOrdinals } from './ipam';
 
 export interface NetworkManagerOptions {
   /** Host bridge of the default `bridge` network (never "docker0": dockerd --bridge=none deletes it). */
@@ -193,11 +196,7 @@ export class NetworkManager {
 
   /** The first candidate pool that overlaps no host route and no network of ours. */
   private async freePool(): Promise<Cidr> {
-    const taken = [...(await this.host.routes()), ...this.subnets()];
-    const p = this.pools.find((c) => !taken.some((t) => overlaps(t, c)));
-    // libnetwork's types.NotFoundErrorf: 404
-    if (!p) throw new NotFoundError('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
-    return p;
+    return freeSubnet(this.pools, [...(await this.host.routes()), ...this.subnets()]);
   }
 
   /** This node's own networks' subnets (not the overlays'), which no overlay may overlap. */
@@ -443,53 +442,15 @@ export class NetworkManager {
 
   /** Addresses in use on a network (gateway, aux addresses, every endpoint's lease). */
   usedAddresses(n: NetworkRecord): Set<number> {
-    const used = new Set<number>();
-    for (const p of n.pools) {
-      used.add(parseIp(p.gateway)!);
-      for (const a of Object.values(p.auxAddresses ?? {})) {
-        const ip = parseIp(a);
-        if (ip !== undefined) used.add(ip);
-      }
-    }
+    const used = reservedAddresses(n);
     for (const { ep } of this.endpointsOn(n.id)) used.add(parseIp(ep.ip)!);
     return used;
   }
 
-  /**
-   * The address allocator: the requested address if free, else the lowest free one of
-   * the ip-range (dockerd hands a freed address out again). The caller writes the lease.
-   */
+  /** ipam.ts pickAddress over this node's leases. The caller writes the lease. */
   allocateAddress(n: NetworkRecord, requested: string): { ip: string; prefix: number; gateway: string } {
-    const pool = n.pools[0];
-    if (!pool) throw new InvalidArgumentError(`network ${n.name} has no IPv4 pool`);
-    const subnet = parseCidr(pool.subnet)!;
-    const used = this.usedAddresses(n);
-    if (requested) {
-      const ip = parseIp(requested);
-      // libnetwork's BadRequest errors have no errdefs class in 20.10: 500; ErrIPAlreadyAllocated is Forbidden: 403
-      if (ip === undefined || !contains(subnet, ip)) throw new InvalidArgumentError(`Invalid address ${requested}: It does not belong to any of this network's subnets`);
-      if (used.has(ip) || ip === subnet.base || ip === (subnet.base | ~mask(subnet.prefix)) >>> 0) throw new PermissionDeniedError('Address already in use');
-      return { ip: requested, prefix: subnet.prefix, gateway: pool.gateway };
-    }
-    const last = (subnet.base + size(subnet) - 1) >>> 0;
-    const [lo, hi] = rangeOrdinals(subnet, pool.ipRange ? parseCidr(pool.ipRange)! : subnet);
-    for (let i = lo; i <= hi; i++) {
-      const ip = (subnet.base + i) >>> 0;
-      if (ip === subnet.base || ip === last || used.has(ip)) continue;
-      return { ip: formatIp(ip), prefix: subnet.prefix, gateway: pool.gateway };
-    }
-    throw new InternalError(`no available IPv4 addresses on this network's address pools: ${n.name} (${n.id})`);
+    return pickAddress(n, this.usedAddresses(n), requested);
   }
-}
-
-/**
- * libnetwork ipam getAddressRange: a range's first and last address as host parts of the
- * subnet, so a range outside it (which dockerd's API accepts) selects the same offsets.
- */
-export function rangeOrdinals(subnet: Cidr, range: Cidr): [number, number] {
-  const host = ~mask(subnet.prefix) >>> 0;
-  const broadcast = (range.base | (~mask(range.prefix) >>> 0)) >>> 0;
-  return [(range.base & host) >>> 0, (broadcast & host) >>> 0];
 }
 
 /** filters.MatchKVList's test of one term: `k` present, or `k=v` equal (the value may hold '='). */

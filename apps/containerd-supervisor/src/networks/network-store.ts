@@ -51,7 +51,8 @@ export class FileNetworkStore implements NetworkStore {
   }
 }
 
-async function atomicWrite(path: string, value: unknown): Promise<void> {
+/** Writes `value` as JSON to a temp file and renames it over `path`: a reader sees the old or the new. */
+export async function atomicWrite(path: string, value: unknown): Promise<void> {
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   await writeFile(tmp, JSON.stringify(value));
   await rename(tmp, path);

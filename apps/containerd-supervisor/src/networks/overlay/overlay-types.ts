@@ -11,7 +11,7 @@ import type { NetworkRecord } from '../network-record';
  */
 
 /** An overlay network as stored: a NetworkRecord with driver "overlay" and its VNI. */
-export interface OverlayNetworkRecord extends NetworkRecord {
+export interface OverlayNetworkRecord extends Omit<NetworkRecord, 'driver' | 'state'> {
   driver: 'overlay';
   vni: number;
   /** 'removing' while a remove checks that no endpoint is left (attach refuses it). */
