@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { ContainerdProcess, containerdPaths, dockerPingOk, freePort, requireCommand, tcpAccepts, waitFor } from '@drydock/infra';
 import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS, serviceNodeFlags } from '@drydock/runtime';
 import { buildDrydock, killShimsOf, makeTempDir, removeNetworkObjects, startTestInfra, unmountAllUnder, type TestInfra } from '@drydock/testing';
@@ -93,10 +93,12 @@ export class DockerEngine implements Engine {
   private stopping?: Promise<void>;
   /** What was in the host's /run/docker/plugins before dockerd (undefined: no such directory). */
   private pluginExecBefore?: Set<string>;
+  private runDockerBefore = true;
 
   async start(): Promise<void> {
     const dockerdBin = requireCommand('dockerd', 'docker.io');
     this.pluginExecBefore = existsSync(DOCKERD_PLUGIN_EXEC_ROOT) ? new Set(readdirSync(DOCKERD_PLUGIN_EXEC_ROOT)) : undefined;
+    this.runDockerBefore = existsSync(dirname(DOCKERD_PLUGIN_EXEC_ROOT));
     requireCommand('docker-proxy', 'docker.io');
     this.dir = await makeTempDir('bench-docker');
     // before dockerd: its chains must not exist yet, and the bridge must (--bridge names an existing one)
@@ -167,9 +169,8 @@ export class DockerEngine implements Engine {
 
   /** Removes the empty per-plugin directories dockerd left under /run/docker/plugins, and the directory if it made it. */
   private cleanupPluginExecRoot(): void {
-    if (!existsSync(DOCKERD_PLUGIN_EXEC_ROOT)) return;
     const before = this.pluginExecBefore;
-    for (const e of readdirSync(DOCKERD_PLUGIN_EXEC_ROOT)) {
+    for (const e of existsSync(DOCKERD_PLUGIN_EXEC_ROOT) ? readdirSync(DOCKERD_PLUGIN_EXEC_ROOT) : []) {
       if (before?.has(e)) continue;
       try {
         rmdirSync(join(DOCKERD_PLUGIN_EXEC_ROOT, e));
@@ -177,9 +178,10 @@ export class DockerEngine implements Engine {
         // not an empty directory: not dockerd's leftover
       }
     }
-    if (!before) {
+    // and /run/docker itself when dockerd made it for this
+    for (const d of [...(before ? [] : [DOCKERD_PLUGIN_EXEC_ROOT]), ...(this.runDockerBefore ? [] : [dirname(DOCKERD_PLUGIN_EXEC_ROOT)])]) {
       try {
-        rmdirSync(DOCKERD_PLUGIN_EXEC_ROOT);
+        rmdirSync(d);
       } catch {
         // someone else's entries are in it
       }
@@ -311,7 +313,9 @@ export class DrydockEngine implements Engine {
     await waitFor(async () => {
       if (gw.exitCode !== null) throw new Error(`gateway exited with ${gw.exitCode}:\n${this.logTail('gateway')}`);
       return dockerPingOk(this.socket);
-    }, 30000, `gateway on ${this.socket}`);
+    }, 30000, `gateway on ${this.socket}`).catch((err: Error) => {
+      throw new Error(`${err.message}; gateway log:\n${this.logTail('gateway', 10)}`);
+    });
   }
 
   /** Stops the gateway and starts it again with `extraEnv` on top of its settings (e.g. DRYDOCK_GATEWAY_AUTHZ_PLUGINS). */
