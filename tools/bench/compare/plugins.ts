@@ -169,7 +169,9 @@ export async function pluginWorkloads(ctx: PluginBenchContext): Promise<void> {
       dk.reload({ 'authorization-plugins': [await name(dk)] });
       for (const e of engines) await authzIs(e, true);
       await alternate('warm-up', engines, cfg.warmups, ps);
+      const asked0 = new Map(engines.map((e) => [e, authzCalls(e)]));
       withAuthz = await alternate('ps, authz', engines, cfg.authzRuns, ps);
+      for (const e of engines) notes.push(`${e.name}: ${((authzCalls(e) - asked0.get(e)!) / Math.max(cfg.authzRuns, 1)).toFixed(1)} AuthZReq calls per \`ps\` (the CLI's /_ping and /containers/json), each followed by an AuthZRes`);
       return both(withAuthz);
     });
     if (without && withAuthz) {
@@ -178,7 +180,7 @@ export async function pluginWorkloads(ctx: PluginBenchContext): Promise<void> {
         drydock: stats([added(dd)]),
         docker: stats([added(dk)]),
       }));
-      notes.push(`authorization plugin: every request of a \`ps\` is asked about twice (AuthZReq, AuthZRes); the CLI's /_ping too. The test plugin forks per connection and answers Connection: close.`);
+      notes.push(`authorization plugin: the same managed plugin on both (the test plugin with --authz allow: one forked process per connection, Connection: close); \`ps\` without it measured first, then with it after Drydock's gateway restart / dockerd's SIGHUP reload and ${cfg.warmups} warm-up runs.`);
     }
   } finally {
     // back to no authorization first: with a plugin configured, removing it would deny every request
