@@ -12,7 +12,7 @@
  *   npm run bench -- --pull-mb 100 --pull-runs 5 --pull-concurrency 10
  *   npm run bench -- --only pull    # just the registry pulls (or: containers, logs, build, network)
  *   npm run bench -- --only network --net-mb 1000 --net-transfers 3 --net-ops 10
- *   npm run bench -- --only plugins --plugin-runs 20 --authz-runs 20
+ *   npm run bench -- --only plugins --plugin-runs 20 --authz-runs 40
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -62,7 +62,7 @@ const cfg = {
   netContainers: opt('net-containers', 10, 2),
   // plugins group: volume create -d + run -v + volume rm samples; `ps` samples with and without the authz plugin
   pluginRuns: opt('plugin-runs', 20, 1),
-  authzRuns: opt('authz-runs', 20, 1),
+  authzRuns: opt('authz-runs', 40, 1),
 };
 // Workload groups: containers (run, memory, parallel, N containers), logs, pull, build, network (bridge, ports),
 // plugins (a managed volume plugin, an authorization plugin, memory per plugin).
