@@ -10,7 +10,7 @@
  *   npm run bench -- --smoke        # every workload once at tiny sizes (npm test)
  *   npm run bench -- --runs 20 --parallel 20 --containers 100 --logs-mb 50 --out dir
  *   npm run bench -- --pull-mb 100 --pull-runs 5 --pull-concurrency 10
- *   npm run bench -- --only pull    # just the registry pulls (or: containers, logs, build, network)
+ *   npm run bench -- --only pull    # just the registry pulls (or: containers, logs, build, network, plugins)
  *   npm run bench -- --only network --net-mb 1000 --net-transfers 3 --net-ops 10
  *   npm run bench -- --only plugins --plugin-runs 20 --authz-runs 40
  */
