@@ -10,8 +10,9 @@
  *   npm run bench -- --smoke        # every workload once at tiny sizes (npm test)
  *   npm run bench -- --runs 20 --parallel 20 --containers 100 --logs-mb 50 --out dir
  *   npm run bench -- --pull-mb 100 --pull-runs 5 --pull-concurrency 10
- *   npm run bench -- --only pull    # just the registry pulls (or: containers, logs, build, network)
+ *   npm run bench -- --only pull    # just the registry pulls (or: containers, logs, build, network, plugins)
  *   npm run bench -- --only network --net-mb 1000 --net-transfers 3 --net-ops 10
+ *   npm run bench -- --only plugins --plugin-runs 20 --authz-runs 40
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { buildBusyboxRootfsTar } from '@drydock/testing';
 import { DockerEngine, DrydockEngine, findDockerCli, versionOf, type Engine, type EngineProcess } from './compare/engines';
 import { cpuSeconds, getsPerBlob, pullMilestones, PullRegistry, threeLayers, upstreamWindow, type PushedImage } from './compare/pull';
 import { networkWorkloads } from './compare/network';
+import { pluginWorkloads } from './compare/plugins';
 import { markdownTable, stats, svgChart, terminalTable, type Row } from './compare/report';
 
 const repo = resolve(__dirname, '../../..');
@@ -58,10 +60,14 @@ const cfg = {
   netTransfers: opt('net-transfers', 3, 1),
   netPorts: opt('net-ports', 5, 2),
   netContainers: opt('net-containers', 10, 2),
+  // plugins group: volume create -d + run -v + volume rm samples; `ps` samples with and without the authz plugin
+  pluginRuns: opt('plugin-runs', 20, 1),
+  authzRuns: opt('authz-runs', 40, 1),
 };
-// Workload groups: containers (run, memory, parallel, N containers), logs, pull, build, network (bridge, ports).
+// Workload groups: containers (run, memory, parallel, N containers), logs, pull, build, network (bridge, ports),
+// plugins (a managed volume plugin, an authorization plugin, memory per plugin).
 const onlyArg = argv.indexOf('--only') >= 0 ? argv[argv.indexOf('--only') + 1].split(',') : undefined;
-const want = (group: 'containers' | 'logs' | 'pull' | 'build' | 'network') => !onlyArg || onlyArg.includes(group);
+const want = (group: 'containers' | 'logs' | 'pull' | 'build' | 'network' | 'plugins') => !onlyArg || onlyArg.includes(group);
 const outArg = argv.indexOf('--out') >= 0 ? argv[argv.indexOf('--out') + 1] : '';
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outDir = resolve(repo, outArg || join('bench-results', smoke ? `smoke-${stamp}` : stamp));
@@ -422,6 +428,7 @@ async function main(): Promise<void> {
   const perProcess: ProcessMemory[] = [];
   const pullNotes: string[] = [];
   const networkNotes: string[] = [];
+  const pluginNotes: string[] = [];
   let info: Record<string, string> = {};
   const stopAll = () => Promise.allSettled(engines.map((e) => e.stop()));
   const onSignal = () => void stopAll().then(() => process.exit(130));
@@ -549,6 +556,10 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 5000));
       for (const p of perProcess) p.afterMb = rssMb([p]);
     }
+    // Last: its authorization rows restart Drydock's gateway (a new pid), which the per-process table must not see.
+    if (want('plugins')) {
+      await pluginWorkloads({ drydock: dd, docker: dk, engines, cfg, run: docker, alternate, workload, rssMb, notes: pluginNotes });
+    }
   } finally {
     progress('stopping both engines');
     const stopped = await stopAll();
@@ -588,11 +599,13 @@ async function main(): Promise<void> {
     '',
     ...networkNotes.map((l) => `- ${l}`),
     '',
+    ...pluginNotes.map((l) => `- ${l}`),
+    '',
   ].join('\n');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'results.md'), md);
   writeFileSync(join(outDir, 'chart.svg'), svgChart(rows, `Drydock vs Docker Engine, medians (${info.CPU ?? ''}, ${info.cores ?? '?'} cores)`));
-  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ command, config: cfg, machine: info, rows, memoryNotes, processMemory: perProcess, pull: pullDetails, network: networkNotes, failures }, null, 2));
+  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ command, config: cfg, machine: info, rows, memoryNotes, processMemory: perProcess, pull: pullDetails, network: networkNotes, plugins: pluginNotes, failures }, null, 2));
 
   console.log();
   console.log(header);
@@ -601,7 +614,7 @@ async function main(): Promise<void> {
   console.log();
   for (const l of [...memoryCounted, ...memoryNotes, '']) console.log(l);
   if (perProcess.length) console.log(`Resident memory per process, idle and after the load workloads:\n${processMemoryTable(perProcess, 'terminal')}\n`);
-  for (const l of [...pullNotes, ...networkNotes]) console.log(l);
+  for (const l of [...pullNotes, ...networkNotes, ...pluginNotes]) console.log(l);
   console.log(`\nwritten: ${join(outDir, 'results.md')}, chart.svg, results.json`);
   if (failures.length) {
     console.error(`\n${failures.length} failure(s):\n  ${failures.join('\n  ')}`);

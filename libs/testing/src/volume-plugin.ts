@@ -1,10 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { waitFor } from '@drydock/infra';
 
-// not under native/: tools/build makes Node add-ons of the libs' native/*.c; only tests build this
-const SOURCE = join(__dirname, '../fixtures/volume-plugin.c');
+// not under native/: tools/build makes Node add-ons of the libs' native/*.c; only tests and the bench build this.
+// From the repo root: this file runs from libs/testing/src and bundled from dist/tools/bench, both 3 levels down.
+const SOURCE = join(resolve(__dirname, '../../..'), 'libs/testing/fixtures/volume-plugin.c');
 
 /** Builds the test volume plugin (volume-plugin.c) as a static binary into `dir`; its path. */
 export function buildVolumePlugin(dir: string): string {

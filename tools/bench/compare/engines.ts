@@ -5,8 +5,8 @@
  * at warn level, and are torn down completely (containers, shims, mounts, directories).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { ContainerdProcess, containerdPaths, dockerPingOk, freePort, requireCommand, tcpAccepts, waitFor } from '@drydock/infra';
 import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS, serviceNodeFlags } from '@drydock/runtime';
 import { buildDrydock, killShimsOf, makeTempDir, removeNetworkObjects, startTestInfra, unmountAllUnder, type TestInfra } from '@drydock/testing';
@@ -91,9 +91,14 @@ export class DockerEngine implements Engine {
   private containerd?: ContainerdProcess;
   private dockerd?: ChildProcess;
   private stopping?: Promise<void>;
+  /** What was in the host's /run/docker/plugins before dockerd (undefined: no such directory). */
+  private pluginExecBefore?: Set<string>;
+  private runDockerBefore = true;
 
   async start(): Promise<void> {
     const dockerdBin = requireCommand('dockerd', 'docker.io');
+    this.pluginExecBefore = existsSync(DOCKERD_PLUGIN_EXEC_ROOT) ? new Set(readdirSync(DOCKERD_PLUGIN_EXEC_ROOT)) : undefined;
+    this.runDockerBefore = existsSync(dirname(DOCKERD_PLUGIN_EXEC_ROOT));
     requireCommand('docker-proxy', 'docker.io');
     this.dir = await makeTempDir('bench-docker');
     // before dockerd: its chains must not exist yet, and the bridge must (--bridge names an existing one)
@@ -135,6 +140,17 @@ export class DockerEngine implements Engine {
     }
   }
 
+  /** Writes daemon.json and has dockerd reload it (SIGHUP; authorization-plugins is one of the settings it reloads). */
+  reload(config: Record<string, unknown>): void {
+    writeFileSync(join(this.dir, 'daemon.json'), `${JSON.stringify(config)}\n`);
+    this.dockerd?.kill('SIGHUP');
+  }
+
+  /** Where dockerd keeps a managed plugin's rootfs. */
+  pluginRootfs(id: string): string {
+    return join(this.dir, 'docker', 'plugins', id, 'rootfs');
+  }
+
   daemons(): EngineProcess[] {
     return [
       { role: 'dockerd', pid: this.dockerd?.pid ?? 0 },
@@ -149,6 +165,27 @@ export class DockerEngine implements Engine {
 
   stop(): Promise<void> {
     return (this.stopping ??= this.doStop());
+  }
+
+  /** Removes the empty per-plugin directories dockerd left under /run/docker/plugins, and the directory if it made it. */
+  private cleanupPluginExecRoot(): void {
+    const before = this.pluginExecBefore;
+    for (const e of existsSync(DOCKERD_PLUGIN_EXEC_ROOT) ? readdirSync(DOCKERD_PLUGIN_EXEC_ROOT) : []) {
+      if (before?.has(e)) continue;
+      try {
+        rmdirSync(join(DOCKERD_PLUGIN_EXEC_ROOT, e));
+      } catch {
+        // not an empty directory: not dockerd's leftover
+      }
+    }
+    // and /run/docker itself when dockerd made it for this
+    for (const d of [...(before ? [] : [DOCKERD_PLUGIN_EXEC_ROOT]), ...(this.runDockerBefore ? [] : [dirname(DOCKERD_PLUGIN_EXEC_ROOT)])]) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // someone else's entries are in it
+      }
+    }
   }
 
   private async doStop(): Promise<void> {
@@ -166,11 +203,18 @@ export class DockerEngine implements Engine {
     if (this.containerd) killShimsOf(this.containerd.paths.address);
     // dockerd never removes its chains and rules: the bench does, and restores FORWARD's policy
     this.net.cleanup();
+    this.cleanupPluginExecRoot();
     if (!this.dir) return;
     unmountAllUnder(this.dir);
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
 }
+
+/**
+ * dockerd 20.10 keeps managed plugins' sockets under this fixed host directory whatever its --exec-root (socket
+ * paths must stay under 108 bytes) and creates it at start; the bench removes what its dockerd added there.
+ */
+const DOCKERD_PLUGIN_EXEC_ROOT = '/run/docker/plugins';
 
 /**
  * The Drydock stack as the e2e harness runs it (services bundled from the working tree,
@@ -189,6 +233,7 @@ export class DrydockEngine implements Engine {
   private stateDir = '';
   private supervisor?: ChildProcess;
   private gateway?: ChildProcess;
+  private gatewayEnv: Record<string, string | undefined> = {};
   private registryProxy?: ChildProcess;
   private builder?: ChildProcess;
   private stopping?: Promise<void>;
@@ -221,8 +266,13 @@ export class DrydockEngine implements Engine {
       DRYDOCK_LOG_LEVEL: process.env.DRYDOCK_BENCH_LOG_LEVEL ?? 'warn',
       DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl,
       DRYDOCK_REDIS_URL: infra.redis!.url,
+      // plugins: private directories, not the host's /run/docker/plugins and /run/drydock/plugins
+      DRYDOCK_PLUGIN_RUN_DIR: join(infra.dir, 'plugins-run'),
+      DRYDOCK_PLUGIN_SOCKETS_DIR: join(infra.dir, 'plugins-sockets'),
+      DRYDOCK_PLUGIN_SPECS_DIRS: join(infra.dir, 'plugins-specs'),
       ...SERVICE_MALLOC_ENV,
     };
+    for (const d of ['plugins-run', 'plugins-sockets', 'plugins-specs']) mkdirSync(join(infra.dir, d), { recursive: true });
     this.registryProxy = spawn(process.execPath, [...nodeFlags('registry-proxy'), build.registryProxy], {
       env: { ...env, DRYDOCK_REGISTRY_PROXY_LISTEN: `127.0.0.1:${proxyPort}` },
       stdio: ['ignore', this.logFile('registry-proxy'), this.logFile('registry-proxy')],
@@ -241,15 +291,9 @@ export class DrydockEngine implements Engine {
       if (sup.exitCode !== null) throw new Error(`supervisor exited with ${sup.exitCode}:\n${this.logTail('supervisor')}`);
       return tcpAccepts(port);
     }, 30000, 'supervisor gRPC port');
-    this.gateway = spawn(process.execPath, [...nodeFlags('api-gateway'), build.gateway], {
-      env: { ...env, DRYDOCK_GATEWAY_SOCKET: this.socket, DRYDOCK_SUPERVISOR_ADDRESS: `127.0.0.1:${port}` },
-      stdio: ['ignore', this.logFile('gateway'), this.logFile('gateway')],
-    });
-    const gw = this.gateway;
-    await waitFor(async () => {
-      if (gw.exitCode !== null) throw new Error(`gateway exited with ${gw.exitCode}:\n${this.logTail('gateway')}`);
-      return dockerPingOk(this.socket);
-    }, 30000, `gateway on ${this.socket}`);
+    this.gatewayEnv = { ...env, DRYDOCK_GATEWAY_SOCKET: this.socket, DRYDOCK_SUPERVISOR_ADDRESS: `127.0.0.1:${port}` };
+    this.gatewayCommand = [...nodeFlags('api-gateway'), build.gateway];
+    await this.startGateway({});
     this.builder = spawn(process.execPath, [...nodeFlags('builder'), build.builder], {
       env: { ...env, DRYDOCK_SUPERVISOR_ADDRESS: `127.0.0.1:${port}`, DRYDOCK_LOG_LEVEL: process.env.DRYDOCK_BENCH_LOG_LEVEL === 'debug' ? 'debug' : 'info' },
       stdio: ['ignore', this.logFile('builder'), this.logFile('builder')],
@@ -259,6 +303,30 @@ export class DrydockEngine implements Engine {
       if (bd.exitCode !== null) throw new Error(`builder exited with ${bd.exitCode}:\n${this.logTail('builder')}`);
       return this.logTail('builder', 100).includes('builder ready');
     }, 30000, 'builder ready');
+  }
+
+  private gatewayCommand: string[] = [];
+
+  private async startGateway(extraEnv: Record<string, string>): Promise<void> {
+    const gw = spawn(process.execPath, this.gatewayCommand, { env: { ...this.gatewayEnv, ...extraEnv }, stdio: ['ignore', this.logFile('gateway'), this.logFile('gateway')] });
+    this.gateway = gw;
+    await waitFor(async () => {
+      if (gw.exitCode !== null) throw new Error(`gateway exited with ${gw.exitCode}:\n${this.logTail('gateway')}`);
+      return dockerPingOk(this.socket);
+    }, 30000, `gateway on ${this.socket}`).catch((err: Error) => {
+      throw new Error(`${err.message}; gateway log:\n${this.logTail('gateway', 10)}`);
+    });
+  }
+
+  /** Stops the gateway and starts it again with `extraEnv` on top of its settings (e.g. DRYDOCK_GATEWAY_AUTHZ_PLUGINS). */
+  async restartGateway(extraEnv: Record<string, string> = {}): Promise<void> {
+    await terminate(this.gateway);
+    await this.startGateway(extraEnv);
+  }
+
+  /** Where the supervisor keeps a managed plugin's rootfs. */
+  pluginRootfs(id: string): string {
+    return join(this.stateDir, 'supervisor', 'plugins', id, 'rootfs');
   }
 
   private logFile(name: string): number {

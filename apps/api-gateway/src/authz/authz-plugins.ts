@@ -11,7 +11,15 @@ export interface ManagedPluginJson {
   Id?: string;
   Name?: string;
   Enabled?: boolean;
-  Config?: { Interface?: { Socket?: string; Types?: { Capability?: string }[] } };
+  /** Types as dockerd's JSON has them ("docker.authz/1.0"), which is what the supervisor sends. */
+  Config?: { Interface?: { Socket?: string; Types?: (string | { Capability?: string })[] } };
+}
+
+/** The capability of an interface type: "docker.authz/1.0" is authz (dockerd's PluginInterfaceType split). */
+export function typeCapability(t: string | { Capability?: string }): string | undefined {
+  if (typeof t !== 'string') return t.Capability;
+  const name = t.split('/')[0];
+  return name.slice(name.lastIndexOf('.') + 1);
 }
 
 export interface AuthzPluginsOptions {
@@ -63,7 +71,7 @@ export class AuthzPlugins {
       if (!isNotFound(err)) throw err;
     }
     if (managed) {
-      if (!managed.Config?.Interface?.Types?.some((t) => t.Capability === AUTHZ_CAPABILITY)) throw pluginNotFound(name);
+      if (!managed.Config?.Interface?.Types?.some((t) => typeCapability(t) === AUTHZ_CAPABILITY)) throw pluginNotFound(name);
       if (!managed.Enabled) throw new FailedPreconditionError(`plugin ${name} found but disabled`);
       const socket = managed.Config.Interface.Socket;
       if (!managed.Id || !socket) throw pluginNotFound(name);

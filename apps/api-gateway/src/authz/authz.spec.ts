@@ -6,7 +6,7 @@ import { FakePlugin, tempDir } from '@drydock/plugins/testing';
 import { Router } from '../http/router';
 import { GatewayServer } from '../http/server';
 import { AuthzChain, canonicalHeader } from './authz';
-import { AuthzPlugins } from './authz-plugins';
+import { AuthzPlugins, typeCapability } from './authz-plugins';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 
@@ -163,7 +163,7 @@ describe('authorization plugins on a real gateway server and a real plugin socke
     const m = await new FakePlugin(join(t.dir, 'run', id.slice(0, 12), 'authz.sock'), { 'AuthZPlugin.AuthZReq': { json: { Allow: false, Msg: 'managed says no' } } }).start();
     try {
       let enabled = true;
-      const inspect = async () => ({ Id: id, Name: 'acme/authz:latest', Enabled: enabled, Config: { Interface: { Socket: 'authz.sock', Types: [{ Capability: 'authz' }] } } });
+      const inspect = async () => ({ Id: id, Name: 'acme/authz:latest', Enabled: enabled, Config: { Interface: { Socket: 'authz.sock', Types: ['docker.authz/1.0'] } } });
       const chain = new AuthzChain(['acme/authz'], new AuthzPlugins({ timeoutMs: 500, runDir: join(t.dir, 'run') }, inspect, legacy).resolve);
       const body = { User: 'alice', UserAuthNMethod: 'TLS', RequestMethod: 'GET', RequestURI: '/_ping', RequestHeaders: {} };
       await expect(chain.request(body)).rejects.toThrow('authorization denied by plugin acme/authz: managed says no');
@@ -173,6 +173,12 @@ describe('authorization plugins on a real gateway server and a real plugin socke
     } finally {
       await m.stop();
     }
+  });
+
+  it('reads interface types as the supervisor sends them (strings, as dockerd)', () => {
+    expect(typeCapability('docker.authz/1.0')).toBe('authz');
+    expect(typeCapability('docker.volumedriver/1.0')).toBe('volumedriver');
+    expect(typeCapability({ Capability: 'authz' })).toBe('authz');
   });
 
   it("names headers as Go's http.Header does", () => {
