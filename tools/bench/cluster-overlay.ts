@@ -3,9 +3,13 @@
 // time from `docker run` on node2 to the name resolving in a container on node1. The probes run in the
 // containers' own network namespaces (nsenter --net on their init pid) as a small Node program, so that
 // the numbers are the network's and not the docker CLI's.
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { connect, JSONCodec } from 'nats';
 import type { ClusterHarness } from '../cluster/cluster-harness';
+import { OVERLAY_BUCKET } from '../../apps/containerd-supervisor/src/networks/overlay/kv-overlay-store';
+import type { OverlayEndpoint } from '../../apps/containerd-supervisor/src/networks/overlay/overlay-types';
 
 const run = promisify(execFile);
 
@@ -86,7 +90,7 @@ async function probe(serverPid: number, clientPid: number, serverIp: string, mb:
 /** The overlay rows; `rounds` probes per pair, the best throughput and the median RTT kept. */
 export async function measureOverlay(c: ClusterHarness, rounds: number): Promise<OverlayRow[]> {
   const rows: OverlayRow[] = [];
-  await c.ok('node1', ['network', 'create', '-d', 'overlay', '--subnet', '10.226.250.0/24', 'benchov']);
+  await c.ok('node1', ['network', 'create', '-d', 'overlay', '--subnet', '10.226.240.0/20', 'benchov']);
   const sleeper = (node: string, name: string) => c.ok(node, ['run', '-d', '--name', name, '--network', 'benchov', 'busybox', 'sleep', '3600']);
   await sleeper('node1', 'ov-a');
   await sleeper('node1', 'ov-b');
@@ -123,5 +127,82 @@ go();`], { timeout: 40000 });
     resolveMs.push(resolvedAt - t0);
   }
   rows.push({ what: 'docker run on node2 -> its name resolves on node1', value: `${med(resolveMs).toFixed(0)} ms`, note: `median of ${rounds} (${Math.min(...resolveMs)}–${Math.max(...resolveMs)}), from the run command's start; includes the run itself` });
+  rows.push(...(await thousandEndpoints(c, 1000)));
   return rows;
+}
+
+/** Permanent neighbour entries on a node's VXLAN devices (one per remote endpoint). */
+function neighEntries(netns: string): number {
+  const out = execFileSync('ip', ['-n', netns, '-j', 'neigh', 'show', 'nud', 'permanent'], { encoding: 'utf8' });
+  return (JSON.parse(out || '[]') as { dev: string }[]).filter((e) => e.dev.startsWith('vx-')).length;
+}
+
+function rssMb(pid: number | undefined): number {
+  if (!pid) return NaN;
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/**
+ * N endpoints spread over the three nodes, published into the cluster's store as a node's supervisor
+ * publishes them (synthetic containers: N real ones would not fit in memory), and the time until every
+ * node has programmed the entries of the others' (each node holds the two thirds that are not its own);
+ * then each supervisor's resident memory with them, and they are withdrawn again.
+ */
+async function thousandEndpoints(c: ClusterHarness, n: number): Promise<OverlayRow[]> {
+  const nc = await connect({ servers: c.natsUrls });
+  try {
+    const js = nc.jetstream({ timeout: 10000 });
+    const kv = await js.views.kv(OVERLAY_BUCKET, { bindOnly: true });
+    const nodesKv = await js.views.kv('drydock_nodes', { bindOnly: true });
+    const byName = new Map<string, string>();
+    for await (const k of await nodesKv.keys()) {
+      const e = await nodesKv.get(k);
+      if (e?.operation === 'PUT') byName.set(JSONCodec<{ name: string }>().decode(e.value).name, k);
+    }
+    const net = JSON.parse(await c.ok('node1', ['network', 'inspect', 'benchov'])) as { Id: string }[];
+    const netId = net[0].Id;
+    const netns = (node: string) => `${c.netnsPrefix}${node}`;
+    const base = c.nodes.map((node) => neighEntries(netns(node)));
+    const rssBefore = c.nodes.map((node) => rssMb(c.recordedPid(`${node}.supervisor`)));
+    const codec = JSONCodec<OverlayEndpoint>();
+    const eps: OverlayEndpoint[] = [];
+    for (let i = 0; i < n; i++) {
+      const node = c.nodes[i % c.nodes.length];
+      const ipNum = (10 << 24) | (226 << 16) | (241 << 8) | 0;
+      const ip = ipNum + i; // 10.226.241.0 onwards, clear of the real containers' .240.x
+      const ipText = [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join('.');
+      const mac = `02:42:${[ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+      eps.push({ networkId: netId, endpointId: `bench${String(i).padStart(59, '0')}`, containerId: `b${String(i).padStart(63, '0')}`, containerName: `bench-ep-${i}`, aliases: [], ip: ipText, prefix: 20, mac, nodeId: byName.get(node)!, nodeName: node, vtep: c.nodeAddress(c.nodes.indexOf(node)) });
+    }
+    const want = c.nodes.map((node, k) => base[k] + eps.filter((e) => e.nodeName !== node).length);
+    const t0 = performance.now();
+    await Promise.all(eps.map((e) => kv.put(`ep.${netId}.${e.endpointId}`, codec.encode(e))));
+    const publishedMs = performance.now() - t0;
+    const doneAt: number[] = c.nodes.map(() => 0);
+    while (doneAt.some((d) => !d) && performance.now() - t0 < 120000) {
+      c.nodes.forEach((node, k) => {
+        if (!doneAt[k] && neighEntries(netns(node)) >= want[k]) doneAt[k] = performance.now() - t0;
+      });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const rssAfter = c.nodes.map((node) => rssMb(c.recordedPid(`${node}.supervisor`)));
+    await Promise.all(eps.map((e) => kv.delete(`ep.${netId}.${e.endpointId}`)));
+    const entries = want.reduce((a, w, k) => a + (w - base[k]), 0);
+    const last = Math.max(...doneAt);
+    return [
+      {
+        what: `${n} endpoints over 3 nodes: all peer entries programmed`,
+        value: doneAt.every((d) => d) ? `${last.toFixed(0)} ms` : 'not within 120 s',
+        note: `${entries} neighbour + ${entries} FDB entries on 3 nodes, ${(entries / (last / 1000)).toFixed(0)} endpoints/s from the first put (puts took ${publishedMs.toFixed(0)} ms); per node ${doneAt.map((d) => d.toFixed(0)).join(' / ')} ms`,
+      },
+      {
+        what: `supervisor resident memory with ${n} overlay endpoints`,
+        value: rssAfter.map((x) => `${x.toFixed(0)}`).join(' / ') + ' MB',
+        note: `node1 / node2 / node3; before: ${rssBefore.map((x) => x.toFixed(0)).join(' / ')} MB`,
+      },
+    ];
+  } finally {
+    await nc.close();
+  }
 }
