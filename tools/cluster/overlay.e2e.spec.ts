@@ -5,7 +5,8 @@
 // network in use on another node is not removed.
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { waitFor } from '@drydock/infra';
 import { ClusterHarness } from './cluster-harness';
 
@@ -163,5 +164,68 @@ describe('overlay networks (three nodes)', () => {
     // and a container started after the restart is found from another node
     await h.ok('node2', ['run', '-d', '--name', 'late', '--network', 'ov1', 'busybox', 'sleep', '3600']);
     await waitFor(async () => (await exec('node1', 'c1', 'ping -c 1 -W 1 late', 5000)).code === 0, 10000, 'late resolves on node1');
+  });
+
+  it('connects and disconnects a container of another node, and publishes a port on the node that runs it', async () => {
+    // from node3's gateway, c1 (on node1) joins ov2: d2 (node2) reaches it by name there
+    await h.ok('node3', ['network', 'connect', 'ov2', 'c1']);
+    await waitFor(async () => (await exec('node2', 'd2', 'ping -c 1 -W 1 c1', 5000)).code === 0, 10000, 'c1 on ov2 from node2');
+    await h.ok('node2', ['network', 'disconnect', 'ov2', 'c1']);
+    await waitFor(async () => (await exec('node2', 'd2', 'nslookup c1 127.0.0.11', 5000)).stdout.match(/10\.227\./) === null, 10000, 'c1 gone from ov2');
+    // -p on an overlay container: the node that runs it answers on its own address
+    await h.ok('node2', ['run', '-d', '--name', 'web2', '--network', 'ov1', '-p', '18081:80', 'busybox', 'sh', '-c', 'mkdir -p /www && echo overlay-ok > /www/index.html && httpd -f -p 80 -h /www']);
+    const url = `http://${h.nodeAddress(1)}:18081/`;
+    await waitFor(() => { try { return execFileSync('busybox', ['wget', '-q', '-O', '-', url], { encoding: 'utf8', timeout: 3000 }).includes('overlay-ok'); } catch { return false; } }, 15000, 'published port on node2');
+    // and c1 (node1) reaches it by name over the overlay
+    expect((await exec('node1', 'c1', 'wget -q -O - http://web2/')).stdout).toContain('overlay-ok');
+  });
+
+  it('runs a docker-compose app whose network is an overlay', async () => {
+    const dir = join(h.dir, 'compose-ov');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'docker-compose.yml'), [
+      'version: "3.7"',
+      'services:',
+      '  web:',
+      '    image: busybox',
+      '    command: ["sh", "-c", "mkdir -p /www && echo compose-ok > /www/index.html && httpd -f -p 80 -h /www"]',
+      '    networks: [ovc]',
+      '  app:',
+      '    image: busybox',
+      '    command: ["sleep", "3600"]',
+      '    networks: [ovc]',
+      'networks:',
+      '  ovc:',
+      '    driver: overlay',
+      '    attachable: true',
+      '',
+    ].join('\n'));
+    const compose = (args: string[]) => execFileSync('docker-compose', ['-p', 'ovapp', ...args], { cwd: dir, env: { ...h.dockerEnv('node1'), COMPOSE_INTERACTIVE_NO_CLI: '1' }, encoding: 'utf8', timeout: 120000, stdio: ['ignore', 'pipe', 'pipe'] });
+    compose(['up', '-d']);
+    try {
+      expect(await h.ok('node2', ['network', 'ls', '--filter', 'name=ovapp_ovc', '--format', '{{.Driver}} {{.Scope}}'])).toBe('overlay swarm');
+      await waitFor(async () => (await exec('node1', 'ovapp_app_1', 'wget -q -O - http://web/', 5000)).stdout.includes('compose-ok'), 15000, 'app reaches web');
+    } finally {
+      compose(['down']);
+    }
+    for (const node of h.nodes) await waitFor(async () => (await h.ok(node, ['network', 'ls', '-q', '--filter', 'name=ovapp_ovc'])) === '', 5000, `compose network gone on ${node}`);
+  });
+
+  it('leaves a dead node\'s endpoints out within the node-down time, and takes them back when it returns', async () => {
+    const ip2 = await ipOf('node2', 'c2', 'ov1');
+    const node2 = ['containerd', 'supervisor', 'gateway', 'builder'].map((x) => h.recordedPid(`node2.${x}`)).filter((p): p is number => !!p);
+    const resolves = async () => (await exec('node1', 'c1', 'nslookup c2 127.0.0.11', 5000)).stdout.includes(ip2);
+    expect(await resolves()).toBe(true);
+    const t0 = Date.now();
+    for (const p of node2) process.kill(p, 'SIGSTOP');
+    try {
+      await waitFor(async () => !(await resolves()), 20000, 'c2 left out of node1\'s names');
+      // the heartbeat interval is 1 s here and a node is down 8 s after its last beat
+      expect(Date.now() - t0).toBeLessThan(12000);
+    } finally {
+      for (const p of node2) process.kill(p, 'SIGCONT');
+    }
+    await waitFor(resolves, 20000, 'c2 back in node1\'s names');
+    expect((await exec('node1', 'c1', `ping -c 1 -W 3 ${ip2}`)).code).toBe(0);
   });
 });

@@ -20,6 +20,10 @@ export function removeNetworkObjects(o: { stateDir: string; bridgePrefix: string
     sh(`iptables -w -t nat ${l.replace(/^-A /, '-D ')}; true`);
     if (chain) sh(`iptables -w -t nat -F ${chain}; iptables -w -t nat -X ${chain}; true`);
   }
+  // overlay networks' VXLAN devices: on one of our bridges, or carrying the id of one of our records
+  const ids = new Set(existsSync(netDir) ? readdirSync(netDir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)) : []);
+  const vx = JSON.parse(execFileSync('ip', ['-j', '-d', 'link', 'show', 'type', 'vxlan']).toString() || '[]') as { ifname: string; master?: string; ifalias?: string }[];
+  for (const l of vx) if (l.master?.startsWith(o.bridgePrefix) || ids.has((l.ifalias ?? '').replace(/^drydock-ovl:/, ''))) sh(`ip link del ${l.ifname}; true`);
   const links = JSON.parse(execFileSync('ip', ['-j', 'link', 'show', 'type', 'bridge']).toString() || '[]') as { ifname: string }[];
   for (const l of links) if (l.ifname.startsWith(o.bridgePrefix)) sh(`ip link del ${l.ifname}; true`);
   const p = o.chainPrefix;

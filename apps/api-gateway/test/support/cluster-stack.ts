@@ -31,6 +31,7 @@ export class ClusterNodeProc {
     this.net = {
       DRYDOCK_BRIDGE_NAME: `dc${hex}0`,
       DRYDOCK_BRIDGE_PREFIX: `dc${hex}-`,
+    DRYDOCK_OVERLAY_BRIDGE_PREFIX: `dc${hex}o`,
       DRYDOCK_IPTABLES_CHAIN_PREFIX: `DC${hex.toUpperCase()}`,
       // clear of the bench's 10.171-173 (a private dockerd and its compare stack), the e2e stacks' 10.150-169, the supervisor tests' 10.200-249
       DRYDOCK_NETWORK_POOLS: `10.${120 + index * 2}.0.0/16:24`,

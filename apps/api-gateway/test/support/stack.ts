@@ -132,6 +132,7 @@ export class DockerStack {
   readonly netNames = ((hex) => ({
     DRYDOCK_BRIDGE_NAME: `de${hex}0`,
     DRYDOCK_BRIDGE_PREFIX: `de${hex}-`,
+    DRYDOCK_OVERLAY_BRIDGE_PREFIX: `de${hex}o`,
     DRYDOCK_IPTABLES_CHAIN_PREFIX: `DE${hex.toUpperCase()}`,
     // a pool of its own: dockerd's default pools are the host's (and npm start's), and few
     DRYDOCK_NETWORK_POOLS: `10.${150 + randomInt(20)}.0.0/16:24`,

@@ -83,6 +83,8 @@ export class SupervisorHarness {
         DRYDOCK_HEARTBEAT_TTL_MS: '3000',
         DRYDOCK_BRIDGE_NAME: `${this.netPrefix}0`,
         DRYDOCK_BRIDGE_PREFIX: `${this.netPrefix}-`,
+        // overlay bridges under the same prefix, so the teardown's sweep takes them too
+        DRYDOCK_OVERLAY_BRIDGE_PREFIX: `${this.netPrefix}o`,
         DRYDOCK_NETWORK_POOLS: this.pool,
         DRYDOCK_IPTABLES_CHAIN_PREFIX: this.chainPrefix,
         ...(this.registryProxyUrl ? { DRYDOCK_REGISTRY_PROXY_URL: this.registryProxyUrl } : {}),
