@@ -151,10 +151,18 @@ export class KvOverlayStore extends ViewedOverlayStore implements OverlayStore {
     const marked = await this.writeTable((t) => (t[id]?.state === 'removing' ? unchanged : withState(t, id, 'removing')));
     const n = marked[id];
     // after the mark no lease can succeed (lease re-reads the state after its create): what is listed now is all
-    const held = await this.retry(() => this.listLeases(id));
+    const unmark = () => this.writeTable((t) => (t[id]?.state === 'removing' ? withState(t, id, 'ready') : unchanged));
+    let held: Map<number, LeaseOwner | undefined>;
+    try {
+      held = await this.retry(() => this.listLeases(id));
+    } catch (err) {
+      // not known to be unused: leases may go on (a mark left by a crash here is undone by the next remove's answer)
+      await unmark().catch(() => undefined);
+      throw err;
+    }
     if (held.size) {
       this.view.setLeases(id, held);
-      await this.writeTable((t) => (t[id]?.state === 'removing' ? withState(t, id, 'ready') : unchanged));
+      await unmark();
       throw activeEndpoints(n);
     }
     await this.writeTable((t) => {
