@@ -30,6 +30,8 @@ export interface KvOverlayStoreOptions {
   logger: Logger;
   /** How long a call rides out JetStream without a leader (a NATS server lost). Default 10000 ms. */
   leaderlessForMs?: number;
+  /** How often the watch is checked against the bucket's last revision. Default 2000 ms. */
+  watchCheckMs?: number;
 }
 
 const NETWORKS = 'networks';
@@ -54,6 +56,11 @@ export class KvOverlayStore extends ViewedOverlayStore implements OverlayStore {
   private readonly pending = new Map<string, Set<number>>();
   private watch?: QueuedIterator<KvEntry>;
   private refollow?: NodeJS.Timeout;
+  private checker?: NodeJS.Timeout;
+  private checking = false;
+  /** The highest revision the watch delivered, and the bucket's last one at the previous check. */
+  private watchedRev = 0;
+  private checkedSeq?: number;
   private closed = false;
   private tableRead?: Promise<OverlayTable>;
   private nextTableRead?: Promise<OverlayTable>;
@@ -67,11 +74,14 @@ export class KvOverlayStore extends ViewedOverlayStore implements OverlayStore {
 
   async start(): Promise<void> {
     await this.follow();
+    this.checker = setInterval(() => void this.checkWatch(), this.opts.watchCheckMs ?? 2000);
+    this.checker.unref();
   }
 
   close(): void {
     this.closed = true;
     clearTimeout(this.refollow);
+    clearInterval(this.checker);
     this.watch?.stop();
     this.watch = undefined;
   }
@@ -86,7 +96,39 @@ export class KvOverlayStore extends ViewedOverlayStore implements OverlayStore {
       this.refollow = setTimeout(() => void this.follow().catch((err) => (this.log.warn({ err }, 'overlay watch failed; retrying'), again())), 1000);
       this.refollow.unref();
     };
-    this.watch = await followKv(this.kv, '>', (e) => this.apply(e.key, e.revision, decodeJson<unknown>(e)), this.log, () => again());
+    this.checkedSeq = undefined;
+    this.watch = await followKv(
+      this.kv,
+      '>',
+      (e) => {
+        this.watchedRev = Math.max(this.watchedRev, e.revision);
+        this.apply(e.key, e.revision, decodeJson<unknown>(e));
+      },
+      this.log,
+      () => again(),
+    );
+  }
+
+  /**
+   * A watch whose consumer was lost with a NATS server delivers nothing until nats.js misses two
+   * 5 s heartbeats and makes it again, or never if that fails quietly: when the watch has not
+   * reached what the bucket held at the previous check, it is stopped (and so followed again).
+   */
+  private async checkWatch(): Promise<void> {
+    if (this.checking || this.closed) return;
+    this.checking = true;
+    try {
+      const last = (await this.kv.status()).streamInfo.state.last_seq;
+      if (this.checkedSeq !== undefined && this.watchedRev < this.checkedSeq) {
+        this.log.warn({ watched: this.watchedRev, bucket: this.checkedSeq }, 'overlay watch behind the bucket; following again');
+        this.watch?.stop();
+        this.checkedSeq = undefined;
+      } else this.checkedSeq = last;
+    } catch {
+      // NATS away: the next check
+    } finally {
+      this.checking = false;
+    }
   }
 
   async createNetwork(input: CreateOverlayInput): Promise<OverlayNetworkRecord> {
@@ -109,10 +151,18 @@ export class KvOverlayStore extends ViewedOverlayStore implements OverlayStore {
     const marked = await this.writeTable((t) => (t[id]?.state === 'removing' ? unchanged : withState(t, id, 'removing')));
     const n = marked[id];
     // after the mark no lease can succeed (lease re-reads the state after its create): what is listed now is all
-    const held = await this.retry(() => this.listLeases(id));
+    const unmark = () => this.writeTable((t) => (t[id]?.state === 'removing' ? withState(t, id, 'ready') : unchanged));
+    let held: Map<number, LeaseOwner | undefined>;
+    try {
+      held = await this.retry(() => this.listLeases(id));
+    } catch (err) {
+      // not known to be unused: leases may go on (a mark left by a crash here is undone by the next remove's answer)
+      await unmark().catch(() => undefined);
+      throw err;
+    }
     if (held.size) {
       this.view.setLeases(id, held);
-      await this.writeTable((t) => (t[id]?.state === 'removing' ? withState(t, id, 'ready') : unchanged));
+      await unmark();
       throw activeEndpoints(n);
     }
     await this.writeTable((t) => {

@@ -140,7 +140,7 @@ export function overlayStoreContract(stores: () => ContractStores): void {
   });
 
   it('publishes and withdraws endpoints (read-your-writes, seen by the other node with onChange), and lists a node\'s leases', async () => {
-    const { a, b, nodeA, nodeB, eventually } = stores();
+    const { a, b, nodeA, eventually } = stores();
     const n = await a.createNetwork(overlayInput('eps', { subnet: '10.248.0.0/24' }));
     const seen: string[] = [];
     b.onChange((c) => {
