@@ -156,7 +156,10 @@ async function thousandEndpoints(c: ClusterHarness, n: number): Promise<OverlayR
     const kv = await js.views.kv(OVERLAY_BUCKET, { bindOnly: true });
     const nodesKv = await js.views.kv('drydock_nodes', { bindOnly: true });
     const byName = new Map<string, string>();
-    for await (const k of await nodesKv.keys()) {
+    // keys first: a get inside the keys iterator cuts it short
+    const keys: string[] = [];
+    for await (const k of await nodesKv.keys()) keys.push(k);
+    for (const k of keys) {
       const e = await nodesKv.get(k);
       if (e?.operation === 'PUT') byName.set(JSONCodec<{ name: string }>().decode(e.value).name, k);
     }
