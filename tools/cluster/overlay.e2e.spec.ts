@@ -7,6 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'nats';
+import { DIRECTORY_BUCKET, getJson, type NodeRecord } from '@drydock/cluster';
 import { waitFor } from '@drydock/infra';
 import { ClusterHarness } from './cluster-harness';
 
@@ -227,5 +229,45 @@ describe('overlay networks (three nodes)', () => {
     }
     await waitFor(resolves, 20000, 'c2 back in node1\'s names');
     expect((await exec('node1', 'c1', `ping -c 1 -W 3 ${ip2}`)).code).toBe(0);
+  });
+
+  it('gives a rescheduled container an address on its new node, and its name follows it', async () => {
+    await h.ok('node1', ['run', '-d', '--name', 'rs1', '--network', 'ov1', '-e', 'constraint:node==~node2', '-e', 'reschedule:on-node-failure', 'busybox', 'sleep', '3600']);
+    const first = (JSON.parse(await h.ok('node1', ['inspect', 'rs1'])) as { Node: { Name: string } }[])[0].Node.Name;
+    expect(first).toBe('node2');
+    const oldIp = await ipOf('node1', 'rs1', 'ov1');
+    const id = await h.ok('node1', ['inspect', '-f', '{{.Id}}', 'rs1']);
+    // its create request is in the directory before the node is lost (what the replacement is made from)
+    const nc = await connect({ servers: h.natsUrls });
+    try {
+      const dir = await nc.jetstream({ timeout: 5000 }).views.kv(DIRECTORY_BUCKET, { bindOnly: true });
+      await waitFor(async () => {
+        const keys: string[] = [];
+        for await (const k of await dir.keys('node.>')) keys.push(k);
+        for (const k of keys) if ((await getJson<NodeRecord>(dir, k))?.value.containers[id]?.create) return true;
+        return false;
+      }, 20000, 'rs1 create request in the directory', 250);
+    } finally {
+      await nc.close();
+    }
+    const answer = async () => /Address(?: \d+)?:\s+(10\.227\.\d+\.\d+)/.exec((await exec('node3', 'c3', 'nslookup rs1 127.0.0.11', 5000)).stdout.split('Name:')[1] ?? '')?.[1];
+    expect(await answer()).toBe(oldIp);
+    const node2 = ['containerd', 'supervisor', 'gateway', 'builder'].map((x) => h.recordedPid(`node2.${x}`)).filter((p): p is number => !!p);
+    for (const p of node2) process.kill(p, 'SIGSTOP');
+    let newIp: string | undefined;
+    try {
+      // node down after 8 s, then the replacement is made on node1 or node3 and publishes its endpoint
+      await waitFor(async () => {
+        const a = await answer();
+        if (a && a !== oldIp) newIp = a;
+        return !!newIp;
+      }, 40000, 'rs1 resolving to its replacement');
+      expect((await exec('node3', 'c3', 'ping -c 1 -W 3 rs1')).code).toBe(0);
+    } finally {
+      for (const p of node2) process.kill(p, 'SIGCONT');
+    }
+    // node2 back: its stale copy is removed, so the name keeps the replacement's address
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(await answer()).toBe(newIp);
   });
 });

@@ -1,5 +1,6 @@
 import { UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
+import { KeyedLock } from '../../containers/keyed-lock';
 import { parseCidr } from '../cidr';
 import type { HostNet } from '../host-net';
 import type { NetworkRecord } from '../network-record';
@@ -41,6 +42,8 @@ export class OverlayNetworks {
   private readonly log: Logger;
   private started = false;
   private current: OverlayStore | undefined;
+  /** A network's kernel objects are made, removed and reprogrammed one call at a time (create and the watch race). */
+  private readonly kernelLock = new KeyedLock();
   private readonly pending = new Set<string>();
   private flushing: Promise<void> | undefined;
   /** Called with the networks whose remote endpoints changed (embedded DNS records to rewrite). */
@@ -100,22 +103,26 @@ export class OverlayNetworks {
   }
 
   /** The kernel objects of a network on this node, made idempotently (create, boot, a record seen). */
-  async ensureKernel(n: OverlayNetworkRecord | NetworkRecord): Promise<void> {
-    const pool = n.pools[0];
-    if (!pool || !n.bridge) return;
-    const subnet = parseCidr(pool.subnet)!;
-    await this.host.createBridge(n.bridge, `${pool.gateway}/${subnet.prefix}`, n.id);
-    await this.kernel.ensure({ netId: n.id, vni: (n as OverlayNetworkRecord).vni, bridge: n.bridge, local: this.opts.vtep });
-    await this.host.addRules({ id: n.id, bridge: n.bridge, subnet: pool.subnet, internal: n.internal, icc: n.icc });
+  ensureKernel(n: OverlayNetworkRecord | NetworkRecord): Promise<void> {
+    return this.kernelLock.run(n.id, async () => {
+      const pool = n.pools[0];
+      if (!pool || !n.bridge) return;
+      const subnet = parseCidr(pool.subnet)!;
+      await this.host.createBridge(n.bridge, `${pool.gateway}/${subnet.prefix}`, n.id);
+      await this.kernel.ensure({ netId: n.id, vni: n.vni ?? 0, bridge: n.bridge, local: this.opts.vtep });
+      await this.host.addRules({ id: n.id, bridge: n.bridge, subnet: pool.subnet, internal: n.internal, icc: n.icc });
+    });
   }
 
-  async destroyKernel(n: NetworkRecord): Promise<void> {
-    await this.kernel.remove(n.id).catch((err) => this.log.warn({ err, networkId: n.id }, 'vxlan device not removed'));
-    await this.host.removeRules(n.id);
-    if (n.bridge) {
-      const b = (await this.host.bridges()).find((x) => x.name === n.bridge);
-      if (b && b.alias === `drydock-net:${n.id}`) await this.host.deleteBridge(n.bridge);
-    }
+  destroyKernel(n: NetworkRecord): Promise<void> {
+    return this.kernelLock.run(n.id, async () => {
+      await this.kernel.remove(n.id).catch((err) => this.log.warn({ err, networkId: n.id }, 'vxlan device not removed'));
+      await this.host.removeRules(n.id);
+      if (n.bridge) {
+        const b = (await this.host.bridges()).find((x) => x.name === n.bridge);
+        if (b && b.alias === `drydock-net:${n.id}`) await this.host.deleteBridge(n.bridge);
+      }
+    });
   }
 
   private async networkChanged(id: string, n: OverlayNetworkRecord | undefined): Promise<void> {
@@ -159,7 +166,7 @@ export class OverlayNetworks {
     const peers = this.liveEndpoints(netId)
       .filter((e) => e.nodeId !== this.opts.nodeId)
       .map((e) => ({ ip: e.ip, mac: e.mac, vtep: e.vtep }));
-    await this.kernel.sync(netId, peers);
+    await this.kernelLock.run(netId, () => this.kernel.sync(netId, peers));
   }
 
   /** The network's endpoints on nodes that are up (this node's included). */
