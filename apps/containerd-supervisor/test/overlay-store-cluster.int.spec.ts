@@ -74,7 +74,8 @@ it('leases on through the loss of a NATS server, every address once', async () =
   const ips = [...before, ...(await during), ...(await Promise.all(Array.from({ length: 20 }, (_, i) => lease(80 + i))))];
   expect(new Set(ips).size).toBe(100);
   // and the held addresses, as the stream has them, are exactly those
-  const kv = await openOverlayBucket(conns[leader === 0 ? 1 : 0], 3);
+  // (the JetStream meta leader may have gone with the server: its API times out until one is elected)
+  const kv = await retryTransientKv(() => openOverlayBucket(conns[leader === 0 ? 1 : 0], 3), 20000);
   const held = await retryTransientKv(async () => {
     const out: string[] = [];
     for await (const k of await kv.keys(`lease.${n.id}.>`)) out.push(k);
