@@ -3,16 +3,16 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { pack, type Headers } from 'tar-stream';
+import { pack, type Header } from 'tar-stream';
 import { PluginFetcher, type PluginSource, type ResolvedPlugin } from './plugin-fetch';
 import { parsePluginConfig } from './plugin-config';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-async function layer(entries: [Headers, string?][]): Promise<Buffer> {
+async function layer(entries: [Partial<Header> & { name: string }, string?][]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
+  p.on('data', (c) => chunks.push(c as Buffer));
   const ended = new Promise<void>((r) => p.on('end', () => r()));
   for (const [h, body] of entries) await new Promise<void>((res, rej) => p.entry({ mtime: new Date(0), mode: h.type === 'directory' ? 0o755 : 0o644, ...h }, Buffer.from(body ?? ''), (err) => (err ? rej(err) : res())));
   p.finalize();
