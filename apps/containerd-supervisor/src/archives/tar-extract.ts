@@ -104,8 +104,11 @@ async function writeEntry(
   if (unpacked && base.startsWith(WH_PREFIX)) {
     if (base === WH_OPAQUE) await removeLower(parentHost, unpacked);
     else {
+      const target = base.slice(WH_PREFIX.length);
+      // `.wh..` would name the parent: dockerd only gets away with it inside its chroot
+      if (target === '' || target === '.' || target === '..') throw new InvalidArgumentError(`invalid whiteout ${JSON.stringify(h.name)}`);
       // lstat-level removal: a whited-out symlink goes, not what it points at
-      await rm(`${parentHost}/${base.slice(WH_PREFIX.length)}`, { recursive: true, force: true });
+      await rm(`${parentHost}/${target}`, { recursive: true, force: true });
     }
     return;
   }

@@ -81,4 +81,19 @@ describe('PluginFetcher.unpack: layer whiteouts (OCI image-spec changesets, dock
     expect(existsSync(join(dir, 'gonedir'))).toBe(false);
     expect(lstatSync(join(dir, 'old')).isDirectory()).toBe(true);
   });
+
+  it('refuses a whiteout naming the parent directory (.wh..), which would delete outside the rootfs', async () => {
+    const bad = await layer([[{ name: '.wh..', type: 'file' }]]);
+    const p: ResolvedPlugin = {
+      ref: { name: 'x/p', tag: 'latest' } as ResolvedPlugin['ref'],
+      name: 'x/p:latest',
+      config: parsePluginConfig(Buffer.from(JSON.stringify({ interface: { types: ['docker.volumedriver/1.0'], socket: 'p.sock' }, entrypoint: ['/p'] }))),
+      layers: [{ digest: sha(bad), mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: bad.length }],
+      digest: 'sha256:00',
+    };
+    const rootfs = join(dir, 'rootfs');
+    require('node:fs').mkdirSync(rootfs);
+    await expect(new PluginFetcher(blobs([bad]), { retryWindowMs: 0 }).unpack(p, rootfs, {})).rejects.toThrow('invalid whiteout ".wh.."');
+    expect(existsSync(rootfs)).toBe(true);
+  });
 });
