@@ -63,6 +63,12 @@ describe('managed plugins (real containerd and registry)', () => {
     await pushPluginImage(infra.registry!.url, 'x/hostile', 'latest', await buildVolumePluginImage(bin, { ...volumePluginConfig(), interface: { types: ['docker.rootkit/1.0'], socket: 'tp.sock' } }));
     // one that asks for a device and a capability: privileges the user must grant, given to it and nothing more
     await pushPluginImage(infra.registry!.url, 'x/withdev', 'latest', await buildVolumePluginImage(bin, { ...volumePluginConfig('wd.sock'), linux: { devices: [{ path: '/dev/fuse' }], capabilities: ['CAP_SYS_ADMIN'] } }));
+    // layers over the plugin's: the last one whites out a file and makes a directory opaque
+    const upper = [
+      [{ name: 'etc/' }, { name: 'etc/keep', body: 'kept' }, { name: 'etc/secret', body: 'gone' }, { name: 'old/' }, { name: 'old/a', body: 'a' }, { name: 'old/sub/' }, { name: 'old/sub/b', body: 'b' }],
+      [{ name: 'etc/.wh.secret' }, { name: 'old/.wh..wh..opq' }, { name: 'old/new', body: 'new' }],
+    ];
+    await pushPluginImage(infra.registry!.url, 'x/layered', 'latest', await buildVolumePluginImage(bin, volumePluginConfig('ly.sock'), upper));
     ({ mgr, volumes, store } = managerOf(join(infra.dir, 'state')));
     await mgr.boot();
     name = `${host}/x/volplugin:latest`;
@@ -184,6 +190,17 @@ describe('managed plugins (real containerd and registry)', () => {
     expect(spec.linux.namespaces.map((x: { type: string }) => x.type)).toEqual(expect.arrayContaining(['network', 'pid', 'ipc', 'mount']));
     expect(spec.mounts).toEqual(expect.arrayContaining([expect.objectContaining({ destination: '/run/docker/plugins', source: join(infra.dir, 'prun', r.Id.slice(0, 12)) })]));
     await mgr.remove(n, true);
+  });
+
+  it("unpacks layers with their whiteouts: the rootfs has neither the deleted entries nor any .wh. file", async () => {
+    const { plugin: r, layers } = await mgr.pull(`${host}/x/layered`, undefined, [], {});
+    expect(layers).toHaveLength(3);
+    const root = store.rootfs(r.Id);
+    expect(readdirSync(root).sort()).toEqual(['data', 'etc', 'old', 'volume-plugin']);
+    expect(readdirSync(join(root, 'etc'))).toEqual(['keep']);
+    expect(readdirSync(join(root, 'old'))).toEqual(['new']);
+    expect(readFileSync(join(root, 'old', 'new'), 'utf8')).toBe('new');
+    await mgr.remove(`${host}/x/layered:latest`, false);
   });
 
   it('a plugin that never creates its socket: enable fails after the retries and it stays disabled', async () => {

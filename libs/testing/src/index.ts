@@ -9,4 +9,4 @@ export { buildLayeredImage, pushImage, type LayeredImage, type LayeredImageOptio
 export { TokenServer, TokenAuthRegistry, RegistryTap, type TokenServerOptions, type TokenRequest, type TapMode, type TapRequest } from './registry-upstreams';
 export { removeNetworkObjects } from './network-cleanup';
 export { buildVolumePlugin, TestVolumePlugin } from './volume-plugin';
-export { buildVolumePluginImage, pushPluginImage, volumePluginConfig, type PluginImage } from './volume-plugin-image';
+export { buildVolumePluginImage, pushPluginImage, volumePluginConfig, type LayerEntry, type PluginImage } from './volume-plugin-image';

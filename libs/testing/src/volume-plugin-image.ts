@@ -19,36 +19,58 @@ export function volumePluginConfig(socket = 'tp.sock'): Record<string, unknown> 
   };
 }
 
-/** A plugin image: the config blob, one rootfs layer, the schema2 manifest. */
+/** A plugin image: the config blob, its rootfs layers (the plugin first), the schema2 manifest. */
 export interface PluginImage {
   config: Buffer;
+  /** The first layer (the plugin binary and /data). */
   layer: Buffer;
+  /** Every layer in order, `layer` first. */
+  layers: Buffer[];
   manifest: Buffer;
 }
 
-/** Packs the static plugin binary (plus /data) as a plugin image with `config` as its config.json. */
-export async function buildVolumePluginImage(binary: string, config: Record<string, unknown> = volumePluginConfig()): Promise<PluginImage> {
+/** One tar entry of an upper layer: a directory (name ending in '/') or a file with `body`, e.g. a whiteout `.wh.NAME`. */
+export interface LayerEntry {
+  name: string;
+  body?: string;
+}
+
+async function tarOf(entries: { h: Parameters<ReturnType<typeof pack>['entry']>[0]; body?: Buffer }[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on("data", (c) => chunks.push(c as Buffer));
+  p.on('data', (c) => chunks.push(c as Buffer));
   const ended = new Promise<void>((r) => p.on('end', () => r()));
-  const add = (h: Parameters<typeof p.entry>[0], body?: Buffer) => new Promise<void>((res, rej) => p.entry(h, body ?? Buffer.alloc(0), (err) => (err ? rej(err) : res())));
-  await add({ name: 'data/', type: 'directory', mode: 0o755, mtime: new Date(0) });
-  await add({ name: 'volume-plugin', mode: 0o755, mtime: new Date(0) }, readFileSync(binary));
+  for (const e of entries) await new Promise<void>((res, rej) => p.entry(e.h, e.body ?? Buffer.alloc(0), (err) => (err ? rej(err) : res())));
   p.finalize();
   await ended;
-  const tar = Buffer.concat(chunks);
-  const layer = gzipSync(tar);
-  const cfg = Buffer.from(JSON.stringify({ ...config, rootfs: { type: 'layers', diff_ids: [sha(tar)] } }));
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Packs the static plugin binary (plus /data) as a plugin image with `config` as its config.json;
+ * `upperLayers` follow it, each a list of entries (how a test builds whiteouts over earlier layers).
+ */
+export async function buildVolumePluginImage(binary: string, config: Record<string, unknown> = volumePluginConfig(), upperLayers: LayerEntry[][] = []): Promise<PluginImage> {
+  const tars = [
+    await tarOf([
+      { h: { name: 'data/', type: 'directory', mode: 0o755, mtime: new Date(0) } },
+      { h: { name: 'volume-plugin', mode: 0o755, mtime: new Date(0) }, body: readFileSync(binary) },
+    ]),
+  ];
+  for (const l of upperLayers) {
+    tars.push(await tarOf(l.map((e) => (e.name.endsWith('/') ? { h: { name: e.name, type: 'directory', mode: 0o755, mtime: new Date(0) } } : { h: { name: e.name, mode: 0o644, mtime: new Date(0) }, body: Buffer.from(e.body ?? '') }))));
+  }
+  const layers = tars.map((t) => gzipSync(t));
+  const cfg = Buffer.from(JSON.stringify({ ...config, rootfs: { type: 'layers', diff_ids: tars.map(sha) } }));
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
       config: { mediaType: 'application/vnd.docker.plugin.v1+json', size: cfg.length, digest: sha(cfg) },
-      layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layer.length, digest: sha(layer) }],
+      layers: layers.map((l) => ({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: l.length, digest: sha(l) })),
     }),
   );
-  return { config: cfg, layer, manifest };
+  return { config: cfg, layer: layers[0], layers, manifest };
 }
 
 function http(url: string, method: string, body: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; location?: string; text: string }> {
@@ -65,7 +87,7 @@ function http(url: string, method: string, body: Buffer, headers: Record<string,
 
 /** Pushes a plugin image to a distribution registry (`http://127.0.0.1:PORT`) as `repo:tag`. */
 export async function pushPluginImage(registryUrl: string, repo: string, tag: string, img: PluginImage): Promise<void> {
-  for (const blob of [img.config, img.layer]) {
+  for (const blob of [img.config, ...img.layers]) {
     const start = await http(`${registryUrl}/v2/${repo}/blobs/uploads/`, 'POST', Buffer.alloc(0));
     if (start.status !== 202) throw new Error(`upload start ${repo}: ${start.status} ${start.text}`);
     const loc = new URL(String(start.location), registryUrl);

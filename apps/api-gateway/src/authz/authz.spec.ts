@@ -166,10 +166,41 @@ describe('authorization plugins on a real gateway server and a real plugin socke
       const inspect = async () => ({ Id: id, Name: 'acme/authz:latest', Enabled: enabled, Config: { Interface: { Socket: 'authz.sock', Types: ['docker.authz/1.0'] } } });
       const chain = new AuthzChain(['acme/authz'], new AuthzPlugins({ timeoutMs: 500, runDir: join(t.dir, 'run') }, inspect, legacy).resolve);
       const body = { User: 'alice', UserAuthNMethod: 'TLS', RequestMethod: 'GET', RequestURI: '/_ping', RequestHeaders: {} };
-      await expect(chain.request(body)).rejects.toThrow('authorization denied by plugin acme/authz: managed says no');
+      // dockerd's SetName: once found, the plugin is named by its full name
+      await expect(chain.request(body)).rejects.toThrow('authorization denied by plugin acme/authz:latest: managed says no');
       enabled = false;
       const chain2 = new AuthzChain(['acme/authz'], new AuthzPlugins({ timeoutMs: 500, runDir: join(t.dir, 'run') }, inspect, legacy).resolve);
       await expect(chain2.request(body)).rejects.toThrow('plugin acme/authz failed with error: plugin acme/authz found but disabled');
+    } finally {
+      await m.stop();
+    }
+  });
+
+  it('drops a managed plugin disabled after it was used, as dockerd does, until the gateway restarts', async () => {
+    const legacy = new LegacyPluginDirectory({ socketsDir: join(t.dir, 'none'), specsDirs: [], activateTimeoutMs: 500, lookupRetryMs: 0, connectRetryMs: 0 }, logger);
+    const id = '112233445566778899aa';
+    const sock = join(t.dir, 'run', id.slice(0, 12), 'authz.sock');
+    require('node:fs').mkdirSync(join(t.dir, 'run', id.slice(0, 12)), { recursive: true });
+    const say = { 'AuthZPlugin.AuthZReq': { json: { Allow: false, Msg: 'no' } }, 'AuthZPlugin.AuthZRes': { json: { Allow: false, Msg: 'no' } } };
+    let m = await new FakePlugin(sock, say).start();
+    let enabled = true;
+    const inspect = async () => ({ Id: id, Name: 'acme/drop:latest', Enabled: enabled, Config: { Interface: { Socket: 'authz.sock', Types: ['docker.authz/1.0'] } } });
+    const chain = new AuthzChain(['acme/drop'], new AuthzPlugins({ timeoutMs: 500, runDir: join(t.dir, 'run') }, inspect, legacy).resolve);
+    const body = { User: '', UserAuthNMethod: '', RequestMethod: 'GET', RequestURI: '/_ping', RequestHeaders: {} };
+    try {
+      await expect(chain.request(body)).rejects.toThrow('authorization denied by plugin acme/drop:latest: no');
+      // a killed (still enabled) plugin denies: fail closed
+      await m.stop();
+      await expect(chain.request(body)).rejects.toThrow(/^plugin acme\/drop:latest failed with error: .*ECONNREFUSED|ENOENT/);
+      // disabled: the failed call finds it disabled and the chain has no plugin left
+      enabled = false;
+      await expect(chain.request(body)).resolves.toBeUndefined();
+      await expect(chain.response(body, 200, {}, undefined)).resolves.toBeUndefined();
+      // enabled again: still out of the chain (dockerd adds it back only on a reload)
+      enabled = true;
+      m = await new FakePlugin(sock, say).start();
+      await expect(chain.request(body)).resolves.toBeUndefined();
+      expect(m.calls).toEqual([]);
     } finally {
       await m.stop();
     }

@@ -20,14 +20,21 @@ export interface AuthzBody {
   ResponseHeaders?: Record<string, string>;
 }
 
+/**
+ * What a resolver or a call answers for a plugin disabled since the chain last used it: dockerd's
+ * Disable takes an authz plugin out of its middleware (RemovePlugin), so it is asked no more.
+ */
+export const DROPPED: unique symbol = Symbol('authz plugin dropped');
+
 /** One authz plugin as the chain calls it (a PluginClient bound to a deadline). */
 export interface AuthzPlugin {
+  /** The name in dockerd's texts: a managed plugin's full name (`name:latest`), as its SetName makes it. */
   name: string;
   call(method: string, body: AuthzBody): Promise<unknown>;
 }
 
-/** Resolves a configured name to a callable plugin; may throw (not found, disabled, ...). */
-export type AuthzResolver = (name: string) => Promise<AuthzPlugin>;
+/** Resolves a configured name to a callable plugin, or DROPPED; may throw (not found, disabled, ...). */
+export type AuthzResolver = (name: string) => Promise<AuthzPlugin | typeof DROPPED>;
 
 /** Go's textproto.CanonicalMIMEHeaderKey: how dockerd's plugins see header names. */
 export function canonicalHeader(k: string): string {
@@ -120,14 +127,19 @@ export class AuthzChain {
   }
 
   private async ask(method: string, body: AuthzBody): Promise<void> {
-    for (const name of this.names) {
+    for (const configured of this.names) {
       let answer: unknown;
+      let name = configured;
       try {
-        const plugin = await this.resolve(name);
+        const plugin = await this.resolve(configured);
+        if (plugin === DROPPED) continue;
+        name = plugin.name;
         answer = await plugin.call(method, body);
       } catch (err) {
         throw new InternalError(`plugin ${name} failed with error: ${(err as Error).message}`, { cause: err });
       }
+      // disabled while this request ran (its own `plugin disable`): dockerd re-reads the chain before AuthZRes
+      if (answer === DROPPED) continue;
       const a = answer as { Allow?: unknown; Msg?: unknown } | undefined;
       if (!a || typeof a !== 'object' || (a.Allow !== undefined && typeof a.Allow !== 'boolean')) {
         throw new InternalError(`plugin ${name} failed with error: ${method}: plugin answered no authorization response`);

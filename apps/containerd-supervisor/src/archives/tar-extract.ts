@@ -1,4 +1,4 @@
-import { chmod, link, lchown, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, link, lchown, lstat, lutimes, mkdir, open, readdir, rm, symlink, utimes } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { extract, type Header } from 'tar-stream';
 import { InvalidArgumentError } from '@drydock/errors';
@@ -10,6 +10,13 @@ export interface ExtractOptions {
   noOverwriteDirNonDir: boolean;
   /** Keep the tar's uid/gid; otherwise everything belongs to the container's root (0:0). */
   copyUidGid: boolean;
+  /**
+   * The tar is an image layer: its whiteouts are applied, never written (OCI image-spec layer
+   * changesets; dockerd's pkg/archive UnpackLayer): `.wh.NAME` removes NAME, `.wh..wh..opq`
+   * empties its directory of what earlier layers put there, other `/.wh..wh.*` (AUFS metadata)
+   * is skipped.
+   */
+  layer?: boolean;
 }
 
 /**
@@ -48,11 +55,13 @@ export async function extractInto(root: string, dest: string, tar: AsyncIterable
   });
   const dirTimes: { host: string; mtime: Date }[] = [];
   const destParts = dest.split('/').filter((p) => p);
+  // host paths this layer wrote: an opaque whiteout later in the same tar keeps them
+  const unpacked = opts.layer ? new Set<string>() : undefined;
   try {
     for await (const entry of ex) {
       const h = entry.header;
       try {
-        await writeEntry(root, dest, destParts, h, entry as AsyncIterable<Buffer>, opts, dirTimes);
+        await writeEntry(root, dest, destParts, h, entry as AsyncIterable<Buffer>, opts, dirTimes, unpacked);
       } finally {
         entry.resume(); // whatever was not read is skipped
       }
@@ -82,13 +91,28 @@ async function writeEntry(
   body: AsyncIterable<Buffer>,
   opts: ExtractOptions,
   dirTimes: { host: string; mtime: Date }[],
+  unpacked?: Set<string>,
 ): Promise<void> {
   const rel = lexicalResolve(h.name);
   if (!rel || h.name.includes('\0')) throw new InvalidArgumentError(`${JSON.stringify(h.name)} is outside of ${JSON.stringify(dest)}`);
   if (rel.length === 0) return; // "./": the destination itself
+  const base = rel[rel.length - 1];
+  if (unpacked && rel[0].startsWith(WH_META) && base !== WH_OPAQUE) return;
   const parts = [...destParts, ...rel];
   const parentHost = await ensureDir(root, '/' + parts.slice(0, -1).join('/'));
   const host = `${parentHost}/${parts[parts.length - 1]}`;
+  if (unpacked && base.startsWith(WH_PREFIX)) {
+    if (base === WH_OPAQUE) await removeLower(parentHost, unpacked);
+    else {
+      const target = base.slice(WH_PREFIX.length);
+      // `.wh..` would name the parent: dockerd only gets away with it inside its chroot
+      if (target === '' || target === '.' || target === '..') throw new InvalidArgumentError(`invalid whiteout ${JSON.stringify(h.name)}`);
+      // lstat-level removal: a whited-out symlink goes, not what it points at
+      await rm(`${parentHost}/${target}`, { recursive: true, force: true });
+    }
+    return;
+  }
+  if (unpacked) for (let p = host; p.length > root.length && !unpacked.has(p); p = p.slice(0, p.lastIndexOf('/'))) unpacked.add(p);
   const containerPath = '/' + parts.join('/');
   const isDir = h.type === 'directory';
 
@@ -145,6 +169,19 @@ async function writeEntry(
   if (isDir) dirTimes.push({ host, mtime });
   else await lutimes(host, mtime, mtime);
 }
+
+/** An opaque whiteout: removes under `dir` what this layer did not write (`written` holds its paths and their parents). */
+async function removeLower(dir: string, written: Set<string>): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const c = `${dir}/${e.name}`;
+    if (!written.has(c)) await rm(c, { recursive: true, force: true });
+    else if (e.isDirectory()) await removeLower(c, written);
+  }
+}
+
+const WH_PREFIX = '.wh.';
+const WH_META = '.wh..wh.';
+const WH_OPAQUE = '.wh..wh..opq';
 
 /** Resolves a directory inside the container root, creating missing components (0755); returns its host path. */
 export async function ensureDir(root: string, containerDir: string): Promise<string> {

@@ -111,7 +111,7 @@ export class PluginFetcher {
           if (got !== l.digest) throw new InternalError(`layer verification failed for digest ${l.digest}`);
         })();
         const tar = l.mediaType.endsWith('gzip') ? gunzip(verified) : verified;
-        await extractInto(rootfs, '/', tar, { noOverwriteDirNonDir: false, copyUidGid: true });
+        await extractInto(rootfs, '/', tar, { noOverwriteDirNonDir: false, copyUidGid: true, layer: true });
       }
     } catch (err) {
       if (err instanceof InvalidArgumentError || err instanceof InternalError) throw err;
