@@ -1,5 +1,6 @@
 import { UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
+import { KeyedLock } from '../../containers/keyed-lock';
 import { parseCidr } from '../cidr';
 import type { HostNet } from '../host-net';
 import type { NetworkRecord } from '../network-record';
@@ -43,6 +44,13 @@ export class OverlayNetworks {
   private current: OverlayStore | undefined;
   private readonly pending = new Set<string>();
   private flushing: Promise<void> | undefined;
+  /**
+   * Per network: a store write of ours is seen here at once (the change event) while the
+   * caller (create, remove) makes or takes down the same objects; run side by side, one
+   * ensure deleted the VXLAN device the other was still setting up, and one addRules
+   * removed the other's rules before adding its own.
+   */
+  private readonly kernelLock = new KeyedLock();
   /** Called with the networks whose remote endpoints changed (embedded DNS records to rewrite). */
   onPeersChanged: (netIds: string[]) => void = () => undefined;
 
@@ -100,7 +108,15 @@ export class OverlayNetworks {
   }
 
   /** The kernel objects of a network on this node, made idempotently (create, boot, a record seen). */
-  async ensureKernel(n: OverlayNetworkRecord | NetworkRecord): Promise<void> {
+  ensureKernel(n: OverlayNetworkRecord | NetworkRecord): Promise<void> {
+    return this.kernelLock.run(n.id, () => this.makeKernel(n));
+  }
+
+  destroyKernel(n: NetworkRecord): Promise<void> {
+    return this.kernelLock.run(n.id, () => this.unmakeKernel(n));
+  }
+
+  private async makeKernel(n: OverlayNetworkRecord | NetworkRecord): Promise<void> {
     const pool = n.pools[0];
     if (!pool || !n.bridge) return;
     const subnet = parseCidr(pool.subnet)!;
@@ -109,7 +125,7 @@ export class OverlayNetworks {
     await this.host.addRules({ id: n.id, bridge: n.bridge, subnet: pool.subnet, internal: n.internal, icc: n.icc });
   }
 
-  async destroyKernel(n: NetworkRecord): Promise<void> {
+  private async unmakeKernel(n: NetworkRecord): Promise<void> {
     await this.kernel.remove(n.id).catch((err) => this.log.warn({ err, networkId: n.id }, 'vxlan device not removed'));
     await this.host.removeRules(n.id);
     if (n.bridge) {
@@ -118,13 +134,17 @@ export class OverlayNetworks {
     }
   }
 
-  private async networkChanged(id: string, n: OverlayNetworkRecord | undefined): Promise<void> {
+  private networkChanged(id: string, n: OverlayNetworkRecord | undefined): Promise<void> {
+    return this.kernelLock.run(id, () => this.applyNetwork(id, n));
+  }
+
+  private async applyNetwork(id: string, n: OverlayNetworkRecord | undefined): Promise<void> {
     if (n && n.state !== 'creating') {
       const known = this.mirror.known().find((x) => x.id === id);
       if (!known || known.state !== 'ready') {
         const rec = { ...n, state: 'ready' as const };
         await this.mirror.put(rec);
-        await this.ensureKernel(rec);
+        await this.makeKernel(rec);
       }
       this.schedule(id);
       return;
@@ -134,7 +154,7 @@ export class OverlayNetworks {
     if (!known) return;
     // removed in the store (refused there while any node held an address on it)
     if (this.mirror.hasLocalEndpoints(id)) return void this.log.warn({ networkId: id }, 'an overlay network was removed while this node had endpoints on it');
-    await this.destroyKernel(known);
+    await this.unmakeKernel(known);
     await this.mirror.drop(known);
   }
 
