@@ -153,6 +153,76 @@ describe('overlay networks on a node alone (real bridge, vxlan, veths, iptables)
     expect(storeOf(id)).toEqual({ files: [], inTable: false, record: false });
   }, 90000);
 
+  it('refuses bad input with dockerd\'s texts and leaves nothing half made: overlapping subnets, a VNI clash or out of range, a taken name, an exhausted subnet', async () => {
+    const vxOurs = () => vxlans().filter((l) => l.master?.startsWith(h.netPrefix)).map((l) => l.ifname).sort();
+    const table = () => (existsSync(join(ovDir(), 'networks.json')) ? readFileSync(join(ovDir(), 'networks.json'), 'utf8') : '');
+    const records = () => readdirSync(netRecords()).sort();
+    const state = () => ({ bridges: h.bridges().sort(), vxlans: vxOurs(), rules: sh(`iptables-save | grep -- '${h.chainPrefix}-' | sed 's/\\[[0-9]*:[0-9]*\\]//' | sort`), table: table(), records: records(), store: readdirSync(ovDir()).sort() });
+    const refused = async (req: object) => {
+      const before = state();
+      const err = await h.n('createNetwork', req).catch((e) => e);
+      // nothing half made: no bridge, VXLAN device, store entry or record
+      expect(state()).toEqual(before);
+      return [grpcCode(err), err.details];
+    };
+    const overlaps = [7, 'Pool overlaps with other one on this address space'];
+
+    // a subnet of a bridge network (the same, and one holding it)
+    const br = await h.n('createNetwork', { name: 'brnet', ipam: { config: [{ subnet: `10.${ovOctet}.210.0/24` }] } });
+    expect(await refused({ name: 'ovx', driver: 'overlay', ipam: { config: [{ subnet: `10.${ovOctet}.210.0/24` }] } })).toEqual(overlaps);
+    expect(await refused({ name: 'ovx', driver: 'overlay', ipam: { config: [{ subnet: `10.${ovOctet}.208.0/21` }] } })).toEqual(overlaps);
+    // another overlay's (and a bridge network on an overlay's)
+    const vni = 5000 + randomInt(100000);
+    const o1 = await h.n('createNetwork', { name: 'ov1', driver: 'overlay', options: { 'com.docker.network.driver.overlay.vxlanid_list': String(vni) }, ipam: { config: [{ subnet: `10.${ovOctet}.211.0/24` }] } });
+    expect(vxlanOf(o1.id)[0].linkinfo.info_data.id).toBe(vni);
+    expect(await refused({ name: 'ovx', driver: 'overlay', ipam: { config: [{ subnet: `10.${ovOctet}.211.128/25` }] } })).toEqual(overlaps);
+    expect(await refused({ name: 'brx', ipam: { config: [{ subnet: `10.${ovOctet}.211.0/24` }] } })).toEqual(overlaps);
+
+    // the VNI of another overlay, and VNIs out of 1..16777215
+    expect(await refused({ name: 'ovx', driver: 'overlay', options: { 'com.docker.network.driver.overlay.vxlanid_list': String(vni) } })).toEqual([3, `vxlan id ${vni} is already in use by another overlay network`]);
+    for (const bad of ['16777216', '0', 'abc']) {
+      expect(await refused({ name: 'ovx', driver: 'overlay', options: { 'com.docker.network.driver.overlay.vxlanid_list': bad } })).toEqual([3, `invalid vxlan id value "${bad}" passed`]);
+    }
+
+    // a VNI a device that is not ours holds on 4789 (the kernel allows one): refused once the store had it, taken back
+    const foreign = `${h.netPrefix}fx`;
+    const held = vni + 1;
+    sh(`ip link add ${foreign} type vxlan id ${held} dstport 4789 local 127.0.0.1 nolearning`);
+    try {
+      const [code, text] = await refused({ name: 'ovx', driver: 'overlay', options: { 'com.docker.network.driver.overlay.vxlanid_list': String(held) }, ipam: { config: [{ subnet: `10.${ovOctet}.213.0/24` }] } });
+      expect([code, text]).toEqual([9, `vxlan id ${held} is in use by device ${foreign} on this node`]);
+    } finally {
+      sh(`ip link del ${foreign}`);
+    }
+    expect((await h.n('listNetworks', {})).networks.map((n: supervisorV1.Network) => n.name)).not.toContain('ovx');
+
+    // a name a bridge network (or an overlay) has
+    expect(await refused({ name: 'brnet', driver: 'overlay' })).toEqual([6, 'network with name brnet already exists']);
+    expect(await refused({ name: 'ov1', driver: 'overlay' })).toEqual([6, 'network with name ov1 already exists']);
+    expect(await refused({ name: 'ov1' })).toEqual([6, 'network with name ov1 already exists']);
+
+    // an exhausted /30: the gateway .1 and one address, .2 (dockerd's count); the next start fails and leaves nothing
+    const small = await h.n('createNetwork', { name: 'ovsmall', driver: 'overlay', ipam: { config: [{ subnet: `10.${ovOctet}.212.0/30` }] } });
+    const first = await h.run('sleep 120', { name: 'fits', hostConfig: { networkMode: 'ovsmall' } });
+    expect(await ipOn(first, 'ovsmall')).toBe(`10.${ovOctet}.212.2`);
+    const before = { ...state(), veths: sh(`ip -br link show master ${bridgeOf(small.id)}`) };
+    const { id: second } = await h.c('createContainer', { name: 'nofit', config: { image: 'busybox', cmd: { values: ['sleep', '120'] } }, hostConfig: { networkMode: 'ovsmall' } });
+    const full = await h.c('startContainer', { id: second }).catch((e) => e);
+    expect(full.details).toBe(`no available IPv4 addresses on this network's address pools: ovsmall (${small.id})`);
+    expect({ ...state(), veths: sh(`ip -br link show master ${bridgeOf(small.id)}`) }).toEqual(before);
+    expect(storeOf(small.id).files.filter((f) => f.startsWith('lease-'))).toHaveLength(1);
+    expect((await h.inspect(second)).state!.status).toBe('created');
+    // the address comes back with its container
+    await h.c('removeContainer', { id: first, force: true });
+    await h.c('startContainer', { id: second });
+    expect(await ipOn(second, 'ovsmall')).toBe(`10.${ovOctet}.212.2`);
+
+    await h.c('removeContainer', { id: second, force: true });
+    for (const id of [small.id, o1.id, br.id]) await h.n('removeNetwork', { id });
+    for (const id of [small.id, o1.id]) expect(storeOf(id)).toEqual({ files: [], inTable: false, record: false });
+    expect(vxOurs()).toEqual([]);
+  }, 120000);
+
   it('keeps a running container\'s overlay endpoint and DNS across a supervisor SIGKILL, and hands a new container another address', async () => {
     const { id } = await h.n('createNetwork', { name: 'ovr', driver: 'overlay', ipam: { config: [{ subnet: `10.${ovOctet}.201.0/24` }] } });
     const keep = await h.run('sleep 300', { name: 'keep', hostConfig: { networkMode: 'ovr' } });
