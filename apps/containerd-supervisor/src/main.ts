@@ -158,7 +158,7 @@ async function main(): Promise<void> {
   // overlay networks: the cluster's (NATS KV, once reached) on a node of a cluster, else this node's alone
   const liveness = config.cluster ? new KvNodeLiveness({ downAfterMs: config.overlay.nodeDownAfterMs, logger }) : undefined;
   const overlay = new OverlayNetworks(
-    new VxlanNet(logger),
+    new VxlanNet(logger, { bridgePrefix: config.overlay.bridgePrefix }),
     hostNet,
     liveness,
     { nodeId: identity.nodeId, nodeName: identity.name, vtep: config.overlay.address, bridgePrefix: config.overlay.bridgePrefix, pools: config.overlay.pools },

@@ -42,10 +42,15 @@ export class OverlayNetworks {
   private readonly log: Logger;
   private started = false;
   private current: OverlayStore | undefined;
-  /** A network's kernel objects are made, removed and reprogrammed one call at a time (create and the watch race). */
-  private readonly kernelLock = new KeyedLock();
   private readonly pending = new Set<string>();
   private flushing: Promise<void> | undefined;
+  /**
+   * Per network: a store write of ours is seen here at once (the change event) while the
+   * caller (create, remove) makes or takes down the same objects; run side by side, one
+   * ensure deleted the VXLAN device the other was still setting up, and one addRules
+   * removed the other's rules before adding its own.
+   */
+  private readonly kernelLock = new KeyedLock();
   /** Called with the networks whose remote endpoints changed (embedded DNS records to rewrite). */
   onPeersChanged: (netIds: string[]) => void = () => undefined;
 
@@ -104,34 +109,42 @@ export class OverlayNetworks {
 
   /** The kernel objects of a network on this node, made idempotently (create, boot, a record seen). */
   ensureKernel(n: OverlayNetworkRecord | NetworkRecord): Promise<void> {
-    return this.kernelLock.run(n.id, async () => {
-      const pool = n.pools[0];
-      if (!pool || !n.bridge) return;
-      const subnet = parseCidr(pool.subnet)!;
-      await this.host.createBridge(n.bridge, `${pool.gateway}/${subnet.prefix}`, n.id);
-      await this.kernel.ensure({ netId: n.id, vni: n.vni ?? 0, bridge: n.bridge, local: this.opts.vtep });
-      await this.host.addRules({ id: n.id, bridge: n.bridge, subnet: pool.subnet, internal: n.internal, icc: n.icc });
-    });
+    return this.kernelLock.run(n.id, () => this.makeKernel(n));
   }
 
   destroyKernel(n: NetworkRecord): Promise<void> {
-    return this.kernelLock.run(n.id, async () => {
-      await this.kernel.remove(n.id).catch((err) => this.log.warn({ err, networkId: n.id }, 'vxlan device not removed'));
-      await this.host.removeRules(n.id);
-      if (n.bridge) {
-        const b = (await this.host.bridges()).find((x) => x.name === n.bridge);
-        if (b && b.alias === `drydock-net:${n.id}`) await this.host.deleteBridge(n.bridge);
-      }
-    });
+    return this.kernelLock.run(n.id, () => this.unmakeKernel(n));
   }
 
-  private async networkChanged(id: string, n: OverlayNetworkRecord | undefined): Promise<void> {
+  private async makeKernel(n: OverlayNetworkRecord | NetworkRecord): Promise<void> {
+    const pool = n.pools[0];
+    if (!pool || !n.bridge) return;
+    const subnet = parseCidr(pool.subnet)!;
+    await this.host.createBridge(n.bridge, `${pool.gateway}/${subnet.prefix}`, n.id);
+    await this.kernel.ensure({ netId: n.id, vni: (n as OverlayNetworkRecord).vni, bridge: n.bridge, local: this.opts.vtep });
+    await this.host.addRules({ id: n.id, bridge: n.bridge, subnet: pool.subnet, internal: n.internal, icc: n.icc });
+  }
+
+  private async unmakeKernel(n: NetworkRecord): Promise<void> {
+    await this.kernel.remove(n.id).catch((err) => this.log.warn({ err, networkId: n.id }, 'vxlan device not removed'));
+    await this.host.removeRules(n.id);
+    if (n.bridge) {
+      const b = (await this.host.bridges()).find((x) => x.name === n.bridge);
+      if (b && b.alias === `drydock-net:${n.id}`) await this.host.deleteBridge(n.bridge);
+    }
+  }
+
+  private networkChanged(id: string, n: OverlayNetworkRecord | undefined): Promise<void> {
+    return this.kernelLock.run(id, () => this.applyNetwork(id, n));
+  }
+
+  private async applyNetwork(id: string, n: OverlayNetworkRecord | undefined): Promise<void> {
     if (n && n.state !== 'creating') {
       const known = this.mirror.known().find((x) => x.id === id);
       if (!known || known.state !== 'ready') {
         const rec = { ...n, state: 'ready' as const };
         await this.mirror.put(rec);
-        await this.ensureKernel(rec);
+        await this.makeKernel(rec);
       }
       this.schedule(id);
       return;
@@ -141,7 +154,7 @@ export class OverlayNetworks {
     if (!known) return;
     // removed in the store (refused there while any node held an address on it)
     if (this.mirror.hasLocalEndpoints(id)) return void this.log.warn({ networkId: id }, 'an overlay network was removed while this node had endpoints on it');
-    await this.destroyKernel(known);
+    await this.unmakeKernel(known);
     await this.mirror.drop(known);
   }
 

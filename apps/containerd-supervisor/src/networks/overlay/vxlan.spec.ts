@@ -124,6 +124,15 @@ describe('planEnsure', () => {
     // another network of ours at another VNI stays
     expect(planEnsure([link({ name: 'vx-000002-99cde', alias: vxlanAlias(OTHER), vni: 2 })], want)).toEqual({ remove: [], create: true });
   });
+  it('leaves another supervisor\'s device (on a bridge outside the prefix) and refuses its VNI', () => {
+    const theirs = link({ name: 'vx-001001-99cde', alias: vxlanAlias(OTHER), master: 'xx-other' });
+    expect(() => planEnsure([theirs], want, 'ov-')).toThrow(FailedPreconditionError);
+    // on one of our bridges, or on none (its bridge went): ours
+    expect(planEnsure([{ ...theirs, master: 'ov-123' }], want, 'ov-').remove).toEqual(['vx-001001-99cde']);
+    expect(planEnsure([{ ...theirs, master: undefined }], want, 'ov-').remove).toEqual(['vx-001001-99cde']);
+    // this network's own device is ours wherever it hangs
+    expect(planEnsure([link({ name: 'vx-000fff-abcde', vni: 4095, master: 'xx-other' })], want, 'ov-').remove).toEqual(['vx-000fff-abcde']);
+  });
   it('refuses when a foreign device holds the VNI on port 4789 (the kernel allows one)', () => {
     expect(() => planEnsure([link({ name: 'other0', alias: '' })], want)).toThrow(FailedPreconditionError);
     // on another port it does not clash

@@ -171,8 +171,17 @@ export interface EnsurePlan {
   create: boolean;
 }
 
-/** What ensure must do, given the namespace's VXLAN devices. */
-export function planEnsure(links: VxlanLink[], want: VxlanEnsureInput): EnsurePlan {
+/**
+ * Whether a device carrying an overlay alias is this supervisor's: on one of its bridges, or on
+ * none (its bridge went). Another supervisor in the namespace (a test's, a second stack) has
+ * devices of its own on its bridges; without a prefix every such device counts as ours.
+ */
+export function ownDevice(l: Pick<VxlanLink, 'master'>, bridgePrefix?: string): boolean {
+  return !bridgePrefix || !l.master || l.master.startsWith(bridgePrefix);
+}
+
+/** What ensure must do, given the namespace's VXLAN devices (`bridgePrefix`: see ownDevice). */
+export function planEnsure(links: VxlanLink[], want: VxlanEnsureInput, bridgePrefix?: string): EnsurePlan {
   const name = vxlanName(want.vni, want.netId);
   const alias = vxlanAlias(want.netId);
   const remove: string[] = [];
@@ -182,7 +191,7 @@ export function planEnsure(links: VxlanLink[], want: VxlanEnsureInput): EnsurePl
       const same = l.alias === alias && l.vni === want.vni && l.local === want.local && l.port === VXLAN_PORT && !l.learning && l.proxy;
       if (same) create = false;
       else remove.push(l.name);
-    } else if (l.alias === alias || (l.alias.startsWith(ALIAS_PREFIX) && l.vni === want.vni)) {
+    } else if (l.alias === alias || (l.alias.startsWith(ALIAS_PREFIX) && l.vni === want.vni && ownDevice(l, bridgePrefix))) {
       // ours under another name: an older VNI of this network, or a removed network that held this VNI
       remove.push(l.name);
     } else if (l.vni === want.vni && l.port === VXLAN_PORT) {
@@ -274,23 +283,27 @@ export function onlyMissingEntries(stderr: string): boolean {
 export interface VxlanNetOptions {
   /** Network namespace the commands act in (`ip -n`); unset: the supervisor's own (tests use it). */
   netns?: string;
+  /** The overlay bridges' prefix: devices on other bridges are another supervisor's, never removed (ownDevice). */
+  bridgePrefix?: string;
 }
 
 /** Makes and programs the overlay VXLAN devices of one node (see the comment at the top). */
 export class VxlanNet {
   private readonly log: Logger;
   private readonly nsArgs: string[];
+  private readonly bridgePrefix: string | undefined;
 
   constructor(logger: Logger, opts: VxlanNetOptions = {}) {
     this.log = logger.child({ component: 'vxlan' });
     this.nsArgs = opts.netns ? ['-n', opts.netns] : [];
+    this.bridgePrefix = opts.bridgePrefix;
   }
 
   /** Makes the network's device (idempotent), replacing one of the name with other parameters. */
   async ensure(want: VxlanEnsureInput): Promise<string> {
     const name = vxlanName(want.vni, want.netId);
     if (!IPV4.test(want.local)) throw new InvalidArgumentError(`invalid vxlan local address ${want.local}`);
-    const plan = planEnsure(await this.links(), want);
+    const plan = planEnsure(await this.links(), want, this.bridgePrefix);
     for (const dev of plan.remove) {
       this.log.info({ netId: want.netId, dev }, 'vxlan device replaced');
       await this.delLink(dev);
@@ -319,9 +332,9 @@ export class VxlanNet {
     }
   }
 
-  /** Devices carrying an overlay alias (the boot sweep removes those of no network). */
+  /** Devices of ours carrying an overlay alias (the boot sweep removes those of no network). */
   async devices(): Promise<VxlanDevice[]> {
-    return (await this.links()).filter((l) => l.alias.startsWith(ALIAS_PREFIX)).map((l) => ({ name: l.name, netId: l.alias.slice(ALIAS_PREFIX.length), vni: l.vni }));
+    return (await this.links()).filter((l) => l.alias.startsWith(ALIAS_PREFIX) && ownDevice(l, this.bridgePrefix)).map((l) => ({ name: l.name, netId: l.alias.slice(ALIAS_PREFIX.length), vni: l.vni }));
   }
 
   /** Makes the device's entries exactly `peers` (reads the kernel's once). */
