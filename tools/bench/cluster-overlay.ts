@@ -7,7 +7,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { connect, JSONCodec } from 'nats';
-import type { ClusterHarness } from '../cluster/cluster-harness';
+import { beats, type ClusterHarness } from '../cluster/cluster-harness';
 import { OVERLAY_BUCKET } from '../../apps/containerd-supervisor/src/networks/overlay/kv-overlay-store';
 import type { OverlayEndpoint } from '../../apps/containerd-supervisor/src/networks/overlay/overlay-types';
 
@@ -128,6 +128,7 @@ go();`], { timeout: 40000 });
   }
   rows.push({ what: 'docker run on node2 -> its name resolves on node1', value: `${med(resolveMs).toFixed(0)} ms`, note: `median of ${rounds} (${Math.min(...resolveMs)}–${Math.max(...resolveMs)}), from the run command's start; includes the run itself` });
   rows.push(...(await thousandEndpoints(c, 1000)));
+  rows.push(await entriesAfterJoin(c));
   return rows;
 }
 
@@ -205,6 +206,45 @@ async function thousandEndpoints(c: ClusterHarness, n: number): Promise<OverlayR
         note: `node1 / node2 / node3; before: ${rssBefore.map((x) => x.toFixed(0)).join(' / ')} MB`,
       },
     ];
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * A node that (re)joins with no peer entries: node3's supervisor SIGKILLed and its neighbour entries
+ * flushed while it is away (the cluster tool's watchdog starts it again), then the time from its first
+ * heartbeat after the restart to its entries being back.
+ */
+async function entriesAfterJoin(c: ClusterHarness): Promise<OverlayRow> {
+  const node = 'node3';
+  const ns = `${c.netnsPrefix}${node}`;
+  const want = neighEntries(ns);
+  const nc = await connect({ servers: c.natsUrls });
+  try {
+    const pid = c.recordedPid(`${node}.supervisor`);
+    if (!pid) throw new Error('node3 supervisor pid not recorded');
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    const devs = (JSON.parse(execFileSync('ip', ['-n', ns, '-j', 'link', 'show', 'type', 'vxlan'], { encoding: 'utf8' }) || '[]') as { ifname: string }[]).map((d) => d.ifname);
+    for (const d of devs) execFileSync('ip', ['-n', ns, 'neigh', 'flush', 'dev', d, 'nud', 'permanent']);
+    const flushed = neighEntries(ns);
+    let beat = 0;
+    let done = 0;
+    const until = Date.now() + 90000;
+    while (!done && Date.now() < until) {
+      if (!beat) {
+        const t = (await beats(nc))[node] ?? 0;
+        if (t > killedAt) beat = t;
+      }
+      if (neighEntries(ns) >= want) done = Date.now();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return {
+      what: 'a node joining with no entries: its first heartbeat -> its peer entries programmed',
+      value: done && beat ? `${Math.max(0, done - beat)} ms` : 'not within 90 s',
+      note: `node3's supervisor SIGKILLed, its ${want} neighbour entries flushed (${flushed} left), restarted by the tool; first beat ${beat ? beat - killedAt : '?'} ms after the kill`,
+    };
   } finally {
     await nc.close();
   }
