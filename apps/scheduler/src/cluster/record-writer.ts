@@ -1,7 +1,7 @@
-import type { KV } from 'nats';
 import { UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import { emptyRecord, getJson, isRevisionConflict, nodeKey, type NodeRecord } from '@drydock/cluster';
+import type { DirectoryKv } from './coalesced-kv';
 import type { NodeView } from './node-view';
 import { encodeRecord } from './record-codec';
 
@@ -19,7 +19,7 @@ interface Item {
 }
 
 export interface RecordWriterOptions {
-  directory: KV;
+  directory: DirectoryKv;
   view: NodeView;
   logger: Logger;
   /** Writes of one batch before giving up (each lost race re-reads the record). */
