@@ -10,21 +10,23 @@ const entryText = new WeakMap<object, string>();
  * unchanged entries again each time was most of a write's cost at 100,000 containers.
  */
 export function encodeRecord(record: NodeRecord): Uint8Array {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(record)) {
+  let text = '';
+  for (const k of Object.keys(record)) {
+    const v = (record as unknown as Record<string, unknown>)[k];
     if (v === undefined) continue;
-    parts.push(`${JSON.stringify(k)}:${k === 'containers' ? containersText(v as NodeRecord['containers']) : JSON.stringify(v)}`);
+    text += `${text ? ',' : ''}${JSON.stringify(k)}:${k === 'containers' ? containersText(v as NodeRecord['containers']) : JSON.stringify(v)}`;
   }
-  return enc.encode(`{${parts.join(',')}}`);
+  return enc.encode(`{${text}}`);
 }
 
 function containersText(containers: NodeRecord['containers']): string {
-  const parts: string[] = [];
-  for (const [k, c] of Object.entries(containers)) {
+  let out = '';
+  for (const k in containers) {
+    const c = containers[k];
     if (c === undefined) continue;
     let text = entryText.get(c);
     if (text === undefined) entryText.set(c, (text = JSON.stringify(c)));
-    parts.push(`${JSON.stringify(k)}:${text}`);
+    out += `${out ? ',' : ''}${JSON.stringify(k)}:${text}`;
   }
-  return `{${parts.join(',')}}`;
+  return `{${out}}`;
 }
