@@ -33,6 +33,13 @@ describe('matchExpr (Swarm TestMatch)', () => {
     expect(matchExpr(e('!=', 'f*o'), ['foo', 'fuo', 'bar'])).toBe(false);
     expect(matchExpr(e('==', 'f*o'), ['xfoo'])).toBe(false);
   });
+  it('matches a value without pattern characters whole, and a dot still as any character', () => {
+    expect(matchExpr(e('==', 'c12'), ['c123', 'xc12'])).toBe(false);
+    expect(matchExpr(e('==', 'nginx:1-25'), ['nginx:1-25'])).toBe(true);
+    expect(matchExpr(e('!=', 'c12'), ['c123'])).toBe(true);
+    expect(matchExpr(e('==', 'nginx:1.25'), ['nginx:1x25'])).toBe(true);
+    expect(matchExpr(e('==', ''), [''])).toBe(true);
+  });
   it("reads /regexp/ with Go's leading flags, unanchored", () => {
     expect(matchExpr(e('==', '/(?i)^[a-b]+c*(n|b)$/'), ['ABn'])).toBe(true);
     expect(matchExpr(e('==', '/node[0-9]/'), ['my-node3-x'])).toBe(true);

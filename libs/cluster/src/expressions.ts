@@ -48,6 +48,7 @@ export function exprText(e: Expr): string {
 }
 
 const compiled = new Map<string, RegExp | null>();
+const PLAIN = /^[A-Za-z0-9_:@-]+$/;
 
 /**
  * Whether the expression holds for a node offering these values: `==` when any value
@@ -57,6 +58,11 @@ const compiled = new Map<string, RegExp | null>();
  */
 export function matchExpr(e: Expr, values: readonly string[]): boolean {
   const v = e.value;
+  // a value with no pattern character matches itself only: no RegExp per container name (affinity:container==c123)
+  if (PLAIN.test(v)) {
+    const match = values.includes(v);
+    return e.operator === '==' ? match : !match;
+  }
   const pattern = v.length >= 2 && v.startsWith('/') && v.endsWith('/') ? v.slice(1, -1) : `^${v.split('*').join('.*')}$`;
   const re = compileGoRegexp(pattern);
   const match = re !== null && values.some((x) => re.test(x));

@@ -23,7 +23,7 @@ export function decodeJson<T>(e: KvEntry): T | undefined {
 }
 
 /** The value and revision of a key, undefined when absent or deleted. */
-export async function getJson<T>(kv: KV, key: string): Promise<{ value: T; revision: number } | undefined> {
+export async function getJson<T>(kv: Pick<KV, 'get'>, key: string): Promise<{ value: T; revision: number } | undefined> {
   const e = await kv.get(key);
   if (!e) return undefined;
   const value = decodeJson<T>(e);

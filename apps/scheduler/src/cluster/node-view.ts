@@ -53,6 +53,9 @@ export class NodeView {
   private readonly beats = new Map<string, { hb: HeartbeatView; seen: number; labels: Record<string, string> }>();
   private readonly records = new Map<string, { record: NodeRecord; revision: number }>();
   private readonly watches: QueuedIterator<KvEntry>[] = [];
+  /** Nodes whose record this scheduler is writing, and the newest watched change that came meanwhile. */
+  private readonly writing = new Map<string, number>();
+  private readonly arrived = new Map<string, KvEntry>();
   private readonly log: Logger;
   private readonly now: () => number;
 
@@ -101,6 +104,12 @@ export class NodeView {
     // this scheduler's own writes come back through the watch: already in, not decoded again
     const cur = this.records.get(id);
     if (cur && cur.revision >= e.revision) return;
+    if (this.writing.has(id)) {
+      // most likely the write itself, seen before its ack: decoded only if the write's revision is not it
+      const prev = this.arrived.get(id);
+      if (!prev || prev.revision < e.revision) this.arrived.set(id, e);
+      return;
+    }
     const record = e.operation === 'PUT' ? decodeJson<NodeRecord>(e) : undefined;
     if (!record) {
       this.records.delete(id);
@@ -119,10 +128,30 @@ export class NodeView {
     if (!cur || cur.revision < revision) this.apply(record.nodeId, record, revision);
   }
 
+  /** A write of the node's record is going out (RecordWriter): watched changes of it wait for its end. */
+  beginWrite(nodeId: string): void {
+    this.writing.set(nodeId, (this.writing.get(nodeId) ?? 0) + 1);
+  }
+
+  /** The write is done (noteRecord or refreshRecord came first): what the watch brought meanwhile and is newer applies. */
+  endWrite(nodeId: string): void {
+    const n = (this.writing.get(nodeId) ?? 1) - 1;
+    if (n > 0) {
+      this.writing.set(nodeId, n);
+      return;
+    }
+    this.writing.delete(nodeId);
+    const e = this.arrived.get(nodeId);
+    this.arrived.delete(nodeId);
+    if (e) this.onRecord(e);
+  }
+
   /** Takes in a node's record as just read (undefined: absent), whatever revision the cache holds. */
   refreshRecord(nodeId: string, fresh: { record: NodeRecord; revision: number } | undefined): void {
     if (fresh) this.apply(nodeId, fresh.record, fresh.revision);
     else {
+      // a change seen before the read is older than its answer
+      this.arrived.delete(nodeId);
       this.records.delete(nodeId);
       this.opts.index.setRecord(nodeId, false, {});
     }

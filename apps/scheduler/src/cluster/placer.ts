@@ -1,4 +1,3 @@
-import type { KV } from 'nats';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import { CLAIM_FRESH_MS, claimKey, encodeJson, extractPlacement, getJson, isRevisionConflict, isTransientKvError, REQUEST_ID, type NodeRecord, type PlacementClaim } from '@drydock/cluster';
@@ -6,6 +5,7 @@ import type { NodeIndex } from '../placement/node-index';
 import { selectNodes } from '../placement/select';
 import type { Strategy } from '../placement/strategies';
 import type { PlacedContainer, PlacementSpec, PublishedPort } from '../placement/types';
+import type { DirectoryKv } from './coalesced-kv';
 import type { NodeInfo, NodeView } from './node-view';
 import type { RecordWriter } from './record-writer';
 import { decideReservation, type Reserved } from './reservation';
@@ -37,7 +37,7 @@ export interface Placement {
 }
 
 export interface PlacerOptions {
-  directory: KV;
+  directory: DirectoryKv;
   view: NodeView;
   index: NodeIndex;
   writer: RecordWriter;

@@ -1,8 +1,9 @@
-import type { KV } from 'nats';
 import { UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
-import { emptyRecord, encodeJson, getJson, isRevisionConflict, nodeKey, type NodeRecord } from '@drydock/cluster';
+import { emptyRecord, getJson, isRevisionConflict, nodeKey, type NodeRecord } from '@drydock/cluster';
+import type { DirectoryKv } from './coalesced-kv';
 import type { NodeView } from './node-view';
+import { encodeRecord } from './record-codec';
 
 /**
  * One change to a node's record: given the record at some revision, the record to write
@@ -18,7 +19,7 @@ interface Item {
 }
 
 export interface RecordWriterOptions {
-  directory: KV;
+  directory: DirectoryKv;
   view: NodeView;
   logger: Logger;
   /** Writes of one batch before giving up (each lost race re-reads the record). */
@@ -86,8 +87,9 @@ export class RecordWriter {
         return r.outcome;
       });
       if (record === start) return outcomes;
+      this.opts.view.beginWrite(nodeId);
       try {
-        const data = encodeJson(record);
+        const data = encodeRecord(record);
         const revision = base ? await kv.update(key, data, base.revision) : await kv.create(key, data);
         this.opts.view.noteRecord(record, revision);
         return outcomes;
@@ -96,6 +98,8 @@ export class RecordWriter {
         const fresh = await getJson<NodeRecord>(kv, key);
         this.opts.view.refreshRecord(nodeId, fresh && { record: fresh.value, revision: fresh.revision });
         this.log.debug({ nodeId, attempt }, 'record changed meanwhile; deciding again');
+      } finally {
+        this.opts.view.endWrite(nodeId);
       }
     }
     throw new UnavailableError(`writes to node ${nodeId}'s record lost ${this.maxAttempts} races in a row; retry`);

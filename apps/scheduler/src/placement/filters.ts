@@ -28,7 +28,8 @@ export const healthFilter: Filter = {
   conditions: () => [],
 };
 
-const bindsAll = (ip: string) => ip === '' || ip === '0.0.0.0' || ip === '::' || /^[0:]+$/.test(ip) || /^0+(\.0+){3}$/.test(ip);
+/** An address that binds every interface ("", 0.0.0.0, ::): it clashes with any binding of its port. */
+export const bindsAll = (ip: string) => ip === '' || ip === '0.0.0.0' || ip === '::' || /^[0:]+$/.test(ip) || /^0+(\.0+){3}$/.test(ip);
 
 /** Whether a published binding clashes with a host port one of the containers holds. */
 export function portInUse(containers: PlacedContainer[], want: PublishedPort): boolean {

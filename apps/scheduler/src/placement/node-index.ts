@@ -1,5 +1,5 @@
 import { matchExpr, parseExprs, type Expr } from '@drydock/cluster';
-import { findContainer, portInUse, repository } from './filters';
+import { bindsAll, findContainer, portInUse, repository } from './filters';
 import { nodeTotals, type StrategyName, type WeighOptions } from './strategies';
 import type { PlacedContainer, PlacementSpec, SchedNode } from './types';
 
@@ -49,8 +49,8 @@ interface Slot {
   slotLimit: number;
 }
 
-/** One constraint's nodes: only the listed slots, or a bitmap over every slot. */
-type Narrowing = { only: number[] } | { bits: Uint8Array } | { test: (slot: number) => boolean };
+/** One constraint's nodes: only the listed slots, or a bitmap over every slot (with its members, when known). */
+type Narrowing = { only: number[] } | { bits: Uint8Array; members?: Int32Array } | { test: (slot: number) => boolean };
 
 const LITERAL = /^[A-Za-z0-9_:@-]*$/;
 
@@ -108,7 +108,7 @@ export class NodeIndex {
   private readonly prefixes = new Map<string, SlotCounts>();
   private readonly images = new Map<string, SlotCounts>();
   private labelEpoch = 0;
-  private readonly constraintCache = new Map<string, { epoch: number; bits: Uint8Array }>();
+  private readonly constraintCache = new Map<string, { epoch: number; bits: Uint8Array; members: Int32Array }>();
   private rank = new Int32Array(0);
   private rankDirty = true;
   private scratch = new Uint8Array(0);
@@ -358,12 +358,16 @@ export class NodeIndex {
     const excluded = this.portConflicts(spec);
 
     const onlys: number[][] = [];
-    const bits: Uint8Array[] = [];
+    let bits: Uint8Array[] = [];
     const tests: Array<(i: number) => boolean> = [];
+    // the label constraint with the fewest nodes: its members are walked instead of every slot
+    let narrowest: { bits: Uint8Array; members: Int32Array } | undefined;
     for (const x of narrowings) {
       if ('only' in x) onlys.push(x.only);
-      else if ('bits' in x) bits.push(x.bits);
-      else tests.push(x.test);
+      else if ('bits' in x) {
+        bits.push(x.bits);
+        if (x.members && (!narrowest || x.members.length < narrowest.members.length)) narrowest = { bits: x.bits, members: x.members };
+      } else tests.push(x.test);
     }
     // walk the smallest list of candidates; the others become membership tests
     onlys.sort((a, b) => a.length - b.length);
@@ -374,7 +378,13 @@ export class NodeIndex {
       else bits.push(this.bitmap(list));
     }
     if (this.scratch.length < n) this.scratch = new Uint8Array(Math.max(64, n * 2));
-    const best = this.scan(cand === undefined ? null : Int32Array.from(cand), cand ? cand.length : n, bits, tests, excluded ?? this.scratch, spec.memoryBytes, spec.nanoCpus, strategy === 'spread' ? 0 : strategy === 'binpack' ? 1 : 2);
+    let walk: Int32Array | null = cand === undefined ? null : Int32Array.from(cand);
+    if (walk === null && narrowest) {
+      walk = narrowest.members;
+      const walked = narrowest.bits;
+      bits = bits.filter((b) => b !== walked);
+    }
+    const best = this.scan(walk, walk === null ? n : walk.length, bits, tests, excluded ?? this.scratch, spec.memoryBytes, spec.nanoCpus, strategy === 'spread' ? 0 : strategy === 'binpack' ? 1 : 2);
     if (excluded) excluded.fill(0);
     return best < 0 ? undefined : this.slots[best].id;
   }
@@ -468,7 +478,7 @@ export class NodeIndex {
     }
     const key = `${e.key}\u0000${e.operator}\u0000${e.value}`;
     const hit = this.constraintCache.get(key);
-    if (hit && hit.epoch === this.labelEpoch && hit.bits.length === this.slots.length) return { bits: hit.bits };
+    if (hit && hit.epoch === this.labelEpoch && hit.bits.length === this.slots.length) return { bits: hit.bits, members: hit.members };
     const bits = new Uint8Array(this.slots.length);
     const memo = new Map<string, boolean>();
     this.slots.forEach((s, i) => {
@@ -481,9 +491,13 @@ export class NodeIndex {
       if (m === undefined) memo.set(v, (m = matchExpr(e, [v])));
       bits[i] = m ? 1 : 0;
     });
+    let n = 0;
+    for (let i = 0; i < bits.length; i++) n += bits[i];
+    const members = new Int32Array(n);
+    for (let i = 0, j = 0; i < bits.length; i++) if (bits[i] === 1) members[j++] = i;
     if (this.constraintCache.size > 512) this.constraintCache.clear();
-    this.constraintCache.set(key, { epoch: this.labelEpoch, bits });
-    return { bits };
+    this.constraintCache.set(key, { epoch: this.labelEpoch, bits, members });
+    return { bits, members };
   }
 
   /** affinity:container== / image== from the container indexes; a container-label affinity node by node. */
@@ -536,7 +550,9 @@ export class NodeIndex {
     } else {
       for (const b of spec.ports) {
         if (b.hostPort === '') continue;
-        for (const i of slotsOf(this.ports.get(b.hostPort))) if (!out[i] && portInUse(this.containersOf(this.slots[i]), b)) out[i] = 1;
+        // every interface: any holder of the port clashes, no need to look at its containers
+        const all = bindsAll(b.hostIp);
+        for (const i of slotsOf(this.ports.get(b.hostPort))) if (!out[i] && (all || portInUse(this.containersOf(this.slots[i]), b))) out[i] = 1;
       }
     }
     return out;
