@@ -34,12 +34,15 @@ describe('docker CLI: --volumes-from', () => {
   it("the container's own -v on the same destination wins; the other shared mounts stay", async () => {
     const r = await s.docker(['run', '--rm', '--network', 'none', '--volumes-from', 'vf-src', '-v', 'vf-own:/data', 'busybox', 'sh', '-c', 'test -e /data/f && echo shared || echo own; cat /anon/f']);
     expect(out(r)).toEqual({ code: 0, stdout: 'own\nanon\n', stderr: '' });
+    // `-v /data` alone is Config.Volumes: dockerd makes that anonymous volume only where nothing is mounted
+    const anon = await s.docker(['run', '--rm', '--network', 'none', '--volumes-from', 'vf-src', '-v', '/data', 'busybox', 'cat', '/data/f']);
+    expect(out(anon)).toEqual({ code: 0, stdout: 'named\n', stderr: '' });
   });
 
   it("a missing source is dockerd's error at create and creates nothing", async () => {
     const before = await psCount();
     const r = await s.docker(['run', '--name', 'vf-missing', '--volumes-from', 'missing', 'busybox', 'true'], { timeoutMs: 30000 });
-    expect(out(r)).toEqual({ code: 125, stdout: '', stderr: "docker: Error response from daemon: No such container: missing.\nSee 'docker run --help'.\n" });
+    expect(out(r)).toEqual({ code: 125, stdout: '', stderr: "docker: Error response from daemon: No such container: missing\n\nRun 'docker run --help' for more information\n" });
     // a container naming itself: not registered yet while its mounts are resolved, as in dockerd
     const self = await s.docker(['create', '--name', 'vf-self', '--volumes-from', 'vf-self', 'busybox', 'true']);
     expect(out(self)).toEqual({ code: 1, stdout: '', stderr: 'Error response from daemon: No such container: vf-self\n' });
@@ -53,7 +56,7 @@ describe('docker CLI: --volumes-from', () => {
     const points = (await inspect('vf-dst', '{{range .Mounts}}{{.Type}} {{.Destination}} {{.RW}} {{.Name}}|{{end}}')).split('|').filter(Boolean).sort();
     const anon = await inspect('vf-src', '{{range .Mounts}}{{if eq .Destination "/anon"}}{{.Name}}{{end}}{{end}}');
     expect(anon).toMatch(/^[0-9a-f]{64}$/);
-    expect(points).toEqual([`volume /anon false ${anon}`, 'bind /bound false ', 'volume /data false vf-data']);
+    expect(points).toEqual(['bind /bound false ', `volume /anon false ${anon}`, 'volume /data false vf-data']);
     // vf-dst's mounts came from vf-src: a container sharing vf-dst's gets them too
     const r = await s.docker(['run', '--rm', '--network', 'none', '--volumes-from', 'vf-dst', 'busybox', 'sh', '-c', 'cat /data/f; touch /data/y']);
     expect(out(r)).toEqual({ code: 1, stdout: 'named\n', stderr: 'touch: /data/y: Read-only file system\n' });
