@@ -44,6 +44,20 @@ describe('a gateway as a door to the cluster', () => {
     expect(ok(await stack.docker(B(), ['ps', '--format', '{{.Names}}']))).toContain('on-b');
   });
 
+  it("places a --volumes-from container on its source's node (the scheduler's dependency) and shares its volume", async () => {
+    ok(await stack.docker(A(), ['run', '--name', 'vf-on-b', '-e', 'constraint:node==cgwb', '-v', 'vf-b-data:/data', 'busybox', 'sh', '-c', 'echo from-b-volume > /data/f']));
+    // a placement is asked (any expression), the volumes-from dependency picks B
+    const r = await stack.docker(A(), ['run', '--name', 'vf-reader', '-e', 'constraint:node!=no-such-node', '--volumes-from', 'vf-on-b:ro', 'busybox', 'cat', '/data/f']);
+    expect(ok(r)).toBe('from-b-volume');
+    const c = await inspect('vf-reader');
+    expect(c.Node.Name).toBe('cgwb');
+    expect(c.HostConfig.VolumesFrom).toEqual(['vf-on-b:ro']);
+    expect(c.Mounts).toEqual([expect.objectContaining({ Type: 'volume', Name: 'vf-b-data', Destination: '/data', RW: false })]);
+    // B holds no container of this case afterwards (the node filter case below counts B's)
+    ok(await stack.docker(A(), ['rm', 'vf-reader', 'vf-on-b']));
+    ok(await stack.docker(B(), ['volume', 'rm', 'vf-b-data']));
+  });
+
   it('refuses on A a name taken on B, with dockerd conflict text', async () => {
     const holder = (await inspect('on-b')).Id;
     const r = await stack.docker(A(), ['create', '--name', 'on-b', 'busybox']);

@@ -47,6 +47,13 @@ describe('SchedulerPlacement', () => {
     expect(place).not.toHaveBeenCalled();
   });
 
+  it("sends HostConfig.VolumesFrom and Links to the scheduler (dependencies: the source's node)", async () => {
+    const asked: schedulerV1.PlaceRequest[] = [];
+    const place: PlaceFn = async (req) => (asked.push(req), placed(req));
+    await placement(place).target({ config: { image: 'busybox', env: ['constraint:node==b'] }, hostConfig: { volumesFrom: ['store:ro', 'other'], links: ['db:d'] } });
+    expect(asked.map((r) => [r.volumesFrom, r.links])).toEqual([[['store:ro', 'other'], ['db:d']]]);
+  });
+
   it('refuses a malformed expression as the client error before asking the scheduler', async () => {
     const place = jest.fn<ReturnType<PlaceFn>, Parameters<PlaceFn>>();
     const err = await placement(place).target({ config: { image: 'busybox', env: ['constraint:node=b'] } }).catch((e) => e);

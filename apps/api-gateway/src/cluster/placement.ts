@@ -110,7 +110,7 @@ export class SchedulerPlacement implements CreatePlacement {
       networkMode: hc.networkMode ?? '',
       exposedPorts: config.exposedPorts ?? [],
       links: hc.links ?? [],
-      volumesFrom: [],
+      volumesFrom: hc.volumesFrom ?? [],
     });
     const nodeId = placed.nodeId ?? '';
     const local = nodeId === (await this.opts.localNodeId());

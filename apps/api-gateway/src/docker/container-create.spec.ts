@@ -110,6 +110,7 @@ describe('parseCreateBody', () => {
           dnsOptions: [],
           extraHosts: [],
           links: [],
+          volumesFrom: [],
         },
         endpoints: {},
       },
@@ -134,7 +135,17 @@ describe('parseCreateBody', () => {
   it('defaults an empty NetworkMode and turns Config.Volumes into anonymous volumes', () => {
     const r = parseCreateBody('', { Image: 'busybox', Volumes: { '/data': {} }, HostConfig: {} }).request;
     expect(r.hostConfig!.networkMode).toBe('default');
-    expect(r.hostConfig!.mounts).toEqual([{ type: 'volume', source: expect.stringMatching(/^[0-9a-f]{64}$/), target: '/data', readOnly: false, options: '' }]);
+    expect(r.hostConfig!.mounts).toEqual([{ type: 'volume', source: expect.stringMatching(/^[0-9a-f]{64}$/), target: '/data', readOnly: false, options: '', configVolume: true }]);
+  });
+
+  it('passes HostConfig.VolumesFrom as given (the supervisor resolves it)', () => {
+    const r = parseCreateBody('', { Image: 'busybox', Volumes: { '/data': {} }, HostConfig: { VolumesFrom: ['store:ro', 'other'], Binds: ['/srv:/conf'] } }).request;
+    expect(r.hostConfig!.volumesFrom).toEqual(['store:ro', 'other']);
+    expect(r.hostConfig!.mounts!.map((m) => [m.target, !!m.configVolume])).toEqual([
+      ['/conf', false],
+      ['/data', true],
+    ]);
+    expect(parseCreateBody('', { Image: 'busybox' }).request.hostConfig!.volumesFrom).toEqual([]);
   });
 
   it('answers wrong JSON types with the texts of dockerd 20.10', () => {

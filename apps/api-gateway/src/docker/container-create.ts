@@ -85,10 +85,11 @@ export function parseCreateBody(name: string, b: ContainerCreateBody | undefined
     mounts.push({ type: 'tmpfs', source: '', target, readOnly: false, options });
   }
   // Config.Volumes (`-v /data`) asks for anonymous volumes where nothing else is mounted;
-  // dockerd names them with 64 hex characters.
+  // dockerd names them with 64 hex characters. Marked, since a --volumes-from mount at the same
+  // destination (resolved by the supervisor) replaces them where a bind would not.
   for (const target of anonVolumes) {
     if (mounts.some((m) => m.target === target)) continue;
-    mounts.push({ type: 'volume', source: randomBytes(32).toString('hex'), target, readOnly: false, options: '' });
+    mounts.push({ type: 'volume', source: randomBytes(32).toString('hex'), target, readOnly: false, options: '', configVolume: true });
   }
   const seen = new Set<string>();
   for (const m of mounts) {
@@ -126,6 +127,7 @@ export function parseCreateBody(name: string, b: ContainerCreateBody | undefined
     dnsOptions: hc.DnsOptions ?? [],
     extraHosts: hc.ExtraHosts ?? [],
     links: hc.Links ?? [],
+    volumesFrom: hc.VolumesFrom ?? [],
     ...(hc.VolumeDriver ? { volumeDriver: hc.VolumeDriver } : {}),
   };
   if (hostConfig.init) throw new InvalidArgumentError('--init is not supported on this node: containers run without an init process');

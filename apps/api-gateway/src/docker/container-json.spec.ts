@@ -239,6 +239,29 @@ describe('containerJson', () => {
     expect(cfg.Volumes).toEqual({ '/data': {} });
     expect(Object.keys((j.NetworkSettings as { Networks: object }).Networks)).toEqual(['host']);
   });
+
+  it('echoes VolumesFrom as given and keeps the copied mounts out of HostConfig.Mounts and Config.Volumes', () => {
+    const src = 'd'.repeat(64);
+    const j = containerJson({
+      ...info,
+      hostConfig: {
+        ...info.hostConfig,
+        binds: [],
+        volumesFrom: ['store:ro'],
+        mounts: [
+          { type: 'volume', source: 'e'.repeat(64), target: '/anon', readOnly: true, volumesFrom: src },
+          { type: 'bind', source: '/x', target: '/y', readOnly: true, volumesFrom: src },
+          { type: 'volume', source: 'named', target: '/own' },
+        ],
+      },
+      mounts: [{ type: 'volume', name: 'e'.repeat(64), source: '/v/_data', destination: '/anon', driver: 'local', mode: '', rw: false, propagation: '' }],
+    });
+    const hc = j.HostConfig as Record<string, unknown>;
+    expect(hc.VolumesFrom).toEqual(['store:ro']);
+    expect(hc.Mounts).toEqual([{ Type: 'volume', Source: 'named', Target: '/own' }]);
+    expect((j.Config as Record<string, unknown>).Volumes).toBeNull();
+    expect(j.Mounts).toEqual([{ Type: 'volume', Name: 'e'.repeat(64), Source: '/v/_data', Destination: '/anon', Driver: 'local', Mode: '', RW: false, Propagation: '' }]);
+  });
 });
 
 describe('containerSummaryJson', () => {

@@ -16,6 +16,8 @@ const num = (s: string | undefined): number => Number(s ?? '0');
 const listOrNull = (l: supervisorV1.StringList | undefined): string[] | null => (l?.values && l.values.length > 0 ? l.values : null);
 /** Anonymous volumes carry dockerd-style 64-hex names (see parseCreateBody). */
 const isAnonymousVolume = (m: supervisorV1.Mount) => m.type === 'volume' && /^[0-9a-f]{64}$/.test(m.source ?? '');
+/** The container's own mounts: those copied by --volumes-from show in Mounts (the points) only. */
+const ownMounts = (hc: supervisorV1.HostConfig) => (hc.mounts ?? []).filter((m) => !m.volumesFrom);
 
 /** Docker's types.MountPoint (inspect and ps). */
 export function dockerMountPoint(m: supervisorV1.MountPoint): Record<string, unknown> {
@@ -45,7 +47,7 @@ export function dockerHostConfig(hc: supervisorV1.HostConfig): Record<string, un
     RestartPolicy: { Name: hc.restartPolicy?.name || 'no', MaximumRetryCount: hc.restartPolicy?.maximumRetryCount ?? 0 },
     AutoRemove: hc.autoRemove ?? false,
     VolumeDriver: hc.volumeDriver ?? '',
-    VolumesFrom: null,
+    VolumesFrom: hc.volumesFrom && hc.volumesFrom.length > 0 ? hc.volumesFrom : null,
     CapAdd: hc.capAdd && hc.capAdd.length > 0 ? hc.capAdd : null,
     CapDrop: hc.capDrop && hc.capDrop.length > 0 ? hc.capDrop : null,
     CgroupnsMode: 'host',
@@ -106,7 +108,7 @@ export function dockerHostConfig(hc: supervisorV1.HostConfig): Record<string, un
   });
   // HostConfig.Mounts as given (`--mount`): -v binds, anonymous volumes and tmpfs (shown as Tmpfs
   // above; the proto does not say which flag made them) are not echoed here
-  const mounts = (hc.mounts ?? []).filter((m) => !(hc.binds ?? []).some((b) => b.split(':')[1] === m.target) && !(m.type === 'tmpfs') && !isAnonymousVolume(m));
+  const mounts = ownMounts(hc).filter((m) => !(hc.binds ?? []).some((b) => b.split(':')[1] === m.target) && !(m.type === 'tmpfs') && !isAnonymousVolume(m));
   if (mounts.length > 0) {
     out.Mounts = mounts.map((m) => ({
       Type: m.type,
@@ -193,7 +195,7 @@ export function containerJson(c: supervisorV1.ContainerInfo): Record<string, unk
     HostConfig: dockerHostConfig(hc),
     GraphDriver: { Data: null, Name: dockerStorageDriver(c.driver) },
     Mounts: (c.mounts ?? []).map(dockerMountPoint),
-    Config: dockerConfig(c.config ?? {}, hc.mounts ?? []),
+    Config: dockerConfig(c.config ?? {}, ownMounts(hc)),
     NetworkSettings: networkSettingsJson(c.networkSettings, hc.networkMode ?? ''),
   };
 }

@@ -11,6 +11,7 @@ import { newContainerId, normalizeName, randomName } from './names';
 import type { Mount } from './ports';
 import { initialState, nowNs, type ContainerSpecRecord } from './record';
 import { validateRestartPolicy } from './restart-policy';
+import { mergeVolumesFrom } from './volumes-from';
 
 /** dockerd's text for a name another container holds (create and rename). */
 export function nameConflict(name: string, ownerId: string): AlreadyExistsError {
@@ -48,6 +49,9 @@ export async function createContainer(ctx: ContainerContext, req: supervisorV1.C
     } else {
       name = randomName((n) => !!ctx.nameOwner(n));
     }
+    // dockerd's registerMountPoints, under the create lock (the new container is not in the
+    // table yet, so `--volumes-from` naming itself is "No such container", as in dockerd)
+    hc = { ...hc, mounts: mergeVolumesFrom(hc.mounts ?? [], hc.volumesFrom ?? [], (ref) => sourceMounts(ctx, ref)) };
     const id = newContainerId();
     const ic = image.config;
     const entrypoint = config.entrypoint ? config.entrypoint.values ?? [] : ic.Entrypoint ?? [];
@@ -112,6 +116,12 @@ export async function createContainer(ctx: ContainerContext, req: supervisorV1.C
     const warnings: string[] = [];
     return { id, warnings };
   });
+}
+
+/** A --volumes-from source: its id and the mounts its record holds (its own inherited ones included). */
+function sourceMounts(ctx: ContainerContext, ref: string): { id: string; mounts: supervisorV1.Mount[] } {
+  const e = ctx.resolve(ref);
+  return { id: e.c.spec.id, mounts: e.c.spec.hostConfig.mounts ?? [] };
 }
 
 const isLocalVolume = (m: supervisorV1.Mount) => !m.driver || m.driver === 'local';

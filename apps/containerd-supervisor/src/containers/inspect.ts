@@ -48,7 +48,8 @@ export function mountPoints(ctx: ContainerContext, e: Entry): supervisorV1.Mount
     source: m.type === 'volume' ? (m.driver && m.driver !== 'local' ? '' : ctx.volumes.dataPath(m.source ?? '')) : m.source ?? '',
     driver: m.type === 'volume' ? m.driver || 'local' : '',
     destination: m.target,
-    mode: m.type === 'bind' ? (m.readOnly ? 'ro' : '') : m.type === 'volume' ? 'z' : '',
+    // dockerd's registerMountPoints does not copy Mode into a --volumes-from copy
+    mode: m.volumesFrom ? '' : m.type === 'bind' ? (m.readOnly ? 'ro' : '') : m.type === 'volume' ? 'z' : '',
     rw: !m.readOnly,
     propagation: m.type === 'bind' ? 'rprivate' : '',
   }));

@@ -269,7 +269,23 @@ export interface Mount {
     | string
     | undefined;
   /** DriverOpts passed to the driver when the mount creates the volume (`--mount volume-opt=`). */
-  driverOpts?: { [key: string]: string } | undefined;
+  driverOpts?:
+    | { [key: string]: string }
+    | undefined;
+  /**
+   * VolumesFrom: set by the supervisor on a mount copied from another container by
+   * HostConfig.volumes_from (that container's full id). Such a mount is this container's own
+   * use of the volume (volume rm refuses while it exists) but is not echoed in inspect's
+   * HostConfig.Mounts, Binds or Config.Volumes. Ignored in a create request.
+   */
+  volumesFrom?:
+    | string
+    | undefined;
+  /**
+   * ConfigVolume marks an anonymous volume asked by Config.Volumes (`-v /dst`): dockerd makes it
+   * only where no other mount, --volumes-from included, has the destination.
+   */
+  configVolume?: boolean | undefined;
 }
 
 export interface Mount_DriverOptsEntry {
@@ -394,7 +410,16 @@ export interface HostConfig {
     | string[]
     | undefined;
   /** VolumeDriver: the driver of named volumes this container creates (docker run --volume-driver). */
-  volumeDriver?: string | undefined;
+  volumeDriver?:
+    | string
+    | undefined;
+  /**
+   * VolumesFrom: "container[:ro|rw]" entries as the user wrote them (docker run --volumes-from),
+   * echoed in inspect. At create the supervisor copies each source's mounts into `mounts`
+   * (marked with Mount.volumes_from) where the container's own binds and mounts leave the
+   * destination free; a source missing then fails the create.
+   */
+  volumesFrom?: string[] | undefined;
 }
 
 export interface HostConfig_PortBindingsEntry {
@@ -2747,7 +2772,17 @@ export const ContainerConfig_LabelsEntry: MessageFns<ContainerConfig_LabelsEntry
 };
 
 function createBaseMount(): Mount {
-  return { type: "", source: "", target: "", readOnly: false, options: "", driver: "", driverOpts: {} };
+  return {
+    type: "",
+    source: "",
+    target: "",
+    readOnly: false,
+    options: "",
+    driver: "",
+    driverOpts: {},
+    volumesFrom: "",
+    configVolume: false,
+  };
 }
 
 export const Mount: MessageFns<Mount> = {
@@ -2773,6 +2808,12 @@ export const Mount: MessageFns<Mount> = {
     globalThis.Object.entries(message.driverOpts || {}).forEach(([key, value]: [string, string]) => {
       Mount_DriverOptsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
     });
+    if (message.volumesFrom !== undefined && message.volumesFrom !== "") {
+      writer.uint32(66).string(message.volumesFrom);
+    }
+    if (message.configVolume !== undefined && message.configVolume !== false) {
+      writer.uint32(72).bool(message.configVolume);
+    }
     return writer;
   },
 
@@ -2848,6 +2889,22 @@ export const Mount: MessageFns<Mount> = {
             }
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.volumesFrom = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.configVolume = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2899,6 +2956,16 @@ export const Mount: MessageFns<Mount> = {
           {},
         )
         : {},
+      volumesFrom: isSet(object.volumesFrom)
+        ? globalThis.String(object.volumesFrom)
+        : isSet(object.volumes_from)
+        ? globalThis.String(object.volumes_from)
+        : "",
+      configVolume: isSet(object.configVolume)
+        ? globalThis.Boolean(object.configVolume)
+        : isSet(object.config_volume)
+        ? globalThis.Boolean(object.config_volume)
+        : false,
     };
   },
 
@@ -2931,6 +2998,12 @@ export const Mount: MessageFns<Mount> = {
         });
       }
     }
+    if (message.volumesFrom !== undefined && message.volumesFrom !== "") {
+      obj.volumesFrom = message.volumesFrom;
+    }
+    if (message.configVolume !== undefined && message.configVolume !== false) {
+      obj.configVolume = message.configVolume;
+    }
     return obj;
   },
 
@@ -2954,6 +3027,8 @@ export const Mount: MessageFns<Mount> = {
       },
       {},
     );
+    message.volumesFrom = object.volumesFrom ?? "";
+    message.configVolume = object.configVolume ?? false;
     return message;
   },
 };
@@ -3160,6 +3235,7 @@ function createBaseHostConfig(): HostConfig {
     extraHosts: [],
     links: [],
     volumeDriver: "",
+    volumesFrom: [],
   };
 }
 
@@ -3260,6 +3336,11 @@ export const HostConfig: MessageFns<HostConfig> = {
     }
     if (message.volumeDriver !== undefined && message.volumeDriver !== "") {
       writer.uint32(210).string(message.volumeDriver);
+    }
+    if (message.volumesFrom !== undefined && message.volumesFrom.length !== 0) {
+      for (const v of message.volumesFrom) {
+        writer.uint32(218).string(v!);
+      }
     }
     return writer;
   },
@@ -3515,6 +3596,17 @@ export const HostConfig: MessageFns<HostConfig> = {
             message.volumeDriver = reader.string();
             continue;
           }
+          case 27: {
+            if (tag !== 218) {
+              break;
+            }
+
+            const el = reader.string();
+            if (el !== undefined) {
+              message.volumesFrom!.push(el);
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3655,6 +3747,11 @@ export const HostConfig: MessageFns<HostConfig> = {
         : isSet(object.volume_driver)
         ? globalThis.String(object.volume_driver)
         : "",
+      volumesFrom: globalThis.Array.isArray(object?.volumesFrom)
+        ? object.volumesFrom.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.volumes_from)
+        ? object.volumes_from.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -3744,6 +3841,9 @@ export const HostConfig: MessageFns<HostConfig> = {
     if (message.volumeDriver !== undefined && message.volumeDriver !== "") {
       obj.volumeDriver = message.volumeDriver;
     }
+    if (message.volumesFrom?.length) {
+      obj.volumesFrom = message.volumesFrom;
+    }
     return obj;
   },
 
@@ -3788,6 +3888,7 @@ export const HostConfig: MessageFns<HostConfig> = {
     message.extraHosts = object.extraHosts?.map((e) => e) || [];
     message.links = object.links?.map((e) => e) || [];
     message.volumeDriver = object.volumeDriver ?? "";
+    message.volumesFrom = object.volumesFrom?.map((e) => e) || [];
     return message;
   },
 };
