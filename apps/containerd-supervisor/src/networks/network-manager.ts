@@ -319,6 +319,8 @@ export class NetworkManager {
         creatorNode: overlay.opts.nodeId,
       },
       vni,
+      // another engine's device on this node would make the kernel refuse a VNI picked for us
+      ...(vni ? {} : { avoidVnis: await overlay.foreignVnis() }),
       localSubnets: local,
       pools: overlay.opts.pools,
     });

@@ -25,6 +25,7 @@ function fakes() {
     ensure: (o) => step('vxlan', o.netId),
     remove: (netId) => step('vxlan-del', netId),
     devices: async () => [],
+    foreignVnis: async () => [],
     sync: async () => undefined,
   };
   const host = {

@@ -11,6 +11,8 @@ export interface OverlayKernel {
   ensure(o: { netId: string; vni: number; bridge: string; local: string }): Promise<unknown>;
   remove(netId: string): Promise<void>;
   devices(): Promise<{ name: string; netId: string; vni: number }[]>;
+  /** VNIs VXLAN devices that are not ours hold on port 4789 (an automatic pick skips them). */
+  foreignVnis(): Promise<number[]>;
   sync(netId: string, peers: { ip: string; mac: string; vtep: string }[]): Promise<unknown>;
 }
 
@@ -105,6 +107,11 @@ export class OverlayNetworks {
     for (const d of await this.kernel.devices()) if (!live.has(d.netId)) await this.kernel.remove(d.netId).catch((err) => this.log.warn({ err, device: d.name }, 'stray vxlan device not removed'));
     this.started = true;
     for (const id of live) this.schedule(id);
+  }
+
+  /** VNIs this node's kernel has in use by devices not ours (CreateOverlayInput.avoidVnis). */
+  foreignVnis(): Promise<number[]> {
+    return this.kernel.foreignVnis();
   }
 
   /** The kernel objects of a network on this node, made idempotently (create, boot, a record seen). */

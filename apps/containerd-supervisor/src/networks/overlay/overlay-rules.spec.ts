@@ -9,6 +9,7 @@ function input(id: string, name: string, over: Partial<CreateOverlayInput> & { s
   return {
     record: { id, name, driver: 'overlay', createdNs: '0', internal: false, attachable: true, enableIpv6: false, ipamDriver: 'default', ipamOptions: {}, pools, options: {}, labels: {}, builtin: false, icc: true, creatorNode: 'n1' },
     vni: over.vni ?? 0,
+    ...(over.avoidVnis ? { avoidVnis: over.avoidVnis } : {}),
     localSubnets: over.localSubnets ?? [],
     pools: over.pools ?? POOLS,
   };
@@ -74,6 +75,15 @@ describe('pickVni', () => {
     expect(pickVni(nets, 0)).toBe(4097);
     expect(pickVni(nets, 1)).toBe(1);
     expect(() => pickVni(nets, -3)).toThrow(/invalid vxlan id/);
+  });
+
+  it("skips VNIs foreign devices hold in an automatic pick, not a wanted one (the kernel's error names the device)", () => {
+    const nets = [4096].map((vni) => ({ vni }) as OverlayNetworkRecord);
+    expect(pickVni(nets, 0, [4097, 4099])).toBe(4098);
+    expect(pickVni(nets, 4097, [4097])).toBe(4097);
+    const t: OverlayTable = {};
+    expect(add(t, input('a', 'a', { avoidVnis: [4096, 4097] })).vni).toBe(4098);
+    expect(add(t, input('b', 'b', { avoidVnis: [4096] })).vni).toBe(4097);
   });
 });
 

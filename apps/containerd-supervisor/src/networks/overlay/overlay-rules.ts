@@ -37,17 +37,21 @@ export function admitNetwork(table: OverlayTable, input: CreateOverlayInput, for
       if (taken.some((t) => overlaps(t, c))) throw new PermissionDeniedError('Pool overlaps with other one on this address space');
     }
   }
-  return { ...record, pools, vni: pickVni(all, input.vni), state: 'ready' };
+  return { ...record, pools, vni: pickVni(all, input.vni, input.avoidVnis), state: 'ready' };
 }
 
-/** The wanted VNI when free, else the lowest free one from VNI_AUTO_MIN. */
-export function pickVni(networks: OverlayNetworkRecord[], wanted: number): number {
+/**
+ * The wanted VNI when free, else the lowest free one from VNI_AUTO_MIN that `avoid` (VNIs
+ * foreign devices hold on the node) does not hold either.
+ */
+export function pickVni(networks: OverlayNetworkRecord[], wanted: number, avoid: number[] = []): number {
   const used = new Set(networks.map((n) => n.vni));
   if (wanted) {
     if (!Number.isInteger(wanted) || wanted < 1 || wanted > VNI_MAX) throw new InvalidArgumentError(`invalid vxlan id value ${wanted}: it must be between 1 and ${VNI_MAX}`);
     if (used.has(wanted)) throw new InvalidArgumentError(`vxlan id ${wanted} is already in use by another overlay network`);
     return wanted;
   }
+  for (const v of avoid) used.add(v);
   for (let v = VNI_AUTO_MIN; v <= VNI_MAX; v++) if (!used.has(v)) return v;
   throw new InvalidArgumentError('no vxlan id left');
 }

@@ -23,12 +23,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 let seq = 0;
 
 /** A create input: the record (id from the name), pools empty unless a subnet is given. */
-export function overlayInput(name: string, over: { subnet?: string; vni?: number; localSubnets?: string[]; pools?: string[]; node?: string } = {}): CreateOverlayInput {
+export function overlayInput(name: string, over: { subnet?: string; vni?: number; avoidVnis?: number[]; localSubnets?: string[]; pools?: string[]; node?: string } = {}): CreateOverlayInput {
   const id = `${name.replace(/[^a-z0-9]/gi, '')}${(++seq).toString().padStart(4, '0')}${'0'.repeat(48)}`.slice(0, 64);
   const pools = over.subnet ? [{ subnet: over.subnet, gateway: over.subnet.replace(/\.0\/\d+$/, '.1') }] : [];
   return {
     record: { id, name, driver: 'overlay', createdNs: '0', internal: false, attachable: true, enableIpv6: false, ipamDriver: 'default', ipamOptions: {}, pools, options: {}, labels: {}, builtin: false, icc: true, creatorNode: over.node ?? 'node-a' },
     vni: over.vni ?? 0,
+    ...(over.avoidVnis ? { avoidVnis: over.avoidVnis } : {}),
     localSubnets: over.localSubnets ?? [],
     pools: over.pools ?? ['10.240.0.0/16:24'],
   };
@@ -64,6 +65,21 @@ export function overlayStoreContract(stores: () => ContractStores): void {
     const auto = await b.createNetwork(overlayInput('auto', { pools: ['10.241.0.0/23:24'] }));
     expect(auto.pools[0]).toMatchObject({ subnet: '10.241.1.0/24', gateway: '10.241.1.1', auto: true });
     expect(await failure(a.createNetwork(overlayInput('none', { pools: ['10.241.0.0/23:24'] })))).toMatch(/^NOT_FOUND could not find an available, non-overlapping IPv4 address pool/);
+  });
+
+  it("skips the VNIs the creating node's foreign devices hold in an automatic pick, not in a wanted one", async () => {
+    const { a } = stores();
+    const first = await a.createNetwork(overlayInput('vnia'));
+    // the two VNIs an automatic pick would take next
+    const used = new Set(a.networks().map((n) => n.vni));
+    const free: number[] = [];
+    for (let v = first.vni + 1; free.length < 3; v++) if (!used.has(v)) free.push(v);
+    const skipped = await a.createNetwork(overlayInput('vnib', { avoidVnis: free.slice(0, 2) }));
+    expect(skipped.vni).toBe(free[2]);
+    const next = free[0];
+    const wanted = await a.createNetwork(overlayInput('vnic', { vni: next, avoidVnis: [next] }));
+    expect(wanted.vni).toBe(next);
+    for (const n of [first, skipped, wanted]) await a.removeNetwork(n.id);
   });
 
   it('leases distinct addresses to concurrent leases from both nodes and says when the subnet is full', async () => {

@@ -16,6 +16,12 @@ export interface OverlayNetworkRecord extends Omit<NetworkRecord, 'driver' | 'st
   vni: number;
   /** 'removing' while a remove checks that no endpoint is left (attach refuses it). */
   state: 'creating' | 'ready' | 'removing';
+  /**
+   * With 'removing': when the mark was written (ms since the epoch). It also identifies the mark:
+   * a remover deletes, or undoes, only the mark it saw, so a mark that was recovered meanwhile
+   * (see OverlayStore.recoverRemoving) and made again is not taken for its own.
+   */
+  removingSince?: number;
   /** Node that created it (its id). */
   creatorNode: string;
 }
@@ -58,6 +64,12 @@ export interface CreateOverlayInput {
   record: Omit<OverlayNetworkRecord, 'vni' | 'state' | 'pools'> & { pools: NetworkRecord['pools'] };
   /** Wanted VNI (dockerd's com.docker.network.driver.overlay.vxlanid_list); 0: the lowest free from 4096. */
   vni: number;
+  /**
+   * VNIs an automatic pick skips: those VXLAN devices that are not ours hold on UDP 4789 on the
+   * creating node (the kernel allows one device per VNI and port in a namespace). A wanted VNI
+   * is not checked against them: the kernel's refusal says which device holds it.
+   */
+  avoidVnis?: number[];
   /** Subnets this node's local networks and routes use: an overlay may overlap none of them. */
   localSubnets: string[];
   /** Candidate pools ("cidr[:size]") when no subnet is given. */

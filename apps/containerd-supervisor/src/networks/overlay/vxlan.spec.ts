@@ -1,7 +1,7 @@
 // The pure parts of VxlanNet: names, parsing iproute2's JSON (as iproute2 6.1 prints it),
 // and the plans of commands. The kernel objects themselves: test/vxlan.int.spec.ts.
 import { FailedPreconditionError, InvalidArgumentError } from '@drydock/errors';
-import { onlyMissingEntries, parseFdb, parseLearned, parseNeigh, parseVxlanLinks, planAdd, planEnsure, planRemove, planSync, vxlanAlias, vxlanName, type VxlanLink } from './vxlan';
+import { foreignVnis, onlyMissingEntries, parseFdb, parseLearned, parseNeigh, parseVxlanLinks, planAdd, planEnsure, planRemove, planSync, vxlanAlias, vxlanName, type VxlanLink } from './vxlan';
 
 const NET = 'abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789';
 const OTHER = '99cdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789';
@@ -137,6 +137,22 @@ describe('planEnsure', () => {
     expect(() => planEnsure([link({ name: 'other0', alias: '' })], want)).toThrow(FailedPreconditionError);
     // on another port it does not clash
     expect(planEnsure([link({ name: 'other0', alias: '', port: 8472 })], want)).toEqual({ remove: [], create: true });
+  });
+});
+
+describe('foreignVnis', () => {
+  it("lists the VNIs of devices not ours on port 4789: no overlay alias, or another supervisor's bridge", () => {
+    const links = [
+      link({}),
+      link({ name: 'other0', alias: '', vni: 4096 }),
+      link({ name: 'other1', alias: '', vni: 4096 }),
+      link({ name: 'flannel.1', alias: '', vni: 1, port: 8472 }),
+      link({ name: 'vx-001002-99cde', alias: vxlanAlias(OTHER), vni: 4098, master: 'xx-other' }),
+      link({ name: 'vx-001003-99cde', alias: vxlanAlias(OTHER), vni: 4099, master: undefined }),
+    ];
+    expect(foreignVnis(links, 'ov-')).toEqual([4096, 4098]);
+    // without a prefix every aliased device is ours
+    expect(foreignVnis(links)).toEqual([4096]);
   });
 });
 

@@ -180,6 +180,15 @@ export function ownDevice(l: Pick<VxlanLink, 'master'>, bridgePrefix?: string): 
   return !bridgePrefix || !l.master || l.master.startsWith(bridgePrefix);
 }
 
+/**
+ * The VNIs devices that are not ours hold on UDP 4789 (another engine's, another supervisor's):
+ * planEnsure refuses those, so an automatic pick must skip them.
+ */
+export function foreignVnis(links: VxlanLink[], bridgePrefix?: string): number[] {
+  const ours = (l: VxlanLink) => l.alias.startsWith(ALIAS_PREFIX) && ownDevice(l, bridgePrefix);
+  return [...new Set(links.filter((l) => l.port === VXLAN_PORT && !ours(l)).map((l) => l.vni))].sort((a, b) => a - b);
+}
+
 /** What ensure must do, given the namespace's VXLAN devices (`bridgePrefix`: see ownDevice). */
 export function planEnsure(links: VxlanLink[], want: VxlanEnsureInput, bridgePrefix?: string): EnsurePlan {
   const name = vxlanName(want.vni, want.netId);
@@ -335,6 +344,11 @@ export class VxlanNet {
   /** Devices of ours carrying an overlay alias (the boot sweep removes those of no network). */
   async devices(): Promise<VxlanDevice[]> {
     return (await this.links()).filter((l) => l.alias.startsWith(ALIAS_PREFIX) && ownDevice(l, this.bridgePrefix)).map((l) => ({ name: l.name, netId: l.alias.slice(ALIAS_PREFIX.length), vni: l.vni }));
+  }
+
+  /** VNIs that VXLAN devices not ours hold on port 4789 here (see foreignVnis). */
+  async foreignVnis(): Promise<number[]> {
+    return foreignVnis(await this.links(), this.bridgePrefix);
   }
 
   /** Makes the device's entries exactly `peers` (reads the kernel's once). */
