@@ -375,6 +375,7 @@ async function main(): Promise<void> {
     monitor.close();
     directorySync?.close();
     rescheduleAgent?.close();
+    overlay.close();
     manager.close();
     pluginManager.close();
     pluginsCc.close();

@@ -2,7 +2,8 @@
 // node ids, two connections) on one bucket, as two supervisors share it.
 import { connect, type KV, type NatsConnection } from 'nats';
 import { createLogger } from '@drydock/logging';
-import { getJson } from '@drydock/cluster';
+import { encodeJson, getJson, mutateJson } from '@drydock/cluster';
+import { parseIp } from '../src/networks/cidr';
 import { startTestInfra, type TestInfra } from '@drydock/testing';
 import { KvOverlayStore, openOverlayBucket, OVERLAY_BUCKET } from '../src/networks/overlay/kv-overlay-store';
 import { overlayInput, overlayStoreContract, owner, type ContractStores } from '../src/networks/overlay/overlay-store.contract';
@@ -60,7 +61,17 @@ describe('KvOverlayStore', () => {
     for await (const k of await kvA.keys(`lease.${networkId}.>`)) out.push(k);
     return out;
   };
-  overlayStoreContract((): ContractStores => ({ a, b, nodeA: 'node-a', nodeB: 'node-b', eventually, heldOn }));
+  // the mark as a remover writes it, then nothing (it crashed)
+  const leaveRemoving = async (ids: string[], sinceMs: number): Promise<void> => {
+    await mutateJson<OverlayTable>(kvA, 'networks', (t) => {
+      const next = { ...t };
+      for (const id of ids) next[id] = { ...next[id], state: 'removing', removingSince: sinceMs };
+      return next;
+    });
+    const marked = (s: KvOverlayStore) => ids.every((id) => s.networks().find((x) => x.id === id)?.removingSince === sinceMs);
+    await eventually(() => expect(marked(a) && marked(b)).toBe(true));
+  };
+  overlayStoreContract((): ContractStores => ({ a, b, nodeA: 'node-a', nodeB: 'node-b', eventually, heldOn, leaveRemoving }));
 
   it("refuses a subnet overlapping another node's published local subnets, not its own published ones", async () => {
     await b.publishLocalSubnets('node-b', ['10.250.0.0/24']);
@@ -108,6 +119,40 @@ describe('KvOverlayStore', () => {
     const left: string[] = [];
     for await (const k of await kvA.keys(`lease.${n.id}.>`)) left.push(k);
     expect(left).toEqual([]);
+  });
+
+  it('a remove whose mark was settled by another node meanwhile (a lease in since) does not delete the network', async () => {
+    const n = await a.createNetwork(overlayInput('settled', { subnet: '10.238.0.0/24' }));
+    // node c's second write of the table (its delete, after it listed no lease) waits for the gate
+    let writes = 0;
+    let reached!: () => void;
+    const atDelete = new Promise<void>((r) => (reached = r));
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const gated = new Proxy(kvA, {
+      get(t, p) {
+        if (p === 'update')
+          return async (k: string, v: Uint8Array, rev: number) => {
+            if (k === 'networks' && ++writes === 2) (reached(), await gate);
+            return t.update(k, v, rev);
+          };
+        const v = (t as unknown as Record<string | symbol, unknown>)[p];
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
+    const c = new KvOverlayStore({ kv: gated, nodeId: 'node-c', logger });
+    await c.start();
+    stores.push(c);
+    const removing = c.removeNetwork(n.id).then(() => 'removed', (err: Error) => err.message);
+    await atDelete;
+    // a lease whose create landed after c listed (in flight before the mark), then b judges the mark stale: back to ready
+    expect(await b.lease(n.id, '', owner('node-b', 'st0')).then(() => 'leased', (err: Error) => err.message)).toBe(`network ${n.id} not found`);
+    await kvA.create(`lease.${n.id}.${parseIp('10.238.0.9')}`, encodeJson(owner('node-b', 'st1')));
+    expect(await b.recoverRemoving(0)).toEqual({ reverted: [n.id], removed: [] });
+    open();
+    expect(await removing).toBe(`error while removing network: network settled id ${n.id} has active endpoints`);
+    const table = (await getJson<OverlayTable>(kvA, 'networks'))!.value;
+    expect(table[n.id]?.state).toBe('ready');
   });
 
   it('a third store started later loads everything there is, leases included', async () => {

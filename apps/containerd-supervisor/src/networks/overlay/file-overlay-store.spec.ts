@@ -1,6 +1,8 @@
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { makeTempDir } from '@drydock/testing';
 import { FileOverlayStore } from './file-overlay-store';
+import type { OverlayTable } from './overlay-rules';
 import { endpoint, overlayInput, overlayStoreContract, owner, type ContractStores } from './overlay-store.contract';
 
 describe('FileOverlayStore', () => {
@@ -23,6 +25,16 @@ describe('FileOverlayStore', () => {
       const fresh = new FileOverlayStore(dir);
       await fresh.start();
       return (await fresh.leasesOf('solo')).filter((l) => l.networkId === networkId).map((l) => l.ip);
+    },
+    leaveRemoving: async (ids, sinceMs) => {
+      const path = join(dir, 'networks.json');
+      const t = JSON.parse(await readFile(path, 'utf8')) as OverlayTable;
+      for (const id of ids) t[id] = { ...t[id], state: 'removing', removingSince: sinceMs };
+      await writeFile(path, JSON.stringify(t));
+      // as after the crash: a store started anew
+      store.close();
+      store = new FileOverlayStore(dir);
+      await store.start();
     },
   }));
 

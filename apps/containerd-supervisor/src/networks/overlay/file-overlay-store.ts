@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { KeyedLock } from '../../containers/keyed-lock';
 import { parseIp } from '../cidr';
 import { atomicWrite } from '../network-store';
-import { activeEndpoints, admitNetwork, leasable, nextAddress, withState, type OverlayTable } from './overlay-rules';
+import { activeEndpoints, admitNetwork, leasable, networkNotFound, nextAddress, staleRemoving, withState, without, type OverlayTable } from './overlay-rules';
 import type { CreateOverlayInput, LeaseOwner, OverlayEndpoint, OverlayNetworkRecord, OverlayStore } from './overlay-types';
 import { ViewedOverlayStore } from './overlay-view';
 
@@ -54,15 +54,38 @@ export class FileOverlayStore extends ViewedOverlayStore implements OverlayStore
 
   removeNetwork(id: string): Promise<void> {
     return this.locked(async () => {
-      const t = withState(this.view.table(), id, 'removing');
-      if ([...this.view.held(id)].length) throw activeEndpoints(t[id]);
-      delete t[id];
-      await this.writeTable(t);
-      for (const ep of this.view.endpoints(id)) {
-        await rm(this.path(epFile(id, ep.endpointId)), { force: true });
-        this.view.setEndpoint(id, ep.endpointId, undefined);
-      }
+      const n = this.view.network(id);
+      if (!n) throw networkNotFound(id);
+      if (!(await this.settle(n))) throw activeEndpoints(n);
     });
+  }
+
+  recoverRemoving(staleMs: number): Promise<{ reverted: string[]; removed: string[] }> {
+    return this.locked(async () => {
+      const out = { reverted: [] as string[], removed: [] as string[] };
+      const now = Date.now();
+      for (const n of this.view.networks()) if (staleRemoving(n, staleMs, now)) ((await this.settle(n)) ? out.removed : out.reverted).push(n.id);
+      return out;
+    });
+  }
+
+  /**
+   * Under the lock, which no lease passes: deletes the network when no lease is held on it (true),
+   * else leaves it, or puts it back, 'ready'. This store never writes a mark, as the lock makes a
+   * remove atomic; a 'removing' one on disk is an older writer's, left by a crash.
+   */
+  private async settle(n: OverlayNetworkRecord): Promise<boolean> {
+    const t = this.view.table();
+    if ([...this.view.held(n.id)].length) {
+      if (n.state === 'removing') await this.writeTable(withState(t, n.id, 'ready'));
+      return false;
+    }
+    await this.writeTable(without(t, n.id));
+    for (const ep of this.view.endpoints(n.id)) {
+      await rm(this.path(epFile(n.id, ep.endpointId)), { force: true });
+      this.view.setEndpoint(n.id, ep.endpointId, undefined);
+    }
+    return true;
   }
 
   lease(networkId: string, requested: string, owner: LeaseOwner): Promise<{ ip: string; prefix: number; gateway: string }> {

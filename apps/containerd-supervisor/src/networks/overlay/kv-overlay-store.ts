@@ -1,9 +1,9 @@
 import type { KV, KvEntry, NatsConnection, QueuedIterator } from 'nats';
-import { InternalError, PermissionDeniedError } from '@drydock/errors';
+import { InternalError, PermissionDeniedError, UnavailableError } from '@drydock/errors';
 import type { Logger } from '@drydock/logging';
 import { decodeJson, encodeJson, followKv, getJson, isKeyExists, mutateJson, retryTransientKv, unchanged } from '@drydock/cluster';
 import { parseIp } from '../cidr';
-import { activeEndpoints, admitNetwork, leasable, networkNotFound, nextAddress, withState, type OverlayTable } from './overlay-rules';
+import { activeEndpoints, admitNetwork, isMark, leasable, networkNotFound, nextAddress, REMOVING_STALE_MS, staleRemoving, withState, without, type OverlayTable } from './overlay-rules';
 import type { CreateOverlayInput, LeaseOwner, OverlayEndpoint, OverlayNetworkRecord, OverlayStore } from './overlay-types';
 import { ViewedOverlayStore } from './overlay-view';
 
@@ -148,30 +148,69 @@ export class KvOverlayStore extends ViewedOverlayStore implements OverlayStore {
   }
 
   async removeNetwork(id: string): Promise<void> {
-    const marked = await this.writeTable((t) => (t[id]?.state === 'removing' ? unchanged : withState(t, id, 'removing')));
-    const n = marked[id];
-    // after the mark no lease can succeed (lease re-reads the state after its create): what is listed now is all
-    const unmark = () => this.writeTable((t) => (t[id]?.state === 'removing' ? withState(t, id, 'ready') : unchanged));
-    let held: Map<number, LeaseOwner | undefined>;
-    try {
-      held = await this.retry(() => this.listLeases(id));
-    } catch (err) {
-      // not known to be unused: leases may go on (a mark left by a crash here is undone by the next remove's answer)
-      await unmark().catch(() => undefined);
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      const now = Date.now();
+      // a fresh mark of another remove is shared (it lists the same leases); a stale one is made again
+      const marked = await this.writeTable((t) => (t[id]?.state === 'removing' && !staleRemoving(t[id], REMOVING_STALE_MS, now) ? unchanged : withState(t, id, 'removing', now)));
+      const n = marked[id];
+      let outcome: Awaited<ReturnType<KvOverlayStore['settleMarked']>>;
+      try {
+        outcome = await this.settleMarked(n);
+      } catch (err) {
+        // not known to be unused: leases may go on (a mark left by a crash here is recovered later)
+        await this.unmark(n).catch(() => undefined);
+        throw err;
+      }
+      if (outcome === 'held') throw activeEndpoints(n);
+      if (outcome === 'removed') return;
+      // the mark was undone (another remove found leases) or recovered meanwhile: judge again
+      if (attempt >= 3) throw new UnavailableError(`network ${n.name} id ${id} is being changed by another node; try again`);
     }
+  }
+
+  async recoverRemoving(staleMs: number): Promise<{ reverted: string[]; removed: string[] }> {
+    const out = { reverted: [] as string[], removed: [] as string[] };
+    const now = Date.now();
+    for (const n of Object.values(await this.readTable())) {
+      if (!staleRemoving(n, staleMs, now)) continue;
+      const outcome = await this.settleMarked(n);
+      if (outcome === 'held') out.reverted.push(n.id);
+      else if (outcome === 'removed') out.removed.push(n.id);
+    }
+    if (out.reverted.length || out.removed.length) this.log.warn(out, 'settled overlay networks a remove left removing');
+    return out;
+  }
+
+  /**
+   * After the mark `n` carries: no lease can succeed any more (lease re-reads the state after its
+   * create), so what is listed now is all. Held: the mark undone ('held'); none: the network
+   * deleted ('removed', also when another node deleted it first). Every write is checked against
+   * the mark: 'moved' when it was undone or made again meanwhile (then nothing is written).
+   */
+  private async settleMarked(n: OverlayNetworkRecord): Promise<'held' | 'removed' | 'moved'> {
+    const held = await this.retry(() => this.listLeases(n.id));
     if (held.size) {
-      this.view.setLeases(id, held);
-      await unmark();
-      throw activeEndpoints(n);
+      this.view.setLeases(n.id, held);
+      return (await this.unmark(n)) ? 'held' : 'moved';
     }
+    let outcome: 'removed' | 'moved' = 'removed';
+    // (called again on a revision conflict: the outcome is the last call's)
     await this.writeTable((t) => {
-      if (!t[id]) return unchanged;
-      const rest = { ...t };
-      delete rest[id];
-      return rest;
+      outcome = !t[n.id] || isMark(t[n.id], n.removingSince) ? 'removed' : 'moved';
+      return t[n.id] && outcome === 'removed' ? without(t, n.id) : unchanged;
     });
-    for (const ep of this.view.endpoints(id)) this.view.setEndpoint(id, ep.endpointId, undefined);
+    if (outcome === 'removed') for (const ep of this.view.endpoints(n.id)) this.view.setEndpoint(n.id, ep.endpointId, undefined);
+    return outcome;
+  }
+
+  /** Back to 'ready' if still under `n`'s mark: whether this call undid it. */
+  private async unmark(n: OverlayNetworkRecord): Promise<boolean> {
+    let ours = false;
+    await this.writeTable((t) => {
+      ours = isMark(t[n.id], n.removingSince);
+      return ours ? withState(t, n.id, 'ready') : unchanged;
+    });
+    return ours;
   }
 
   async lease(networkId: string, requested: string, owner: LeaseOwner): Promise<{ ip: string; prefix: number; gateway: string }> {

@@ -1,10 +1,12 @@
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createLogger } from '@drydock/logging';
 import { makeTempDir } from '@drydock/testing';
 import type { HostNet } from '../host-net';
 import type { NetworkRecord } from '../network-record';
 import { FileOverlayStore } from './file-overlay-store';
 import { OverlayNetworks, type OverlayKernel } from './overlay-networks';
+import type { OverlayTable } from './overlay-rules';
 import { overlayInput } from './overlay-store.contract';
 
 /** Kernel and host fakes that record how many calls for one network overlap. */
@@ -70,6 +72,33 @@ describe('OverlayNetworks', () => {
     expect(f.calls).toContain('vxlan-del');
     expect(f.maxOverlap()).toBe(1);
     expect(records.has(rec.id)).toBe(false);
+    store.close();
+  });
+
+  it("settles at start the networks a crashed remove left 'removing' past the limit: ready with a lease, else gone", async () => {
+    const sub = join(dir, 'stuck');
+    const first = new FileOverlayStore(sub);
+    await first.start();
+    const busy = await first.createNetwork(overlayInput('stuckbusy', { subnet: '10.9.2.0/24' }));
+    const idle = await first.createNetwork(overlayInput('stuckidle', { subnet: '10.9.3.0/24' }));
+    const recent = await first.createNetwork(overlayInput('stuckrecent', { subnet: '10.9.4.0/24' }));
+    await first.lease(busy.id, '', { nodeId: 'solo', containerId: 'c1', endpointId: 'e1' });
+    // the marks as a remover writes them, then the crash
+    const t = JSON.parse(await readFile(join(sub, 'networks.json'), 'utf8')) as OverlayTable;
+    for (const id of [busy.id, idle.id]) t[id] = { ...t[id], state: 'removing', removingSince: Date.now() - 60000 };
+    t[recent.id] = { ...t[recent.id], state: 'removing', removingSince: Date.now() };
+    await writeFile(join(sub, 'networks.json'), JSON.stringify(t));
+    const f = fakes();
+    const records = new Map<string, NetworkRecord>();
+    const mirror = { put: async (n: NetworkRecord) => void records.set(n.id, n), drop: async (n: NetworkRecord) => void records.delete(n.id), known: () => [...records.values()], hasLocalEndpoints: () => false };
+    const o = new OverlayNetworks(f.kernel, f.host, undefined, { nodeId: 'solo', nodeName: 'solo', vtep: '127.0.0.1', bridgePrefix: 'ov-', pools: ['10.9.0.0/16:24'] }, mirror, createLogger({ service: 'test', level: 'silent' }));
+    const store = new FileOverlayStore(sub);
+    await o.start(store, []);
+    o.close();
+    const states = Object.fromEntries(store.networks().map((n) => [n.id, n.state]));
+    expect(states).toEqual({ [busy.id]: 'ready', [recent.id]: 'removing' });
+    // and leases go on where the lease holder is
+    expect((await o.lease(busy.id, '', { containerId: 'c2', endpointId: 'e2' })).ip).toBe('10.9.2.3');
     store.close();
   });
 });

@@ -4,6 +4,7 @@ import { KeyedLock } from '../../containers/keyed-lock';
 import { parseCidr } from '../cidr';
 import type { HostNet } from '../host-net';
 import type { NetworkRecord } from '../network-record';
+import { REMOVING_STALE_MS } from './overlay-rules';
 import type { LeaseOwner, OverlayEndpoint, OverlayNetworkRecord, OverlayStore } from './overlay-types';
 
 /** The kernel side the overlay needs (overlay/vxlan.ts). */
@@ -31,6 +32,8 @@ export interface OverlayNetworksOptions {
   bridgePrefix: string;
   /** Candidate subnets of overlay networks made without one. */
   pools: string[];
+  /** A 'removing' mark this old is a crashed remover's, settled at start and then as often. Default REMOVING_STALE_MS. */
+  removingStaleMs?: number;
 }
 
 /**
@@ -46,6 +49,7 @@ export class OverlayNetworks {
   private current: OverlayStore | undefined;
   private readonly pending = new Set<string>();
   private flushing: Promise<void> | undefined;
+  private recoverTimer?: NodeJS.Timeout;
   /**
    * Per network: a store write of ours is seen here at once (the change event) while the
    * caller (create, remove) makes or takes down the same objects; run side by side, one
@@ -97,6 +101,12 @@ export class OverlayNetworks {
     });
     await store.start();
     await store.publishLocalSubnets(this.opts.nodeId, localSubnets);
+    // a remove that crashed after its mark would refuse every lease on the network for good
+    const staleMs = this.opts.removingStaleMs ?? REMOVING_STALE_MS;
+    await this.recoverRemoving(store, staleMs);
+    clearInterval(this.recoverTimer);
+    this.recoverTimer = setInterval(() => void this.recoverRemoving(store, staleMs), staleMs);
+    this.recoverTimer.unref();
     const live = new Set<string>();
     for (const n of store.networks()) {
       if (n.state === 'creating') continue;
@@ -107,6 +117,14 @@ export class OverlayNetworks {
     for (const d of await this.kernel.devices()) if (!live.has(d.netId)) await this.kernel.remove(d.netId).catch((err) => this.log.warn({ err, device: d.name }, 'stray vxlan device not removed'));
     this.started = true;
     for (const id of live) this.schedule(id);
+  }
+
+  close(): void {
+    clearInterval(this.recoverTimer);
+  }
+
+  private async recoverRemoving(store: OverlayStore, staleMs: number): Promise<void> {
+    await store.recoverRemoving(staleMs).catch((err) => this.log.warn({ err }, 'overlay networks left removing not settled'));
   }
 
   /** VNIs this node's kernel has in use by devices not ours (CreateOverlayInput.avoidVnis). */

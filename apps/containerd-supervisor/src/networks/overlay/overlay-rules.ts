@@ -56,11 +56,40 @@ export function pickVni(networks: OverlayNetworkRecord[], wanted: number, avoid:
   throw new InvalidArgumentError('no vxlan id left');
 }
 
-/** The table with network `id` in state `state`; NotFoundError when it is not there. */
-export function withState(table: OverlayTable, id: string, state: OverlayNetworkRecord['state']): OverlayTable {
+/**
+ * How long a 'removing' mark may stand before it counts as left by a remover that crashed: a
+ * remove lists one network's leases between its mark and its delete (well under a second, up to
+ * the store's 10 s of riding out a leaderless JetStream).
+ */
+export const REMOVING_STALE_MS = 30000;
+
+/**
+ * The table with network `id` in state `state` ('removing' stamped `now`, which also tells this
+ * mark from a later one); NotFoundError when it is not there.
+ */
+export function withState(table: OverlayTable, id: string, state: OverlayNetworkRecord['state'], now = Date.now()): OverlayTable {
   const n = table[id];
   if (!n) throw networkNotFound(id);
-  return { ...table, [id]: { ...n, state } };
+  const rest = { ...n };
+  delete rest.removingSince;
+  return { ...table, [id]: state === 'removing' ? { ...rest, state, removingSince: now } : { ...rest, state } };
+}
+
+/** The table without network `id`. */
+export function without(table: OverlayTable, id: string): OverlayTable {
+  const rest = { ...table };
+  delete rest[id];
+  return rest;
+}
+
+/** Whether `n` is still 'removing' under the mark stamped `since` (not undone, not made again). */
+export function isMark(n: OverlayNetworkRecord | undefined, since: number | undefined): n is OverlayNetworkRecord {
+  return n?.state === 'removing' && n.removingSince === since;
+}
+
+/** A 'removing' mark older than `staleMs` (or of no time: written before marks had one). */
+export function staleRemoving(n: OverlayNetworkRecord | undefined, staleMs: number, now = Date.now()): boolean {
+  return n?.state === 'removing' && (n.removingSince === undefined || now - n.removingSince >= staleMs);
 }
 
 export function networkNotFound(id: string): NotFoundError {

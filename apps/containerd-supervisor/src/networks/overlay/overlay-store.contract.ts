@@ -16,6 +16,12 @@ export interface ContractStores {
   heldOn(networkId: string): Promise<string[]>;
   /** The store runs its calls one at a time (a file store's lock): races are not raced. */
   serialized?: boolean;
+  /**
+   * What a remover that crashed between its mark and its delete leaves: the networks marked
+   * 'removing' since `sinceMs` in the backing state, seen by both stores once it resolves (call
+   * `stores()` again after it: a file store is started anew, as after the crash).
+   */
+  leaveRemoving(networkIds: string[], sinceMs: number): Promise<void>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -126,6 +132,47 @@ export function overlayStoreContract(stores: () => ContractStores): void {
     await eventually(() => expect(b.networks().map((x) => x.id)).not.toContain(n.id));
     expect(await failure(b.lease(n.id, '', owner(nodeB, 'late')))).toBe(`NOT_FOUND network ${n.id} not found`);
     expect(await failure(a.removeNetwork(n.id))).toBe(`NOT_FOUND network ${n.id} not found`);
+  });
+
+  it("recovers networks a crashed remover left 'removing': a later remove works, stale marks are settled by nodes at once", async () => {
+    const s0 = stores();
+    const { nodeB } = s0;
+    const net = (name: string, third: number) => s0.a.createNetwork(overlayInput(name, { subnet: `10.239.${third}.0/24` }));
+    const busy = await net('stuckbusy', 1);
+    const idle = await net('stuckidle', 2);
+    const recent = await net('stuckrecent', 3);
+    const later = await net('stucklater', 4);
+    const held = await s0.b.lease(busy.id, '', owner(nodeB, 'stuck1'));
+    const long = Date.now() - 60000;
+    await s0.leaveRemoving([busy.id, idle.id, later.id], long);
+    await s0.leaveRemoving([recent.id], Date.now());
+    const { a, b, eventually } = stores();
+    const stateOf = (s: OverlayStore, id: string) => s.networks().find((x) => x.id === id)?.state ?? 'gone';
+    // stuck: every lease is refused
+    expect(await failure(b.lease(busy.id, '', owner(nodeB, 'stuck2')))).toBe(`NOT_FOUND network ${busy.id} not found`);
+    // a later remove of a stuck network works
+    await a.removeNetwork(later.id);
+    expect(stateOf(a, later.id)).toBe('gone');
+    // both nodes settle the stale marks at once: the one with a lease back to ready, the other deleted, the recent mark left
+    const [ra, rb] = await Promise.all([a.recoverRemoving(30000), b.recoverRemoving(30000)]);
+    expect([...new Set([...ra.reverted, ...rb.reverted])]).toEqual([busy.id]);
+    expect([...new Set([...ra.removed, ...rb.removed])]).toEqual([idle.id]);
+    for (const s of [a, b]) {
+      await eventually(() => expect([stateOf(s, busy.id), stateOf(s, idle.id), stateOf(s, recent.id)]).toEqual(['ready', 'gone', 'removing']));
+    }
+    expect(a.networks().find((x) => x.id === busy.id)?.removingSince).toBeUndefined();
+    const l2 = await b.lease(busy.id, '', owner(nodeB, 'stuck3'));
+    // a stuck network with leases: the remove refuses in dockerd's words and undoes the mark
+    await stores().leaveRemoving([busy.id], long);
+    const c = stores();
+    expect(await failure(c.a.removeNetwork(busy.id))).toBe(`PERMISSION_DENIED error while removing network: network stuckbusy id ${busy.id} has active endpoints`);
+    expect(stateOf(c.a, busy.id)).toBe('ready');
+    await c.b.release(busy.id, held.ip, 'estuck1');
+    await c.b.release(busy.id, l2.ip, 'estuck3');
+    await c.a.removeNetwork(busy.id);
+    // a mark younger than the limit is left alone (a remove may be at work); past it, settled
+    expect(await c.a.recoverRemoving(30000)).toEqual({ reverted: [], removed: [] });
+    expect(await c.a.recoverRemoving(0)).toEqual({ reverted: [], removed: [recent.id] });
   });
 
   it('never leaves a lease on a network removed while leases race it', async () => {

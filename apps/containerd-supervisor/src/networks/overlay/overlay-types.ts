@@ -109,6 +109,13 @@ export interface OverlayStore {
    * removing network: network NAME id ID has active endpoints", the mark undone), then deletes it.
    */
   removeNetwork(id: string): Promise<void>;
+  /**
+   * Settles the networks left 'removing' for `staleMs` or longer (a remover that crashed between
+   * its mark and its delete; leases are refused meanwhile): back to 'ready' when any node holds a
+   * lease on it, else deleted, each as a remove would (writes checked against the mark seen, so
+   * nodes doing it at once, and a remove running meanwhile, agree).
+   */
+  recoverRemoving(staleMs: number): Promise<{ reverted: string[]; removed: string[] }>;
 
   /**
    * Takes an address cluster-wide: the requested one (PermissionDeniedError "Address already in use"
