@@ -256,6 +256,23 @@ describe('vxlan overlay devices and entries (real netns, bridges, vxlan)', () =>
     await v.remove(NET_C); // twice: nothing to do
   });
 
+  it("lists the VNIs foreign devices hold on port 4789 (an automatic pick skips them), and refuses one for ours", async () => {
+    const ns = hns('h3');
+    sh(`ip -n ${ns} link add ddfx0 type vxlan id 4096 dstport 4789 local ${hosts.h3} nolearning`);
+    sh(`ip -n ${ns} link add ddfx1 type vxlan id 4200 dstport 8472 local ${hosts.h3}`);
+    try {
+      const v = vx('h3');
+      const foreign = await v.foreignVnis();
+      expect(foreign).toContain(4096);
+      // another port, and our own devices, hold nothing for us
+      expect(foreign).not.toContain(4200);
+      expect(foreign).not.toContain(nets[NET_A].vni);
+      await expect(v.ensure({ netId: 'f'.repeat(64), vni: 4096, bridge: nets[NET_A].bridge, local: hosts.h3 })).rejects.toThrow('vxlan id 4096 is in use by device ddfx0 on this node');
+    } finally {
+      sh(`ip -n ${ns} link del ddfx0; ip -n ${ns} link del ddfx1`);
+    }
+  });
+
   it('programs 1,000 peers with a few processes (rates printed)', async () => {
     const v = vx('h1');
     const want = { netId: NET_C, vni: 4099, bridge: nets[NET_C].bridge, local: hosts.h1 };
