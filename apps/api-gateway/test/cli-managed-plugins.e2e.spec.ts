@@ -40,7 +40,8 @@ describe('docker CLI: managed plugins', () => {
     const inst = await s.docker(['plugin', 'install', '--grant-all-permissions', ref]);
     expect(inst.code).toBe(0);
     expect(inst.stdout).toContain(`Installed plugin ${ref}`);
-    expect(inst.stdout).toMatch(/latest: Pulling from .*\n[0-9a-f]{12}: Download complete\nDigest: sha256:[0-9a-f]{64}\nStatus: Downloaded newer image for /);
+    // dockerd's plugin pull lines (the CLI drops byte-progress lines when its output is not a terminal)
+    expect(inst.stdout).toMatch(/latest: Pulling from .*\nDigest: sha256:[0-9a-f]{64}\n[0-9a-f]{12}: Download complete\nStatus: Downloaded newer image for /);
     expect(out(await s.docker(['plugin', 'ls', '--format', '{{.Name}} {{.Enabled}} {{.Description}}']))).toEqual({ code: 0, stdout: `${ref}:latest true drydock test volume plugin\n`, stderr: '' });
     const id = (await s.docker(['plugin', 'inspect', '-f', '{{.Id}}', ref])).stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
@@ -125,7 +126,7 @@ describe('docker CLI: managed plugins', () => {
     expect((await s.docker(['plugin', 'inspect', '-f', '{{.Enabled}} {{.Config.Description}}', made])).stdout.trim()).toBe('false made here');
     const push = await s.docker(['plugin', 'push', made]);
     expect(push.code).toBe(0);
-    expect(push.stdout).toMatch(/v1: digest: sha256:[0-9a-f]{64} size: \d+/);
+    expect(push.stdout).toMatch(/The push refers to repository \[.*\/x\/made\]\n[0-9a-f]{12}: Preparing\n[0-9a-f]{12}: Pushed\nv1: digest: sha256:[0-9a-f]{64} size: \d+/);
     expect(out(await s.docker(['plugin', 'rm', made]))).toEqual({ code: 0, stdout: `${made}\n`, stderr: '' });
 
     // the pushed plugin installs from the registry, under an alias, with a setting, disabled
@@ -135,6 +136,7 @@ describe('docker CLI: managed plugins', () => {
     // upgrade to another plugin image, keeping its settings
     const up = await s.docker(['plugin', 'upgrade', '--grant-all-permissions', '--skip-remote-check', 'mine', `${ref}:latest`]);
     expect(up.stdout).toContain('Upgraded plugin mine:latest');
+    expect(up.stdout).toMatch(/latest: Pulling from .*\nDigest: sha256:[0-9a-f]{64}\n[0-9a-f]{12}: Download complete\nStatus: Downloaded newer image for mine:latest/);
     expect(up.code).toBe(0);
     expect((await s.docker(['plugin', 'inspect', '-f', '{{.Config.Description}} {{json .Settings.Env}}', 'mine'])).stdout.trim()).toBe('drydock test volume plugin ["DEBUG=7"]');
     expect(out(await s.docker(['plugin', 'enable', 'mine']))).toEqual({ code: 0, stdout: 'mine\n', stderr: '' });
@@ -178,6 +180,15 @@ describe('docker CLI: managed plugins', () => {
     const pulled = await s.raw('POST', `/v1.41/plugins/pull?remote=${remote}&name=granted`, JSON.stringify(want));
     expect(pulled.status).toBe(200);
     expect(pulled.headers['docker-plugin-name']).toBe('granted:latest');
+    // streamed as the layer arrived: chunked, with the layer's byte progress before its completion
+    expect(pulled.headers['transfer-encoding']).toBe('chunked');
+    const lines = pulled.body.trim().split('\r\n').map((l) => JSON.parse(l) as { status?: string; id?: string; progressDetail?: { current?: number; total?: number } });
+    const layer = lines.find((l) => l.status === 'Download complete')!.id;
+    const downloading = lines.findIndex((l) => l.id === layer && l.status === 'Downloading');
+    expect(downloading).toBeGreaterThan(1);
+    expect(lines[downloading].progressDetail).toEqual({ current: expect.any(Number), total: expect.any(Number) });
+    expect(downloading).toBeLessThan(lines.findIndex((l) => l.id === layer && l.status === 'Download complete'));
+    expect(lines[lines.length - 1]).toEqual({ status: 'Status: Downloaded newer image for granted:latest' });
     const listed = JSON.parse((await s.raw('GET', '/v1.41/plugins')).body);
     expect(listed).toEqual([expect.objectContaining({ Name: 'granted:latest', Enabled: false, PluginReference: `${s.registry}/x/privs:latest` })]);
     expect(Object.keys(listed[0]).sort()).toEqual(['Config', 'Enabled', 'Id', 'Name', 'PluginReference', 'Settings']);

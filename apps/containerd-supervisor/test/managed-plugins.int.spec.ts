@@ -93,7 +93,10 @@ describe('managed plugins (real containerd and registry)', () => {
 
   it('refuses a hostile config and wrong privileges, leaving nothing installed', async () => {
     await expect(mgr.pull(`${host}/x/hostile`, undefined, [], {})).rejects.toThrow('invalid plugin config: unknown interface type "docker.rootkit/1.0"');
-    await expect(mgr.pull(`${host}/x/volplugin`, undefined, [{ Name: 'network', Description: '', Value: ['host'] }], {})).rejects.toThrow('incorrect privileges');
+    // refused before any progress: the gateway answers these as HTTP errors
+    const said: unknown[] = [];
+    await expect(mgr.pull(`${host}/x/volplugin`, undefined, [{ Name: 'network', Description: '', Value: ['host'] }], {}, (m) => void said.push(m))).rejects.toThrow('incorrect privileges');
+    expect(said).toEqual([]);
     await expect(mgr.pull(`${host}/x/missing`, undefined, [], {})).rejects.toThrow();
     expect(mgr.list()).toEqual([]);
     expect(readdirSync(join(infra.dir, 'state', 'plugins')).filter((f) => f !== '.staging')).toEqual([]);
@@ -104,7 +107,9 @@ describe('managed plugins (real containerd and registry)', () => {
     const { plugin: r, layers } = await mgr.pull(`${host}/x/volplugin`, undefined, [], {});
     expect(layers).toEqual([expect.stringMatching(/^sha256:[0-9a-f]{64}$/)]);
     expect(r).toMatchObject({ Name: name, Enabled: false, Config: { Interface: { Types: ['docker.volumedriver/1.0'], Socket: 'tp.sock' } }, Settings: { Env: ['DEBUG=0'] } });
-    await expect(mgr.pull(`${host}/x/volplugin`, undefined, [], {})).rejects.toThrow(`plugin ${name} already exists`);
+    const said: unknown[] = [];
+    await expect(mgr.pull(`${host}/x/volplugin`, undefined, [], {}, (m) => void said.push(m))).rejects.toThrow(`plugin ${name} already exists`);
+    expect(said).toEqual([]);
     expect(existsSync(join(store.rootfs(r.Id), 'volume-plugin'))).toBe(true);
     // disabled: a volume cannot use it yet (dockerd's text)
     await expect(volumes.create({ name: 'mv0', driver: name, driverOpts: {}, labels: {} })).rejects.toThrow(`plugin ${name} found but disabled`);
@@ -193,8 +198,19 @@ describe('managed plugins (real containerd and registry)', () => {
   });
 
   it("unpacks layers with their whiteouts: the rootfs has neither the deleted entries nor any .wh. file", async () => {
-    const { plugin: r, layers } = await mgr.pull(`${host}/x/layered`, undefined, [], {});
+    const lines: string[] = [];
+    const { plugin: r, layers, digest } = await mgr.pull(`${host}/x/layered`, undefined, [], {}, (m) => void lines.push(`${m.id}: ${m.status}`));
     expect(layers).toHaveLength(3);
+    // dockerd's plugin pull messages, each layer's bytes reported before it is complete, in layer order
+    const ids = layers.map((l) => l.slice(7, 19));
+    expect(lines.filter((l) => !l.endsWith(': Downloading'))).toEqual([
+      `latest: Pulling from ${host}/x/layered`,
+      `: Digest: ${digest}`,
+      ...ids.map((id) => `${id}: Download complete`),
+      `: Status: Downloaded newer image for ${host}/x/layered:latest`,
+    ]);
+    for (const id of ids) expect(lines.indexOf(`${id}: Downloading`)).toBeLessThan(lines.indexOf(`${id}: Download complete`));
+    expect(lines.indexOf(`${ids[0]}: Downloading`)).toBeGreaterThan(1);
     const root = store.rootfs(r.Id);
     expect(readdirSync(root).sort()).toEqual(['data', 'etc', 'old', 'volume-plugin']);
     expect(readdirSync(join(root, 'etc'))).toEqual(['keep']);

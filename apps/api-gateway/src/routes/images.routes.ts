@@ -1,4 +1,4 @@
-import type { ClientReadableStream, ClientWritableStream } from '@grpc/grpc-js';
+import type { ClientWritableStream } from '@grpc/grpc-js';
 import { Metadata } from '@grpc/grpc-js';
 import { fromGrpcError, InvalidArgumentError, NotImplementedError } from '@drydock/errors';
 import type { supervisorV1 } from '@drydock/proto';
@@ -12,7 +12,7 @@ import { pumpBody } from '../http/upload';
 import { toDeleteItems, toDockerVolume, toHistory, toImageInspect, toImageSummary, unixSeconds } from '../images/image-json';
 import { hasTagOrDigest, joinReference, parseImagePath } from '../images/image-path';
 import { checkPlatformSpecifier } from '../images/platform';
-import { writeProgressStream } from '../images/progress';
+import { relayProgress } from '../images/progress-relay';
 import { pushRegistryAuth } from '../registry/auth-config';
 import { headerValue, readSmallBody } from '../registry/http-input';
 import type { Ctx, Router } from '../http/router';
@@ -178,26 +178,6 @@ async function pushImage(ctx: Ctx, s: SupervisorClient, name: string): Promise<v
   const tag = ctx.query.get('tag') ?? '';
   const call = s.images.pushImage({ ref: tag ? `${name}:${tag}` : name, registryAuth }, new Metadata());
   await relayProgress(ctx, call);
-}
-
-/** Progress stream of a server-streaming call; no deadline (a pull takes what it takes), the client's disconnect cancels it. */
-async function relayProgress(ctx: Ctx, call: ClientReadableStream<supervisorV1.ImageProgress>): Promise<void> {
-  const cancel = () => call.cancel();
-  ctx.signal.addEventListener('abort', cancel, { once: true });
-  try {
-    await writeProgressStream(ctx.res, grpcMessages(call), ctx.signal);
-  } finally {
-    ctx.signal.removeEventListener('abort', cancel);
-    call.cancel();
-  }
-}
-
-async function* grpcMessages<T>(call: ClientReadableStream<T>): AsyncIterable<T> {
-  try {
-    for await (const m of call) yield m as T;
-  } catch (err) {
-    throw fromGrpcError(err);
-  }
 }
 
 /** types.DiskUsage of API 1.41 from the node's usage plus the image, container and volume listings. */

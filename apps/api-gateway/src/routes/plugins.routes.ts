@@ -1,11 +1,13 @@
+import { Metadata } from '@grpc/grpc-js';
 import { InvalidArgumentError, NotFoundError } from '@drydock/errors';
+import { relayProgress } from '../images/progress-relay';
 import { boolParam, FilterArgs } from '../http/query';
 import type { Ctx, Router } from '../http/router';
 import { headerValue } from '../registry/http-input';
 import { PLUGIN_CALL_TIMEOUT_MS } from '../backend/supervisor-client';
 import type { RouteDeps } from './deps';
 
-/** A pull, upgrade or push takes what it takes; the supervisor bounds each registry call. */
+/** The privileges step resolves a manifest and a config; the supervisor bounds each registry call. */
 const DISTRIBUTION_TIMEOUT_MS = 60 * 60_000;
 /** POST /plugins/create: the tar goes to the supervisor in one message (its receive limit is 16 MiB). */
 const MAX_CREATE_TAR_BYTES = 15 * 1024 * 1024;
@@ -53,29 +55,6 @@ function localName(remote: string, alias: string): string {
 }
 
 /**
- * dockerd's lines of a plugin pull or upgrade (its image-pull progress: "TAG: Pulling from
- * REPO", a line per layer, the digest and status), written once the work is done.
- */
-function pullLines(remote: string, name: string, digest: string, layers: string[]): Record<string, unknown>[] {
-  const at = remote.lastIndexOf(':');
-  const hasTag = at > remote.lastIndexOf('/');
-  const repo = hasTag ? remote.slice(0, at) : remote;
-  const tag = hasTag ? remote.slice(at + 1) : 'latest';
-  return [
-    { status: `Pulling from ${repo}`, id: tag },
-    ...layers.map((l) => ({ status: 'Download complete', progressDetail: {}, id: l.replace(/^sha256:/, '').slice(0, 12) })),
-    { status: `Digest: ${digest}` },
-    { status: `Status: Downloaded newer image for ${name}` },
-  ];
-}
-
-function progress(ctx: Ctx, lines: Record<string, unknown>[]): void {
-  ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
-  for (const l of lines) ctx.res.write(`${JSON.stringify(l)}\r\n`);
-  ctx.res.end();
-}
-
-/**
  * /plugins: the node's managed plugins (Docker Engine API 1.41's plugin router). Plugins come
  * from the supervisor as dockerd's types.Plugin JSON and are answered as is.
  */
@@ -100,10 +79,9 @@ export function registerPluginRoutes(router: Router, deps: Pick<RouteDeps, 'node
     const name = localName(remote, ctx.query.get('name') ?? '');
     const privilegesJson = await privilegesBody(ctx);
     const s = sc();
-    const res = await s.call(s.plugins, s.plugins.pullPlugin, { remote, name, privilegesJson, registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, DISTRIBUTION_TIMEOUT_MS);
-    const p = JSON.parse(res.pluginJson ?? '{}') as { Name?: string };
-    ctx.res.setHeader('Docker-Plugin-Name', p.Name ?? name);
-    progress(ctx, pullLines(remote, p.Name ?? name, res.digest ?? '', res.layers ?? []));
+    // dockerd sets it before pulling: the client enables the plugin under this name afterwards
+    ctx.res.setHeader('Docker-Plugin-Name', name);
+    await relayProgress(ctx, s.plugins.pullPlugin({ remote, name, privilegesJson, registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, new Metadata()));
   });
 
   router.on('POST', '/plugins/create', async (ctx) => {
@@ -151,19 +129,11 @@ export function registerPluginRoutes(router: Router, deps: Pick<RouteDeps, 'node
       case 'upgrade': {
         const remote = ctx.query.get('remote') ?? '';
         const privilegesJson = await privilegesBody(ctx);
-        const up = await s.call(s.plugins, s.plugins.upgradePlugin, { name, remote, privilegesJson, registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, DISTRIBUTION_TIMEOUT_MS);
         ctx.res.setHeader('Docker-Plugin-Name', name);
-        return progress(ctx, pullLines(remote, name, up.digest ?? '', up.layers ?? []));
+        return relayProgress(ctx, s.plugins.upgradePlugin({ name, remote, privilegesJson, registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, new Metadata()));
       }
-      default: {
-        const res = await s.call(s.plugins, s.plugins.pushPlugin, { name, registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, DISTRIBUTION_TIMEOUT_MS);
-        const tag = name.slice(name.lastIndexOf(':') + 1);
-        return progress(ctx, [
-          { status: `The push refers to repository [${name.slice(0, name.lastIndexOf(':'))}]` },
-          { status: `${tag}: digest: ${res.digest} size: ${Number(res.size ?? 0)}` },
-          { progressDetail: {}, aux: { Tag: tag, Digest: res.digest, Size: Number(res.size ?? 0) } },
-        ]);
-      }
+      default:
+        return relayProgress(ctx, s.plugins.pushPlugin({ name, registryAuth: headerValue(ctx.req, 'x-registry-auth') ?? '' }, new Metadata()));
     }
   });
 

@@ -11,7 +11,8 @@ export interface DistributionDeps {
   events: EventAdapter;
 }
 
-function toMessage(p: Progress): supervisorV1.ImageProgress {
+/** A domain progress message on the wire (also the plugins service's). */
+export function toMessage(p: Progress): supervisorV1.ImageProgress {
   return {
     id: p.id,
     status: p.status,

@@ -1,7 +1,9 @@
 import { InvalidArgumentError } from '@drydock/errors';
 import type { supervisorV1 } from '@drydock/proto';
 import type { PluginPrivilege } from '../plugins/managed/plugin-config';
-import type { PluginSource } from '../plugins/managed/plugin-fetch';
+import type { PluginSource, ProgressSink } from '../plugins/managed/plugin-fetch';
+import { ProgressChannel, type Progress } from '../images/distribution';
+import { toMessage } from './images-distribution.service';
 import type { PluginManager } from '../plugins/managed/plugin-manager';
 import type { Handlers } from './handlers';
 
@@ -23,6 +25,20 @@ function privilegesOf(json: string | undefined): PluginPrivilege[] {
   });
 }
 
+/**
+ * A domain call that reports progress through a sink, as a server stream: its messages as
+ * they come, its failure after them (before any message, the stream fails without one, which
+ * the gateway answers as a plain HTTP error).
+ */
+async function* progressOf(run: (emit: ProgressSink) => Promise<unknown>): AsyncIterable<supervisorV1.ImageProgress> {
+  const ch = new ProgressChannel<Progress>();
+  run((p) => ch.push(p)).then(
+    () => ch.close(),
+    (err) => ch.close(err),
+  );
+  for await (const p of ch) yield toMessage(p);
+}
+
 const filter = (fs: supervisorV1.Filter[] | undefined, key: string) => (fs ?? []).filter((f) => f.key === key).flatMap((f) => f.values ?? []);
 
 /** Thin gRPC adapter over the PluginManager (drydock.supervisor.v1.Plugins). */
@@ -39,21 +55,21 @@ export function pluginsService(plugins: PluginManager, registry: PluginSource, o
     pluginPrivileges: h.unary('PluginPrivileges', async (req: supervisorV1.PluginPrivilegesRequest) => ({
       privilegesJson: JSON.stringify(await plugins.privileges(req.remote ?? '', { auth: req.registryAuth || undefined })),
     })),
-    pullPlugin: h.unary('PullPlugin', async (req: supervisorV1.PullPluginRequest) => {
-      const r = await plugins.pull(req.remote ?? '', req.name || undefined, privilegesOf(req.privilegesJson), { auth: req.registryAuth || undefined });
-      return { pluginJson: JSON.stringify(r.plugin), digest: r.digest, layers: r.layers };
+    pullPlugin: h.serverStream('PullPlugin', (req: supervisorV1.PullPluginRequest, signal) => {
+      const granted = privilegesOf(req.privilegesJson);
+      return progressOf((emit) => plugins.pull(req.remote ?? '', req.name || undefined, granted, { auth: req.registryAuth || undefined, signal }, emit));
     }),
     enablePlugin: h.unary('EnablePlugin', async (req: supervisorV1.EnablePluginRequest) => (await plugins.enable(req.name ?? ''), {})),
     disablePlugin: h.unary('DisablePlugin', async (req: supervisorV1.DisablePluginRequest) => (await plugins.disable(req.name ?? '', !!req.force), {})),
     setPlugin: h.unary('SetPlugin', async (req: supervisorV1.SetPluginRequest) => (await plugins.set(req.name ?? '', req.args ?? []), {})),
     removePlugin: h.unary('RemovePlugin', async (req: supervisorV1.RemovePluginRequest) => (await plugins.remove(req.name ?? '', !!req.force), {})),
-    upgradePlugin: h.unary('UpgradePlugin', async (req: supervisorV1.UpgradePluginRequest) => {
-      return plugins.upgrade(req.name ?? '', req.remote ?? '', privilegesOf(req.privilegesJson), { auth: req.registryAuth || undefined });
+    upgradePlugin: h.serverStream('UpgradePlugin', (req: supervisorV1.UpgradePluginRequest, signal) => {
+      const granted = privilegesOf(req.privilegesJson);
+      return progressOf((emit) => plugins.upgrade(req.name ?? '', req.remote ?? '', granted, { auth: req.registryAuth || undefined, signal }, emit));
     }),
-    pushPlugin: h.unary('PushPlugin', async (req: supervisorV1.PushPluginRequest) => {
-      const r = await plugins.push(req.name ?? '', registry, { auth: req.registryAuth || undefined, gzipLevel: opts.gzipLevel });
-      return { digest: r.digest, size: String(r.size) };
-    }),
+    pushPlugin: h.serverStream('PushPlugin', (req: supervisorV1.PushPluginRequest, signal) =>
+      progressOf((emit) => plugins.push(req.name ?? '', registry, { auth: req.registryAuth || undefined, gzipLevel: opts.gzipLevel, signal }, emit)),
+    ),
     createPlugin: h.unary('CreatePlugin', async (req: supervisorV1.CreatePluginRequest) => {
       const tar = Buffer.from(req.tar ?? new Uint8Array());
       await plugins.create(req.name ?? '', (async function* () {

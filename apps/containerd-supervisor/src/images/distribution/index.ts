@@ -3,4 +3,4 @@ export { ImagePuller, type PullRequest, type PullResult, type DistributionOption
 export { AllTagsPuller, type TagSource } from './all-tags';
 export { ImagePusher, type PushRequest, type PushedTag } from './pusher';
 export { RegistryClient, type RegistryClientOptions } from './registry-client';
-export type { Progress } from './progress';
+export { ProgressChannel, type Progress } from './progress';

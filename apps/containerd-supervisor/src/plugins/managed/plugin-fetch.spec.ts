@@ -97,3 +97,57 @@ describe('PluginFetcher.unpack: layer whiteouts (OCI image-spec changesets, dock
     expect(existsSync(rootfs)).toBe(true);
   });
 });
+
+describe('PluginFetcher.unpack: progress as the layers arrive', () => {
+  let dir = '';
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'drydock-plugin-prog-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reports a layer downloading while its bytes are still coming, and complete before the next layer', async () => {
+    const l1 = await layer([[{ name: 'a', type: 'file' }, 'a'.repeat(4096)]]);
+    const l2 = await layer([[{ name: 'b', type: 'file' }, 'b']]);
+    // l1 arrives in two parts; the second only once the test has seen the first reported
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const half = Math.floor(l1.length / 2);
+    const source = {
+      getBlob: async (_n: string, digest: string) => ({
+        start: 0,
+        body: (async function* (): AsyncGenerator<Buffer> {
+          if (digest === sha(l2)) return yield l2;
+          yield l1.subarray(0, half);
+          await gate;
+          yield l1.subarray(half);
+        })(),
+      }),
+    } as unknown as PluginSource;
+    const p: ResolvedPlugin = {
+      ref: { name: 'x/p', tag: 'latest' } as ResolvedPlugin['ref'],
+      name: 'x/p:latest',
+      config: parsePluginConfig(Buffer.from(JSON.stringify({ interface: { types: ['docker.volumedriver/1.0'], socket: 'p.sock' }, entrypoint: ['/p'] }))),
+      layers: [l1, l2].map((l) => ({ digest: sha(l), mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: l.length })),
+      digest: 'sha256:00',
+    };
+    const seen: string[] = [];
+    let firstSeen!: () => void;
+    const first = new Promise<void>((r) => (firstSeen = r));
+    let finished = false;
+    const done = new PluginFetcher(source, { retryWindowMs: 0 })
+      .unpack(p, dir, {}, (m) => {
+        seen.push(`${m.id} ${m.status} ${m.current ?? ''}/${m.total ?? ''}`);
+        firstSeen();
+      })
+      .then(() => (finished = true));
+    await first;
+    const id1 = sha(l1).slice(7, 19);
+    const id2 = sha(l2).slice(7, 19);
+    expect(finished).toBe(false);
+    expect(seen).toEqual([`${id1} Downloading ${half}/${l1.length}`]);
+    release();
+    await done;
+    expect(seen[seen.length - 3]).toBe(`${id1} Download complete /`);
+    expect(seen.slice(-2)).toEqual([`${id2} Downloading ${l2.length}/${l2.length}`, `${id2} Download complete /`]);
+  });
+});

@@ -12,6 +12,7 @@ import { extractInto } from '../../archives/tar-extract';
 import { familiarString, parseNormalizedNamed, withDefaultTag, type ImageReference } from '../../images/reference';
 import { translatePullError, translatePushError } from '../../images/distribution/registry-errors';
 import { withRetry } from '../../images/distribution/retry';
+import { ProgressThrottle, shortLayerId, type Progress } from '../../images/distribution/progress';
 import type { CallOptions, RegistryClient } from '../../images/distribution/registry-client';
 import { parsePluginConfig, PLUGIN_CONFIG_MEDIA_TYPE, type PluginConfig } from './plugin-config';
 
@@ -40,6 +41,10 @@ interface Manifest {
   config?: { mediaType?: string; digest?: string };
   layers?: { mediaType?: string; digest?: string; size?: number }[];
 }
+
+/** Where a pull or push reports dockerd's progress messages as the work goes. */
+export type ProgressSink = (p: Progress) => void;
+const discard: ProgressSink = () => undefined;
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -96,15 +101,24 @@ export class PluginFetcher {
     }
   }
 
-  /** Unpacks the layers, in order, into `rootfs` (which the caller discards on failure). */
-  async unpack(p: ResolvedPlugin, rootfs: string, o: CallOptions): Promise<void> {
+  /**
+   * Unpacks the layers, in order, into `rootfs` (which the caller discards on failure),
+   * reporting dockerd's per-layer "Downloading" (throttled as dockerd's 100 ms poll) and
+   * "Download complete" once a layer is verified and unpacked.
+   */
+  async unpack(p: ResolvedPlugin, rootfs: string, o: CallOptions, emit: ProgressSink = discard): Promise<void> {
     try {
       for (const l of p.layers) {
+        const id = shortLayerId(l.digest);
         const blob = await this.registry.getBlob(p.ref.name, l.digest, 0, o);
         const hash = createHash('sha256');
+        const throttle = new ProgressThrottle(Number.MAX_SAFE_INTEGER, 100);
         const verified = (async function* () {
+          let n = 0;
           for await (const chunk of blob.body) {
             hash.update(chunk);
+            n += chunk.length;
+            if (throttle.shouldReport(n, l.size)) emit({ id, status: 'Downloading', current: n, total: l.size });
             yield chunk;
           }
           const got = `sha256:${hash.digest('hex')}`;
@@ -112,6 +126,7 @@ export class PluginFetcher {
         })();
         const tar = l.mediaType.endsWith('gzip') ? gunzip(verified) : verified;
         await extractInto(rootfs, '/', tar, { noOverwriteDirNonDir: false, copyUidGid: true, layer: true });
+        emit({ id, status: 'Download complete' });
       }
     } catch (err) {
       if (err instanceof InvalidArgumentError || err instanceof InternalError) throw err;
@@ -124,8 +139,17 @@ export class PluginFetcher {
  * Pushes a plugin as dockerd does (plugin/backend_linux.go Push): its rootfs as one gzipped
  * layer, its config as the plugin config blob, a schema2 manifest under the name's tag.
  */
-export async function pushPlugin(registry: PluginSource, name: string, config: PluginConfig, rootfs: string, o: CallOptions & { gzipLevel: number }): Promise<{ digest: string; size: number }> {
+export async function pushPlugin(
+  registry: PluginSource,
+  name: string,
+  config: PluginConfig,
+  rootfs: string,
+  o: CallOptions & { gzipLevel: number },
+  emit: ProgressSink = discard,
+): Promise<{ digest: string; size: number }> {
   const { ref } = pluginReference(name);
+  // as `docker push` of an image: the full repository name
+  emit({ id: '', status: `The push refers to repository [${ref.name}]` });
   const dir = await mkdtemp(join(tmpdir(), 'drydock-plugin-push-'));
   try {
     const layerFile = join(dir, 'layer.tar.gz');
@@ -161,8 +185,20 @@ export async function pushPlugin(registry: PluginSource, name: string, config: P
         layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layerSize, digest: layerDigest }],
       }),
     );
+    const id = shortLayerId(layerDigest);
+    emit({ id, status: 'Preparing' });
+    const counted = async function* () {
+      const throttle = new ProgressThrottle();
+      let n = 0;
+      for await (const c of createReadStream(layerFile) as AsyncIterable<Buffer>) {
+        n += c.length;
+        if (throttle.shouldReport(n, layerSize)) emit({ id, status: 'Pushing', current: n, total: layerSize });
+        yield c;
+      }
+    };
     try {
-      await registry.uploadBlob(ref.name, layerDigest, layerSize, () => createReadStream(layerFile) as AsyncIterable<Buffer>, o);
+      await registry.uploadBlob(ref.name, layerDigest, layerSize, counted, o);
+      emit({ id, status: 'Pushed' });
       await registry.uploadBlob(ref.name, cfgDigest, cfg.length, async function* () {
         yield cfg;
       }, o);
@@ -170,7 +206,10 @@ export async function pushPlugin(registry: PluginSource, name: string, config: P
     } catch (err) {
       throw translatePushError(err);
     }
-    return { digest: sha256(manifest), size: manifest.length };
+    const digest = sha256(manifest);
+    emit({ id: '', status: `${ref.tag}: digest: ${digest} size: ${manifest.length}` });
+    emit({ id: '', status: '', aux: { tag: ref.tag!, digest, size: manifest.length } });
+    return { digest, size: manifest.length };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

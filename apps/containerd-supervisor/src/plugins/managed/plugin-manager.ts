@@ -7,7 +7,7 @@ import { pluginInUseError, type VolumePluginUsage } from '../volume-usage';
 import { applySettings, computePrivileges, initialSettings, interfaceCapability, validatePrivileges, type PluginPrivilege } from './plugin-config';
 import { readFile, rm } from 'node:fs/promises';
 import { extractInto } from '../../archives/tar-extract';
-import { maybeGunzip, pluginReference, pushPlugin, type PluginFetcher, type PluginSource } from './plugin-fetch';
+import { maybeGunzip, pluginReference, pushPlugin, type PluginFetcher, type PluginSource, type ProgressSink, type ResolvedPlugin } from './plugin-fetch';
 import { parsePluginConfig } from './plugin-config';
 import type { PluginRuntime } from './plugin-runtime';
 import type { PluginRecord, PluginStore } from './plugin-store';
@@ -123,8 +123,12 @@ export class PluginManager {
     return computePrivileges((await this.fetcher.resolve(remote, o)).config);
   }
 
-  /** POST /plugins/pull: the granted privileges must be what the config needs; installed disabled. */
-  async pull(remote: string, alias: string | undefined, granted: PluginPrivilege[], o: CallOptions): Promise<Pulled> {
+  /**
+   * POST /plugins/pull: the granted privileges must be what the config needs; installed disabled.
+   * Progress goes to `emit` as the layers arrive; nothing is emitted before the checks that
+   * dockerd answers as HTTP errors (already exists, privileges, unknown manifest) have passed.
+   */
+  async pull(remote: string, alias: string | undefined, granted: PluginPrivilege[], o: CallOptions, emit: ProgressSink = () => undefined): Promise<Pulled> {
     const name = alias ? pluginReference(alias).name : pluginReference(remote).name;
     if (this.store.list().some((r) => r.Name === name)) throw new AlreadyExistsError(`plugin ${name} already exists`);
     const p = await this.fetcher.resolve(remote, o);
@@ -133,9 +137,10 @@ export class PluginManager {
       if (this.store.list().some((r) => r.Name === name)) throw new AlreadyExistsError(`plugin ${name} already exists`);
       const staged = await this.store.stage();
       try {
-        await this.fetcher.unpack(p, staged.rootfs, o);
+        await this.fetchInto(p, staged.rootfs, o, emit);
         const r: PluginRecord = { Id: randomBytes(32).toString('hex'), Name: name, Enabled: false, Settings: initialSettings(p.config), PluginReference: p.name, Config: p.config };
         await staged.commit(r);
+        emit({ id: '', status: `Status: Downloaded newer image for ${name}` });
         this.log.info({ plugin: name, id: r.Id }, 'plugin installed');
         return { plugin: r, digest: p.digest, layers: p.layers.map((l) => l.digest) };
       } catch (err) {
@@ -192,7 +197,7 @@ export class PluginManager {
    * dockerd's Upgrade: a disabled plugin's rootfs and config replaced by `remote`'s (staged, then
    * swapped whole); id, name and settings kept.
    */
-  async upgrade(refOrId: string, remote: string, granted: PluginPrivilege[], o: CallOptions): Promise<{ digest: string; layers: string[] }> {
+  async upgrade(refOrId: string, remote: string, granted: PluginPrivilege[], o: CallOptions, emit: ProgressSink = () => undefined): Promise<{ digest: string; layers: string[] }> {
     const r = this.find(refOrId);
     if (r.Enabled) throw new FailedPreconditionError(`plugin must be disabled before upgrading: plugin ${r.Name} is enabled`);
     const p = await this.fetcher.resolve(remote, o);
@@ -202,8 +207,9 @@ export class PluginManager {
       if (cur.Enabled) throw new FailedPreconditionError(`plugin must be disabled before upgrading: plugin ${cur.Name} is enabled`);
       const staged = await this.store.stage();
       try {
-        await this.fetcher.unpack(p, staged.rootfs, o);
+        await this.fetchInto(p, staged.rootfs, o, emit);
         await this.store.replace({ ...cur, Config: p.config, PluginReference: p.name }, staged);
+        emit({ id: '', status: `Status: Downloaded newer image for ${cur.Name}` });
       } catch (err) {
         await staged.abort();
         throw err;
@@ -213,9 +219,9 @@ export class PluginManager {
   }
 
   /** dockerd's Push: the plugin under its own name (a registry reference). */
-  async push(refOrId: string, registry: PluginSource, o: CallOptions & { gzipLevel: number }): Promise<{ digest: string; size: number }> {
+  async push(refOrId: string, registry: PluginSource, o: CallOptions & { gzipLevel: number }, emit?: ProgressSink): Promise<{ digest: string; size: number }> {
     const r = this.find(refOrId);
-    return pushPlugin(registry, r.Name, r.Config, this.store.rootfs(r.Id), o);
+    return pushPlugin(registry, r.Name, r.Config, this.store.rootfs(r.Id), o, emit);
   }
 
   /** dockerd's CreateFromContext: a tar of config.json and rootfs/ installed (disabled) as `name`. */
@@ -262,6 +268,17 @@ export class PluginManager {
   /** Stops watching; running plugins keep running (a supervisor restart adopts them). */
   close(): void {
     this.closed = true;
+  }
+
+  /**
+   * dockerd's plugin fetch messages (plugin/fetch_linux.go withFetchProgress): the manifest's
+   * "Pulling from" and "Digest:", then the layers' progress; the caller says "Status:" once
+   * the plugin is committed.
+   */
+  private async fetchInto(p: ResolvedPlugin, rootfs: string, o: CallOptions, emit: ProgressSink): Promise<void> {
+    emit({ id: p.ref.tag ?? 'latest', status: `Pulling from ${p.ref.familiarName}` });
+    emit({ id: '', status: `Digest: ${p.digest}` });
+    await this.fetcher.unpack(p, rootfs, o, emit);
   }
 
   private async startAndCheck(r: PluginRecord): Promise<void> {

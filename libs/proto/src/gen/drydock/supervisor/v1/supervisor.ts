@@ -2079,15 +2079,6 @@ export interface PullPluginRequest {
   registryAuth?: string | undefined;
 }
 
-export interface PullPluginResponse {
-  pluginJson?:
-    | string
-    | undefined;
-  /** Digest: the pulled manifest's; Layers: its layer digests (for dockerd's progress lines). */
-  digest?: string | undefined;
-  layers?: string[] | undefined;
-}
-
 export interface EnablePluginRequest {
   name?: string | undefined;
 }
@@ -2126,20 +2117,9 @@ export interface UpgradePluginRequest {
   registryAuth?: string | undefined;
 }
 
-export interface UpgradePluginResponse {
-  digest?: string | undefined;
-  layers?: string[] | undefined;
-}
-
 export interface PushPluginRequest {
   name?: string | undefined;
   registryAuth?: string | undefined;
-}
-
-export interface PushPluginResponse {
-  /** Digest of the pushed manifest. */
-  digest?: string | undefined;
-  size?: string | undefined;
 }
 
 export interface CreatePluginRequest {
@@ -24360,116 +24340,6 @@ export const PullPluginRequest: MessageFns<PullPluginRequest> = {
   },
 };
 
-function createBasePullPluginResponse(): PullPluginResponse {
-  return { pluginJson: "", digest: "", layers: [] };
-}
-
-export const PullPluginResponse: MessageFns<PullPluginResponse> = {
-  encode(message: PullPluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.pluginJson !== undefined && message.pluginJson !== "") {
-      writer.uint32(10).string(message.pluginJson);
-    }
-    if (message.digest !== undefined && message.digest !== "") {
-      writer.uint32(18).string(message.digest);
-    }
-    if (message.layers !== undefined && message.layers.length !== 0) {
-      for (const v of message.layers) {
-        writer.uint32(26).string(v!);
-      }
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): PullPluginResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBasePullPluginResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.pluginJson = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.digest = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            const el = reader.string();
-            if (el !== undefined) {
-              message.layers!.push(el);
-            }
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): PullPluginResponse {
-    return {
-      pluginJson: isSet(object.pluginJson)
-        ? globalThis.String(object.pluginJson)
-        : isSet(object.plugin_json)
-        ? globalThis.String(object.plugin_json)
-        : "",
-      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
-      layers: globalThis.Array.isArray(object?.layers) ? object.layers.map((e: any) => globalThis.String(e)) : [],
-    };
-  },
-
-  toJSON(message: PullPluginResponse): unknown {
-    const obj: any = {};
-    if (message.pluginJson !== undefined && message.pluginJson !== "") {
-      obj.pluginJson = message.pluginJson;
-    }
-    if (message.digest !== undefined && message.digest !== "") {
-      obj.digest = message.digest;
-    }
-    if (message.layers?.length) {
-      obj.layers = message.layers;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<PullPluginResponse>, I>>(base?: I): PullPluginResponse {
-    return PullPluginResponse.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<PullPluginResponse>, I>>(object: I): PullPluginResponse {
-    const message = createBasePullPluginResponse();
-    message.pluginJson = object.pluginJson ?? "";
-    message.digest = object.digest ?? "";
-    message.layers = object.layers?.map((e) => e) || [];
-    return message;
-  },
-};
-
 function createBaseEnablePluginRequest(): EnablePluginRequest {
   return { name: "" };
 }
@@ -25130,96 +25000,6 @@ export const UpgradePluginRequest: MessageFns<UpgradePluginRequest> = {
   },
 };
 
-function createBaseUpgradePluginResponse(): UpgradePluginResponse {
-  return { digest: "", layers: [] };
-}
-
-export const UpgradePluginResponse: MessageFns<UpgradePluginResponse> = {
-  encode(message: UpgradePluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.digest !== undefined && message.digest !== "") {
-      writer.uint32(10).string(message.digest);
-    }
-    if (message.layers !== undefined && message.layers.length !== 0) {
-      for (const v of message.layers) {
-        writer.uint32(18).string(v!);
-      }
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): UpgradePluginResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseUpgradePluginResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.digest = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            const el = reader.string();
-            if (el !== undefined) {
-              message.layers!.push(el);
-            }
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): UpgradePluginResponse {
-    return {
-      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
-      layers: globalThis.Array.isArray(object?.layers) ? object.layers.map((e: any) => globalThis.String(e)) : [],
-    };
-  },
-
-  toJSON(message: UpgradePluginResponse): unknown {
-    const obj: any = {};
-    if (message.digest !== undefined && message.digest !== "") {
-      obj.digest = message.digest;
-    }
-    if (message.layers?.length) {
-      obj.layers = message.layers;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<UpgradePluginResponse>, I>>(base?: I): UpgradePluginResponse {
-    return UpgradePluginResponse.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<UpgradePluginResponse>, I>>(object: I): UpgradePluginResponse {
-    const message = createBaseUpgradePluginResponse();
-    message.digest = object.digest ?? "";
-    message.layers = object.layers?.map((e) => e) || [];
-    return message;
-  },
-};
-
 function createBasePushPluginRequest(): PushPluginRequest {
   return { name: "", registryAuth: "" };
 }
@@ -25305,91 +25085,6 @@ export const PushPluginRequest: MessageFns<PushPluginRequest> = {
     const message = createBasePushPluginRequest();
     message.name = object.name ?? "";
     message.registryAuth = object.registryAuth ?? "";
-    return message;
-  },
-};
-
-function createBasePushPluginResponse(): PushPluginResponse {
-  return { digest: "", size: "0" };
-}
-
-export const PushPluginResponse: MessageFns<PushPluginResponse> = {
-  encode(message: PushPluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.digest !== undefined && message.digest !== "") {
-      writer.uint32(10).string(message.digest);
-    }
-    if (message.size !== undefined && message.size !== "0") {
-      writer.uint32(16).int64(message.size);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): PushPluginResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBasePushPluginResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.digest = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.size = reader.int64().toString();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): PushPluginResponse {
-    return {
-      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
-      size: isSet(object.size) ? globalThis.String(object.size) : "0",
-    };
-  },
-
-  toJSON(message: PushPluginResponse): unknown {
-    const obj: any = {};
-    if (message.digest !== undefined && message.digest !== "") {
-      obj.digest = message.digest;
-    }
-    if (message.size !== undefined && message.size !== "0") {
-      obj.size = message.size;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<PushPluginResponse>, I>>(base?: I): PushPluginResponse {
-    return PushPluginResponse.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<PushPluginResponse>, I>>(object: I): PushPluginResponse {
-    const message = createBasePushPluginResponse();
-    message.digest = object.digest ?? "";
-    message.size = object.size ?? "0";
     return message;
   },
 };
@@ -27469,16 +27164,19 @@ export const PluginsService = {
   },
   /**
    * PullPlugin installs `remote` (disabled) as `name`; the granted privileges must be the
-   * required ones. Nothing is left installed when it fails.
+   * required ones. Nothing is left installed when it fails. As PullImage: errors before the
+   * first message (already exists, privileges, unknown manifest) are gRPC errors; the stream
+   * then carries dockerd's plugin pull progress ("Pulling from", "Digest:", per-layer
+   * "Downloading"/"Download complete", "Status:") as the work goes.
    */
   pullPlugin: {
     path: "/drydock.supervisor.v1.Plugins/PullPlugin" as const,
     requestStream: false as const,
-    responseStream: false as const,
+    responseStream: true as const,
     requestSerialize: (value: PullPluginRequest): Buffer => Buffer.from(PullPluginRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): PullPluginRequest => PullPluginRequest.decode(value),
-    responseSerialize: (value: PullPluginResponse): Buffer => Buffer.from(PullPluginResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): PullPluginResponse => PullPluginResponse.decode(value),
+    responseSerialize: (value: ImageProgress): Buffer => Buffer.from(ImageProgress.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImageProgress => ImageProgress.decode(value),
   },
   /** EnablePlugin starts it and waits until its socket answers (else it is left disabled). */
   enablePlugin: {
@@ -27521,26 +27219,32 @@ export const PluginsService = {
       Buffer.from(RemovePluginResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemovePluginResponse => RemovePluginResponse.decode(value),
   },
-  /** UpgradePlugin replaces a disabled plugin's rootfs and config with `remote`'s, keeping id and settings. */
+  /**
+   * UpgradePlugin replaces a disabled plugin's rootfs and config with `remote`'s, keeping id and
+   * settings; its stream is PullPlugin's.
+   */
   upgradePlugin: {
     path: "/drydock.supervisor.v1.Plugins/UpgradePlugin" as const,
     requestStream: false as const,
-    responseStream: false as const,
+    responseStream: true as const,
     requestSerialize: (value: UpgradePluginRequest): Buffer => Buffer.from(UpgradePluginRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): UpgradePluginRequest => UpgradePluginRequest.decode(value),
-    responseSerialize: (value: UpgradePluginResponse): Buffer =>
-      Buffer.from(UpgradePluginResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): UpgradePluginResponse => UpgradePluginResponse.decode(value),
+    responseSerialize: (value: ImageProgress): Buffer => Buffer.from(ImageProgress.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImageProgress => ImageProgress.decode(value),
   },
-  /** PushPlugin uploads a plugin under its name (config + one rootfs layer, schema2 manifest). */
+  /**
+   * PushPlugin uploads a plugin under its name (config + one rootfs layer, schema2 manifest),
+   * streaming PushImage's messages (the last carries `aux`). Errors before the first message
+   * (plugin not found, bad name) are gRPC errors.
+   */
   pushPlugin: {
     path: "/drydock.supervisor.v1.Plugins/PushPlugin" as const,
     requestStream: false as const,
-    responseStream: false as const,
+    responseStream: true as const,
     requestSerialize: (value: PushPluginRequest): Buffer => Buffer.from(PushPluginRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): PushPluginRequest => PushPluginRequest.decode(value),
-    responseSerialize: (value: PushPluginResponse): Buffer => Buffer.from(PushPluginResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): PushPluginResponse => PushPluginResponse.decode(value),
+    responseSerialize: (value: ImageProgress): Buffer => Buffer.from(ImageProgress.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImageProgress => ImageProgress.decode(value),
   },
   /** CreatePlugin installs a plugin from a tar of config.json and rootfs/ (POST /plugins/create). */
   createPlugin: {
@@ -27563,19 +27267,29 @@ export interface PluginsServer extends UntypedServiceImplementation {
   pluginPrivileges: handleUnaryCall<PluginPrivilegesRequest, PluginPrivilegesResponse>;
   /**
    * PullPlugin installs `remote` (disabled) as `name`; the granted privileges must be the
-   * required ones. Nothing is left installed when it fails.
+   * required ones. Nothing is left installed when it fails. As PullImage: errors before the
+   * first message (already exists, privileges, unknown manifest) are gRPC errors; the stream
+   * then carries dockerd's plugin pull progress ("Pulling from", "Digest:", per-layer
+   * "Downloading"/"Download complete", "Status:") as the work goes.
    */
-  pullPlugin: handleUnaryCall<PullPluginRequest, PullPluginResponse>;
+  pullPlugin: handleServerStreamingCall<PullPluginRequest, ImageProgress>;
   /** EnablePlugin starts it and waits until its socket answers (else it is left disabled). */
   enablePlugin: handleUnaryCall<EnablePluginRequest, EnablePluginResponse>;
   disablePlugin: handleUnaryCall<DisablePluginRequest, DisablePluginResponse>;
   /** SetPlugin: `KEY=VALUE` settings (env, mount sources, device paths, args), only while disabled. */
   setPlugin: handleUnaryCall<SetPluginRequest, SetPluginResponse>;
   removePlugin: handleUnaryCall<RemovePluginRequest, RemovePluginResponse>;
-  /** UpgradePlugin replaces a disabled plugin's rootfs and config with `remote`'s, keeping id and settings. */
-  upgradePlugin: handleUnaryCall<UpgradePluginRequest, UpgradePluginResponse>;
-  /** PushPlugin uploads a plugin under its name (config + one rootfs layer, schema2 manifest). */
-  pushPlugin: handleUnaryCall<PushPluginRequest, PushPluginResponse>;
+  /**
+   * UpgradePlugin replaces a disabled plugin's rootfs and config with `remote`'s, keeping id and
+   * settings; its stream is PullPlugin's.
+   */
+  upgradePlugin: handleServerStreamingCall<UpgradePluginRequest, ImageProgress>;
+  /**
+   * PushPlugin uploads a plugin under its name (config + one rootfs layer, schema2 manifest),
+   * streaming PushImage's messages (the last carries `aux`). Errors before the first message
+   * (plugin not found, bad name) are gRPC errors.
+   */
+  pushPlugin: handleServerStreamingCall<PushPluginRequest, ImageProgress>;
   /** CreatePlugin installs a plugin from a tar of config.json and rootfs/ (POST /plugins/create). */
   createPlugin: handleUnaryCall<CreatePluginRequest, CreatePluginResponse>;
 }
@@ -27630,23 +27344,17 @@ export interface PluginsClient extends Client {
   ): ClientUnaryCall;
   /**
    * PullPlugin installs `remote` (disabled) as `name`; the granted privileges must be the
-   * required ones. Nothing is left installed when it fails.
+   * required ones. Nothing is left installed when it fails. As PullImage: errors before the
+   * first message (already exists, privileges, unknown manifest) are gRPC errors; the stream
+   * then carries dockerd's plugin pull progress ("Pulling from", "Digest:", per-layer
+   * "Downloading"/"Download complete", "Status:") as the work goes.
    */
+  pullPlugin(request: PullPluginRequest, options?: Partial<CallOptions>): ClientReadableStream<ImageProgress>;
   pullPlugin(
     request: PullPluginRequest,
-    callback: (error: ServiceError | null, response: PullPluginResponse) => void,
-  ): ClientUnaryCall;
-  pullPlugin(
-    request: PullPluginRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: PullPluginResponse) => void,
-  ): ClientUnaryCall;
-  pullPlugin(
-    request: PullPluginRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: PullPluginResponse) => void,
-  ): ClientUnaryCall;
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ImageProgress>;
   /** EnablePlugin starts it and waits until its socket answers (else it is left disabled). */
   enablePlugin(
     request: EnablePluginRequest,
@@ -27709,38 +27417,27 @@ export interface PluginsClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemovePluginResponse) => void,
   ): ClientUnaryCall;
-  /** UpgradePlugin replaces a disabled plugin's rootfs and config with `remote`'s, keeping id and settings. */
+  /**
+   * UpgradePlugin replaces a disabled plugin's rootfs and config with `remote`'s, keeping id and
+   * settings; its stream is PullPlugin's.
+   */
+  upgradePlugin(request: UpgradePluginRequest, options?: Partial<CallOptions>): ClientReadableStream<ImageProgress>;
   upgradePlugin(
     request: UpgradePluginRequest,
-    callback: (error: ServiceError | null, response: UpgradePluginResponse) => void,
-  ): ClientUnaryCall;
-  upgradePlugin(
-    request: UpgradePluginRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: UpgradePluginResponse) => void,
-  ): ClientUnaryCall;
-  upgradePlugin(
-    request: UpgradePluginRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: UpgradePluginResponse) => void,
-  ): ClientUnaryCall;
-  /** PushPlugin uploads a plugin under its name (config + one rootfs layer, schema2 manifest). */
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ImageProgress>;
+  /**
+   * PushPlugin uploads a plugin under its name (config + one rootfs layer, schema2 manifest),
+   * streaming PushImage's messages (the last carries `aux`). Errors before the first message
+   * (plugin not found, bad name) are gRPC errors.
+   */
+  pushPlugin(request: PushPluginRequest, options?: Partial<CallOptions>): ClientReadableStream<ImageProgress>;
   pushPlugin(
     request: PushPluginRequest,
-    callback: (error: ServiceError | null, response: PushPluginResponse) => void,
-  ): ClientUnaryCall;
-  pushPlugin(
-    request: PushPluginRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: PushPluginResponse) => void,
-  ): ClientUnaryCall;
-  pushPlugin(
-    request: PushPluginRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: PushPluginResponse) => void,
-  ): ClientUnaryCall;
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ImageProgress>;
   /** CreatePlugin installs a plugin from a tar of config.json and rootfs/ (POST /plugins/create). */
   createPlugin(
     request: CreatePluginRequest,
