@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { waitFor } from '@drydock/infra';
-import { grpcCode, SupervisorHarness } from './support/harness';
+import { CrashRun } from './support/crash-run';
+import { SupervisorHarness } from './support/harness';
 
 /**
  * A supervisor SIGKILLed at each crash point of `network create`, `network connect` and
@@ -88,35 +89,9 @@ describe('networks after a crash mid-operation (real kernel objects)', () => {
     });
   const server = (word: string) => `while true; do echo ${word} | nc -l -p 80; done`;
 
-  let armed = false;
-
-  /** Restarts the supervisor without a crash point and waits until it answers. */
-  const restart = async () => {
-    await h.startSupervisor();
-    await waitFor(async () => h.n('listNetworks', {}).then(() => true, () => false), 15000, 'supervisor answering');
-  };
-
-  /**
-   * Restarts the supervisor armed at `point`, runs `op` (which must die with it) and
-   * returns what the crash left, then restarts it unarmed.
-   */
-  const crashDuring = async (point: string, op: () => Promise<unknown>, ids: () => string[]): Promise<Snapshot> => {
-    await h.kill();
-    armed = true;
-    await h.startSupervisor({ DRYDOCK_SUPERVISOR_CRASH_AT: point });
-    await waitFor(async () => h.n('listNetworks', {}).then(() => true, () => false), 15000, 'supervisor answering');
-    const err = await op().then(
-      () => undefined,
-      (e) => e,
-    );
-    expect(grpcCode(err)).toBe(14); // UNAVAILABLE: the connection died with the process
-    expect(await h.exited()).toBe('SIGKILL');
-    expect(readFileSync(join(h.infra.dir, 'supervisor.log'), 'utf8')).toContain(`"point":"${point}","msg":"crash point reached: killing the process"`);
-    const crashed = snapshot(ids());
-    await restart();
-    armed = false;
-    return crashed;
-  };
+  const crash = new CrashRun(h);
+  const restart = () => crash.restart();
+  const crashDuring = (point: string, op: () => Promise<unknown>, ids: () => string[]): Promise<Snapshot> => crash.during(point, op, () => snapshot(ids()));
 
   beforeAll(async () => {
     await h.setup();
@@ -124,19 +99,7 @@ describe('networks after a crash mid-operation (real kernel objects)', () => {
   }, 180000);
 
   // a failed test's containers and networks must not fail the next ones too
-  afterEach(async () => {
-    if (!h.running || armed) {
-      // a test that failed mid-crash left it dead or armed
-      await h.kill();
-      await h.startSupervisor();
-      armed = false;
-    }
-    await waitFor(async () => h.n('listNetworks', {}).then(() => true, () => false), 15000, 'supervisor answering');
-    const rows = (await h.c('listContainers', { all: true })).containers as { id: string }[];
-    for (const c of rows) await h.c('removeContainer', { id: c.id, force: true }).catch(() => undefined);
-    const { networks } = await h.n('listNetworks', {});
-    for (const n of networks as { id: string; name: string }[]) if (!['bridge', 'host', 'none'].includes(n.name)) await h.n('removeNetwork', { id: n.id }).catch(() => undefined);
-  }, 60000);
+  afterEach(() => crash.reset(), 60000);
 
   afterAll(async () => {
     await h.teardown();
@@ -261,14 +224,14 @@ describe('networks after a crash mid-operation (real kernel objects)', () => {
       hostConfig: { networkMode: 'polnet', restartPolicy: { name: 'always' }, portBindings: { '80/tcp': { bindings: [{ hostPort: '28220' }] } } },
     });
     await h.kill();
-    armed = true;
+    crash.armed = true;
     await h.startSupervisor({ DRYDOCK_SUPERVISOR_CRASH_AT: 'start:prepared' });
     expect(await h.exited(30000)).toBe('SIGKILL');
     const crashed = snapshot([id]);
     expect(crashed.leases.filter((l) => l.startsWith(id.slice(0, 12)))).toEqual([`${id.slice(0, 12)}:${net.id.slice(0, 12)}:10.252.36.2:ready`]);
     expect(crashed.portmap.length).toBeGreaterThan(0);
     await restart();
-    armed = false;
+    crash.armed = false;
     await waitFor(async () => (await fetchLine(28220).catch(() => '')) === 'again\n', 15000, 'the restarted run answering');
     const info = await h.inspect(id);
     expect([info.state!.status, info.networkSettings!.networks!.polnet.ipAddress]).toEqual(['running', '10.252.36.2']);

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { waitFor } from '@drydock/infra';
-import { grpcCode, SupervisorHarness } from './support/harness';
+import { CrashRun } from './support/crash-run';
+import { SupervisorHarness } from './support/harness';
 
 /**
  * network-crash.int's approach for overlay networks on a node alone (file store): a supervisor
@@ -38,45 +38,15 @@ describe('overlay networks after a crash mid-endpoint (node alone, real kernel o
   type Snapshot = ReturnType<typeof snapshot>;
   const ifacesIn = (pid: number) => lines(`nsenter -t ${pid} -n ip -o link show`).map((l) => l.split(':')[1].trim().split('@')[0]).filter((n) => n !== 'lo').sort();
 
-  let armed = false;
-  const restart = async () => {
-    await h.startSupervisor();
-    await waitFor(async () => h.n('listNetworks', {}).then(() => true, () => false), 15000, 'supervisor answering');
-  };
-  /** Restarts the supervisor armed at `point`, runs `op` (which must die with it), snapshots, restarts it unarmed. */
-  const crashDuring = async (point: string, op: () => Promise<unknown>): Promise<Snapshot> => {
-    await h.kill();
-    armed = true;
-    await h.startSupervisor({ DRYDOCK_SUPERVISOR_CRASH_AT: point });
-    await waitFor(async () => h.n('listNetworks', {}).then(() => true, () => false), 15000, 'supervisor answering');
-    const err = await op().then(
-      () => undefined,
-      (e) => e,
-    );
-    expect(grpcCode(err)).toBe(14);
-    expect(await h.exited()).toBe('SIGKILL');
-    expect(readFileSync(join(h.infra.dir, 'supervisor.log'), 'utf8')).toContain(`"point":"${point}","msg":"crash point reached: killing the process"`);
-    const crashed = snapshot();
-    await restart();
-    armed = false;
-    return crashed;
-  };
+  const crash = new CrashRun(h);
+  const crashDuring = (point: string, op: () => Promise<unknown>): Promise<Snapshot> => crash.during(point, op, snapshot);
 
   beforeAll(async () => {
     await h.setup();
     await h.importBusybox();
   }, 180000);
 
-  afterEach(async () => {
-    if (!h.running || armed) {
-      await h.kill();
-      await h.startSupervisor();
-      armed = false;
-    }
-    await waitFor(async () => h.n('listNetworks', {}).then(() => true, () => false), 15000, 'supervisor answering');
-    for (const c of (await h.c('listContainers', { all: true })).containers as { id: string }[]) await h.c('removeContainer', { id: c.id, force: true }).catch(() => undefined);
-    for (const n of (await h.n('listNetworks', {})).networks as { id: string; name: string }[]) if (!['bridge', 'host', 'none'].includes(n.name)) await h.n('removeNetwork', { id: n.id }).catch(() => undefined);
-  }, 60000);
+  afterEach(() => crash.reset(), 60000);
 
   afterAll(async () => {
     await h.teardown();
