@@ -136,7 +136,7 @@ describe('overlay networks (three nodes)', () => {
     for (const node of h.nodes) await waitFor(async () => (await h.ok(node, ['network', 'ls', '-q', '--filter', 'name=^vx1$'])) === '', 5000, `vx1 gone on ${node}`);
   });
 
-  it('keeps a connection between two nodes and DNS answering through a SIGKILL of a supervisor', async () => {
+  it('keeps a connection between two nodes and DNS answering through a SIGKILL of every service at both ends', async () => {
     // c2 echoes; c3 (node3) sends a line a second and keeps what comes back
     await h.ok('node2', ['exec', '-d', 'c2', 'sh', '-c', 'nc -l -p 7000 -e cat']);
     await new Promise((r) => setTimeout(r, 500));
@@ -146,12 +146,13 @@ describe('overlay networks (three nodes)', () => {
     const lines = () => readFileSync(`/proc/${pid3}/root/tmp/echo`, 'utf8').split('\n').filter(Boolean).length;
     const lookup = () => execFileSync('nsenter', [`--net=/proc/${pid3}/ns/net`, 'busybox', 'nslookup', 'c2', '127.0.0.11'], { encoding: 'utf8', timeout: 10000 });
     await waitFor(() => lines() > 2, 10000, 'echoes arrive');
-    for (const node of ['node2', 'node3']) {
-      const pid = h.recordedPid(`${node}.supervisor`);
-      expect(pid).toBeGreaterThan(0);
+    // every Drydock service of both ends, and the scheduler
+    for (const name of ['node2.supervisor', 'node3.supervisor', 'node2.gateway', 'node3.gateway', 'node2.builder', 'node3.builder', 'scheduler']) {
+      const pid = h.recordedPid(name);
+      expect({ name, pid }).toEqual({ name, pid: expect.any(Number) });
       process.kill(pid!, 'SIGKILL');
     }
-    // while the supervisors are down or restarting, names still resolve and the echo goes on
+    // while the services are down or restarting, names still resolve and the echo goes on
     const before = lines();
     expect(lookup()).toMatch(/10\.227\./);
     await new Promise((r) => setTimeout(r, 3000));
