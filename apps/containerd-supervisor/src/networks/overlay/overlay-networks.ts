@@ -195,7 +195,12 @@ export class OverlayNetworks {
         for (const id of ids) await this.syncPeers(id).catch((err) => this.log.warn({ err, networkId: id }, 'overlay peers not programmed'));
         this.onPeersChanged(ids);
       }
-    })().finally(() => (this.flushing = undefined));
+    })().finally(() => {
+      this.flushing = undefined;
+      // a change that arrived between the last pass and this line would wait for the next one
+      const left = this.pending.values().next();
+      if (!left.done) this.schedule(left.value);
+    });
   }
 
   private async syncPeers(netId: string): Promise<void> {
