@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { connect, JSONCodec } from 'nats';
 import { beats, type ClusterHarness } from '../cluster/cluster-harness';
+import { formatIp, macForIp, parseIp } from '../../apps/containerd-supervisor/src/networks/cidr';
 import { OVERLAY_BUCKET } from '../../apps/containerd-supervisor/src/networks/overlay/kv-overlay-store';
 import type { OverlayEndpoint } from '../../apps/containerd-supervisor/src/networks/overlay/overlay-types';
 
@@ -173,10 +174,10 @@ async function thousandEndpoints(c: ClusterHarness, n: number): Promise<OverlayR
     const eps: OverlayEndpoint[] = [];
     for (let i = 0; i < n; i++) {
       const node = c.nodes[i % c.nodes.length];
-      const ipNum = (10 << 24) | (226 << 16) | (241 << 8) | 0;
-      const ip = ipNum + i; // 10.226.241.0 onwards, clear of the real containers' .240.x
-      const ipText = [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join('.');
-      const mac = `02:42:${[ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+      const ip = parseIp('10.226.241.0')! + i; // clear of the real containers' .240.x
+      const ipText = formatIp(ip);
+      // the MAC a supervisor gives that address
+      const mac = macForIp(ip);
       eps.push({ networkId: netId, endpointId: `bench${String(i).padStart(59, '0')}`, containerId: `b${String(i).padStart(63, '0')}`, containerName: `bench-ep-${i}`, aliases: [], ip: ipText, prefix: 20, mac, nodeId: byName.get(node)!, nodeName: node, vtep: c.nodeAddress(c.nodes.indexOf(node)) });
     }
     const want = c.nodes.map((node, k) => base[k] + eps.filter((e) => e.nodeName !== node).length);
