@@ -250,7 +250,7 @@ export class NetworkManager {
     if (driver === 'overlay') return this.createOverlay(req, name, options, icc);
     const pool = this.requestedPool(req) ?? (await this.autoPool());
     const id = newId();
-   const bridge = options[BRIDGE_NAME_OPTION] || `${this.opts.bridgePrefix}${id.slice(0, 15 - this.opts.bridgePrefix.length)}`;
+    const bridge = options[BRIDGE_NAME_OPTION] || `${this.opts.bridgePrefix}${id.slice(0, 15 - this.opts.bridgePrefix.length)}`;
     if (bridge.length > 15 || !/^[A-Za-z0-9_.-]+$/.test(bridge)) throw new InvalidArgumentError(`invalid bridge name ${bridge}`);
     if ([...this.networks.values()].some((n) => n.bridge === bridge)) throw new PermissionDeniedError(`bridge name ${bridge} is already in use by another network`);
     const n = this.record({
