@@ -193,6 +193,9 @@ async function thousandEndpoints(c: ClusterHarness, n: number): Promise<OverlayR
     }
     const rssAfter = c.nodes.map((node) => rssMb(c.recordedPid(`${node}.supervisor`)));
     await Promise.all(eps.map((e) => kv.delete(`ep.${netId}.${e.endpointId}`)));
+    // the next row counts a node's entries: wait until the withdrawn ones are gone everywhere
+    const settleUntil = performance.now() + 60000;
+    while (c.nodes.some((node, k) => neighEntries(netns(node)) > base[k]) && performance.now() < settleUntil) await new Promise((r) => setTimeout(r, 50));
     const entries = want.reduce((a, w, k) => a + (w - base[k]), 0);
     const last = Math.max(...doneAt);
     return [
